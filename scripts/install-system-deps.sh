@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs the system programs the gateways, the demo and the tests use, when any is missing:
+# NGINX (+ perl module), HAProxy, Apache + mod_security2 + OWASP CRS, Caddy, PostgreSQL, OpenSSL.
+# On a machine where it cannot install them (not root, no apt), it fails and prints the exact
+# command to run. It never skips silently.
+set -euo pipefail
+
+PACKAGES=(nginx libnginx-mod-http-perl haproxy apache2 libapache2-mod-security2 modsecurity-crs caddy postgresql openssl ca-certificates)
+
+missing=()
+have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
+have nginx || missing+=(nginx)
+[ -f /usr/share/perl5/nginx.pm ] || ls /usr/lib/x86_64-linux-gnu/perl5/*/nginx.pm >/dev/null 2>&1 || [ -f /usr/lib/nginx/modules/ngx_http_perl_module.so ] || missing+=(libnginx-mod-http-perl)
+have haproxy || missing+=(haproxy)
+have apache2 || missing+=(apache2)
+[ -f /usr/lib/apache2/modules/mod_security2.so ] || missing+=(libapache2-mod-security2)
+[ -d /usr/share/modsecurity-crs/rules ] || missing+=(modsecurity-crs)
+have caddy || missing+=(caddy)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+have openssl || missing+=(openssl)
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+cmd="apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${PACKAGES[*]}"
+if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+  echo "stella-gateway: missing system packages: ${missing[*]}" >&2
+  echo "Install them (as root, on Debian 12) with:" >&2
+  echo "  $cmd" >&2
+  exit 1
+fi
+
+echo "stella-gateway: installing system packages (missing: ${missing[*]})" >&2
+# Packages must not start their own services: every daemon runs with the project's own config.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+  trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" >/dev/null

@@ -1,0 +1,9 @@
+/**
+ * Every command group of the CLI, in the order `--help` lists them. A group module exports a
+ * `register(program)` that adds its subcommands; add one line here per group.
+ */
+import type { Command } from 'commander';
+
+export type RegisterGroup = (program: Command) => void;
+
+export const commandGroups: RegisterGroup[] = [];

@@ -1,0 +1,213 @@
+/**
+ * The topology of a deployment (SPEC §6): written once here as zod schemas, from which the
+ * TypeScript types and the published JSON Schema (`schema/topology.schema.json`) are derived.
+ *
+ * This module only describes *shapes*. Rules that span several fields (dangling `next`, cycles,
+ * key files that must exist…) live in `validate.ts`, which reports every problem with its path.
+ */
+import { z } from 'zod';
+
+/** Hop and service ids double as the token of a provenance record (SPEC §4). */
+export const HOP_ID_PATTERN = /^[a-z][a-z0-9.-]{0,62}$/;
+/** Scanner ids become certificate Common Names and `peer-id` values (SPEC §4). */
+export const PEER_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+/** A MAC key id; never contains `|`, `"` or `\` so it is safe inside an sf-string. */
+export const KID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
+
+export const DEFAULT_MAX_HOPS = 8;
+export const DEFAULT_CLOCK_SKEW_SECONDS = 30;
+export const DEFAULT_MAX_AGE_SECONDS = 120;
+export const DEFAULT_MAX_PROVENANCE_HEADER_BYTES = 8192;
+export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
+export const DEFAULT_UPSTREAM_TIMEOUT_SECONDS = 60;
+
+/** The gateway programs a hop can be rendered for. */
+export const HOP_KINDS = ['nginx', 'haproxy', 'apache-modsecurity', 'caddy', 'envoy'] as const;
+export type HopKind = (typeof HOP_KINDS)[number];
+
+/** Which hop kinds can compute the hop-record HMAC themselves (`stamp.via: native`). */
+export const NATIVE_STAMP_KINDS: ReadonlySet<HopKind> = new Set(['nginx', 'haproxy']);
+/** Which hop kinds can call the forward-auth stamper (`stamp.via: forward-auth`). */
+export const FORWARD_AUTH_KINDS: ReadonlySet<HopKind> = new Set(['nginx', 'caddy', 'envoy']);
+
+export const SERVICE_KINDS = ['evidence-locker', 'scanner-webservice'] as const;
+export type ServiceKind = (typeof SERVICE_KINDS)[number];
+
+/** `host:port`, with an IPv4 address, a bracketed IPv6 address or a DNS name. */
+const listenAddress = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})$/, 'must be host:port, e.g. 127.0.0.1:8443')
+  .refine((s) => {
+    const port = Number(s.slice(s.lastIndexOf(':') + 1));
+    return port >= 1 && port <= 65535;
+  }, 'port must be 1-65535');
+
+const filePath = z.string().min(1, 'must not be empty');
+
+/** A certificate and its private key (PEM files). The chain file, when given, is sent to peers. */
+const certificateFiles = z
+  .object({
+    cert: filePath.describe('PEM certificate (leaf, or leaf followed by intermediates)'),
+    key: filePath.describe('PEM private key (PKCS#8)'),
+    chain: filePath.optional().describe('PEM leaf + intermediates; defaults to cert'),
+  })
+  .strict();
+
+/** One HMAC-SHA256 key of a hop or scanner: a base64-text secret of at least 32 bytes. */
+const macKey = z
+  .object({
+    kid: z.string().regex(KID_PATTERN, 'kid must match [A-Za-z0-9._:-]{1,64}'),
+    file: filePath.describe('base64 text of an HMAC-SHA256 secret, at least 32 bytes decoded'),
+  })
+  .strict();
+
+const stampConfig = z
+  .object({
+    via: z.enum(['native', 'forward-auth']),
+    /** All keys currently valid for this hop; the last one listed is used for stamping. */
+    keys: z.array(macKey).min(1, 'a stamping hop needs at least one key'),
+    /** Where the forward-auth stamper of this hop listens (plain HTTP on loopback). */
+    stamper: z.object({ listen: listenAddress }).strict().optional(),
+  })
+  .strict();
+
+const wafConfig = z
+  .object({
+    paranoiaLevel: z.number().int().min(1).max(4).default(1),
+    inboundAnomalyThreshold: z.number().int().min(1).max(1000).default(5),
+  })
+  .strict();
+
+const hopLimits = z
+  .object({
+    maxBodyBytes: z.number().int().positive().default(DEFAULT_MAX_BODY_BYTES),
+    upstreamTimeoutSeconds: z.number().int().positive().max(3600).default(DEFAULT_UPSTREAM_TIMEOUT_SECONDS),
+  })
+  .strict();
+
+export const hopSchema = z
+  .object({
+    id: z.string().regex(HOP_ID_PATTERN, 'hop id must match ^[a-z][a-z0-9.-]{0,62}$'),
+    kind: z.enum(HOP_KINDS),
+    listen: listenAddress,
+    /** The DNS name peers use for SNI and certificate verification; defaults to the hop id. */
+    serverName: z.string().min(1).optional(),
+    /** Server certificate; defaults to the PKI layout `<pki.dir>/issued/gateway/<id>/`. */
+    tls: certificateFiles.optional(),
+    /** Client certificate presented to the next hop; defaults to the server certificate. */
+    upstreamTls: certificateFiles.optional(),
+    /** `false` for an opaque hop (it forwards but adds no record, SPEC §4 rule 2). */
+    stamp: z.union([z.literal(false), stampConfig]),
+    waf: wafConfig.optional(),
+    limits: hopLimits.optional(),
+    next: z.string().min(1),
+  })
+  .strict();
+
+export const scannerSchema = z
+  .object({
+    id: z.string().regex(PEER_ID_PATTERN, 'scanner id must match [A-Za-z0-9._-]{1,64}'),
+    /** The edge hop this scanner sends to; defaults to the only edge of the topology. */
+    edge: z.string().optional(),
+    /** mTLS client certificate; defaults to `<pki.dir>/issued/scanner/<id>/`. */
+    tls: certificateFiles.optional(),
+    /** DSSE signing keys: HMAC keys shared with the services, and optional asymmetric keys. */
+    signing: z
+      .object({
+        keys: z
+          .array(
+            z
+              .object({
+                kid: z.string().regex(KID_PATTERN),
+                file: filePath.describe('HMAC base64 secret, or a PEM private key (PKCS#8)'),
+                publicFile: filePath.optional().describe('PEM public key (SPKI) the services verify with'),
+              })
+              .strict(),
+          )
+          .min(1),
+      })
+      .strict(),
+  })
+  .strict();
+
+const sqliteStorage = z.object({ kind: z.literal('sqlite'), file: filePath }).strict();
+const postgresStorage = z
+  .object({
+    kind: z.literal('postgres'),
+    /** A connection URL, or `env:NAME` to read it from the environment (never commit passwords). */
+    url: z.string().min(1),
+  })
+  .strict();
+
+export const serviceSchema = z
+  .object({
+    id: z.string().regex(HOP_ID_PATTERN, 'service id must match ^[a-z][a-z0-9.-]{0,62}$'),
+    kind: z.enum(SERVICE_KINDS),
+    listen: listenAddress,
+    serverName: z.string().min(1).optional(),
+    /** Server certificate; defaults to `<pki.dir>/issued/service/<id>/`. */
+    tls: certificateFiles.optional(),
+    storage: z.discriminatedUnion('kind', [sqliteStorage, postgresStorage]).optional(),
+    /** Ed25519 PEM private key that signs traversal receipts (evidence-locker only). */
+    receiptKey: filePath.optional(),
+    /** How many distinct scanner keys must verify an envelope. */
+    envelopeThreshold: z.number().int().min(1).max(16).default(1),
+    maxBodyBytes: z.number().int().positive().default(DEFAULT_MAX_BODY_BYTES),
+  })
+  .strict();
+
+export const provenanceSchema = z
+  .object({
+    maxHops: z.number().int().min(1).max(32).default(DEFAULT_MAX_HOPS),
+    clockSkewSeconds: z.number().int().min(0).max(600).default(DEFAULT_CLOCK_SKEW_SECONDS),
+    maxAgeSeconds: z.number().int().min(1).max(3600).default(DEFAULT_MAX_AGE_SECONDS),
+    maxHeaderBytes: z.number().int().min(256).max(65536).default(DEFAULT_MAX_PROVENANCE_HEADER_BYTES),
+  })
+  .strict();
+
+export const headerRulesSchema = z
+  .object({
+    /** Extra request headers the edge removes, on top of SPEC §4 rule 1. */
+    strip: z.array(z.string().regex(/^[A-Za-z0-9-]{1,64}$/)).default([]),
+  })
+  .strict();
+
+export const topologySchema = z
+  .object({
+    $schema: z.string().optional(),
+    apiVersion: z.literal('stella-gateway/v1'),
+    kind: z.literal('Topology'),
+    name: z.string().regex(HOP_ID_PATTERN, 'name must match ^[a-z][a-z0-9.-]{0,62}$'),
+    trustDomain: z.string().regex(/^[a-z0-9.-]{1,253}$/, 'trust domain must be a lower-case DNS name'),
+    pki: z
+      .object({
+        dir: filePath,
+        /** Trusted CA certificates (roots and intermediates); defaults to `<dir>/ca-bundle.pem`. */
+        caBundle: filePath.optional(),
+        /** CRLs of every CA of the hierarchy; defaults to `<dir>/crl.pem`. */
+        crl: filePath.optional(),
+      })
+      .strict(),
+    scanners: z.array(scannerSchema).min(1),
+    hops: z.array(hopSchema).min(1),
+    services: z.array(serviceSchema).min(1),
+    provenance: provenanceSchema.default({
+      maxHops: DEFAULT_MAX_HOPS,
+      clockSkewSeconds: DEFAULT_CLOCK_SKEW_SECONDS,
+      maxAgeSeconds: DEFAULT_MAX_AGE_SECONDS,
+      maxHeaderBytes: DEFAULT_MAX_PROVENANCE_HEADER_BYTES,
+    }),
+    headers: headerRulesSchema.default({ strip: [] }),
+  })
+  .strict();
+
+/** A topology as written in the file (defaults not yet applied). */
+export type TopologyInput = z.input<typeof topologySchema>;
+/** A topology after parsing, with defaults applied. Paths are still as written. */
+export type Topology = z.output<typeof topologySchema>;
+export type Hop = Topology['hops'][number];
+export type StampingHop = Hop & { stamp: Exclude<Hop['stamp'], false> };
+export type Scanner = Topology['scanners'][number];
+export type Service = Topology['services'][number];
+export type CertificateFiles = z.output<typeof certificateFiles>;
+export type MacKeyRef = z.output<typeof macKey>;
