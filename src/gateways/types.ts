@@ -1,0 +1,50 @@
+/**
+ * The contract every gateway renderer implements (SPEC §7). Rendering is a pure function from the
+ * resolved topology to files; `write.ts` puts them on disk and `runtime.ts` starts the programs.
+ */
+import type { ResolvedHop, ResolvedTopology } from '../topology/resolve.js';
+
+/** One file of a rendered configuration, relative to the render output folder. */
+export interface RenderedFile {
+  /** POSIX path relative to the output folder, e.g. `gw-edge/nginx.conf`. */
+  readonly path: string;
+  readonly contents: string;
+  /** File mode; defaults to 0o644. */
+  readonly mode?: number;
+}
+
+export interface RenderContext {
+  /**
+   * The absolute folder the files will be written to. Configs may reference their own sibling
+   * files through it (e.g. the NGINX perl module); rendering still touches no file.
+   */
+  readonly outDir: string;
+}
+
+/** Renders the files of one hop. */
+export type HopRenderer = (topology: ResolvedTopology, hop: ResolvedHop, context: RenderContext) => RenderedFile[];
+
+/** A program invocation: what to run, with which arguments, and extra environment. */
+export interface Invocation {
+  readonly command: string;
+  readonly args: readonly string[];
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+/**
+ * How to check and run a rendered hop with the real program. `hopDir` is the absolute folder
+ * holding that hop's rendered files (`<outDir>/<hop id>`).
+ */
+export interface GatewayProgram {
+  /** The config check (`nginx -t`, `haproxy -c`, `apache2 -t`, `caddy validate`). */
+  check(hopDir: string, hop: ResolvedHop): Invocation;
+  /** The long-running process, in the foreground (the runtime tracks it by PID). */
+  run(hopDir: string, hop: ResolvedHop): Invocation;
+}
+
+/** Health endpoints every gateway serves (SPEC §9, docs/CONVENTIONS.md). */
+export const GATEWAY_HEALTH_PREFIX = '/healthz/';
+/** A hop answers `GET /healthz/hop/<its id>` itself and passes every other `/healthz/*` on. */
+export function hopHealthPath(hopId: string): string {
+  return `/healthz/hop/${hopId}`;
+}
