@@ -1,0 +1,50 @@
+/**
+ * Errors of the topology area (SPEC §6). Validation never stops at the first problem: a
+ * {@link TopologyError} carries every problem found, each with the path of the field it is about.
+ */
+import { StellaError } from '../errors/base.js';
+
+/** One thing wrong with a topology, e.g. `{ path: 'hops[1].next', message: 'no hop or service "gw-intrnal"' }`. */
+export interface TopologyProblem {
+  /** Where in the document: `hops[1].stamp.keys[0].file`; empty for the document as a whole. */
+  readonly path: string;
+  readonly message: string;
+}
+
+/** The stable codes of {@link TopologyError}. */
+export const TOPOLOGY_ERROR_CODES = {
+  /** The document does not parse, has the wrong shape or breaks a cross-field rule. */
+  TOPOLOGY_INVALID: 'TOPOLOGY_INVALID',
+  /** The topology file itself could not be read. */
+  TOPOLOGY_UNREADABLE: 'TOPOLOGY_UNREADABLE',
+} as const;
+export type TopologyErrorCode = keyof typeof TOPOLOGY_ERROR_CODES;
+
+/** Formats problems one per line, `path: message`, as the CLI prints them. */
+export function formatProblems(problems: readonly TopologyProblem[]): string {
+  return problems.map((p) => (p.path ? `${p.path}: ${p.message}` : p.message)).join('\n');
+}
+
+/**
+ * A topology that cannot be used. `problems` lists every problem found (SPEC §6), never just the
+ * first; the message repeats them so a log line is self-contained.
+ */
+export class TopologyError extends StellaError {
+  readonly code: TopologyErrorCode;
+  readonly problems: readonly TopologyProblem[];
+  /** The file the topology came from, when it came from a file. */
+  readonly file: string | undefined;
+
+  constructor(
+    code: TopologyErrorCode,
+    problems: readonly TopologyProblem[],
+    options?: { file?: string; cause?: unknown },
+  ) {
+    const where = options?.file ? ` in ${options.file}` : '';
+    const count = problems.length === 1 ? '1 problem' : `${problems.length} problems`;
+    super(`topology${where}: ${count}\n${formatProblems(problems)}`, { cause: options?.cause });
+    this.code = code;
+    this.problems = problems;
+    this.file = options?.file;
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * File checks of a topology (SPEC §6 "key files exist and are ≥ 32 bytes"), through an injected
+ * probe so the rules stay pure. Paths are resolved the way `resolveTopology` resolves them.
+ */
+import { isAbsolute, join, resolve as resolvePath } from 'node:path';
+import type { TopologyProblem } from './errors.js';
+import type { Topology } from './schema.js';
+import { issuedPaths, PKI_LAYOUT } from './resolve.js';
+
+/** Read access to files, injected so validation stays pure (tests pass a map). */
+export interface FileProbe {
+  /**
+   * The text of a file, or `undefined` when it does not exist or cannot be read. Implementations
+   * may stop reading after {@link MAX_KEY_FILE_BYTES}; `size` is the size on disk.
+   */
+  read(path: string): { size: number; text: string } | undefined;
+}
+
+/** Key files are small; anything larger is certainly not a key. */
+export const MAX_KEY_FILE_BYTES = 64 * 1024;
+/** HMAC-SHA256 keys are at least 32 bytes (SPEC §3). */
+export const MIN_HMAC_KEY_BYTES = 32;
+
+const BASE64 = /^(?:[A-Za-z0-9+/]+={0,2}|[A-Za-z0-9_-]+={0,2})$/;
+
+/**
+ * Decodes an HMAC key file's base64 text (docs/CONVENTIONS.md: surrounding whitespace ignored,
+ * standard or URL-safe alphabet). Returns undefined for anything that is not strict base64, since
+ * `Buffer.from(s, 'base64')` would silently drop stray characters (SPEC §3).
+ */
+export function decodeBase64Key(text: string): Buffer | undefined {
+  const trimmed = text.trim();
+  if (trimmed.length === 0 || !BASE64.test(trimmed)) return undefined;
+  const body = trimmed.replace(/=+$/, '');
+  if (body.length % 4 === 1) return undefined;
+  return Buffer.from(body.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
+}
+
+const isPem = (text: string): boolean => /-----BEGIN [A-Z0-9 ]+-----[\s\S]+-----END [A-Z0-9 ]+-----/.test(text);
+
+/** Every file problem of the topology. */
+export function checkFiles(topology: Topology, probe: FileProbe, baseDir = '.'): TopologyProblem[] {
+  const problems: TopologyProblem[] = [];
+  const abs = (p: string): string => (isAbsolute(p) ? p : resolvePath(baseDir, p));
+  const pkiDir = abs(topology.pki.dir);
+
+  const read = (path: string, file: string): { size: number; text: string } | undefined => {
+    const got = probe.read(file);
+    if (!got) problems.push({ path, message: `file not found: ${file}` });
+    else if (got.size === 0) problems.push({ path, message: `file is empty: ${file}` });
+    else return got;
+    return undefined;
+  };
+  const hmacKey = (path: string, file: string, allowPem: boolean): void => {
+    const got = read(path, file);
+    if (!got) return;
+    if (got.size > MAX_KEY_FILE_BYTES) return void problems.push({ path, message: `${got.size} bytes is too large for a key file: ${file}` });
+    if (allowPem && isPem(got.text)) return;
+    const key = decodeBase64Key(got.text);
+    if (!key) problems.push({ path, message: `not base64 text${allowPem ? ' nor a PEM key' : ''}: ${file}` });
+    else if (key.length < MIN_HMAC_KEY_BYTES) {
+      problems.push({ path, message: `decodes to ${key.length} bytes; an HMAC-SHA256 key needs at least ${MIN_HMAC_KEY_BYTES}: ${file}` });
+    }
+  };
+  const pem = (path: string, file: string): void => {
+    const got = read(path, file);
+    if (got && !isPem(got.text)) problems.push({ path, message: `not a PEM file: ${file}` });
+  };
+  const certs = (
+    path: string,
+    given: { cert: string; key: string; chain?: string | undefined } | undefined,
+    role: 'scanner' | 'gateway' | 'service',
+    name: string,
+  ): void => {
+    const files = given ? { cert: abs(given.cert), key: abs(given.key), chain: abs(given.chain ?? given.cert) } : issuedPaths(pkiDir, role, name);
+    const at = path; // a default layout file is reported at the unset field, with its full path
+    pem(given ? `${path}.cert` : at, files.cert);
+    pem(given ? `${path}.key` : at, files.key);
+    if (files.chain !== files.cert) pem(given?.chain ? `${path}.chain` : at, files.chain);
+  };
+
+  pem('pki.caBundle', topology.pki.caBundle ? abs(topology.pki.caBundle) : join(pkiDir, PKI_LAYOUT.caBundle));
+  pem('pki.crl', topology.pki.crl ? abs(topology.pki.crl) : join(pkiDir, PKI_LAYOUT.crl));
+
+  topology.scanners.forEach((s, i) => {
+    certs(`scanners[${i}].tls`, s.tls, 'scanner', s.id);
+    s.signing.keys.forEach((k, j) => {
+      hmacKey(`scanners[${i}].signing.keys[${j}].file`, abs(k.file), true);
+      if (k.publicFile) pem(`scanners[${i}].signing.keys[${j}].publicFile`, abs(k.publicFile));
+    });
+  });
+  topology.hops.forEach((h, i) => {
+    certs(`hops[${i}].tls`, h.tls, 'gateway', h.id);
+    if (h.upstreamTls) certs(`hops[${i}].upstreamTls`, h.upstreamTls, 'gateway', h.id);
+    if (h.stamp !== false) h.stamp.keys.forEach((k, j) => hmacKey(`hops[${i}].stamp.keys[${j}].file`, abs(k.file), false));
+  });
+  topology.services.forEach((s, i) => {
+    certs(`services[${i}].tls`, s.tls, 'service', s.id);
+    if (s.receiptKey) pem(`services[${i}].receiptKey`, abs(s.receiptKey));
+  });
+  return problems;
+}

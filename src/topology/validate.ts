@@ -1,0 +1,191 @@
+/**
+ * The cross-field rules of a topology (SPEC §6, docs/topology.md): everything the zod shapes of
+ * `schema.ts` cannot say on their own. Pure: files are looked at only through an injected
+ * {@link FileProbe}, so the rules can be tested without a disk.
+ */
+import type { TopologyProblem } from './errors.js';
+import { FORWARD_AUTH_KINDS, NATIVE_STAMP_KINDS, type Topology } from './schema.js';
+import { edgeHops } from './resolve.js';
+import { checkFiles, type FileProbe } from './files-check.js';
+
+export type { FileProbe } from './files-check.js';
+
+/** Options of {@link validateTopology}. */
+export interface ValidateOptions {
+  /** When given, key and certificate files are checked through it (existence, size, content). */
+  readonly files?: FileProbe;
+  /** Folder that relative paths are resolved against for the file checks; default the cwd. */
+  readonly baseDir?: string;
+}
+
+/** Addresses a stamper may listen on: it speaks plain HTTP, so loopback only (docs/CONVENTIONS.md). */
+const LOOPBACK_HOST = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|\[::1\]|localhost)$/;
+
+/**
+ * Returns every cross-field problem of a shape-valid topology; empty when it is usable.
+ *
+ * @example
+ * validateTopology(topology); // [{ path: 'hops[1].next', message: 'no hop or service "gw-intrnal"' }]
+ */
+export function validateTopology(topology: Topology, options: ValidateOptions = {}): TopologyProblem[] {
+  const problems: TopologyProblem[] = [];
+  const add = (path: string, message: string): void => {
+    problems.push({ path, message });
+  };
+  const { hops, services, scanners } = topology;
+
+  // Unique ids: hop and service ids share one namespace (a `next` names either); scanner ids are
+  // certificate CNs like hop ids, so a scanner named like a hop could pass for it (SPEC §4 peer-id).
+  const idOwner = new Map<string, string>();
+  const claim = (id: string, path: string, what: string): void => {
+    const other = idOwner.get(id);
+    if (other) add(path, `duplicate ${what} "${id}" (already used by ${other})`);
+    else idOwner.set(id, path.replace(/\.id$/, ''));
+  };
+  hops.forEach((h, i) => claim(h.id, `hops[${i}].id`, 'id'));
+  services.forEach((s, i) => claim(s.id, `services[${i}].id`, 'id'));
+  scanners.forEach((s, i) => claim(s.id, `scanners[${i}].id`, 'id'));
+
+  // Every listener is distinct: two programs cannot bind one address.
+  const listenOwner = new Map<string, string>();
+  const listen = (address: string, path: string): void => {
+    const other = listenOwner.get(address);
+    if (other) add(path, `${address} is already the listen address of ${other}`);
+    else listenOwner.set(address, path.replace(/\.listen$/, ''));
+  };
+  hops.forEach((h, i) => listen(h.listen, `hops[${i}].listen`));
+  services.forEach((s, i) => listen(s.listen, `services[${i}].listen`));
+  hops.forEach((h, i) => {
+    if (h.stamp !== false && h.stamp.stamper) listen(h.stamp.stamper.listen, `hops[${i}].stamp.stamper.listen`);
+  });
+
+  hops.forEach((hop, i) => {
+    const at = `hops[${i}]`;
+    if (hop.kind === 'apache-modsecurity') {
+      if (hop.stamp !== false) add(`${at}.stamp`, 'an apache-modsecurity hop cannot stamp; set stamp: false (an opaque hop, SPEC §4 rule 2)');
+    } else if (hop.waf) {
+      add(`${at}.waf`, `only apache-modsecurity hops take waf settings, not ${hop.kind}`);
+    }
+    if (hop.stamp === false) return;
+    const { via, keys, stamper } = hop.stamp;
+    if (via === 'native' && !NATIVE_STAMP_KINDS.has(hop.kind) && hop.kind !== 'apache-modsecurity') {
+      add(`${at}.stamp.via`, `${hop.kind} cannot compute the hop MAC natively; use via: forward-auth`);
+    }
+    if (via === 'forward-auth' && !FORWARD_AUTH_KINDS.has(hop.kind) && hop.kind !== 'apache-modsecurity') {
+      add(`${at}.stamp.via`, `${hop.kind} cannot call a forward-auth stamper; use via: native`);
+    }
+    if (via === 'forward-auth' && !stamper) add(`${at}.stamp.stamper`, 'required when via is forward-auth (where the stamper listens)');
+    if (via === 'native' && stamper) add(`${at}.stamp.stamper`, 'only used with via: forward-auth');
+    if (stamper && !LOOPBACK_HOST.test(stamper.listen.slice(0, stamper.listen.lastIndexOf(':')))) {
+      add(`${at}.stamp.stamper.listen`, 'must be a loopback address: the stamper speaks plain HTTP to its gateway');
+    }
+    duplicateKids(keys, `${at}.stamp.keys`, add);
+  });
+
+  scanners.forEach((s, i) => duplicateKids(s.signing.keys, `scanners[${i}].signing.keys`, add));
+
+  services.forEach((service, i) => {
+    const at = `services[${i}]`;
+    if (service.kind === 'evidence-locker' && !service.receiptKey) add(`${at}.receiptKey`, 'required for an evidence-locker (it signs traversal receipts, SPEC §8)');
+    if (service.kind !== 'evidence-locker' && service.receiptKey) add(`${at}.receiptKey`, `only an evidence-locker signs receipts, not a ${service.kind}`);
+    if (service.storage?.kind === 'postgres' && !/^(postgres(ql)?:\/\/.+|env:[A-Za-z_][A-Za-z0-9_]*)$/.test(service.storage.url)) {
+      add(`${at}.storage.url`, 'must be a postgres:// or postgresql:// URL, or env:NAME to read it from the environment');
+    }
+    const fewest = Math.min(...scanners.map((s) => s.signing.keys.length));
+    if (service.envelopeThreshold > fewest) {
+      add(`${at}.envelopeThreshold`, `${service.envelopeThreshold} exceeds the ${fewest} signing key(s) of a scanner; no envelope could pass`);
+    }
+  });
+
+  chainProblems(topology, add);
+  if (options.files) problems.push(...checkFiles(topology, options.files, options.baseDir));
+  return problems;
+}
+
+function duplicateKids(keys: readonly { kid: string }[], at: string, add: (path: string, message: string) => void): void {
+  const seen = new Set<string>();
+  keys.forEach((k, j) => {
+    if (seen.has(k.kid)) add(`${at}[${j}].kid`, `duplicate kid "${k.kid}"`);
+    seen.add(k.kid);
+  });
+}
+
+/**
+ * The graph rules: `next` targets exist, one hop in front of each target, no cycles, every hop
+ * reaches a service, each service is reached, depth ≤ maxHops, edges stamp, scanner edges.
+ */
+function chainProblems(topology: Topology, add: (path: string, message: string) => void): void {
+  const { hops, services, scanners, provenance } = topology;
+  const hopIndex = new Map(hops.map((h, i) => [h.id, i]));
+  const serviceIds = new Set(services.map((s) => s.id));
+
+  const before = new Map<string, number>();
+  hops.forEach((hop, i) => {
+    if (!hopIndex.has(hop.next) && !serviceIds.has(hop.next)) {
+      add(`hops[${i}].next`, `no hop or service "${hop.next}"`);
+      return;
+    }
+    const other = before.get(hop.next);
+    // A chain is a line (SPEC §6): a fan-in would give one target two different expected peers.
+    if (other !== undefined) add(`hops[${i}].next`, `"${hop.next}" already follows hops[${other}] (${hops[other]?.id}); each hop or service has one hop in front of it`);
+    else before.set(hop.next, i);
+  });
+
+  // Walk forward from each hop; a revisit is a cycle, reported once at its first member.
+  const reported = new Set<string>();
+  hops.forEach((hop, i) => {
+    const seen: string[] = [hop.id];
+    let current = hop;
+    for (;;) {
+      const nextIndex = hopIndex.get(current.next);
+      if (nextIndex === undefined) return; // reached a service or a dangling next (reported above)
+      const next = hops[nextIndex]!;
+      const loopAt = seen.indexOf(next.id);
+      if (loopAt >= 0) {
+        const cycle = seen.slice(loopAt);
+        const key = [...cycle].sort().join(',');
+        if (!reported.has(key) && loopAt === 0) {
+          reported.add(key);
+          add(`hops[${i}].next`, `cycle ${[...cycle, next.id].join(' → ')}; a chain must end at a service`);
+        }
+        return;
+      }
+      seen.push(next.id);
+      current = next;
+    }
+  });
+  if (reported.size > 0) return; // chains are meaningless with a cycle
+
+  const edges = edgeHops(hops);
+  if (edges.length === 0) add('hops', 'no edge hop: every hop is forwarded to by another');
+
+  services.forEach((service, i) => {
+    const chain: number[] = [];
+    let target = service.id;
+    for (let b = before.get(target); b !== undefined; b = before.get(target)) {
+      chain.unshift(b);
+      target = hops[b]!.id;
+    }
+    if (chain.length === 0) {
+      add(`services[${i}]`, `no hop forwards to "${service.id}"; every service sits behind a chain`);
+      return;
+    }
+    if (chain.length > provenance.maxHops) {
+      add(`services[${i}]`, `the chain to "${service.id}" has ${chain.length} hops, more than provenance.maxHops (${provenance.maxHops})`);
+    }
+    const edge = chain[0]!;
+    if (hops[edge]!.stamp === false) {
+      add(`hops[${edge}].stamp`, 'the edge hop must stamp: record 1 binds the scanner certificate to the traversal intent (SPEC §3, §4)');
+    }
+  });
+
+  const edgeIds = edges.map((e) => e.id);
+  scanners.forEach((scanner, i) => {
+    if (scanner.edge === undefined) {
+      if (edges.length > 1) add(`scanners[${i}].edge`, `required when the topology has several edges (${edgeIds.join(', ')})`);
+      return;
+    }
+    if (!hopIndex.has(scanner.edge)) add(`scanners[${i}].edge`, `no hop "${scanner.edge}"`);
+    else if (!edgeIds.includes(scanner.edge)) add(`scanners[${i}].edge`, `"${scanner.edge}" is not an edge hop (edges: ${edgeIds.join(', ') || 'none'})`);
+  });
+}
