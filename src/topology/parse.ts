@@ -31,14 +31,14 @@ export function parseText(text: string, format: TopologyFormat = 'yaml'): { valu
     }
   }
   // Duplicate keys are errors (yaml's default); aliases are capped against expansion bombs.
-  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     return {
       value: undefined,
       problems: doc.errors.map((e) => {
         const pos = e.linePos?.[0];
         const at = pos ? `line ${pos.line}, column ${pos.col}: ` : '';
-        return { path: '', message: `not valid YAML: ${at}${e.message.split('\n')[0] ?? e.code}` };
+        return { path: '', message: `not valid YAML: ${at}${(e.message.split('\n')[0] ?? e.code).replace(/ at line \d+, column \d+:?$/, '')}` };
       }),
     };
   }
