@@ -1,0 +1,145 @@
+/**
+ * The CA directory on disk: the file layout of docs/CONVENTIONS.md, the CA state file (serials
+ * issued, revocations, CA generations) and atomic writes (temp file + rename, SPEC §5).
+ *
+ * Writers inside one process are serialised per directory; the CLI and a `pki serve` process
+ * should not write the same directory at the same moment (documented in
+ * docs/operations/certificates.md).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { PKI_LAYOUT } from '../topology/resolve.js';
+import { PkiError } from './errors.js';
+
+/** Name of the CA state file inside the PKI directory. */
+export const STATE_FILE = 'ca-state.json';
+/** Mode of private key files and of the state file. */
+export const PRIVATE_FILE_MODE = 0o600;
+/** Mode of public files (certificates, bundle, CRL). */
+export const PUBLIC_FILE_MODE = 0o644;
+
+/** A CA generation: one root and its issuing intermediate. Several exist during a rollover. */
+export interface CaGeneration {
+  id: number;
+  createdAt: string;
+  /** Still in `ca-bundle.pem` and `crl.pem`. */
+  trusted: boolean;
+}
+
+/** One leaf this CA issued. */
+export interface IssuedRecord {
+  serial: string;
+  generation: number;
+  role: string;
+  name: string;
+  notAfter: string;
+  fingerprint: string;
+}
+
+/** One revocation, published in the CRL of the CA that issued it. */
+export interface RevokedRecord {
+  serial: string;
+  generation: number;
+  /** Which CA of the generation signed the revoked certificate. */
+  issuer: 'root' | 'intermediate';
+  revokedAt: string;
+}
+
+/** Contents of {@link STATE_FILE}. */
+export interface CaState {
+  version: 1;
+  trustDomain: string;
+  /** The generation that issues new leaves. */
+  activeGeneration: number;
+  generations: CaGeneration[];
+  issued: IssuedRecord[];
+  revoked: RevokedRecord[];
+  crlNumber: number;
+}
+
+/** Absolute paths of the files of a PKI directory. */
+export function pkiPaths(dir: string) {
+  const root = resolve(dir);
+  const gen = (id: number) => {
+    const g = join(root, 'ca', `g${id}`);
+    return {
+      dir: g,
+      rootCert: join(g, 'root.pem'),
+      rootKey: join(g, 'root-key.pem'),
+      intermediateCert: join(g, 'intermediate.pem'),
+      intermediateKey: join(g, 'intermediate-key.pem'),
+    };
+  };
+  return {
+    dir: root,
+    state: join(root, STATE_FILE),
+    caBundle: join(root, PKI_LAYOUT.caBundle),
+    crl: join(root, PKI_LAYOUT.crl),
+    /** The active generation's root and intermediate, for `openssl verify -CAfile root.pem -untrusted intermediate.pem`. */
+    rootCert: join(root, 'root.pem'),
+    intermediateCert: join(root, 'intermediate.pem'),
+    tokens: join(root, 'enrollment-tokens.json'),
+    generation: gen,
+  };
+}
+
+/** Writes a file atomically: a temp file in the same folder with the final mode, fsync, rename. */
+export async function writeFileAtomic(path: string, contents: string, mode: number = PUBLIC_FILE_MODE): Promise<void> {
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+  // The mode is set at creation, so a private key is never readable by others, even briefly.
+  const handle = await open(temp, 'wx', mode);
+  try {
+    await handle.writeFile(contents);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await rename(temp, path);
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw error;
+  }
+}
+
+/** Reads the CA state, or throws PKI_NOT_INITIALIZED / PKI_STATE_CORRUPT. */
+export async function readState(dir: string): Promise<CaState> {
+  let text: string;
+  try {
+    text = await readFile(pkiPaths(dir).state, 'utf8');
+  } catch (error) {
+    throw new PkiError('PKI_NOT_INITIALIZED', `no CA in ${dir}; run: stella-gateway pki init --dir ${dir}`, { cause: error });
+  }
+  try {
+    const state = JSON.parse(text) as CaState;
+    if (state.version !== 1 || !Array.isArray(state.generations) || !Array.isArray(state.issued) || !Array.isArray(state.revoked)) {
+      throw new Error('unexpected shape');
+    }
+    return state;
+  } catch (error) {
+    throw new PkiError('PKI_STATE_CORRUPT', `${STATE_FILE} in ${dir} cannot be read`, { cause: error });
+  }
+}
+
+/** Writes the CA state atomically with mode 0600. */
+export async function writeState(dir: string, state: CaState): Promise<void> {
+  await writeFileAtomic(pkiPaths(dir).state, `${JSON.stringify(state, null, 2)}\n`, PRIVATE_FILE_MODE);
+}
+
+const locks = new Map<string, Promise<unknown>>();
+
+/** Runs `fn` after every earlier writer of the same directory (in this process) has finished. */
+export async function withDirLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
+  const key = resolve(dir);
+  const before = locks.get(key) ?? Promise.resolve();
+  const run = before.then(fn, fn);
+  const settled = run.catch(() => undefined);
+  locks.set(key, settled);
+  try {
+    return await run;
+  } finally {
+    if (locks.get(key) === settled) locks.delete(key);
+  }
+}
