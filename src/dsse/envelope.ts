@@ -1,0 +1,169 @@
+/**
+ * The DSSE envelope model and its strict JSON codec (SPEC §3; secure-systems-lab/dsse
+ * envelope.md). Envelopes arriving from the network are untrusted: they enter as `unknown`, are
+ * bounded by {@link EnvelopeLimits} before any expensive work, and leave as a typed
+ * {@link Envelope} or a {@link DsseError}.
+ */
+import { decodeBase64Strict, encodeBase64 } from './base64.js';
+import { DsseError } from './errors.js';
+import { isWellFormedText } from './pae.js';
+
+/** One signature of an envelope; `keyid` is `""` when the JSON has none. */
+export interface EnvelopeSignature {
+  /** A hint naming the key; it may narrow which keys are tried, never decide trust. */
+  keyid: string;
+  /** The raw signature bytes (decoded). */
+  sig: Buffer;
+}
+
+/** A DSSE envelope with its payload and signatures decoded to bytes. */
+export interface Envelope {
+  payloadType: string;
+  payload: Buffer;
+  signatures: EnvelopeSignature[];
+}
+
+/** Bounds applied to untrusted envelopes before they are decoded. */
+export interface EnvelopeLimits {
+  /** Size of the envelope JSON in bytes (for an object input: the sum of its string fields). */
+  maxEnvelopeBytes: number;
+  /** Number of entries in `signatures`. */
+  maxSignatures: number;
+  /** UTF-8 byte length of `payloadType`. */
+  maxPayloadTypeBytes: number;
+  /** UTF-8 byte length of each `keyid`. */
+  maxKeyidBytes: number;
+}
+
+/**
+ * Default limits: generous for signed scan artifacts (SBOMs of large images reach tens of MiB),
+ * small enough that a hostile envelope cannot make a verifier try thousands of signatures.
+ */
+export const DEFAULT_ENVELOPE_LIMITS: Readonly<EnvelopeLimits> = Object.freeze({
+  maxEnvelopeBytes: 128 * 1024 * 1024,
+  maxSignatures: 16,
+  maxPayloadTypeBytes: 256,
+  maxKeyidBytes: 256,
+});
+
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * Parses an untrusted DSSE envelope given as an object (already parsed JSON), a JSON string or
+ * UTF-8 bytes. Unknown fields are ignored; a missing `keyid` reads as `""`; base64 follows
+ * {@link decodeBase64Strict}. An empty `signatures` list parses (verification rejects it with
+ * `DSSE_NO_SIGNATURES`), so tools can still inspect unsigned envelopes.
+ *
+ * @throws {DsseError} `DSSE_MALFORMED` or `DSSE_TOO_LARGE`; never anything else for any input.
+ */
+export function parseEnvelope(input: unknown, limits?: Partial<EnvelopeLimits>): Envelope {
+  const bounds = resolveLimits(limits);
+  let value: unknown = input;
+  if (input instanceof Uint8Array) {
+    if (input.byteLength > bounds.maxEnvelopeBytes) throw tooLarge(`envelope of ${input.byteLength} bytes`, bounds.maxEnvelopeBytes);
+    let text: string;
+    try {
+      text = utf8.decode(input);
+    } catch (error) {
+      throw new DsseError('DSSE_MALFORMED', 'envelope is not valid UTF-8', { cause: error });
+    }
+    value = parseJson(text);
+  } else if (typeof input === 'string') {
+    const size = Buffer.byteLength(input, 'utf8');
+    if (size > bounds.maxEnvelopeBytes) throw tooLarge(`envelope of ${size} bytes`, bounds.maxEnvelopeBytes);
+    value = parseJson(input);
+  }
+  return fromJsonValue(value, bounds);
+}
+
+/**
+ * Serializes an envelope as DSSE JSON: standard base64 with padding, `keyid` always present.
+ *
+ * @example serializeEnvelope(await signEnvelope(type, body, [signer]))
+ */
+export function serializeEnvelope(env: Envelope): string {
+  return JSON.stringify({
+    payloadType: env.payloadType,
+    payload: encodeBase64(env.payload),
+    signatures: env.signatures.map((s) => ({ keyid: s.keyid, sig: encodeBase64(s.sig) })),
+  });
+}
+
+function resolveLimits(limits: Partial<EnvelopeLimits> | undefined): EnvelopeLimits {
+  const bounds = { ...DEFAULT_ENVELOPE_LIMITS, ...limits };
+  for (const [name, n] of Object.entries(bounds)) {
+    if (!Number.isSafeInteger(n) || n < 0) throw new TypeError(`envelope limit ${name} must be a non-negative integer`);
+  }
+  return bounds;
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new DsseError('DSSE_MALFORMED', 'envelope is not valid JSON', { cause: error });
+  }
+}
+
+function fromJsonValue(value: unknown, bounds: EnvelopeLimits): Envelope {
+  if (!isPlainObject(value)) throw malformed('envelope is not a JSON object');
+  const payloadType = own(value, 'payloadType');
+  const payload = own(value, 'payload');
+  const signatures = own(value, 'signatures');
+  if (typeof payloadType !== 'string') throw malformed('payloadType must be a string');
+  if (typeof payload !== 'string') throw malformed('payload must be a base64 string');
+  if (!Array.isArray(signatures)) throw malformed('signatures must be an array');
+  if (signatures.length > bounds.maxSignatures) throw tooLarge(`${signatures.length} signatures`, bounds.maxSignatures);
+  const typeBytes = Buffer.byteLength(payloadType, 'utf8');
+  if (typeBytes > bounds.maxPayloadTypeBytes) throw tooLarge(`payloadType of ${typeBytes} bytes`, bounds.maxPayloadTypeBytes);
+  if (!isWellFormedText(payloadType)) throw malformed('payloadType is not well-formed Unicode');
+
+  // An object input was never measured as text; bound it by the strings it will decode.
+  let size = typeBytes + payload.length;
+  const raw: { keyid: string; sig: string }[] = [];
+  for (const [index, entry] of signatures.entries()) {
+    if (!isPlainObject(entry)) throw malformed(`signatures[${index}] is not an object`);
+    const keyid = own(entry, 'keyid') ?? '';
+    const sig = own(entry, 'sig');
+    if (typeof keyid !== 'string') throw malformed(`signatures[${index}].keyid must be a string`);
+    if (typeof sig !== 'string') throw malformed(`signatures[${index}].sig must be a base64 string`);
+    if (sig.length === 0) throw malformed(`signatures[${index}].sig is empty`);
+    const keyidBytes = Buffer.byteLength(keyid, 'utf8');
+    if (keyidBytes > bounds.maxKeyidBytes) throw tooLarge(`signatures[${index}].keyid of ${keyidBytes} bytes`, bounds.maxKeyidBytes);
+    size += keyidBytes + sig.length;
+    raw.push({ keyid, sig });
+  }
+  if (size > bounds.maxEnvelopeBytes) throw tooLarge(`envelope of at least ${size} bytes`, bounds.maxEnvelopeBytes);
+
+  return {
+    payloadType,
+    payload: decodeField(payload, 'payload'),
+    signatures: raw.map((s, index) => ({ keyid: s.keyid, sig: decodeField(s.sig, `signatures[${index}].sig`) })),
+  };
+}
+
+function decodeField(value: string, path: string): Buffer {
+  try {
+    return decodeBase64Strict(value);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new DsseError('DSSE_MALFORMED', `${path}: ${reason}`, { cause: error });
+  }
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Reads an own property only, so inherited (or polluted) prototype fields are never seen. */
+function own(object: Record<string, unknown>, key: string): unknown {
+  return Object.prototype.hasOwnProperty.call(object, key) ? object[key] : undefined;
+}
+
+function malformed(message: string): DsseError {
+  return new DsseError('DSSE_MALFORMED', message);
+}
+
+function tooLarge(what: string, limit: number): DsseError {
+  return new DsseError('DSSE_TOO_LARGE', `${what} exceeds the limit of ${limit}`);
+}

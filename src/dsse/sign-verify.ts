@@ -1,0 +1,106 @@
+/**
+ * Signing and threshold verification of envelopes (SPEC §3).
+ */
+import type { Algorithm } from './algorithms.js';
+import type { Envelope } from './envelope.js';
+import { DsseError } from './errors.js';
+import { pae } from './pae.js';
+import type { Signer, Verifier } from './signers.js';
+
+/** Options of {@link verifyEnvelope}. */
+export interface VerifyOptions {
+  /** The payload type the caller expects; any other is rejected (SPEC §3: explicit input). */
+  payloadType: string;
+  /** The trusted keys. A signature's keyid only narrows which of them are tried. */
+  verifiers: Verifier[];
+  /** How many DISTINCT keys must verify (default 1). */
+  threshold?: number;
+  /**
+   * Whether a verified HMAC signature counts toward the threshold (default `true`: one signer
+   * per HMAC key). A MAC proves possession of a shared secret, not identity: set `false` when
+   * the threshold means independent signers.
+   */
+  macCountsAsSigner?: boolean;
+}
+
+/** One key that verified a signature of the envelope. */
+export interface AcceptedKey {
+  /** The keyid of the verifier that accepted (not the envelope's hint). */
+  keyid: string;
+  /** The key's stable identity. */
+  keyId: string;
+  algorithm: Algorithm;
+}
+
+/** The outcome of a successful verification: the exact bytes that were verified. */
+export interface VerifiedEnvelope {
+  payloadType: string;
+  payload: Buffer;
+  /** Every distinct key that verified, including MAC keys that did not count toward the threshold. */
+  accepted: AcceptedKey[];
+}
+
+/**
+ * Signs a payload with every signer, over one PAE computed once.
+ *
+ * @throws {TypeError} when no signer is given.
+ */
+export async function signEnvelope(payloadType: string, payload: Uint8Array, signers: Signer[]): Promise<Envelope> {
+  if (!Array.isArray(signers) || signers.length === 0) throw new TypeError('signEnvelope needs at least one signer');
+  const encoded = pae(payloadType, payload);
+  const sigs = await Promise.all(signers.map((s) => s.sign(encoded)));
+  return {
+    payloadType,
+    // A view into the signed PAE: exactly the bytes the signatures cover, without another copy.
+    payload: encoded.subarray(encoded.length - payload.byteLength),
+    signatures: signers.map((s, i) => ({ keyid: s.keyid, sig: sigs[i] ?? Buffer.alloc(0) })),
+  };
+}
+
+/**
+ * Verifies an envelope against trusted keys with a threshold of distinct keys.
+ *
+ * The returned `payload` is a view into the PAE bytes the signatures were checked over, so a
+ * caller acting on it acts on exactly what was verified.
+ *
+ * @throws {DsseError} `DSSE_PAYLOAD_TYPE_MISMATCH`, `DSSE_NO_SIGNATURES` or `DSSE_THRESHOLD_NOT_MET`.
+ * @throws {TypeError} for a missing verifier list or a threshold that is not a positive integer.
+ */
+export async function verifyEnvelope(env: Envelope, options: VerifyOptions): Promise<VerifiedEnvelope> {
+  const { payloadType, verifiers, threshold = 1, macCountsAsSigner = true } = options;
+  if (typeof payloadType !== 'string') throw new TypeError('verifyEnvelope needs the expected payloadType');
+  if (!Array.isArray(verifiers) || verifiers.length === 0) throw new TypeError('verifyEnvelope needs at least one verifier');
+  if (!Number.isSafeInteger(threshold) || threshold < 1) throw new TypeError('threshold must be a positive integer');
+  if (env.payloadType !== payloadType) {
+    throw new DsseError('DSSE_PAYLOAD_TYPE_MISMATCH', `payload type ${JSON.stringify(env.payloadType)}, expected ${JSON.stringify(payloadType)}`);
+  }
+  if (env.signatures.length === 0) throw new DsseError('DSSE_NO_SIGNATURES', 'the envelope has no signature');
+
+  const encoded = pae(env.payloadType, env.payload);
+  const accepted = new Map<string, AcceptedKey>();
+  for (const signature of env.signatures) {
+    for (const verifier of candidates(verifiers, signature.keyid)) {
+      // A key already accepted cannot count twice, so it is not tried again.
+      if (accepted.has(verifier.keyId)) continue;
+      if (await verifier.verify(encoded, signature.sig)) {
+        accepted.set(verifier.keyId, { keyid: verifier.keyid, keyId: verifier.keyId, algorithm: verifier.algorithm });
+        break;
+      }
+    }
+  }
+  const counted = [...accepted.values()].filter((a) => macCountsAsSigner || a.algorithm !== 'hmac-sha256').length;
+  if (counted < threshold) {
+    throw new DsseError('DSSE_THRESHOLD_NOT_MET', `${counted} distinct trusted key(s) verified, ${threshold} required`);
+  }
+  return { payloadType: env.payloadType, payload: encoded.subarray(encoded.length - env.payload.length), accepted: [...accepted.values()] };
+}
+
+/**
+ * keyid is a hint (SPEC §3): verifiers with the signature's keyid are tried; when there are none
+ * (or the keyid is empty), every verifier is tried.
+ */
+function candidates(verifiers: Verifier[], keyid: string): Verifier[] {
+  if (keyid === '') return verifiers;
+  const named = verifiers.filter((v) => v.keyid === keyid);
+  return named.length > 0 ? named : verifiers;
+}

@@ -1,0 +1,121 @@
+/**
+ * Signers and verifiers over PAE bytes for every algorithm of the table (SPEC §3). Both are
+ * interfaces with async methods so a KMS or HSM can implement them; the ones made here use
+ * node:crypto and never a hand-written primitive.
+ */
+import { constants, createHmac, sign as cryptoSign, timingSafeEqual, verify as cryptoVerify } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import { ALGORITHMS } from './algorithms.js';
+import type { Algorithm, AlgorithmSpec } from './algorithms.js';
+import type { KeyMaterial } from './keys.js';
+
+/** Signs PAE bytes. */
+export interface Signer {
+  /** The keyid written into the envelope (a hint for verifiers). */
+  readonly keyid: string;
+  readonly algorithm: Algorithm;
+  /** Signs the PAE bytes; ECDSA signatures are DER. */
+  sign(pae: Buffer): Promise<Buffer>;
+}
+
+/** Verifies a signature over PAE bytes with one key. */
+export interface Verifier {
+  /** The keyid signatures of this key are expected to carry; narrows which verifiers are tried. */
+  readonly keyid: string;
+  readonly algorithm: Algorithm;
+  /** Stable identity of the key (`sha256:` of the SPKI or of the HMAC secret); thresholds count these. */
+  readonly keyId: string;
+  /** Resolves `false` for a wrong or malformed signature; never rejects for bad signature bytes. */
+  verify(pae: Buffer, sig: Buffer): Promise<boolean>;
+}
+
+/**
+ * Salt length for RSA-PSS signatures: the digest length, as RFC 8017 §9.1 recommends and JOSE's
+ * PS256 uses. Verification auto-detects the salt length so signatures of other tools verify.
+ */
+const PSS_SIGN = { padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST } as const;
+const PSS_VERIFY = { padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_AUTO } as const;
+
+/**
+ * Makes a signer from a private or secret key.
+ *
+ * @param keyid the hint written into signatures; defaults to the key's `keyId`.
+ * @throws {TypeError} for a public key.
+ */
+export function createSigner(key: KeyMaterial, keyid: string = key.keyId): Signer {
+  const algorithm = key.algorithm;
+  switch (key.type) {
+    case 'secret': {
+      const secret = key.secret;
+      return { keyid, algorithm, sign: async (pae) => createHmac('sha256', secret).update(pae).digest() };
+    }
+    case 'private': {
+      const spec: AlgorithmSpec = ALGORITHMS[key.algorithm];
+      const privateKey = key.privateKey;
+      const options = spec.family === 'rsa-pss' ? PSS_SIGN : spec.family === 'ecdsa' ? ({ dsaEncoding: 'der' } as const) : {};
+      return { keyid, algorithm, sign: async (pae) => cryptoSign(spec.hash, pae, { key: privateKey, ...options }) };
+    }
+    case 'public':
+      throw new TypeError('a public key cannot sign');
+    default:
+      throw new TypeError(`unknown key type ${String(key satisfies never)}`);
+  }
+}
+
+/**
+ * Makes a verifier from any key material (a private key verifies with its public half).
+ *
+ * @param keyid the keyid signatures by this key carry; defaults to the key's `keyId`.
+ */
+export function createVerifier(key: KeyMaterial, keyid: string = key.keyId): Verifier {
+  const { algorithm, keyId } = key;
+  switch (key.type) {
+    case 'secret': {
+      const secret = key.secret;
+      return { keyid, algorithm, keyId, verify: async (pae, sig) => verifyMac(secret, pae, sig) };
+    }
+    case 'private':
+    case 'public': {
+      const publicKey = key.publicKey;
+      const spec: AlgorithmSpec = ALGORITHMS[key.algorithm];
+      return { keyid, algorithm, keyId, verify: async (pae, sig) => verifySignature(spec, publicKey, pae, sig) };
+    }
+    default:
+      throw new TypeError(`unknown key type ${String(key satisfies never)}`);
+  }
+}
+
+/** HMAC-SHA256 check in constant time (SPEC §3); a length mismatch reveals only the length. */
+export function verifyMac(secret: Buffer, pae: Buffer, sig: Buffer): boolean {
+  const expected = createHmac('sha256', secret).update(pae).digest();
+  return sig.length === expected.length && timingSafeEqual(sig, expected);
+}
+
+function verifySignature(spec: AlgorithmSpec, key: KeyObject, pae: Buffer, sig: Buffer): boolean {
+  switch (spec.family) {
+    case 'eddsa':
+      return safeVerify(() => cryptoVerify(null, pae, key, sig));
+    case 'rsa-pss':
+      return safeVerify(() => cryptoVerify(spec.hash, pae, { key, ...PSS_VERIFY }, sig));
+    case 'ecdsa': {
+      // SPEC §3: DER (what Go, Python and Node emit) and raw r‖s (IEEE P1363, WebCrypto, JOSE).
+      // A DER signature is never exactly 2n bytes in practice, but try both when it is.
+      const der = () => safeVerify(() => cryptoVerify(spec.hash, pae, { key, dsaEncoding: 'der' }, sig));
+      if (sig.length !== 2 * (spec.coordinateBytes ?? 0)) return der();
+      return safeVerify(() => cryptoVerify(spec.hash, pae, { key, dsaEncoding: 'ieee-p1363' }, sig)) || der();
+    }
+    case 'hmac':
+      return false;
+    default:
+      throw new TypeError(`unknown algorithm family ${String(spec.family satisfies never)}`);
+  }
+}
+
+/** OpenSSL throws on some malformed signatures (bad DER); that is a failed verification. */
+function safeVerify(check: () => boolean): boolean {
+  try {
+    return check();
+  } catch {
+    return false;
+  }
+}
