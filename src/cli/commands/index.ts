@@ -3,7 +3,10 @@
  * `register(program)` that adds its subcommands; add one line here per group.
  */
 import type { Command } from 'commander';
+import { register as topology } from './topology.js';
 
 export type RegisterGroup = (program: Command) => void;
 
-export const commandGroups: RegisterGroup[] = [];
+export const commandGroups: RegisterGroup[] = [
+  topology,
+];
