@@ -123,7 +123,9 @@ function fromJsonValue(value: unknown, bounds: EnvelopeLimits): Envelope {
   const raw: { keyid: string; sig: string }[] = [];
   for (const [index, entry] of signatures.entries()) {
     if (!isPlainObject(entry)) throw malformed(`signatures[${index}] is not an object`);
-    const keyid = own(entry, 'keyid') ?? '';
+    // A missing keyid is "" (SPEC §3); null or any other type is malformed.
+    const rawKeyid = own(entry, 'keyid');
+    const keyid = rawKeyid === undefined ? '' : rawKeyid;
     const sig = own(entry, 'sig');
     if (typeof keyid !== 'string') throw malformed(`signatures[${index}].keyid must be a string`);
     if (typeof sig !== 'string') throw malformed(`signatures[${index}].sig must be a base64 string`);

@@ -1,0 +1,101 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { ALGORITHM_NAMES, createSigner, createVerifier, parseEnvelope, serializeEnvelope, signEnvelope, verifyEnvelope } from '../../src/dsse/index.js';
+import type { Envelope } from '../../src/dsse/index.js';
+import { codeOf, keysByAlgorithm, makeKey } from './support/keys.js';
+
+const keys = keysByAlgorithm();
+const keyOf = (alg: (typeof ALGORITHM_NAMES)[number]) => {
+  const key = keys.get(alg);
+  assert.ok(key);
+  return key;
+};
+
+describe('signEnvelope and verifyEnvelope', () => {
+  for (const alg of ALGORITHM_NAMES) {
+    it(`round-trip through JSON for ${alg} with any payload type and body`, async () => {
+      const key = keyOf(alg);
+      await fc.assert(
+        fc.asyncProperty(fc.string({ unit: 'grapheme', maxLength: 40 }), fc.uint8Array({ maxLength: 512 }), async (type, body) => {
+          const env = await signEnvelope(type, body, [createSigner(key.signing)]);
+          const parsed = parseEnvelope(serializeEnvelope(env));
+          const result = await verifyEnvelope(parsed, { payloadType: type, verifiers: [createVerifier(key.verifying)] });
+          assert.deepEqual(result.payload, Buffer.from(body));
+          assert.deepEqual(result.accepted, [{ keyid: key.verifying.keyId, keyId: key.verifying.keyId, algorithm: alg }]);
+        }),
+        { numRuns: alg === 'rsa-pss-sha256' ? 25 : 60 },
+      );
+    });
+
+    it(`rejects any single-byte change of payload, payload type or signature for ${alg}`, async () => {
+      const key = keyOf(alg);
+      const verifiers = [createVerifier(key.verifying)];
+      await fc.assert(
+        fc.asyncProperty(
+          fc.string({ minLength: 1, maxLength: 20 }).filter((t) => /^[\x20-\x7e]+$/.test(t)),
+          fc.uint8Array({ minLength: 1, maxLength: 256 }),
+          fc.constantFrom('payload', 'payloadType', 'sig'),
+          fc.nat(),
+          fc.integer({ min: 1, max: 255 }),
+          async (type, body, field, at, delta) => {
+            const env = await signEnvelope(type, body, [createSigner(key.signing)]);
+            const sig = Buffer.from(env.signatures[0]?.sig ?? []);
+            let tampered: Envelope = { ...env, signatures: [{ keyid: '', sig }] };
+            if (field === 'payload') {
+              const payload = Buffer.from(env.payload);
+              payload[at % payload.length] = ((payload[at % payload.length] ?? 0) + delta) & 0xff;
+              tampered = { ...tampered, payload };
+            } else if (field === 'sig') {
+              sig[at % sig.length] = ((sig[at % sig.length] ?? 0) + delta) & 0xff;
+            } else {
+              const bytes = Buffer.from(type, 'latin1');
+              bytes[at % bytes.length] = (((bytes[at % bytes.length] ?? 0) + delta) & 0x7f) || 1;
+              fc.pre(bytes.toString('latin1') !== type);
+              tampered = { ...tampered, payloadType: bytes.toString('latin1') };
+            }
+            // The verifier is told the tampered type, so only the signature can reject it.
+            const code = await codeOf(() => verifyEnvelope(tampered, { payloadType: tampered.payloadType, verifiers }));
+            assert.equal(code, 'DSSE_THRESHOLD_NOT_MET');
+          },
+        ),
+        { numRuns: alg === 'rsa-pss-sha256' ? 30 : 100 },
+      );
+    });
+  }
+
+  it('rejects another payload type than expected with DSSE_PAYLOAD_TYPE_MISMATCH', async () => {
+    const key = keyOf('ed25519');
+    const env = await signEnvelope('a', Buffer.from('x'), [createSigner(key.signing)]);
+    assert.equal(await codeOf(() => verifyEnvelope(env, { payloadType: 'b', verifiers: [createVerifier(key.verifying)] })), 'DSSE_PAYLOAD_TYPE_MISMATCH');
+  });
+
+  it('rejects an empty signature list with DSSE_NO_SIGNATURES', async () => {
+    const key = keyOf('ed25519');
+    const env: Envelope = { payloadType: 'a', payload: Buffer.from('x'), signatures: [] };
+    assert.equal(await codeOf(() => verifyEnvelope(env, { payloadType: 'a', verifiers: [createVerifier(key.verifying)] })), 'DSSE_NO_SIGNATURES');
+  });
+
+  it('rejects a signature by an untrusted key', async () => {
+    const env = await signEnvelope('a', Buffer.from('x'), [createSigner(makeKey('ed25519').signing)]);
+    assert.equal(await codeOf(() => verifyEnvelope(env, { payloadType: 'a', verifiers: [createVerifier(keyOf('ed25519').verifying)] })), 'DSSE_THRESHOLD_NOT_MET');
+  });
+
+  it('treats a missing verifier list, a bad threshold and a public signing key as caller errors', async () => {
+    const key = keyOf('ed25519');
+    const env = await signEnvelope('a', Buffer.from('x'), [createSigner(key.signing)]);
+    await assert.rejects(verifyEnvelope(env, { payloadType: 'a', verifiers: [] }), TypeError);
+    await assert.rejects(verifyEnvelope(env, { payloadType: 'a', verifiers: [createVerifier(key.verifying)], threshold: 0 }), TypeError);
+    await assert.rejects(signEnvelope('a', Buffer.from('x'), []), TypeError);
+    assert.throws(() => createSigner(key.verifying), TypeError);
+  });
+
+  it('returns the payload it verified, unaffected by later changes to the envelope', async () => {
+    const key = keyOf('hmac-sha256');
+    const env = await signEnvelope('a', Buffer.from('original'), [createSigner(key.signing)]);
+    const parsed = parseEnvelope(serializeEnvelope(env));
+    const result = await verifyEnvelope(parsed, { payloadType: 'a', verifiers: [createVerifier(key.verifying)] });
+    parsed.payload.fill(0x41);
+    assert.equal(result.payload.toString(), 'original');
+  });
+});
