@@ -1,0 +1,132 @@
+/**
+ * The receiving middleware as a Fastify plugin (SPEC §4 rule 3).
+ *
+ * Anatomy: options validated at registration; `request.provenance` and `request.rawBody`
+ * decorated with `null`; header checks in `onRequest` (before any body is buffered), replay,
+ * binding and envelope checks in `preValidation` (after the body was read); the replay cache
+ * closed in `onClose` when the plugin created it; exported through `fastify-plugin` so the hooks
+ * cover the routes of the registering scope. Routes opt out with `config: { provenance: false }`
+ * and ask for the envelope check with `config: { provenance: { envelope: true } }`.
+ *
+ * @example
+ * await app.register(provenancePlugin, { topology, serviceId: 'evidence-locker', hopKeys: await loadHopKeyring(topology) });
+ * app.post('/api/v1/evidence', { config: { provenance: { envelope: true } } }, (req) => req.provenance);
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import type { Decision } from './decisions.js';
+import { prepareProvenance, tlsPeerIdentity, type ProvenanceBaseOptions } from './options.js';
+import { isProvenanceError, ProvenanceError } from './problems.js';
+import { checkHeaders, checkRequest, type CheckedHeaders, type PeerIdentity, type VerifiedProvenance } from './verify.js';
+
+/** Options of the plugin. */
+export interface ProvenancePluginOptions extends ProvenanceBaseOptions {
+  /** Who the TLS peer is; default: the verified client certificate of `request.raw.socket`. */
+  peerIdentity?: (request: FastifyRequest) => PeerIdentity | null;
+}
+
+/** Per-route setting (`routeOptions.config.provenance`). */
+export type ProvenanceRouteConfig = false | { envelope?: boolean };
+
+/** Content types whose raw bytes the plugin keeps (the body is hashed for Content-Digest). */
+export const RAW_BODY_CONTENT_TYPES = ['application/json', 'application/vnd.in-toto+json', 'application/octet-stream'] as const;
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set once every provenance check passed; null on opted-out routes. */
+    provenance: VerifiedProvenance | null;
+    /** The body bytes as received (for the content types of RAW_BODY_CONTENT_TYPES), else null. */
+    rawBody: Buffer | null;
+  }
+  interface FastifyContextConfig {
+    provenance?: ProvenanceRouteConfig;
+  }
+}
+
+const checkedHeaders = new WeakMap<FastifyRequest, CheckedHeaders>();
+
+async function provenancePlugin(fastify: FastifyInstance, options: ProvenancePluginOptions): Promise<void> {
+  const prepared = prepareProvenance(options);
+  const { ctx, recorder, envelope } = prepared;
+  const peerIdentity = options.peerIdentity ?? ((request: FastifyRequest) => tlsPeerIdentity(request.raw.socket));
+  if (typeof peerIdentity !== 'function') throw new TypeError('provenance: options.peerIdentity must be a function');
+
+  fastify.decorateRequest('provenance', null);
+  fastify.decorateRequest('rawBody', null);
+
+  const jsonParser = fastify.getDefaultJsonParser('error', 'error');
+  fastify.removeContentTypeParser([...RAW_BODY_CONTENT_TYPES].filter((t) => fastify.hasContentTypeParser(t)));
+  fastify.addContentTypeParser(
+    [...RAW_BODY_CONTENT_TYPES],
+    { parseAs: 'buffer', bodyLimit: ctx.service.maxBodyBytes },
+    (request: FastifyRequest, body: Buffer, done: (err: Error | null, body?: unknown) => void) => {
+      request.rawBody = body;
+      if ((request.headers['content-type'] ?? '').includes('octet-stream')) return done(null, body);
+      // Fastify's own JSON parser: it refuses __proto__ and constructor poisoning.
+      jsonParser(request, body.toString('utf8'), done);
+    },
+  );
+
+  const decide = (request: FastifyRequest, decision: Decision): void =>
+    recorder.record(decision, prepared.logDecisions ? request.log : null);
+
+  const refuse = (request: FastifyRequest, reply: FastifyReply, error: unknown): FastifyReply => {
+    if (!isProvenanceError(error)) throw error;
+    const scanId = typeof request.headers['x-stella-scan-id'] === 'string' ? request.headers['x-stella-scan-id'] : null;
+    decide(request, { code: error.code, service: ctx.service.id, hops: error.hopIds, scanId, detail: error.message });
+    return reply.code(error.status).header('content-type', 'application/problem+json; charset=utf-8').send(JSON.stringify(error.toProblem()));
+  };
+
+  const routeConfig = (request: FastifyRequest): ProvenanceRouteConfig | undefined => request.routeOptions.config?.provenance;
+
+  fastify.addHook('onRequest', async (request, reply) => {
+    if (routeConfig(request) === false) return;
+    try {
+      checkedHeaders.set(
+        request,
+        checkHeaders({ method: request.method, url: request.raw.url ?? request.url, headers: request.headers, peer: peerIdentity(request) }, ctx),
+      );
+    } catch (error) {
+      return refuse(request, reply, error);
+    }
+  });
+
+  fastify.addHook('preValidation', async (request, reply) => {
+    const config = routeConfig(request);
+    if (config === false) return;
+    const checked = checkedHeaders.get(request);
+    if (!checked) return refuse(request, reply, new TypeError('provenance: header checks did not run'));
+    const contentLength = Number(request.headers['content-length'] ?? 0);
+    if (request.rawBody === null && (contentLength > 0 || request.headers['transfer-encoding'] !== undefined)) {
+      // A body arrived through a parser that did not keep its bytes: it cannot be bound.
+      return refuse(request, reply, new ProvenanceError('binding-mismatch', `the body's media type is not one of ${RAW_BODY_CONTENT_TYPES.join(', ')}`));
+    }
+    try {
+      const verified = await checkRequest(checked, { body: request.rawBody, envelope: config?.envelope ? requireEnvelope(envelope) : null }, ctx);
+      request.provenance = verified;
+      decide(request, { code: 'accepted', service: ctx.service.id, hops: verified.hops.map((h) => h.id), scanId: verified.scanId });
+    } catch (error) {
+      return refuse(request, reply, error);
+    }
+  });
+
+  fastify.addHook('onRoute', (route) => {
+    const config = (route.config as { provenance?: ProvenanceRouteConfig } | undefined)?.provenance;
+    if (config && config.envelope && !envelope) requireEnvelope(envelope);
+  });
+
+  fastify.addHook('onClose', async () => {
+    if (prepared.ownsReplayCache) await ctx.replayCache.close();
+  });
+}
+
+function requireEnvelope<T>(reader: T | null): T {
+  // A route that asks for an envelope on a plugin without envelope keys is a programming error.
+  if (!reader) throw new TypeError('provenance: a route asks for { envelope: true } but the plugin has no envelope option');
+  return reader;
+}
+
+/** The plugin; register it in the scope whose routes it protects. */
+export default fp(provenancePlugin, { fastify: '5.x', name: 'stella-provenance' });
+export { provenancePlugin };
+export type { VerifiedProvenance, PeerIdentity };

@@ -1,0 +1,75 @@
+/**
+ * Hop MAC keys (SPEC §6, docs/CONVENTIONS.md "Key files"): base64 text of an HMAC-SHA256 secret,
+ * at least 32 bytes decoded, surrounding whitespace ignored. A hop lists several keys during a
+ * rollover: every listed key verifies, the LAST one stamps.
+ */
+import { readFile } from 'node:fs/promises';
+import { StellaError } from '../errors/base.js';
+import type { ResolvedTopology } from '../topology/resolve.js';
+
+/** Minimum HMAC-SHA256 key length in bytes (SPEC §3, RFC 2104 §3: at least the output length). */
+export const MIN_MAC_KEY_BYTES = 32;
+
+/** hop id → kid → secret, kids in the topology's order (the last one stamps). */
+export type HopKeyring = ReadonlyMap<string, ReadonlyMap<string, Buffer>>;
+
+/** A hop key file is unreadable or does not hold a usable secret. */
+export class HopKeyError extends StellaError {
+  readonly code = 'hop-key-invalid';
+}
+
+// Standard or URL-safe alphabet, optional padding; one alphabet per key (RFC 4648 §4, §5).
+const STANDARD_B64 = /^[A-Za-z0-9+/]+={0,2}$/;
+const URL_SAFE_B64 = /^[A-Za-z0-9_-]+={0,2}$/;
+
+/**
+ * Decodes the text of a key file. Checks the alphabet first: `Buffer.from(s, 'base64')` would
+ * silently skip stray characters and yield a different key than the operator meant.
+ * @throws HopKeyError
+ */
+export function parseMacKey(text: string, where: string): Buffer {
+  const compact = text.trim();
+  const standard = STANDARD_B64.test(compact);
+  if (!standard && !URL_SAFE_B64.test(compact)) throw new HopKeyError(`${where}: not base64 text`);
+  if ((compact.replace(/=+$/, '').length % 4) === 1) throw new HopKeyError(`${where}: truncated base64`);
+  const secret = Buffer.from(compact, standard ? 'base64' : 'base64url');
+  if (secret.length < MIN_MAC_KEY_BYTES) {
+    throw new HopKeyError(`${where}: ${secret.length} bytes; HMAC-SHA256 keys need at least ${MIN_MAC_KEY_BYTES}`);
+  }
+  return secret;
+}
+
+/**
+ * Reads the MAC keys of every stamping hop of a resolved topology.
+ * @example
+ * const keys = await loadHopKeyring(topology);
+ * [...keys.get('gw-edge')!.keys()].at(-1); // the kid gw-edge stamps with
+ */
+export async function loadHopKeyring(topology: ResolvedTopology): Promise<HopKeyring> {
+  const ring = new Map<string, Map<string, Buffer>>();
+  for (const hop of topology.hops) {
+    if (hop.stamp === false) continue;
+    const keys = new Map<string, Buffer>();
+    for (const [index, ref] of hop.stamp.keys.entries()) {
+      const where = `hops.${hop.id}.stamp.keys[${index}] (${ref.file})`;
+      if (keys.has(ref.kid)) throw new HopKeyError(`${where}: duplicate kid "${ref.kid}"`);
+      let text: string;
+      try {
+        text = await readFile(ref.file, 'utf8');
+      } catch (error) {
+        throw new HopKeyError(`${where}: cannot read the key file`, { cause: error });
+      }
+      keys.set(ref.kid, parseMacKey(text, where));
+    }
+    ring.set(hop.id, keys);
+  }
+  return ring;
+}
+
+/** The key a hop stamps with: the last one listed. */
+export function stampingKey(ring: HopKeyring, hopId: string): { kid: string; secret: Buffer } {
+  const keys = ring.get(hopId);
+  const last = keys ? [...keys.entries()].at(-1) : undefined;
+  if (!last) throw new TypeError(`no MAC key for hop "${hopId}"`);
+  return { kid: last[0], secret: last[1] };
+}

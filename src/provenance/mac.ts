@@ -1,0 +1,59 @@
+/**
+ * The hop-record MAC (SPEC §4): HMAC-SHA256 over a `|`-joined UTF-8 string. Pure, Node's crypto
+ * primitives only, comparison in constant time.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { MAC_CONTEXT, type HopRecord, type RequestFacts } from './record.js';
+
+/** Everything one record's MAC covers. */
+export interface MacFields {
+  hop: string;
+  seq: number;
+  ts: number;
+  nonce: string;
+  peer: string;
+  peerId: string;
+  request: RequestFacts;
+  /** Standard padded base64 of the previous record's MAC; null for seq 1. */
+  previousMac: string | null;
+}
+
+/**
+ * The MAC input string (SPEC §4):
+ * `stella-provenance-v1|hop|seq|ts|nonce|peer|peer-id|METHOD|path-and-query|scan-id|content-digest|prev-mac`.
+ *
+ * Only the path can contain `|`; every other field's format excludes it (the middleware rejects a
+ * `Content-Digest` holding one), so the split stays unambiguous.
+ */
+export function macInput(fields: MacFields): string {
+  const { request } = fields;
+  return [
+    MAC_CONTEXT,
+    fields.hop,
+    String(fields.seq),
+    String(fields.ts),
+    fields.nonce,
+    fields.peer,
+    fields.peerId,
+    request.method,
+    request.pathAndQuery,
+    request.scanId,
+    request.contentDigest ?? '',
+    fields.previousMac ?? '',
+  ].join('|');
+}
+
+/** HMAC-SHA256 of the MAC input under one hop key. */
+export function computeMac(key: Uint8Array, input: string): Uint8Array {
+  return new Uint8Array(createHmac('sha256', key).update(input, 'utf8').digest());
+}
+
+/** Constant-time equality of two MACs (lengths are public: both are 32 bytes by format). */
+export function macEquals(a: Uint8Array, b: Uint8Array): boolean {
+  return a.byteLength === b.byteLength && timingSafeEqual(a, b);
+}
+
+/** The fields of {@link MacFields} that a record carries itself. */
+export function recordMacFields(record: HopRecord, request: RequestFacts, previousMac: string | null): MacFields {
+  return { hop: record.hop, seq: record.seq, ts: record.ts, nonce: record.nonce, peer: record.peer, peerId: record.peerId, request, previousMac };
+}

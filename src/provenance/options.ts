@@ -1,0 +1,84 @@
+/**
+ * Options common to the Fastify plugin and the Node adapter, validated once at registration
+ * (STYLE: plugins validate options up front so a misconfigured service fails at start, not on the
+ * first request).
+ */
+import type { TLSSocket } from 'node:tls';
+import type { Socket } from 'node:net';
+import type { Registry } from 'prom-client';
+import type { ResolvedTopology } from '../topology/resolve.js';
+import { stampingHops } from '../topology/resolve.js';
+import { createDecisionRecorder, type DecisionRecorder } from './decisions.js';
+import { createEnvelopeReader, type EnvelopeOptions, type EnvelopeReader } from './envelope.js';
+import type { HopKeyring } from './keys.js';
+import type { ReplayCache } from './replay/cache.js';
+import { MemoryReplayCache } from './replay/memory.js';
+import type { PeerIdentity, VerifierContext } from './verify.js';
+
+/** What both adapters take. */
+export interface ProvenanceBaseOptions {
+  topology: ResolvedTopology;
+  /** The service this instance is (its chain is what the records must match). */
+  serviceId: string;
+  /** From `loadHopKeyring(topology)`. */
+  hopKeys: HopKeyring;
+  /** Default: a `MemoryReplayCache` owned (and closed) by the plugin. */
+  replayCache?: ReplayCache;
+  /** Clock in ms; default `Date.now`. */
+  now?: () => number;
+  /** How envelope routes verify their DSSE envelope. */
+  envelope?: EnvelopeOptions;
+  /** Log one line per decision (default true). */
+  logDecisions?: boolean;
+  metrics?: { registry?: Registry };
+}
+
+/** The validated, ready-to-use form. */
+export interface PreparedProvenance {
+  ctx: VerifierContext;
+  envelope: EnvelopeReader | null;
+  recorder: DecisionRecorder;
+  logDecisions: boolean;
+  /** True when the replay cache was created here and must be closed here. */
+  ownsReplayCache: boolean;
+}
+
+/**
+ * Validates options. @throws TypeError naming the first bad option.
+ */
+export function prepareProvenance(options: ProvenanceBaseOptions): PreparedProvenance {
+  if (!options || typeof options !== 'object') throw new TypeError('provenance: options are required');
+  const { topology, serviceId, hopKeys } = options;
+  if (!topology || !Array.isArray(topology.services)) throw new TypeError('provenance: options.topology must be a ResolvedTopology');
+  const service = topology.services.find((s) => s.id === serviceId);
+  if (!service) throw new TypeError(`provenance: no service "${String(serviceId)}" in topology ${topology.name}`);
+  if (service.chain.length === 0) throw new TypeError(`provenance: no hop leads to service "${serviceId}"`);
+  if (!(hopKeys instanceof Map)) throw new TypeError('provenance: options.hopKeys must be a HopKeyring (loadHopKeyring)');
+  const stamping = stampingHops(service);
+  if (stamping.length === 0) throw new TypeError(`provenance: no stamping hop in front of "${serviceId}"`);
+  for (const hop of stamping) {
+    if (!hopKeys.get(hop.id)?.size) throw new TypeError(`provenance: no MAC key for hop "${hop.id}"`);
+  }
+  if (options.now !== undefined && typeof options.now !== 'function') throw new TypeError('provenance: options.now must be a function');
+  const replayCache = options.replayCache ?? new MemoryReplayCache(options.now ? { now: options.now } : {});
+  return {
+    ctx: { topology, service, keys: hopKeys, replayCache, now: options.now ?? Date.now },
+    envelope: options.envelope ? createEnvelopeReader(options.envelope) : null,
+    recorder: createDecisionRecorder(options.metrics?.registry),
+    logDecisions: options.logDecisions ?? true,
+    ownsReplayCache: options.replayCache === undefined,
+  };
+}
+
+/**
+ * The default peer identity: the verified client certificate of a TLS socket (CN and SHA-256
+ * fingerprint as `sha256:` + lowercase hex), or null for plain TCP or an unverified peer.
+ */
+export function tlsPeerIdentity(socket: Socket): PeerIdentity | null {
+  const tls = socket as Partial<TLSSocket>;
+  if (typeof tls.getPeerCertificate !== 'function' || tls.authorized !== true) return null;
+  const cert = tls.getPeerCertificate();
+  const cn = cert?.subject?.CN;
+  if (typeof cn !== 'string' || !cert.fingerprint256) return null;
+  return { cn, fingerprint: `sha256:${cert.fingerprint256.replace(/:/g, '').toLowerCase()}` };
+}

@@ -1,0 +1,51 @@
+/**
+ * The hop record of `X-Stella-Provenance` (SPEC §4) as a typed value, and the formats of each
+ * field. Pure: no I/O, no parsing of header text (that is `codec.ts`).
+ */
+import { HOP_ID_PATTERN, KID_PATTERN, PEER_ID_PATTERN } from '../topology/schema.js';
+
+export { HOP_ID_PATTERN, KID_PATTERN, PEER_ID_PATTERN };
+
+/** The version label that starts every MAC input (SPEC §4). */
+export const MAC_CONTEXT = 'stella-provenance-v1';
+/** HMAC-SHA256 output length in bytes. */
+export const MAC_BYTES = 32;
+/** `X-Stella-Scan-Id` (SPEC §4). */
+export const SCAN_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+/** `nonce`: 16–64 lowercase hex characters. */
+export const NONCE_PATTERN = /^[0-9a-f]{16,64}$/;
+/** `peer`: `sha256:` and the lowercase hex SHA-256 of the downstream's certificate (DER). */
+export const PEER_FINGERPRINT_PATTERN = /^sha256:[0-9a-f]{64}$/;
+/** Header names, lower-case as Node presents them. */
+export const HEADER = {
+  provenance: 'x-stella-provenance',
+  scanId: 'x-stella-scan-id',
+  contentDigest: 'content-digest',
+} as const;
+
+/** Parameter names of a hop record, in the order they are serialized. */
+export const RECORD_PARAMS = ['seq', 'ts', 'nonce', 'peer', 'peer-id', 'kid', 'mac'] as const;
+
+/** One record: the hop id (the list member's Token) and its parameters. */
+export interface HopRecord {
+  hop: string;
+  seq: number;
+  /** Unix time in seconds. */
+  ts: number;
+  nonce: string;
+  peer: string;
+  peerId: string;
+  kid: string;
+  /** The 32-byte HMAC-SHA256. */
+  mac: Uint8Array;
+}
+
+/** The request facts every MAC covers, as the receiving service (or hop) saw them. */
+export interface RequestFacts {
+  method: string;
+  /** Path and query exactly as received (the request target in origin-form). */
+  pathAndQuery: string;
+  scanId: string;
+  /** The `Content-Digest` field value as received, or null when absent. */
+  contentDigest: string | null;
+}

@@ -1,0 +1,19 @@
+/**
+ * Replay caches for the first hop's (`hop`, `nonce`) pair (SPEC §4 check 7, rule 5).
+ */
+
+/** Remembers nonces until they expire. Implementations must make `checkAndRemember` atomic. */
+export interface ReplayCache {
+  /**
+   * Records (`hop`, `nonce`) until `expiresAtMs` unless it is already recorded and unexpired.
+   * @returns true when the pair was new (the request may proceed), false when it is a replay.
+   */
+  checkAndRemember(hop: string, nonce: string, expiresAtMs: number): Promise<boolean>;
+  /**
+   * Releases a pair recorded by this request because a LATER check rejected the request, so a
+   * request that was refused does not consume the nonce (docs/provenance.md, "Replay").
+   */
+  forget(hop: string, nonce: string): Promise<void>;
+  /** Stops timers and releases connections the cache owns. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,150 @@
+/**
+ * The receiving side's checks (SPEC §4 rule 3), in protocol order, shared by the Fastify plugin and
+ * the plain Node adapter. Split in two phases so an adapter can refuse on headers alone before it
+ * buffers a body:
+ *
+ * 1. {@link checkHeaders}: untrusted-peer → provenance-missing → provenance-malformed →
+ *    topology-mismatch → provenance-tampered → provenance-stale. No side effects.
+ * 2. {@link checkRequest}: provenance-replayed → binding-mismatch → envelope-invalid. The nonce is
+ *    reserved atomically at the replay step and released again when a later check refuses, so only
+ *    an accepted request consumes it (docs/provenance.md, "Replay").
+ */
+import type { ResolvedService, ResolvedTopology } from '../topology/resolve.js';
+import { verifyChain, type VerifiedHop } from './chain.js';
+import { combineFieldLines, parseProvenanceHeader } from './codec.js';
+import { checkContentDigest } from './digest.js';
+import type { EnvelopeReader, VerifiedEnvelopeResult } from './envelope.js';
+import type { HopKeyring } from './keys.js';
+import { ProvenanceError } from './problems.js';
+import { HEADER, SCAN_ID_PATTERN, type HopRecord, type RequestFacts } from './record.js';
+import type { ReplayCache } from './replay/cache.js';
+
+/** Who the TLS peer of the service is (its certificate's CN and SHA-256 fingerprint). */
+export interface PeerIdentity {
+  cn: string;
+  fingerprint: string;
+}
+
+/** What a request proved, attached to it once every check passed. */
+export interface VerifiedProvenance {
+  scanId: string;
+  contentDigest: string | null;
+  hops: VerifiedHop[];
+  envelope?: VerifiedEnvelopeResult;
+}
+
+/** Fixed per service: what the checks compare against. */
+export interface VerifierContext {
+  topology: ResolvedTopology;
+  service: ResolvedService;
+  keys: HopKeyring;
+  replayCache: ReplayCache;
+  /** Clock in ms. */
+  now: () => number;
+}
+
+/** The request as an adapter sees it before the body. */
+export interface IncomingFacts {
+  method: string;
+  /** The request target as received (origin-form path and query). */
+  url: string;
+  headers: Readonly<Record<string, string | string[] | undefined>>;
+  peer: PeerIdentity | null;
+}
+
+/** Result of phase 1: the parsed and chain-verified header. */
+export interface CheckedHeaders {
+  request: RequestFacts;
+  records: HopRecord[];
+  hops: VerifiedHop[];
+}
+
+/**
+ * Phase 1. @throws ProvenanceError with the first failing code.
+ */
+export function checkHeaders(incoming: IncomingFacts, ctx: VerifierContext): CheckedHeaders {
+  const lastHop = ctx.service.chain.at(-1);
+  if (!incoming.peer || !lastHop || incoming.peer.cn !== lastHop.id) {
+    throw new ProvenanceError('untrusted-peer', `the TLS peer must be ${lastHop?.id ?? '(none)'}, got ${incoming.peer ? `"${incoming.peer.cn}"` : 'none'}`);
+  }
+  const scanId = combineFieldLines(incoming.headers[HEADER.scanId]);
+  const provenance = combineFieldLines(incoming.headers[HEADER.provenance]);
+  if (scanId === null || scanId.trim() === '') throw new ProvenanceError('provenance-missing', 'X-Stella-Scan-Id is missing');
+  if (provenance === null || provenance.trim() === '') throw new ProvenanceError('provenance-missing', 'X-Stella-Provenance is missing');
+
+  if (!SCAN_ID_PATTERN.test(scanId)) throw new ProvenanceError('provenance-malformed', 'X-Stella-Scan-Id has the wrong format');
+  const contentDigest = combineFieldLines(incoming.headers[HEADER.contentDigest]);
+  // The MAC input is `|`-joined; only the path may hold `|`, so the digest must not (SPEC §4).
+  if (contentDigest !== null && !/^[\x20-\x7b\x7d\x7e]*$/.test(contentDigest)) {
+    throw new ProvenanceError('provenance-malformed', 'Content-Digest holds characters outside visible ASCII or a "|"');
+  }
+  const records = parseProvenanceHeader(provenance, ctx.topology.provenance);
+  const request: RequestFacts = { method: incoming.method, pathAndQuery: incoming.url, scanId, contentDigest };
+  try {
+    const hops = verifyChain(records, { topology: ctx.topology, service: ctx.service, keys: ctx.keys, request, now: ctx.now() });
+    return { request, records, hops };
+  } catch (error) {
+    if (error instanceof ProvenanceError) error.hopIds = records.map((r) => r.hop);
+    throw error;
+  }
+}
+
+/** The body and, on envelope routes, the envelope reader. */
+export interface BodyFacts {
+  /** Raw body bytes; null when the request has none. */
+  body: Buffer | null;
+  /** Set on routes that carry a DSSE envelope. */
+  envelope: EnvelopeReader | null;
+}
+
+/**
+ * Phase 2. @throws ProvenanceError `provenance-replayed`, `binding-mismatch` or `envelope-invalid`.
+ */
+export async function checkRequest(checked: CheckedHeaders, body: BodyFacts, ctx: VerifierContext): Promise<VerifiedProvenance> {
+  const first = checked.records[0]!;
+  const { maxAgeSeconds, clockSkewSeconds } = ctx.topology.provenance;
+  // Keep the nonce exactly as long as its record could still pass the stale check, plus a second.
+  const expiresAtMs = (first.ts + maxAgeSeconds + clockSkewSeconds + 1) * 1000;
+  const fresh = await ctx.replayCache.checkAndRemember(first.hop, first.nonce, expiresAtMs);
+  if (!fresh) throw withHops(new ProvenanceError('provenance-replayed', `${first.hop} nonce ${first.nonce} was already used`), checked);
+  try {
+    return await bindAndVerify(checked, body, ctx.topology.name, ctx.service.chain[0]!.id);
+  } catch (error) {
+    await ctx.replayCache.forget(first.hop, first.nonce);
+    if (error instanceof ProvenanceError) withHops(error, checked);
+    throw error;
+  }
+}
+
+async function bindAndVerify(checked: CheckedHeaders, { body, envelope }: BodyFacts, topologyName: string, edgeHop: string): Promise<VerifiedProvenance> {
+  const { request, records, hops } = checked;
+  const bytes = body ?? Buffer.alloc(0);
+  if (request.contentDigest === null) {
+    if (bytes.length > 0) throw new ProvenanceError('binding-mismatch', 'a request with a body needs Content-Digest');
+  } else {
+    const problem = checkContentDigest(request.contentDigest, bytes);
+    if (problem) throw new ProvenanceError('binding-mismatch', problem);
+  }
+  const result: VerifiedProvenance = { scanId: request.scanId, contentDigest: request.contentDigest, hops };
+  if (!envelope) return result;
+
+  // Binding (422) is judged before the signatures (401), per the order of SPEC §4; the intent read
+  // here is compared only, and the verified payload must be these very bytes.
+  const read = envelope.read(bytes);
+  if (read.ok) {
+    const { intent } = read;
+    if (intent.scanId !== request.scanId) throw new ProvenanceError('binding-mismatch', 'the envelope intent names another scan id');
+    if (intent.topology !== topologyName) throw new ProvenanceError('binding-mismatch', 'the envelope intent names another topology');
+    if (intent.edgeHop !== edgeHop) throw new ProvenanceError('binding-mismatch', 'the envelope intent names another edge hop');
+    if (intent.clientCertSha256 !== records[0]!.peer) {
+      throw new ProvenanceError('binding-mismatch', 'the first hop saw another client certificate than the envelope intent names');
+    }
+  }
+  result.envelope = await envelope.verify(read);
+  return result;
+}
+
+function withHops(error: ProvenanceError, checked: CheckedHeaders): ProvenanceError {
+  error.hopIds = checked.records.map((r) => r.hop);
+  return error;
+}
