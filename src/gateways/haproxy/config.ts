@@ -1,0 +1,169 @@
+/**
+ * The sections of an HAProxy hop's `haproxy.cfg`, one small function per duty of SPEC §7 so the
+ * file reads like docs/CONVENTIONS.md "Gateway behaviour". HAProxy 2.6 facts these rest on are in
+ * ../shared/notes/gateways.md ("notes"): `req.fhdr()` (not `req.hdr()`, which splits on commas),
+ * `hmac()` with binary output, `ssl_c_der,sha2(256),hex,lower`, `ssl_c_s_dn(CN)`.
+ */
+import { formatAddress, healthBody, SCAN_ID_REGEX, STAMPER_CERT_HEADER, UPSTREAM_CONNECT_TIMEOUT_SECONDS, type HopFacts, type StampFacts } from '../nginx/hop-facts.js';
+import { hopHealthPath } from '../types.js';
+
+/** The environment variable holding the base64 stamping key (never written into the config). */
+export const HAPROXY_KEY_ENV = 'STELLA_HMAC_KEY';
+/**
+ * HAProxy 2.6 cannot take a private key from a separate path, only from `<crt>.key` next to the
+ * certificate; the runtime links the PKI files to these names (see `runtime.ts`).
+ */
+export const HAPROXY_TLS_FILES = { server: 'tls/server.pem', upstream: 'tls/upstream.pem' } as const;
+
+/** A config word: bare when safe, else single-quoted (no `$` expansion or escapes inside). */
+export function haproxyWord(value: string): string {
+  if (/^[A-Za-z0-9._/:@+-]+$/.test(value)) return value;
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Runs in the foreground (`-db`); logs to stderr, which the runtime captures. */
+export function globalSection(facts: HopFacts): string {
+  const lines: string[] = [];
+  if (facts.stamp) {
+    lines.push(
+      `.if !defined(${HAPROXY_KEY_ENV})`,
+      `    .alert "${HAPROXY_KEY_ENV} must hold the base64 MAC key of hop ${facts.hop.id} (kid ${facts.stamp.key.kid})"`,
+      '.endif',
+    );
+  }
+  lines.push(
+    'global',
+    '    log stderr format raw local0 info',
+    '    maxconn 2048',
+    '    ssl-default-bind-options ssl-min-ver TLSv1.2',
+    '    ssl-default-server-options ssl-min-ver TLSv1.2',
+    '    ssl-load-extra-files key',
+  );
+  // Read once at start-up into a process variable; hmac() accepts a variable holding base64.
+  if (facts.stamp) lines.push(`    set-var proc.stella_hmac_key env(${HAPROXY_KEY_ENV})`);
+  return lines.join('\n');
+}
+
+/** Timeouts: the upstream one from `hop.limits` (SPEC §7 "sane timeouts"). */
+export function defaultsSection(facts: HopFacts): string {
+  return [
+    'defaults',
+    '    mode http',
+    '    log global',
+    '    option httplog',
+    `    timeout connect ${Math.min(UPSTREAM_CONNECT_TIMEOUT_SECONDS, facts.upstreamTimeoutSeconds)}s`,
+    '    timeout http-request 10s',
+    '    timeout client 30s',
+    `    timeout server ${facts.upstreamTimeoutSeconds}s`,
+    '    timeout check 5s',
+  ].join('\n');
+}
+
+/** SPEC §7: mTLS required, verified against the CA bundle and the CRL; a bad or no certificate fails the handshake. */
+function bindLine(facts: HopFacts, hopDir: string): string {
+  return `    bind ${formatAddress(facts.listen)} ssl crt ${haproxyWord(`${hopDir}/${HAPROXY_TLS_FILES.server}`)} ` +
+    `ca-file ${haproxyWord(facts.caBundle)} crl-file ${haproxyWord(facts.crl)} verify required alpn http/1.1`;
+}
+
+/** SPEC §4 rule 1 (edge) and client copies of headers this hop sets — first, on every path. */
+function stripRules(facts: HopFacts): string[] {
+  const names = [...(facts.dropIncomingProvenance ? ['X-Stella-Provenance'] : []), ...facts.stripHeaders, STAMPER_CERT_HEADER];
+  return names.map((name) => `    http-request del-header ${name}`);
+}
+
+/** Only the expected peers' CNs (CONVENTIONS): the scanners at the edge, else the hop before. */
+function admissionRules(facts: HopFacts): string[] {
+  if (facts.expectedPeers.length === 0) return ['    http-request deny deny_status 403'];
+  return [`    http-request deny deny_status 403 unless { ssl_c_s_dn(CN) -m str ${facts.expectedPeers.join(' ')} }`];
+}
+
+/** SPEC §9: own liveness answered here; every other `/healthz/*` is forwarded like any request. */
+function healthRules(facts: HopFacts): string[] {
+  const path = hopHealthPath(facts.hop.id);
+  return [
+    `    http-request return status 200 content-type application/json string '${healthBody(facts.hop)}' if METH_GET { path ${path} }`,
+    `    http-request deny deny_status 405 if { path ${path} }`,
+  ];
+}
+
+/**
+ * Body limit by `Content-Length` (HAProxy cannot cap a streamed chunked body; the service does),
+ * and MAC-input hygiene: one line per MAC-input header (`req.fhdr` sees only the last), a scan id
+ * of SPEC §4's format, no `|` in `Content-Digest` (403, as the stamper answers).
+ */
+function limitRules(facts: HopFacts): string[] {
+  const rules = [`    http-request deny deny_status 413 if { req.hdr_val(content-length) gt ${facts.maxBodyBytes} }`];
+  if (facts.stamp) {
+    rules.push(
+      '    http-request deny deny_status 400 if { req.fhdr_cnt(x-stella-scan-id) gt 1 } or { req.fhdr_cnt(content-digest) gt 1 } or { req.fhdr_cnt(x-stella-provenance) gt 1 }',
+      `    http-request deny deny_status 403 if { req.fhdr(x-stella-scan-id) -m found } !{ req.fhdr(x-stella-scan-id) -m reg '${SCAN_ID_REGEX}' }`,
+      '    http-request deny deny_status 403 if { req.fhdr(content-digest) -m sub | }',
+    );
+  }
+  return rules;
+}
+
+/**
+ * SPEC §4: this hop's record. Each field goes into a transaction variable, the MAC input is
+ * built with `set-var-fmt`, and the record is appended to the incoming list with `, `.
+ */
+export function stampRules(hopId: string, stamp: StampFacts): string[] {
+  const v = (name: string): string => `%[var(txn.stella_${name})]`;
+  const rules = [
+    '    http-request set-var(txn.stella_ts) date',
+    '    http-request set-var(txn.stella_nonce) uuid,regsub(-,,g)',
+    '    http-request set-var(txn.stella_peer) ssl_c_der,sha2(256),hex,lower',
+    '    http-request set-var(txn.stella_peer_id) ssl_c_s_dn(CN)',
+  ];
+  if (stamp.seq > 1) {
+    // The chain field: the base64 MAC of the last incoming record (greedy `.*` finds the last one).
+    rules.push(`    http-request set-var(txn.stella_prev_mac) 'req.fhdr(x-stella-provenance),regsub("^.*;mac=:([A-Za-z0-9+/]*=*):.*$","\\1")' ` +
+      'if { req.fhdr(x-stella-provenance) -m reg ;mac=:[A-Za-z0-9+/]*=*: }');
+  }
+  const input = ['stella-provenance-v1', hopId, String(stamp.seq), v('ts'), v('nonce'), `sha256:${v('peer')}`, v('peer_id'),
+    '%[method]', '%[pathq]', '%[req.fhdr(x-stella-scan-id)]', '%[req.fhdr(content-digest)]', v('prev_mac')].join('|');
+  const record = `${hopId};seq=${stamp.seq};ts=${v('ts')};nonce="${v('nonce')}";peer="sha256:${v('peer')}";` +
+    `peer-id="${v('peer_id')}";kid="${stamp.key.kid}";mac=:${v('mac')}:`;
+  const hasIncoming = '{ req.fhdr(x-stella-provenance) -m len 1: }';
+  rules.push(
+    `    http-request set-var-fmt(txn.stella_mac_input) '${input}'`,
+    '    http-request set-var(txn.stella_mac) var(txn.stella_mac_input),hmac(sha256,proc.stella_hmac_key),base64',
+    `    http-request set-var-fmt(txn.stella_record) '${record}'`,
+    `    http-request set-header X-Stella-Provenance '%[req.fhdr(x-stella-provenance)], ${v('record')}' if ${hasIncoming}`,
+    `    http-request set-header X-Stella-Provenance '${v('record')}' unless ${hasIncoming}`,
+  );
+  return rules;
+}
+
+/** The frontend: every rule in the order SPEC §4 asks (strip first, then refuse, then stamp). */
+export function frontendSection(facts: HopFacts, hopDir: string): string {
+  return [
+    `frontend ${facts.hop.id}`,
+    bindLine(facts, hopDir),
+    ...stripRules(facts),
+    ...admissionRules(facts),
+    ...healthRules(facts),
+    ...limitRules(facts),
+    ...(facts.stamp ? stampRules(facts.hop.id, facts.stamp) : []),
+    '    default_backend next',
+  ].join('\n');
+}
+
+/**
+ * SPEC §7: mTLS to the next hop with this hop's certificate, verified against the CA bundle and
+ * the next hop's name (SNI + verifyhost), session reuse off. SPEC §9: HAProxy checks its
+ * upstream's readiness over the same mTLS (a service's `/healthz/ready`, a hop's own liveness).
+ */
+export function backendSection(facts: HopFacts, hopDir: string): string {
+  const name = facts.next.serverName;
+  const tls = `ssl crt ${haproxyWord(`${hopDir}/${HAPROXY_TLS_FILES.upstream}`)} ca-file ${haproxyWord(facts.caBundle)} ` +
+    `crl-file ${haproxyWord(facts.crl)} verify required verifyhost ${name} sni str(${name}) no-ssl-reuse alpn http/1.1`;
+  return [
+    'backend next',
+    `    http-request set-header Host ${name}`,
+    '    option httpchk',
+    `    http-check send meth GET uri ${facts.next.healthPath} ver HTTP/1.1 hdr Host ${name}`,
+    '    http-check expect status 200',
+    `    server ${facts.next.id} ${formatAddress(facts.next.address)} ${tls} check check-sni ${name} inter 5s fall 3 rise 2`,
+  ].join('\n');
+}

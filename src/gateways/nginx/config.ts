@@ -1,0 +1,256 @@
+/**
+ * The blocks of an NGINX hop's `nginx.conf`, one small function per duty of SPEC §7 so the file
+ * reads like the list in docs/CONVENTIONS.md "Gateway behaviour". Facts about NGINX 1.22 that the
+ * choices rest on are in ../shared/notes/gateways.md and cited as "notes".
+ */
+import { UPSTREAM_CONNECT_TIMEOUT_SECONDS, formatAddress, healthBody, SCAN_ID_REGEX, STAMPER_CERT_HEADER, type HopFacts } from './hop-facts.js';
+import { PERL_HEADER_SUB, PERL_MODULE_FILE } from './perl.js';
+import { hopHealthPath } from '../types.js';
+
+/** Where Debian's libnginx-mod-http-perl installs the module (notes "Installing"). */
+export const NGINX_PERL_MODULE = '/usr/lib/nginx/modules/ngx_http_perl_module.so';
+/** The include with the header list every proxying location repeats (notes: inheritance pitfall). */
+export const STRIP_HEADERS_FILE = 'strip-headers.conf';
+/** The internal location NGINX's `auth_request` calls for a forward-auth hop. */
+export const STAMPER_LOCATION = '/_stella/stamp';
+
+/** Absolute paths of this hop's own files. */
+export interface NginxPaths {
+  readonly hopDir: string;
+}
+
+/** A double-quoted NGINX string; its parser unescapes only `\"`, `\'`, `\\`, `\t`, `\r`, `\n`. */
+export function nginxString(value: string): string {
+  return `"${value.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
+}
+
+/** An exact, case-sensitive regex over ids (map strings would compare case-insensitively). */
+function exactAlternatives(values: readonly string[]): string {
+  if (values.length === 0) return '~^$.'; // matches nothing: no peer is expected here
+  return `~^(?:${values.map((v) => v.replace(/[.]/g, '\\.')).join('|')})$`;
+}
+
+/** `nginx -p hopDir`: run in the foreground with pid and logs in the hop folder (GatewayProgram contract). */
+export function mainContext(facts: HopFacts, paths: NginxPaths): string {
+  const lines = [
+    `# Rendered by stella-gateway for hop ${facts.hop.id} (nginx). See docs/gateways/nginx.md.`,
+  ];
+  if (facts.stamp?.via === 'native') lines.push(`load_module ${NGINX_PERL_MODULE};`);
+  lines.push(
+    'daemon off;',
+    'worker_processes 1;',
+    `pid ${paths.hopDir}/nginx.pid;`,
+    `error_log ${paths.hopDir}/error.log notice;`,
+    'events { worker_connections 1024; }',
+  );
+  return lines.join('\n');
+}
+
+/** Logs, temp folders in the hop folder, and never spooling bodies to disk (workers may lack access). */
+function httpBasics(facts: HopFacts, paths: NginxPaths): string {
+  const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']
+    .map((kind) => `    ${kind}_temp_path ${paths.hopDir}/${kind}_temp;`);
+  return [
+    `    access_log ${paths.hopDir}/access.log;`,
+    ...temp,
+    '    server_tokens off;',
+    '    default_type application/octet-stream;',
+    `    client_max_body_size ${facts.maxBodyBytes};`,
+    '    client_header_timeout 10s;',
+    '    client_body_timeout 30s;',
+    `    send_timeout ${facts.upstreamTimeoutSeconds}s;`,
+    '    proxy_request_buffering off;',
+    '    proxy_max_temp_file_size 0;',
+  ].join('\n');
+}
+
+/**
+ * The peer's CN and whether it is admitted (CONVENTIONS: the edge admits the scanners, later hops
+ * the hop before them). `$ssl_client_s_dn` is RFC 2253 (notes); the regex walks it RDN by RDN
+ * from the start, treating `\x5c.` (an escaped character) as part of a value, so an escaped comma
+ * inside another attribute can never pose as a CN boundary.
+ */
+export function peerMaps(facts: HopFacts): string {
+  const value = '(?:[^,\\x5c]|\\x5c.)';
+  return [
+    '    map $ssl_client_s_dn $stella_peer_cn {',
+    '        default "";',
+    `        ${nginxString(`~^(?:${value}*,)*?CN=(?<stella_cn>${value}+)(?:,|$)`)} $stella_cn;`,
+    '    }',
+    '    map $stella_peer_cn $stella_peer_admitted {',
+    '        default 0;',
+    `        ${nginxString(exactAlternatives(facts.expectedPeers))} 1;`,
+    '    }',
+  ].join('\n');
+}
+
+/**
+ * A stamping hop refuses (403, as the stamper does) input that would make the MAC fields ambiguous:
+ * a scan id outside SPEC §4's format, or a `|` in `Content-Digest`.
+ */
+function macInputMaps(): string {
+  return [
+    '    map $http_x_stella_scan_id $stella_scan_id_ok {',
+    '        "" 1;',
+    `        ${nginxString(`~${SCAN_ID_REGEX}`)} 1;`,
+    '        default 0;',
+    '    }',
+    '    map $http_content_digest $stella_digest_ok {',
+    '        "~[|]" 0;',
+    '        default 1;',
+    '    }',
+  ].join('\n');
+}
+
+/** Native stamping: the Perl module, loaded from the hop folder (it reads the key file). */
+function perlStamping(paths: NginxPaths): string {
+  return [
+    `    perl_modules ${paths.hopDir};`,
+    `    perl_require ${PERL_MODULE_FILE};`,
+    `    perl_set $stella_provenance ${PERL_HEADER_SUB};`,
+  ].join('\n');
+}
+
+/** The next hop or service; keepalive needs HTTP/1.1 and an empty Connection header (set per location). */
+function upstreamBlock(facts: HopFacts): string {
+  return [
+    '    upstream stella_next {',
+    `        server ${formatAddress(facts.next.address)};`,
+    '        keepalive 16;',
+    '    }',
+  ].join('\n');
+}
+
+/** SPEC §7: terminate mTLS, client certificate required, verified against the CA bundle with the CRL. */
+function downstreamTls(facts: HopFacts): string {
+  const tls = facts.hop.tls;
+  return [
+    `        ssl_certificate ${tls.chain};`,
+    `        ssl_certificate_key ${tls.key};`,
+    '        ssl_protocols TLSv1.2 TLSv1.3;',
+    `        ssl_client_certificate ${facts.caBundle};`,
+    `        ssl_crl ${facts.crl};`,
+    '        ssl_verify_client on;',
+    '        ssl_verify_depth 3;',
+  ].join('\n');
+}
+
+/** SPEC §7: re-originate mTLS with this hop's client certificate; session reuse off (notes pitfall). */
+function upstreamTls(facts: HopFacts): string {
+  const tls = facts.hop.upstreamTls;
+  return [
+    '        proxy_http_version 1.1;',
+    `        proxy_ssl_certificate ${tls.chain};`,
+    `        proxy_ssl_certificate_key ${tls.key};`,
+    `        proxy_ssl_trusted_certificate ${facts.caBundle};`,
+    `        proxy_ssl_crl ${facts.crl};`,
+    '        proxy_ssl_verify on;',
+    '        proxy_ssl_verify_depth 3;',
+    `        proxy_ssl_name ${facts.next.serverName};`,
+    '        proxy_ssl_server_name on;',
+    '        proxy_ssl_session_reuse off;',
+    '        proxy_ssl_protocols TLSv1.2 TLSv1.3;',
+    `        proxy_connect_timeout ${Math.min(UPSTREAM_CONNECT_TIMEOUT_SECONDS, facts.upstreamTimeoutSeconds)}s;`,
+    `        proxy_send_timeout ${facts.upstreamTimeoutSeconds}s;`,
+    `        proxy_read_timeout ${facts.upstreamTimeoutSeconds}s;`,
+  ].join('\n');
+}
+
+/** Refusals evaluated before any location: unexpected peer (403), ambiguous MAC input (403). */
+function admission(facts: HopFacts): string {
+  const lines = ['        if ($stella_peer_admitted = 0) { return 403; }'];
+  if (facts.stamp) lines.push('        if ($stella_scan_id_ok = 0) { return 403; }', '        if ($stella_digest_ok = 0) { return 403; }');
+  return lines.join('\n');
+}
+
+/** SPEC §9: `GET /healthz/hop/<id>` answered here; every other `/healthz/*` goes on like any request. */
+function healthLocation(facts: HopFacts): string {
+  return [
+    `        location = ${hopHealthPath(facts.hop.id)} {`,
+    '            if ($request_method !~ ^(?:GET|HEAD)$) { return 405; }',
+    '            default_type application/json;',
+    `            return 200 ${nginxString(healthBody(facts.hop))};`,
+    '        }',
+  ].join('\n');
+}
+
+/** What this hop puts in `X-Stella-Provenance` toward the next hop. */
+function provenanceHeader(facts: HopFacts): string {
+  if (facts.stamp) return '$stella_provenance'; // the stamped list (perl_set or auth_request_set)
+  return facts.dropIncomingProvenance ? '""' : '$http_x_stella_provenance'; // opaque: untouched
+}
+
+/** Every request: strip, stamp, forward. Repeats the full header list (notes: inheritance pitfall). */
+function forwardLocation(facts: HopFacts, paths: NginxPaths): string {
+  const lines = ['        location / {'];
+  if (facts.stamp?.via === 'forward-auth') {
+    lines.push(`            auth_request ${STAMPER_LOCATION};`, '            auth_request_set $stella_provenance $upstream_http_x_stella_provenance;');
+  }
+  lines.push(
+    `            include ${paths.hopDir}/${STRIP_HEADERS_FILE};`,
+    `            proxy_set_header X-Stella-Provenance ${provenanceHeader(facts)};`,
+    `            proxy_set_header ${STAMPER_CERT_HEADER} "";`,
+    `            proxy_set_header Host ${facts.next.serverName};`,
+    '            proxy_set_header Connection "";',
+    '            proxy_pass https://stella_next;',
+    '        }',
+  );
+  return lines.join('\n');
+}
+
+/**
+ * Forward-auth: the stamper contract of docs/CONVENTIONS.md. The body stays here (notes); the
+ * stamper gets the original method and URI, the verified certificate, and the incoming
+ * provenance (none at seq 1: rule 1).
+ */
+function stamperLocation(facts: HopFacts, paths: NginxPaths): string {
+  const stamper = facts.stamp?.stamper;
+  if (!stamper) return '';
+  const incoming = facts.dropIncomingProvenance ? '""' : '$http_x_stella_provenance';
+  return [
+    `        location = ${STAMPER_LOCATION} {`,
+    '            internal;',
+    `            include ${paths.hopDir}/${STRIP_HEADERS_FILE};`,
+    '            proxy_pass_request_body off;',
+    '            proxy_set_header Content-Length "";',
+    '            proxy_set_header X-Original-Method $request_method;',
+    '            proxy_set_header X-Original-URI $request_uri;',
+    '            proxy_set_header X-Stella-Client-Cert $ssl_client_escaped_cert;',
+    `            proxy_set_header X-Stella-Provenance ${incoming};`,
+    '            proxy_connect_timeout 2s;',
+    '            proxy_read_timeout 10s;',
+    `            proxy_pass http://${formatAddress(stamper)}/stamp;`,
+    '        }',
+  ].join('\n');
+}
+
+/** The whole `http {}` context. */
+export function httpContext(facts: HopFacts, paths: NginxPaths): string {
+  const blocks = [httpBasics(facts, paths), peerMaps(facts)];
+  if (facts.stamp) blocks.push(macInputMaps());
+  if (facts.stamp?.via === 'native') blocks.push(perlStamping(paths));
+  blocks.push(upstreamBlock(facts));
+  const server = [
+    '    server {',
+    `        listen ${formatAddress(facts.listen)} ssl;`,
+    `        server_name ${facts.hop.serverName};`,
+    downstreamTls(facts),
+    upstreamTls(facts),
+    admission(facts),
+    healthLocation(facts),
+    forwardLocation(facts, paths),
+    stamperLocation(facts, paths),
+    '    }',
+  ].filter((block) => block !== '');
+  return ['http {', ...blocks, server.join('\n'), '}'].join('\n');
+}
+
+/** The include of SPEC §4 rule 1 (and `headers.strip` at the edge): `proxy_set_header X "";` removes X. */
+export function stripHeadersInclude(facts: HopFacts): string {
+  return [
+    `# Rendered by stella-gateway for hop ${facts.hop.id}: headers removed from every forwarded request.`,
+    '# Included by EVERY location that proxies: a location setting any proxy_set_header inherits none.',
+    ...facts.stripHeaders.map((name) => `proxy_set_header ${name} "";`),
+    '',
+  ].join('\n');
+}
