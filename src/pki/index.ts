@@ -20,3 +20,30 @@ export {
 export { issueCertificate, type IssueOptions, type IssuedCertificate } from './issue.js';
 export { inspectCertificate, type CertificateSummary } from './inspect.js';
 export { pkiPaths } from './store.js';
+export { caRolloverStep, CA_ROLLOVER_STEPS, type CaRolloverStep, type CaRolloverResult } from './rollover.js';
+export { validateMaterial, verifyCertificate, type TlsMaterial, type RawMaterial, type MtlsIdentity } from './validate.js';
+export {
+  DEFAULT_FILE_POLL_INTERVAL_MS,
+  type MtlsSource,
+  type LocalCaSource,
+  type FilesSource,
+  type EnrollmentSource,
+  type CertificateSource,
+} from './sources.js';
+export {
+  MtlsCertificateProvider,
+  DEFAULT_RENEW_AT_FRACTION,
+  DEFAULT_JITTER_FRACTION,
+  DEFAULT_RETRY_INITIAL_DELAY_MS,
+  DEFAULT_RETRY_MAX_DELAY_MS,
+  DEFAULT_DEGRADED_AT_FRACTION,
+  DEFAULT_TRUST_RELOAD_INTERVAL_MS,
+  type MtlsCertificateProviderOptions,
+  type MtlsCertificateProviderEvents,
+  type RotationReason,
+} from './provider.js';
+export { createMtlsDispatcher, createMtlsAgentOptions, createMtlsSecureContextOptions, attachToServer, MtlsDispatcher } from './hotswap.js';
+export { enrollmentPlugin, sendProblem, PKI_PROBLEM_TYPE_BASE, type EnrollmentPluginOptions } from './enrollment/plugin.js';
+export { startEnrollmentServer, ENROLLMENT_SERVER_NAME, type EnrollmentServer, type EnrollmentServerOptions } from './enrollment/server.js';
+export { createBootstrapToken, consumeBootstrapToken, DEFAULT_TOKEN_TTL_SECONDS, type CreateTokenOptions, type TokenRecord } from './enrollment/tokens.js';
+export { enrollmentSource } from './enrollment/client.js';
