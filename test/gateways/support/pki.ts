@@ -25,8 +25,11 @@ export interface TestPki {
   readonly dir: string;
   readonly caBundle: string;
   readonly crl: string;
-  /** Issues a leaf (CN = name, one SPIFFE URI SAN, DNS name + 127.0.0.1 for gateways and services). */
-  issue(role: Role, name: string): LeafFiles;
+  /**
+   * Issues a leaf (CN = name, one SPIFFE URI SAN, DNS name + 127.0.0.1 for gateways and services)
+   * into `issued/<role>/<name>/`, or into `<dir>/<folder>/` when `folder` is given.
+   */
+  issue(role: Role, name: string, folder?: string): LeafFiles;
   /** A scanner certificate from an unrelated CA with a trusted-looking CN: must be refused. */
   foreign(name: string): LeafFiles;
   /** Revokes a leaf issued by the intermediate and republishes `crl.pem`. */
@@ -136,7 +139,7 @@ export function createTestPki(dir: string, trustDomain = 'stella.local'): TestPk
     dir,
     caBundle,
     crl,
-    issue: (role, name) => leaf(issuing, join(dir, 'issued', role, name), role, name, trustDomain),
+    issue: (role, name, folder) => leaf(issuing, folder ? join(dir, folder) : join(dir, 'issued', role, name), role, name, trustDomain),
     foreign(name) {
       foreignCa ??= selfSignedRoot(join(dir, 'foreign-ca'), 'Unrelated Root');
       return leaf(foreignCa, join(dir, 'foreign', name), 'scanner', name, trustDomain);

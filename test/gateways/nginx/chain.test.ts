@@ -1,0 +1,194 @@
+/**
+ * Runs the rendered NGINX edge and the rendered HAProxy hop, for real, in front of a recording
+ * mTLS upstream, and checks what arrives against SPEC §4 with an independent MAC recomputation.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Agent, fetch } from 'undici';
+import { haproxyProgram, prepareHaproxyHop, renderHaproxyHop } from '../../../src/gateways/haproxy/index.js';
+import { nginxProgram, renderNginxHop } from '../../../src/gateways/nginx/index.js';
+import { freePort } from '../../support/programs.js';
+import { createDeployment, exampleDocument, type Deployment } from '../support/deployment.js';
+import { certificateFingerprint, type LeafFiles } from '../support/pki.js';
+import { macVerifies, parseProvenance } from '../support/provenance.js';
+import { startProgram, writeRendered, type RunningProgram } from '../support/run.js';
+import { startRecordingUpstream, type RecordingUpstream } from '../support/upstream.js';
+
+describe('an NGINX edge and an HAProxy hop in front of a service', () => {
+  let deployment: Deployment;
+  let upstream: RecordingUpstream | undefined;
+  const programs: RunningProgram[] = [];
+  let edgeUrl = '';
+  let internalUrl = '';
+  const agents: Agent[] = [];
+
+  const agentWith = (leaf: LeafFiles | null, ca = deployment.pki.caBundle): Agent => {
+    const agent = new Agent({
+      connect: { ca: readFileSync(ca), ...(leaf ? { cert: readFileSync(leaf.chain), key: readFileSync(leaf.key) } : {}) },
+    });
+    agents.push(agent);
+    return agent;
+  };
+  const scannerLeaf = (): LeafFiles => {
+    const scanner = deployment.topology.scanners[0];
+    assert.ok(scanner);
+    return scanner.tls;
+  };
+
+  before(async () => {
+    const [edgePort, internalPort, servicePort] = [await freePort(), await freePort(), await freePort()];
+    const doc = exampleDocument();
+    const [edge, , internal] = doc.hops;
+    assert.ok(edge && internal);
+    doc.hops = [
+      { ...edge, listen: `127.0.0.1:${edgePort}`, next: internal.id },
+      { ...internal, listen: `127.0.0.1:${internalPort}` },
+    ];
+    doc.services = doc.services.map((s) => ({ ...s, listen: `127.0.0.1:${servicePort}` }));
+    deployment = await createDeployment(doc);
+    const { topology } = deployment;
+    const outDir = join(deployment.dir, 'out');
+    const [edgeHop, internalHop] = topology.hops;
+    const service = topology.services[0];
+    assert.ok(edgeHop && internalHop && service);
+    writeRendered(outDir, [...renderNginxHop(topology, edgeHop, { outDir }), ...renderHaproxyHop(topology, internalHop, { outDir })]);
+
+    upstream = await startRecordingUpstream(servicePort, service.tls, topology.pki.caBundle);
+    const internalDir = join(outDir, internalHop.id);
+    const env = await prepareHaproxyHop(internalDir, internalHop);
+    programs.push(await startProgram(haproxyProgram.run(internalDir, internalHop), internalPort, env));
+    programs.push(await startProgram(nginxProgram.run(join(outDir, edgeHop.id), edgeHop), edgePort));
+    edgeUrl = `https://127.0.0.1:${edgePort}`;
+    internalUrl = `https://127.0.0.1:${internalPort}`;
+  });
+
+  after(async () => {
+    for (const agent of agents) await agent.close();
+    for (const program of programs.reverse()) await program.stop();
+    await upstream?.close();
+    deployment?.remove();
+  });
+
+  it('delivers two chained records, strips forged headers, and each MAC verifies', async () => {
+    const body = JSON.stringify({ payloadType: 'application/vnd.in-toto+json', payload: 'e30=', signatures: [] });
+    const contentDigest = `sha-256=:${createHash('sha256').update(body).digest('base64')}:`;
+    const pathAndQuery = '/api/v1/evidence?b=2&a=%20x';
+    const forged = 'gw-edge;seq=1;ts=1;nonce="00000000000000000000";peer="sha256:00";peer-id="scanner-01";kid="x";mac=:AAAA:';
+    const before = Math.floor(Date.now() / 1000);
+    const response = await fetch(`${edgeUrl}${pathAndQuery}`, {
+      method: 'POST',
+      dispatcher: agentWith(scannerLeaf()),
+      headers: {
+        'content-type': 'application/json',
+        'content-digest': contentDigest,
+        'x-stella-scan-id': 'scan-42',
+        'x-stella-provenance': forged,
+        'client-cert': ':AAAA:',
+        'x-forwarded-client-cert': 'Hash=00;Cert="x"',
+      },
+      body,
+    });
+    assert.equal(response.status, 200, await response.text());
+    const arrived = upstream?.received.filter((r) => r.url.startsWith('/api/')) ?? [];
+    assert.equal(arrived.length, 1);
+    const request = arrived[0]!;
+    assert.equal(request.method, 'POST');
+    assert.equal(request.url, pathAndQuery);
+    assert.equal(request.body, body);
+    assert.equal(request.peerCn, 'gw-internal', 'the last hop re-originated mTLS with its own certificate');
+    assert.equal(request.headers['client-cert'], undefined);
+    assert.equal(request.headers['x-forwarded-client-cert'], undefined);
+
+    const header = request.headers['x-stella-provenance'];
+    assert.equal(typeof header, 'string');
+    assert.ok(!String(header).includes('mac=:AAAA:'), 'the forged record was stripped');
+    assert.match(String(header), /^gw-edge;[^,]*mac=:[A-Za-z0-9+/]{43}=:, gw-internal;[^,]*mac=:[A-Za-z0-9+/]{43}=:$/);
+    const records = parseProvenance(String(header));
+    assert.deepEqual(records.map((r) => [r.hop, r.seq]), [['gw-edge', 1], ['gw-internal', 2]]);
+
+    const { pki } = deployment;
+    const [first, second] = records;
+    assert.ok(first && second);
+    assert.equal(first.peer, `sha256:${certificateFingerprint(scannerLeaf().cert)}`);
+    assert.equal(first.peerId, 'scanner-01');
+    assert.equal(second.peer, `sha256:${certificateFingerprint(join(pki.dir, 'issued/gateway/gw-edge/cert.pem'))}`);
+    assert.equal(second.peerId, 'gw-edge');
+    assert.deepEqual(records.map((r) => r.kid), ['edge-2026-11', 'internal-2026-11']);
+    for (const r of records) {
+      assert.match(r.nonce, /^[0-9a-f]{16,64}$/);
+      assert.ok(r.ts >= before && r.ts <= Math.floor(Date.now() / 1000), `ts ${r.ts} is the time of stamping`);
+    }
+    assert.notEqual(first.nonce, second.nonce);
+
+    const facts = { method: 'POST', pathAndQuery, scanId: 'scan-42', contentDigest };
+    const edgeKey = deployment.macKeys.get('edge-2026-11');
+    const internalKey = deployment.macKeys.get('internal-2026-11');
+    assert.ok(edgeKey && internalKey);
+    assert.ok(macVerifies(first, facts, undefined, edgeKey), 'the edge MAC verifies');
+    assert.ok(macVerifies(second, facts, first, internalKey), 'the internal MAC verifies and chains to the edge record');
+    assert.ok(!macVerifies(second, facts, undefined, internalKey), 'the chain field is part of the MAC');
+  });
+
+  it('gives each request a fresh nonce', async () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 3; i++) {
+      const response = await fetch(`${edgeUrl}/api/v1/scans/n${i}`, { dispatcher: agentWith(scannerLeaf()), headers: { 'x-stella-scan-id': `n${i}` } });
+      assert.equal(response.status, 200);
+      await response.arrayBuffer();
+    }
+    for (const r of upstream?.received.filter((q) => q.url.startsWith('/api/v1/scans/n')) ?? []) {
+      const records = parseProvenance(String(r.headers['x-stella-provenance']));
+      for (const record of records) seen.add(`${record.hop}/${record.nonce}`);
+    }
+    assert.equal(seen.size, 6);
+  });
+
+  it('answers 400 at the edge to a request without a client certificate', async () => {
+    const response = await fetch(`${edgeUrl}/api/v1/evidence`, { dispatcher: agentWith(null) });
+    assert.equal(response.status, 400);
+    await response.arrayBuffer();
+  });
+
+  it('answers 400 at the edge to a certificate from a CA it does not trust', async () => {
+    const foreign = deployment.pki.foreign('scanner-01');
+    const response = await fetch(`${edgeUrl}/api/v1/evidence`, { dispatcher: agentWith(foreign) });
+    assert.equal(response.status, 400);
+    await response.arrayBuffer();
+  });
+
+  it('answers 403 at the edge to a trusted certificate whose CN is not a scanner of this edge', async () => {
+    const response = await fetch(`${edgeUrl}/api/v1/evidence`, { dispatcher: agentWith(deployment.topology.hops[1]!.tls) });
+    assert.equal(response.status, 403);
+    await response.arrayBuffer();
+  });
+
+  it('refuses the TLS handshake at the HAProxy hop without a client certificate', async () => {
+    await assert.rejects(fetch(`${internalUrl}/healthz/hop/gw-internal`, { dispatcher: agentWith(null) }));
+  });
+
+  it('answers 403 at the HAProxy hop to a scanner, which is not the hop before it', async () => {
+    const response = await fetch(`${internalUrl}/healthz/hop/gw-internal`, { dispatcher: agentWith(scannerLeaf()) });
+    assert.equal(response.status, 403);
+    await response.arrayBuffer();
+  });
+
+  it('answers the edge health endpoint locally and passes other health paths along the chain', async () => {
+    const count = (): number => upstream?.received.length ?? 0;
+    const seenBefore = count();
+    const own = await fetch(`${edgeUrl}/healthz/hop/gw-edge`, { dispatcher: agentWith(scannerLeaf()) });
+    assert.equal(own.status, 200);
+    assert.deepEqual(await own.json(), { hop: 'gw-edge', kind: 'nginx', status: 'live' });
+    const internal = await fetch(`${edgeUrl}/healthz/hop/gw-internal`, { dispatcher: agentWith(scannerLeaf()) });
+    assert.equal(internal.status, 200);
+    assert.deepEqual(await internal.json(), { hop: 'gw-internal', kind: 'haproxy', status: 'live' });
+    const traversal = await fetch(`${edgeUrl}/healthz/traversal`, { dispatcher: agentWith(scannerLeaf()) });
+    assert.equal(traversal.status, 200);
+    await traversal.arrayBuffer();
+    const forwarded = (upstream?.received.slice(seenBefore) ?? []).filter((r) => r.url.startsWith('/healthz/hop/') || r.url === '/healthz/traversal');
+    assert.deepEqual(forwarded.map((r) => r.url), ['/healthz/traversal'], 'only the service path reached the service');
+    assert.equal(parseProvenance(String(forwarded[0]?.headers['x-stella-provenance'])).length, 2);
+  });
+});
