@@ -1,0 +1,104 @@
+/**
+ * The receiving middleware for plain Node servers and Connect/Express-style stacks:
+ * `(req, res, next) => void`, the same checks in the same order as the Fastify plugin
+ * (SPEC §4 rule 3). It reads the body itself (bounded) unless an earlier layer left the raw bytes
+ * in `req.rawBody`, and sets `req.rawBody` and `req.provenance` before calling `next()`.
+ *
+ * @example
+ * const guard = createProvenanceMiddleware({ topology, serviceId: 'evidence-locker', hopKeys });
+ * https.createServer(tlsOptions, (req, res) => guard(req, res, (err) => (err ? fail(res, err) : handle(req, res))));
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { DecisionLog } from './decisions.js';
+import { prepareProvenance, tlsPeerIdentity, type ProvenanceBaseOptions } from './options.js';
+import { isProvenanceError, type ProvenanceError } from './problems.js';
+import { checkHeaders, checkRequest, type PeerIdentity, type VerifiedProvenance } from './verify.js';
+
+/** A request after the middleware ran. */
+export interface ProvenanceIncomingMessage extends IncomingMessage {
+  provenance?: VerifiedProvenance | null;
+  rawBody?: Buffer | null;
+}
+
+/** Options of {@link createProvenanceMiddleware}. */
+export interface ProvenanceMiddlewareOptions extends ProvenanceBaseOptions {
+  /** Default: the verified client certificate of `req.socket`. */
+  peerIdentity?: (req: IncomingMessage) => PeerIdentity | null;
+  /** Whether a request carries a DSSE envelope; default: every request, when `envelope` is set. */
+  envelopeFor?: (req: IncomingMessage) => boolean;
+  /** Where decisions are logged (a pino logger); none by default. */
+  logger?: DecisionLog;
+}
+
+/** The middleware, with `close()` for the replay cache it may own. */
+export interface ProvenanceMiddleware {
+  (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void): void;
+  close(): Promise<void>;
+}
+
+/** Builds the middleware. @throws TypeError for bad options (at build time, not per request). */
+export function createProvenanceMiddleware(options: ProvenanceMiddlewareOptions): ProvenanceMiddleware {
+  const prepared = prepareProvenance(options);
+  const { ctx, recorder } = prepared;
+  const peerIdentity = options.peerIdentity ?? ((req: IncomingMessage) => tlsPeerIdentity(req.socket));
+  const envelopeFor = options.envelopeFor ?? (() => prepared.envelope !== null);
+  if (options.envelopeFor && !prepared.envelope) throw new TypeError('provenance: envelopeFor needs the envelope option');
+  const log = prepared.logDecisions ? (options.logger ?? null) : null;
+  const maxBodyBytes = ctx.service.maxBodyBytes;
+
+  const refuse = (req: IncomingMessage, res: ServerResponse, error: ProvenanceError): void => {
+    const scanId = typeof req.headers['x-stella-scan-id'] === 'string' ? req.headers['x-stella-scan-id'] : null;
+    recorder.record({ code: error.code, service: ctx.service.id, hops: error.hopIds, scanId, detail: error.message }, log);
+    sendProblem(res, error.status, JSON.stringify(error.toProblem()));
+  };
+
+  const run = async (req: ProvenanceIncomingMessage, res: ServerResponse): Promise<boolean> => {
+    req.provenance = null;
+    const checked = checkHeaders({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, peer: peerIdentity(req) }, ctx);
+    const body = req.rawBody instanceof Buffer ? req.rawBody : await readBody(req, maxBodyBytes);
+    if (body === 'too-large') {
+      sendProblem(res, 413, JSON.stringify({ type: 'about:blank', title: 'Content Too Large', status: 413, detail: `body exceeds ${maxBodyBytes} bytes` }));
+      return false;
+    }
+    req.rawBody = body;
+    const verified = await checkRequest(checked, { body, envelope: envelopeFor(req) ? prepared.envelope : null }, ctx);
+    req.provenance = verified;
+    recorder.record({ code: 'accepted', service: ctx.service.id, hops: verified.hops.map((h) => h.id), scanId: verified.scanId }, log);
+    return true;
+  };
+
+  const middleware = ((req, res, next) => {
+    run(req, res).then(
+      (ok) => ok && next(),
+      (error: unknown) => (isProvenanceError(error) ? refuse(req, res, error) : next(error)),
+    );
+  }) as ProvenanceMiddleware;
+  middleware.close = async () => {
+    if (prepared.ownsReplayCache) await ctx.replayCache.close();
+  };
+  return middleware;
+}
+
+function sendProblem(res: ServerResponse, status: number, body: string): void {
+  res.statusCode = status;
+  res.setHeader('content-type', 'application/problem+json; charset=utf-8');
+  res.setHeader('content-length', Buffer.byteLength(body));
+  res.end(body);
+}
+
+/** Reads the whole body, or `'too-large'` once it passes the limit (the rest is discarded). */
+function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer | 'too-large'> {
+  return new Promise((resolve, reject) => {
+    if (req.readableEnded) return resolve(Buffer.alloc(0));
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooLarge = false;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBytes) tooLarge = true;
+      else chunks.push(chunk);
+    });
+    req.on('end', () => resolve(tooLarge ? 'too-large' : Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
