@@ -3,6 +3,7 @@
  * `register(program)` that adds its subcommands; add one line here per group.
  */
 import type { Command } from 'commander';
+import { register as dsse } from './dsse.js';
 import { register as pki } from './pki.js';
 import { register as topology } from './topology.js';
 import { register as stamper } from './stamper.js';
@@ -10,6 +11,7 @@ import { register as stamper } from './stamper.js';
 export type RegisterGroup = (program: Command) => void;
 
 export const commandGroups: RegisterGroup[] = [
+  dsse,
   pki,
   topology,
   stamper,
