@@ -1,0 +1,119 @@
+/**
+ * One delivery attempt of one outbox item (SPEC §8): choose the client certificate, sign (or reuse
+ * the frozen envelope), POST through the edge, check the receipt.
+ *
+ * The envelope is signed at send time with the certificate that will be presented (SPEC §3: the
+ * traversal intent names its fingerprint) and frozen in the outbox *before* it leaves, so a retry
+ * resends the very same bytes and the locker, idempotent by envelope SHA-256, stores it once. Only
+ * when the certificate changed since the envelope was signed must it be re-signed (the old intent
+ * would no longer match hop 1's `peer` → `binding-mismatch`); the locker is asked first whether the
+ * old envelope already arrived, so even then the artifact is stored once (docs/scanner.md).
+ */
+import { randomBytes as nodeRandomBytes } from 'node:crypto';
+import type { TraversalIntent } from '../dsse/index.js';
+import type { AgentPool, ClientCredentials } from './credentials.js';
+import { ScannerError } from './errors.js';
+import { DEFAULT_REQUEST_TIMEOUT_MS, lookupEnvelope, postEnvelope } from './http.js';
+import type { EdgeEndpoint, ReceiptAnswer } from './http.js';
+import type { Outbox, OutboxItem } from './outbox.js';
+
+/** The traversal intent of SPEC §3 (the DSSE library's type; re-exported for callers of this module). */
+export type { TraversalIntent };
+
+/** What gets signed: the artifact (subject) and the intent (predicate). */
+export interface EnvelopeInput {
+  artifact: { name: string; sha256: string };
+  intent: TraversalIntent;
+}
+
+/** Builds and signs the DSSE envelope; returns its exact serialized bytes. See `signing.ts`. */
+export type EnvelopeFactory = (input: EnvelopeInput) => Promise<Uint8Array>;
+
+/**
+ * Checks a receipt against the locker's key and the envelope it must cover (lower-case hex
+ * SHA-256). Throws on failure; any throw marks the item `SCANNER_RECEIPT_INVALID`.
+ */
+export type ReceiptVerifier = (receipt: unknown, envelopeSha256: string) => Promise<void>;
+
+/** Everything one delivery needs; built once per worker. */
+export interface DeliveryOptions {
+  endpoint: EdgeEndpoint;
+  topologyName: string;
+  edgeHop: string;
+  credentials: ClientCredentials;
+  pool: AgentPool;
+  createEnvelope: EnvelopeFactory;
+  /** Absent when no receipt key is configured: the receipt is then stored unverified. */
+  verifyReceipt?: ReceiptVerifier | undefined;
+  timeoutMs?: number | undefined;
+  /** Clock in Unix milliseconds. */
+  now?: (() => number) | undefined;
+  /** Source of nonce bytes. */
+  randomBytes?: ((size: number) => Uint8Array) | undefined;
+}
+
+/** A successful delivery. */
+export interface Delivered {
+  status: number;
+  envelopeSha256: string;
+  /** The receipt envelope as JSON text, as stored in the outbox. */
+  receipt: string;
+  /** True when the envelope was found already stored (after a certificate change) rather than posted. */
+  found: boolean;
+}
+
+/**
+ * Runs one attempt for `item`. Saves the envelope in the outbox before sending; does not change
+ * the item's state (the worker does, from the result or the thrown {@link ScannerError}).
+ */
+export async function attemptDelivery(outbox: Outbox, item: OutboxItem, options: DeliveryOptions): Promise<Delivered> {
+  const now = options.now ?? Date.now;
+  const timeoutMs = options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  // One snapshot decides both the fingerprint signed into the intent and the pool that presents it.
+  const material = options.credentials.current();
+
+  let envelope = item.envelope;
+  let envelopeSha256 = item.envelopeSha256;
+  if (envelope && envelopeSha256 && item.clientFingerprint !== material.fingerprint) {
+    // The certificate rotated since this envelope was signed (and maybe sent, before a crash).
+    const found = await lookupEnvelope(options.pool.agentFor(material), options.endpoint, item.scanId, envelopeSha256, timeoutMs, now());
+    if (found) return accept(found, envelopeSha256, true, options);
+    envelope = null;
+  }
+  if (!envelope) {
+    const intent: TraversalIntent = {
+      scanId: item.scanId,
+      topology: options.topologyName,
+      edgeHop: options.edgeHop,
+      clientCertSha256: material.fingerprint,
+      nonce: Buffer.from((options.randomBytes ?? nodeRandomBytes)(16)).toString('hex'),
+      issuedAt: new Date(now()).toISOString(),
+    };
+    let signed: Uint8Array;
+    try {
+      signed = await options.createEnvelope({ artifact: { name: item.name, sha256: item.artifactSha256 }, intent });
+    } catch (error) {
+      throw new ScannerError('SCANNER_CONFIG', `cannot sign the envelope: ${(error as Error).message}`, { cause: error });
+    }
+    outbox.saveEnvelope(item.id, signed, material.fingerprint);
+    const saved = outbox.get(item.id);
+    envelope = saved?.envelope ?? Buffer.from(signed);
+    envelopeSha256 = saved?.envelopeSha256 ?? null;
+  }
+  if (!envelopeSha256) throw new TypeError('attemptDelivery: envelope digest missing after save');
+
+  const answer = await postEnvelope(options.pool.agentFor(material), options.endpoint, item.scanId, envelope, timeoutMs, now());
+  return accept(answer, envelopeSha256, false, options);
+}
+
+async function accept(answer: ReceiptAnswer, envelopeSha256: string, found: boolean, options: DeliveryOptions): Promise<Delivered> {
+  if (options.verifyReceipt) {
+    try {
+      await options.verifyReceipt(answer.receipt, envelopeSha256);
+    } catch (error) {
+      const detail = error instanceof Error ? `${(error as { code?: string }).code ?? error.name}: ${error.message}` : String(error);
+      throw new ScannerError('SCANNER_RECEIPT_INVALID', `receipt rejected: ${detail}`, { status: answer.status, cause: error });
+    }
+  }
+  return { status: answer.status, envelopeSha256, receipt: JSON.stringify(answer.receipt), found };
+}

@@ -1,0 +1,81 @@
+/**
+ * The scanner worker's error codes (SPEC §8 "Scanner worker"): one class, one table.
+ *
+ * Each code says whether a delivery that failed with it may be retried. The rule is the one of
+ * SPEC §8: network trouble, timeouts, 5xx and 429 are transient (the outbox keeps the item and
+ * retries with backoff); a 4xx rejection from the chain is final (the item is marked rejected with
+ * the problem `code` the service or gateway answered, e.g. `binding-mismatch`).
+ */
+import { StellaError } from '../errors/base.js';
+
+/** Every code a {@link ScannerError} can carry, with whether a delivery failing with it is retried. */
+export const SCANNER_ERROR_CODES = {
+  /** The edge could not be reached or the connection broke (refused, reset, TLS handshake). */
+  SCANNER_NETWORK: { retryable: true, summary: 'the edge could not be reached or the connection broke' },
+  /** No complete answer within `timeoutMs`. */
+  SCANNER_TIMEOUT: { retryable: true, summary: 'no answer within the request timeout' },
+  /** The chain answered 5xx or 429: the item stays pending and is retried (Retry-After honoured). */
+  SCANNER_UNAVAILABLE: { retryable: true, summary: 'the chain answered 5xx or 429' },
+  /** A 4xx answer: final, never retried. The item's code is the problem `code` when one was sent. */
+  SCANNER_REJECTED: { retryable: false, summary: 'the chain rejected the request (4xx)' },
+  /** A 2xx answer without a usable receipt envelope. */
+  SCANNER_RESPONSE_MALFORMED: { retryable: false, summary: 'the locker answered 2xx without a usable receipt' },
+  /** The receipt did not verify with the configured locker key or does not cover the envelope sent. */
+  SCANNER_RECEIPT_INVALID: { retryable: false, summary: 'the receipt does not verify or covers another envelope' },
+  /** An artifact file could not be read. */
+  SCANNER_ARTIFACT_UNREADABLE: { retryable: false, summary: 'the artifact file could not be read' },
+  /** A scan id that does not match SPEC §4's `X-Stella-Scan-Id` pattern. */
+  SCANNER_SCAN_ID_INVALID: { retryable: false, summary: 'scan id does not match ^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$' },
+  /** The topology has no such scanner, edge or key, or a key/certificate file is unusable. */
+  SCANNER_CONFIG: { retryable: false, summary: 'the scanner configuration is unusable' },
+  /** The outbox database could not be opened or has an unknown schema. */
+  SCANNER_OUTBOX: { retryable: false, summary: 'the outbox database is unusable' },
+} as const;
+
+/** A stable scanner error code. */
+export type ScannerErrorCode = keyof typeof SCANNER_ERROR_CODES;
+
+/** Details a delivery failure carries besides its code. */
+export interface ScannerErrorDetails {
+  /** HTTP status the chain answered, when there was an answer. */
+  status?: number;
+  /** The `code` member of an RFC 9457 problem body (e.g. `binding-mismatch`), when one was sent. */
+  problemCode?: string;
+  /** Milliseconds the server asked us to wait (Retry-After), when it did. */
+  retryAfterMs?: number;
+  cause?: unknown;
+}
+
+/** The scanner worker's one error class. */
+export class ScannerError extends StellaError {
+  readonly code: ScannerErrorCode;
+  readonly status: number | undefined;
+  readonly problemCode: string | undefined;
+  readonly retryAfterMs: number | undefined;
+
+  constructor(code: ScannerErrorCode, message: string, details: ScannerErrorDetails = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.code = code;
+    this.status = details.status;
+    this.problemCode = details.problemCode;
+    this.retryAfterMs = details.retryAfterMs;
+  }
+
+  /** Whether the outbox should try this delivery again later. */
+  get retryable(): boolean {
+    return SCANNER_ERROR_CODES[this.code].retryable;
+  }
+
+  /**
+   * The code recorded on an outbox item: the service's problem code for a rejection (what an
+   * operator searches the locker's logs for), this error's own code otherwise.
+   */
+  get outcomeCode(): string {
+    return this.problemCode ?? this.code;
+  }
+}
+
+/** Narrows an unknown value to a {@link ScannerError}. */
+export function isScannerError(value: unknown): value is ScannerError {
+  return value instanceof ScannerError;
+}

@@ -1,0 +1,169 @@
+/**
+ * A real mTLS HTTPS server on 127.0.0.1 standing in for the edge + locker (the scanner tests
+ * need no real gateway chain): it requires a client certificate from the test CA, checks the
+ * headers the worker must set (SPEC §4), verifies the DSSE envelope with the scanner's key, checks
+ * that the traversal intent names the certificate it actually saw, stores idempotently by
+ * envelope SHA-256 and answers with a receipt signed by an Ed25519 key (SPEC §8).
+ *
+ * `plan` holds answers to give before behaving normally: a status (with a problem body), or
+ * 'drop' to destroy the connection without answering, or 'store-and-drop' to store the envelope
+ * and then lose the answer (the worker cannot know it arrived).
+ */
+import { createHash, X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:https';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import {
+  IN_TOTO_PAYLOAD_TYPE, buildStatement, createSigner, createVerifier, loadKeyFile, parseEnvelope, parseStatement,
+  parseTraversalIntent, serializeEnvelope, serializeStatement, signEnvelope, verifyEnvelope,
+} from '../../../src/dsse/index.js';
+import type { TestDeployment } from './deployment.js';
+
+/** What the stand-in saw of one request. */
+export interface SeenRequest {
+  method: string;
+  path: string;
+  scanId: string | undefined;
+  contentDigest: string | undefined;
+  host: string | undefined;
+  /** `sha256:<hex>` of the client certificate presented in the TLS handshake. */
+  peerFingerprint: string | undefined;
+  /** The intent's `clientCertSha256`, when the envelope verified. */
+  intentFingerprint?: string;
+  status: number;
+}
+
+/** A planned answer. */
+export type PlannedAnswer = number | 'drop' | 'store-and-drop' | { status: number; retryAfter?: string; code?: string };
+
+/** The running stand-in edge. */
+export interface FakeEdge {
+  port: number;
+  seen: SeenRequest[];
+  /** Envelope SHA-256 → what was stored; one entry per distinct envelope. */
+  stored: Map<string, { scanId: string; receipt: string; artifactSha256: string }>;
+  plan: PlannedAnswer[];
+  /** Stops listening and drops open connections (the edge "goes down"). */
+  stop(): Promise<void>;
+  /** Listens again on the same port. */
+  start(): Promise<void>;
+}
+
+const SCAN_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+
+/** Starts the stand-in on `port` (which the topology of `deployment` names as the edge). */
+export async function startFakeEdge(deployment: TestDeployment, port: number): Promise<FakeEdge> {
+  const scannerKey = createVerifier(await loadKeyFile(deployment.hmacKeyFile), 'scanner-01-hmac');
+  const receiptSigner = createSigner(await loadKeyFile(deployment.receiptPrivateKeyFile), 'locker-receipt');
+  const edge: FakeEdge = { port, seen: [], stored: new Map(), plan: [], stop: async () => undefined, start: async () => undefined };
+  let server: Server | undefined;
+
+  const problem = (res: ServerResponse, status: number, code: string, extra: Record<string, string> = {}): void => {
+    res.writeHead(status, { 'content-type': 'application/problem+json', ...extra });
+    res.end(JSON.stringify({ type: 'about:blank', title: code, status, code }));
+  };
+
+  async function handle(req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<void> {
+    const socket = req.socket as TLSSocket;
+    const peer = socket.getPeerCertificate();
+    const seen: SeenRequest = {
+      method: req.method ?? '', path: req.url ?? '', scanId: header(req, 'x-stella-scan-id'), contentDigest: header(req, 'content-digest'),
+      host: header(req, 'host'), peerFingerprint: peer.raw ? `sha256:${createHash('sha256').update(peer.raw).digest('hex')}` : undefined, status: 0,
+    };
+    edge.seen.push(seen);
+    const answer = (status: number): void => { seen.status = status; };
+    const planned = edge.plan.shift();
+    const dropAfterStore = planned === 'store-and-drop';
+    if (planned === 'drop') { answer(0); socket.destroy(); return; }
+    if (planned !== undefined && planned !== 'store-and-drop') {
+      const p = typeof planned === 'number' ? { status: planned } : planned;
+      answer(p.status);
+      problem(res, p.status, p.code ?? `planned-${p.status}`, p.retryAfter ? { 'retry-after': p.retryAfter } : {});
+      return;
+    }
+    if (!seen.scanId || !SCAN_ID.test(seen.scanId)) { answer(401); problem(res, 401, 'provenance-missing'); return; }
+    const getMatch = /^\/api\/v1\/evidence\/([0-9a-f]{64})$/.exec(seen.path);
+    if (req.method === 'GET' && getMatch?.[1]) {
+      const hit = edge.stored.get(getMatch[1]);
+      if (!hit) { answer(404); problem(res, 404, 'not-found'); return; }
+      answer(200);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(`{"receipt":${hit.receipt}}`);
+      return;
+    }
+    if (req.method !== 'POST' || seen.path !== '/api/v1/evidence') { answer(404); problem(res, 404, 'not-found'); return; }
+    if (seen.contentDigest !== `sha-256=:${createHash('sha256').update(body).digest('base64')}:`) { answer(422); problem(res, 422, 'binding-mismatch'); return; }
+    let intentFingerprint: string;
+    let artifactSha256: string;
+    let scanIdInEnvelope: string;
+    try {
+      const verified = await verifyEnvelope(parseEnvelope(JSON.parse(body.toString('utf8'))), { payloadType: IN_TOTO_PAYLOAD_TYPE, verifiers: [scannerKey] });
+      const statement = parseStatement(verified.payload);
+      const intent = parseTraversalIntent(statement);
+      intentFingerprint = intent.clientCertSha256;
+      scanIdInEnvelope = intent.scanId;
+      artifactSha256 = statement.subject[0]?.digest.sha256 ?? '';
+    } catch {
+      answer(401); problem(res, 401, 'envelope-invalid'); return;
+    }
+    seen.intentFingerprint = intentFingerprint;
+    if (intentFingerprint !== seen.peerFingerprint || scanIdInEnvelope !== seen.scanId) { answer(422); problem(res, 422, 'binding-mismatch'); return; }
+    const envelopeSha256 = createHash('sha256').update(body).digest('hex');
+    const existing = edge.stored.get(envelopeSha256);
+    if (existing) {
+      answer(200);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(`{"receipt":${existing.receipt},"sha256":"${envelopeSha256}"}`);
+      return;
+    }
+    const statement = buildStatement({
+      subject: [{ name: 'envelope', digest: { sha256: envelopeSha256 } }],
+      predicateType: 'https://stella-ops.org/attestations/gateway-traversal/v1',
+      predicate: { receivedAt: new Date().toISOString(), hops: [] },
+    });
+    const receipt = serializeEnvelope(await signEnvelope(IN_TOTO_PAYLOAD_TYPE, serializeStatement(statement), [receiptSigner]));
+    edge.stored.set(envelopeSha256, { scanId: seen.scanId, receipt, artifactSha256 });
+    if (dropAfterStore) { answer(0); socket.destroy(); return; }
+    answer(201);
+    res.writeHead(201, { 'content-type': 'application/json' });
+    res.end(`{"receipt":${receipt},"sha256":"${envelopeSha256}"}`);
+  }
+
+  edge.start = () =>
+    new Promise<void>((resolve, reject) => {
+      const s = createServer(
+        {
+          key: readFileSync(deployment.edge.key), cert: readFileSync(deployment.edge.chain), ca: readFileSync(deployment.caBundle),
+          requestCert: true, rejectUnauthorized: true,
+        },
+        (req, res) => {
+          const chunks: Buffer[] = [];
+          req.on('data', (c: Buffer) => chunks.push(c));
+          req.on('end', () => { handle(req, res, Buffer.concat(chunks)).catch((e: unknown) => { res.destroy(e as Error); }); });
+        },
+      );
+      s.once('error', reject);
+      s.listen(port, '127.0.0.1', () => { server = s; resolve(); });
+    });
+  edge.stop = () =>
+    new Promise<void>((resolve) => {
+      const s = server;
+      server = undefined;
+      if (!s) { resolve(); return; }
+      s.close(() => resolve());
+      s.closeAllConnections();
+    });
+  await edge.start();
+  return edge;
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** `sha256:<hex>` of a PEM certificate file's DER, computed independently of the code under test. */
+export function fileFingerprint(pemFile: string): string {
+  return `sha256:${createHash('sha256').update(new X509Certificate(readFileSync(pemFile)).raw).digest('hex')}`;
+}
