@@ -4,7 +4,7 @@
  * test can give a hop `serverName: localhost` and reach it by name), and the HMAC key files — all
  * in one temp folder the caller removes.
  */
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { stringify } from 'yaml';
@@ -29,6 +29,13 @@ function writeKey(dir: string, file: string): void {
   writeFileSync(path, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
 }
 
+function writeReceiptKey(dir: string, file: string): void {
+  const path = resolve(dir, file);
+  mkdirSync(dirname(path), { recursive: true });
+  const { privateKey } = generateKeyPairSync('ed25519');
+  writeFileSync(path, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+}
+
 /** Writes `document` with its PKI and keys, and loads it with the product's loader (files checked). */
 export async function createDeployment(document: TopologyInput): Promise<Deployment> {
   const tmp = tempDir('stella-apache-caddy-');
@@ -46,6 +53,7 @@ export async function createDeployment(document: TopologyInput): Promise<Deploym
       if (hop.stamp !== false) for (const key of hop.stamp.keys) writeKey(tmp.path, key.file);
     }
     for (const service of document.services) {
+      if (service.receiptKey) writeReceiptKey(tmp.path, service.receiptKey);
       await issueCertificate({ dir: pkiDir, role: 'service', name: service.id, dns: [service.serverName ?? service.id], ip: ['127.0.0.1'] });
     }
     const topology = await loadTopology(file, { checkFiles: true });
@@ -77,6 +85,6 @@ export function wafDocument(ports: { edge: number; waf: number; service: number 
     ],
     // The WAF proxies to its next hop by serverName (mod_proxy has no separate SNI setting), so the
     // service is named `localhost`, which resolves on every machine.
-    services: [{ id: 'evidence-locker', kind: 'evidence-locker', listen: `127.0.0.1:${ports.service}`, serverName: 'localhost' }],
+    services: [{ id: 'evidence-locker', kind: 'evidence-locker', listen: `127.0.0.1:${ports.service}`, serverName: 'localhost', receiptKey: './keys/receipt.pem' }],
   };
 }

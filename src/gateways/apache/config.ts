@@ -1,0 +1,170 @@
+/**
+ * The blocks of `apache2.conf` for the opaque WAF hop (SPEC §4 rule 2, §7): each function returns
+ * one commented block, `renderApacheConf` puts them in the order Apache needs.
+ */
+import type { ResolvedHop, ResolvedTopology } from '../../topology/resolve.js';
+import { DEFAULT_MAX_PROVENANCE_HEADER_BYTES, DEFAULT_UPSTREAM_TIMEOUT_SECONDS } from '../../topology/schema.js';
+import { admittedPeerIds, isEdge, nextTarget, RULE_ONE_HEADERS } from '../chain.js';
+import { hopHealthPath } from '../types.js';
+import { hostName, quoted } from './directives.js';
+import { APACHE_RUN_USER, APACHE_SYSTEM_PATHS, type ApacheHopLayout } from './layout.js';
+import { maxBodyBytes } from './modsecurity.js';
+
+/** Modules the hop loads, in load order; nothing else from `/etc/apache2/mods-enabled` is used. */
+// mod_log_config and mod_so are compiled into Debian's apache2 (`apache2 -l`), so they are not loaded here.
+export const APACHE_MODULES = [
+  ['mpm_event_module', 'mod_mpm_event.so'],
+  ['authz_core_module', 'mod_authz_core.so'],
+  ['reqtimeout_module', 'mod_reqtimeout.so'],
+  ['headers_module', 'mod_headers.so'],
+  ['rewrite_module', 'mod_rewrite.so'],
+  ['socache_shmcb_module', 'mod_socache_shmcb.so'],
+  ['ssl_module', 'mod_ssl.so'],
+  // ModSecurity 2 needs unique_id (Debian's security2.load: "Depends: unique_id").
+  ['unique_id_module', 'mod_unique_id.so'],
+  ['security2_module', 'mod_security2.so'],
+  ['proxy_module', 'mod_proxy.so'],
+  ['proxy_http_module', 'mod_proxy_http.so'],
+] as const;
+
+/** Apache's default `LimitRequestFieldSize`; raised when provenance headers may be longer. */
+const APACHE_DEFAULT_FIELD_SIZE = 8190;
+/** Room for the header name, `: ` and slack on top of `provenance.maxHeaderBytes`. */
+const FIELD_NAME_ALLOWANCE = 64;
+
+function processBlock(hop: ResolvedHop, layout: ApacheHopLayout): string {
+  return `# --- Process: everything this instance writes stays inside the hop folder.
+ServerRoot ${quoted(layout.dir)}
+PidFile ${quoted(layout.pidFile)}
+DefaultRuntimeDir ${quoted(layout.runDir)}
+Mutex file:${layout.runDir} default
+ErrorLog ${quoted(`${layout.logsDir}/error.log`)}
+LogLevel warn
+LogFormat "%h %{SSL_CLIENT_S_DN_CN}x %t \\"%r\\" %>s %b %D %{UNIQUE_ID}e" stella
+CustomLog ${quoted(`${layout.logsDir}/access.log`)} stella
+# Started as root, the children drop to ${APACHE_RUN_USER}; certificates, keys, the CRL and the rules
+# are all read by the root parent before that, so the children need no access to them.
+User ${APACHE_RUN_USER}
+Group ${APACHE_RUN_USER}
+ServerName ${hostName(hop.serverName)}
+ServerTokens Prod
+ServerSignature Off
+TraceEnable Off`;
+}
+
+function limitsBlock(topology: ResolvedTopology, hop: ResolvedHop): string {
+  const timeout = hop.limits?.upstreamTimeoutSeconds ?? DEFAULT_UPSTREAM_TIMEOUT_SECONDS;
+  const headerBytes = topology.provenance.maxHeaderBytes ?? DEFAULT_MAX_PROVENANCE_HEADER_BYTES;
+  const fieldSize = Math.max(APACHE_DEFAULT_FIELD_SIZE, headerBytes + FIELD_NAME_ALLOWANCE);
+  return `# --- Limits (topology: limits.maxBodyBytes, limits.upstreamTimeoutSeconds, provenance.maxHeaderBytes).
+Timeout ${timeout}
+ProxyTimeout ${timeout}
+KeepAliveTimeout 5
+RequestReadTimeout header=20-40,MinRate=500 body=20,MinRate=500
+LimitRequestBody ${maxBodyBytes(hop)}
+LimitRequestFieldSize ${fieldSize}`;
+}
+
+function inboundTlsBlock(topology: ResolvedTopology, hop: ResolvedHop, layout: ApacheHopLayout): string {
+  return `# --- Inbound mTLS: a client certificate from the trusted CAs is required, every CRL of the chain applies.
+Listen ${hop.listen}
+SSLEngine on
+SSLProtocol -all +TLSv1.2 +TLSv1.3
+SSLCertificateFile ${quoted(hop.tls.chain)}
+SSLCertificateKeyFile ${quoted(hop.tls.key)}
+SSLSessionCache ${quoted(`shmcb:${layout.runDir}/ssl_scache(512000)`)}
+SSLVerifyClient require
+SSLVerifyDepth 3
+SSLCACertificateFile ${quoted(topology.pki.caBundle)}
+SSLCARevocationFile ${quoted(topology.pki.crl)}
+SSLCARevocationCheck chain`;
+}
+
+/** Only the expected peers get in (docs/CONVENTIONS.md); others get 403 after the handshake. */
+function peerAdmissionBlock(topology: ResolvedTopology, hop: ResolvedHop): string {
+  const peers = admittedPeerIds(topology, hop).map((id) => `'${id}'`);
+  const rule = peers.length > 0 ? `Require expr "%{SSL_CLIENT_S_DN_CN} in { ${peers.join(', ')} }"` : 'Require all denied';
+  return `# --- Peers: only the certificate Common Names the topology sends here.
+<Location "/">
+  ${rule}
+</Location>`;
+}
+
+/** SPEC §4 rule 1, when this WAF is itself the edge; a WAF behind an edge sets none of them. */
+function edgeStripBlock(topology: ResolvedTopology, hop: ResolvedHop): string {
+  if (!isEdge(topology, hop)) {
+    return `# --- Headers: an opaque hop sets no provenance header, so it removes none and forwards
+# X-Stella-Provenance untouched (SPEC §4 rule 2). mod_proxy adds no X-Forwarded-* either.
+ProxyAddHeaders Off`;
+  }
+  const names = [...RULE_ONE_HEADERS, ...topology.headers.strip];
+  return `# --- Headers: this hop is the edge; client copies of these go before anything else (SPEC §4 rule 1).
+${names.map((name) => `RequestHeader unset ${name} early`).join('\n')}
+ProxyAddHeaders Off`;
+}
+
+function wafBlock(layout: ApacheHopLayout): string {
+  return `# --- WAF: ModSecurity 2 with the OWASP Core Rule Set, blocking (notes/gateways.md).
+Include ${quoted(layout.modsecurityConf)}
+Include ${quoted(APACHE_SYSTEM_PATHS.crsSetup)}
+Include ${quoted(layout.crsTuningConf)}
+IncludeOptional ${quoted(APACHE_SYSTEM_PATHS.crsExclusionsBefore)}
+Include ${quoted(APACHE_SYSTEM_PATHS.crsRules)}
+IncludeOptional ${quoted(APACHE_SYSTEM_PATHS.crsExclusionsAfter)}`;
+}
+
+/**
+ * `GET /healthz/hop/<id>` answered here (SPEC §9). The body is an inline ErrorDocument for a
+ * forced 200, so the unprivileged children read no file to serve it.
+ */
+function healthBlock(hop: ResolvedHop): string {
+  const body = JSON.stringify({ hop: hop.id, kind: hop.kind, status: 'live' }).replaceAll('"', '\\"');
+  return `# --- Health: this hop answers ${hopHealthPath(hop.id)} itself; every other /healthz/* goes on like any request.
+<Location ${quoted(hopHealthPath(hop.id))}>
+  ProxyPass !
+  RewriteEngine On
+  RewriteRule ^ - [R=200]
+  ErrorDocument 200 "${body}"
+  Header always set Content-Type "application/json"
+</Location>`;
+}
+
+/**
+ * Toward the next hop: mTLS with the hop's own certificate, the next hop's certificate verified
+ * against the CA bundle and its serverName. ProxyPreserveHost Off makes Host and SNI the
+ * serverName of the URL, which must therefore resolve to the next hop (see docs/gateways/apache-modsecurity.md).
+ */
+function upstreamBlock(topology: ResolvedTopology, hop: ResolvedHop, layout: ApacheHopLayout): string {
+  const next = nextTarget(hop);
+  return `# --- Upstream: re-originate mTLS to ${next.id} as ${hop.id} (SPEC §4 rule 2: the next record names this hop).
+SSLProxyEngine on
+SSLProxyProtocol -all +TLSv1.2 +TLSv1.3
+SSLProxyMachineCertificateFile ${quoted(layout.proxyClientPem)}
+SSLProxyCACertificateFile ${quoted(topology.pki.caBundle)}
+SSLProxyVerify require
+SSLProxyVerifyDepth 3
+SSLProxyCheckPeerName on
+SSLProxyCheckPeerExpire on
+ProxyPreserveHost Off
+ProxyRequests Off
+ProxyPass "/" "https://${hostName(next.serverName)}:${next.port}/"`;
+}
+
+/** The whole `apache2.conf` of a WAF hop. */
+export function renderApacheConf(topology: ResolvedTopology, hop: ResolvedHop, layout: ApacheHopLayout): string {
+  const header = `# Apache+ModSecurity WAF hop "${hop.id}" of topology "${topology.name}" — rendered by stella-gateway; do not edit by hand.
+# Run: apache2 -f ${layout.conf} -DFOREGROUND    Check: apache2 -t -f ${layout.conf}`;
+  const modules = APACHE_MODULES.map(([name, file]) => `LoadModule ${name} ${APACHE_SYSTEM_PATHS.modulesDir}/${file}`).join('\n');
+  return [
+    header,
+    `# --- Modules.\n${modules}`,
+    processBlock(hop, layout),
+    limitsBlock(topology, hop),
+    inboundTlsBlock(topology, hop, layout),
+    peerAdmissionBlock(topology, hop),
+    edgeStripBlock(topology, hop),
+    wafBlock(layout),
+    healthBlock(hop),
+    upstreamBlock(topology, hop, layout),
+  ].join('\n\n') + '\n';
+}

@@ -1,0 +1,126 @@
+/**
+ * The ModSecurity 2 engine settings and the OWASP CRS 3.3 tuning of the WAF hop.
+ *
+ * `renderModSecurityConf` is Debian's `/etc/modsecurity/modsecurity.conf-recommended` (ModSecurity
+ * 2.9.7) carried over directive by directive, with the changes the hop needs, each marked "stella:"
+ * in the output. Copying it into the hop folder instead of editing `/etc/modsecurity` keeps the
+ * system untouched and lets several WAF hops differ (notes/gateways.md, "Apache 2.4 + mod_security2").
+ */
+import type { ResolvedHop } from '../../topology/resolve.js';
+import { DEFAULT_MAX_BODY_BYTES } from '../../topology/schema.js';
+import { APACHE_SYSTEM_PATHS, type ApacheHopLayout } from './layout.js';
+
+/** CRS defaults when a WAF hop has no `waf:` block (the schema's defaults). */
+export const DEFAULT_PARANOIA_LEVEL = 1;
+export const DEFAULT_INBOUND_ANOMALY_THRESHOLD = 5;
+/** CRS 3.3's own default; response inspection is not what this hop is for. */
+const OUTBOUND_ANOMALY_THRESHOLD = 4;
+
+/** The request body limit the WAF enforces: the hop's `limits.maxBodyBytes`. */
+export function maxBodyBytes(hop: ResolvedHop): number {
+  return hop.limits?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+}
+
+/** `modsecurity.conf`: Debian's recommended engine configuration, engine on, paths inside the hop folder. */
+export function renderModSecurityConf(hop: ResolvedHop, layout: ApacheHopLayout): string {
+  const bodyBytes = maxBodyBytes(hop);
+  return `# ModSecurity 2 engine settings of WAF hop "${hop.id}".
+# A copy of Debian's /etc/modsecurity/modsecurity.conf-recommended; lines changed for the hop say "stella:".
+
+# stella: Debian ships DetectionOnly, which logs but blocks nothing.
+SecRuleEngine On
+
+SecRequestBodyAccess On
+SecRule REQUEST_HEADERS:Content-Type "^(?:application(?:/soap\\+|/)|text/)xml" \\
+     "id:'200000',phase:1,t:none,t:lowercase,pass,nolog,ctl:requestBodyProcessor=XML"
+SecRule REQUEST_HEADERS:Content-Type "^application/json" \\
+     "id:'200001',phase:1,t:none,t:lowercase,pass,nolog,ctl:requestBodyProcessor=JSON"
+
+# stella: the three body limits follow limits.maxBodyBytes. Debian's 128 KiB SecRequestBodyNoFilesLimit
+# would refuse every larger DSSE envelope (a JSON body has no "files"), and a body buffered in
+# memory never needs a temp file that the unprivileged children would have to write.
+SecRequestBodyLimit ${bodyBytes}
+SecRequestBodyNoFilesLimit ${bodyBytes}
+SecRequestBodyInMemoryLimit ${bodyBytes}
+SecRequestBodyLimitAction Reject
+SecRequestBodyJsonDepthLimit 512
+
+SecRule REQBODY_ERROR "!@eq 0" \\
+"id:'200002', phase:2,t:none,log,deny,status:400,msg:'Failed to parse request body.',logdata:'%{reqbody_error_msg}',severity:2"
+SecRule MULTIPART_STRICT_ERROR "!@eq 0" \\
+"id:'200003',phase:2,t:none,log,deny,status:400, \\
+msg:'Multipart request body failed strict validation: \\
+PE %{REQBODY_PROCESSOR_ERROR}, \\
+BQ %{MULTIPART_BOUNDARY_QUOTED}, \\
+BW %{MULTIPART_BOUNDARY_WHITESPACE}, \\
+DB %{MULTIPART_DATA_BEFORE}, \\
+DA %{MULTIPART_DATA_AFTER}, \\
+HF %{MULTIPART_HEADER_FOLDING}, \\
+LF %{MULTIPART_LF_LINE}, \\
+SM %{MULTIPART_MISSING_SEMICOLON}, \\
+IQ %{MULTIPART_INVALID_QUOTING}, \\
+IP %{MULTIPART_INVALID_PART}, \\
+IH %{MULTIPART_INVALID_HEADER_FOLDING}, \\
+FL %{MULTIPART_FILE_LIMIT_EXCEEDED}'"
+SecRule MULTIPART_UNMATCHED_BOUNDARY "!@eq 0" \\
+"id:'200004',phase:2,t:none,log,deny,msg:'Multipart parser detected a possible unmatched boundary.'"
+
+SecPcreMatchLimit 100000
+SecPcreMatchLimitRecursion 100000
+SecRule TX:/^MSC_/ "!@streq 0" \\
+        "id:'200005',phase:2,t:none,deny,msg:'ModSecurity internal error flagged: %{MATCHED_VAR_NAME}'"
+
+SecResponseBodyAccess On
+SecResponseBodyMimeType text/plain text/html text/xml
+SecResponseBodyLimit 524288
+SecResponseBodyLimitAction ProcessPartial
+
+# stella: temp and persistent data inside the hop folder instead of /tmp.
+SecTmpDir ${layout.tmpDir}
+SecDataDir ${layout.dataDir}
+
+SecAuditEngine RelevantOnly
+SecAuditLogRelevantStatus "^(?:5|4(?!04))"
+SecAuditLogParts ABDEFHIJZ
+SecAuditLogType Serial
+# stella: the audit log of this hop, next to its error log.
+SecAuditLog ${layout.logsDir}/modsec_audit.log
+
+SecArgumentSeparator &
+SecCookieFormat 0
+# stella: absolute; the relative name only resolves inside /etc/modsecurity.
+SecUnicodeMapFile ${APACHE_SYSTEM_PATHS.unicodeMapping} 20127
+SecStatusEngine Off
+`;
+}
+
+/**
+ * `crs-tuning.conf`: the paranoia level and inbound anomaly threshold of `hop.waf`, set the way
+ * CRS 3.3's crs-setup.conf documents (rules 900000 and 900110). It is included after Debian's
+ * crs-setup.conf and before the rules, whose initialisation (901) keeps values already set.
+ * `tx.blocking_paranoia_level` is CRS 4's name for the same setting; setting both keeps the file
+ * right after an upgrade.
+ */
+export function renderCrsTuning(hop: ResolvedHop): string {
+  const paranoia = hop.waf?.paranoiaLevel ?? DEFAULT_PARANOIA_LEVEL;
+  const threshold = hop.waf?.inboundAnomalyThreshold ?? DEFAULT_INBOUND_ANOMALY_THRESHOLD;
+  return `# OWASP CRS tuning of WAF hop "${hop.id}" (topology: waf.paranoiaLevel, waf.inboundAnomalyThreshold).
+SecAction \\
+    "id:900000,\\
+    phase:1,\\
+    nolog,\\
+    pass,\\
+    t:none,\\
+    setvar:tx.paranoia_level=${paranoia},\\
+    setvar:tx.blocking_paranoia_level=${paranoia}"
+
+SecAction \\
+    "id:900110,\\
+    phase:1,\\
+    nolog,\\
+    pass,\\
+    t:none,\\
+    setvar:tx.inbound_anomaly_score_threshold=${threshold},\\
+    setvar:tx.outbound_anomaly_score_threshold=${OUTBOUND_ANOMALY_THRESHOLD}"
+`;
+}

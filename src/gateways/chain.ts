@@ -1,0 +1,35 @@
+/**
+ * Facts about a hop's place in the chain that every renderer needs: who may connect to it, where
+ * it forwards to, whether it is the edge. Pure; derived from the resolved topology.
+ */
+import type { ResolvedHop, ResolvedTopology } from '../topology/resolve.js';
+
+/** Splits `host:port` (the schema's listen format; IPv6 in brackets). */
+export function splitListen(listen: string): { host: string; port: number } {
+  const at = listen.lastIndexOf(':');
+  return { host: listen.slice(0, at), port: Number(listen.slice(at + 1)) };
+}
+
+/** Where a hop forwards to: the next hop or the service, with the name its certificate carries. */
+export function nextTarget(hop: ResolvedHop): { id: string; serverName: string; host: string; port: number } {
+  const target = hop.nextTarget.type === 'hop' ? hop.nextTarget.hop : hop.nextTarget.service;
+  return { id: target.id, serverName: target.serverName, ...splitListen(target.listen) };
+}
+
+/**
+ * The certificate Common Names a hop admits (docs/CONVENTIONS.md): the hops that forward to it or,
+ * at the edge, the scanners that send to it.
+ */
+export function admittedPeerIds(topology: ResolvedTopology, hop: ResolvedHop): string[] {
+  const before = topology.hops.filter((h) => h.next === hop.id).map((h) => h.id);
+  if (before.length > 0) return before;
+  return topology.scanners.filter((s) => s.edge === hop.id).map((s) => s.id);
+}
+
+/** Whether scanners connect to this hop directly (SPEC §4 rule 1 applies to it). */
+export function isEdge(topology: ResolvedTopology, hop: ResolvedHop): boolean {
+  return !topology.hops.some((h) => h.next === hop.id);
+}
+
+/** The headers the edge removes before anything else (SPEC §4 rule 1, plus `headers.strip`). */
+export const RULE_ONE_HEADERS = ['X-Stella-Provenance', 'Client-Cert', 'Client-Cert-Chain', 'X-Forwarded-Client-Cert'] as const;
