@@ -1,0 +1,157 @@
+/**
+ * The blocks of a Caddy 2.6 hop's Caddyfile (SPEC §4, §7, §9; notes/gateways.md "Caddy 2.6").
+ * Everything of the site sits in one `route` so the handlers run in the order written here:
+ * Caddy's default directive order would run `forward_auth` before `request_header`, which would
+ * let a stripped header come back or a stamped one be removed.
+ */
+import type { ResolvedHop, ResolvedTopology } from '../../topology/resolve.js';
+import { DEFAULT_MAX_BODY_BYTES, DEFAULT_UPSTREAM_TIMEOUT_SECONDS } from '../../topology/schema.js';
+import { admittedPeerIds, isEdge, nextTarget, RULE_ONE_HEADERS, splitListen } from '../chain.js';
+import { hopHealthPath } from '../types.js';
+
+/** The stamper contract (docs/CONVENTIONS.md): where forward_auth asks, what it copies back. */
+export const STAMPER_URI = '/stamp';
+export const PROVENANCE_HEADER = 'X-Stella-Provenance';
+/** RFC 9440 `Client-Cert`: base64 DER between colons; CRS accepts it where URL-encoded PEM is blocked. */
+export const CLIENT_CERT_HEADER = 'Client-Cert';
+const CONNECT_TIMEOUT = '5s';
+
+/** A double-quoted Caddyfile token; refuses what would end the token or the line. */
+export function quoted(value: string): string {
+  if (/["\\\r\n{}]/.test(value)) throw new TypeError(`caddy renderer: ${JSON.stringify(value)} cannot be written into a Caddyfile`);
+  return `"${value}"`;
+}
+
+/** A regular expression that matches the text literally (ids only hold [A-Za-z0-9._-]). */
+function literal(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** Offline globals: no admin API, no ACME, no trust-store installs, state inside the hop folder. */
+export function globalOptions(hopDir: string): string {
+  return `{
+	admin off
+	auto_https off
+	skip_install_trust
+	storage file_system ${quoted(`${hopDir}/data`)}
+	servers {
+		# With client_auth Caddy demands Host == SNI (421 otherwise); peers are checked by
+		# certificate below, and the previous hop may address this one by IP.
+		strict_sni_host insecure_off
+	}
+}`;
+}
+
+/** Inbound mTLS (Caddy 2.6 has no CRL support in client_auth: see the note in the file). */
+export function tlsBlock(topology: ResolvedTopology, hop: ResolvedHop): string {
+  return `	# Inbound mTLS: a certificate from the trusted CAs is required.
+	# GAP: Caddy 2.6 client_auth cannot check a CRL (${topology.pki.crl} is not applied here);
+	# a revoked but unexpired certificate of an admitted peer still completes the handshake.
+	# Keep leaf lifetimes short (SPEC §5: 24 h) and see docs/gateways/caddy.md.
+	tls ${quoted(hop.tls.chain)} ${quoted(hop.tls.key)} {
+		protocols tls1.2 tls1.3
+		client_auth {
+			mode require_and_verify
+			trusted_ca_cert_file ${quoted(topology.pki.caBundle)}
+		}
+	}`;
+}
+
+/** Only the certificate CNs the topology sends here get further (docs/CONVENTIONS.md). */
+export function peerCheck(topology: ResolvedTopology, hop: ResolvedHop): string {
+  const peers = admittedPeerIds(topology, hop).map(literal);
+  const pattern = peers.length > 0 ? `^CN=(${peers.join('|')})(,|$)` : '^$.';
+  return `		# Peers: {http.request.tls.client.subject} is the RFC 2253 subject, CN first.
+		@foreign_peer not vars_regexp {http.request.tls.client.subject} ${quoted(pattern)}
+		respond @foreign_peer "peer not admitted" 403`;
+}
+
+export function healthResponse(hop: ResolvedHop): string {
+  const body = JSON.stringify({ hop: hop.id, kind: hop.kind, status: 'live' });
+  return `		# Health: answered here; every other /healthz/* is forwarded (and stamped) like any request.
+		header ${hopHealthPath(hop.id)} Content-Type application/json
+		respond ${hopHealthPath(hop.id)} \`${body}\` 200`;
+}
+
+/** SPEC §4 rule 1 at the edge; elsewhere the headers this hop sets itself. */
+export function stripHeaders(topology: ResolvedTopology, hop: ResolvedHop): string {
+  const names = isEdge(topology, hop)
+    ? [...RULE_ONE_HEADERS, ...topology.headers.strip]
+    : hop.stamp === false
+      ? []
+      : [CLIENT_CERT_HEADER];
+  if (names.length === 0) return '		# Headers: an opaque hop sets none, so it removes none and forwards X-Stella-Provenance untouched.';
+  const why = isEdge(topology, hop) ? 'this hop is the edge: client copies go before anything else (SPEC §4 rule 1)' : 'client copies of what this hop sets';
+  return [`		# Headers: ${why}.`, ...names.map((name) => `		request_header -${name}`)].join('\n');
+}
+
+/**
+ * Stamping through the hop's forward-auth stamper. The stamper answers 200 with the complete new
+ * `X-Stella-Provenance` (it chains to the incoming one, which it receives with the request's
+ * headers), or an error that Caddy returns to the client as is.
+ *
+ * Pitfall (notes/gateways.md): when the auth response lacks a copied header, Caddy 2.6.2 sends the
+ * literal placeholder text upstream. The edge has already deleted any client copy, and a request
+ * whose header does not start like a record (a hop id) after the copy is refused with 502.
+ */
+export function stampBlock(hop: ResolvedHop): string {
+  if (hop.stamp === false) return '';
+  if (!hop.stamp.stamper) throw new TypeError(`caddy renderer: hop ${hop.id} stamps via forward-auth but has no stamp.stamper.listen`);
+  return `		# Stamping: the stamper computes record seq=${hop.stampSeq ?? '?'} (docs/CONVENTIONS.md, stamper contract).
+		forward_auth ${hop.stamp.stamper.listen} {
+			uri ${STAMPER_URI}
+			header_up ${CLIENT_CERT_HEADER} ":{http.request.tls.client.certificate_der_base64}:"
+			copy_headers ${PROVENANCE_HEADER}
+		}
+		@unstamped not header_regexp ${PROVENANCE_HEADER} "^[a-z]"
+		respond @unstamped "stamper returned no provenance record" 502`;
+}
+
+/** Toward the next hop: mTLS as this hop, next hop verified by CA bundle and serverName; Host = serverName. */
+export function upstreamBlock(topology: ResolvedTopology, hop: ResolvedHop): string {
+  const next = nextTarget(hop);
+  const timeout = hop.limits?.upstreamTimeoutSeconds ?? DEFAULT_UPSTREAM_TIMEOUT_SECONDS;
+  return `		# Upstream: re-originate mTLS to ${next.id}. Caddy keeps no client TLS session cache, so no
+		# session is resumed across certificates.
+		reverse_proxy https://${next.host}:${next.port} {
+			header_up Host ${quoted(next.serverName)}
+			transport http {
+				tls_client_auth ${quoted(hop.upstreamTls.chain)} ${quoted(hop.upstreamTls.key)}
+				tls_trusted_ca_certs ${quoted(topology.pki.caBundle)}
+				tls_server_name ${quoted(next.serverName)}
+				dial_timeout ${CONNECT_TIMEOUT}
+				response_header_timeout ${timeout}s
+			}
+		}`;
+}
+
+/** The whole Caddyfile of a hop. */
+export function renderCaddyfile(topology: ResolvedTopology, hop: ResolvedHop, hopDir: string): string {
+  const { host, port } = splitListen(hop.listen);
+  const maxBody = hop.limits?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const route = [peerCheck(topology, hop), healthResponse(hop), stripHeaders(topology, hop), stampBlock(hop), upstreamBlock(topology, hop)]
+    .filter((block) => block !== '')
+    .join('\n\n');
+  return `# Caddy hop "${hop.id}" of topology "${topology.name}" — rendered by stella-gateway; do not edit by hand.
+# Run: caddy run --config ${hopDir}/Caddyfile --adapter caddyfile    Check: caddy validate --config … --adapter caddyfile
+${globalOptions(hopDir)}
+
+# Any Host: the listener is this hop's alone and peers are identified by certificate.
+https://:${port} {
+	bind ${host.replace(/^\[|\]$/g, '')}
+${tlsBlock(topology, hop)}
+
+	log {
+		output file ${quoted(`${hopDir}/logs/access.log`)}
+	}
+
+	request_body {
+		max_size ${maxBody}
+	}
+
+	route {
+${route}
+	}
+}
+`;
+}

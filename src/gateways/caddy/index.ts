@@ -1,0 +1,36 @@
+/**
+ * The Caddy 2.6 hop (kind `caddy`): terminates mTLS, admits only the expected peers, strips the
+ * headers of SPEC §4 rule 1 at the edge, stamps through the forward-auth stamper
+ * (`stella-gateway stamper`), re-originates mTLS to the next hop and answers its health endpoint.
+ * One file: `<outDir>/<hop id>/Caddyfile` (blocks in `caddyfile.ts`).
+ */
+import { posix } from 'node:path';
+import type { GatewayProgram, HopRenderer, RenderedFile } from '../types.js';
+import { renderCaddyfile } from './caddyfile.js';
+
+export { CLIENT_CERT_HEADER, PROVENANCE_HEADER, STAMPER_URI } from './caddyfile.js';
+
+/** The config file name inside the hop folder. */
+export const CADDYFILE = 'Caddyfile';
+
+/**
+ * Renders a Caddy hop. Pure: paths are built from `context.outDir`, no file is read.
+ *
+ * @example
+ * renderCaddyHop(topology, edge, { outDir: '/etc/stella-gateway' })[0]?.path; // 'gw-edge/Caddyfile'
+ */
+export const renderCaddyHop: HopRenderer = (topology, hop, context): RenderedFile[] => {
+  if (hop.kind !== 'caddy') throw new TypeError(`renderCaddyHop: hop ${hop.id} is of kind ${hop.kind}`);
+  const hopDir = posix.join(context.outDir, hop.id);
+  return [{ path: `${hop.id}/${CADDYFILE}`, contents: renderCaddyfile(topology, hop, hopDir) }];
+};
+
+/** `caddy validate` and `caddy run`, both with the Caddyfile adapter. */
+export const caddyProgram: GatewayProgram = {
+  check(hopDir) {
+    return { command: 'caddy', args: ['validate', '--config', `${hopDir}/${CADDYFILE}`, '--adapter', 'caddyfile'] };
+  },
+  run(hopDir) {
+    return { command: 'caddy', args: ['run', '--config', `${hopDir}/${CADDYFILE}`, '--adapter', 'caddyfile'] };
+  },
+};

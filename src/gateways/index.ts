@@ -1,0 +1,90 @@
+/**
+ * The render dispatcher (SPEC §7): one renderer and one program per hop kind, chosen by an
+ * exhaustive switch so a new kind in the schema fails to compile here until it is wired up.
+ * Pure: rendering returns files; `write.ts` writes them and `runtime.ts` runs the programs.
+ */
+import type { ResolvedHop, ResolvedTopology } from '../topology/resolve.js';
+import type { HopKind } from '../topology/schema.js';
+import { apacheProgram, renderApacheHop } from './apache/index.js';
+import { caddyProgram, renderCaddyHop } from './caddy/index.js';
+import { haproxyProgram, renderHaproxyHop } from './haproxy/index.js';
+import { nginxProgram, renderNginxHop } from './nginx/index.js';
+import type { GatewayProgram, HopRenderer, RenderContext, RenderedFile } from './types.js';
+
+export type { GatewayProgram, HopRenderer, Invocation, RenderContext, RenderedFile } from './types.js';
+
+/** The name of the index file `renderTopology` adds at the top of the output folder. */
+export const RENDER_INDEX_FILE = 'README.txt';
+
+/** The renderer of a hop kind. */
+export function rendererFor(kind: HopKind): HopRenderer {
+  switch (kind) {
+    case 'nginx':
+      return renderNginxHop;
+    case 'haproxy':
+      return renderHaproxyHop;
+    case 'apache-modsecurity':
+      return renderApacheHop;
+    case 'caddy':
+      return renderCaddyHop;
+    case 'envoy':
+      throw new TypeError('the envoy renderer is not wired up yet');
+  }
+}
+
+/** How to check and run the program of a hop kind. */
+export function programFor(kind: HopKind): GatewayProgram {
+  switch (kind) {
+    case 'nginx':
+      return nginxProgram;
+    case 'haproxy':
+      return haproxyProgram;
+    case 'apache-modsecurity':
+      return apacheProgram;
+    case 'caddy':
+      return caddyProgram;
+    case 'envoy':
+      throw new TypeError('the envoy program is not wired up yet');
+  }
+}
+
+/** Renders one hop with the renderer of its kind. */
+export function renderHop(topology: ResolvedTopology, hop: ResolvedHop, context: RenderContext): RenderedFile[] {
+  return rendererFor(hop.kind)(topology, hop, context);
+}
+
+/**
+ * Renders every hop of the topology into `<hop id>/…` plus a `README.txt` that lists the hops,
+ * their kinds, files and the commands that check and run them.
+ *
+ * @example
+ * const files = renderTopology(topology, { outDir: '/etc/stella-gateway' });
+ * await writeRenderedFiles('/etc/stella-gateway', files);
+ */
+export function renderTopology(topology: ResolvedTopology, context: RenderContext): RenderedFile[] {
+  const perHop = topology.hops.map((hop) => ({ hop, files: renderHop(topology, hop, context) }));
+  const index: RenderedFile = { path: RENDER_INDEX_FILE, contents: renderIndex(topology, context, perHop) };
+  return [index, ...perHop.flatMap((entry) => entry.files)];
+}
+
+function renderIndex(topology: ResolvedTopology, context: RenderContext, perHop: readonly { hop: ResolvedHop; files: RenderedFile[] }[]): string {
+  const lines = [
+    `Gateway configurations of topology "${topology.name}", rendered by \`stella-gateway gateway render\`.`,
+    'Do not edit these files by hand: change the topology and render again (docs/gateways/README.md).',
+    '',
+  ];
+  for (const { hop, files } of perHop) {
+    const hopDir = `${context.outDir}/${hop.id}`;
+    const program = programFor(hop.kind);
+    const check = program.check(hopDir, hop);
+    const run = program.run(hopDir, hop);
+    lines.push(
+      `${hop.id} (${hop.kind}) listens on ${hop.listen}, forwards to ${hop.next}, ${hop.stamp === false ? 'opaque (no record)' : `stamps seq ${hop.stampSeq ?? '?'} via ${hop.stamp.via}`}`,
+      ...files.map((f) => `  ${f.path}`),
+      `  check: ${[check.command, ...check.args].join(' ')}`,
+      `  run:   ${[run.command, ...run.args].join(' ')}`,
+      '',
+    );
+  }
+  return lines.join('\n');
+}
