@@ -2,7 +2,7 @@
  * Runs the rendered NGINX edge and the rendered HAProxy hop, for real, in front of a recording
  * mTLS upstream, and checks what arrives against SPEC §4 with an independent MAC recomputation.
  */
-import assert from 'node:assert/strict';
+import { strict as assert } from 'node:assert';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -34,7 +34,7 @@ describe('an NGINX edge and an HAProxy hop in front of a service', () => {
   };
   const scannerLeaf = (): LeafFiles => {
     const scanner = deployment.topology.scanners[0];
-    assert.ok(scanner);
+    if (!scanner) throw new Error('the topology has no scanner');
     return scanner.tls;
   };
 
@@ -42,7 +42,7 @@ describe('an NGINX edge and an HAProxy hop in front of a service', () => {
     const [edgePort, internalPort, servicePort] = [await freePort(), await freePort(), await freePort()];
     const doc = exampleDocument();
     const [edge, , internal] = doc.hops;
-    assert.ok(edge && internal);
+    if (!edge || !internal) throw new Error('the example has an edge and an internal hop');
     doc.hops = [
       { ...edge, listen: `127.0.0.1:${edgePort}`, next: internal.id },
       { ...internal, listen: `127.0.0.1:${internalPort}` },
@@ -53,7 +53,7 @@ describe('an NGINX edge and an HAProxy hop in front of a service', () => {
     const outDir = join(deployment.dir, 'out');
     const [edgeHop, internalHop] = topology.hops;
     const service = topology.services[0];
-    assert.ok(edgeHop && internalHop && service);
+    if (!edgeHop || !internalHop || !service) throw new Error('the derived topology has two hops and a service');
     writeRendered(outDir, [...renderNginxHop(topology, edgeHop, { outDir }), ...renderHaproxyHop(topology, internalHop, { outDir })]);
 
     upstream = await startRecordingUpstream(servicePort, service.tls, topology.pki.caBundle);
@@ -111,7 +111,7 @@ describe('an NGINX edge and an HAProxy hop in front of a service', () => {
 
     const { pki } = deployment;
     const [first, second] = records;
-    assert.ok(first && second);
+    if (!first || !second) throw new Error('two records');
     assert.equal(first.peer, `sha256:${certificateFingerprint(scannerLeaf().cert)}`);
     assert.equal(first.peerId, 'scanner-01');
     assert.equal(second.peer, `sha256:${certificateFingerprint(join(pki.dir, 'issued/gateway/gw-edge/cert.pem'))}`);
@@ -126,7 +126,7 @@ describe('an NGINX edge and an HAProxy hop in front of a service', () => {
     const facts = { method: 'POST', pathAndQuery, scanId: 'scan-42', contentDigest };
     const edgeKey = deployment.macKeys.get('edge-2026-11');
     const internalKey = deployment.macKeys.get('internal-2026-11');
-    assert.ok(edgeKey && internalKey);
+    if (!edgeKey || !internalKey) throw new Error('both MAC keys were written');
     assert.ok(macVerifies(first, facts, undefined, edgeKey), 'the edge MAC verifies');
     assert.ok(macVerifies(second, facts, first, internalKey), 'the internal MAC verifies and chains to the edge record');
     assert.ok(!macVerifies(second, facts, undefined, internalKey), 'the chain field is part of the MAC');
