@@ -7,7 +7,7 @@
  *
  * `plan` holds answers to give before behaving normally: a status (with a problem body), or
  * 'drop' to destroy the connection without answering, or 'store-and-drop' to store the envelope
- * and then lose the answer (the worker cannot know it arrived).
+ * and then lose the answer (the worker cannot know it arrived), or 'hang' to never answer.
  */
 import { createHash, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -35,7 +35,7 @@ export interface SeenRequest {
 }
 
 /** A planned answer. */
-export type PlannedAnswer = number | 'drop' | 'store-and-drop' | { status: number; retryAfter?: string; code?: string };
+export type PlannedAnswer = number | 'drop' | 'hang' | 'store-and-drop' | { status: number; retryAfter?: string; code?: string };
 
 /** The running stand-in edge. */
 export interface FakeEdge {
@@ -76,6 +76,7 @@ export async function startFakeEdge(deployment: TestDeployment, port: number): P
     const planned = edge.plan.shift();
     const dropAfterStore = planned === 'store-and-drop';
     if (planned === 'drop') { answer(0); socket.destroy(); return; }
+    if (planned === 'hang') { answer(0); return; }
     if (planned !== undefined && planned !== 'store-and-drop') {
       const p = typeof planned === 'number' ? { status: planned } : planned;
       answer(p.status);
