@@ -43,7 +43,7 @@ export interface RunningGateway {
   stop(): Promise<void>;
 }
 
-/** Raised when a hop does not come up; carries the tail of its stderr. */
+/** Raised when a hop does not come up; carries the tail of its stderr (and of `logs/error.log`, where Apache writes). */
 export class GatewayStartError extends Error {
   constructor(message: string, readonly stderrTail: string) {
     super(stderrTail ? `${message}\n${stderrTail}` : message);
@@ -120,7 +120,7 @@ export async function startHop(topology: ResolvedTopology, hop: ResolvedHop, hop
   if (outcome === 'ready') return gateway;
   await gateway.stop();
   const reason = outcome instanceof Error ? `cannot run ${invocation.command}: ${outcome.message}` : outcome === 'exited' ? `${invocation.command} exited` : `no TLS listener on ${hop.listen} after ${timeoutMs} ms`;
-  throw new GatewayStartError(`hop ${hop.id} did not start: ${reason}`, stderrTail(stderrFile));
+  throw new GatewayStartError(`hop ${hop.id} did not start: ${reason}`, [stderrTail(stderrFile), stderrTail(join(hopDir, 'logs', 'error.log'))].filter(Boolean).join('\n'));
 }
 
 /** Stops every gateway (in parallel) and waits for all of them to exit. */

@@ -140,6 +140,7 @@ function upstreamBlock(topology: ResolvedTopology, hop: ResolvedHop, layout: Apa
 SSLProxyEngine on
 SSLProxyProtocol -all +TLSv1.2 +TLSv1.3
 SSLProxyMachineCertificateFile ${quoted(layout.proxyClientPem)}
+SSLProxyMachineCertificateChainFile ${quoted(hop.upstreamTls.chain)}
 SSLProxyCACertificateFile ${quoted(topology.pki.caBundle)}
 SSLProxyVerify require
 SSLProxyVerifyDepth 3

@@ -10,8 +10,10 @@ import { APACHE_RUN_USER, apacheHopLayout } from './layout.js';
 
 /**
  * Creates `logs/`, `run/`, `tmp/`, `data/` in the hop folder and writes `run/proxy-client.pem`
- * (the upstream certificate chain followed by its key, mode 0600, written atomically):
- * `SSLProxyMachineCertificateFile` takes certificate and key from one file. When run as root,
+ * (the upstream leaf certificate followed by its key, mode 0600, written atomically):
+ * `SSLProxyMachineCertificateFile` takes certificate and key from one file and reads every
+ * certificate in it as a further client certificate, so the intermediates come from
+ * `SSLProxyMachineCertificateChainFile` instead. When run as root,
  * `tmp/` and `data/` are handed to the account the children run as, since ModSecurity writes there.
  * Call it again after the upstream certificate rotates, then reload Apache.
  *
@@ -24,9 +26,9 @@ export async function prepareApacheHop(hop: ResolvedHop, outDir: string): Promis
     const ids = runUserIds();
     if (ids) for (const dir of [layout.tmpDir, layout.dataDir]) await chown(dir, ids.uid, ids.gid);
   }
-  const [chain, key] = await Promise.all([readFile(hop.upstreamTls.chain, 'utf8'), readFile(hop.upstreamTls.key, 'utf8')]);
+  const [cert, key] = await Promise.all([readFile(hop.upstreamTls.cert, 'utf8'), readFile(hop.upstreamTls.key, 'utf8')]);
   const staging = `${layout.proxyClientPem}.${process.pid}.tmp`;
-  await writeFile(staging, `${chain.trimEnd()}\n${key.trimEnd()}\n`, { mode: 0o600 });
+  await writeFile(staging, `${firstCertificate(cert)}\n${key.trimEnd()}\n`, { mode: 0o600 });
   await chmod(staging, 0o600);
   await rename(staging, layout.proxyClientPem);
 }
@@ -39,4 +41,11 @@ function runUserIds(): { uid: number; gid: number } | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The first PEM certificate of a file (the leaf, when `cert` was given as leaf + intermediates). */
+function firstCertificate(pem: string): string {
+  const match = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/.exec(pem);
+  if (!match) throw new TypeError('prepareApacheHop: the upstream certificate file holds no PEM certificate');
+  return match[0];
 }
