@@ -73,7 +73,7 @@ export function parseProvenanceHeader(value: string, limits: CodecLimits): HopRe
   // Canonical form (see the module comment). Formats are checked first, so the canonical strings
   // hold no commas or spaces inside values and the separators can be normalised safely.
   const normalised = value.trim().replace(/[ \t]*,[ \t]*/g, ',').replace(/;[ \t]+/g, ';');
-  if (normalised !== serializeProvenanceHeader(records).replace(/, /g, ',')) {
+  if (normalised !== serializeList(list).replace(/, /g, ',')) {
     throw malformed('not in canonical form (duplicate parameter, leading zeros, decimal or unpadded base64)');
   }
   return records;
