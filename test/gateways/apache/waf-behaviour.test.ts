@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { request as httpsRequest, createServer, type Server } from 'node:https';
 import type { IncomingHttpHeaders } from 'node:http';
 import { join } from 'node:path';
+import type { TLSSocket } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { renderApacheHop } from '../../../src/gateways/apache/index.js';
 import { startHop, type RunningGateway } from '../../../src/gateways/runtime.js';
@@ -50,8 +51,8 @@ describe('the rendered Apache+ModSecurity WAF hop, running', () => {
         const chunks: Buffer[] = [];
         req.on('data', (c: Buffer) => chunks.push(c));
         req.on('end', () => {
-          const socket = req.socket as import('node:tls').TLSSocket;
-          seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString(), peerCn: String(socket.getPeerCertificate().subject?.CN ?? ''), sni: String((socket as unknown as { servername?: string }).servername ?? '') });
+          const socket = req.socket as TLSSocket;
+          seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString(), peerCn: String(socket.getPeerCertificate().subject?.CN ?? ''), sni: String((socket as TLSSocket & { servername?: string }).servername ?? '') });
           res.setHeader('content-type', 'application/json');
           res.end('{"ok":true}');
         });
