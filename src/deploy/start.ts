@@ -1,0 +1,153 @@
+/**
+ * Starts a prepared deployment on the real programs: the services and stampers as child
+ * processes of this product's CLI, then every gateway from the service outwards, each waited on
+ * until it answers. `stop()` ends everything by PID, also when a start failed half-way.
+ */
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Agent, request } from 'undici';
+import { renderTopology } from '../gateways/index.js';
+import { startHop, type RunningGateway } from '../gateways/runtime.js';
+import { writeRenderedFiles } from '../gateways/write.js';
+import { splitListen } from '../gateways/chain.js';
+import type { ResolvedHop, ResolvedService, ResolvedTopology } from '../topology/resolve.js';
+import type { PreparedDeployment } from './prepare.js';
+import { cliInvocation, spawnManaged, waitUntil, type ManagedProcess } from './process.js';
+
+/** How long one part may take to come up. */
+export const DEFAULT_START_TIMEOUT_MS = 30_000;
+
+/** Options of {@link startDeployment}. */
+export interface StartOptions {
+  readonly startTimeoutMs?: number;
+  /** Extra environment for the service processes (e.g. a PostgreSQL URL). */
+  readonly serviceEnv?: Readonly<Record<string, string>>;
+}
+
+/** A running deployment. */
+export interface Deployment {
+  readonly prepared: PreparedDeployment;
+  readonly topology: ResolvedTopology;
+  readonly gatewaysDir: string;
+  readonly services: ReadonlyMap<string, ManagedProcess>;
+  readonly stampers: ReadonlyMap<string, ManagedProcess>;
+  readonly gateways: ReadonlyMap<string, RunningGateway>;
+  /** Stops one gateway (outage tests); `restartGateway` brings it back. */
+  stopGateway(hopId: string): Promise<void>;
+  restartGateway(hopId: string): Promise<void>;
+  stopService(serviceId: string): Promise<void>;
+  restartService(serviceId: string): Promise<void>;
+  /** Stops everything that is running; safe to call twice. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Renders the gateway configs and starts every part of the deployment.
+ *
+ * @example
+ * const dep = await startDeployment(await prepareDeployment({ topologyFile, workDir, freePorts: true }));
+ * try { … } finally { await dep.stop(); }
+ */
+export async function startDeployment(prepared: PreparedDeployment, options: StartOptions = {}): Promise<Deployment> {
+  const { topology, workDir } = prepared;
+  const timeoutMs = options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
+  const gatewaysDir = join(workDir, 'gateways');
+  const logsDir = join(workDir, 'logs');
+  await mkdir(logsDir, { recursive: true });
+  await writeRenderedFiles(gatewaysDir, renderTopology(topology, { outDir: gatewaysDir }));
+
+  const services = new Map<string, ManagedProcess>();
+  const stampers = new Map<string, ManagedProcess>();
+  const gateways = new Map<string, RunningGateway>();
+
+  const startService = async (service: ResolvedService): Promise<void> => {
+    const cli = cliInvocation(['serve', '--topology', prepared.topologyFile, '--service', service.id]);
+    const proc = spawnManaged(service.id, cli.command, cli.args, {
+      logFile: join(logsDir, `${service.id}.log`),
+      cwd: workDir,
+      env: { ...process.env, ...options.serviceEnv },
+    });
+    services.set(service.id, proc);
+    await waitUntil(proc, () => serviceIsLive(topology, service), timeoutMs, `service ${service.id}`);
+  };
+  const startGateway = async (hop: ResolvedHop): Promise<void> => {
+    gateways.set(hop.id, await startHop(topology, hop, join(gatewaysDir, hop.id), { readyTimeoutMs: timeoutMs }));
+  };
+
+  const stopAllParts = async (): Promise<void> => {
+    await Promise.all([...gateways.values()].map((g) => g.stop()));
+    await Promise.all([...stampers.values(), ...services.values()].map((p) => p.stop()));
+  };
+
+  try {
+    for (const service of topology.services) await startService(service);
+    for (const hop of topology.hops) {
+      if (hop.stamp === false || hop.stamp.via !== 'forward-auth' || !hop.stamp.stamper) continue;
+      const listen = hop.stamp.stamper.listen;
+      const cli = cliInvocation(['stamper', '--topology', prepared.topologyFile, '--hop', hop.id]);
+      const proc = spawnManaged(`stamper-${hop.id}`, cli.command, cli.args, { logFile: join(logsDir, `stamper-${hop.id}.log`), cwd: workDir });
+      stampers.set(hop.id, proc);
+      await waitUntil(proc, () => stamperIsLive(listen), timeoutMs, `stamper of ${hop.id}`);
+    }
+    // From the service outwards, so every hop's upstream is up when it starts.
+    for (const hop of [...topology.hops].reverse()) await startGateway(hop);
+  } catch (error) {
+    await stopAllParts();
+    throw error;
+  }
+
+  let stopped = false;
+  return {
+    prepared,
+    topology,
+    gatewaysDir,
+    services,
+    stampers,
+    gateways,
+    async stopGateway(hopId) {
+      await gateways.get(hopId)?.stop();
+    },
+    async restartGateway(hopId) {
+      const hop = topology.hops.find((h) => h.id === hopId);
+      if (!hop) throw new TypeError(`no hop ${hopId}`);
+      await gateways.get(hopId)?.stop();
+      await startGateway(hop);
+    },
+    async stopService(serviceId) {
+      await services.get(serviceId)?.stop();
+    },
+    async restartService(serviceId) {
+      const service = topology.services.find((s) => s.id === serviceId);
+      if (!service) throw new TypeError(`no service ${serviceId}`);
+      await services.get(serviceId)?.stop();
+      await startService(service);
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await stopAllParts();
+    },
+  };
+}
+
+/** GET /healthz/live on a service over mTLS, presenting the certificate of the hop in front of it. */
+async function serviceIsLive(topology: ResolvedTopology, service: ResolvedService): Promise<boolean> {
+  const front = service.chain.at(-1);
+  if (!front) return false;
+  const [ca, cert, key] = await Promise.all([readFile(topology.pki.caBundle), readFile(front.upstreamTls.chain), readFile(front.upstreamTls.key)]);
+  const { host, port } = splitListen(service.listen);
+  const agent = new Agent({ connect: { ca, cert, key, servername: service.serverName } });
+  try {
+    const res = await request(`https://${host}:${port}/healthz/live`, { dispatcher: agent, headersTimeout: 2_000, bodyTimeout: 2_000 });
+    await res.body.dump();
+    return res.statusCode === 200;
+  } finally {
+    await agent.close();
+  }
+}
+
+async function stamperIsLive(listen: string): Promise<boolean> {
+  const res = await request(`http://${listen}/healthz/live`, { headersTimeout: 2_000 });
+  await res.body.dump();
+  return res.statusCode === 200;
+}
