@@ -2,7 +2,7 @@
  * Runs the rendered WAF hop with the real apache2 + ModSecurity + CRS in front of a tiny Node mTLS
  * upstream that plays the Evidence Locker, and checks what reaches it.
  */
-import assert from 'node:assert/strict';
+import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import { request as httpsRequest, createServer, type Server } from 'node:https';
 import type { IncomingHttpHeaders } from 'node:http';
