@@ -1,0 +1,202 @@
+/**
+ * The shared evidence store (SPEC §8): PostgreSQL through `pg`, for several locker instances on
+ * one database. Idempotency rests on the primary key and `ON CONFLICT DO NOTHING`: a concurrent
+ * insert of the same digest waits for the first transaction and then yields to it, so every
+ * instance answers with the one original row. A commit returns after PostgreSQL flushed its WAL
+ * (`synchronous_commit` is forced `on` per session), so 201 means durable.
+ */
+import pg from 'pg';
+import {
+  StorageError,
+  assertEvidenceRecord,
+  type CompleteResult,
+  type EvidenceRecord,
+  type EvidenceStore,
+  type NewScan,
+  type PutResult,
+  type ScanCompletion,
+  type ScanRecord,
+} from './types.js';
+import { completionFromRow, evidenceFromRow, scanFromRow, type EvidenceRow, type ScanRow } from './rows.js';
+
+/** Connections per store instance; small, the services are I/O bound on fsync not CPU. */
+export const DEFAULT_PG_POOL_SIZE = 10;
+/** Arbitrary but fixed key of the advisory lock that serializes migrations across instances. */
+const MIGRATION_LOCK_KEY = 0x5e11a_0001;
+
+/** Versioned migrations; `schema_migrations` records which ran. Append only, never edit. */
+const MIGRATIONS: readonly { version: number; sql: string }[] = [
+  {
+    version: 1,
+    sql: `CREATE TABLE evidence (
+            id BIGSERIAL PRIMARY KEY,
+            sha256 TEXT NOT NULL UNIQUE CHECK (length(sha256) = 64),
+            scan_id TEXT NOT NULL,
+            service_id TEXT NOT NULL,
+            payload_type TEXT NOT NULL,
+            envelope BYTEA NOT NULL,
+            hops TEXT NOT NULL,
+            receipt TEXT NOT NULL,
+            received_at TEXT NOT NULL
+          );
+          CREATE INDEX evidence_by_scan ON evidence (scan_id, id);
+          CREATE TABLE scans (
+            scan_id TEXT PRIMARY KEY,
+            status TEXT NOT NULL CHECK (status IN ('registered', 'completed')),
+            scanner_id TEXT NOT NULL,
+            registration TEXT NOT NULL,
+            registered_at TEXT NOT NULL,
+            completion_sha256 TEXT,
+            completion_envelope BYTEA,
+            completion_report TEXT,
+            completed_at TEXT
+          );`,
+  },
+];
+
+export interface PostgresStoreOptions {
+  /** A `postgres://` connection URL. */
+  readonly url: string;
+  readonly poolSize?: number;
+}
+
+const EVIDENCE_COLUMNS = 'sha256, scan_id, service_id, payload_type, envelope, hops, receipt, received_at';
+
+/** Connects, runs pending migrations (once across concurrent instances) and returns the store. */
+export async function openPostgresStore(options: PostgresStoreOptions): Promise<EvidenceStore> {
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.poolSize ?? DEFAULT_PG_POOL_SIZE,
+    // A server may default to asynchronous commit; the 201 contract needs it on (SPEC §8).
+    options: '-c synchronous_commit=on',
+  });
+  // An idle client losing its connection must not crash the process; the next query reports it.
+  pool.on('error', () => undefined);
+  try {
+    await migrate(pool);
+  } catch (error) {
+    await pool.end().catch(() => undefined);
+    throw new StorageError('storage-unavailable', `cannot open PostgreSQL store: ${(error as Error).message}`, { cause: error });
+  }
+  return new PostgresStore(pool);
+}
+
+async function migrate(pool: pg.Pool): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    // Transaction-scoped: released at COMMIT/ROLLBACK even if this process dies.
+    await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
+    await client.query('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())');
+    const { rows } = await client.query<{ version: number }>('SELECT version FROM schema_migrations');
+    const applied = new Set(rows.map((r) => r.version));
+    for (const migration of MIGRATIONS) {
+      if (applied.has(migration.version)) continue;
+      await client.query(migration.sql);
+      await client.query('INSERT INTO schema_migrations (version) VALUES ($1)', [migration.version]);
+    }
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+class PostgresStore implements EvidenceStore {
+  readonly kind = 'postgres' as const;
+  readonly #pool: pg.Pool;
+  #closed = false;
+
+  constructor(pool: pg.Pool) {
+    this.#pool = pool;
+  }
+
+  async putEvidence(record: EvidenceRecord): Promise<PutResult> {
+    assertEvidenceRecord(record);
+    return this.#guard(async () => {
+      const inserted = await this.#pool.query(
+        `INSERT INTO evidence (${EVIDENCE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+         ON CONFLICT (sha256) DO NOTHING RETURNING sha256`,
+        [record.sha256, record.scanId, record.serviceId, record.payloadType, Buffer.from(record.envelope), JSON.stringify(record.hops), record.receipt, record.receivedAt],
+      );
+      if (inserted.rowCount === 1) return { created: true, record };
+      // The conflicting transaction has committed (ON CONFLICT waited for it), and this new
+      // statement takes a fresh snapshot under READ COMMITTED, so the row is visible.
+      const existing = await this.#pool.query<EvidenceRow>(`SELECT ${EVIDENCE_COLUMNS} FROM evidence WHERE sha256 = $1`, [record.sha256]);
+      const row = existing.rows[0];
+      if (!row) throw new StorageError('storage-corrupt', `evidence ${record.sha256} conflicted but cannot be read`);
+      return { created: false, record: evidenceFromRow(row) };
+    });
+  }
+
+  async getEvidence(sha256: string): Promise<EvidenceRecord | null> {
+    return this.#guard(async () => {
+      const { rows } = await this.#pool.query<EvidenceRow>(`SELECT ${EVIDENCE_COLUMNS} FROM evidence WHERE sha256 = $1`, [sha256]);
+      return rows[0] ? evidenceFromRow(rows[0]) : null;
+    });
+  }
+
+  async listByScan(scanId: string): Promise<EvidenceRecord[]> {
+    return this.#guard(async () => {
+      const { rows } = await this.#pool.query<EvidenceRow>(`SELECT ${EVIDENCE_COLUMNS} FROM evidence WHERE scan_id = $1 ORDER BY id`, [scanId]);
+      return rows.map(evidenceFromRow);
+    });
+  }
+
+  async registerScan(scan: NewScan): Promise<{ created: boolean; record: ScanRecord }> {
+    return this.#guard(async () => {
+      const inserted = await this.#pool.query(
+        `INSERT INTO scans (scan_id, status, scanner_id, registration, registered_at) VALUES ($1, 'registered', $2, $3, $4)
+         ON CONFLICT (scan_id) DO NOTHING`,
+        [scan.scanId, scan.scannerId, JSON.stringify(scan.registration), scan.registeredAt],
+      );
+      const row = await this.#scanRow(scan.scanId);
+      if (!row) throw new StorageError('storage-corrupt', `scan ${scan.scanId} was written but cannot be read`);
+      return { created: inserted.rowCount === 1, record: scanFromRow(row) };
+    });
+  }
+
+  async getScan(scanId: string): Promise<ScanRecord | null> {
+    return this.#guard(async () => {
+      const row = await this.#scanRow(scanId);
+      return row ? scanFromRow(row) : null;
+    });
+  }
+
+  async completeScan(scanId: string, completion: ScanCompletion): Promise<CompleteResult> {
+    return this.#guard(async () => {
+      const updated = await this.#pool.query(
+        `UPDATE scans SET status = 'completed', completion_sha256 = $1, completion_envelope = $2, completion_report = $3, completed_at = $4
+         WHERE scan_id = $5 AND status = 'registered'`,
+        [completion.envelopeSha256, Buffer.from(completion.envelope), JSON.stringify(completion.report), completion.completedAt, scanId],
+      );
+      return completionFromRow((await this.#scanRow(scanId)) ?? null, updated.rowCount === 1, completion.envelopeSha256);
+    });
+  }
+
+  async ping(): Promise<void> {
+    await this.#guard(() => this.#pool.query('SELECT 1'));
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#pool.end();
+  }
+
+  async #scanRow(scanId: string): Promise<ScanRow | undefined> {
+    const { rows } = await this.#pool.query<ScanRow>('SELECT * FROM scans WHERE scan_id = $1', [scanId]);
+    return rows[0];
+  }
+
+  async #guard<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      if (error instanceof StorageError || error instanceof TypeError) throw error;
+      throw new StorageError('storage-unavailable', `PostgreSQL: ${(error as Error).message}`, { cause: error });
+    }
+  }
+}

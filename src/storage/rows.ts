@@ -1,0 +1,90 @@
+/**
+ * Row ↔ record mapping shared by the SQLite and PostgreSQL stores, so both answer with
+ * byte-identical records (the contract suite checks it).
+ */
+import { StorageError, type CompleteResult, type EvidenceRecord, type ScanRecord, type StoredHop } from './types.js';
+
+/** An `evidence` row as both drivers return it (column names are the same in both schemas). */
+export interface EvidenceRow {
+  sha256: string;
+  scan_id: string;
+  service_id: string;
+  payload_type: string;
+  envelope: Uint8Array;
+  hops: string;
+  receipt: string;
+  received_at: string;
+}
+
+/** A `scans` row. */
+export interface ScanRow {
+  scan_id: string;
+  status: string;
+  scanner_id: string;
+  registration: string;
+  registered_at: string;
+  completion_sha256: string | null;
+  completion_envelope: Uint8Array | null;
+  completion_report: string | null;
+  completed_at: string | null;
+}
+
+function parseJson(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new StorageError('storage-corrupt', `${what} is not valid JSON`, { cause: error });
+  }
+}
+
+/** Maps a stored evidence row back to the record that was put. */
+export function evidenceFromRow(row: EvidenceRow): EvidenceRecord {
+  const hops = parseJson(row.hops, `evidence ${row.sha256} hops`);
+  if (!Array.isArray(hops)) throw new StorageError('storage-corrupt', `evidence ${row.sha256} hops is not a list`);
+  return {
+    sha256: row.sha256,
+    scanId: row.scan_id,
+    serviceId: row.service_id,
+    payloadType: row.payload_type,
+    envelope: new Uint8Array(row.envelope),
+    hops: hops as StoredHop[],
+    receipt: row.receipt,
+    receivedAt: row.received_at,
+  };
+}
+
+/** Maps a scan row to its record. */
+export function scanFromRow(row: ScanRow): ScanRecord {
+  const completed = row.status === 'completed';
+  if (completed && (row.completion_sha256 === null || row.completion_envelope === null || row.completion_report === null || row.completed_at === null)) {
+    throw new StorageError('storage-corrupt', `scan ${row.scan_id} is completed without its report`);
+  }
+  return {
+    scanId: row.scan_id,
+    status: completed ? 'completed' : 'registered',
+    scannerId: row.scanner_id,
+    registration: parseJson(row.registration, `scan ${row.scan_id} registration`),
+    registeredAt: row.registered_at,
+    completion: completed
+      ? {
+          envelopeSha256: row.completion_sha256!,
+          envelope: new Uint8Array(row.completion_envelope!),
+          report: parseJson(row.completion_report!, `scan ${row.scan_id} report`),
+          completedAt: row.completed_at!,
+        }
+      : null,
+  };
+}
+
+/**
+ * Decides the outcome of a completion from the row read after the conditional UPDATE:
+ * our update applied, or the scan was already completed with the same report (idempotent retry),
+ * or with a different one (conflict), or it does not exist.
+ */
+export function completionFromRow(row: ScanRow | null, updated: boolean, envelopeSha256: string): CompleteResult {
+  if (!row) return { outcome: 'not-found' };
+  const record = scanFromRow(row);
+  if (updated) return { outcome: 'completed', record };
+  if (record.completion?.envelopeSha256 === envelopeSha256) return { outcome: 'already-completed', record };
+  return { outcome: 'conflict', record };
+}

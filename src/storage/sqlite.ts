@@ -1,0 +1,197 @@
+/**
+ * The embedded evidence store (SPEC §8): one SQLite file, better-sqlite3 12, WAL journal.
+ *
+ * Durability: `synchronous = FULL` makes every commit fsync the WAL before `run()` returns, so a
+ * promise of this store resolves only once the row is on disk — the locker may send 201 then.
+ * better-sqlite3 is synchronous, so writes of one process are serialized by the event loop;
+ * several processes on one file are serialized by SQLite's lock (`busy_timeout`).
+ */
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import {
+  StorageError,
+  assertEvidenceRecord,
+  type CompleteResult,
+  type EvidenceRecord,
+  type EvidenceStore,
+  type NewScan,
+  type PutResult,
+  type ScanCompletion,
+  type ScanRecord,
+} from './types.js';
+import { completionFromRow, evidenceFromRow, scanFromRow, type EvidenceRow, type ScanRow } from './rows.js';
+
+/** How long a writer waits for another process's lock before failing. */
+export const DEFAULT_SQLITE_BUSY_TIMEOUT_MS = 5000;
+
+/** Versioned schema: index i holds the statements that bring `user_version` from i to i+1. */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE evidence (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     sha256 TEXT NOT NULL UNIQUE CHECK (length(sha256) = 64),
+     scan_id TEXT NOT NULL,
+     service_id TEXT NOT NULL,
+     payload_type TEXT NOT NULL,
+     envelope BLOB NOT NULL,
+     hops TEXT NOT NULL,
+     receipt TEXT NOT NULL,
+     received_at TEXT NOT NULL
+   );
+   CREATE INDEX evidence_by_scan ON evidence (scan_id, id);
+   CREATE TABLE scans (
+     scan_id TEXT PRIMARY KEY,
+     status TEXT NOT NULL CHECK (status IN ('registered', 'completed')),
+     scanner_id TEXT NOT NULL,
+     registration TEXT NOT NULL,
+     registered_at TEXT NOT NULL,
+     completion_sha256 TEXT,
+     completion_envelope BLOB,
+     completion_report TEXT,
+     completed_at TEXT
+   );`,
+];
+
+export interface SqliteStoreOptions {
+  /** Path of the database file; its folder is created when missing. */
+  readonly file: string;
+  readonly busyTimeoutMs?: number;
+}
+
+/** Opens (and migrates) a SQLite evidence store. */
+export function openSqliteStore(options: SqliteStoreOptions): EvidenceStore {
+  let db: Database.Database;
+  try {
+    mkdirSync(dirname(options.file), { recursive: true });
+    db = new Database(options.file, { timeout: options.busyTimeoutMs ?? DEFAULT_SQLITE_BUSY_TIMEOUT_MS });
+    db.pragma('journal_mode = WAL');
+    // FULL, not NORMAL: in WAL mode NORMAL may lose the last commits on power loss (SPEC §8).
+    db.pragma('synchronous = FULL');
+    db.pragma('foreign_keys = ON');
+    migrate(db);
+  } catch (error) {
+    throw new StorageError('storage-unavailable', `cannot open SQLite store ${options.file}: ${(error as Error).message}`, { cause: error });
+  }
+  return new SqliteStore(db);
+}
+
+function migrate(db: Database.Database): void {
+  // BEGIN IMMEDIATE takes the write lock first, so two processes opening a fresh file do not race.
+  db.transaction(() => {
+    const version = Number(db.pragma('user_version', { simple: true }));
+    for (let v = version; v < MIGRATIONS.length; v++) {
+      db.exec(MIGRATIONS[v]!);
+      db.pragma(`user_version = ${v + 1}`);
+    }
+  }).immediate();
+}
+
+class SqliteStore implements EvidenceStore {
+  readonly kind = 'sqlite' as const;
+  readonly #db: Database.Database;
+  readonly #insertEvidence: Database.Statement;
+  readonly #selectEvidence: Database.Statement<[string], EvidenceRow>;
+  readonly #selectByScan: Database.Statement<[string], EvidenceRow>;
+  readonly #insertScan: Database.Statement;
+  readonly #selectScan: Database.Statement<[string], ScanRow>;
+  readonly #completeScan: Database.Statement;
+
+  constructor(db: Database.Database) {
+    this.#db = db;
+    this.#insertEvidence = db.prepare(
+      `INSERT INTO evidence (sha256, scan_id, service_id, payload_type, envelope, hops, receipt, received_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING`,
+    );
+    const columns = 'sha256, scan_id, service_id, payload_type, envelope, hops, receipt, received_at';
+    this.#selectEvidence = db.prepare(`SELECT ${columns} FROM evidence WHERE sha256 = ?`);
+    this.#selectByScan = db.prepare(`SELECT ${columns} FROM evidence WHERE scan_id = ? ORDER BY id`);
+    this.#insertScan = db.prepare(
+      `INSERT INTO scans (scan_id, status, scanner_id, registration, registered_at) VALUES (?, 'registered', ?, ?, ?)
+       ON CONFLICT (scan_id) DO NOTHING`,
+    );
+    this.#selectScan = db.prepare('SELECT * FROM scans WHERE scan_id = ?');
+    this.#completeScan = db.prepare(
+      `UPDATE scans SET status = 'completed', completion_sha256 = ?, completion_envelope = ?, completion_report = ?, completed_at = ?
+       WHERE scan_id = ? AND status = 'registered'`,
+    );
+  }
+
+  async putEvidence(record: EvidenceRecord): Promise<PutResult> {
+    assertEvidenceRecord(record);
+    return this.#guard(() => {
+      const info = this.#insertEvidence.run(
+        record.sha256,
+        record.scanId,
+        record.serviceId,
+        record.payloadType,
+        Buffer.from(record.envelope),
+        JSON.stringify(record.hops),
+        record.receipt,
+        record.receivedAt,
+      );
+      if (info.changes === 1) return { created: true, record };
+      const existing = this.#selectEvidence.get(record.sha256);
+      if (!existing) throw new StorageError('storage-corrupt', `evidence ${record.sha256} conflicted but cannot be read`);
+      return { created: false, record: evidenceFromRow(existing) };
+    });
+  }
+
+  async getEvidence(sha256: string): Promise<EvidenceRecord | null> {
+    return this.#guard(() => {
+      const row = this.#selectEvidence.get(sha256);
+      return row ? evidenceFromRow(row) : null;
+    });
+  }
+
+  async listByScan(scanId: string): Promise<EvidenceRecord[]> {
+    return this.#guard(() => this.#selectByScan.all(scanId).map(evidenceFromRow));
+  }
+
+  async registerScan(scan: NewScan): Promise<{ created: boolean; record: ScanRecord }> {
+    return this.#guard(() => {
+      const info = this.#insertScan.run(scan.scanId, scan.scannerId, JSON.stringify(scan.registration), scan.registeredAt);
+      const row = this.#selectScan.get(scan.scanId);
+      if (!row) throw new StorageError('storage-corrupt', `scan ${scan.scanId} was written but cannot be read`);
+      return { created: info.changes === 1, record: scanFromRow(row) };
+    });
+  }
+
+  async getScan(scanId: string): Promise<ScanRecord | null> {
+    return this.#guard(() => {
+      const row = this.#selectScan.get(scanId);
+      return row ? scanFromRow(row) : null;
+    });
+  }
+
+  async completeScan(scanId: string, completion: ScanCompletion): Promise<CompleteResult> {
+    return this.#guard(() => {
+      const info = this.#completeScan.run(
+        completion.envelopeSha256,
+        Buffer.from(completion.envelope),
+        JSON.stringify(completion.report),
+        completion.completedAt,
+        scanId,
+      );
+      const row = this.#selectScan.get(scanId);
+      return completionFromRow(row ?? null, info.changes === 1, completion.envelopeSha256);
+    });
+  }
+
+  async ping(): Promise<void> {
+    this.#guard(() => this.#db.prepare('SELECT 1').get());
+  }
+
+  async close(): Promise<void> {
+    if (this.#db.open) this.#db.close();
+  }
+
+  /** Turns driver failures into a typed storage error (services answer 503, never 500). */
+  #guard<T>(work: () => T): T {
+    try {
+      return work();
+    } catch (error) {
+      if (error instanceof StorageError || error instanceof TypeError) throw error;
+      throw new StorageError('storage-unavailable', `SQLite: ${(error as Error).message}`, { cause: error });
+    }
+  }
+}

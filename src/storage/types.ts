@@ -1,0 +1,138 @@
+/**
+ * The evidence store: where the Evidence Locker keeps accepted envelopes with their verified hop
+ * chain and receipt, and where the Scanner WebService keeps scans (SPEC §8).
+ *
+ * Two implementations share this contract and one test suite (`test/storage/contract.ts`):
+ * SQLite (embedded default) and PostgreSQL (several instances on one database).
+ */
+import { StellaError } from '../errors/base.js';
+
+/** One verified hop of the chain as the locker stored it (SPEC §4 record fields, MAC omitted). */
+export interface StoredHop {
+  readonly id: string;
+  readonly seq: number;
+  /** Unix seconds when the hop stamped. */
+  readonly ts: number;
+  readonly nonce: string;
+  /** `sha256:` + hex fingerprint of the certificate the hop's downstream presented. */
+  readonly peer: string;
+  readonly peerId: string;
+  readonly kid: string;
+}
+
+/**
+ * One accepted envelope. A row is written in one statement, so it exists whole or not at all.
+ *
+ * `sha256` is the lowercase hex SHA-256 of `envelope`, the exact request body bytes as received:
+ * the bytes the worker's `Content-Digest` covers, so a retry of the same request maps to the
+ * same row (docs/services.md).
+ */
+export interface EvidenceRecord {
+  readonly sha256: string;
+  readonly scanId: string;
+  readonly serviceId: string;
+  readonly payloadType: string;
+  readonly envelope: Uint8Array;
+  readonly hops: readonly StoredHop[];
+  /** The serialized traversal receipt (a DSSE envelope JSON document). */
+  readonly receipt: string;
+  /** RFC 3339 UTC time the locker accepted the envelope. */
+  readonly receivedAt: string;
+}
+
+/** What `putEvidence` answers: whether this call wrote the row, and the row as stored. */
+export interface PutResult {
+  /** `false` when the envelope was stored before: `record` is then the ORIGINAL row. */
+  readonly created: boolean;
+  readonly record: EvidenceRecord;
+}
+
+export type ScanStatus = 'registered' | 'completed';
+
+/** A scan registered with the Scanner WebService. */
+export interface ScanRecord {
+  readonly scanId: string;
+  readonly status: ScanStatus;
+  /** The peer-id of the first hop's record: the scanner that registered the scan. */
+  readonly scannerId: string;
+  /** The JSON registration body as the scanner sent it (validated by the WebService). */
+  readonly registration: unknown;
+  readonly registeredAt: string;
+  readonly completion: ScanCompletion | null;
+}
+
+/** A completed scan's signed completion report. */
+export interface ScanCompletion {
+  /** SHA-256 hex of the completion envelope bytes; completing twice with the same is idempotent. */
+  readonly envelopeSha256: string;
+  readonly envelope: Uint8Array;
+  readonly report: unknown;
+  readonly completedAt: string;
+}
+
+export interface NewScan {
+  readonly scanId: string;
+  readonly scannerId: string;
+  readonly registration: unknown;
+  readonly registeredAt: string;
+}
+
+/** Outcome of `completeScan`; the WebService maps each to a status (SPEC §8). */
+export type CompleteResult =
+  | { readonly outcome: 'completed'; readonly record: ScanRecord }
+  | { readonly outcome: 'already-completed'; readonly record: ScanRecord }
+  | { readonly outcome: 'conflict'; readonly record: ScanRecord }
+  | { readonly outcome: 'not-found' };
+
+/** The store both services use. Every method resolves only after the change is durable. */
+export interface EvidenceStore {
+  /** Which implementation this is (for readiness output and logs). */
+  readonly kind: 'sqlite' | 'postgres';
+  /**
+   * Stores an accepted envelope, idempotent by `record.sha256`: when a row with that digest
+   * exists (written before, concurrently, or by another instance) nothing is written and the
+   * original row is returned with `created: false`.
+   */
+  putEvidence(record: EvidenceRecord): Promise<PutResult>;
+  getEvidence(sha256: string): Promise<EvidenceRecord | null>;
+  /** Evidence of one scan, oldest first. */
+  listByScan(scanId: string): Promise<EvidenceRecord[]>;
+  /** Registers a scan, idempotent by scan id: a second call returns the first row. */
+  registerScan(scan: NewScan): Promise<{ created: boolean; record: ScanRecord }>;
+  getScan(scanId: string): Promise<ScanRecord | null>;
+  completeScan(scanId: string, completion: ScanCompletion): Promise<CompleteResult>;
+  /** A cheap round trip to the database, for `/healthz/ready`. Throws when it is unreachable. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Stable codes of the storage layer. */
+export const STORAGE_ERROR_CODES = ['storage-unavailable', 'storage-corrupt', 'storage-config'] as const;
+export type StorageErrorCode = (typeof STORAGE_ERROR_CODES)[number];
+
+/** A failure of the database itself (never a client's mistake): services answer 503. */
+export class StorageError extends StellaError {
+  constructor(
+    readonly code: StorageErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+/** True for a lowercase hex SHA-256, the only form of digest the store accepts as a key. */
+export function isSha256Hex(value: string): boolean {
+  return SHA256_HEX.test(value);
+}
+
+/** Rejects caller mistakes before they reach SQL (STYLE: caller mistakes are TypeErrors). */
+export function assertEvidenceRecord(record: EvidenceRecord): void {
+  if (!isSha256Hex(record.sha256)) throw new TypeError('putEvidence: sha256 must be 64 lowercase hex characters');
+  if (!(record.envelope instanceof Uint8Array) || record.envelope.byteLength === 0) throw new TypeError('putEvidence: envelope must be non-empty bytes');
+  if (!record.scanId || !record.serviceId || !record.payloadType || !record.receipt || !record.receivedAt) {
+    throw new TypeError('putEvidence: scanId, serviceId, payloadType, receipt and receivedAt are required');
+  }
+}

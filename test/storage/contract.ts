@@ -1,0 +1,152 @@
+/**
+ * The one contract every EvidenceStore implementation passes (SQLite and PostgreSQL run the same
+ * cases). `open` returns a fresh empty store; `openSibling`, when given, opens a second instance
+ * on the same database (several lockers on one PostgreSQL, or two handles on one SQLite file).
+ */
+import { describe, it, after, before } from 'node:test';
+import { strict as assert } from 'node:assert';
+import { createHash, randomBytes } from 'node:crypto';
+import type { EvidenceRecord, EvidenceStore, ScanCompletion } from '../../src/storage/types.js';
+
+export interface StoreFactory {
+  /** A new empty database and a store on it. */
+  open(): Promise<{ store: EvidenceStore; openSibling: () => Promise<EvidenceStore>; dispose: () => Promise<void> }>;
+}
+
+/** A record with a real digest over random envelope bytes. */
+export function sampleRecord(overrides: Partial<EvidenceRecord> = {}): EvidenceRecord {
+  const envelope = Buffer.from(JSON.stringify({ payloadType: 'application/vnd.in-toto+json', payload: randomBytes(24).toString('base64'), signatures: [{ keyid: 'k', sig: 'AA==' }] }));
+  return {
+    sha256: createHash('sha256').update(envelope).digest('hex'),
+    scanId: 'scan-1',
+    serviceId: 'evidence-locker',
+    payloadType: 'application/vnd.in-toto+json',
+    envelope: new Uint8Array(envelope),
+    hops: [{ id: 'gw-edge', seq: 1, ts: 1795891200, nonce: randomBytes(8).toString('hex'), peer: `sha256:${'ab'.repeat(32)}`, peerId: 'scanner-01', kid: 'edge-1' }],
+    receipt: JSON.stringify({ payloadType: 'application/vnd.in-toto+json', payload: randomBytes(8).toString('base64'), signatures: [] }),
+    receivedAt: new Date().toISOString(),
+    ...overrides,
+  };
+}
+
+function completion(report: unknown): ScanCompletion {
+  const envelope = Buffer.from(JSON.stringify(report));
+  return { envelopeSha256: createHash('sha256').update(envelope).digest('hex'), envelope: new Uint8Array(envelope), report, completedAt: new Date().toISOString() };
+}
+
+/** Registers the contract cases under `describe(name)`. */
+export function storeContract(name: string, factory: StoreFactory): void {
+  describe(`${name} evidence store contract`, () => {
+    let store: EvidenceStore;
+    let openSibling: () => Promise<EvidenceStore>;
+    let dispose: () => Promise<void>;
+    before(async () => {
+      ({ store, openSibling, dispose } = await factory.open());
+    });
+    after(async () => {
+      await store.close();
+      await dispose();
+    });
+
+    it('stores an envelope and reads back exactly the same record', async () => {
+      const record = sampleRecord();
+      const put = await store.putEvidence(record);
+      assert.equal(put.created, true);
+      const read = await store.getEvidence(record.sha256);
+      assert.deepEqual(read, record);
+    });
+
+    it('answers the original row, not a second one, when the same envelope comes again', async () => {
+      const record = sampleRecord({ scanId: 'scan-twice' });
+      await store.putEvidence(record);
+      const again = await store.putEvidence({ ...record, receipt: '{"different":"receipt"}', receivedAt: '2030-01-01T00:00:00.000Z' });
+      assert.equal(again.created, false);
+      assert.equal(again.record.receipt, record.receipt);
+      assert.equal(again.record.receivedAt, record.receivedAt);
+      assert.equal((await store.listByScan('scan-twice')).length, 1);
+    });
+
+    it('writes one row when the same envelope is put many times concurrently', async () => {
+      const base = sampleRecord({ scanId: 'scan-race' });
+      const attempts = Array.from({ length: 12 }, (_, i) => ({ ...base, receipt: `{"attempt":${i}}` }));
+      const results = await Promise.all(attempts.map((r) => store.putEvidence(r)));
+      assert.equal(results.filter((r) => r.created).length, 1);
+      const winner = results.find((r) => r.created)!.record.receipt;
+      for (const r of results) assert.equal(r.record.receipt, winner);
+      assert.equal((await store.listByScan('scan-race')).length, 1);
+    });
+
+    it('keeps one row when two store instances on one database race on the same envelope', async () => {
+      const sibling = await openSibling();
+      try {
+        const base = sampleRecord({ scanId: 'scan-two-instances' });
+        const results = await Promise.all(
+          Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? store : sibling).putEvidence({ ...base, receipt: `{"instance":${i % 2},"n":${i}}` })),
+        );
+        assert.equal(results.filter((r) => r.created).length, 1);
+        const receipts = new Set(results.map((r) => r.record.receipt));
+        assert.equal(receipts.size, 1);
+        assert.deepEqual(await sibling.getEvidence(base.sha256), await store.getEvidence(base.sha256));
+      } finally {
+        await sibling.close();
+      }
+    });
+
+    it('answers null for an unknown digest', async () => {
+      assert.equal(await store.getEvidence('0'.repeat(64)), null);
+    });
+
+    it('lists the evidence of one scan oldest first and nothing of other scans', async () => {
+      const first = sampleRecord({ scanId: 'scan-list' });
+      const second = sampleRecord({ scanId: 'scan-list' });
+      await store.putEvidence(first);
+      await store.putEvidence(sampleRecord({ scanId: 'scan-other' }));
+      await store.putEvidence(second);
+      const listed = await store.listByScan('scan-list');
+      assert.deepEqual(listed.map((r) => r.sha256), [first.sha256, second.sha256]);
+      assert.deepEqual(await store.listByScan('scan-nobody'), []);
+    });
+
+    it('rejects a record whose digest is not lowercase hex as a caller mistake', async () => {
+      await assert.rejects(store.putEvidence(sampleRecord({ sha256: 'ABC' })), TypeError);
+    });
+
+    it('registers a scan once and answers the first registration on a repeat', async () => {
+      const first = await store.registerScan({ scanId: 'scan-reg', scannerId: 'scanner-01', registration: { image: 'a' }, registeredAt: '2026-11-28T00:00:00.000Z' });
+      assert.equal(first.created, true);
+      assert.equal(first.record.status, 'registered');
+      assert.deepEqual(first.record.registration, { image: 'a' });
+      const again = await store.registerScan({ scanId: 'scan-reg', scannerId: 'scanner-02', registration: { image: 'b' }, registeredAt: '2026-11-28T01:00:00.000Z' });
+      assert.equal(again.created, false);
+      assert.equal(again.record.scannerId, 'scanner-01');
+      assert.deepEqual(await store.getScan('scan-reg'), first.record);
+    });
+
+    it('completes a scan once, repeats idempotently, and reports a conflicting second report', async () => {
+      await store.registerScan({ scanId: 'scan-done', scannerId: 'scanner-01', registration: {}, registeredAt: '2026-11-28T00:00:00.000Z' });
+      const report = completion({ findings: 3 });
+      const done = await store.completeScan('scan-done', report);
+      assert.equal(done.outcome, 'completed');
+      assert.equal(done.outcome === 'completed' && done.record.completion?.envelopeSha256, report.envelopeSha256);
+      const repeat = await store.completeScan('scan-done', report);
+      assert.equal(repeat.outcome, 'already-completed');
+      const other = await store.completeScan('scan-done', completion({ findings: 4 }));
+      assert.equal(other.outcome, 'conflict');
+      const read = await store.getScan('scan-done');
+      assert.equal(read?.status, 'completed');
+      assert.deepEqual(read?.completion?.report, { findings: 3 });
+      assert.deepEqual(Buffer.from(read!.completion!.envelope), Buffer.from(report.envelope));
+    });
+
+    it('reports not-found when completing a scan that was never registered', async () => {
+      const result = await store.completeScan('scan-ghost', completion({}));
+      assert.equal(result.outcome, 'not-found');
+      assert.equal(await store.getScan('scan-ghost'), null);
+    });
+
+    it('answers a ping while open', async () => {
+      await store.ping();
+      assert.equal(typeof store.kind, 'string');
+    });
+  });
+}

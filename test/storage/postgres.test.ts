@@ -1,0 +1,60 @@
+import { describe, it, after } from 'node:test';
+import { strict as assert } from 'node:assert';
+import pg from 'pg';
+import { openPostgresStore } from '../../src/storage/postgres.js';
+import { openStoreForService } from '../../src/storage/index.js';
+import { StorageError } from '../../src/storage/types.js';
+import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
+import { sampleRecord, storeContract } from './contract.js';
+
+storeContract('PostgreSQL', {
+  async open() {
+    const db = await createTestDatabase();
+    return { store: await openPostgresStore({ url: db.url }), openSibling: () => openPostgresStore({ url: db.url }), dispose: () => db.drop() };
+  },
+});
+
+describe('PostgreSQL evidence store', () => {
+  const databases: TestDatabase[] = [];
+  after(async () => {
+    for (const db of databases) await db.drop();
+  });
+
+  it('runs each migration once when several instances start together on one database', async () => {
+    const db = await createTestDatabase();
+    databases.push(db);
+    const stores = await Promise.all(Array.from({ length: 4 }, () => openPostgresStore({ url: db.url })));
+    const record = sampleRecord();
+    await stores[0]!.putEvidence(record);
+    assert.deepEqual(await stores[3]!.getEvidence(record.sha256), record);
+    await Promise.all(stores.map((s) => s.close()));
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    const { rows } = await client.query<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
+    await client.end();
+    assert.deepEqual(rows.map((r) => r.version), [1]);
+  });
+
+  it('reads the connection URL from the environment when the topology says env:NAME', async () => {
+    const db = await createTestDatabase();
+    databases.push(db);
+    const store = await openStoreForService({ id: 'evidence-locker', storage: { kind: 'postgres', url: 'env:STELLA_TEST_LOCKER_DB' } }, '/tmp', { STELLA_TEST_LOCKER_DB: db.url });
+    assert.equal(store.kind, 'postgres');
+    await store.ping();
+    await store.close();
+  });
+
+  it('fails with storage-config when the named environment variable is missing', async () => {
+    await assert.rejects(
+      openStoreForService({ id: 'evidence-locker', storage: { kind: 'postgres', url: 'env:STELLA_NOT_SET' } }, '/tmp', {}),
+      (e: unknown) => e instanceof StorageError && e.code === 'storage-config',
+    );
+  });
+
+  it('fails with storage-unavailable when the server cannot be reached', async () => {
+    await assert.rejects(
+      openPostgresStore({ url: 'postgres://postgres@127.0.0.1:1/none' }),
+      (e: unknown) => e instanceof StorageError && e.code === 'storage-unavailable',
+    );
+  });
+});
