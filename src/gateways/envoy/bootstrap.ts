@@ -1,0 +1,215 @@
+/**
+ * The Envoy v3 static bootstrap of one hop (SPEC §7, §9; docs/CONVENTIONS.md), as a plain object
+ * that `index.ts` writes as YAML. Every block is explained in docs/gateways/envoy.md.
+ * Pure: builds data from the resolved topology; touches no file.
+ */
+import { isIP } from 'node:net';
+import type { ResolvedHop, ResolvedTopology } from '../../topology/resolve.js';
+import { DEFAULT_MAX_BODY_BYTES, DEFAULT_UPSTREAM_TIMEOUT_SECONDS } from '../../topology/schema.js';
+import { admittedPeerIds, isEdge, nextTarget, RULE_ONE_HEADERS, splitListen } from '../chain.js';
+import { hopHealthPath } from '../types.js';
+
+/** `@type` URLs of the typed configs used below (resolved against the API by `check.ts`). */
+const T = {
+  downstreamTls: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext',
+  upstreamTls: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
+  hcm: 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+  extAuthz: 'type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthz',
+  extAuthzPerRoute: 'type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute',
+  buffer: 'type.googleapis.com/envoy.extensions.filters.http.buffer.v3.Buffer',
+  router: 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router',
+  earlyMutation: 'type.googleapis.com/envoy.extensions.http.early_header_mutation.header_mutation.v3.HeaderMutation',
+  stdoutLog: 'type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog',
+} as const;
+
+/** Names of the two clusters: the next hop (mTLS) and the hop's own stamper (loopback HTTP). */
+export const NEXT_CLUSTER = 'next_hop';
+export const STAMPER_CLUSTER = 'stamper';
+/** How long a hop waits for a TCP+TLS connection to its next hop; the rest is the route timeout. */
+export const UPSTREAM_CONNECT_TIMEOUT = '5s';
+/** The stamper is on loopback and answers from memory: a slow stamper is a broken one. */
+export const STAMPER_TIMEOUT = '2s';
+
+/** Headers the stamper reads (docs/CONVENTIONS.md "The stamper contract"), lower-case as Envoy sees them. */
+export const STAMPER_REQUEST_HEADERS = ['x-stella-scan-id', 'content-digest', 'x-stella-provenance', 'x-forwarded-client-cert'] as const;
+
+type Json = Record<string, unknown>;
+
+/** A `SocketAddress` for `host:port`; IPv6 brackets dropped. */
+function socketAddress(listen: string): Json {
+  const { host, port } = splitListen(listen);
+  return { socket_address: { address: host.replace(/^\[(.*)\]$/, '$1'), port_value: port } };
+}
+
+/** The SPIFFE URI SAN of a peer (SPEC §5): Envoy matches SANs, not CNs, and CN = name here. */
+function spiffe(topology: ResolvedTopology, role: 'scanner' | 'gateway' | 'service', name: string): Json {
+  return { san_type: 'URI', matcher: { exact: `spiffe://${topology.trustDomain}/${role}/${name}` } };
+}
+
+/** Builds the bootstrap of one Envoy hop. */
+export function envoyBootstrap(topology: ResolvedTopology, hop: ResolvedHop): Json {
+  const edge = isEdge(topology, hop);
+  const next = nextTarget(hop);
+  const nextRole = hop.nextTarget.type === 'hop' ? 'gateway' : 'service';
+  const peerRole = edge ? 'scanner' : 'gateway';
+  const stamp = hop.stamp === false ? null : hop.stamp;
+  const maxBodyBytes = hop.limits?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const timeout = `${hop.limits?.upstreamTimeoutSeconds ?? DEFAULT_UPSTREAM_TIMEOUT_SECONDS}s`;
+  const health = JSON.stringify({ hop: hop.id, kind: hop.kind, status: 'live' });
+
+  // SPEC §4 rule 1, "before doing anything else": removed before routing and before any filter,
+  // so neither ext_authz nor the stamper ever sees a client's copy. Later hops keep the incoming
+  // X-Stella-Provenance (their stamper chains to it) and let ext_authz replace it.
+  const earlyRemove = edge ? [...RULE_ONE_HEADERS, ...topology.headers.strip].map((h) => h.toLowerCase()) : [];
+
+  const httpFilters: Json[] = [];
+  if (stamp) {
+    if (!stamp.stamper) throw new TypeError(`envoyBootstrap: hop ${hop.id} stamps via ${stamp.via}; Envoy needs a forward-auth stamper`);
+    httpFilters.push({
+      name: 'envoy.filters.http.ext_authz',
+      typed_config: {
+        '@type': T.extAuthz,
+        transport_api_version: 'V3',
+        // No record, no request (SPEC §4): an unreachable stamper must not let requests through.
+        failure_mode_allow: false,
+        status_on_error: { code: 'ServiceUnavailable' },
+        http_service: {
+          server_uri: { uri: `http://${stamp.stamper.listen}`, cluster: STAMPER_CLUSTER, timeout: STAMPER_TIMEOUT },
+          path_prefix: '/stamp',
+          authorization_request: { allowed_headers: { patterns: STAMPER_REQUEST_HEADERS.map((h) => ({ exact: h })) } },
+          // "Coexistent headers will be overridden": the stamper's value replaces the incoming one.
+          authorization_response: { allowed_upstream_headers: { patterns: [{ exact: 'x-stella-provenance' }] } },
+        },
+      },
+    });
+  }
+  httpFilters.push(
+    { name: 'envoy.filters.http.buffer', typed_config: { '@type': T.buffer, max_request_bytes: maxBodyBytes } },
+    { name: 'envoy.filters.http.router', typed_config: { '@type': T.router } },
+  );
+
+  const hcm: Json = {
+    '@type': T.hcm,
+    stat_prefix: hop.id.replace(/[.-]/g, '_'),
+    codec_type: 'AUTO',
+    // SPEC §4 rule 2: hops do not rewrite the path the MAC covers.
+    normalize_path: false,
+    merge_slashes: false,
+    path_with_escaped_slashes_action: 'KEEP_UNCHANGED',
+    // The stamper reads the verified client certificate from XFCC (docs/CONVENTIONS.md); SANITIZE*
+    // drops any client-sent XFCC first.
+    forward_client_cert_details: stamp ? 'SANITIZE_SET' : 'SANITIZE',
+    ...(stamp ? { set_current_client_cert_details: { cert: true, uri: true, subject: true } } : {}),
+    request_headers_timeout: '10s',
+    stream_idle_timeout: '300s',
+    common_http_protocol_options: { idle_timeout: '60s', headers_with_underscores_action: 'REJECT_REQUEST' },
+    ...(earlyRemove.length > 0
+      ? {
+          early_header_mutation_extensions: [
+            {
+              name: 'envoy.http.early_header_mutation.header_mutation',
+              typed_config: { '@type': T.earlyMutation, mutations: earlyRemove.map((remove) => ({ remove })) },
+            },
+          ],
+        }
+      : {}),
+    access_log: [{ name: 'envoy.access_loggers.stdout', typed_config: { '@type': T.stdoutLog } }],
+    route_config: {
+      name: hop.id,
+      // Applied by the router, i.e. after ext_authz read them: certificate headers never travel on.
+      request_headers_to_remove: ['x-forwarded-client-cert', 'client-cert', 'client-cert-chain', 'x-stella-client-cert'],
+      virtual_hosts: [
+        {
+          name: hop.id,
+          domains: ['*'],
+          routes: [
+            {
+              // SPEC §9: the hop answers its own liveness; no stamping for it.
+              match: { path: hopHealthPath(hop.id) },
+              direct_response: { status: 200, body: { inline_string: health } },
+              response_headers_to_add: [{ header: { key: 'content-type', value: 'application/json' }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' }],
+              ...(stamp ? { typed_per_filter_config: { 'envoy.filters.http.ext_authz': { '@type': T.extAuthzPerRoute, disabled: true } } } : {}),
+            },
+            // Every other path, /healthz/* included, goes on to the next hop like any request.
+            { match: { prefix: '/' }, route: { cluster: NEXT_CLUSTER, timeout } },
+          ],
+        },
+      ],
+    },
+    http_filters: httpFilters,
+  };
+
+  const downstreamTls: Json = {
+    '@type': T.downstreamTls,
+    require_client_certificate: true,
+    common_tls_context: {
+      tls_params: { tls_minimum_protocol_version: 'TLSv1_2' },
+      tls_certificates: [{ certificate_chain: { filename: hop.tls.chain }, private_key: { filename: hop.tls.key } }],
+      validation_context: {
+        trusted_ca: { filename: topology.pki.caBundle },
+        crl: { filename: topology.pki.crl },
+        // docs/CONVENTIONS.md: crl.pem holds the CRLs of every CA; check the whole chain.
+        only_verify_leaf_cert_crl: false,
+        match_typed_subject_alt_names: admittedPeerIds(topology, hop).map((id) => spiffe(topology, peerRole, id)),
+      },
+      alpn_protocols: ['http/1.1'],
+    },
+  };
+
+  const nextCluster: Json = {
+    name: NEXT_CLUSTER,
+    type: isIP(next.host.replace(/^\[(.*)\]$/, '$1')) ? 'STATIC' : 'STRICT_DNS',
+    connect_timeout: UPSTREAM_CONNECT_TIMEOUT,
+    load_assignment: {
+      cluster_name: NEXT_CLUSTER,
+      endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress(`${next.host}:${next.port}`) } }] }],
+    },
+    transport_socket: {
+      name: 'envoy.transport_sockets.tls',
+      typed_config: {
+        '@type': T.upstreamTls,
+        sni: next.serverName,
+        // SPEC §7: no TLS session reuse toward an upstream where the client certificate matters.
+        max_session_keys: 0,
+        common_tls_context: {
+          tls_certificates: [{ certificate_chain: { filename: hop.upstreamTls.chain }, private_key: { filename: hop.upstreamTls.key } }],
+          validation_context: {
+            trusted_ca: { filename: topology.pki.caBundle },
+            crl: { filename: topology.pki.crl },
+            only_verify_leaf_cert_crl: false,
+            match_typed_subject_alt_names: [spiffe(topology, nextRole, next.id)],
+          },
+        },
+      },
+    },
+  };
+
+  const clusters: Json[] = [nextCluster];
+  if (stamp?.stamper) {
+    clusters.push({
+      name: STAMPER_CLUSTER,
+      type: 'STATIC',
+      connect_timeout: '1s',
+      load_assignment: { cluster_name: STAMPER_CLUSTER, endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress(stamp.stamper.listen) } }] }] },
+    });
+  }
+
+  return {
+    node: { id: hop.id, cluster: topology.name },
+    static_resources: {
+      listeners: [
+        {
+          name: hop.id,
+          address: socketAddress(hop.listen),
+          filter_chains: [
+            {
+              transport_socket: { name: 'envoy.transport_sockets.tls', typed_config: downstreamTls },
+              filters: [{ name: 'envoy.filters.network.http_connection_manager', typed_config: hcm }],
+            },
+          ],
+        },
+      ],
+      clusters,
+    },
+  };
+}

@@ -1,0 +1,55 @@
+/**
+ * The Envoy hop renderer (SPEC §7): `<hop id>/envoy.yaml`, a static v3 bootstrap. Envoy cannot
+ * compute the hop MAC, so a stamping Envoy hop calls its forward-auth stamper through `ext_authz`.
+ * What each block does and how to adapt it by hand: docs/gateways/envoy.md.
+ */
+import { posix } from 'node:path';
+import { extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+import type { GatewayProgram, HopRenderer } from '../types.js';
+import { envoyBootstrap } from './bootstrap.js';
+
+export { envoyBootstrap, NEXT_CLUSTER, STAMPER_CLUSTER, STAMPER_REQUEST_HEADERS } from './bootstrap.js';
+export { checkEnvoyConfig, type EnvoyConfigProblem } from './check.js';
+
+/** The bootstrap file inside the hop folder. */
+export const ENVOY_CONFIG_FILE = 'envoy.yaml';
+
+/**
+ * Renders one Envoy hop. Pure: the bootstrap references the topology's certificate, key, CA
+ * bundle and CRL files; it holds no key material.
+ *
+ * @example
+ * renderEnvoyHop(topology, hop, { outDir: '/srv/gw' }).map((f) => f.path); // ['gw-edge/envoy.yaml']
+ */
+export const renderEnvoyHop: HopRenderer = (topology, hop) => {
+  if (hop.kind !== 'envoy') throw new TypeError(`renderEnvoyHop: hop ${hop.id} is of kind ${hop.kind}`);
+  const header = `# Envoy v3 bootstrap of hop ${hop.id} (topology ${topology.name}), rendered by stella-gateway.\n# See docs/gateways/envoy.md for what each block does.\n`;
+  return [{ path: `${hop.id}/${ENVOY_CONFIG_FILE}`, contents: header + stringify(envoyBootstrap(topology, hop), { lineWidth: 0, aliasDuplicateObjects: false }) }];
+};
+
+/**
+ * `check` runs the Envoy v3 API schema check (`check-main`) in a Node child process, because no
+ * Envoy binary exists on Debian 12 or npm; it needs @grpc/grpc-js-xds and protobufjs at runtime.
+ * `run` is the real `envoy` command, for machines that have one.
+ */
+export const envoyProgram: GatewayProgram = {
+  check: (hopDir) => {
+    const self = fileURLToPath(import.meta.url);
+    const ext = extname(self); // .ts under tsx (tests), .js from dist
+    const main = posix.join(posix.dirname(self), `check-main${ext}`);
+    return { command: process.execPath, args: [...(ext === '.ts' ? ['--import', 'tsx'] : []), main, posix.join(hopDir, ENVOY_CONFIG_FILE)] };
+  },
+  run: (hopDir, hop) => ({
+    command: 'envoy',
+    args: ['-c', posix.join(hopDir, ENVOY_CONFIG_FILE), '--service-node', hop.id, '--log-level', 'info', '--base-id', String(hashBaseId(hop.id))],
+  }),
+};
+
+/** Several Envoys on one machine need distinct shared-memory base ids. */
+function hashBaseId(id: string): number {
+  let h = 0;
+  for (const c of id) h = (h * 31 + c.charCodeAt(0)) % 100000;
+  return h + 1;
+}
