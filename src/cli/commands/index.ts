@@ -7,6 +7,7 @@ import { register as dsse } from './dsse.js';
 import { register as pki } from './pki.js';
 import { register as topology } from './topology.js';
 import { register as stamper } from './stamper.js';
+import { register as scanner } from './scanner.js';
 
 export type RegisterGroup = (program: Command) => void;
 
@@ -15,4 +16,5 @@ export const commandGroups: RegisterGroup[] = [
   pki,
   topology,
   stamper,
+  scanner,
 ];

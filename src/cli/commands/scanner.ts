@@ -1,0 +1,194 @@
+/**
+ * `stella-gateway scanner submit | run | status` (SPEC §8, §10; docs/scanner.md).
+ *
+ * Exit codes (src/cli/output.ts): submit → 0 every file delivered, 1 any rejected or still
+ * pending after its attempts/deadline, 2 usage or configuration (bad topology, scanner, key,
+ * scan id, unreadable file, unusable outbox). run → 0 after a graceful SIGTERM/SIGINT.
+ */
+import { join } from 'node:path';
+import { InvalidArgumentError } from 'commander';
+import type { Command } from 'commander';
+import pino from 'pino';
+import { CliError, EXIT_FAILED, EXIT_USAGE, formatTable, printJson } from '../output.js';
+import { loadTopology } from '../../topology/load.js';
+import { isStellaError } from '../../errors/base.js';
+import type { ResolvedTopology } from '../../topology/resolve.js';
+import { deliveryOptionsFor } from '../../scanner/config.js';
+import type { ScannerSetup } from '../../scanner/config.js';
+import { OUTBOX_STATES, Outbox } from '../../scanner/outbox.js';
+import { runScanner } from '../../scanner/run.js';
+import { DEFAULT_MAX_ATTEMPTS, assertScanId, submitArtifacts } from '../../scanner/submit.js';
+import type { DeliveryEvent } from '../../scanner/worker.js';
+
+/** Default outbox of a scanner: `<topology folder>/var/<scanner id>.outbox.db`. */
+export function defaultOutboxPath(topology: ResolvedTopology, scannerId: string): string {
+  return join(topology.baseDir, 'var', `${scannerId}.outbox.db`);
+}
+
+interface CommonFlags { topology: string; scanner: string; outbox?: string; receiptKey?: string; timeout?: number }
+
+/** Loads the topology and builds the delivery setup; every failure here is a configuration error (exit 2). */
+async function prepare(flags: CommonFlags): Promise<{ topology: ResolvedTopology; setup: ScannerSetup; outbox: Outbox }> {
+  return configurationStep(async () => {
+    const topology = await loadTopology(flags.topology);
+    const setup = await deliveryOptionsFor(topology, flags.scanner, { receiptKey: flags.receiptKey, timeoutMs: flags.timeout });
+    try {
+      return { topology, setup, outbox: Outbox.open(flags.outbox ?? defaultOutboxPath(topology, flags.scanner)) };
+    } catch (error) {
+      await setup.close();
+      throw error;
+    }
+  });
+}
+
+async function configurationStep<T>(step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (error) {
+    if (isStellaError(error)) throw new CliError(`${error.code}: ${error.message}`, EXIT_USAGE);
+    throw error;
+  }
+}
+
+/** Adds the `scanner` group. */
+export function register(program: Command): void {
+  const group = program.command('scanner').description('Sign scan artifacts and deliver them through the gateway chain (SPEC §8)');
+  const common = (c: Command): Command =>
+    c
+      .requiredOption('--topology <file>', 'topology file (YAML or JSON)')
+      .requiredOption('--scanner <id>', 'scanner id of the topology')
+      .option('--outbox <file>', 'outbox database (default: <topology folder>/var/<scanner>.outbox.db)')
+      .option('--receipt-key <file>', "the locker's receipt public key (default: <service receiptKey>.pub when present)")
+      .option('--timeout <duration>', 'whole-request timeout, e.g. 30s', parseDurationMs);
+
+  common(group.command('submit'))
+    .description('Enqueue files durably, deliver them with retries, print one result per file')
+    .requiredOption('--scan-id <id>', 'scan id (X-Stella-Scan-Id)')
+    .option('--max-attempts <n>', `attempts per file in this run (default ${DEFAULT_MAX_ATTEMPTS})`, parsePositive)
+    .option('--deadline <duration>', 'stop retrying after this long, e.g. 2m (default 5m)', parseDurationMs)
+    .option('--json', 'machine-readable output')
+    .argument('<file...>', 'artifact files')
+    .action(async (files: string[], o: CommonFlags & { scanId: string; maxAttempts?: number; deadline?: number; json?: boolean }) => {
+      await configurationStep(async () => assertScanId(o.scanId));
+      const { setup, outbox } = await prepare(o);
+      try {
+        const results = await configurationStep(() =>
+          submitArtifacts({ ...setup, outbox, scanId: o.scanId, files, maxAttempts: o.maxAttempts, deadlineMs: o.deadline }),
+        );
+        if (o.json) printJson({ scanId: o.scanId, receiptVerified: setup.receiptKeyFile !== undefined, results });
+        else {
+          process.stdout.write(`${formatTable(
+            ['file', 'result', 'code', 'attempts', 'envelope sha256', 'receipt sha256'],
+            results.map((r) => [r.name, r.state, r.code ?? (r.status === null ? '' : String(r.status)), String(r.attempts), r.envelopeSha256 ?? '', r.receiptSha256 ?? '']),
+          )}\n`);
+          if (!setup.receiptKeyFile) process.stderr.write('stella-gateway: note: no receipt key configured; receipts were stored unverified\n');
+        }
+        if (results.some((r) => r.state !== 'delivered')) throw new CliError('', EXIT_FAILED);
+      } finally {
+        outbox.close();
+        await setup.close();
+      }
+    });
+
+  common(group.command('run'))
+    .description('Daemon: move files of <spool>/<scan-id>/ into the outbox and deliver them in the background')
+    .requiredOption('--spool <dir>', 'spool folder (created when missing)')
+    .option('--poll-interval <duration>', 'how often the spool is swept, e.g. 500ms (default 500ms)', parseDurationMs)
+    .action(async (o: CommonFlags & { spool: string; pollInterval?: number }) => {
+      const { setup, outbox } = await prepare(o);
+      const log = pino({ name: 'stella-scanner', base: { scanner: o.scanner } }, pino.destination({ fd: 2, sync: true }));
+      const stop = new AbortController();
+      const onSignal = (signal: NodeJS.Signals): void => {
+        log.info({ signal }, 'stopping after the attempt in flight');
+        stop.abort();
+      };
+      process.once('SIGTERM', onSignal);
+      process.once('SIGINT', onSignal);
+      const progress = process.stdout.isTTY ? setInterval(() => writeProgress(outbox), 1000) : undefined;
+      log.info({ spool: o.spool, edge: setup.endpoint.origin, receiptVerified: setup.receiptKeyFile !== undefined }, 'scanner worker started');
+      try {
+        await runScanner({
+          ...setup, outbox, spoolDir: o.spool, signal: stop.signal, pollIntervalMs: o.pollInterval,
+          onEvent: (event) => logEvent(log, event),
+          onSweep: (sweep) => {
+            for (const a of sweep.accepted) log.info({ scanId: a.scanId, artifact: a.name, item: a.itemId, duplicate: !a.created }, 'accepted');
+            for (const i of sweep.invalid) log.warn({ path: i.path, reason: i.reason }, 'moved to .rejected');
+          },
+          onSweepError: (error) => log.error({ err: error }, 'spool sweep failed'),
+        });
+      } finally {
+        if (progress) clearInterval(progress);
+        process.removeListener('SIGTERM', onSignal);
+        process.removeListener('SIGINT', onSignal);
+        const { counts } = outbox.summary(0);
+        log.info({ counts }, 'scanner worker stopped');
+        outbox.close();
+        await setup.close();
+      }
+    });
+
+  group
+    .command('status')
+    .description('Counts of outbox items by state and the latest errors')
+    .requiredOption('--outbox <file>', 'outbox database')
+    .option('--json', 'machine-readable output')
+    .action(async (o: { outbox: string; json?: boolean }) => {
+      const outbox = await configurationStep(async () => Outbox.open(o.outbox, { readonly: true }));
+      try {
+        const summary = outbox.summary();
+        if (o.json) printJson(summary);
+        else {
+          process.stdout.write(`${OUTBOX_STATES.map((s) => `${s}: ${summary.counts[s]}`).join('  ')}\n`);
+          if (summary.lastErrors.length > 0) {
+            process.stdout.write(`\n${formatTable(
+              ['item', 'scan id', 'file', 'state', 'attempts', 'code', 'message'],
+              summary.lastErrors.map((e) => [String(e.id), e.scanId, e.name, e.state, String(e.attempts), e.code, (e.message ?? '').slice(0, 80)]),
+            )}\n`);
+          }
+        }
+      } finally {
+        outbox.close();
+      }
+    });
+}
+
+function logEvent(log: pino.Logger, event: DeliveryEvent): void {
+  const base = { item: event.item.id, scanId: event.item.scanId, artifact: event.item.name, attempts: event.item.attempts };
+  switch (event.type) {
+    case 'delivered':
+      log.info({ ...base, status: event.delivered.status, envelopeSha256: event.delivered.envelopeSha256 }, 'delivered');
+      return;
+    case 'rejected':
+      log.warn({ ...base, code: event.error.outcomeCode, status: event.error.status }, 'rejected');
+      return;
+    case 'retry':
+      log.info({ ...base, code: event.error.outcomeCode, status: event.error.status, retryInMs: event.nextAttemptMs - Date.now() }, 'will retry');
+      return;
+    default:
+      throw new TypeError(`unknown event ${String((event satisfies never) as unknown)}`);
+  }
+}
+
+function writeProgress(outbox: Outbox): void {
+  try {
+    const { counts } = outbox.summary(0);
+    process.stdout.write(`\rpending ${counts.pending}  delivered ${counts.delivered}  rejected ${counts.rejected}   `);
+  } catch {
+    // The outbox is closing; the final counts are logged on stop.
+  }
+}
+
+function parsePositive(value: string): number {
+  if (!/^[1-9][0-9]{0,5}$/.test(value)) throw new InvalidArgumentError('must be a positive integer');
+  return Number(value);
+}
+
+/** `500ms`, `30s`, `2m`, `1h` → milliseconds. */
+export function parseDurationMs(value: string): number {
+  const match = /^([0-9]{1,9})(ms|s|m|h)$/.exec(value.trim());
+  if (!match) throw new InvalidArgumentError('must be a duration like 500ms, 30s, 2m or 1h');
+  const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[match[2] as 'ms' | 's' | 'm' | 'h'];
+  const ms = Number(match[1]) * factor;
+  if (ms <= 0) throw new InvalidArgumentError('must be positive');
+  return ms;
+}
