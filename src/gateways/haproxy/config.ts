@@ -121,7 +121,7 @@ export function stampRules(hopId: string, stamp: StampFacts): string[] {
       'if { req.fhdr(x-stella-provenance) -m reg ;mac=:[A-Za-z0-9+/]*=*: }');
   }
   const input = ['stella-provenance-v1', hopId, String(stamp.seq), v('ts'), v('nonce'), `sha256:${v('peer')}`, v('peer_id'),
-    '%[method]', '%[pathq]', '%[req.fhdr(x-stella-scan-id)]', '%[req.fhdr(content-digest)]', v('prev_mac')].join('|');
+    '%[method]', '%[pathq]', '%[req.fhdr(x-stella-scan-id)]', '%[req.fhdr(content-digest)]', stamp.seq > 1 ? v('prev_mac') : ''].join('|');
   const record = `${hopId};seq=${stamp.seq};ts=${v('ts')};nonce="${v('nonce')}";peer="sha256:${v('peer')}";` +
     `peer-id="${v('peer_id')}";kid="${stamp.key.kid}";mac=:${v('mac')}:`;
   const hasIncoming = '{ req.fhdr(x-stella-provenance) -m len 1: }';

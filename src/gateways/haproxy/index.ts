@@ -45,6 +45,6 @@ export const renderHaproxyHop: HopRenderer = (topology, hop, context) => {
  * by PID. The runtime adds the environment returned by `prepareHaproxyHop` (the MAC key).
  */
 export const haproxyProgram: GatewayProgram = {
-  check: (hopDir) => ({ command: 'haproxy', args: ['-c', '-q', '-f', posix.join(hopDir, HAPROXY_CONF_FILE)], env: { [HAPROXY_KEY_ENV]: CHECK_ONLY_KEY } }),
+  check: (hopDir) => ({ command: 'haproxy', args: ['-c', '-f', posix.join(hopDir, HAPROXY_CONF_FILE)], env: { [HAPROXY_KEY_ENV]: CHECK_ONLY_KEY } }),
   run: (hopDir) => ({ command: 'haproxy', args: ['-db', '-f', posix.join(hopDir, HAPROXY_CONF_FILE)] }),
 };
