@@ -8,6 +8,7 @@ import { Command, CommanderError } from 'commander';
 import { isStellaError } from '../errors/base.js';
 import { CliError, EXIT_USAGE, EXIT_FAILED } from './output.js';
 import { commandGroups } from './commands/index.js';
+import { TopologyError, formatProblems } from '../topology/errors.js';
 
 /** Builds the command tree. Exposed so tests can inspect `--help` without spawning a process. */
 export function buildProgram(): Command {
@@ -39,6 +40,11 @@ function exitCodeFor(error: unknown): number {
   if (error instanceof CliError) {
     if (error.message) process.stderr.write(`stella-gateway: ${error.message}\n`);
     return error.exitCode;
+  }
+  if (error instanceof TopologyError) {
+    // A topology is configuration: its problems are usage errors (exit 2), listed together.
+    process.stderr.write(`stella-gateway: ${error.code}:\n${formatProblems(error.problems)}\n`);
+    return EXIT_USAGE;
   }
   if (isStellaError(error)) {
     process.stderr.write(`stella-gateway: ${error.code}: ${error.message}\n`);
