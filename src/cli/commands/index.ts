@@ -9,6 +9,8 @@ import { register as topology } from './topology.js';
 import { register as stamper } from './stamper.js';
 import { register as scanner } from './scanner.js';
 
+import { register as probe } from './probe.js';
+
 export type RegisterGroup = (program: Command) => void;
 
 export const commandGroups: RegisterGroup[] = [
@@ -17,4 +19,5 @@ export const commandGroups: RegisterGroup[] = [
   topology,
   stamper,
   scanner,
+  probe,
 ];
