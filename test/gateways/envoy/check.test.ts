@@ -1,0 +1,113 @@
+import { describe, it, after } from 'node:test';
+import { strict as assert } from 'node:assert';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
+import { parseTopology } from '../../../src/topology/load.js';
+import { resolveTopology } from '../../../src/topology/resolve.js';
+import { checkEnvoyConfig, envoyProgram, renderEnvoyHop } from '../../../src/gateways/envoy/index.js';
+import { tempDir } from '../../support/tmp.js';
+
+const topology = resolveTopology(parseTopology(readFileSync('examples/topology-envoy.yaml', 'utf8')), '/srv/stella');
+const edge = topology.hops[0]!;
+const rendered = renderEnvoyHop(topology, edge, { outDir: '/srv/out' })[0]!.contents;
+
+type Tree = Record<string, unknown>;
+/** A deep copy of the rendered bootstrap with one change applied. */
+function broken(change: (b: Tree & { static_resources: { listeners: Tree[]; clusters: Tree[] } }) => void): Tree {
+  const copy = parse(rendered) as Tree & { static_resources: { listeners: Tree[]; clusters: Tree[] } };
+  change(copy);
+  return copy;
+}
+const HCM = 'static_resources.listeners[0].filter_chains[0].filters[0].typed_config';
+const hcmOf = (b: { static_resources: { listeners: Tree[] } }): Tree =>
+  ((b.static_resources.listeners[0]!.filter_chains as Tree[])[0]!.filters as { typed_config: Tree }[])[0]!.typed_config;
+
+describe('checkEnvoyConfig', () => {
+  it('accepts the rendered bootstrap of the Envoy example', () => {
+    assert.deepEqual(checkEnvoyConfig(rendered), []);
+  });
+
+  it('accepts lowerCamelCase field names as proto3 JSON does', () => {
+    assert.deepEqual(checkEnvoyConfig({ node: { id: 'x' }, staticResources: { clusters: [{ name: 'c', connectTimeout: '1s' }] } }), []);
+  });
+
+  it('reports an unknown field with its path and message type', () => {
+    const problems = checkEnvoyConfig(broken((b) => (b.static_resources.clusters[0]!.conect_timeout = '5s')));
+    assert.deepEqual(problems, [{ path: 'static_resources.clusters[0].conect_timeout', message: 'unknown field of envoy.config.cluster.v3.Cluster' }]);
+  });
+
+  it('reports an unknown field inside a typed_config it resolved through @type', () => {
+    const problems = checkEnvoyConfig(broken((b) => (hcmOf(b).forward_client_cert = 'SANITIZE')));
+    assert.deepEqual(problems, [{ path: `${HCM}.forward_client_cert`, message: 'unknown field of envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager' }]);
+  });
+
+  it('reports a wrong scalar type', () => {
+    const problems = checkEnvoyConfig(broken((b) => (hcmOf(b).normalize_path = 'no')));
+    assert.deepEqual(problems, [{ path: `${HCM}.normalize_path`, message: 'must be true or false (bool)' }]);
+    const port = checkEnvoyConfig({ static_resources: { listeners: [{ name: 'l', address: { socket_address: { address: '127.0.0.1', port_value: -1 } } }] } });
+    assert.deepEqual(port, [{ path: 'static_resources.listeners[0].address.socket_address.port_value', message: 'must be an unsigned 32-bit integer (uint32)' }]);
+  });
+
+  it('reports a bad enum name and lists the allowed ones', () => {
+    const problems = checkEnvoyConfig(broken((b) => (hcmOf(b).forward_client_cert_details = 'SANITISE_SET')));
+    assert.equal(problems.length, 1);
+    assert.equal(problems[0]!.path, `${HCM}.forward_client_cert_details`);
+    assert.match(problems[0]!.message, /^bad enum value "SANITISE_SET" of envoy\.extensions\.filters\.network\.http_connection_manager\.v3\.HttpConnectionManager\.ForwardClientCertDetails \(one of: SANITIZE, FORWARD_ONLY, APPEND_FORWARD, SANITIZE_SET, ALWAYS_FORWARD_ONLY\)$/);
+  });
+
+  it('reports an @type that names no known message', () => {
+    const problems = checkEnvoyConfig(broken((b) => {
+      (hcmOf(b).http_filters as { typed_config: Tree }[])[2]!.typed_config['@type'] = 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Routr';
+    }));
+    assert.deepEqual(problems, [{ path: `${HCM}.http_filters[2].typed_config.@type`, message: 'unknown type type.googleapis.com/envoy.extensions.filters.http.router.v3.Routr' }]);
+  });
+
+  it('checks the JSON forms of well-known types: Duration strings and UInt32Value numbers', () => {
+    const problems = checkEnvoyConfig(broken((b) => {
+      b.static_resources.clusters[0]!.connect_timeout = 5;
+      (hcmOf(b).http_filters as { typed_config: Tree }[])[1]!.typed_config.max_request_bytes = 'lots';
+    }));
+    assert.deepEqual(problems, [
+      { path: `${HCM}.http_filters[1].typed_config.max_request_bytes`, message: 'must be an unsigned 32-bit integer (uint32)' },
+      { path: 'static_resources.clusters[0].connect_timeout', message: 'must be a duration string such as "5s" or "0.250s"' },
+    ]);
+  });
+
+  it('reports two members of one oneof', () => {
+    const problems = checkEnvoyConfig(broken((b) => {
+      const routes = (((hcmOf(b).route_config as Tree).virtual_hosts as Tree[])[0]!.routes as Tree[]);
+      (routes[1]!.match as Tree).path = '/x';
+    }));
+    assert.deepEqual(problems, [{ path: `${HCM}.route_config.virtual_hosts[0].routes[1].match.path`, message: 'prefix and path are both set, but only one of path_specifier may be' }]);
+  });
+
+  it('reports fields and oneofs the API marks as required', () => {
+    const problems = checkEnvoyConfig({ static_resources: { clusters: [{ name: 'c', transport_socket: { name: 't', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute' } } }] } });
+    assert.deepEqual(problems, [{ path: 'static_resources.clusters[0].transport_socket.typed_config', message: 'one of disabled, check_settings is required (envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute.override)' }]);
+  });
+
+  it('reports YAML that does not parse', () => {
+    assert.equal(checkEnvoyConfig('a: [')[0]!.path, '');
+  });
+});
+
+describe('the envoy check program', () => {
+  const tmp = tempDir();
+  after(tmp.remove);
+
+  it('exits 0 for the rendered file and 1 with the path for a broken one', () => {
+    const dir = join(tmp.path, 'gw-edge');
+    execFileSync('mkdir', ['-p', dir]);
+    writeFileSync(join(dir, 'envoy.yaml'), rendered);
+    const check = envoyProgram.check(dir, edge);
+    assert.match(execFileSync(check.command, [...check.args], { encoding: 'utf8' }), /accepted by the Envoy v3 API schema/);
+    writeFileSync(join(dir, 'envoy.yaml'), stringify(broken((b) => (b.static_resources.clusters[0]!.type = 'STATICK'))));
+    assert.throws(() => execFileSync(check.command, [...check.args], { encoding: 'utf8', stdio: 'pipe' }), (e: { status: number; stderr: string }) => {
+      assert.equal(e.status, 1);
+      assert.match(e.stderr, /static_resources\.clusters\[0\]\.type: bad enum value "STATICK"/);
+      return true;
+    });
+  });
+});

@@ -1,0 +1,123 @@
+import { describe, it } from 'node:test';
+import { strict as assert } from 'node:assert';
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { parseTopology } from '../../../src/topology/load.js';
+import { resolveTopology, type ResolvedTopology } from '../../../src/topology/resolve.js';
+import { envoyProgram, renderEnvoyHop } from '../../../src/gateways/envoy/index.js';
+
+const ENVOY_EXAMPLE = readFileSync('examples/topology-envoy.yaml', 'utf8');
+
+/** Resolves a topology text as if the file were in /srv/stella. */
+const resolve = (text: string): ResolvedTopology => resolveTopology(parseTopology(text), '/srv/stella');
+
+/** Reads a YAML path like `a.b[0].c` out of the rendered bootstrap. */
+type Tree = Record<string, unknown>;
+function render(topology: ResolvedTopology, hopId: string): Tree {
+  const hop = topology.hops.find((h) => h.id === hopId)!;
+  const files = renderEnvoyHop(topology, hop, { outDir: '/srv/out' });
+  assert.deepEqual(files.map((f) => f.path), [`${hopId}/envoy.yaml`]);
+  return parse(files[0]!.contents) as Tree;
+}
+const listener = (b: Tree): Tree => (b.static_resources as { listeners: Tree[] }).listeners[0]!;
+const hcm = (b: Tree): Tree => ((listener(b).filter_chains as Tree[])[0]!.filters as { typed_config: Tree }[])[0]!.typed_config;
+const downstreamTls = (b: Tree): Tree => (((listener(b).filter_chains as Tree[])[0]!.transport_socket as Tree).typed_config as Tree);
+const clusters = (b: Tree): Tree[] => (b.static_resources as { clusters: Tree[] }).clusters;
+const filterNames = (b: Tree): string[] => (hcm(b).http_filters as { name: string }[]).map((f) => f.name);
+
+/** The example with the internal gateway turned into an Envoy that stamps seq 2 through its stamper. */
+const internalEnvoy = ENVOY_EXAMPLE.replace(
+  /kind: haproxy\n(\s+)listen: 127\.0\.0\.1:8445\n\s+stamp:\n\s+via: native/,
+  'kind: envoy\n$1listen: 127.0.0.1:8445\n$1stamp:\n$1  via: forward-auth\n$1  stamper: { listen: 127.0.0.1:7102 }',
+);
+
+describe('renderEnvoyHop at the edge', () => {
+  const topology = resolve(`${ENVOY_EXAMPLE}\nheaders: { strip: [X-Debug-User] }\n`);
+  const bootstrap = render(topology, 'gw-edge');
+
+  it('requires a client certificate from the CA bundle with the CRL, admitting the scanners only', () => {
+    const tls = downstreamTls(bootstrap);
+    assert.equal(tls.require_client_certificate, true);
+    const validation = (tls.common_tls_context as Tree).validation_context as Tree;
+    assert.deepEqual(validation.trusted_ca, { filename: '/srv/stella/pki/ca-bundle.pem' });
+    assert.deepEqual(validation.crl, { filename: '/srv/stella/pki/crl.pem' });
+    assert.deepEqual(validation.match_typed_subject_alt_names, [{ san_type: 'URI', matcher: { exact: 'spiffe://stella.local/scanner/scanner-01' } }]);
+  });
+
+  it('removes the rule-1 headers and headers.strip before any filter runs', () => {
+    const early = (hcm(bootstrap).early_header_mutation_extensions as { typed_config: { mutations: { remove: string }[] } }[])[0]!;
+    assert.deepEqual(early.typed_config.mutations.map((m) => m.remove), ['x-stella-provenance', 'client-cert', 'client-cert-chain', 'x-forwarded-client-cert', 'x-debug-user']);
+    assert.equal(hcm(bootstrap).forward_client_cert_details, 'SANITIZE_SET');
+    assert.deepEqual(hcm(bootstrap).set_current_client_cert_details, { cert: true, uri: true, subject: true });
+  });
+
+  it('never removes X-Stella-Provenance at the router, where it would delete the stamp', () => {
+    const removed = (hcm(bootstrap).route_config as Tree).request_headers_to_remove as string[];
+    assert.ok(removed.includes('x-forwarded-client-cert'));
+    assert.ok(!removed.includes('x-stella-provenance'));
+  });
+
+  it('stamps through ext_authz at the stamper, failing closed', () => {
+    assert.deepEqual(filterNames(bootstrap), ['envoy.filters.http.ext_authz', 'envoy.filters.http.buffer', 'envoy.filters.http.router']);
+    const authz = (hcm(bootstrap).http_filters as { typed_config: Tree }[])[0]!.typed_config;
+    assert.equal(authz.failure_mode_allow, false);
+    const service = authz.http_service as Tree;
+    assert.equal(service.path_prefix, '/stamp');
+    assert.deepEqual((service.server_uri as Tree).uri, 'http://127.0.0.1:7101');
+    assert.deepEqual(((service.authorization_response as Tree).allowed_upstream_headers as Tree).patterns, [{ exact: 'x-stella-provenance' }]);
+    const stamper = clusters(bootstrap).find((c) => c.name === 'stamper')!;
+    assert.deepEqual(JSON.stringify(stamper.load_assignment).includes('"port_value":7101'), true);
+  });
+
+  it('answers its own health path and passes every other path on', () => {
+    const routes = (((hcm(bootstrap).route_config as Tree).virtual_hosts as Tree[])[0]!.routes as Tree[]);
+    assert.deepEqual(routes[0]!.match, { path: '/healthz/hop/gw-edge' });
+    assert.deepEqual(JSON.parse(((routes[0]!.direct_response as Tree).body as { inline_string: string }).inline_string), { hop: 'gw-edge', kind: 'envoy', status: 'live' });
+    assert.deepEqual(routes[1], { match: { prefix: '/' }, route: { cluster: 'next_hop', timeout: '60s' } });
+  });
+
+  it('re-originates mTLS to the next hop with its SNI, its identity and no session reuse', () => {
+    const upstream = (clusters(bootstrap)[0]!.transport_socket as { typed_config: Tree }).typed_config;
+    assert.equal(upstream.sni, 'waf');
+    assert.equal(upstream.max_session_keys, 0);
+    const context = upstream.common_tls_context as Tree;
+    assert.deepEqual(context.tls_certificates, [{ certificate_chain: { filename: '/srv/stella/pki/issued/gateway/gw-edge/chain.pem' }, private_key: { filename: '/srv/stella/pki/issued/gateway/gw-edge/key.pem' } }]);
+    assert.deepEqual((context.validation_context as Tree).match_typed_subject_alt_names, [{ san_type: 'URI', matcher: { exact: 'spiffe://stella.local/gateway/waf' } }]);
+  });
+});
+
+describe('renderEnvoyHop behind other hops', () => {
+  it('admits only the hop before it, keeps the incoming provenance and forwards to the service', () => {
+    const bootstrap = render(resolve(internalEnvoy), 'gw-internal');
+    const validation = (downstreamTls(bootstrap).common_tls_context as Tree).validation_context as Tree;
+    assert.deepEqual(validation.match_typed_subject_alt_names, [{ san_type: 'URI', matcher: { exact: 'spiffe://stella.local/gateway/waf' } }]);
+    assert.equal(hcm(bootstrap).early_header_mutation_extensions, undefined);
+    const upstream = (clusters(bootstrap)[0]!.transport_socket as { typed_config: Tree }).typed_config;
+    assert.equal(upstream.sni, 'evidence-locker');
+    assert.match(JSON.stringify(upstream), /spiffe:\/\/stella\.local\/service\/evidence-locker/);
+  });
+
+  it('renders an opaque Envoy hop without ext_authz or a stamper', () => {
+    const opaque = internalEnvoy.replace(/stamp:\n\s+via: forward-auth\n\s+stamper: \{ listen: 127\.0\.0\.1:7102 \}\n\s+keys:\n\s+- \{ kid: internal-2026-11, file: \.\/keys\/gw-internal\.key \}/, 'stamp: false');
+    const bootstrap = render(resolve(opaque), 'gw-internal');
+    assert.deepEqual(filterNames(bootstrap), ['envoy.filters.http.buffer', 'envoy.filters.http.router']);
+    assert.equal(hcm(bootstrap).forward_client_cert_details, 'SANITIZE');
+    assert.deepEqual(clusters(bootstrap).map((c) => c.name), ['next_hop']);
+  });
+
+  it('refuses a hop of another kind', () => {
+    const topology = resolve(ENVOY_EXAMPLE);
+    assert.throws(() => renderEnvoyHop(topology, topology.hops[1]!, { outDir: '/o' }), { name: 'TypeError', message: 'renderEnvoyHop: hop waf is of kind apache-modsecurity' });
+  });
+});
+
+describe('envoyProgram', () => {
+  it('checks with the schema check in a Node child and runs the real envoy binary', () => {
+    const hop = resolve(ENVOY_EXAMPLE).hops[0]!;
+    const check = envoyProgram.check('/srv/out/gw-edge', hop);
+    assert.equal(check.command, process.execPath);
+    assert.equal(check.args.at(-1), '/srv/out/gw-edge/envoy.yaml');
+    assert.match(check.args.at(-2)!, /gateways\/envoy\/check-main\.(ts|js)$/);
+    assert.deepEqual(envoyProgram.run('/srv/out/gw-edge', hop).args.slice(0, 2), ['-c', '/srv/out/gw-edge/envoy.yaml']);
+  });
+});
