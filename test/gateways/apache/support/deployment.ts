@@ -88,3 +88,25 @@ export function wafDocument(ports: { edge: number; waf: number; service: number 
     services: [{ id: 'evidence-locker', kind: 'evidence-locker', listen: `127.0.0.1:${ports.service}`, serverName: 'localhost', receiptKey: './keys/receipt.pem' }],
   };
 }
+
+/** A Caddy edge that stamps through its forward-auth stamper, in front of the Evidence Locker. */
+export function caddyEdgeDocument(ports: { edge: number; stamper: number; service: number }): TopologyInput {
+  return {
+    apiVersion: 'stella-gateway/v1',
+    kind: 'Topology',
+    name: 'caddy-test',
+    trustDomain: 'stella.local',
+    pki: { dir: './pki' },
+    scanners: [{ id: 'scanner-01', signing: { keys: [{ kid: 'scanner-01-hmac', file: './keys/scanner-01.hmac' }] } }],
+    hops: [
+      {
+        id: 'gw-edge',
+        kind: 'caddy',
+        listen: `127.0.0.1:${ports.edge}`,
+        stamp: { via: 'forward-auth', keys: [{ kid: 'edge-1', file: './keys/gw-edge.key' }], stamper: { listen: `127.0.0.1:${ports.stamper}` } },
+        next: 'evidence-locker',
+      },
+    ],
+    services: [{ id: 'evidence-locker', kind: 'evidence-locker', listen: `127.0.0.1:${ports.service}`, receiptKey: './keys/receipt.pem' }],
+  };
+}
