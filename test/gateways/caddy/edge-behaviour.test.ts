@@ -64,7 +64,7 @@ describe('the rendered Caddy edge with its forward-auth stamper, running', () =>
     deployment?.remove();
   });
 
-  function send(as: { role: 'gateway' | 'scanner'; name: string }, path: string, headers: Record<string, string> = {}): Promise<Reply> {
+  function send(as: { role: 'gateway' | 'scanner' | 'service'; name: string }, path: string, headers: Record<string, string> = {}): Promise<Reply> {
     const files = issuedPaths(deployment.topology.pki.dir, as.role, as.name);
     return new Promise((resolve, reject) => {
       const req = httpsRequest(
