@@ -23,6 +23,7 @@ describe('an NGINX edge and an HAProxy hop in front of a service', () => {
   const programs: RunningProgram[] = [];
   let edgeUrl = '';
   let internalUrl = '';
+  let revoked: LeafFiles;
   const agents: Agent[] = [];
 
   const agentWith = (leaf: LeafFiles | null, ca = deployment.pki.caBundle): Agent => {
@@ -49,6 +50,9 @@ describe('an NGINX edge and an HAProxy hop in front of a service', () => {
     ];
     doc.services = doc.services.map((s) => ({ ...s, listen: `127.0.0.1:${servicePort}` }));
     deployment = await createDeployment(doc);
+    // A second certificate of the real scanner, revoked before the gateways load the CRL.
+    revoked = deployment.pki.issue('scanner', 'scanner-01', 'revoked/scanner-01');
+    deployment.pki.revoke(revoked);
     const { topology } = deployment;
     const outDir = join(deployment.dir, 'out');
     const [edgeHop, internalHop] = topology.hops;
@@ -157,6 +161,15 @@ describe('an NGINX edge and an HAProxy hop in front of a service', () => {
     const response = await fetch(`${edgeUrl}/api/v1/evidence`, { dispatcher: agentWith(foreign) });
     assert.equal(response.status, 400);
     await response.arrayBuffer();
+  });
+
+  it('answers 400 at the edge to a revoked scanner certificate (the CRL is applied)', async () => {
+    const response = await fetch(`${edgeUrl}/api/v1/evidence`, { dispatcher: agentWith(revoked) });
+    assert.equal(response.status, 400);
+    await response.arrayBuffer();
+    const valid = await fetch(`${edgeUrl}/healthz/hop/gw-edge`, { dispatcher: agentWith(scannerLeaf()) });
+    assert.equal(valid.status, 200, 'the unrevoked certificate of the same scanner is accepted');
+    await valid.arrayBuffer();
   });
 
   it('answers 403 at the edge to a trusted certificate whose CN is not a scanner of this edge', async () => {
