@@ -73,10 +73,11 @@ export function envoyBootstrap(topology: ResolvedTopology, hop: ResolvedHop): Js
         // No record, no request (SPEC §4): an unreachable stamper must not let requests through.
         failure_mode_allow: false,
         status_on_error: { code: 'ServiceUnavailable' },
+        // What the stamper reads (CONVENTIONS); Host, Method and Path are always sent.
+        allowed_headers: { patterns: STAMPER_REQUEST_HEADERS.map((h) => ({ exact: h })) },
         http_service: {
           server_uri: { uri: `http://${stamp.stamper.listen}`, cluster: STAMPER_CLUSTER, timeout: STAMPER_TIMEOUT },
           path_prefix: '/stamp',
-          authorization_request: { allowed_headers: { patterns: STAMPER_REQUEST_HEADERS.map((h) => ({ exact: h })) } },
           // "Coexistent headers will be overridden": the stamper's value replaces the incoming one.
           authorization_response: { allowed_upstream_headers: { patterns: [{ exact: 'x-stella-provenance' }] } },
         },

@@ -4,7 +4,8 @@
  * ignore unknown fields and reject proto3-JSON forms such as `"5s"`, so the JSON is walked against
  * the message types here, the way Envoy's own loader reads it: unknown fields, scalar types, enum
  * names, oneof conflicts, `Any` resolved by `@type` and walked, the JSON forms of the well-known
- * types, and the commonest protoc-gen-validate rules (required fields and oneofs, min lengths).
+ * types, deprecated fields, and the commonest protoc-gen-validate rules (required fields and
+ * oneofs, min lengths).
  */
 import { parse as parseYaml } from 'yaml';
 import protobuf from 'protobufjs';
@@ -110,6 +111,8 @@ function walkMessage(type: protobuf.Type, value: unknown, path: string, out: Env
     }
     if (child === null) continue; // proto3 JSON: null means the default
     present.add(field.name);
+    // Envoy warns about deprecated fields and refuses them once they become fatal-by-default.
+    if (field.options?.['deprecated'] === true) add(at, `deprecated field of ${name}; use its replacement`);
     if (field.partOf) {
       const other = oneofSet.get(field.partOf.name);
       if (other) add(at, `${other} and ${field.name} are both set, but only one of ${field.partOf.name} may be`);

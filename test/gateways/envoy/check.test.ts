@@ -88,6 +88,16 @@ describe('checkEnvoyConfig', () => {
     assert.deepEqual(problems, [{ path: 'static_resources.clusters[0].transport_socket.typed_config', message: 'one of disabled, check_settings is required (envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute.override)' }]);
   });
 
+  it('reports a deprecated field, which Envoy warns about or refuses', () => {
+    const problems = checkEnvoyConfig(broken((b) => {
+      const authz = (hcmOf(b).http_filters as { typed_config: Tree }[])[0]!.typed_config;
+      (authz.http_service as Tree).authorization_request = { allowed_headers: authz.allowed_headers };
+    }));
+    assert.deepEqual(problems, [
+      { path: `${HCM}.http_filters[0].typed_config.http_service.authorization_request.allowed_headers`, message: 'deprecated field of envoy.extensions.filters.http.ext_authz.v3.AuthorizationRequest; use its replacement' },
+    ]);
+  });
+
   it('reports YAML that does not parse', () => {
     assert.equal(checkEnvoyConfig('a: [')[0]!.path, '');
   });
