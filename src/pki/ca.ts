@@ -26,7 +26,7 @@ export const ROOT_LIFETIME_SECONDS = 10 * 365 * 24 * 3600;
 export const INTERMEDIATE_LIFETIME_SECONDS = 5 * 365 * 24 * 3600;
 /**
  * How long a published CRL stays valid. Gateways refuse every client once the CRL's nextUpdate
- * passes, so `pki revoke`, `pki issue` and `pki crl` republish it; schedule one of them daily.
+ * passes, so `pki revoke` and `pki crl` republish it; schedule `pki crl` daily.
  */
 export const CRL_VALIDITY_SECONDS = 7 * 24 * 3600;
 
@@ -194,11 +194,17 @@ export async function publishTrust(dir: string, state: CaState, now: Date): Prom
       crls.push(x509.PemConverter.encode(crl.rawData, 'X509 CRL').trim());
     }
   }
-  await writeFileAtomic(paths.caBundle, bundle.join('\n') + '\n');
+  await writeIfChanged(paths.caBundle, bundle.join('\n') + '\n');
   await writeFileAtomic(paths.crl, crls.join('\n') + '\n');
   const active = paths.generation(state.activeGeneration);
-  await writeFileAtomic(paths.rootCert, await readFile(active.rootCert, 'utf8'));
-  await writeFileAtomic(paths.intermediateCert, await readFile(active.intermediateCert, 'utf8'));
+  await writeIfChanged(paths.rootCert, await readFile(active.rootCert, 'utf8'));
+  await writeIfChanged(paths.intermediateCert, await readFile(active.intermediateCert, 'utf8'));
+}
+
+/** Skips the write (and the watchers' reload it would cause) when the file already holds `contents`. */
+async function writeIfChanged(path: string, contents: string): Promise<void> {
+  const existing = await readFile(path, 'utf8').catch(() => null);
+  if (existing !== contents) await writeFileAtomic(path, contents);
 }
 
 /** Options of {@link revokeCertificate}. */

@@ -11,6 +11,7 @@ import type { Server as HttpsServer } from 'node:https';
 import { Agent, Dispatcher } from 'undici';
 import type { MtlsCertificateProvider } from './provider.js';
 import type { TlsMaterial } from './validate.js';
+import { pemBlocks } from './x509.js';
 
 /** undici Agent options for a material: present the chain, trust the bundle. */
 export function createMtlsAgentOptions(material: TlsMaterial, base: Agent.Options = {}): Agent.Options {
@@ -24,7 +25,9 @@ export function createMtlsSecureContextOptions(material: TlsMaterial, options: {
     key: material.key,
     cert: material.chain,
     ca: material.ca,
-    ...(options.crl !== false && material.crl ? { crl: material.crl } : {}),
+    // Node loads only the first CRL of a PEM string; an array hands it every CA's CRL, which its
+    // CRL_CHECK_ALL verification needs (UNABLE_TO_GET_CRL otherwise).
+    ...(options.crl !== false && material.crl ? { crl: pemBlocks(material.crl, 'X509 CRL') } : {}),
   };
 }
 

@@ -6,7 +6,7 @@ import { KeyObject } from 'node:crypto';
 import { join } from 'node:path';
 import { issuedPaths } from '../topology/resolve.js';
 import { leafProfile, leafValidity, type PkiRole } from './profile.js';
-import { loadCa, publishTrust, randomSerial } from './ca.js';
+import { loadCa, randomSerial } from './ca.js';
 import { pkiPaths, PRIVATE_FILE_MODE, readState, withDirLock, writeFileAtomic, writeState } from './store.js';
 import { certificateFingerprint, generateKeyPair, normalizeSerial, PKI_ALGORITHMS, privateKeyToPem, x509, type CryptoKey } from './x509.js';
 import { readFile } from 'node:fs/promises';
@@ -106,8 +106,6 @@ export async function issueCertificate(options: IssueOptions): Promise<IssuedCer
     const chainPem = `${certPem}${issuer.certPem.trim()}\n`;
     const fingerprint = certificateFingerprint(new Uint8Array(cert.rawData));
     state.issued.push({ serial, generation: state.activeGeneration, role: profile.role, name: profile.name, notAfter: notAfter.toISOString(), fingerprint });
-    // Republishing keeps crl.pem fresh (its nextUpdate) as a side effect of routine issuance.
-    await publishTrust(options.dir, state, clock());
     await writeState(options.dir, state);
     const caBundlePem = await readFile(pkiPaths(options.dir).caBundle, 'utf8');
 

@@ -15,7 +15,7 @@
  * (`requestCert: true, rejectUnauthorized: false`) because first enrollment has no
  * certificate; `/reenroll` then checks the presented one itself (see `peerCertificate`).
  */
-import { X509Certificate as NodeX509 } from 'node:crypto';
+import type { X509Certificate as NodeX509 } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { TLSSocket } from 'node:tls';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';

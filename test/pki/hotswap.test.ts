@@ -1,0 +1,150 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:https';
+import type { TLSSocket } from 'node:tls';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { request } from 'undici';
+import {
+  MtlsCertificateProvider,
+  attachToServer,
+  caRolloverStep,
+  certificateFingerprint,
+  createMtlsDispatcher,
+  createMtlsSecureContextOptions,
+  inspectCertificate,
+  type TlsMaterial,
+} from '../../src/pki/index.js';
+import { freshCa } from './helpers.js';
+
+/** An HTTPS server requiring client certificates, recording every client certificate it saw. */
+async function mtlsServer(provider: MtlsCertificateProvider): Promise<{ server: Server; url: string; seen: Set<string>; detach: () => void }> {
+  const seen = new Set<string>();
+  const server = createServer({ ...createMtlsSecureContextOptions(provider.current()), requestCert: true, rejectUnauthorized: true }, (req, res) => {
+    const peer = (req.socket as TLSSocket).getPeerX509Certificate();
+    if (peer) seen.add(certificateFingerprint(new Uint8Array(peer.raw)));
+    res.end('ok');
+  });
+  const detach = attachToServer(server, provider);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, url: `https://127.0.0.1:${(server.address() as AddressInfo).port}/`, seen, detach };
+}
+
+/** Sends requests from `workers` loops until `stop()` is called; counts outcomes. */
+function load(url: string, dispatcher: ReturnType<typeof createMtlsDispatcher>, workers = 4, pauseMs = 3) {
+  let running = true;
+  const result = { ok: 0, failed: 0, errors: [] as string[] };
+  const loops = Array.from({ length: workers }, async () => {
+    while (running) {
+      try {
+        const res = await request(url, { dispatcher });
+        const body = await res.body.text();
+        if (res.statusCode === 200 && body === 'ok') result.ok += 1;
+        else result.failed += 1;
+      } catch (error) {
+        result.failed += 1;
+        result.errors.push(String((error as Error).message));
+      }
+      // A short pause leaves CPU for the rotations on these 2 cores; requests still overlap every swap.
+      await sleep(pauseMs);
+    }
+  });
+  return {
+    result,
+    async stop() {
+      running = false;
+      await Promise.all(loops);
+      return result;
+    },
+  };
+}
+
+describe('hot swap under load', () => {
+  let ca: Awaited<ReturnType<typeof freshCa>>;
+  before(async () => {
+    ca = await freshCa();
+  });
+  after(() => ca.remove());
+
+  it('loses no request while client and server certificates rotate 10 times, and the server sees every new client certificate', async () => {
+    const serverProvider = new MtlsCertificateProvider({ source: { kind: 'local-ca', dir: ca.dir, role: 'service', name: 'svc-load', ip: ['127.0.0.1'], ttlSeconds: 600 } });
+    const clientProvider = new MtlsCertificateProvider({ source: { kind: 'local-ca', dir: ca.dir, role: 'scanner', name: 'scanner-load', ttlSeconds: 600 } });
+    await serverProvider.start();
+    await clientProvider.start();
+    const clientCerts = [clientProvider.current().fingerprint];
+    const serverCerts = [serverProvider.current().fingerprint];
+    clientProvider.on('rotated', (m: TlsMaterial) => clientCerts.push(m.fingerprint));
+    serverProvider.on('rotated', (m: TlsMaterial) => serverCerts.push(m.fingerprint));
+    const { server, url, seen, detach } = await mtlsServer(serverProvider);
+    const dispatcher = createMtlsDispatcher(clientProvider);
+    const traffic = load(url, dispatcher);
+    try {
+      for (let i = 0; i < 10; i++) {
+        await sleep(120);
+        await serverProvider.rotate();
+        await sleep(60);
+        await clientProvider.rotate();
+      }
+      await sleep(300);
+      const result = await traffic.stop();
+      assert.deepEqual(result.errors, []);
+      assert.equal(result.failed, 0);
+      assert.ok(result.ok > 200, `only ${result.ok} requests went through`);
+      assert.ok(new Set(clientCerts.filter((c, i) => clientCerts.indexOf(c) === i)).size >= 11);
+      assert.ok(new Set(serverCerts).size >= 11);
+      for (const fp of new Set(clientCerts)) assert.ok(seen.has(fp), `server never saw client certificate ${fp}`);
+    } finally {
+      await traffic.stop();
+      detach();
+      await dispatcher.close();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      serverProvider.stop();
+      clientProvider.stop();
+    }
+  });
+
+  it('loses no request while the CA rolls over: add the new CA, re-issue, drop the old one', async () => {
+    const serverProvider = new MtlsCertificateProvider({ source: { kind: 'local-ca', dir: ca.dir, role: 'service', name: 'svc-roll', ip: ['127.0.0.1'] } });
+    const clientProvider = new MtlsCertificateProvider({ source: { kind: 'local-ca', dir: ca.dir, role: 'scanner', name: 'scanner-roll' } });
+    await serverProvider.start();
+    await clientProvider.start();
+    const firstIssuer = inspectCertificate(clientProvider.current().cert).issuer;
+    const { server, url, seen, detach } = await mtlsServer(serverProvider);
+    const dispatcher = createMtlsDispatcher(clientProvider);
+    const traffic = load(url, dispatcher);
+    const reloadEverywhere = () => Promise.all([serverProvider.reloadTrust(), clientProvider.reloadTrust()]);
+    try {
+      await sleep(150);
+      assert.deepEqual((await caRolloverStep({ dir: ca.dir, step: 'add' })).trustedGenerations, [1, 2]);
+      await reloadEverywhere();
+      await sleep(150);
+      await caRolloverStep({ dir: ca.dir, step: 'activate' });
+      await serverProvider.rotate();
+      await sleep(100);
+      await clientProvider.rotate();
+      await sleep(150);
+      assert.deepEqual((await caRolloverStep({ dir: ca.dir, step: 'retire' })).trustedGenerations, [2]);
+      await reloadEverywhere();
+      await sleep(300);
+      const result = await traffic.stop();
+      assert.deepEqual(result.errors, []);
+      assert.equal(result.failed, 0);
+      assert.ok(result.ok > 50, `only ${result.ok} requests went through`);
+      const client = inspectCertificate(clientProvider.current().cert);
+      assert.notEqual(client.issuer, firstIssuer);
+      assert.match(client.issuer, /G2/);
+      assert.ok(seen.has(clientProvider.current().fingerprint), 'the server saw the client certificate of the new CA');
+      assert.equal(clientProvider.current().ca.match(/BEGIN CERTIFICATE/g)?.length, 2, 'the old CA left the client bundle');
+      assert.equal(serverProvider.current().ca.match(/BEGIN CERTIFICATE/g)?.length, 2, 'the old CA left the server bundle');
+    } finally {
+      await traffic.stop();
+      detach();
+      await dispatcher.close();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      serverProvider.stop();
+      clientProvider.stop();
+    }
+  });
+});
