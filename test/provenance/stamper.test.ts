@@ -1,0 +1,182 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { createHash, X509Certificate } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { buildStamper } from '../../src/provenance/stamper.js';
+import { contentDigestOf } from '../../src/provenance/digest.js';
+import { parseProvenanceHeader } from '../../src/provenance/codec.js';
+import { main } from '../../src/cli/main.js';
+import { requireProgram, freePort } from '../support/programs.js';
+import { tempDir } from '../support/tmp.js';
+import { fixtureKeys, fixtureTopology, NOW_MS } from './support/fixture.js';
+import { buildTestApp, TEST_PEER_HEADER } from './support/app.js';
+
+const topology = fixtureTopology();
+const keys = fixtureKeys(topology);
+const dir = tempDir('stella-stamper-');
+const pems = new Map<string, string>();
+
+function certificate(cn: string): string {
+  const known = pems.get(cn);
+  if (known) return known;
+  const key = join(dir.path, `${cn}.key`);
+  const cert = join(dir.path, `${cn}.pem`);
+  execFileSync(requireProgram('openssl'), ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', `/CN=${cn}/O=Stella`, '-days', '1', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+  pems.set(cn, readFileSync(cert, 'utf8'));
+  return pems.get(cn)!;
+}
+const der = (cn: string): Buffer => new X509Certificate(certificate(cn)).raw;
+const rfc9440 = (cn: string): string => `:${der(cn).toString('base64')}:`;
+
+let counter = 0;
+const random = (size: number): Buffer => Buffer.alloc(size, ++counter);
+const body = Buffer.from('{"artifact":1}');
+const common = { 'x-stella-scan-id': 'scan-0001', 'content-digest': contentDigestOf(body) };
+
+describe('the forward-auth stamper', () => {
+  const stampers = new Map<string, FastifyInstance>();
+  before(async () => {
+    for (const hopId of ['gw-edge', 'gw-mid1', 'gw-internal']) {
+      const app = buildStamper({ topology, hopId, keys, now: () => NOW_MS - 1000, random });
+      await app.ready();
+      stampers.set(hopId, app);
+    }
+  });
+  after(async () => {
+    for (const app of stampers.values()) await app.close();
+    dir.remove();
+  });
+  const stamper = (id: string): FastifyInstance => stampers.get(id)!;
+
+  async function stampThroughTheChain(): Promise<string> {
+    // NGINX auth_request style at the edge, with a client-forged header it must ignore.
+    const edge = await stamper('gw-edge').inject({
+      method: 'GET',
+      url: '/stamp',
+      headers: { ...common, 'x-original-method': 'POST', 'x-original-uri': '/api/v1/evidence?x=1', 'client-cert': rfc9440('scanner-01'), 'x-stella-provenance': 'forged;seq=1' },
+    });
+    assert.equal(edge.statusCode, 200, edge.body);
+    // Caddy forward_auth style, URL-encoded PEM from the WAF's certificate.
+    const mid = await stamper('gw-mid1').inject({
+      method: 'GET',
+      url: '/stamp',
+      headers: { ...common, 'x-forwarded-method': 'POST', 'x-forwarded-uri': '/api/v1/evidence?x=1', 'x-stella-client-cert': encodeURIComponent(certificate('waf')), 'x-stella-provenance': String(edge.headers['x-stella-provenance']) },
+    });
+    assert.equal(mid.statusCode, 200, mid.body);
+    // Envoy ext_authz style: the original method and path, prefixed, and XFCC.
+    const internal = await stamper('gw-internal').inject({
+      method: 'POST',
+      url: '/stamp/api/v1/evidence?x=1',
+      headers: { ...common, 'x-forwarded-client-cert': `By=spiffe://x;Hash=00;Cert="${encodeURIComponent(certificate('gw-mid1'))}";Subject="CN=gw-mid1"`, 'x-stella-provenance': String(mid.headers['x-stella-provenance']) },
+    });
+    assert.equal(internal.statusCode, 200, internal.body);
+    return String(internal.headers['x-stella-provenance']);
+  }
+
+  it('builds, hop by hop, a chain the receiving plugin accepts', async () => {
+    const header = await stampThroughTheChain();
+    const records = parseProvenanceHeader(header, topology.provenance);
+    assert.deepEqual(records.map((r) => [r.hop, r.seq, r.peerId, r.kid]), [
+      ['gw-edge', 1, 'scanner-01', 'gw-edge-new'],
+      ['gw-mid1', 2, 'waf', 'gw-mid1-new'],
+      ['gw-internal', 3, 'gw-mid1', 'gw-internal-new'],
+    ]);
+    assert.equal(records[0]!.peer, `sha256:${createHash('sha256').update(der('scanner-01')).digest('hex')}`);
+    assert.equal(records[0]!.nonce.length, 32);
+    const receiver = await buildTestApp();
+    try {
+      const res = await receiver.app.inject({
+        method: 'POST',
+        url: '/api/v1/evidence?x=1',
+        headers: { ...common, 'x-stella-provenance': header, 'content-type': 'application/json', [TEST_PEER_HEADER]: 'gw-internal' },
+        payload: body,
+      });
+      assert.equal(res.statusCode, 200, res.body);
+    } finally {
+      await receiver.app.close();
+    }
+  });
+
+  const refusals: [string, string, Record<string, string>, string][] = [
+    ['no client certificate', 'gw-edge', { ...common }, 'untrusted-peer'],
+    ['a certificate whose CN is not a scanner of the edge', 'gw-edge', { ...common, 'client-cert': rfc9440('gw-mid1') }, 'untrusted-peer'],
+    ['a Client-Cert that is not a certificate', 'gw-edge', { ...common, 'client-cert': ':AAAA:' }, 'untrusted-peer'],
+    ['a malformed scan id', 'gw-edge', { ...common, 'x-stella-scan-id': '../x', 'client-cert': rfc9440('scanner-01') }, 'provenance-malformed'],
+    ['a later hop without the earlier records', 'gw-mid1', { ...common, 'x-stella-client-cert': encodeURIComponent(certificate('waf')) }, 'provenance-missing'],
+  ];
+  for (const [name, hop, headers, code] of refusals) {
+    it(`answers 403 ${code} with an empty X-Stella-Provenance for ${name}`, async () => {
+      const res = await stamper(hop).inject({ method: 'GET', url: '/stamp', headers });
+      assert.equal(res.statusCode, 403);
+      assert.equal(res.headers['x-stella-provenance'], '');
+      assert.equal((res.json() as { code: string }).code, code);
+    });
+  }
+
+  it('answers its liveness with its hop id', async () => {
+    const res = await stamper('gw-mid1').inject({ method: 'GET', url: '/healthz/live' });
+    assert.equal(res.statusCode, 200);
+    assert.equal((res.json() as { hop: string }).hop, 'gw-mid1');
+  });
+
+  it('refuses to build for an opaque hop', () => {
+    assert.throws(() => buildStamper({ topology, hopId: 'waf', keys }), /opaque/);
+  });
+});
+
+describe('stella-gateway stamper', () => {
+  const work = tempDir('stella-stamper-cli-');
+  let port = 0;
+  let file = '';
+  before(async () => {
+    port = await freePort();
+    for (const name of ['edge', 'internal', 'scanner']) writeFileSync(join(work.path, `${name}.key`), `${createHash('sha256').update(name).digest('base64')}\n`);
+    file = join(work.path, 'topology.yaml');
+    writeFileSync(
+      file,
+      [
+        'apiVersion: stella-gateway/v1',
+        'kind: Topology',
+        'name: demo',
+        'trustDomain: stella.local',
+        'pki: { dir: ./pki }',
+        'scanners: [ { id: scanner-01, signing: { keys: [ { kid: s, file: ./scanner.key } ] } } ]',
+        'hops:',
+        `  - { id: gw-edge, kind: caddy, listen: 127.0.0.1:8443, stamp: { via: forward-auth, keys: [ { kid: edge-1, file: ./edge.key } ], stamper: { listen: 127.0.0.1:${port} } }, next: gw-internal }`,
+        '  - { id: gw-internal, kind: haproxy, listen: 127.0.0.1:8444, stamp: { via: native, keys: [ { kid: int-1, file: ./internal.key } ] }, next: evidence-locker }',
+        'services: [ { id: evidence-locker, kind: scanner-webservice, listen: 127.0.0.1:9443 } ]',
+      ].join('\n'),
+    );
+  });
+  after(() => work.remove());
+
+  it('exits 2 for a hop that does not stamp or does not exist', async () => {
+    assert.equal(await main(['stamper', '--topology', file, '--hop', 'nope']), 2);
+  });
+
+  it('serves the hop on its stamp.stamper.listen address and stops on SIGTERM', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', "const { main } = await import('./src/cli/main.ts'); process.exitCode = await main(process.argv.slice(1));", 'stamper', '--topology', file, '--hop', 'gw-edge'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    try {
+      const deadline = Date.now() + 30_000;
+      let live: Response | undefined;
+      while (!live && Date.now() < deadline && child.exitCode === null) {
+        live = await fetch(`http://127.0.0.1:${port}/healthz/live`).catch(() => undefined);
+        if (!live) await new Promise((r) => setTimeout(r, 200));
+      }
+      assert.ok(live, `stamper did not start: ${stderr}`);
+      assert.equal(((await live.json()) as { hop: string }).hop, 'gw-edge');
+      const res = await fetch(`http://127.0.0.1:${port}/stamp`, { headers: { ...common, 'x-original-method': 'POST', 'x-original-uri': '/x', 'client-cert': rfc9440('scanner-01') } });
+      assert.equal(res.status, 200);
+      assert.match(res.headers.get('x-stella-provenance') ?? '', /^gw-edge;seq=1;ts=\d+;nonce="[0-9a-f]{32}";.*kid="edge-1";mac=:/);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      assert.equal(await exited, 0, stderr);
+    }
+  });
+});
