@@ -7,6 +7,7 @@ import type { ResolvedHop, ResolvedTopology } from '../topology/resolve.js';
 import type { HopKind } from '../topology/schema.js';
 import { apacheProgram, renderApacheHop } from './apache/index.js';
 import { caddyProgram, renderCaddyHop } from './caddy/index.js';
+import { envoyProgram, renderEnvoyHop } from './envoy/index.js';
 import { haproxyProgram, renderHaproxyHop } from './haproxy/index.js';
 import { nginxProgram, renderNginxHop } from './nginx/index.js';
 import type { GatewayProgram, HopRenderer, RenderContext, RenderedFile } from './types.js';
@@ -28,7 +29,7 @@ export function rendererFor(kind: HopKind): HopRenderer {
     case 'caddy':
       return renderCaddyHop;
     case 'envoy':
-      throw new TypeError('the envoy renderer is not wired up yet');
+      return renderEnvoyHop;
   }
 }
 
@@ -44,7 +45,7 @@ export function programFor(kind: HopKind): GatewayProgram {
     case 'caddy':
       return caddyProgram;
     case 'envoy':
-      throw new TypeError('the envoy program is not wired up yet');
+      return envoyProgram;
   }
 }
 
