@@ -28,23 +28,37 @@ const URL_SAFE = /^[A-Za-z0-9_-]*$/;
  * @example decodeBase64Strict('aGk') // <Buffer 68 69>; decodeBase64Strict('aGk=') too
  */
 export function decodeBase64Strict(s: string): Buffer {
-  if (typeof s !== 'string') throw new TypeError('decodeBase64Strict expects a string');
+  const { body, byteLength } = checkBase64(s);
+  const out = Buffer.from(body, 'base64');
+  if (out.length !== byteLength) throw malformed('base64 decoded to an unexpected length');
+  return out;
+}
+
+/**
+ * Validates base64 by the policy above without decoding it, returning the unpadded text and the
+ * number of bytes it decodes to, so a caller can decode straight into a buffer it owns (the
+ * envelope parser decodes the payload into its PAE buffer, saving a copy of large payloads).
+ *
+ * @throws {DsseError} `DSSE_MALFORMED` for anything but a canonical encoding.
+ */
+export function checkBase64(s: string): { body: string; byteLength: number } {
+  if (typeof s !== 'string') throw new TypeError('base64 input must be a string');
   let body = s;
   if (s.length % 4 === 0 && s.endsWith('=')) {
     body = s.endsWith('==') ? s.slice(0, -2) : s.slice(0, -1);
   }
   // Removing one or two '=' from a 4k-long string leaves 4k+3 or 4k+2 characters, so any '='
   // still present below is misplaced padding, which the alphabet check rejects.
-  if (body.length % 4 === 1) throw malformed('impossible base64 length');
-  if (!STANDARD.test(body) && !URL_SAFE.test(body)) throw malformed('character outside the base64 alphabet');
   const rest = body.length % 4;
+  if (rest === 1) throw malformed('impossible base64 length');
+  if (!STANDARD.test(body) && !URL_SAFE.test(body)) throw malformed('character outside the base64 alphabet');
   if (rest !== 0) {
     const last = sextet(body.charCodeAt(body.length - 1));
     // 2 trailing chars carry 1 byte (4 unused bits), 3 chars carry 2 bytes (2 unused bits).
     const unusedMask = rest === 2 ? 0x0f : 0x03;
     if ((last & unusedMask) !== 0) throw malformed('non-canonical base64 (unused bits set)');
   }
-  return Buffer.from(body, 'base64');
+  return { body, byteLength: ((body.length - rest) / 4) * 3 + (rest === 0 ? 0 : rest - 1) };
 }
 
 /** Encodes bytes as standard base64 with padding (RFC 4648 §4). */

@@ -4,9 +4,9 @@
  * bounded by {@link EnvelopeLimits} before any expensive work, and leave as a typed
  * {@link Envelope} or a {@link DsseError}.
  */
-import { decodeBase64Strict, encodeBase64 } from './base64.js';
+import { checkBase64, decodeBase64Strict, encodeBase64 } from './base64.js';
 import { DsseError } from './errors.js';
-import { isWellFormedText } from './pae.js';
+import { allocatePae, isWellFormedText } from './pae.js';
 
 /** One signature of an envelope; `keyid` is `""` when the JSON has none. */
 export interface EnvelopeSignature {
@@ -139,9 +139,27 @@ function fromJsonValue(value: unknown, bounds: EnvelopeLimits): Envelope {
 
   return {
     payloadType,
-    payload: decodeField(payload, 'payload'),
+    payload: decodePayload(payloadType, payload),
     signatures: raw.map((s, index) => ({ keyid: s.keyid, sig: decodeField(s.sig, `signatures[${index}].sig`) })),
   };
+}
+
+/**
+ * Decodes the payload straight into the tail of its PAE buffer: verification then signs over the
+ * bytes in place instead of copying the payload a second time (docs/dsse.md "Memory").
+ */
+function decodePayload(payloadType: string, value: string): Buffer {
+  let checked: { body: string; byteLength: number };
+  try {
+    checked = checkBase64(value);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new DsseError('DSSE_MALFORMED', `payload: ${reason}`, { cause: error });
+  }
+  const { payload } = allocatePae(payloadType, checked.byteLength);
+  const written = payload.write(checked.body, 0, 'base64');
+  if (written !== checked.byteLength) throw new DsseError('DSSE_MALFORMED', 'payload: base64 decoded to an unexpected length');
+  return payload;
 }
 
 function decodeField(value: string, path: string): Buffer {

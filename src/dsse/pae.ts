@@ -9,6 +9,13 @@
 const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 
 /**
+ * Payload views whose PAE buffer this module built (by {@link allocatePae}): the payload is the
+ * tail of that buffer, so the PAE of a parsed or freshly signed envelope is found without copying
+ * the payload again. Keyed by the exact view object; held weakly.
+ */
+const PAE_OF_PAYLOAD = new WeakMap<Uint8Array, Buffer>();
+
+/**
  * Computes the PAE bytes of a payload type and payload.
  *
  * @throws {TypeError} when `payloadType` holds a lone UTF-16 surrogate: it has no UTF-8 encoding,
@@ -19,15 +26,51 @@ const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 export function pae(payloadType: string, payload: Uint8Array): Buffer {
   if (typeof payloadType !== 'string') throw new TypeError('payloadType must be a string');
   if (!(payload instanceof Uint8Array)) throw new TypeError('payload must be a Uint8Array');
-  if (LONE_SURROGATE.test(payloadType)) throw new TypeError('payloadType is not well-formed Unicode');
-  const typeBytes = Buffer.byteLength(payloadType, 'utf8');
-  const head = `DSSEv1 ${typeBytes} ${payloadType} ${payload.byteLength} `;
-  const headBytes = Buffer.byteLength(head, 'utf8');
-  // One allocation, one copy of the payload: the verify path of large payloads depends on it.
-  const out = Buffer.allocUnsafe(headBytes + payload.byteLength);
-  out.write(head, 0, 'utf8');
-  out.set(payload, headBytes);
+  const { pae: out, payload: view } = allocatePae(payloadType, payload.byteLength);
+  view.set(payload);
   return out;
+}
+
+/**
+ * Allocates the PAE buffer of a payload type and a payload length with the header written; the
+ * caller fills `payload` (a view of its tail) in place. The pair is remembered so that
+ * {@link paeOfPayload} finds it again without a copy.
+ *
+ * @throws {TypeError} like {@link pae}.
+ */
+export function allocatePae(payloadType: string, payloadLength: number): { pae: Buffer; payload: Buffer } {
+  if (typeof payloadType !== 'string') throw new TypeError('payloadType must be a string');
+  if (LONE_SURROGATE.test(payloadType)) throw new TypeError('payloadType is not well-formed Unicode');
+  const head = header(payloadType, payloadLength);
+  const headBytes = Buffer.byteLength(head, 'utf8');
+  const out = Buffer.allocUnsafe(headBytes + payloadLength);
+  out.write(head, 0, 'utf8');
+  const payload = out.subarray(headBytes);
+  PAE_OF_PAYLOAD.set(payload, out);
+  return { pae: out, payload };
+}
+
+/**
+ * The PAE of a payload type and payload: the buffer {@link allocatePae} made for this very
+ * payload view when its header still matches `payloadType` (the payload bytes are shared, so
+ * they are always current), otherwise a fresh {@link pae}. Verification of a parsed envelope
+ * therefore reads the payload in place instead of copying megabytes.
+ */
+export function paeOfPayload(payloadType: string, payload: Buffer): Buffer {
+  const known = PAE_OF_PAYLOAD.get(payload);
+  if (known !== undefined) {
+    const headBytes = known.length - payload.length;
+    const head = header(payloadType, payload.length);
+    // Same length and same bytes: the remembered header is exactly this PAE's header.
+    if (Buffer.byteLength(head, 'utf8') === headBytes && known.toString('utf8', 0, headBytes) === head && !LONE_SURROGATE.test(payloadType)) {
+      return known;
+    }
+  }
+  return pae(payloadType, payload);
+}
+
+function header(payloadType: string, payloadLength: number): string {
+  return `DSSEv1 ${Buffer.byteLength(payloadType, 'utf8')} ${payloadType} ${payloadLength} `;
 }
 
 /** Whether a string can be encoded as UTF-8 without replacement (no lone surrogate). */

@@ -4,7 +4,7 @@
 import type { Algorithm } from './algorithms.js';
 import type { Envelope } from './envelope.js';
 import { DsseError } from './errors.js';
-import { pae } from './pae.js';
+import { allocatePae, paeOfPayload } from './pae.js';
 import type { Signer, Verifier } from './signers.js';
 
 /** Options of {@link verifyEnvelope}. */
@@ -47,12 +47,14 @@ export interface VerifiedEnvelope {
  */
 export async function signEnvelope(payloadType: string, payload: Uint8Array, signers: Signer[]): Promise<Envelope> {
   if (!Array.isArray(signers) || signers.length === 0) throw new TypeError('signEnvelope needs at least one signer');
-  const encoded = pae(payloadType, payload);
+  if (!(payload instanceof Uint8Array)) throw new TypeError('payload must be a Uint8Array');
+  const { pae: encoded, payload: signed } = allocatePae(payloadType, payload.byteLength);
+  signed.set(payload);
   const sigs = await Promise.all(signers.map((s) => s.sign(encoded)));
   return {
     payloadType,
     // A view into the signed PAE: exactly the bytes the signatures cover, without another copy.
-    payload: encoded.subarray(encoded.length - payload.byteLength),
+    payload: signed,
     signatures: signers.map((s, i) => ({ keyid: s.keyid, sig: sigs[i] ?? Buffer.alloc(0) })),
   };
 }
@@ -61,7 +63,9 @@ export async function signEnvelope(payloadType: string, payload: Uint8Array, sig
  * Verifies an envelope against trusted keys with a threshold of distinct keys.
  *
  * The returned `payload` is a view into the PAE bytes the signatures were checked over, so a
- * caller acting on it acts on exactly what was verified.
+ * caller acting on it acts on exactly what was verified. For an envelope from
+ * {@link parseEnvelope} or {@link signEnvelope} those bytes are `env.payload` itself, read in
+ * place without a copy: treat both as read-only.
  *
  * @throws {DsseError} `DSSE_PAYLOAD_TYPE_MISMATCH`, `DSSE_NO_SIGNATURES` or `DSSE_THRESHOLD_NOT_MET`.
  * @throws {TypeError} for a missing verifier list or a threshold that is not a positive integer.
@@ -76,7 +80,7 @@ export async function verifyEnvelope(env: Envelope, options: VerifyOptions): Pro
   }
   if (env.signatures.length === 0) throw new DsseError('DSSE_NO_SIGNATURES', 'the envelope has no signature');
 
-  const encoded = pae(env.payloadType, env.payload);
+  const encoded = paeOfPayload(env.payloadType, env.payload);
   const accepted = new Map<string, AcceptedKey>();
   for (const signature of env.signatures) {
     for (const verifier of candidates(verifiers, signature.keyid)) {

@@ -90,12 +90,30 @@ describe('signEnvelope and verifyEnvelope', () => {
     assert.throws(() => createSigner(key.verifying), TypeError);
   });
 
-  it('returns the payload it verified, unaffected by later changes to the envelope', async () => {
+  it('verifies the current bytes of a parsed payload read in place, so a change made after parsing is caught', async () => {
     const key = keyOf('hmac-sha256');
-    const env = await signEnvelope('a', Buffer.from('original'), [createSigner(key.signing)]);
-    const parsed = parseEnvelope(serializeEnvelope(env));
-    const result = await verifyEnvelope(parsed, { payloadType: 'a', verifiers: [createVerifier(key.verifying)] });
-    parsed.payload.fill(0x41);
-    assert.equal(result.payload.toString(), 'original');
+    const verifiers = [createVerifier(key.verifying)];
+    const json = serializeEnvelope(await signEnvelope('a', Buffer.from('original'), [createSigner(key.signing)]));
+    const intact = parseEnvelope(json);
+    assert.equal((await verifyEnvelope(intact, { payloadType: 'a', verifiers })).payload.toString(), 'original');
+    const changed = parseEnvelope(json);
+    changed.payload[0] = 0x4f; // 'O'
+    assert.equal(await codeOf(() => verifyEnvelope(changed, { payloadType: 'a', verifiers })), 'DSSE_THRESHOLD_NOT_MET');
+  });
+
+  it('rebuilds the PAE when the payload type of a parsed envelope was changed', async () => {
+    const key = keyOf('hmac-sha256');
+    const verifiers = [createVerifier(key.verifying)];
+    const parsed = parseEnvelope(serializeEnvelope(await signEnvelope('a', Buffer.from('x'), [createSigner(key.signing)])));
+    // Same byte length as 'a', so only a header comparison can tell the cached PAE is stale.
+    assert.equal(await codeOf(() => verifyEnvelope({ ...parsed, payloadType: 'b' }, { payloadType: 'b', verifiers })), 'DSSE_THRESHOLD_NOT_MET');
+    assert.equal((await verifyEnvelope(parsed, { payloadType: 'a', verifiers })).payload.toString(), 'x');
+  });
+
+  it('verifies an envelope whose payload is a fresh copy (no remembered PAE)', async () => {
+    const key = keyOf('ed25519');
+    const env = await signEnvelope('a', Buffer.from('copy me'), [createSigner(key.signing)]);
+    const copy = { ...env, payload: Buffer.from(env.payload) };
+    assert.equal((await verifyEnvelope(copy, { payloadType: 'a', verifiers: [createVerifier(key.verifying)] })).payload.toString(), 'copy me');
   });
 });
