@@ -100,12 +100,11 @@ export class MtlsCertificateProvider extends EventEmitter<MtlsCertificateProvide
     if (this.#source.watch) this.#unwatch = this.#source.watch(() => void this.#renew('watch').catch(() => undefined));
     if (this.#trustReloadMs > 0) {
       this.#trustTimer = setInterval(() => void this.reloadTrust().catch(() => undefined), this.#trustReloadMs);
-      this.#trustTimer.unref();
     }
     return material;
   }
 
-  /** Stops timers and watchers. The last material stays readable. */
+  /** Stops timers and watchers (a started provider keeps the process alive until then). The last material stays readable. */
   stop(): void {
     this.#stopped = true;
     clearTimeout(this.#timer);
@@ -219,8 +218,8 @@ export class MtlsCertificateProvider extends EventEmitter<MtlsCertificateProvide
     clearTimeout(this.#timer);
     if (this.#stopped) return;
     this.#nextRenewalAt = new Date(this.#clock().getTime() + delayMs);
+    // Kept referenced: a started provider is a live part of its process until stop().
     this.#timer = setTimeout(() => void this.#renew(reason).catch(() => undefined), delayMs);
-    this.#timer.unref();
   }
 }
 
