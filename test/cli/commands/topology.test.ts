@@ -38,6 +38,14 @@ describe('stella-gateway topology', () => {
     assert.match(stdout, /scanner-01 → gw-edge \(nginx, seq 1\) → waf \(apache-modsecurity, opaque\) → gw-internal \(haproxy, seq 2\) → evidence-locker/);
   });
 
+  it('validate accepts the Envoy example, whose edge stamps through its forward-auth stamper', async () => {
+    const { code, stdout } = await run('topology', 'validate', 'examples/topology-envoy.yaml', '--no-files', '--json');
+    assert.equal(code, 0);
+    const result = JSON.parse(stdout) as { valid: boolean; services: { chain: { id: string; kind: string; stampSeq: number | null }[] }[] };
+    assert.equal(result.valid, true);
+    assert.deepEqual(result.services[0]!.chain[0], { id: 'gw-edge', kind: 'envoy', stampSeq: 1 });
+  });
+
   it('validate checks files by default and lists each missing one', async () => {
     const { code, stdout } = await run('topology', 'validate', 'examples/topology.yaml');
     assert.equal(code, 2);
