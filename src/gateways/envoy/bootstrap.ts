@@ -60,7 +60,12 @@ export function envoyBootstrap(topology: ResolvedTopology, hop: ResolvedHop): Js
   // SPEC §4 rule 1, "before doing anything else": removed before routing and before any filter,
   // so neither ext_authz nor the stamper ever sees a client's copy. Later hops keep the incoming
   // X-Stella-Provenance (their stamper chains to it) and let ext_authz replace it.
-  const earlyRemove = edge ? [...RULE_ONE_HEADERS, ...topology.headers.strip].map((h) => h.toLowerCase()) : [];
+  // X-Forwarded-Client-Cert is left to forward_client_cert_details (SANITIZE*), which drops the
+  // client's copy itself: the API does not pin whether early mutations run before or after Envoy
+  // sets XFCC, and removing the verified one would blind the stamper.
+  const earlyRemove = edge
+    ? [...RULE_ONE_HEADERS, ...topology.headers.strip].map((h) => h.toLowerCase()).filter((h) => h !== 'x-forwarded-client-cert')
+    : [];
 
   const httpFilters: Json[] = [];
   if (stamp) {
