@@ -3,13 +3,14 @@
  * program in the foreground, waits until its listener completes a verified TLS handshake, and
  * stops it by PID. The E2E harness and `stella-gateway demo` build on this.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { openSync, closeSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { connect } from 'node:tls';
 import type { ResolvedHop, ResolvedTopology } from '../topology/resolve.js';
 import { prepareApacheHop } from './apache/index.js';
+import { checkEnvoyConfig, ENVOY_CONFIG_FILE } from './envoy/index.js';
 import { splitListen } from './chain.js';
 import { prepareHaproxyHop } from './haproxy/index.js';
 import { programFor } from './index.js';
@@ -68,6 +69,38 @@ export async function prepareHop(hop: ResolvedHop, hopDir: string): Promise<Reco
     case 'envoy':
       return {};
   }
+}
+
+/** The outcome of one hop's config check. */
+export interface HopCheckResult {
+  readonly hop: string;
+  readonly kind: ResolvedHop['kind'];
+  readonly ok: boolean;
+  /** What the checker said (stdout and stderr, trimmed). */
+  readonly output: string;
+}
+
+/** How long a config check may take (CRS makes `apache2 -t` take a few seconds). */
+export const CHECK_TIMEOUT_MS = 60_000;
+
+/**
+ * Runs the real config check of a rendered hop (`nginx -t`, `haproxy -c`, `apache2 -t`,
+ * `caddy validate`) after {@link prepareHop}; Envoy, which has no binary here, is checked against
+ * the Envoy v3 API schema in-process (`checkEnvoyConfig`).
+ */
+export async function checkHop(hop: ResolvedHop, hopDir: string): Promise<HopCheckResult> {
+  if (hop.kind === 'envoy') {
+    const problems = checkEnvoyConfig(await readFile(join(hopDir, ENVOY_CONFIG_FILE), 'utf8'));
+    return { hop: hop.id, kind: hop.kind, ok: problems.length === 0, output: problems.map((p) => `${p.path || '(root)'}: ${p.message}`).join('\n') || 'accepted by the Envoy v3 API schema' };
+  }
+  const prepared = await prepareHop(hop, hopDir);
+  const invocation = programFor(hop.kind).check(hopDir, hop);
+  return new Promise((resolve) => {
+    execFile(invocation.command, [...invocation.args], { cwd: hopDir, env: environment(invocation, prepared, undefined), timeout: CHECK_TIMEOUT_MS }, (error, stdout, stderr) => {
+      const output = `${stdout}${stderr}`.trim();
+      resolve({ hop: hop.id, kind: hop.kind, ok: error === null, output: error && output === '' ? error.message : output });
+    });
+  });
 }
 
 /** The environment a program runs with: this process's, the invocation's, the hop's, the caller's. */

@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { register as dsse } from './dsse.js';
 import { register as pki } from './pki.js';
 import { register as topology } from './topology.js';
+import { register as gateway } from './gateway.js';
 import { register as stamper } from './stamper.js';
 import { register as scanner } from './scanner.js';
 
@@ -17,6 +18,7 @@ export const commandGroups: RegisterGroup[] = [
   dsse,
   pki,
   topology,
+  gateway,
   stamper,
   scanner,
   probe,

@@ -1,0 +1,89 @@
+/**
+ * `stella-gateway gateway render --topology FILE --out DIR [--check]` (SPEC §7, §10): renders every
+ * hop of a topology, writes the files, and with `--check` runs each real program's config check.
+ * Exit codes (src/cli/output.ts): 0 rendered (and accepted), 1 a check failed, 2 a bad topology or flags.
+ */
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { renderTopology } from '../../gateways/index.js';
+import { checkHop, type HopCheckResult } from '../../gateways/runtime.js';
+import { writeRenderedFiles } from '../../gateways/write.js';
+import { TopologyError, formatProblems } from '../../topology/errors.js';
+import { loadTopology, formatOf, parseTopology } from '../../topology/load.js';
+import { resolveTopology, type ResolvedTopology } from '../../topology/resolve.js';
+import { CliError, EXIT_FAILED, EXIT_USAGE, formatTable, printJson } from '../output.js';
+
+/** Options of {@link renderGateways}. */
+export interface RenderGatewaysOptions {
+  readonly topology: string;
+  readonly out: string;
+  /** Resolve the topology's relative paths against this folder instead of the file's own. */
+  readonly baseDir?: string;
+  /** The folder the configs will be installed in (paths inside them); default `out`. */
+  readonly installDir?: string;
+  readonly check?: boolean;
+}
+
+/** What {@link renderGateways} did. */
+export interface RenderGatewaysResult {
+  readonly written: string[];
+  readonly checks: HopCheckResult[];
+}
+
+/**
+ * Renders and writes the configs of every hop; with `check`, runs every hop's config check.
+ *
+ * @example
+ * await renderGateways({ topology: 'examples/topology.yaml', out: '/tmp/gw', check: true });
+ */
+export async function renderGateways(options: RenderGatewaysOptions): Promise<RenderGatewaysResult> {
+  const topology = await loadForRender(options.topology, options.baseDir);
+  const out = resolve(options.out);
+  const installDir = resolve(options.installDir ?? options.out);
+  if (options.check && installDir !== out) throw new CliError('--check needs the configs where they will run: drop --install-dir or render into it', EXIT_USAGE);
+  const written = await writeRenderedFiles(out, renderTopology(topology, { outDir: installDir }));
+  const checks: HopCheckResult[] = [];
+  if (options.check) for (const hop of topology.hops) checks.push(await checkHop(hop, join(out, hop.id)));
+  return { written, checks };
+}
+
+async function loadForRender(file: string, baseDir: string | undefined): Promise<ResolvedTopology> {
+  try {
+    if (baseDir === undefined) return await loadTopology(file);
+    const parsed = parseTopology(await readFile(file, 'utf8'), formatOf(file));
+    return resolveTopology(parsed, resolve(baseDir));
+  } catch (error) {
+    if (error instanceof TopologyError) throw new CliError(`${file}: ${error.problems.length} problem(s)\n${formatProblems(error.problems)}`, EXIT_USAGE);
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new CliError(`${file}: no such file`, EXIT_USAGE);
+    throw error;
+  }
+}
+
+/** Registers the `gateway` group. */
+export function register(program: Command): void {
+  const group = program.command('gateway').description('Render gateway configurations from a topology (SPEC §7)');
+  group
+    .command('render')
+    .description('Render NGINX / HAProxy / Apache+ModSecurity / Caddy / Envoy configs for every hop into DIR/<hop id>/')
+    .requiredOption('--topology <file>', 'topology file (YAML or JSON)')
+    .requiredOption('--out <dir>', 'output folder')
+    .option('--check', "run each program's config check (nginx -t, haproxy -c, apache2 -t, caddy validate, Envoy v3 API schema)")
+    .option('--base-dir <dir>', "resolve the topology's relative paths against this folder (default: the file's folder)")
+    .option('--install-dir <dir>', 'the folder the configs will live in, for paths inside them (default: --out)')
+    .option('--json', 'machine-readable output')
+    .action(async (options: { topology: string; out: string; check?: boolean; baseDir?: string; installDir?: string; json?: boolean }) => {
+      const result = await renderGateways({ ...options, check: options.check === true });
+      const failed = result.checks.filter((c) => !c.ok);
+      if (options.json) printJson({ written: result.written, checks: result.checks, ok: failed.length === 0 });
+      else {
+        process.stdout.write(`wrote ${result.written.length} file(s) under ${resolve(options.out)}\n`);
+        if (result.checks.length > 0) {
+          const rows = result.checks.map((c) => [c.hop, c.kind, c.ok ? 'ok' : 'FAILED']);
+          process.stdout.write(`${formatTable(['hop', 'kind', 'check'], rows)}\n`);
+          for (const c of failed) process.stdout.write(`\n${c.hop}:\n${c.output}\n`);
+        }
+      }
+      if (failed.length > 0) throw new CliError('', EXIT_FAILED);
+    });
+}
