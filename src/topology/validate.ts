@@ -18,6 +18,9 @@ export interface ValidateOptions {
   readonly baseDir?: string;
 }
 
+/** Request headers the edge must forward (SPEC §4): scan id and digest are MAC inputs. */
+const PROTOCOL_HEADERS = ['x-stella-scan-id', 'content-digest'];
+
 /** Addresses a stamper may listen on: it speaks plain HTTP, so loopback only (docs/CONVENTIONS.md). */
 const LOOPBACK_HOST = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|\[::1\]|localhost)$/;
 
@@ -95,6 +98,11 @@ export function validateTopology(topology: Topology, options: ValidateOptions = 
     if (service.envelopeThreshold > fewest) {
       add(`${at}.envelopeThreshold`, `${service.envelopeThreshold} exceeds the ${fewest} signing key(s) of a scanner; no envelope could pass`);
     }
+  });
+
+  // The MAC covers these (SPEC §4); an edge that stripped them would make every request fail.
+  topology.headers.strip.forEach((name, i) => {
+    if (PROTOCOL_HEADERS.includes(name.toLowerCase())) add(`headers.strip[${i}]`, `${name} is part of the provenance protocol and must reach the services`);
   });
 
   chainProblems(topology, add);

@@ -154,6 +154,12 @@ describe('validateTopology', () => {
     ]);
   });
 
+  it('refuses to strip a header the provenance MAC covers', () => {
+    assert.deepEqual(problems((t) => (t.headers = { strip: ['X-Debug', 'Content-Digest'] })), [
+      { path: 'headers.strip[1]', message: 'Content-Digest is part of the provenance protocol and must reach the services' },
+    ]);
+  });
+
   it('reports unknown fields, missing fields and bad values with their paths, all together', () => {
     const found = problems((t) => {
       hop(t, 0).colour = 'blue';
