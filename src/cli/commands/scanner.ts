@@ -17,6 +17,8 @@ import { deliveryOptionsFor } from '../../scanner/config.js';
 import type { ScannerSetup } from '../../scanner/config.js';
 import { OUTBOX_STATES, Outbox } from '../../scanner/outbox.js';
 import { runScanner } from '../../scanner/run.js';
+import { DEFAULT_BACKOFF_BASE_MS, DEFAULT_BACKOFF_CAP_MS } from '../../scanner/backoff.js';
+import type { BackoffPolicy } from '../../scanner/backoff.js';
 import { DEFAULT_MAX_ATTEMPTS, assertScanId, submitArtifacts } from '../../scanner/submit.js';
 import type { DeliveryEvent } from '../../scanner/worker.js';
 
@@ -25,7 +27,7 @@ export function defaultOutboxPath(topology: ResolvedTopology, scannerId: string)
   return join(topology.baseDir, 'var', `${scannerId}.outbox.db`);
 }
 
-interface CommonFlags { topology: string; scanner: string; outbox?: string; receiptKey?: string; timeout?: number }
+interface CommonFlags { topology: string; scanner: string; outbox?: string; receiptKey?: string; timeout?: number; backoffMax?: number }
 
 /** Loads the topology and builds the delivery setup; every failure here is a configuration error (exit 2). */
 async function prepare(flags: CommonFlags): Promise<{ topology: ResolvedTopology; setup: ScannerSetup; outbox: Outbox }> {
@@ -59,7 +61,8 @@ export function register(program: Command): void {
       .requiredOption('--scanner <id>', 'scanner id of the topology')
       .option('--outbox <file>', 'outbox database (default: <topology folder>/var/<scanner>.outbox.db)')
       .option('--receipt-key <file>', "the locker's receipt public key (default: <service receiptKey>.pub when present)")
-      .option('--timeout <duration>', 'whole-request timeout, e.g. 30s', parseDurationMs);
+      .option('--timeout <duration>', 'whole-request timeout, e.g. 30s', parseDurationMs)
+      .option('--backoff-max <duration>', `longest wait between retries, e.g. 30s (default ${DEFAULT_BACKOFF_CAP_MS / 1000}s)`, parseDurationMs);
 
   common(group.command('submit'))
     .description('Enqueue files durably, deliver them with retries, print one result per file')
@@ -73,7 +76,7 @@ export function register(program: Command): void {
       const { setup, outbox } = await prepare(o);
       try {
         const results = await configurationStep(() =>
-          submitArtifacts({ ...setup, outbox, scanId: o.scanId, files, maxAttempts: o.maxAttempts, deadlineMs: o.deadline }),
+          submitArtifacts({ ...setup, outbox, backoff: backoffOf(o), scanId: o.scanId, files, maxAttempts: o.maxAttempts, deadlineMs: o.deadline }),
         );
         if (o.json) printJson({ scanId: o.scanId, receiptVerified: setup.receiptKeyFile !== undefined, results });
         else {
@@ -108,7 +111,7 @@ export function register(program: Command): void {
       log.info({ spool: o.spool, edge: setup.endpoint.origin, receiptVerified: setup.receiptKeyFile !== undefined }, 'scanner worker started');
       try {
         await runScanner({
-          ...setup, outbox, spoolDir: o.spool, signal: stop.signal, pollIntervalMs: o.pollInterval,
+          ...setup, outbox, backoff: backoffOf(o), spoolDir: o.spool, signal: stop.signal, pollIntervalMs: o.pollInterval,
           onEvent: (event) => logEvent(log, event),
           onSweep: (sweep) => {
             for (const a of sweep.accepted) log.info({ scanId: a.scanId, artifact: a.name, item: a.itemId, duplicate: !a.created }, 'accepted');
@@ -176,6 +179,11 @@ function writeProgress(outbox: Outbox): void {
   } catch {
     // The outbox is closing; the final counts are logged on stop.
   }
+}
+
+function backoffOf(flags: CommonFlags): BackoffPolicy {
+  const capMs = flags.backoffMax ?? DEFAULT_BACKOFF_CAP_MS;
+  return { baseMs: Math.min(DEFAULT_BACKOFF_BASE_MS, capMs), capMs };
 }
 
 function parsePositive(value: string): number {

@@ -5,9 +5,11 @@
  * that the traversal intent names the certificate it actually saw, stores idempotently by
  * envelope SHA-256 and answers with a receipt signed by an Ed25519 key (SPEC §8).
  *
- * `plan` holds answers to give before behaving normally: a status (with a problem body), or
+ * `plan` holds answers to give before behaving normally: 'pass' (behave normally), a status (with
+ * a problem body), or
  * 'drop' to destroy the connection without answering, or 'store-and-drop' to store the envelope
- * and then lose the answer (the worker cannot know it arrived), or 'hang' to never answer.
+ * and then lose the answer (the worker cannot know it arrived), or 'hang' to never answer;
+ * 'store-and-hang' stores and never answers (the worker gets killed while waiting).
  */
 import { createHash, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -35,7 +37,7 @@ export interface SeenRequest {
 }
 
 /** A planned answer. */
-export type PlannedAnswer = number | 'drop' | 'hang' | 'store-and-drop' | { status: number; retryAfter?: string; code?: string };
+export type PlannedAnswer = number | 'pass' | 'drop' | 'hang' | 'store-and-drop' | 'store-and-hang' | { status: number; retryAfter?: string; code?: string };
 
 /** The running stand-in edge. */
 export interface FakeEdge {
@@ -75,9 +77,10 @@ export async function startFakeEdge(deployment: TestDeployment, port: number): P
     const answer = (status: number): void => { seen.status = status; };
     const planned = edge.plan.shift();
     const dropAfterStore = planned === 'store-and-drop';
+    const hangAfterStore = planned === 'store-and-hang';
     if (planned === 'drop') { answer(0); socket.destroy(); return; }
     if (planned === 'hang') { answer(0); return; }
-    if (planned !== undefined && planned !== 'store-and-drop') {
+    if (planned !== undefined && planned !== 'pass' && !dropAfterStore && !hangAfterStore) {
       const p = typeof planned === 'number' ? { status: planned } : planned;
       answer(p.status);
       problem(res, p.status, p.code ?? `planned-${p.status}`, p.retryAfter ? { 'retry-after': p.retryAfter } : {});
@@ -126,6 +129,7 @@ export async function startFakeEdge(deployment: TestDeployment, port: number): P
     const receipt = serializeEnvelope(await signEnvelope(IN_TOTO_PAYLOAD_TYPE, serializeStatement(statement), [receiptSigner]));
     edge.stored.set(envelopeSha256, { scanId: seen.scanId, receipt, artifactSha256 });
     if (dropAfterStore) { answer(0); socket.destroy(); return; }
+    if (hangAfterStore) { answer(0); return; }
     answer(201);
     res.writeHead(201, { 'content-type': 'application/json' });
     res.end(`{"receipt":${receipt},"sha256":"${envelopeSha256}"}`);
