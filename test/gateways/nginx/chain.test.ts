@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { Agent, fetch } from 'undici';
 import { haproxyProgram, prepareHaproxyHop, renderHaproxyHop } from '../../../src/gateways/haproxy/index.js';
 import { nginxProgram, renderNginxHop } from '../../../src/gateways/nginx/index.js';
+import { checkHeaders, loadHopKeyring, MemoryReplayCache } from '../../../src/provenance/index.js';
 import { freePort } from '../../support/programs.js';
 import { createDeployment, exampleDocument, type Deployment } from '../support/deployment.js';
 import { certificateFingerprint, type LeafFiles } from '../support/pki.js';
@@ -134,6 +135,23 @@ describe('an NGINX edge and an HAProxy hop in front of a service', () => {
     assert.ok(macVerifies(first, facts, undefined, edgeKey), 'the edge MAC verifies');
     assert.ok(macVerifies(second, facts, first, internalKey), 'the internal MAC verifies and chains to the edge record');
     assert.ok(!macVerifies(second, facts, undefined, internalKey), 'the chain field is part of the MAC');
+  });
+
+  it("produces a chain the product's own provenance verifier accepts", async () => {
+    const response = await fetch(`${edgeUrl}/api/v1/scans/interop?q=1`, { method: 'PUT', dispatcher: agentWith(scannerLeaf()), headers: { 'x-stella-scan-id': 'interop-1' }, body: '' });
+    assert.equal(response.status, 200);
+    await response.arrayBuffer();
+    const request = upstream?.received.find((r) => r.url === '/api/v1/scans/interop?q=1');
+    assert.ok(request);
+    const { topology } = deployment;
+    const service = topology.services[0];
+    if (!service) throw new Error('a service');
+    const peer = { cn: request.peerCn, fingerprint: certificateFingerprint(join(deployment.pki.dir, 'issued/gateway/gw-internal/cert.pem')) };
+    const checked = checkHeaders(
+      { method: request.method, url: request.url, headers: request.headers, peer },
+      { topology, service, keys: await loadHopKeyring(topology), replayCache: new MemoryReplayCache(), now: () => Date.now() },
+    );
+    assert.deepEqual(checked.hops.map((h) => [h.id, h.seq, h.peerId, h.result]), [['gw-edge', 1, 'scanner-01', 'verified'], ['gw-internal', 2, 'gw-edge', 'verified']]);
   });
 
   it('gives each request a fresh nonce', async () => {
