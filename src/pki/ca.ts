@@ -107,7 +107,9 @@ export function randomSerial(): string {
 /** Creates and stores a new root + intermediate pair as generation `id`; adds it to `state`. */
 export async function createGeneration(dir: string, state: CaState, id: number, now: Date): Promise<void> {
   const paths = pkiPaths(dir).generation(id);
-  const label = `${state.trustDomain} G${id}`;
+  // A random tag keeps the DNs of two CAs with the same trust domain apart: OpenSSL picks issuers
+  // and CRLs by name first, so look-alike DNs turn a wrong-CA refusal into a confusing CRL error.
+  const label = `${state.trustDomain} G${id} ${randomBytes(4).toString('hex')}`;
   const rootKeys = await generateKeyPair();
   const root = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: randomSerial(),
