@@ -9,7 +9,7 @@
  * base64, so two receivers can never read one header differently.
  */
 import { parseList, serializeList, Token } from 'structured-headers';
-import type { BareItem, Parameters } from 'structured-headers';
+import type { BareItem, List, Parameters } from 'structured-headers';
 import { ProvenanceError } from './problems.js';
 import {
   HOP_ID_PATTERN,
@@ -73,7 +73,7 @@ export function parseProvenanceHeader(value: string, limits: CodecLimits): HopRe
   // Canonical form (see the module comment). Formats are checked first, so the canonical strings
   // hold no commas or spaces inside values and the separators can be normalised safely.
   const normalised = value.trim().replace(/[ \t]*,[ \t]*/g, ',').replace(/;[ \t]+/g, ';');
-  if (normalised !== serializeList(list).replace(/, /g, ',')) {
+  if (normalised !== list.map(canonicalMember).join(',')) {
     throw malformed('not in canonical form (duplicate parameter, leading zeros, decimal or unpadded base64)');
   }
   return records;
@@ -100,6 +100,23 @@ export function serializeProvenanceHeader(records: readonly HopRecord[]): string
 /** The standard, padded base64 of a MAC, as the next record's chain field uses it (SPEC §4). */
 export function macToBase64(mac: Uint8Array): string {
   return Buffer.from(mac.buffer, mac.byteOffset, mac.byteLength).toString('base64');
+}
+
+/**
+ * RFC 9651 §4.1 serialization of one member whose values already passed {@link readParams}: Token,
+ * Integers, Strings without `"` or a backslash (the formats exclude them, so no escaping) and a Byte
+ * Sequence. The general serializer gives the same text at about a third of the speed, and this runs
+ * on every request.
+ */
+function canonicalMember(member: List[number]): string {
+  const [item, params] = member as [Token, Parameters];
+  let out = item.toString();
+  for (const [key, value] of params) {
+    if (value instanceof ArrayBuffer) out += `;${key}=:${Buffer.from(value).toString('base64')}:`;
+    else if (typeof value === 'number') out += `;${key}=${value}`;
+    else out += `;${key}="${String(value)}"`;
+  }
+  return out;
 }
 
 function readParams(params: Parameters, where: string, hop: string, maxHops: number): HopRecord {
