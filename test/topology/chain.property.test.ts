@@ -1,5 +1,5 @@
 import { describe, it } from 'node:test';
-import { strict as assert } from 'node:assert';
+import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { checkTopology } from '../../src/topology/parse.js';
 import { resolveTopology } from '../../src/topology/resolve.js';

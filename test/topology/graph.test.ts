@@ -1,5 +1,5 @@
 import { describe, it } from 'node:test';
-import { strict as assert } from 'node:assert';
+import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { parseTopology } from '../../src/topology/load.js';
 import { resolveTopology } from '../../src/topology/resolve.js';

@@ -1,5 +1,5 @@
 import { describe, it } from 'node:test';
-import { strict as assert } from 'node:assert';
+import assert from 'node:assert/strict';
 import { checkTopology } from '../../src/topology/parse.js';
 import type { TopologyProblem } from '../../src/topology/errors.js';
 
