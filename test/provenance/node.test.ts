@@ -1,0 +1,83 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Registry } from 'prom-client';
+import { createProvenanceMiddleware, type ProvenanceIncomingMessage, type ProvenanceMiddleware } from '../../src/provenance/node.js';
+import { buildRequest, fixtureKeys, fixtureTopology, NOW_MS, SERVICE, type BuiltRequest } from './support/fixture.js';
+import { TEST_PEER_HEADER } from './support/app.js';
+
+const topology = fixtureTopology();
+const keys = fixtureKeys(topology);
+
+describe('createProvenanceMiddleware on a real Node server', () => {
+  let server: Server;
+  let guard: ProvenanceMiddleware;
+  let base = '';
+  let handled = 0;
+  before(async () => {
+    guard = createProvenanceMiddleware({
+      topology,
+      serviceId: SERVICE,
+      hopKeys: keys,
+      now: () => NOW_MS,
+      metrics: { registry: new Registry() },
+      peerIdentity: (req) => {
+        const cn = req.headers[TEST_PEER_HEADER];
+        return typeof cn === 'string' ? { cn, fingerprint: 'sha256:' } : null;
+      },
+    });
+    server = createServer((req, res) =>
+      guard(req, res, (error) => {
+        if (error) {
+          res.statusCode = 500;
+          res.end();
+          return;
+        }
+        handled += 1;
+        const r = req as ProvenanceIncomingMessage;
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ hops: r.provenance?.hops.map((h) => h.id), bytes: r.rawBody?.length ?? 0 }));
+      }),
+    );
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(async () => {
+    await new Promise((resolve) => server.close(resolve));
+    await guard.close();
+  });
+
+  const send = (built: BuiltRequest, headers: Record<string, string> = {}, body?: Buffer) =>
+    fetch(`${base}${built.url}`, { method: built.method, headers: { ...built.headers, [TEST_PEER_HEADER]: 'gw-internal', ...headers }, ...(built.body ? { body: body ?? built.body } : {}) });
+
+  it('passes a valid request to next() with req.provenance and req.rawBody set', async () => {
+    const built = buildRequest(topology, keys);
+    const res = await send(built);
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), { hops: ['gw-edge', 'gw-mid1', 'gw-internal'], bytes: built.body!.length });
+  });
+
+  it('answers the same problem codes and statuses as the plugin', async () => {
+    const before = handled;
+    const built = buildRequest(topology, keys);
+    const cases: [Record<string, string>, Buffer | undefined, number, string][] = [
+      [{ [TEST_PEER_HEADER]: 'gw-mid1' }, undefined, 403, 'untrusted-peer'],
+      [{ 'x-stella-provenance': '' }, undefined, 401, 'provenance-missing'],
+      [{ 'x-stella-provenance': 'x;seq=1' }, undefined, 400, 'provenance-malformed'],
+      [{ 'x-stella-scan-id': 'scan-other' }, undefined, 401, 'provenance-tampered'],
+      [{}, Buffer.from('{"other":1}'), 422, 'binding-mismatch'],
+    ];
+    for (const [headers, body, status, code] of cases) {
+      const res = await send(built, headers, body);
+      assert.equal(res.status, status, code);
+      assert.match(res.headers.get('content-type') ?? '', /^application\/problem\+json/);
+      assert.equal(((await res.json()) as { code: string }).code, code);
+    }
+    assert.equal((await send(built)).status, 200);
+    const replay = await send(built);
+    assert.equal(replay.status, 409);
+    assert.equal(((await replay.json()) as { code: string }).code, 'provenance-replayed');
+    assert.equal(handled, before + 1);
+  });
+});
