@@ -3,7 +3,7 @@
  * need no real gateway chain): it requires a client certificate from the test CA, checks the
  * headers the worker must set (SPEC §4), verifies the DSSE envelope with the scanner's key, checks
  * that the traversal intent names the certificate it actually saw, stores idempotently by
- * envelope SHA-256 and answers with a receipt signed by an Ed25519 key (SPEC §8).
+ * envelope SHA-256 and answers with a receipt built by the locker's own `buildReceipt` (SPEC §8).
  *
  * `plan` holds answers to give before behaving normally: 'pass' (behave normally), a status (with
  * a problem body), or
@@ -17,9 +17,10 @@ import { createServer } from 'node:https';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import {
-  IN_TOTO_PAYLOAD_TYPE, buildStatement, createSigner, createVerifier, loadKeyFile, parseEnvelope, parseStatement,
-  parseTraversalIntent, serializeEnvelope, serializeStatement, signEnvelope, verifyEnvelope,
+  IN_TOTO_PAYLOAD_TYPE, createSigner, createVerifier, loadKeyFile, parseEnvelope, parseStatement, parseTraversalIntent,
+  serializeEnvelope, verifyEnvelope,
 } from '../../../src/dsse/index.js';
+import { buildReceipt } from '../../../src/evidence/receipt.js';
 import type { TestDeployment } from './deployment.js';
 
 /** What the stand-in saw of one request. */
@@ -121,12 +122,17 @@ export async function startFakeEdge(deployment: TestDeployment, port: number): P
       res.end(`{"receipt":${existing.receipt},"sha256":"${envelopeSha256}"}`);
       return;
     }
-    const statement = buildStatement({
-      subject: [{ name: 'envelope', digest: { sha256: envelopeSha256 } }],
-      predicateType: 'https://stella-ops.org/attestations/gateway-traversal/v1',
-      predicate: { receivedAt: new Date().toISOString(), hops: [] },
-    });
-    const receipt = serializeEnvelope(await signEnvelope(IN_TOTO_PAYLOAD_TYPE, serializeStatement(statement), [receiptSigner]));
+    const receipt = serializeEnvelope(
+      await buildReceipt(
+        {
+          envelopeSha256, service: 'evidence-locker', topology: 'scanner-test', scanId: seen.scanId, receivedAt: new Date().toISOString(),
+          // The stand-in has no gateways: hop 1 is "itself", named after the peer it saw.
+          hops: [{ id: 'gw-edge', seq: 1, ts: Math.floor(Date.now() / 1000), peer: seen.peerFingerprint ?? '', peerId: 'scanner-01', kid: 'edge-1' }],
+          verification: { provenance: 'verified', binding: 'verified', envelope: { result: 'verified', payloadType: IN_TOTO_PAYLOAD_TYPE, threshold: 1, acceptedKeyids: ['scanner-01-hmac'] } },
+        },
+        receiptSigner,
+      ),
+    );
     edge.stored.set(envelopeSha256, { scanId: seen.scanId, receipt, artifactSha256 });
     if (dropAfterStore) { answer(0); socket.destroy(); return; }
     if (hangAfterStore) { answer(0); return; }
