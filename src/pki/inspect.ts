@@ -66,7 +66,7 @@ export function inspectCertificate(pemOrDer: string | Uint8Array): CertificateSu
     uris: names.filter((n) => n.type === 'url').map((n) => n.value),
     dns: names.filter((n) => n.type === 'dns').map((n) => n.value),
     ip: names.filter((n) => n.type === 'ip').map((n) => n.value),
-    extendedKeyUsage: (eku?.usages ?? []).map((u) => EKU_NAMES[String(u)] ?? String(u)),
+    extendedKeyUsage: Array.from(eku?.usages ?? [], (u) => EKU_NAMES[String(u)] ?? String(u)),
     keyUsage: ku ? keyUsageNames(ku.usages) : [],
     isCa: bc?.ca ?? false,
     fingerprint: certificateFingerprint(new Uint8Array(node.raw)),
