@@ -1,16 +1,14 @@
 /**
  * What a hop must do, read once from the resolved topology, so that each renderer's templates only
  * decide *how* its program does it (SPEC §4, §7, §9; docs/CONVENTIONS.md "Gateway behaviour").
+ * Built on the chain facts all renderers share (`../chain.ts`).
  *
- * Shared by the NGINX and HAProxy renderers. It has no NGINX-specific content; it lives here only
- * because the gateway folder's shared files belong to another part of the project.
+ * Used by the NGINX and HAProxy renderers; it has no NGINX-specific content.
  */
-import { edgeHops, type ResolvedHop, type ResolvedTopology } from '../../topology/resolve.js';
+import type { ResolvedHop, ResolvedTopology } from '../../topology/resolve.js';
 import { DEFAULT_MAX_BODY_BYTES, DEFAULT_UPSTREAM_TIMEOUT_SECONDS, type MacKeyRef } from '../../topology/schema.js';
+import { admittedPeerIds, isEdge as isEdgeHop, nextTarget, RULE_ONE_HEADERS, splitListen } from '../chain.js';
 import { hopHealthPath } from '../types.js';
-
-/** SPEC §4 rule 1: headers the edge removes from every client request. */
-export const RULE1_HEADERS = ['X-Stella-Provenance', 'Client-Cert', 'Client-Cert-Chain', 'X-Forwarded-Client-Cert'] as const;
 
 /** The header a forward-auth hop uses to hand the verified certificate to its stamper (CONVENTIONS). */
 export const STAMPER_CERT_HEADER = 'X-Stella-Client-Cert';
@@ -58,16 +56,9 @@ export interface HopFacts {
   readonly crl: string;
 }
 
-/** `127.0.0.1:8443` / `[::1]:8443` / `name:8443` → host and port. */
-export function splitAddress(listen: string): Address {
-  const at = listen.lastIndexOf(':');
-  const host = listen.slice(0, at).replace(/^\[(.*)\]$/, '$1');
-  return { host, port: Number(listen.slice(at + 1)) };
-}
-
-/** An address as NGINX and HAProxy write it (IPv6 in brackets). */
+/** An address as NGINX and HAProxy write it (`splitListen` keeps an IPv6 host in its brackets). */
 export function formatAddress(address: Address): string {
-  return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
+  return `${address.host}:${address.port}`;
 }
 
 /**
@@ -77,33 +68,37 @@ export function formatAddress(address: Address): string {
  * forward-auth hop without a stamper address).
  */
 export function hopFacts(topology: ResolvedTopology, hop: ResolvedHop): HopFacts {
-  const isEdge = edgeHops(topology.hops).some((h) => h.id === hop.id);
-  const expectedPeers = isEdge
-    ? topology.scanners.filter((s) => s.edge === hop.id).map((s) => s.id)
-    : topology.hops.filter((h) => h.next === hop.id).map((h) => h.id);
+  const isEdge = isEdgeHop(topology, hop);
+  const expectedPeers = admittedPeerIds(topology, hop);
 
   let stamp: StampFacts | null = null;
   if (hop.stamp !== false) {
     const key = hop.stamp.keys[hop.stamp.keys.length - 1];
     if (hop.stampSeq === null || !key) throw new TypeError(`hop ${hop.id}: stamping hop outside a chain or without keys; validate the topology first`);
-    const stamper = hop.stamp.stamper ? splitAddress(hop.stamp.stamper.listen) : null;
+    const stamper = hop.stamp.stamper ? splitListen(hop.stamp.stamper.listen) : null;
     if (hop.stamp.via === 'forward-auth' && !stamper) throw new TypeError(`hop ${hop.id}: forward-auth needs stamp.stamper.listen`);
     stamp = { via: hop.stamp.via, seq: hop.stampSeq, key, stamper };
   }
 
-  const target = hop.nextTarget;
-  const next = target.type === 'hop'
-    ? { id: target.hop.id, address: splitAddress(target.hop.listen), serverName: target.hop.serverName, healthPath: hopHealthPath(target.hop.id) }
-    : { id: target.service.id, address: splitAddress(target.service.listen), serverName: target.service.serverName, healthPath: '/healthz/ready' };
+  const target = nextTarget(hop);
+  const next = {
+    id: target.id,
+    address: { host: target.host, port: target.port },
+    serverName: target.serverName,
+    // SPEC §9: a service's readiness; a hop's own liveness (a hop would forward /healthz/ready on).
+    healthPath: hop.nextTarget.type === 'hop' ? hopHealthPath(target.id) : '/healthz/ready',
+  };
 
   return {
     hop,
     isEdge,
     expectedPeers,
-    stripHeaders: [...RULE1_HEADERS.slice(1), ...(isEdge ? topology.headers.strip : [])],
+    // Rule 1's certificate headers go at every hop (no hop sets them toward the next one);
+    // X-Stella-Provenance is handled by `dropIncomingProvenance` and the stamping itself.
+    stripHeaders: [...RULE_ONE_HEADERS.filter((h) => h !== 'X-Stella-Provenance'), ...(isEdge ? topology.headers.strip : [])],
     dropIncomingProvenance: isEdge || stamp?.seq === 1,
     stamp,
-    listen: splitAddress(hop.listen),
+    listen: splitListen(hop.listen),
     next,
     maxBodyBytes: hop.limits?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     upstreamTimeoutSeconds: hop.limits?.upstreamTimeoutSeconds ?? DEFAULT_UPSTREAM_TIMEOUT_SECONDS,
