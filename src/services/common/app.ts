@@ -1,0 +1,78 @@
+/**
+ * What the Evidence Locker and the Scanner WebService share (SPEC §8, §9): a Fastify instance with
+ * problem+json handlers, metrics, health probes and the provenance plugin in front of every route
+ * that does not opt out. Each service adds its own routes to the instance this returns.
+ */
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { ServerOptions as HttpsServerOptions } from 'node:https';
+import type { Registry } from 'prom-client';
+import provenancePlugin, { type ProvenancePluginOptions } from '../../provenance/fastify.js';
+import type { ResolvedService, ResolvedTopology } from '../../topology/resolve.js';
+import type { EvidenceStore } from '../../storage/types.js';
+import { installProblemHandlers } from './errors.js';
+import { installHealth, storeCheck, type ReadinessCheck } from './health.js';
+import { installMetrics, type ServiceMetrics } from './metrics.js';
+
+/** How long `close()` waits for in-flight requests before it cuts connections. */
+export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
+
+/** Options every service app takes. I/O comes in through them (STYLE: inject I/O). */
+export interface ServiceAppOptions {
+  topology: ResolvedTopology;
+  serviceId: string;
+  store: EvidenceStore;
+  /** Provenance plugin options besides topology and service: hop keys, replay cache, envelope verifiers, peer identity, clock. */
+  provenance: Omit<ProvenancePluginOptions, 'topology' | 'serviceId' | 'metrics'>;
+  /** Clock in ms for receive times; default `Date.now`. Passed on to the plugin unless it has its own. */
+  now?: () => number;
+  /** A pino logger instance, or Fastify logger options; default: no logging. */
+  logger?: FastifyBaseLogger | FastifyServerOptions['logger'];
+  registry?: Registry;
+  /** Extra readiness checks (keys, certificate); the database check is always there. */
+  readiness?: readonly ReadinessCheck[];
+  /** Serve HTTPS with these options (the mTLS server of `serve`); default plain HTTP (tests, behind a local proxy). */
+  https?: HttpsServerOptions;
+  /** Close the store when the app closes (default true: the app owns it). */
+  closeStore?: boolean;
+}
+
+/** The instance plus what services need from the shared layer. */
+export interface ServiceBase {
+  app: FastifyInstance;
+  service: ResolvedService;
+  metrics: ServiceMetrics;
+  now: () => number;
+}
+
+/** Builds the shared part. @throws TypeError when the service id is not in the topology. */
+export async function createServiceBase(options: ServiceAppOptions, kind: ResolvedService['kind']): Promise<ServiceBase> {
+  const service = options.topology.services.find((s) => s.id === options.serviceId);
+  if (!service) throw new TypeError(`no service "${options.serviceId}" in topology ${options.topology.name}`);
+  if (service.kind !== kind) throw new TypeError(`service "${service.id}" is a ${service.kind}, not a ${kind}`);
+  const now = options.now ?? Date.now;
+  const logger = options.logger ?? false;
+  const isInstance = typeof logger === 'object' && logger !== null && typeof (logger as FastifyBaseLogger).child === 'function';
+  const app = Fastify({
+    ...(isInstance ? { loggerInstance: logger as FastifyBaseLogger } : { logger: logger as FastifyServerOptions['logger'] }),
+    ...(options.https ? { https: options.https } : {}),
+    bodyLimit: service.maxBodyBytes,
+    // Graceful shutdown (SPEC §8): close() stops accepting, lets in-flight requests finish, and
+    // only then runs onClose hooks (which close the store).
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+    ajv: { customOptions: { removeAdditional: false, allErrors: false } },
+  }) as unknown as FastifyInstance;
+
+  installProblemHandlers(app);
+  const metrics = installMetrics(app, { registry: options.registry, service: service.id });
+  await app.register(provenancePlugin, {
+    ...options.provenance,
+    now: options.provenance.now ?? now,
+    topology: options.topology,
+    serviceId: service.id,
+    metrics: { registry: metrics.registry },
+  });
+  installHealth(app, { service: service.id, checks: [storeCheck(options.store), ...(options.readiness ?? [])] });
+  if (options.closeStore ?? true) app.addHook('onClose', async () => options.store.close());
+  return { app, service, metrics, now };
+}

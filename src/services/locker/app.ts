@@ -1,0 +1,134 @@
+/**
+ * The Evidence Locker (SPEC §8): takes DSSE envelopes that crossed the gateway chain, stores each
+ * with its verified hop chain, and answers with a signed traversal receipt.
+ *
+ * Acknowledged means durable: the store's `putEvidence` resolves only after the commit reached
+ * disk, and 201 is sent after it. The same envelope again (same bytes, same SHA-256) answers 200
+ * with the ORIGINAL receipt — never a second row (the store's idempotency, also across instances).
+ */
+import { createHash } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { serializeEnvelope, type Signer } from '../../dsse/index.js';
+import { buildReceipt } from '../../evidence/receipt.js';
+import type { VerifiedProvenance } from '../../provenance/verify.js';
+import type { EvidenceRecord } from '../../storage/types.js';
+import { createServiceBase, type ServiceAppOptions } from '../common/app.js';
+import { staticCheck } from '../common/health.js';
+import { ServiceError } from '../common/problems.js';
+import { ProvenanceError } from '../../provenance/problems.js';
+import { evidenceView, receiptOf } from './views.js';
+import { lockerOpenApi } from './openapi.js';
+
+/** Options of {@link buildLockerApp}. */
+export interface LockerAppOptions extends ServiceAppOptions {
+  /** Signs receipts; must be Ed25519 (SPEC §8). */
+  receiptSigner: Signer;
+}
+
+const SHA256_PARAM = { type: 'object', required: ['sha256'], properties: { sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' } } } as const;
+const SCAN_PARAM = { type: 'object', required: ['scanId'], properties: { scanId: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$' } } } as const;
+
+/**
+ * Builds the locker app (not listening). The caller owns `listen`/`close`; closing the app
+ * finishes in-flight requests, then closes the store.
+ *
+ * @example
+ * const app = await buildLockerApp({ topology, serviceId: 'evidence-locker', store, receiptSigner, provenance: { hopKeys, envelope } });
+ * await app.listen({ port: 9443 });
+ */
+export async function buildLockerApp(options: LockerAppOptions): Promise<FastifyInstance> {
+  if (options.receiptSigner?.algorithm !== 'ed25519') throw new TypeError('buildLockerApp: receiptSigner must be an Ed25519 signer');
+  if (!options.provenance.envelope) throw new TypeError('buildLockerApp: provenance.envelope (scanner verifiers) is required');
+  const { app, service, metrics, now } = await createServiceBase(
+    { ...options, readiness: [staticCheck('keys', `receipt key ${options.receiptSigner.keyid} (ed25519); hop keys loaded`), ...(options.readiness ?? [])] },
+    'evidence-locker',
+  );
+  const { store, receiptSigner, topology } = options;
+  const threshold = options.provenance.envelope.threshold ?? 1;
+  // Only the media types whose bytes the provenance plugin keeps; anything else is a 415.
+  app.removeContentTypeParser(['text/plain']);
+
+  app.get('/openapi.json', { config: { provenance: false } }, async () => lockerOpenApi());
+
+  app.post('/api/v1/evidence', { config: { provenance: { envelope: true } } }, async (request, reply) => {
+    const provenance = verified(request);
+    const envelope = provenance.envelope;
+    const body = request.rawBody;
+    if (!envelope || !body) throw new TypeError('POST /api/v1/evidence reached without a verified envelope');
+    const sha256 = createHash('sha256').update(body).digest('hex');
+
+    // A retry of a stored envelope needs no new receipt: answer the original one.
+    const stored = await store.getEvidence(sha256);
+    let record: EvidenceRecord;
+    let created = false;
+    if (stored) {
+      record = stored;
+    } else {
+      const receivedAt = new Date(now()).toISOString();
+      const receipt = await buildReceipt(
+        {
+          envelopeSha256: sha256,
+          service: service.id,
+          topology: topology.name,
+          scanId: provenance.scanId,
+          receivedAt,
+          hops: provenance.hops.map((h) => ({ id: h.id, seq: h.seq, ts: h.ts, peer: h.peer, peerId: h.peerId, kid: h.kid })),
+          verification: {
+            provenance: 'verified',
+            binding: 'verified',
+            envelope: { result: 'verified', payloadType: envelope.payloadType, threshold, acceptedKeyids: envelope.accepted.map((a) => a.keyid) },
+          },
+        },
+        receiptSigner,
+      );
+      const put = await store.putEvidence({
+        sha256,
+        scanId: provenance.scanId,
+        serviceId: service.id,
+        payloadType: envelope.payloadType,
+        envelope: body,
+        hops: provenance.hops.map((h) => ({ id: h.id, seq: h.seq, ts: h.ts, nonce: h.nonce, peer: h.peer, peerId: h.peerId, kid: h.kid })),
+        receipt: serializeEnvelope(receipt),
+        receivedAt,
+      });
+      record = put.record;
+      created = put.created;
+    }
+    metrics.ingests.inc({ outcome: created ? 'created' : 'duplicate' });
+    request.log.info({ sha256, scanId: record.scanId, created }, created ? 'evidence stored' : 'evidence already stored');
+    reply.code(created ? 201 : 200).header('location', `/api/v1/evidence/${sha256}`);
+    return { sha256, scanId: record.scanId, receivedAt: record.receivedAt, created, receipt: receiptOf(record) };
+  });
+
+  app.get('/api/v1/evidence/:sha256', { schema: { params: SHA256_PARAM } }, async (request) => {
+    verified(request);
+    const { sha256 } = request.params as { sha256: string };
+    const record = await store.getEvidence(sha256);
+    if (!record) throw new ServiceError('evidence-not-found', `no evidence with sha256 ${sha256}`);
+    return evidenceView(record, { withEnvelope: true });
+  });
+
+  app.get('/api/v1/scans/:scanId/evidence', { schema: { params: SCAN_PARAM } }, async (request) => {
+    const provenance = verified(request);
+    const { scanId } = request.params as { scanId: string };
+    requireSameScan(provenance, scanId);
+    const records = await store.listByScan(scanId);
+    return { scanId, evidence: records.map((r) => evidenceView(r, { withEnvelope: false })) };
+  });
+
+  return app;
+}
+
+
+/** The verified provenance of a protected route; its absence is a wiring bug, not a client error. */
+function verified(request: FastifyRequest): VerifiedProvenance {
+  if (!request.provenance) throw new TypeError(`${request.method} ${request.url} reached without verified provenance`);
+  return request.provenance;
+}
+
+/** A scan-scoped route answers only requests made for that scan (SPEC §4: scan id bound everywhere). */
+export function requireSameScan(provenance: VerifiedProvenance, scanId: string): void {
+  if (provenance.scanId !== scanId) {
+    throw new ProvenanceError('binding-mismatch', `X-Stella-Scan-Id ${provenance.scanId} does not name scan ${scanId}`);
+  }
+}

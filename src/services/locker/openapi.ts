@@ -1,0 +1,81 @@
+/** The OpenAPI 3.1 description of the Evidence Locker (SPEC §8), served at `/openapi.json`. */
+import { operationalPaths, provenanceResponses, PROVENANCE_PARAMETERS, serviceProblem, sharedComponents, type OpenApiDocument } from '../common/openapi.js';
+
+const envelopeBody = { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/DsseEnvelope' } } } };
+const ingestAnswer = (description: string) => ({ description, content: { 'application/json': { schema: { $ref: '#/components/schemas/IngestResult' } } } });
+
+/** Builds the document (a fresh object each call; callers may mutate it). */
+export function lockerOpenApi(): OpenApiDocument {
+  const components = sharedComponents() as { schemas: Record<string, unknown> };
+  components.schemas.IngestResult = {
+    type: 'object',
+    required: ['sha256', 'scanId', 'receivedAt', 'created', 'receipt'],
+    properties: {
+      sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
+      scanId: { type: 'string' },
+      receivedAt: { type: 'string', format: 'date-time' },
+      created: { type: 'boolean' },
+      receipt: { $ref: '#/components/schemas/DsseEnvelope' },
+    },
+  };
+  components.schemas.Evidence = {
+    type: 'object',
+    required: ['sha256', 'scanId', 'service', 'payloadType', 'receivedAt', 'hops', 'receipt'],
+    properties: {
+      sha256: { type: 'string' },
+      scanId: { type: 'string' },
+      service: { type: 'string' },
+      payloadType: { type: 'string' },
+      receivedAt: { type: 'string', format: 'date-time' },
+      hops: { type: 'array', items: { $ref: '#/components/schemas/Hop' } },
+      envelope: { $ref: '#/components/schemas/DsseEnvelope' },
+      receipt: { $ref: '#/components/schemas/DsseEnvelope' },
+    },
+  };
+  return {
+    openapi: '3.1.0',
+    info: { title: 'Stella Evidence Locker', version: '1', description: 'Stores signed scan evidence with its verified gateway chain and answers with a signed traversal receipt.' },
+    paths: {
+      '/api/v1/evidence': {
+        post: {
+          operationId: 'ingestEvidence',
+          summary: 'Store a DSSE envelope; idempotent by the SHA-256 of the body',
+          parameters: PROVENANCE_PARAMETERS,
+          requestBody: envelopeBody,
+          responses: {
+            '201': ingestAnswer('stored (durable) — the traversal receipt'),
+            '200': ingestAnswer('stored before — the ORIGINAL receipt'),
+            ...provenanceResponses({ envelope: true }),
+            ...Object.fromEntries([serviceProblem('payload-too-large'), serviceProblem('unsupported-media-type')]),
+          },
+        },
+      },
+      '/api/v1/evidence/{sha256}': {
+        get: {
+          operationId: 'getEvidence',
+          parameters: [{ name: 'sha256', in: 'path', required: true, schema: { type: 'string', pattern: '^[0-9a-f]{64}$' } }, ...PROVENANCE_PARAMETERS],
+          responses: {
+            '200': { description: 'envelope, hop chain and receipt', content: { 'application/json': { schema: { $ref: '#/components/schemas/Evidence' } } } },
+            ...provenanceResponses({ envelope: false }),
+            ...Object.fromEntries([serviceProblem('evidence-not-found')]),
+          },
+        },
+      },
+      '/api/v1/scans/{scanId}/evidence': {
+        get: {
+          operationId: 'listScanEvidence',
+          parameters: [{ name: 'scanId', in: 'path', required: true, schema: { type: 'string' } }, ...PROVENANCE_PARAMETERS],
+          responses: {
+            '200': {
+              description: 'the evidence of one scan, oldest first',
+              content: { 'application/json': { schema: { type: 'object', properties: { scanId: { type: 'string' }, evidence: { type: 'array', items: { $ref: '#/components/schemas/Evidence' } } } } } },
+            },
+            ...provenanceResponses({ envelope: false }),
+          },
+        },
+      },
+      ...operationalPaths(),
+    },
+    components,
+  };
+}

@@ -1,0 +1,165 @@
+/**
+ * A topology, keys and fully stamped requests for the service tests: what the last gateway of a
+ * real chain delivers (records stamped with real HMACs, a real HMAC-signed DSSE envelope whose
+ * traversal intent names the scanner certificate of hop 1). No TLS in inject(): the TLS peer
+ * identity comes from a test header, read by the `peerIdentity` option of the plugin.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import {
+  IN_TOTO_PAYLOAD_TYPE,
+  buildScanArtifactStatement,
+  createSigner,
+  createVerifier,
+  generateKey,
+  hmacKeyFromSecret,
+  parseKeyFile,
+  serializeEnvelope,
+  serializeStatement,
+  signEnvelope,
+  type KeyMaterial,
+} from '../../../src/dsse/index.js';
+import { stampRecord } from '../../../src/provenance/chain.js';
+import { serializeProvenanceHeader } from '../../../src/provenance/codec.js';
+import { contentDigestOf } from '../../../src/provenance/digest.js';
+import type { HopKeyring } from '../../../src/provenance/keys.js';
+import type { HopRecord } from '../../../src/provenance/record.js';
+import { topologySchema, type ServiceKind, type TopologyInput } from '../../../src/topology/schema.js';
+import { resolveTopology, stampingHops, type ResolvedTopology } from '../../../src/topology/resolve.js';
+
+export const SCANNER_ID = 'scanner-01';
+export const SCANNER_CERT = `sha256:${createHash('sha256').update('scanner-01 certificate').digest('hex')}`;
+export const TEST_PEER_HEADER = 'x-test-peer-cn';
+
+/** edge (stamps) → waf (opaque) → internal (stamps) → the service. */
+export function serviceTopology(kind: ServiceKind = 'evidence-locker', serviceOverrides: Partial<TopologyInput['services'][number]> = {}): ResolvedTopology {
+  const serviceId = kind === 'evidence-locker' ? 'evidence-locker' : 'scanner-webservice';
+  const input: TopologyInput = {
+    apiVersion: 'stella-gateway/v1',
+    kind: 'Topology',
+    name: 'demo',
+    trustDomain: 'stella.local',
+    pki: { dir: './pki' },
+    scanners: [{ id: SCANNER_ID, signing: { keys: [{ kid: 'scanner-01-hmac', file: './keys/scanner.hmac' }] } }],
+    hops: [
+      { id: 'gw-edge', kind: 'nginx', listen: '127.0.0.1:8443', stamp: { via: 'native', keys: [{ kid: 'edge-1', file: './keys/edge.key' }] }, next: 'waf' },
+      { id: 'waf', kind: 'apache-modsecurity', listen: '127.0.0.1:8444', stamp: false, next: 'gw-internal' },
+      { id: 'gw-internal', kind: 'haproxy', listen: '127.0.0.1:8445', stamp: { via: 'native', keys: [{ kid: 'internal-1', file: './keys/internal.key' }] }, next: serviceId },
+    ],
+    services: [{ id: serviceId, kind, listen: '127.0.0.1:9443', ...serviceOverrides }],
+  };
+  return resolveTopology(topologySchema.parse(input), '/tmp/stella-services-fixture');
+}
+
+/** Keys of one test world: hop MAC keys, the scanner's DSSE key, the locker's receipt key. */
+export interface TestKeys {
+  hopKeys: HopKeyring;
+  scanner: KeyMaterial;
+  receiptPrivate: KeyMaterial;
+  receiptPublic: KeyMaterial;
+  receiptPublicPem: string;
+}
+
+/** Fresh random keys. */
+export function testKeys(): TestKeys {
+  const hopKeys: HopKeyring = new Map([
+    ['gw-edge', new Map([['edge-1', randomBytes(32)]])],
+    ['gw-internal', new Map([['internal-1', randomBytes(32)]])],
+  ]);
+  const receipt = generateKey('ed25519');
+  return {
+    hopKeys,
+    scanner: hmacKeyFromSecret(randomBytes(32)),
+    receiptPrivate: parseKeyFile(Buffer.from(receipt.private)),
+    receiptPublic: parseKeyFile(Buffer.from(receipt.public!)),
+    receiptPublicPem: receipt.public!,
+  };
+}
+
+/** The provenance options the apps take in tests (peer identity from a header). */
+export function provenanceOptions(keys: TestKeys, now: () => number) {
+  return {
+    hopKeys: keys.hopKeys,
+    now,
+    logDecisions: false,
+    envelope: { verifiers: [createVerifier(keys.scanner, 'scanner-01-hmac')], threshold: 1 },
+    peerIdentity: (request: { headers: Record<string, string | string[] | undefined> }) => {
+      const cn = request.headers[TEST_PEER_HEADER];
+      return typeof cn === 'string' ? { cn, fingerprint: `sha256:${createHash('sha256').update(`${cn} certificate`).digest('hex')}` } : null;
+    },
+  };
+}
+
+/** A signed scan-artifact envelope (JSON bytes) for `scanId`, bound to the scanner certificate. */
+export async function signedEnvelope(keys: TestKeys, options: { scanId: string; nowMs: number; artifact?: string; clientCert?: string; topology?: string }): Promise<Buffer> {
+  const artifact = options.artifact ?? `sbom-${randomBytes(6).toString('hex')}`;
+  const statement = buildScanArtifactStatement({
+    artifact: { name: artifact, sha256: createHash('sha256').update(artifact).digest('hex') },
+    intent: {
+      scanId: options.scanId,
+      topology: options.topology ?? 'demo',
+      edgeHop: 'gw-edge',
+      clientCertSha256: options.clientCert ?? SCANNER_CERT,
+      nonce: randomBytes(16).toString('hex'),
+      issuedAt: new Date(options.nowMs).toISOString(),
+    },
+  });
+  const envelope = await signEnvelope(IN_TOTO_PAYLOAD_TYPE, serializeStatement(statement), [createSigner(keys.scanner, 'scanner-01-hmac')]);
+  return Buffer.from(serializeEnvelope(envelope));
+}
+
+/** A request as the last hop forwards it: stamped by every stamping hop with real MACs. */
+export interface StampedRequest {
+  method: 'GET' | 'POST';
+  url: string;
+  headers: Record<string, string>;
+  body: Buffer | null;
+  records: HopRecord[];
+}
+
+/** Stamps a request through the chain of the topology's only service. */
+export function stamp(topology: ResolvedTopology, keys: TestKeys, options: { method: 'GET' | 'POST'; url: string; scanId: string; body?: Buffer | null; nowMs: number; contentType?: string }): StampedRequest {
+  const service = topology.services[0]!;
+  const body = options.body ?? null;
+  const contentDigest = body && body.length > 0 ? contentDigestOf(body) : null;
+  const request = { method: options.method, pathAndQuery: options.url, scanId: options.scanId, contentDigest };
+  const records: HopRecord[] = [];
+  for (const hop of stampingHops(service)) {
+    const index = service.chain.indexOf(hop);
+    const [kid, key] = [...keys.hopKeys.get(hop.id)!][0]!;
+    const peerId = index === 0 ? SCANNER_ID : service.chain[index - 1]!.id;
+    records.push(
+      stampRecord({
+        hop: hop.id,
+        seq: hop.stampSeq!,
+        ts: Math.floor(options.nowMs / 1000) - 1,
+        nonce: randomBytes(16).toString('hex'),
+        peer: index === 0 ? SCANNER_CERT : `sha256:${createHash('sha256').update(`${peerId} certificate`).digest('hex')}`,
+        peerId,
+        kid,
+        key,
+        request,
+        previous: records.at(-1) ?? null,
+      }),
+    );
+  }
+  const headers: Record<string, string> = {
+    'x-stella-scan-id': options.scanId,
+    'x-stella-provenance': serializeProvenanceHeader(records),
+    [TEST_PEER_HEADER]: 'gw-internal',
+  };
+  if (contentDigest) headers['content-digest'] = contentDigest;
+  if (body && body.length > 0) headers['content-type'] = options.contentType ?? 'application/json';
+  return { method: options.method, url: options.url, headers, body, records };
+}
+
+/** Sends a stamped request with inject(). */
+export function send(app: FastifyInstance, request: StampedRequest, extra: { headers?: Record<string, string>; body?: Buffer } = {}): Promise<LightMyRequestResponse> {
+  const body = extra.body ?? request.body;
+  return app.inject({ method: request.method, url: request.url, headers: { ...request.headers, ...extra.headers }, ...(body && body.length > 0 ? { payload: body } : {}) });
+}
+
+/** The SHA-256 hex of bytes. */
+export function sha256Hex(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
