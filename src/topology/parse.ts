@@ -3,10 +3,44 @@
  * cross-field rule violations all come back together as one {@link TopologyError}.
  */
 import { parseDocument } from 'yaml';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { TopologyError, type TopologyProblem } from './errors.js';
-import { topologySchema, type Topology } from './schema.js';
-import { validateTopology, type ValidateOptions } from './validate.js';
+import { DEFAULT_MAX_HOPS, HOP_KINDS, SERVICE_KINDS, topologySchema, type Topology } from './schema.js';
+import { crossFieldProblems, validateTopology, type ValidateOptions } from './validate.js';
+
+const draftKeys = z.array(z.looseObject({ kid: z.string() }));
+/**
+ * Only the fields the cross-field rules read, with the same defaults and no patterns: what lets
+ * those rules run on a document whose shape is wrong elsewhere.
+ */
+const draftSchema = z.looseObject({
+  hops: z.array(
+    z.looseObject({
+      id: z.string(),
+      kind: z.enum(HOP_KINDS),
+      listen: z.string(),
+      stamp: z.union([
+        z.literal(false),
+        z.looseObject({ via: z.enum(['native', 'forward-auth']), keys: draftKeys, stamper: z.looseObject({ listen: z.string() }).optional() }),
+      ]),
+      waf: z.unknown().optional(),
+      next: z.string(),
+    }),
+  ),
+  services: z.array(
+    z.looseObject({
+      id: z.string(),
+      kind: z.enum(SERVICE_KINDS),
+      listen: z.string(),
+      receiptKey: z.string().optional(),
+      storage: z.discriminatedUnion('kind', [z.looseObject({ kind: z.literal('sqlite') }), z.looseObject({ kind: z.literal('postgres'), url: z.string() })]).optional(),
+      envelopeThreshold: z.number().default(1),
+    }),
+  ),
+  scanners: z.array(z.looseObject({ id: z.string(), edge: z.string().optional(), signing: z.looseObject({ keys: draftKeys }) })),
+  provenance: z.looseObject({ maxHops: z.number().default(DEFAULT_MAX_HOPS) }).default({ maxHops: DEFAULT_MAX_HOPS }),
+  headers: z.looseObject({ strip: z.array(z.string()).default([]) }).default({ strip: [] }),
+});
 
 /** Input formats of a topology document. JSON is also valid YAML; `json` only makes errors stricter. */
 export type TopologyFormat = 'yaml' | 'json';
@@ -88,7 +122,17 @@ export function checkTopology(
   options: ValidateOptions = {},
 ): { ok: true; topology: Topology } | { ok: false; problems: TopologyProblem[] } {
   const shaped = topologySchema.safeParse(value);
-  if (!shaped.success) return { ok: false, problems: shapeProblems(shaped.error.issues) };
+  if (!shaped.success) {
+    // Report the cross-field problems too when the fields those rules read are usable (SPEC §6:
+    // every problem at once), so a typo in a port does not hide a dangling `next`.
+    const problems = shapeProblems(shaped.error.issues);
+    const draft = draftSchema.safeParse(value);
+    if (draft.success) {
+      const seen = new Set(problems.map((p) => `${p.path}\0${p.message}`));
+      problems.push(...crossFieldProblems(draft.data).filter((p) => !seen.has(`${p.path}\0${p.message}`)));
+    }
+    return { ok: false, problems };
+  }
   const problems = validateTopology(shaped.data, options);
   return problems.length > 0 ? { ok: false, problems } : { ok: true, topology: shaped.data };
 }

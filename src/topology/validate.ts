@@ -4,7 +4,7 @@
  * {@link FileProbe}, so the rules can be tested without a disk.
  */
 import type { TopologyProblem } from './errors.js';
-import { FORWARD_AUTH_KINDS, NATIVE_STAMP_KINDS, type Topology } from './schema.js';
+import { FORWARD_AUTH_KINDS, NATIVE_STAMP_KINDS, type HopKind, type ServiceKind, type Topology } from './schema.js';
 import { edgeHops } from './resolve.js';
 import { checkFiles, type FileProbe } from './files-check.js';
 
@@ -25,12 +25,47 @@ const PROTOCOL_HEADERS = ['x-stella-scan-id', 'content-digest'];
 const LOOPBACK_HOST = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|\[::1\]|localhost)$/;
 
 /**
- * Returns every cross-field problem of a shape-valid topology; empty when it is usable.
+ * The fields the cross-field rules read. A shape-valid {@link Topology} is one; so is a draft that
+ * failed its shape check elsewhere (`parse.ts` parses it loosely), so both kinds of problem can be
+ * reported together.
+ */
+export interface RuleInput {
+  readonly hops: readonly {
+    id: string;
+    kind: HopKind;
+    listen: string;
+    stamp: false | { via: 'native' | 'forward-auth'; keys: readonly { kid: string }[]; stamper?: { listen: string } | undefined };
+    waf?: unknown;
+    next: string;
+  }[];
+  readonly services: readonly {
+    id: string;
+    kind: ServiceKind;
+    listen: string;
+    receiptKey?: string | undefined;
+    storage?: { kind: 'sqlite' } | { kind: 'postgres'; url: string } | undefined;
+    envelopeThreshold: number;
+  }[];
+  readonly scanners: readonly { id: string; edge?: string | undefined; signing: { keys: readonly { kid: string }[] } }[];
+  readonly provenance: { maxHops: number };
+  readonly headers: { strip: readonly string[] };
+}
+
+/**
+ * Returns every problem of a shape-valid topology — cross-field rules, and files when a probe is
+ * given; empty when it is usable.
  *
  * @example
  * validateTopology(topology); // [{ path: 'hops[1].next', message: 'no hop or service "gw-intrnal"' }]
  */
 export function validateTopology(topology: Topology, options: ValidateOptions = {}): TopologyProblem[] {
+  const problems = crossFieldProblems(topology);
+  if (options.files) problems.push(...checkFiles(topology, options.files, options.baseDir));
+  return problems;
+}
+
+/** The cross-field rules alone (no files). */
+export function crossFieldProblems(topology: RuleInput): TopologyProblem[] {
   const problems: TopologyProblem[] = [];
   const add = (path: string, message: string): void => {
     problems.push({ path, message });
@@ -106,7 +141,6 @@ export function validateTopology(topology: Topology, options: ValidateOptions = 
   });
 
   chainProblems(topology, add);
-  if (options.files) problems.push(...checkFiles(topology, options.files, options.baseDir));
   return problems;
 }
 
@@ -122,7 +156,7 @@ function duplicateKids(keys: readonly { kid: string }[], at: string, add: (path:
  * The graph rules: `next` targets exist, one hop in front of each target, no cycles, every hop
  * reaches a service, each service is reached, depth ≤ maxHops, edges stamp, scanner edges.
  */
-function chainProblems(topology: Topology, add: (path: string, message: string) => void): void {
+function chainProblems(topology: RuleInput, add: (path: string, message: string) => void): void {
   const { hops, services, scanners, provenance } = topology;
   const hopIndex = new Map(hops.map((h, i) => [h.id, i]));
   const serviceIds = new Set(services.map((s) => s.id));

@@ -171,4 +171,19 @@ describe('validateTopology', () => {
     assert.equal(found.find((p) => p.path === 'hops[0].colour')?.message, 'unknown field');
     assert.equal(found.find((p) => p.path === 'hops[1].listen')?.message, 'required');
   });
+
+  it('reports cross-field problems beside shape problems when the fields the rules read are usable', () => {
+    const found = problems((t) => {
+      hop(t, 0).listen = '127.0.0.1:99999';
+      hop(t, 1).next = 'gw-intrnal';
+    });
+    assert.deepEqual(found.slice(0, 2), [
+      { path: 'hops[0].listen', message: 'port must be 1-65535' },
+      { path: 'hops[1].next', message: 'no hop or service "gw-intrnal"' },
+    ]);
+  });
+
+  it('holds the cross-field rules back when a field they read is missing, rather than guess', () => {
+    assert.deepEqual(problems((t) => delete hop(t, 1).next), [{ path: 'hops[1].next', message: 'required' }]);
+  });
 });

@@ -52,16 +52,16 @@ describe('stella-gateway topology', () => {
     assert.match(stdout, /^hops\[0\]\.stamp\.keys\[0\]\.file: file not found: .*examples\/keys\/gw-edge\.key$/m);
   });
 
-  it('validate --json lists every problem and exits 2', async () => {
+  it('validate --json lists shape and cross-field problems together and exits 2', async () => {
     const { code, stdout } = await run('topology', 'validate', broken, '--json', '--no-files');
     assert.equal(code, 2);
     const result = JSON.parse(stdout) as { valid: boolean; code: string; problems: { path: string; message: string }[] };
     assert.equal(result.valid, false);
     assert.equal(result.code, 'TOPOLOGY_INVALID');
-    assert.deepEqual(result.problems.map((p) => p.path), ['hops[1].waf.paranoiaLevel']);
+    assert.deepEqual(result.problems.map((p) => p.path), ['hops[1].waf.paranoiaLevel', 'hops[1].next', 'scanners[0].edge']);
   });
 
-  it('validate reports cross-field problems once the shape is right', async () => {
+  it('validate prints each problem as path: message', async () => {
     writeFileSync(broken, readFileSync('examples/topology.yaml', 'utf8').replace('next: gw-internal', 'next: gw-intrnal'));
     const { code, stdout } = await run('topology', 'validate', broken, '--no-files');
     assert.equal(code, 2);
