@@ -111,8 +111,8 @@ export function stampBlock(hop: ResolvedHop): string {
 export function upstreamBlock(topology: ResolvedTopology, hop: ResolvedHop): string {
   const next = nextTarget(hop);
   const timeout = hop.limits?.upstreamTimeoutSeconds ?? DEFAULT_UPSTREAM_TIMEOUT_SECONDS;
-  return `		# Upstream: re-originate mTLS to ${next.id}. Caddy keeps no client TLS session cache, so no
-		# session is resumed across certificates.
+  return `		# Upstream: re-originate mTLS to ${next.id}. This hop presents one certificate only, so a
+		# resumed TLS session can never carry another identity.
 		reverse_proxy https://${next.host}:${next.port} {
 			header_up Host ${quoted(next.serverName)}
 			transport http {
