@@ -38,20 +38,22 @@ describe('loadTopology', () => {
     assert.equal(topology.scanners[0]!.edge, 'gw-edge');
   });
 
-  it('checks files when asked and passes once every file exists', async () => {
-    const dir = join(tmp.path, 'ok');
-    mkdirSync(dir);
-    writeFileSync(join(dir, 'topology.yaml'), EXAMPLE);
-    await assert.rejects(loadTopology(join(dir, 'topology.yaml'), { checkFiles: true }), (e: unknown) => {
-      assert.ok(e instanceof TopologyError);
-      assert.equal(e.code, 'TOPOLOGY_INVALID');
-      assert.ok(e.problems.some((p) => p.path === 'hops[0].stamp.keys[0].file' && p.message === `file not found: ${join(dir, 'keys/gw-edge.key')}`));
-      return true;
+  for (const example of ['topology.yaml', 'topology-envoy.yaml']) {
+    it(`checks the files of examples/${example} when asked and passes once every file exists`, async () => {
+      const dir = join(tmp.path, example);
+      mkdirSync(dir);
+      writeFileSync(join(dir, 'topology.yaml'), readFileSync(`examples/${example}`, 'utf8'));
+      await assert.rejects(loadTopology(join(dir, 'topology.yaml'), { checkFiles: true }), (e: unknown) => {
+        assert.ok(e instanceof TopologyError);
+        assert.equal(e.code, 'TOPOLOGY_INVALID');
+        assert.ok(e.problems.some((p) => p.path === 'hops[0].stamp.keys[0].file' && p.message === `file not found: ${join(dir, 'keys/gw-edge.key')}`));
+        return true;
+      });
+      populate(dir);
+      const loaded = await loadTopology(join(dir, 'topology.yaml'), { checkFiles: true });
+      assert.equal(loaded.hops[0]!.stamp !== false && loaded.hops[0]!.stamp.keys[0]!.file, join(dir, 'keys/gw-edge.key'));
     });
-    populate(dir);
-    const loaded = await loadTopology(join(dir, 'topology.yaml'), { checkFiles: true });
-    assert.equal(loaded.hops[0]!.stamp !== false && loaded.hops[0]!.stamp.keys[0]!.file, join(dir, 'keys/gw-edge.key'));
-  });
+  }
 
   it('reads JSON by its extension', async () => {
     const file = join(tmp.path, 'topology.json');
