@@ -1,9 +1,9 @@
 /**
  * A deployment on disk for gateway tests: a topology derived from examples/topology.yaml, a real
- * test PKI with a leaf for every scanner, hop and service, and the HMAC key files it names — all in
- * one temp folder that the caller removes.
+ * test PKI with a leaf for every scanner, hop and service, and the HMAC key files it names — in
+ * one temp folder that the caller removes (the PKI is shared by the deployments of one process).
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
@@ -11,13 +11,34 @@ import { loadTopology } from '../../../src/topology/load.js';
 import type { ResolvedTopology } from '../../../src/topology/resolve.js';
 import type { TopologyInput } from '../../../src/topology/schema.js';
 import { tempDir } from '../../support/tmp.js';
-import { createTestPki, writeHmacKey, type TestPki } from './pki.js';
+import { createTestPki, writeHmacKey, type Role, type TestPki } from './pki.js';
 
 const EXAMPLE = join(dirname(fileURLToPath(import.meta.url)), '../../../examples/topology.yaml');
 
 /** The example topology as a plain object, for a test to change before it is written. */
 export function exampleDocument(): TopologyInput {
   return parse(readFileSync(EXAMPLE, 'utf8')) as TopologyInput;
+}
+
+/**
+ * One PKI per test process and trust domain: making CAs and leaves with openssl is the slow part
+ * of a deployment, and leaves are the same whatever the topology around them. Each deployment
+ * links `pki/` to it; the folder goes when the process exits.
+ */
+const sharedPkis = new Map<string, TestPki>();
+function sharedPki(trustDomain: string): TestPki {
+  let pki = sharedPkis.get(trustDomain);
+  if (!pki) {
+    const tmp = tempDir('stella-gw-pki-');
+    process.once('exit', () => rmSync(tmp.path, { recursive: true, force: true }));
+    pki = createTestPki(tmp.path, trustDomain);
+    sharedPkis.set(trustDomain, pki);
+  }
+  return pki;
+}
+
+function ensureLeaf(pki: TestPki, role: Role, name: string): void {
+  if (!existsSync(join(pki.dir, 'issued', role, name, 'chain.pem'))) pki.issue(role, name);
 }
 
 /** A written deployment. */
@@ -39,7 +60,8 @@ export async function createDeployment(document: TopologyInput = exampleDocument
   try {
     const file = join(tmp.path, 'topology.yaml');
     writeFileSync(file, stringify(document));
-    const pki = createTestPki(join(tmp.path, 'pki'), document.trustDomain);
+    const pki = sharedPki(document.trustDomain);
+    symlinkSync(pki.dir, join(tmp.path, 'pki'));
     const macKeys = new Map<string, Buffer>();
     const keyFile = (relative: string): string => {
       const path = join(tmp.path, relative);
@@ -52,9 +74,9 @@ export async function createDeployment(document: TopologyInput = exampleDocument
     for (const scanner of document.scanners) {
       for (const key of scanner.signing.keys) writeHmacKey(keyFile(key.file));
     }
-    for (const scanner of document.scanners) pki.issue('scanner', scanner.id);
-    for (const hop of document.hops) pki.issue('gateway', hop.id);
-    for (const service of document.services) pki.issue('service', service.id);
+    for (const scanner of document.scanners) ensureLeaf(pki, 'scanner', scanner.id);
+    for (const hop of document.hops) ensureLeaf(pki, 'gateway', hop.id);
+    for (const service of document.services) ensureLeaf(pki, 'service', service.id);
     const topology = await loadTopology(file);
     return { dir: tmp.path, topology, pki, macKeys, remove: tmp.remove };
   } catch (error) {
