@@ -61,7 +61,8 @@ async function provenancePlugin(fastify: FastifyInstance, options: ProvenancePlu
     { parseAs: 'buffer', bodyLimit: ctx.service.maxBodyBytes },
     (request: FastifyRequest, body: Buffer, done: (err: Error | null, body?: unknown) => void) => {
       request.rawBody = body;
-      if ((request.headers['content-type'] ?? '').includes('octet-stream')) return done(null, body);
+      const mediaType = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+      if (mediaType === 'application/octet-stream') return done(null, body);
       // Fastify's own JSON parser: it refuses __proto__ and constructor poisoning.
       jsonParser(request, body.toString('utf8'), done);
     },

@@ -163,6 +163,13 @@ describe('the provenance plugin', () => {
       const built = buildRequest(topology, keys);
       expectProblem(await t.app.inject({ method: 'POST', url: '/api/v1/evidence?x=2', headers: { ...built.headers, 'x-test-peer-cn': 'gw-internal' }, payload: built.body! }), 'provenance-tampered');
     });
+    it('keeps the raw bytes of an octet-stream body and hashes exactly those', async () => {
+      const bytes = Buffer.from([0, 255, 1, 254, 10, 13]);
+      const built = buildRequest(topology, keys, { body: bytes, contentType: 'application/octet-stream' });
+      const res = await send(t.app, built);
+      assert.equal(res.statusCode, 200, res.body);
+      assert.deepEqual((res.json() as { body: { type: string; data: number[] } }).body, { type: 'Buffer', data: [...bytes] });
+    });
     it('accepts a body-less GET without Content-Digest', async () => {
       const built = buildRequest(topology, keys, { method: 'GET', url: '/api/v1/scans/scan-0001', body: null });
       const res = await send(t.app, built);
