@@ -5,7 +5,9 @@
  * keys, and the receipt key of the locker at the end of the edge's chain.
  */
 import type { ResolvedHop, ResolvedService, ResolvedTopology } from '../topology/resolve.js';
-import { AgentPool, fileCredentials } from './credentials.js';
+import { defaultCertificateSource, startScannerCredentials } from './certificates.js';
+import type { CertificateSourceKind } from './certificates.js';
+import { AgentPool } from './credentials.js';
 import type { ClientCredentials } from './credentials.js';
 import type { DeliveryOptions } from './deliver.js';
 import { ScannerError } from './errors.js';
@@ -18,7 +20,11 @@ export interface ScannerSetupOptions {
   receiptKey?: string | undefined;
   /** Whole-request timeout. */
   timeoutMs?: number | undefined;
-  /** Where the client certificate comes from; default the `scanner.tls` files + the trust bundle. */
+  /** Client certificate source; default per {@link defaultCertificateSource}. Ignored when `credentials` is given. */
+  certificateSource?: CertificateSourceKind | undefined;
+  /** How often `files` are checked for a renewed certificate. */
+  certificatePollIntervalMs?: number | undefined;
+  /** Ready-made credentials (e.g. a provider the caller already runs). */
   credentials?: ClientCredentials | undefined;
   now?: (() => number) | undefined;
 }
@@ -30,6 +36,8 @@ export interface ScannerSetup extends DeliveryOptions {
   serviceId: string | undefined;
   /** The receipt key in use, or undefined (receipts then stored unverified; reported). */
   receiptKeyFile: string | undefined;
+  /** The certificate source in use (undefined when `credentials` were given). */
+  certificateSource: CertificateSourceKind | undefined;
   close(): Promise<void>;
 }
 
@@ -54,6 +62,14 @@ export async function deliveryOptionsFor(topology: ResolvedTopology, scannerId: 
   const service = serviceBehind(edge);
   const receiptKeyFile = receiptPublicKeyPath(options.receiptKey, service?.receiptKey);
   const verifyReceipt = receiptKeyFile ? await receiptVerifierFromFile(receiptKeyFile) : undefined;
+  let credentials = options.credentials;
+  let started: Awaited<ReturnType<typeof startScannerCredentials>> | undefined;
+  if (!credentials) {
+    started = await startScannerCredentials(topology, scanner, options.certificateSource ?? defaultCertificateSource(topology, scannerId), {
+      pollIntervalMs: options.certificatePollIntervalMs,
+    });
+    credentials = started.credentials;
+  }
   const pool = new AgentPool({ servername: edge.serverName });
   return {
     scannerId,
@@ -62,13 +78,17 @@ export async function deliveryOptionsFor(topology: ResolvedTopology, scannerId: 
     endpoint: { origin: `https://${edge.listen}`, servername: edge.serverName },
     topologyName: topology.name,
     edgeHop: edge.id,
-    credentials: options.credentials ?? fileCredentials({ ...scanner.tls, ca: topology.pki.caBundle }),
+    certificateSource: started?.source,
+    credentials,
     pool,
     createEnvelope: keyFileEnvelopeFactory(scanner.signing.keys),
     verifyReceipt,
     timeoutMs: options.timeoutMs,
     now: options.now,
-    close: () => pool.close(),
+    close: async () => {
+      started?.stop();
+      await pool.close();
+    },
   };
 }
 

@@ -3,21 +3,19 @@
  * that present it.
  *
  * The delivery code depends only on {@link ClientCredentials}: "give me the material to use now".
- * The PKI's `MtlsCertificateProvider` is adapted to it in `provider.ts`; {@link fileCredentials}
- * reads `scanner.tls` files (written by an external issuer) and notices when they change.
+ * The PKI's `MtlsCertificateProvider` satisfies it as is (`current()` returns a superset of
+ * {@link ClientMaterial}); `certificates.ts` starts one from the topology.
  *
- * Why the worker keeps its own pool per certificate instead of one hot-swapping dispatcher: the
+ * Why the worker keeps its own pool per certificate instead of the PKI's hot-swapping dispatcher
+ * (`createMtlsDispatcher`): the
  * traversal intent signed into the envelope names the fingerprint of the certificate presented
  * on *this* request (SPEC §3), and hop 1 records the certificate it actually saw (SPEC §4). If a
  * rotation landed between signing and sending, a swapping dispatcher would present the new
  * certificate under an envelope naming the old one → `binding-mismatch`. Here the material is
  * read once per attempt, and the same snapshot picks both the fingerprint and the pool.
  */
-import { X509Certificate, createHash } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
 import { Agent } from 'undici';
 import type { Dispatcher } from 'undici';
-import { ScannerError } from './errors.js';
 
 /** Key material for one request. PEM strings throughout. */
 export interface ClientMaterial {
@@ -37,56 +35,6 @@ export interface ClientMaterial {
 export interface ClientCredentials {
   /** The material to use for the next request. Must be cheap: it is called once per attempt. */
   current(): ClientMaterial;
-}
-
-/** `sha256:<hex>` of the DER of the first certificate in a PEM text (SPEC §4 `peer` format). */
-export function certificateFingerprint(pem: string): string {
-  let der: Buffer;
-  try {
-    der = new X509Certificate(pem).raw;
-  } catch (error) {
-    throw new ScannerError('SCANNER_CONFIG', `not a PEM certificate: ${(error as Error).message}`, { cause: error });
-  }
-  return `sha256:${createHash('sha256').update(der).digest('hex')}`;
-}
-
-/** Files of a client certificate, as in `scanner.tls` of the topology plus the trust bundle. */
-export interface ClientCertificateFiles {
-  cert: string;
-  key: string;
-  chain?: string;
-  ca: string;
-}
-
-/**
- * Credentials read from files, re-read whenever one of them changes (mtime or size), so an
- * external issuer (cert-manager, step, Vault agent) can rotate them under a running worker.
- */
-export function fileCredentials(files: ClientCertificateFiles): ClientCredentials {
-  let stamp = '';
-  let material: ClientMaterial | undefined;
-  const paths = [files.cert, files.key, files.chain ?? files.cert, files.ca];
-  return {
-    current(): ClientMaterial {
-      let next: string;
-      try {
-        next = paths.map((p) => { const s = statSync(p); return `${s.mtimeMs}:${s.size}`; }).join('|');
-      } catch (error) {
-        throw new ScannerError('SCANNER_CONFIG', `client certificate files unreadable: ${(error as Error).message}`, { cause: error });
-      }
-      if (material && next === stamp) return material;
-      const cert = readFileSync(files.cert, 'utf8');
-      material = {
-        key: readFileSync(files.key, 'utf8'),
-        cert,
-        chain: readFileSync(files.chain ?? files.cert, 'utf8'),
-        ca: readFileSync(files.ca, 'utf8'),
-        fingerprint: certificateFingerprint(cert),
-      };
-      stamp = next;
-      return material;
-    },
-  };
 }
 
 /** Options of {@link AgentPool}. */

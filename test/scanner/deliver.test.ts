@@ -17,7 +17,7 @@ describe('scanner delivery through a real mTLS edge', () => {
   let outbox: Outbox;
   before(async () => {
     fx = await scannerFixture();
-    setup = await fx.setup();
+    setup = await fx.setup({ certificateSource: 'files' });
     outbox = Outbox.open(join(fx.dir, 'outbox.db'));
   });
   after(async () => {
@@ -50,6 +50,21 @@ describe('scanner delivery through a real mTLS edge', () => {
     const post = fx.edge.seen.find((s) => s.method === 'POST' && s.status === 201);
     assert.equal(post?.peerFingerprint, fileFingerprint(fx.deployment.scanner.cert));
     assert.equal(post?.intentFingerprint, post?.peerFingerprint);
+  });
+
+  it('presents a certificate issued by the local CA when the topology names no scanner.tls, and signs its fingerprint', async () => {
+    const local = await fx.setup();
+    try {
+      assert.equal(local.certificateSource, 'local-ca');
+      const [result] = await submitArtifacts({ ...local, outbox, scanId: 'scan-local', files: [fx.artifact('local.json', SBOM)], sleep: noSleep });
+      assert.equal(result?.state, 'delivered');
+      const post = fx.edge.seen.find((s) => s.scanId === 'scan-local');
+      assert.equal(post?.peerFingerprint, local.credentials.current().fingerprint);
+      assert.notEqual(post?.peerFingerprint, fileFingerprint(fx.deployment.scanner.cert), 'a fresh leaf, not the one on disk');
+      assert.equal(post?.intentFingerprint, post?.peerFingerprint);
+    } finally {
+      await local.close();
+    }
   });
 
   it('does not send an artifact again when the same file is submitted again for the same scan', async () => {
@@ -117,7 +132,7 @@ describe('scanner delivery with a receipt key that did not sign the receipt', ()
     // The edge's TLS key is not the locker's receipt key: verification must fail.
     const { generateKey } = await import('../../src/dsse/index.js');
     const other = fx.artifact('other.pub', generateKey('ed25519').public ?? '');
-    const setup = await fx.setup({ receiptKey: other });
+    const setup = await fx.setup({ receiptKey: other, certificateSource: 'files' });
     const outbox = Outbox.open(join(fx.dir, 'outbox.db'));
     try {
       const [result] = await submitArtifacts({ ...setup, outbox, scanId: 'scan-r', files: [fx.artifact('a.json', SBOM)], sleep: noSleep });

@@ -5,6 +5,7 @@ import { issueCertificate } from '../../src/pki/index.js';
 import { Outbox } from '../../src/scanner/outbox.js';
 import { submitArtifacts } from '../../src/scanner/submit.js';
 import type { ScannerSetup } from '../../src/scanner/config.js';
+import { waitFor } from './support/cli.js';
 import { fileFingerprint } from './support/edge.js';
 import { noSleep, scannerFixture } from './support/fixture.js';
 import type { ScannerFixture } from './support/fixture.js';
@@ -15,7 +16,7 @@ describe('scanner delivery across outages and certificate rotation', () => {
   let outbox: Outbox;
   before(async () => {
     fx = await scannerFixture();
-    setup = await fx.setup({ timeoutMs: 5_000 });
+    setup = await fx.setup({ timeoutMs: 5_000, certificateSource: 'files', certificatePollIntervalMs: 50 });
     outbox = Outbox.open(join(fx.dir, 'outbox.db'));
   });
   after(async () => {
@@ -24,8 +25,10 @@ describe('scanner delivery across outages and certificate rotation', () => {
     await fx.cleanup();
   });
 
+  /** Re-issues the scanner's files (an external issuer renewing) and waits until the provider swapped it in. */
   const rotateScannerCertificate = async (): Promise<void> => {
-    await issueCertificate({ dir: join(fx.dir, 'pki'), role: 'scanner', name: 'scanner-01' });
+    const leaf = await issueCertificate({ dir: join(fx.dir, 'pki'), role: 'scanner', name: 'scanner-01' });
+    await waitFor('the provider to pick up the renewed certificate', () => setup.credentials.current().fingerprint === leaf.fingerprint);
   };
 
   it('retries while the edge refuses connections and delivers once when it is back', async () => {
@@ -81,7 +84,7 @@ describe('scanner delivery across outages and certificate rotation', () => {
   });
 
   it('times out a request the edge never answers and keeps the item for a retry', async () => {
-    const slow = await fx.setup({ timeoutMs: 200 });
+    const slow = await fx.setup({ timeoutMs: 200, certificateSource: 'files' });
     try {
       fx.edge.plan.push('hang');
       const file = fx.artifact('slow.json', '{"slow":true}');

@@ -6,13 +6,15 @@
  * scan id, unreadable file, unusable outbox). run → 0 after a graceful SIGTERM/SIGINT.
  */
 import { join } from 'node:path';
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 import type { Command } from 'commander';
 import pino from 'pino';
 import { CliError, EXIT_FAILED, EXIT_USAGE, formatTable, printJson } from '../output.js';
 import { loadTopology } from '../../topology/load.js';
 import { isStellaError } from '../../errors/base.js';
 import type { ResolvedTopology } from '../../topology/resolve.js';
+import { CERTIFICATE_SOURCES } from '../../scanner/certificates.js';
+import type { CertificateSourceKind } from '../../scanner/certificates.js';
 import { deliveryOptionsFor } from '../../scanner/config.js';
 import type { ScannerSetup } from '../../scanner/config.js';
 import { OUTBOX_STATES, Outbox } from '../../scanner/outbox.js';
@@ -27,13 +29,13 @@ export function defaultOutboxPath(topology: ResolvedTopology, scannerId: string)
   return join(topology.baseDir, 'var', `${scannerId}.outbox.db`);
 }
 
-interface CommonFlags { topology: string; scanner: string; outbox?: string; receiptKey?: string; timeout?: number; backoffMax?: number }
+interface CommonFlags { topology: string; scanner: string; outbox?: string; receiptKey?: string; timeout?: number; backoffMax?: number; certSource?: CertificateSourceKind }
 
 /** Loads the topology and builds the delivery setup; every failure here is a configuration error (exit 2). */
 async function prepare(flags: CommonFlags): Promise<{ topology: ResolvedTopology; setup: ScannerSetup; outbox: Outbox }> {
   return configurationStep(async () => {
     const topology = await loadTopology(flags.topology);
-    const setup = await deliveryOptionsFor(topology, flags.scanner, { receiptKey: flags.receiptKey, timeoutMs: flags.timeout });
+    const setup = await deliveryOptionsFor(topology, flags.scanner, { receiptKey: flags.receiptKey, timeoutMs: flags.timeout, certificateSource: flags.certSource });
     try {
       return { topology, setup, outbox: Outbox.open(flags.outbox ?? defaultOutboxPath(topology, flags.scanner)) };
     } catch (error) {
@@ -62,6 +64,7 @@ export function register(program: Command): void {
       .option('--outbox <file>', 'outbox database (default: <topology folder>/var/<scanner>.outbox.db)')
       .option('--receipt-key <file>', "the locker's receipt public key (default: <service receiptKey>.pub when present)")
       .option('--timeout <duration>', 'whole-request timeout, e.g. 30s', parseDurationMs)
+      .addOption(new Option('--cert-source <kind>', 'client certificate source (default: files when the topology sets scanner.tls, else local-ca)').choices(CERTIFICATE_SOURCES))
       .option('--backoff-max <duration>', `longest wait between retries, e.g. 30s (default ${DEFAULT_BACKOFF_CAP_MS / 1000}s)`, parseDurationMs);
 
   common(group.command('submit'))
@@ -108,7 +111,7 @@ export function register(program: Command): void {
       process.once('SIGTERM', onSignal);
       process.once('SIGINT', onSignal);
       const progress = process.stdout.isTTY ? setInterval(() => writeProgress(outbox), 1000) : undefined;
-      log.info({ spool: o.spool, edge: setup.endpoint.origin, receiptVerified: setup.receiptKeyFile !== undefined }, 'scanner worker started');
+      log.info({ spool: o.spool, edge: setup.endpoint.origin, certificateSource: setup.certificateSource, receiptVerified: setup.receiptKeyFile !== undefined }, 'scanner worker started');
       try {
         await runScanner({
           ...setup, outbox, backoff: backoffOf(o), spoolDir: o.spool, signal: stop.signal, pollIntervalMs: o.pollInterval,
