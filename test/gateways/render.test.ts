@@ -3,6 +3,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import { parse } from 'yaml';
 import { renderGateways } from '../../src/cli/commands/gateway.js';
 import { RENDER_INDEX_FILE } from '../../src/gateways/index.js';
@@ -111,5 +112,63 @@ describe('renderTopology output', () => {
     const index = files.find((f) => f.path === RENDER_INDEX_FILE)?.contents ?? '';
     assert.match(index, /check: caddy validate --config \/etc\/stella-gateway\/gateway\/gw-edge\/Caddyfile --adapter caddyfile/);
     assert.match(index, /check: apache2 -t -f \/etc\/stella-gateway\/gateway\/waf\/apache2\.conf/);
+  });
+});
+
+describe('renderTopology, for any valid topology', () => {
+  /** One hop as drawn by fast-check; `build` turns the draws into a valid chain. */
+  const hopDraw = fc.record({
+    kind: fc.constantFrom(...HOP_KINDS),
+    stamps: fc.boolean(),
+    nginxViaForwardAuth: fc.boolean(),
+    serverName: fc.option(fc.constantFrom('localhost', 'gw.stella.test'), { nil: undefined }),
+    paranoiaLevel: fc.integer({ min: 1, max: 4 }),
+    inboundAnomalyThreshold: fc.integer({ min: 1, max: 100 }),
+    maxBodyBytes: fc.option(fc.integer({ min: 1024, max: 64 * 1024 * 1024 }), { nil: undefined }),
+  });
+  type HopDraw = typeof hopDraw extends fc.Arbitrary<infer T> ? T : never;
+
+  function build(draws: readonly HopDraw[], strip: readonly string[]): TopologyInput {
+    // Config checks bind no port, so fixed ports keep a failing case reproducible from its seed.
+    const base = 21000;
+    const hops = draws.map((draw, i) => {
+      // The edge must stamp (record 1 binds the scanner certificate), and a WAF never stamps.
+      const kind = i === 0 && draw.kind === 'apache-modsecurity' ? 'nginx' : draw.kind;
+      const id = `hop-${i}`;
+      const next = i === draws.length - 1 ? 'evidence-locker' : `hop-${i + 1}`;
+      const common = { id, kind, listen: `127.0.0.1:${base + i}`, serverName: draw.serverName, next, limits: draw.maxBodyBytes ? { maxBodyBytes: draw.maxBodyBytes, upstreamTimeoutSeconds: 30 } : undefined };
+      if (kind === 'apache-modsecurity') return { ...common, stamp: false as const, waf: { paranoiaLevel: draw.paranoiaLevel, inboundAnomalyThreshold: draw.inboundAnomalyThreshold } };
+      if (i > 0 && !draw.stamps) return { ...common, stamp: false as const };
+      const keys = [{ kid: `${id}-k1`, file: `./keys/${id}.key` }];
+      const forwardAuth = kind === 'caddy' || kind === 'envoy' || (kind === 'nginx' && draw.nginxViaForwardAuth);
+      return { ...common, stamp: forwardAuth ? { via: 'forward-auth' as const, keys, stamper: { listen: `127.0.0.1:${base + 9 - i}` } } : { via: 'native' as const, keys } };
+    });
+    return {
+      apiVersion: 'stella-gateway/v1',
+      kind: 'Topology',
+      name: 'property',
+      trustDomain: 'stella.local',
+      pki: { dir: './pki' },
+      scanners: [{ id: 'scanner-01', signing: { keys: [{ kid: 's-1', file: './keys/scanner.hmac' }] } }],
+      hops: hops.map((h) => JSON.parse(JSON.stringify(h)) as TopologyInput['hops'][number]),
+      services: [{ id: 'evidence-locker', kind: 'evidence-locker', listen: `127.0.0.1:${base + 8}`, receiptKey: './keys/receipt.pem' }],
+      headers: { strip: [...strip] },
+    };
+  }
+
+  it('renders configs that pass the real config checks (nginx -t, haproxy -c, apache2 -t, caddy validate, Envoy schema)', { timeout: 600_000 }, async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(hopDraw, { minLength: 1, maxLength: 4 }), fc.subarray(['X-Debug', 'X-Internal-User']), async (draws, strip) => {
+        const deployment = await createDeployment(build(draws, strip));
+        try {
+          const result = await renderGateways({ topology: join(deployment.dir, 'topology.yaml'), out: deployment.outDir, check: true });
+          assert.equal(result.checks.length, draws.length);
+          for (const check of result.checks) assert.ok(check.ok, `${check.hop} (${check.kind}): ${check.output}`);
+        } finally {
+          deployment.remove();
+        }
+      }),
+      { numRuns: 12 },
+    );
   });
 });
