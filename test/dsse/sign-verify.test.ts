@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { ALGORITHM_NAMES, createSigner, createVerifier, parseEnvelope, serializeEnvelope, signEnvelope, verifyEnvelope } from '../../src/dsse/index.js';
+import { sign as cryptoSign } from 'node:crypto';
+import { ALGORITHM_NAMES, pae, createSigner, createVerifier, parseEnvelope, serializeEnvelope, signEnvelope, verifyEnvelope } from '../../src/dsse/index.js';
 import type { Envelope } from '../../src/dsse/index.js';
 import { codeOf, keysByAlgorithm, makeKey } from './support/keys.js';
 
@@ -61,6 +62,20 @@ describe('signEnvelope and verifyEnvelope', () => {
         ),
         { numRuns: alg === 'rsa-pss-sha256' ? 30 : 100 },
       );
+    });
+  }
+
+  for (const alg of ['ecdsa-p256-sha256', 'ecdsa-p384-sha384'] as const) {
+    it(`accepts ${alg} signatures as raw r‖s (IEEE P1363) as well as DER`, async () => {
+      const key = keyOf(alg);
+      assert.ok(key.signing.type === 'private');
+      const hash = alg === 'ecdsa-p256-sha256' ? 'sha256' : 'sha384';
+      const body = Buffer.from('p1363');
+      const raw = cryptoSign(hash, pae('t', body), { key: key.signing.privateKey, dsaEncoding: 'ieee-p1363' });
+      assert.equal(raw.length, alg === 'ecdsa-p256-sha256' ? 64 : 96);
+      const env: Envelope = { payloadType: 't', payload: body, signatures: [{ keyid: '', sig: raw }] };
+      const result = await verifyEnvelope(env, { payloadType: 't', verifiers: [createVerifier(key.verifying)] });
+      assert.equal(result.accepted[0]?.algorithm, alg);
     });
   }
 
