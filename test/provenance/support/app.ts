@@ -47,6 +47,10 @@ export async function buildTestApp(overrides: Partial<ProvenancePluginOptions> &
       return { provenance: request.provenance };
     });
   }
+  app.post('/api/v1/any/*', async (request) => {
+    count += 1;
+    return { provenance: request.provenance };
+  });
   app.get('/api/v1/scans/:id', async (request) => {
     count += 1;
     return { provenance: request.provenance };
