@@ -7,7 +7,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { buildProgram, main } from '../../src/cli/main.js';
@@ -79,14 +79,17 @@ describe('stella-gateway dsse', () => {
     assert.equal(await main(['dsse', 'keygen', '--help']), 0);
   });
 
-  it('keygen writes every algorithm, the private key with mode 0600 and the public key beside it', async () => {
-    for (const alg of ['hmac-sha256', 'ed25519', 'ecdsa-p256', 'ecdsa-p384', 'rsa-pss']) {
+  it('keygen writes every algorithm, the private key with mode 0600 and the public key beside it, leaving no temp file', async () => {
+    const algs = ['hmac-sha256', 'ed25519', 'ecdsa-p256', 'ecdsa-p384', 'rsa-pss'];
+    for (const alg of algs) {
       const report = await dsseKeygen({ cliAlg: alg, out: path(`gen-${alg}`) });
       assert.equal(statSync(path(`gen-${alg}`)).mode & 0o777, 0o600);
       assert.match(report.keyId, /^sha256:[0-9a-f]{64}$/);
       if (alg === 'hmac-sha256') assert.equal(report.public, undefined);
       else assert.match(readFileSync(path(`gen-${alg}.pub`), 'utf8'), /^-----BEGIN PUBLIC KEY-----/);
     }
+    const written = readdirSync(dir.path).filter((f) => f.startsWith('gen-') || f.startsWith('.gen-')).sort();
+    assert.deepEqual(written, algs.flatMap((a) => (a === 'hmac-sha256' ? [`gen-${a}`] : [`gen-${a}`, `gen-${a}.pub`])).sort());
   });
 
   it('keygen refuses to replace an existing key without --force (exit 2)', async () => {
