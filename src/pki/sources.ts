@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { unwatchFile, watchFile } from 'node:fs';
 import { issueCertificate } from './issue.js';
 import { pkiPaths } from './store.js';
+import { pemBlocks } from './x509.js';
 import type { PkiRole } from './profile.js';
 import type { RawMaterial, TlsMaterial } from './validate.js';
 
@@ -99,7 +100,10 @@ export function filesSource(source: FilesSource): CertificateSource {
         source.chain ? readFile(source.chain, 'utf8') : Promise.resolve(''),
         loadTrust(),
       ]);
-      return { key, chain: chain && !cert.includes(chain.trim()) ? `${cert.trim()}\n${chain.trim()}\n` : cert, ...trust };
+      // cert may hold the leaf alone or leaf + intermediates, chain.pem may repeat the leaf:
+      // present each certificate once, leaf first.
+      const blocks = [...new Set([...pemBlocks(cert), ...pemBlocks(chain)])];
+      return { key, chain: blocks.join(''), ...trust };
     },
     loadTrust,
     watch(onChange) {

@@ -81,7 +81,7 @@ describe('MtlsCertificateProvider', () => {
       const out = join(ca.dir, 'external', name);
       await issueCertificate({ dir: ca.dir, role: 'service', name, out });
       const provider = new MtlsCertificateProvider({
-        source: { kind: 'files', cert: join(out, 'chain.pem'), key: join(out, 'key.pem'), ca: join(ca.dir, 'ca-bundle.pem'), crl: join(ca.dir, 'crl.pem'), watch: true, pollIntervalMs: 50 },
+        source: { kind: 'files', cert: join(out, 'cert.pem'), chain: join(out, 'chain.pem'), key: join(out, 'key.pem'), ca: join(ca.dir, 'ca-bundle.pem'), crl: join(ca.dir, 'crl.pem'), watch: true, pollIntervalMs: 50 },
         retryInitialDelayMs: 50,
       });
       return { out, provider, first: await provider.start() };
@@ -97,6 +97,7 @@ describe('MtlsCertificateProvider', () => {
         assert.equal(next.fingerprint, renewed.fingerprint);
         assert.notEqual(next.fingerprint, first.fingerprint);
         assert.ok(next.crl?.includes('BEGIN X509 CRL'));
+        assert.equal(next.chain.match(/BEGIN CERTIFICATE/g)?.length, 2, 'leaf + intermediate, the leaf of cert.pem and chain.pem only once');
       } finally {
         provider.stop();
       }
@@ -108,6 +109,7 @@ describe('MtlsCertificateProvider', () => {
         const failed = once(provider, 'renewal-failed');
         const other = await issueCertificate({ dir: ca.dir, role: 'service', name: 'ext-key', out: join(out, 'next') });
         await copyFile(other.paths!.chain, join(out, 'chain.pem'));
+        await copyFile(other.paths!.cert, join(out, 'cert.pem'));
         const [error] = (await failed) as [PkiError];
         assert.equal(error.code, 'PKI_KEY_MISMATCH');
         assert.equal(provider.current().fingerprint, first.fingerprint);
@@ -123,11 +125,17 @@ describe('MtlsCertificateProvider', () => {
     it('refuses a renewed certificate that names another identity', async () => {
       const { out, provider, first } = await filesProvider('ext-id');
       try {
-        const failed = once(provider, 'renewal-failed');
+        // Three files change one after another; a poll in between may first see a key mismatch.
+        const failed = new Promise<PkiError>((resolve) =>
+          provider.on('renewal-failed', (error) => {
+            if ((error as PkiError).code !== 'PKI_KEY_MISMATCH') resolve(error as PkiError);
+          }),
+        );
         const other = await issueCertificate({ dir: ca.dir, role: 'service', name: 'intruder', out: join(out, 'other') });
         await copyFile(other.paths!.key!, join(out, 'key.pem'));
         await copyFile(other.paths!.chain, join(out, 'chain.pem'));
-        const [error] = (await failed) as [PkiError];
+        await copyFile(other.paths!.cert, join(out, 'cert.pem'));
+        const error = await failed;
         assert.equal(error.code, 'PKI_IDENTITY_MISMATCH');
         assert.match(error.message, /intruder/);
         assert.equal(provider.current().fingerprint, first.fingerprint);
