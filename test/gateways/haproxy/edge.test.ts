@@ -6,7 +6,7 @@ import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Agent, fetch } from 'undici';
+import { Agent, fetch, request } from 'undici';
 import { haproxyProgram, prepareHaproxyHop, renderHaproxyHop } from '../../../src/gateways/haproxy/index.js';
 import { freePort } from '../../support/programs.js';
 import { createDeployment, exampleDocument, type Deployment } from '../support/deployment.js';
@@ -41,7 +41,7 @@ describe('HAProxy as the edge in front of a service', () => {
     const doc = exampleDocument();
     const edge = doc.hops[0];
     if (!edge) throw new Error('the example has an edge');
-    doc.hops = [{ ...edge, kind: 'haproxy', listen: `127.0.0.1:${edgePort}`, next: 'evidence-locker' }];
+    doc.hops = [{ ...edge, kind: 'haproxy', listen: `127.0.0.1:${edgePort}`, next: 'evidence-locker', limits: { maxBodyBytes: 65536, upstreamTimeoutSeconds: 10 } }];
     doc.services = doc.services.map((s) => ({ ...s, listen: `127.0.0.1:${servicePort}` }));
     deployment = await createDeployment(doc);
     revoked = deployment.pki.issue('scanner', 'scanner-01', 'revoked/scanner-01');
@@ -96,6 +96,20 @@ describe('HAProxy as the edge in front of a service', () => {
   it('refuses a scan id outside the format of SPEC §4 with 403', async () => {
     const response = await fetch(`${url}/api/v1/scans`, { dispatcher: agentWith(scanner()), headers: { 'x-stella-scan-id': 'a|b' } });
     assert.equal(response.status, 403);
+    await response.arrayBuffer();
+  });
+
+  it('refuses with 400 a second X-Stella-Scan-Id line, which would make the MAC input ambiguous', async () => {
+    // fetch() would join the two lines; undici's request() sends a flat header list as it is.
+    const response = await request(`${url}/api/v1/scans?dup`, { dispatcher: agentWith(scanner()), headers: ['x-stella-scan-id', 'a', 'x-stella-scan-id', 'b'] });
+    assert.equal(response.statusCode, 400);
+    await response.body.arrayBuffer();
+    assert.ok(!upstream?.received.some((r) => r.url === '/api/v1/scans?dup'));
+  });
+
+  it('answers 413 to a Content-Length over hop.limits.maxBodyBytes', async () => {
+    const response = await fetch(`${url}/api/v1/evidence`, { method: 'POST', dispatcher: agentWith(scanner()), body: 'x'.repeat(65537) });
+    assert.equal(response.status, 413);
     await response.arrayBuffer();
   });
 

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Agent, fetch } from 'undici';
+import { Agent, fetch, request } from 'undici';
 import { haproxyProgram, prepareHaproxyHop, renderHaproxyHop } from '../../../src/gateways/haproxy/index.js';
 import { nginxProgram, renderNginxHop } from '../../../src/gateways/nginx/index.js';
 import { checkHeaders, loadHopKeyring, MemoryReplayCache } from '../../../src/provenance/index.js';
@@ -16,7 +16,7 @@ import { createDeployment, exampleDocument, type Deployment } from '../support/d
 import { certificateFingerprint, type LeafFiles } from '../support/pki.js';
 import { macVerifies, parseProvenance } from '../support/provenance.js';
 import { startProgram, writeRendered, type RunningProgram } from '../support/run.js';
-import { startRecordingUpstream, type RecordingUpstream } from '../support/upstream.js';
+import { startRecordingUpstream, type ReceivedRequest, type RecordingUpstream } from '../support/upstream.js';
 
 describe('an NGINX edge and an HAProxy hop in front of a service', () => {
   let deployment: Deployment;
@@ -45,8 +45,9 @@ describe('an NGINX edge and an HAProxy hop in front of a service', () => {
     const doc = exampleDocument();
     const [edge, , internal] = doc.hops;
     if (!edge || !internal) throw new Error('the example has an edge and an internal hop');
+    doc.headers = { strip: ['X-Internal-Debug'] };
     doc.hops = [
-      { ...edge, listen: `127.0.0.1:${edgePort}`, next: internal.id },
+      { ...edge, listen: `127.0.0.1:${edgePort}`, next: internal.id, limits: { maxBodyBytes: 65536, upstreamTimeoutSeconds: 10 } },
       { ...internal, listen: `127.0.0.1:${internalPort}` },
     ];
     doc.services = doc.services.map((s) => ({ ...s, listen: `127.0.0.1:${servicePort}` }));
@@ -93,6 +94,7 @@ describe('an NGINX edge and an HAProxy hop in front of a service', () => {
         'x-stella-provenance': forged,
         'client-cert': ':AAAA:',
         'x-forwarded-client-cert': 'Hash=00;Cert="x"',
+        'x-internal-debug': 'on',
       },
       body,
     });
@@ -106,6 +108,7 @@ describe('an NGINX edge and an HAProxy hop in front of a service', () => {
     assert.equal(request.peerCn, 'gw-internal', 'the last hop re-originated mTLS with its own certificate');
     assert.equal(request.headers['client-cert'], undefined);
     assert.equal(request.headers['x-forwarded-client-cert'], undefined);
+    assert.equal(request.headers['x-internal-debug'], undefined, 'headers.strip of the topology');
 
     const header = request.headers['x-stella-provenance'];
     assert.equal(typeof header, 'string');
@@ -137,21 +140,37 @@ describe('an NGINX edge and an HAProxy hop in front of a service', () => {
     assert.ok(!macVerifies(second, facts, undefined, internalKey), 'the chain field is part of the MAC');
   });
 
+  /** The product's own verifier (src/provenance) on what the upstream received. */
+  const productCheck = async (received: ReceivedRequest): Promise<ReturnType<typeof checkHeaders>> => {
+    const { topology } = deployment;
+    const service = topology.services[0];
+    if (!service) throw new Error('a service');
+    const peer = { cn: received.peerCn, fingerprint: certificateFingerprint(join(deployment.pki.dir, 'issued/gateway/gw-internal/cert.pem')) };
+    return checkHeaders(
+      { method: received.method, url: received.url, headers: received.headers, peer },
+      { topology, service, keys: await loadHopKeyring(topology), replayCache: new MemoryReplayCache(), now: () => Date.now() },
+    );
+  };
+
   it("produces a chain the product's own provenance verifier accepts", async () => {
     const response = await fetch(`${edgeUrl}/api/v1/scans/interop?q=1`, { method: 'PUT', dispatcher: agentWith(scannerLeaf()), headers: { 'x-stella-scan-id': 'interop-1' }, body: '' });
     assert.equal(response.status, 200);
     await response.arrayBuffer();
-    const request = upstream?.received.find((r) => r.url === '/api/v1/scans/interop?q=1');
-    assert.ok(request);
-    const { topology } = deployment;
-    const service = topology.services[0];
-    if (!service) throw new Error('a service');
-    const peer = { cn: request.peerCn, fingerprint: certificateFingerprint(join(deployment.pki.dir, 'issued/gateway/gw-internal/cert.pem')) };
-    const checked = checkHeaders(
-      { method: request.method, url: request.url, headers: request.headers, peer },
-      { topology, service, keys: await loadHopKeyring(topology), replayCache: new MemoryReplayCache(), now: () => Date.now() },
-    );
+    const received = upstream?.received.find((r) => r.url === '/api/v1/scans/interop?q=1');
+    assert.ok(received);
+    const checked = await productCheck(received);
     assert.deepEqual(checked.hops.map((h) => [h.id, h.seq, h.peerId, h.result]), [['gw-edge', 1, 'scanner-01', 'verified'], ['gw-internal', 2, 'gw-edge', 'verified']]);
+  });
+
+  it('refuses two Content-Digest lines with 400 at the HAProxy hop, so an ambiguous MAC input never reaches the service', async () => {
+    // fetch() would join the lines; undici's request() sends a flat header list as it is.
+    const response = await request(`${edgeUrl}/api/v1/scans/dup`, {
+      dispatcher: agentWith(scannerLeaf()),
+      headers: ['x-stella-scan-id', 'dup-1', 'content-digest', 'sha-256=:AAAA:', 'content-digest', 'sha-256=:BBBB:'],
+    });
+    assert.equal(response.statusCode, 400);
+    assert.match(await response.body.text(), /Your browser sent an invalid request/, "HAProxy's 400 page, relayed by the edge");
+    assert.ok(!upstream?.received.some((r) => r.url === '/api/v1/scans/dup'));
   });
 
   it('gives each request a fresh nonce', async () => {
