@@ -141,7 +141,7 @@ describe('renderTopology, for any valid topology', () => {
       if (i > 0 && !draw.stamps) return { ...common, stamp: false as const };
       const keys = [{ kid: `${id}-k1`, file: `./keys/${id}.key` }];
       const forwardAuth = kind === 'caddy' || kind === 'envoy' || (kind === 'nginx' && draw.nginxViaForwardAuth);
-      return { ...common, stamp: forwardAuth ? { via: 'forward-auth' as const, keys, stamper: { listen: `127.0.0.1:${base + 9 - i}` } } : { via: 'native' as const, keys } };
+      return { ...common, stamp: forwardAuth ? { via: 'forward-auth' as const, keys, stamper: { listen: `127.0.0.1:${base + 10 + i}` } } : { via: 'native' as const, keys } };
     });
     return {
       apiVersion: 'stella-gateway/v1',
@@ -151,7 +151,7 @@ describe('renderTopology, for any valid topology', () => {
       pki: { dir: './pki' },
       scanners: [{ id: 'scanner-01', signing: { keys: [{ kid: 's-1', file: './keys/scanner.hmac' }] } }],
       hops: hops.map((h) => JSON.parse(JSON.stringify(h)) as TopologyInput['hops'][number]),
-      services: [{ id: 'evidence-locker', kind: 'evidence-locker', listen: `127.0.0.1:${base + 8}`, receiptKey: './keys/receipt.pem' }],
+      services: [{ id: 'evidence-locker', kind: 'evidence-locker', listen: `127.0.0.1:${base + 9}`, receiptKey: './keys/receipt.pem' }],
       headers: { strip: [...strip] },
     };
   }
