@@ -6,6 +6,7 @@
  * `checkRequest`) against hashing the body once, the least any Content-Digest check must do.
  */
 import { createHash } from 'node:crypto';
+import { loadavg } from 'node:os';
 import Fastify from 'fastify';
 import { Registry } from 'prom-client';
 import provenance from '../src/provenance/fastify.js';
@@ -28,6 +29,7 @@ const admitAll: ReplayCache = { checkAndRemember: async () => true, forget: asyn
 /** Runs the comparison for 1, 3 and 8 stamping hops. */
 export async function run(): Promise<BenchResult> {
   const rows: BenchRow[] = [];
+  const loadBefore = loadavg()[0]!;
   for (const hops of [1, 3, 8]) {
     const topology = fixtureTopology(hops, 16);
     const keys = fixtureKeys(topology);
@@ -75,6 +77,9 @@ export async function run(): Promise<BenchResult> {
     date: new Date().toISOString(),
     machine: machineInfo(),
     rows,
-    notes: ['The replay cache admits every request so one stamped request can be re-sent; a MemoryReplayCache insert adds well under 1 µs.'],
+    notes: [
+      'The replay cache admits every request so one stamped request can be re-sent; a MemoryReplayCache insert adds well under 1 µs.',
+      `1-minute load average ${loadBefore.toFixed(1)} before and ${loadavg()[0]!.toFixed(1)} after the run (absolute ops/s shrink with it; the ratios are interleaved to resist it).`,
+    ],
   };
 }
