@@ -187,6 +187,8 @@ class SqliteStore implements EvidenceStore {
 
   /** Turns driver failures into a typed storage error (services answer 503, never 500). */
   #guard<T>(work: () => T): T {
+    // better-sqlite3 reports a closed handle as a TypeError; to callers it is an unavailable store.
+    if (!this.#db.open) throw new StorageError('storage-unavailable', 'SQLite: the store is closed');
     try {
       return work();
     } catch (error) {

@@ -6,7 +6,7 @@
 import { describe, it, after, before } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { createHash, randomBytes } from 'node:crypto';
-import type { EvidenceRecord, EvidenceStore, ScanCompletion } from '../../src/storage/types.js';
+import { StorageError, type EvidenceRecord, type EvidenceStore, type ScanCompletion } from '../../src/storage/types.js';
 
 export interface StoreFactory {
   /** A new empty database and a store on it. */
@@ -142,6 +142,13 @@ export function storeContract(name: string, factory: StoreFactory): void {
       const result = await store.completeScan('scan-ghost', completion({}));
       assert.equal(result.outcome, 'not-found');
       assert.equal(await store.getScan('scan-ghost'), null);
+    });
+
+    it('fails with storage-unavailable, not a crash, once an instance is closed', async () => {
+      const sibling = await openSibling();
+      await sibling.close();
+      await assert.rejects(sibling.getEvidence('0'.repeat(64)), (e: unknown) => e instanceof StorageError && e.code === 'storage-unavailable');
+      await assert.rejects(sibling.ping(), (e: unknown) => e instanceof StorageError && e.code === 'storage-unavailable');
     });
 
     it('answers a ping while open', async () => {

@@ -44,6 +44,19 @@ export interface ServiceBase {
   now: () => number;
 }
 
+/** One route as registered (method and URL pattern, `:param` syntax). */
+export interface RegisteredRoute {
+  method: string;
+  url: string;
+}
+
+const routeTables = new WeakMap<FastifyInstance, RegisteredRoute[]>();
+
+/** The routes a service app registered (the OpenAPI test compares them with the document). */
+export function routesOf(app: FastifyInstance): readonly RegisteredRoute[] {
+  return routeTables.get(app) ?? [];
+}
+
 /** Builds the shared part. @throws TypeError when the service id is not in the topology. */
 export async function createServiceBase(options: ServiceAppOptions, kind: ResolvedService['kind']): Promise<ServiceBase> {
   const service = options.topology.services.find((s) => s.id === options.serviceId);
@@ -63,6 +76,11 @@ export async function createServiceBase(options: ServiceAppOptions, kind: Resolv
     ajv: { customOptions: { removeAdditional: false, allErrors: false } },
   }) as unknown as FastifyInstance;
 
+  const routes: RegisteredRoute[] = [];
+  routeTables.set(app, routes);
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) if (method !== 'HEAD') routes.push({ method, url: route.url });
+  });
   installProblemHandlers(app);
   const metrics = installMetrics(app, { registry: options.registry, service: service.id });
   await app.register(provenancePlugin, {

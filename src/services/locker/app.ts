@@ -7,15 +7,14 @@
  * with the ORIGINAL receipt — never a second row (the store's idempotency, also across instances).
  */
 import { createHash } from 'node:crypto';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { serializeEnvelope, type Signer } from '../../dsse/index.js';
 import { buildReceipt } from '../../evidence/receipt.js';
-import type { VerifiedProvenance } from '../../provenance/verify.js';
 import type { EvidenceRecord } from '../../storage/types.js';
 import { createServiceBase, type ServiceAppOptions } from '../common/app.js';
 import { staticCheck } from '../common/health.js';
 import { ServiceError } from '../common/problems.js';
-import { ProvenanceError } from '../../provenance/problems.js';
+import { requireSameScan, SCAN_ID_PARAMS, verifiedProvenance as verified } from '../common/binding.js';
 import { evidenceView, receiptOf } from './views.js';
 import { lockerOpenApi } from './openapi.js';
 
@@ -26,7 +25,6 @@ export interface LockerAppOptions extends ServiceAppOptions {
 }
 
 const SHA256_PARAM = { type: 'object', required: ['sha256'], properties: { sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' } } } as const;
-const SCAN_PARAM = { type: 'object', required: ['scanId'], properties: { scanId: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$' } } } as const;
 
 /**
  * Builds the locker app (not listening). The caller owns `listen`/`close`; closing the app
@@ -108,7 +106,7 @@ export async function buildLockerApp(options: LockerAppOptions): Promise<Fastify
     return evidenceView(record, { withEnvelope: true });
   });
 
-  app.get('/api/v1/scans/:scanId/evidence', { schema: { params: SCAN_PARAM } }, async (request) => {
+  app.get('/api/v1/scans/:scanId/evidence', { schema: { params: SCAN_ID_PARAMS } }, async (request) => {
     const provenance = verified(request);
     const { scanId } = request.params as { scanId: string };
     requireSameScan(provenance, scanId);
@@ -117,18 +115,4 @@ export async function buildLockerApp(options: LockerAppOptions): Promise<Fastify
   });
 
   return app;
-}
-
-
-/** The verified provenance of a protected route; its absence is a wiring bug, not a client error. */
-function verified(request: FastifyRequest): VerifiedProvenance {
-  if (!request.provenance) throw new TypeError(`${request.method} ${request.url} reached without verified provenance`);
-  return request.provenance;
-}
-
-/** A scan-scoped route answers only requests made for that scan (SPEC §4: scan id bound everywhere). */
-export function requireSameScan(provenance: VerifiedProvenance, scanId: string): void {
-  if (provenance.scanId !== scanId) {
-    throw new ProvenanceError('binding-mismatch', `X-Stella-Scan-Id ${provenance.scanId} does not name scan ${scanId}`);
-  }
 }

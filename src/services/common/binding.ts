@@ -1,0 +1,27 @@
+/** Request-level helpers the protected routes of both services share. */
+import type { FastifyRequest } from 'fastify';
+import { ProvenanceError } from '../../provenance/problems.js';
+import type { VerifiedProvenance } from '../../provenance/verify.js';
+
+/** The verified provenance of a protected route; its absence is a wiring bug, not a client error. */
+export function verifiedProvenance(request: FastifyRequest): VerifiedProvenance {
+  if (!request.provenance) throw new TypeError(`${request.method} ${request.url} reached without verified provenance`);
+  return request.provenance;
+}
+
+/**
+ * A scan-scoped route answers only requests made for that scan: the scan id is bound in the
+ * header, every hop record and the envelope (SPEC §4 rule 3), so the path must agree with it.
+ */
+export function requireSameScan(provenance: VerifiedProvenance, scanId: string): void {
+  if (provenance.scanId !== scanId) {
+    throw new ProvenanceError('binding-mismatch', `X-Stella-Scan-Id ${provenance.scanId} does not name scan ${scanId}`);
+  }
+}
+
+/** JSON-schema of a `:scanId` path parameter (SPEC §4 scan id syntax). */
+export const SCAN_ID_PARAMS = {
+  type: 'object',
+  required: ['scanId'],
+  properties: { scanId: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$' } },
+} as const;
