@@ -1,0 +1,92 @@
+/**
+ * The E2E harness: from a topology file, a deployment in a temp folder (PKI, keys, rendered
+ * configs), the real gateway programs and the services on free loopback ports, and helpers to
+ * talk to the edge as a scanner. Everything is stopped by PID in `close()`, also after a failure.
+ */
+import { symlinkSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { Agent } from 'undici';
+import { prepareDeployment, type PrepareOptions } from '../../../src/deploy/prepare.js';
+import { startDeployment, type Deployment } from '../../../src/deploy/start.js';
+import type { ResolvedScanner, ResolvedTopology } from '../../../src/topology/resolve.js';
+import { requireProgram } from '../../support/programs.js';
+import { tempDir } from '../../support/tmp.js';
+
+export const EXAMPLES = resolve('examples');
+
+/** The programs each hop kind needs; a missing one fails the test with the install command. */
+const PROGRAMS: Record<string, string> = { nginx: 'nginx', haproxy: 'haproxy', 'apache-modsecurity': 'apache2', caddy: 'caddy' };
+
+export interface Chain {
+  readonly deployment: Deployment;
+  readonly topology: ResolvedTopology;
+  readonly workDir: string;
+  /** `https://<edge listen>` of a scanner's edge. */
+  edgeUrl(scannerId?: string): string;
+  /** An undici Agent presenting the scanner's certificate to its edge. */
+  scannerAgent(scannerId?: string): Promise<Agent>;
+  /** An Agent presenting arbitrary certificate files, verifying the server by `servername`. */
+  agentFor(files: { cert: string; key: string }, servername: string): Promise<Agent>;
+  scanner(scannerId?: string): ResolvedScanner;
+  close(): Promise<void>;
+}
+
+/** Starts a whole chain from a topology file of examples/ (or any path). */
+export async function startChain(topologyFile: string, options: Partial<PrepareOptions> = {}): Promise<Chain> {
+  const dir = tempDir('stella-e2e-');
+  const agents: Agent[] = [];
+  let deployment: Deployment | undefined;
+  try {
+    // The CLI children run with the deployment folder as cwd and `--import tsx`, which Node
+    // resolves from the cwd: give the folder this checkout's node_modules.
+    symlinkSync(resolve('node_modules'), join(dir.path, 'node_modules'), 'dir');
+    const prepared = await prepareDeployment({ topologyFile, workDir: dir.path, freePorts: true, ...options });
+    for (const hop of prepared.topology.hops) {
+      const program = PROGRAMS[hop.kind];
+      if (program) requireProgram(program);
+    }
+    deployment = await startDeployment(prepared);
+  } catch (error) {
+    dir.remove();
+    throw error;
+  }
+  const dep = deployment;
+  const topology = dep.topology;
+  const scanner = (id?: string): ResolvedScanner => {
+    const found = id ? topology.scanners.find((s) => s.id === id) : topology.scanners[0];
+    if (!found) throw new TypeError(`no scanner ${id ?? ''}`);
+    return found;
+  };
+  const edgeOf = (id?: string) => {
+    const s = scanner(id);
+    const edge = topology.hops.find((h) => h.id === s.edge);
+    if (!edge) throw new TypeError(`no edge for ${s.id}`);
+    return edge;
+  };
+  const agentFor = async (files: { cert: string; key: string }, servername: string): Promise<Agent> => {
+    const [ca, cert, key] = await Promise.all([readFile(topology.pki.caBundle), readFile(files.cert), readFile(files.key)]);
+    const agent = new Agent({ connect: { ca, cert, key, servername } });
+    agents.push(agent);
+    return agent;
+  };
+  return {
+    deployment: dep,
+    topology,
+    workDir: dir.path,
+    edgeUrl: (id) => `https://${edgeOf(id).listen}`,
+    scannerAgent: async (id) => agentFor({ cert: scanner(id).tls.chain, key: scanner(id).tls.key }, edgeOf(id).serverName),
+    agentFor,
+    scanner,
+    async close() {
+      await Promise.all(agents.map((a) => a.close().catch(() => undefined)));
+      await dep.stop();
+      dir.remove();
+    },
+  };
+}
+
+/** The reference chain: NGINX edge → Apache+ModSecurity WAF → HAProxy → Evidence Locker. */
+export const REFERENCE_TOPOLOGY = join(EXAMPLES, 'topology.yaml');
+/** The Caddy edge (forward-auth stamper) variant. */
+export const CADDY_TOPOLOGY = join(EXAMPLES, 'topology-caddy.yaml');
