@@ -11,6 +11,7 @@ import { register as stamper } from './stamper.js';
 import { register as scanner } from './scanner.js';
 
 import { register as probe } from './probe.js';
+import { register as demo } from './demo.js';
 
 export type RegisterGroup = (program: Command) => void;
 
@@ -22,4 +23,5 @@ export const commandGroups: RegisterGroup[] = [
   stamper,
   scanner,
   probe,
+  demo,
 ];
