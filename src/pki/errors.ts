@@ -10,6 +10,7 @@ export const PKI_ERROR_CODES = {
   PKI_NOT_INITIALIZED: { status: 500, title: 'the PKI directory holds no CA (run `pki init`)' },
   PKI_ALREADY_INITIALIZED: { status: 409, title: 'the PKI directory already holds a CA' },
   PKI_STATE_CORRUPT: { status: 500, title: 'the CA state file cannot be read' },
+  PKI_LOCKED: { status: 503, title: 'another writer holds the PKI directory lock' },
   PKI_INVALID_NAME: { status: 400, title: 'role, name, DNS or IP SAN is not acceptable' },
   PKI_UNKNOWN_SERIAL: { status: 404, title: 'no certificate with this serial was issued here' },
   PKI_CERT_INVALID: { status: 400, title: 'a certificate or key cannot be parsed' },

@@ -7,7 +7,7 @@
  * docs/operations/certificates.md).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { PKI_LAYOUT } from '../topology/resolve.js';
 import { PkiError } from './errors.js';
@@ -130,16 +130,61 @@ export async function writeState(dir: string, state: CaState): Promise<void> {
 
 const locks = new Map<string, Promise<unknown>>();
 
-/** Runs `fn` after every earlier writer of the same directory (in this process) has finished. */
+/** Name of the lock file that serialises writers across processes. */
+export const LOCK_FILE = '.lock';
+/** A lock older than this is left over by a crashed writer and is taken over. */
+export const LOCK_STALE_MS = 30_000;
+/** How long a writer waits for the lock before giving up with PKI_LOCKED. */
+export const LOCK_TIMEOUT_MS = 15_000;
+const LOCK_RETRY_MS = 20;
+
+/**
+ * Runs `fn` as the only writer of the directory: first after every earlier writer of this
+ * process, then holding `<dir>/.lock` (created with O_EXCL) against other processes — `pki issue`,
+ * `pki serve` and workers with a local-CA provider may share one directory.
+ */
 export async function withDirLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
   const key = resolve(dir);
   const before = locks.get(key) ?? Promise.resolve();
-  const run = before.then(fn, fn);
+  const locked = async (): Promise<T> => {
+    const release = await acquireFileLock(key);
+    try {
+      return await fn();
+    } finally {
+      await release();
+    }
+  };
+  const run = before.then(locked, locked);
   const settled = run.catch(() => undefined);
   locks.set(key, settled);
   try {
     return await run;
   } finally {
     if (locks.get(key) === settled) locks.delete(key);
+  }
+}
+
+async function acquireFileLock(dir: string): Promise<() => Promise<void>> {
+  const path = join(dir, LOCK_FILE);
+  const deadline = Date.now() + LOCK_TIMEOUT_MS;
+  for (;;) {
+    try {
+      const handle = await open(path, 'wx', PRIVATE_FILE_MODE);
+      await handle.writeFile(String(process.pid));
+      await handle.close();
+      return () => rm(path, { force: true });
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      // No directory yet: nothing to protect (init creates it; everything else fails as not initialised).
+      if (code === 'ENOENT') return async () => undefined;
+      if (code !== 'EEXIST') throw error;
+    }
+    const age = await stat(path).then((st) => Date.now() - st.mtimeMs, () => 0);
+    if (age > LOCK_STALE_MS) {
+      await rm(path, { force: true });
+      continue;
+    }
+    if (Date.now() > deadline) throw new PkiError('PKI_LOCKED', `${dir} is locked by another writer (${path})`);
+    await new Promise((r) => setTimeout(r, LOCK_RETRY_MS));
   }
 }

@@ -139,3 +139,29 @@ describe('revokeCertificate', () => {
     await assert.rejects(revokeCertificate({ dir: ca.dir, serial: 'abcdef' }), (e: PkiError) => e.code === 'PKI_UNKNOWN_SERIAL');
   });
 });
+
+describe('writers of one directory', () => {
+  it('never lose an issued serial when several processes issue at once', async () => {
+    const ca = await freshCa();
+    try {
+      const { execFile } = await import('node:child_process');
+      const { fileURLToPath } = await import('node:url');
+      const index = fileURLToPath(new URL('../../src/pki/index.ts', import.meta.url));
+      const script = `const { issueCertificate } = await import(${JSON.stringify(index)});
+        const out = [];
+        for (let i = 0; i < 4; i++) out.push((await issueCertificate({ dir: process.argv[1], role: 'scanner', name: 'p' + process.pid + '-' + i, write: false })).serial);
+        process.stdout.write(JSON.stringify(out));`;
+      const run = () =>
+        new Promise<string[]>((resolve, reject) =>
+          execFile(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, ca.dir], (error, stdout) => (error ? reject(error) : resolve(JSON.parse(stdout) as string[]))),
+        );
+      const serials = (await Promise.all([run(), run(), run()])).flat();
+      const state = JSON.parse(await readFile(join(ca.dir, 'ca-state.json'), 'utf8')) as { issued: { serial: string }[] };
+      assert.equal(serials.length, 12);
+      for (const serial of serials) assert.ok(state.issued.some((r) => r.serial === serial), `serial ${serial} missing from the CA state`);
+      await assert.rejects(stat(join(ca.dir, '.lock')), 'the lock is released');
+    } finally {
+      ca.remove();
+    }
+  });
+});
