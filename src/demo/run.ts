@@ -190,7 +190,7 @@ async function forgedProvenance(topology: ResolvedTopology, service: ResolvedSer
     const index = service.chain.indexOf(hop);
     const peerId = index === 0 ? (topology.scanners[0]?.id ?? '') : (service.chain[index - 1]?.id ?? '');
     const kid = hop.stamp === false ? '' : (hop.stamp.keys.at(-1)?.kid ?? '');
-    const record = { hop: hop.id, seq: hop.stampSeq ?? 0, ts, nonce: randomBytes(16).toString('hex'), peer, peerId, kid, mac: new Uint8Array(32) };
+    const record: HopRecord = { hop: hop.id, seq: hop.stampSeq ?? 0, ts, nonce: randomBytes(16).toString('hex'), peer, peerId, kid, mac: new Uint8Array(32) };
     const request = { method: 'POST', pathAndQuery: '/api/v1/evidence', scanId: 'forged-scan', contentDigest: null };
     const input = macInput({ ...record, request, previousMac: previous });
     record.mac = computeMac(guessedKey, input);
