@@ -5,8 +5,9 @@
  */
 import { constants, createHmac, sign as cryptoSign, timingSafeEqual, verify as cryptoVerify } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
-import { ALGORITHMS } from './algorithms.js';
+import { ALGORITHMS, MIN_HMAC_SECRET_BYTES } from './algorithms.js';
 import type { Algorithm, AlgorithmSpec } from './algorithms.js';
+import { DsseError } from './errors.js';
 import type { KeyMaterial } from './keys.js';
 
 /** Signs PAE bytes. */
@@ -41,12 +42,13 @@ const PSS_VERIFY = { padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: const
  *
  * @param keyid the hint written into signatures; defaults to the key's `keyId`.
  * @throws {TypeError} for a public key.
+ * @throws {DsseError} `DSSE_KEY_INVALID` for an HMAC secret under 32 bytes.
  */
 export function createSigner(key: KeyMaterial, keyid: string = key.keyId): Signer {
   const algorithm = key.algorithm;
   switch (key.type) {
     case 'secret': {
-      const secret = key.secret;
+      const secret = checkedSecret(key.secret);
       return { keyid, algorithm, sign: async (pae) => createHmac('sha256', secret).update(pae).digest() };
     }
     case 'private': {
@@ -71,7 +73,7 @@ export function createVerifier(key: KeyMaterial, keyid: string = key.keyId): Ver
   const { algorithm, keyId } = key;
   switch (key.type) {
     case 'secret': {
-      const secret = key.secret;
+      const secret = checkedSecret(key.secret);
       return { keyid, algorithm, keyId, verify: async (pae, sig) => verifyMac(secret, pae, sig) };
     }
     case 'private':
@@ -109,6 +111,14 @@ function verifySignature(spec: AlgorithmSpec, key: KeyObject, pae: Buffer, sig: 
     default:
       throw new TypeError(`unknown algorithm family ${String(spec.family satisfies never)}`);
   }
+}
+
+/** Key material can be built by hand; a short secret must not slip past parseKeyFile's rule. */
+function checkedSecret(secret: Buffer): Buffer {
+  if (!Buffer.isBuffer(secret) || secret.length < MIN_HMAC_SECRET_BYTES) {
+    throw new DsseError('DSSE_KEY_INVALID', `HMAC secrets need at least ${MIN_HMAC_SECRET_BYTES} bytes`);
+  }
+  return secret;
 }
 
 /** OpenSSL throws on some malformed signatures (bad DER); that is a failed verification. */

@@ -4,7 +4,8 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ALGORITHM_NAMES, ALGORITHMS, algorithmByCliName, generateKey, loadKeyFile, parseKeyFile } from '../../src/dsse/index.js';
+import { ALGORITHM_NAMES, ALGORITHMS, algorithmByCliName, createSigner, createVerifier, generateKey, loadKeyFile, parseKeyFile } from '../../src/dsse/index.js';
+import type { KeyMaterial } from '../../src/dsse/index.js';
 import { tempDir } from '../support/tmp.js';
 import { codeOf } from './support/keys.js';
 
@@ -70,6 +71,14 @@ describe('parseKeyFile', () => {
     const pem = generateKey('ed25519');
     assert.equal(await codeOf(() => parseKeyFile(Buffer.from(pem.private), { algorithm: 'ecdsa-p256-sha256' })), 'DSSE_KEY_INVALID');
     assert.equal(await codeOf(() => parseKeyFile(Buffer.from(pem.public ?? ''), { type: 'private' })), 'DSSE_KEY_INVALID');
+  });
+});
+
+describe('createSigner and createVerifier', () => {
+  it('refuse hand-built HMAC key material with a secret under 32 bytes', async () => {
+    const short: KeyMaterial = { type: 'secret', algorithm: 'hmac-sha256', secret: randomBytes(16), keyId: 'sha256:00' };
+    assert.equal(await codeOf(() => createSigner(short)), 'DSSE_KEY_INVALID');
+    assert.equal(await codeOf(() => createVerifier(short)), 'DSSE_KEY_INVALID');
   });
 });
 
