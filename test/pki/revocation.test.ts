@@ -116,7 +116,38 @@ describe('servers using the published trust bundle and CRL', () => {
       assert.equal(await tryClient(url, good, bundle), 200);
       assert.equal(typeof (await tryClient(url, revoked, bundle)), 'string', 'the revoked certificate was admitted');
     } finally {
-      child.kill('SIGTERM');
+      await stopChild(child);
+    }
+  });
+  it('HAProxy with crl-file crl.pem (every CA of the chain) refuses the revoked certificate and admits the valid one', async () => {
+    const svc = await issueCertificate({ dir: ca.dir, role: 'gateway', name: 'gw-haproxy', ip: ['127.0.0.1'] });
+    const pem = join(ca.dir, 'gw-haproxy.pem');
+    await writeFile(pem, `${svc.chainPem}${svc.keyPem!}`);
+    const port = await freePort();
+    const cfg = join(ca.dir, 'haproxy.cfg');
+    await writeFile(
+      cfg,
+      [
+        'defaults',
+        '  mode http',
+        '  timeout connect 5s',
+        '  timeout client 5s',
+        '  timeout server 5s',
+        'frontend fe',
+        `  bind 127.0.0.1:${port} ssl crt ${pem} ca-file ${join(ca.dir, 'ca-bundle.pem')} verify required crl-file ${join(ca.dir, 'crl.pem')}`,
+        '  http-request return status 200 content-type text/plain string ok',
+        '',
+      ].join('\n'),
+    );
+    const child: ChildProcess = spawn(requireProgram('haproxy'), ['-f', cfg, '-db'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      await waitForPort(port, child);
+      const url = `https://127.0.0.1:${port}/`;
+      assert.equal(await tryClient(url, good, bundle), 200);
+      assert.equal(typeof (await tryClient(url, revoked, bundle)), 'string', 'the revoked certificate was admitted');
+      assert.equal(typeof (await tryClient(url, foreign, bundle)), 'string', 'the wrong-CA certificate was admitted');
+    } finally {
+      await stopChild(child);
     }
   });
 });
@@ -136,4 +167,12 @@ async function waitForPort(port: number, child: ChildProcess): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   throw new Error('openssl s_server did not start listening');
+}
+
+/** Stops a program the test started, by its PID, and waits until it exited. */
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
 }
