@@ -6,6 +6,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { parse } from 'yaml';
 import { renderGateways } from '../../src/cli/commands/gateway.js';
+import { main } from '../../src/cli/main.js';
 import { RENDER_INDEX_FILE } from '../../src/gateways/index.js';
 import { writeRenderedFiles } from '../../src/gateways/write.js';
 import { HOP_KINDS, type TopologyInput } from '../../src/topology/schema.js';
@@ -170,5 +171,32 @@ describe('renderTopology, for any valid topology', () => {
       }),
       { numRuns: 12 },
     );
+  });
+});
+
+describe('stella-gateway gateway render', () => {
+  it('writes the configs and exits 0, and exits 2 for a topology file that does not exist', async () => {
+    const tmp = tempDir();
+    try {
+      const out = join(tmp.path, 'out');
+      assert.equal(await main(['gateway', 'render', '--topology', 'examples/topology-caddy.yaml', '--out', out]), 0);
+      assert.deepEqual(await listFiles(out), (await renderExample('examples/topology-caddy.yaml')).map((f) => f.path).sort());
+      assert.equal(await main(['gateway', 'render', '--topology', join(tmp.path, 'missing.yaml'), '--out', out]), 2);
+    } finally {
+      tmp.remove();
+    }
+  });
+
+  it('renders the committed examples byte for byte with --base-dir and --install-dir', async () => {
+    const tmp = tempDir();
+    try {
+      const args = ['gateway', 'render', '--topology', 'examples/topology.yaml', '--out', tmp.path, '--base-dir', '/etc/stella-gateway', '--install-dir', '/etc/stella-gateway/gateway'];
+      assert.equal(await main(args), 0);
+      for (const path of await listFiles(variantDir('nginx-edge'))) {
+        assert.equal(readFileSync(join(tmp.path, path), 'utf8'), readFileSync(join(variantDir('nginx-edge'), path), 'utf8'), path);
+      }
+    } finally {
+      tmp.remove();
+    }
   });
 });
