@@ -147,4 +147,38 @@ describe('hot swap under load', () => {
       clientProvider.stop();
     }
   });
+  it('lets a request in flight on the old Agent finish after a rotation, then closes that Agent', async () => {
+    const serverProvider = new MtlsCertificateProvider({ source: { kind: 'local-ca', dir: ca.dir, role: 'service', name: 'svc-slow', ip: ['127.0.0.1'] } });
+    const clientProvider = new MtlsCertificateProvider({ source: { kind: 'local-ca', dir: ca.dir, role: 'scanner', name: 'scanner-slow' } });
+    await serverProvider.start();
+    const before = await clientProvider.start();
+    const seenBy = new Map<string, string>();
+    const server = createServer({ ...createMtlsSecureContextOptions(serverProvider.current()), requestCert: true, rejectUnauthorized: true }, (req, res) => {
+      const peer = (req.socket as TLSSocket).getPeerX509Certificate();
+      seenBy.set(req.url ?? '', peer ? certificateFingerprint(new Uint8Array(peer.raw)) : 'none');
+      setTimeout(() => res.end('ok'), req.url === '/slow' ? 400 : 0);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const base = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const dispatcher = createMtlsDispatcher(clientProvider);
+    try {
+      const slow = request(`${base}/slow`, { dispatcher }).then(async (r) => [r.statusCode, await r.body.text()]);
+      await sleep(100);
+      const after = await clientProvider.rotate();
+      assert.equal(dispatcher.retiringAgents, 1, 'the old Agent is closing, not destroyed');
+      const fast = await request(`${base}/fast`, { dispatcher });
+      assert.equal(await fast.body.text(), 'ok');
+      assert.deepEqual(await slow, [200, 'ok']);
+      assert.equal(seenBy.get('/slow'), before.fingerprint);
+      assert.equal(seenBy.get('/fast'), after.fingerprint, 'new requests use the new certificate at once');
+      await sleep(50);
+      assert.equal(dispatcher.retiringAgents, 0, 'the old Agent closed once its request finished');
+    } finally {
+      await dispatcher.close();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      serverProvider.stop();
+      clientProvider.stop();
+    }
+  });
 });
