@@ -3,26 +3,15 @@
  * reads like the list in docs/CONVENTIONS.md "Gateway behaviour". Facts about NGINX 1.22 that the
  * choices rest on are in ../shared/notes/gateways.md and cited as "notes".
  */
-import { UPSTREAM_CONNECT_TIMEOUT_SECONDS, formatAddress, healthBody, SCAN_ID_REGEX, STAMPER_CERT_HEADER, type HopFacts } from './hop-facts.js';
-import { PERL_HEADER_SUB, PERL_MODULE_FILE } from './perl.js';
+import { UPSTREAM_CONNECT_TIMEOUT_SECONDS, formatAddress, healthBody, STAMPER_CERT_HEADER, type HopFacts } from './hop-facts.js';
+import { macInputMaps, perlStamping, STAMPER_LOCATION, stamperLocation } from './stamping.js';
+import { nginxString, STRIP_HEADERS_FILE, type NginxPaths } from './syntax.js';
 import { hopHealthPath } from '../types.js';
 
 /** Where Debian's libnginx-mod-http-perl installs the module (notes "Installing"). */
 export const NGINX_PERL_MODULE = '/usr/lib/nginx/modules/ngx_http_perl_module.so';
-/** The include with the header list every proxying location repeats (notes: inheritance pitfall). */
-export const STRIP_HEADERS_FILE = 'strip-headers.conf';
-/** The internal location NGINX's `auth_request` calls for a forward-auth hop. */
-export const STAMPER_LOCATION = '/_stella/stamp';
 
-/** Absolute paths of this hop's own files. */
-export interface NginxPaths {
-  readonly hopDir: string;
-}
 
-/** A double-quoted NGINX string; its parser unescapes only `\"`, `\'`, `\\`, `\t`, `\r`, `\n`. */
-export function nginxString(value: string): string {
-  return `"${value.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
-}
 
 /** An exact, case-sensitive regex over ids (map strings would compare case-insensitively). */
 function exactAlternatives(values: readonly string[]): string {
@@ -81,33 +70,6 @@ export function peerMaps(facts: HopFacts): string {
     '        default 0;',
     `        ${nginxString(exactAlternatives(facts.expectedPeers))} 1;`,
     '    }',
-  ].join('\n');
-}
-
-/**
- * A stamping hop refuses (403, as the stamper does) input that would make the MAC fields ambiguous:
- * a scan id outside SPEC §4's format, or a `|` in `Content-Digest`.
- */
-function macInputMaps(): string {
-  return [
-    '    map $http_x_stella_scan_id $stella_scan_id_ok {',
-    '        "" 1;',
-    `        ${nginxString(`~${SCAN_ID_REGEX}`)} 1;`,
-    '        default 0;',
-    '    }',
-    '    map $http_content_digest $stella_digest_ok {',
-    '        "~[|]" 0;',
-    '        default 1;',
-    '    }',
-  ].join('\n');
-}
-
-/** Native stamping: the Perl module, loaded from the hop folder (it reads the key file). */
-function perlStamping(paths: NginxPaths): string {
-  return [
-    `    perl_modules ${paths.hopDir};`,
-    `    perl_require ${PERL_MODULE_FILE};`,
-    `    perl_set $stella_provenance ${PERL_HEADER_SUB};`,
   ].join('\n');
 }
 
@@ -196,32 +158,6 @@ function forwardLocation(facts: HopFacts, paths: NginxPaths): string {
     '        }',
   );
   return lines.join('\n');
-}
-
-/**
- * Forward-auth: the stamper contract of docs/CONVENTIONS.md. The body stays here (notes); the
- * stamper gets the original method and URI, the verified certificate, and the incoming
- * provenance (none at seq 1: rule 1).
- */
-function stamperLocation(facts: HopFacts, paths: NginxPaths): string {
-  const stamper = facts.stamp?.stamper;
-  if (!stamper) return '';
-  const incoming = facts.dropIncomingProvenance ? '""' : '$http_x_stella_provenance';
-  return [
-    `        location = ${STAMPER_LOCATION} {`,
-    '            internal;',
-    `            include ${paths.hopDir}/${STRIP_HEADERS_FILE};`,
-    '            proxy_pass_request_body off;',
-    '            proxy_set_header Content-Length "";',
-    '            proxy_set_header X-Original-Method $request_method;',
-    '            proxy_set_header X-Original-URI $request_uri;',
-    '            proxy_set_header X-Stella-Client-Cert $ssl_client_escaped_cert;',
-    `            proxy_set_header X-Stella-Provenance ${incoming};`,
-    '            proxy_connect_timeout 2s;',
-    '            proxy_read_timeout 10s;',
-    `            proxy_pass http://${formatAddress(stamper)}/stamp;`,
-    '        }',
-  ].join('\n');
 }
 
 /** The whole `http {}` context. */

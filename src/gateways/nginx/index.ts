@@ -5,11 +5,14 @@
  */
 import { posix } from 'node:path';
 import type { GatewayProgram, HopRenderer, RenderedFile } from '../types.js';
-import { httpContext, mainContext, STRIP_HEADERS_FILE, stripHeadersInclude } from './config.js';
+import { httpContext, mainContext, stripHeadersInclude } from './config.js';
+import { STRIP_HEADERS_FILE } from './syntax.js';
 import { hopFacts } from './hop-facts.js';
 import { PERL_MODULE_FILE, perlModule } from './perl.js';
 
-export { NGINX_PERL_MODULE, STAMPER_LOCATION, STRIP_HEADERS_FILE } from './config.js';
+export { NGINX_PERL_MODULE } from './config.js';
+export { STRIP_HEADERS_FILE } from './syntax.js';
+export { STAMPER_LOCATION } from './stamping.js';
 export { PERL_MODULE_FILE } from './perl.js';
 
 /** The main configuration file inside the hop folder. */
