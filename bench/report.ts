@@ -27,7 +27,7 @@ function renderOne(result: BenchResult): string {
     '',
     result.description,
     '',
-    `Measured ${result.date} on ${m.cpu} (${m.cores} cores, ${m.memoryGiB} GiB), Node ${m.node}, ${m.os}.`,
+    `Measured ${result.date} on ${m.cpu} (${m.cores} cores, ${m.memoryGiB} GiB), Node ${m.node}, ${m.os}${m.loadAverage1m === undefined ? '' : `, 1-minute load average ${m.loadAverage1m}`}.`,
     '',
     `| ${header.join(' | ')} |`,
     `|${header.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`,

@@ -6,7 +6,7 @@
  * interleaved rounds, so both see the same CPU frequency, cache and neighbour noise. Each bench
  * module under bench/ exports `name` and `run(): Promise<BenchResult>`; bench/run.ts runs them.
  */
-import { cpus, freemem, platform, release, totalmem, arch } from 'node:os';
+import { arch, cpus, freemem, loadavg, platform, release, totalmem } from 'node:os';
 
 /** One measured comparison: a subject against its baseline. */
 export interface BenchRow {
@@ -28,6 +28,8 @@ export interface MachineInfo {
   memoryGiB: number;
   node: string;
   os: string;
+  /** 1-minute load average when the result was taken: how busy the shared machine was. */
+  loadAverage1m?: number;
 }
 
 /** What a bench module's `run()` resolves to; bench/run.ts stores it as JSON. */
@@ -101,6 +103,7 @@ export function machineInfo(): MachineInfo {
     memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
     node: process.version,
     os: `${platform()} ${release()} ${arch()}`,
+    loadAverage1m: Math.round((loadavg()[0] ?? 0) * 10) / 10,
   };
 }
 
