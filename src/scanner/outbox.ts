@@ -12,10 +12,14 @@
  * (after a crash too) resends the same bytes; and `enqueue` is idempotent per (scan id, artifact
  * digest, name), so re-submitting a file after a crash finds the existing item. See
  * docs/scanner.md "Exactly once" for the case where the client certificate changes.
+ *
+ * Both facts assume one writer: two workers on one outbox could each sign the same item with
+ * different certificates. A writer therefore holds `<file>.lock` (its pid); a lock left by a dead
+ * process (kill -9) is taken over, a live one makes `open` fail with `SCANNER_OUTBOX`.
  */
 import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ScannerError } from './errors.js';
 
@@ -100,8 +104,37 @@ function toItem(r: Row): OutboxItem {
 export interface OutboxOptions {
   /** Clock in Unix milliseconds; injected for tests. */
   now?: () => number;
-  /** Open for reading only (`scanner status`): never creates the file or the schema. */
+  /** Open for reading only (`scanner status`): never creates the file or the schema, takes no lock. */
   readonly?: boolean;
+}
+
+/** Takes `<file>.lock` for this process, or throws when a live process holds it. */
+function takeWriterLock(file: string): () => void {
+  const lock = `${file}.lock`;
+  for (let tries = 0; tries < 2; tries++) {
+    try {
+      writeFileSync(lock, `${process.pid}\n`, { flag: 'wx', mode: 0o644 });
+      return () => rmSync(lock, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const holder = Number.parseInt(readFileSync(lock, 'utf8'), 10);
+    if (Number.isInteger(holder) && holder > 0 && isAlive(holder)) {
+      throw new Error(`in use by process ${holder} (${lock}); one worker per outbox`);
+    }
+    // Left behind by a dead process (or unreadable): take it over.
+    rmSync(lock, { force: true });
+  }
+  throw new Error(`cannot take ${lock}`);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** The durable queue of artifacts to deliver. Create with {@link Outbox.open}. */
@@ -109,6 +142,7 @@ export class Outbox {
   private constructor(
     private readonly db: Database.Database,
     private readonly now: () => number,
+    private readonly unlock: () => void,
   ) {}
 
   /**
@@ -117,9 +151,13 @@ export class Outbox {
    * @throws ScannerError `SCANNER_OUTBOX` when the file cannot be opened or has a newer schema.
    */
   static open(file: string, options: OutboxOptions = {}): Outbox {
-    let db: Database.Database;
+    let db: Database.Database | undefined;
+    let unlock = (): void => undefined;
     try {
-      if (!options.readonly) mkdirSync(dirname(file), { recursive: true });
+      if (!options.readonly) {
+        mkdirSync(dirname(file), { recursive: true });
+        unlock = takeWriterLock(file);
+      }
       db = new Database(file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
       db.pragma('busy_timeout = 5000');
       if (!options.readonly) {
@@ -132,9 +170,11 @@ export class Outbox {
         db.pragma(`user_version = ${SCHEMA_VERSION}`);
       }
     } catch (error) {
+      db?.close();
+      unlock();
       throw new ScannerError('SCANNER_OUTBOX', `cannot open outbox ${file}: ${(error as Error).message}`, { cause: error });
     }
-    return new Outbox(db, options.now ?? Date.now);
+    return new Outbox(db, options.now ?? Date.now, unlock);
   }
 
   /**
@@ -229,8 +269,9 @@ export class Outbox {
     return (this.db.prepare('SELECT * FROM items WHERE scan_id = ? ORDER BY id').all(scanId) as Row[]).map(toItem);
   }
 
-  /** Closes the database. */
+  /** Closes the database and releases the writer lock. */
   close(): void {
     this.db.close();
+    this.unlock();
   }
 }

@@ -27,6 +27,8 @@ export interface RunOptions extends WorkerOptions {
   /** Called after every sweep that did something, and when a sweep fails. */
   onSweep?: ((sweep: SpoolSweep) => void) | undefined;
   onSweepError?: ((error: unknown) => void) | undefined;
+  /** Called when the delivery loop hits an unexpected error (it pauses and continues). */
+  onLoopError?: ((error: unknown) => void) | undefined;
 }
 
 /** Runs until `options.signal` aborts; resolves once everything in flight is recorded. */

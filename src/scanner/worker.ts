@@ -73,7 +73,7 @@ export class DeliveryWorker {
 
   constructor(
     private readonly outbox: Outbox,
-    private readonly options: WorkerOptions & { idlePollMs?: number },
+    private readonly options: WorkerOptions & { idlePollMs?: number | undefined; onLoopError?: ((error: unknown) => void) | undefined },
   ) {}
 
   /** Starts the loop; returns at once. */
@@ -98,15 +98,22 @@ export class DeliveryWorker {
     const now = this.options.now ?? Date.now;
     const idle = this.options.idlePollMs ?? DEFAULT_IDLE_POLL_MS;
     while (!this.stopped) {
-      const due = this.outbox.due(16, now());
-      for (const item of due) {
+      let waitMs = idle;
+      try {
+        const due = this.outbox.due(16, now());
+        for (const item of due) {
+          if (this.stopped) break;
+          await processItem(this.outbox, item, this.options);
+        }
         if (this.stopped) break;
-        await processItem(this.outbox, item, this.options);
+        if (due.length > 0) continue;
+        const next = this.outbox.nextDueMs();
+        waitMs = next === null ? idle : Math.max(0, Math.min(idle, next - now()));
+      } catch (error) {
+        // E.g. SQLITE_BUSY or a full disk: the daemon keeps running and tries again after a pause;
+        // the item stays pending (its state change was not committed).
+        this.options.onLoopError?.(error);
       }
-      if (this.stopped) break;
-      if (due.length > 0) continue;
-      const next = this.outbox.nextDueMs();
-      const waitMs = next === null ? idle : Math.max(0, Math.min(idle, next - now()));
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, waitMs);
         function done(): void {

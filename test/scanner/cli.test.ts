@@ -111,7 +111,7 @@ describe('stella-gateway scanner (child processes against a real mTLS edge)', ()
       await waitFor('a refused attempt to be recorded', () => statusOf(outbox).lastErrors[0]?.code === 'SCANNER_NETWORK');
 
       await fx.edge.start();
-      await waitFor('every item to be delivered', () => statusOf(outbox).counts.delivered === 3, 20_000);
+      await waitFor('every item to be delivered', () => statusOf(outbox).counts.delivered === 3);
       daemon.child.kill('SIGTERM');
       const stopped = await daemon.done;
       assert.equal(stopped.code, 0, stopped.stderr);

@@ -1,6 +1,6 @@
 import { after, describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Outbox } from '../../src/scanner/outbox.js';
 import { ScannerError } from '../../src/scanner/errors.js';
@@ -67,6 +67,26 @@ describe('Outbox', () => {
     const file = join(tmp.path, 'garbage.db');
     writeFileSync(file, 'this is not sqlite, not at all, not even close to a header');
     assert.throws(() => Outbox.open(file), (e: unknown) => e instanceof ScannerError && e.code === 'SCANNER_OUTBOX');
+  });
+
+  it('admits one writer: a second open fails with SCANNER_OUTBOX while the first is open, and succeeds after close', () => {
+    const file = join(tmp.path, 'locked.db');
+    const first = Outbox.open(file);
+    assert.throws(() => Outbox.open(file), (e: unknown) => e instanceof ScannerError && e.code === 'SCANNER_OUTBOX' && /one worker per outbox/.test(e.message));
+    const reader = Outbox.open(file, { readonly: true });
+    reader.close();
+    first.close();
+    Outbox.open(file).close();
+  });
+
+  it('takes over a lock left by a process that no longer exists', () => {
+    const file = join(tmp.path, 'stale.db');
+    Outbox.open(file).close();
+    // A pid far above Linux's pid_max: no process holds it.
+    writeFileSync(`${file}.lock`, '999999999\n');
+    const box = Outbox.open(file);
+    box.close();
+    assert.equal(existsSync(`${file}.lock`), false);
   });
 
   it('opens read-only without creating a missing file', () => {

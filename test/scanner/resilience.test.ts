@@ -35,7 +35,7 @@ describe('scanner delivery across outages and certificate rotation', () => {
     await fx.edge.stop();
     const storedBefore = fx.edge.stored.size;
     const file = fx.artifact('down.json', '{"outage":true}');
-    const running = submitArtifacts({ ...setup, outbox, scanId: 'scan-down', files: [file], backoff: { baseMs: 50, capMs: 200 } });
+    const running = submitArtifacts({ ...setup, outbox, scanId: 'scan-down', files: [file], maxAttempts: 100, backoff: { baseMs: 50, capMs: 200 } });
     await new Promise((r) => setTimeout(r, 600));
     await fx.edge.start();
     const [result] = await running;

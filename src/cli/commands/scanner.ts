@@ -121,6 +121,7 @@ export function register(program: Command): void {
             for (const i of sweep.invalid) log.warn({ path: i.path, reason: i.reason }, 'moved to .rejected');
           },
           onSweepError: (error) => log.error({ err: error }, 'spool sweep failed'),
+          onLoopError: (error) => log.error({ err: error }, 'delivery loop error; pausing'),
         });
       } finally {
         if (progress) clearInterval(progress);

@@ -42,7 +42,7 @@ export function runCli(args: readonly string[]): Promise<CliOutcome> {
 }
 
 /** Polls `check` every 50 ms until it returns true or `timeoutMs` passes (then throws with `what`). */
-export async function waitFor(what: string, check: () => boolean, timeoutMs = 15_000): Promise<void> {
+export async function waitFor(what: string, check: () => boolean, timeoutMs = 30_000): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (!check()) {
     if (Date.now() > until) throw new Error(`timed out waiting for: ${what}`);
