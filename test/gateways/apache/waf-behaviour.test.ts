@@ -3,6 +3,7 @@
  * upstream that plays the Evidence Locker, and checks what reaches it.
  */
 import { strict as assert } from 'node:assert';
+import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { request as httpsRequest, createServer, type Server } from 'node:https';
 import type { IncomingHttpHeaders } from 'node:http';
@@ -12,6 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { renderApacheHop } from '../../../src/gateways/apache/index.js';
 import { startHop, type RunningGateway } from '../../../src/gateways/runtime.js';
 import { writeRenderedFiles } from '../../../src/gateways/write.js';
+import { revokeCertificate } from '../../../src/pki/index.js';
 import { issuedPaths } from '../../../src/topology/resolve.js';
 import { freePort, requireProgram } from '../../support/programs.js';
 import { createDeployment, wafDocument, type Deployment } from './support/deployment.js';
@@ -142,5 +144,38 @@ describe('the rendered Apache+ModSecurity WAF hop, running', () => {
     const reply = await send({ role: 'scanner', name: 'scanner-01' }, '/api/v1/scans');
     assert.equal(reply.status, 403);
     assert.equal(seen.length, before);
+  });
+});
+
+describe('the rendered WAF hop, with the previous hop revoked', () => {
+  it('refuses the revoked certificate during the TLS handshake (CRL of pki.crl applied)', async () => {
+    requireProgram('apache2');
+    const ports = { edge: await freePort(), waf: await freePort(), service: await freePort() };
+    const deployment = await createDeployment(wafDocument(ports));
+    let waf: RunningGateway | undefined;
+    try {
+      const { topology } = deployment;
+      const edgeCert = issuedPaths(topology.pki.dir, 'gateway', 'gw-edge');
+      await revokeCertificate({ dir: topology.pki.dir, serial: new X509Certificate(readFileSync(edgeCert.cert)).serialNumber });
+      const hop = topology.hops.find((h) => h.id === 'waf');
+      assert.ok(hop);
+      await writeRenderedFiles(deployment.outDir, renderApacheHop(topology, hop, { outDir: deployment.outDir }));
+      waf = await startHop(topology, hop, join(deployment.outDir, hop.id));
+      const outcome = await new Promise<string>((resolve) => {
+        const req = httpsRequest(
+          { host: '127.0.0.1', port: ports.waf, servername: 'waf', path: '/healthz/hop/waf', ca: readFileSync(topology.pki.caBundle), cert: readFileSync(edgeCert.chain), key: readFileSync(edgeCert.key), agent: false },
+          (res) => {
+            res.resume();
+            resolve(`HTTP ${res.statusCode}`);
+          },
+        );
+        req.on('error', (error: NodeJS.ErrnoException) => resolve(`refused: ${error.code ?? error.message}`));
+        req.end();
+      });
+      assert.match(outcome, /^refused: /);
+    } finally {
+      await waf?.stop();
+      deployment.remove();
+    }
   });
 });
