@@ -15,6 +15,13 @@ export const PROVENANCE_HEADER = 'X-Stella-Provenance';
 /** RFC 9440 `Client-Cert`: base64 DER between colons; CRS accepts it where URL-encoded PEM is blocked. */
 export const CLIENT_CERT_HEADER = 'Client-Cert';
 const CONNECT_TIMEOUT = '5s';
+/**
+ * Headers the stamper reads in preference to what Caddy sets (docs/CONVENTIONS.md: it takes
+ * `X-Original-*` before `X-Forwarded-*`, and other certificate headers after `Client-Cert`).
+ * `forward_auth` passes the client's headers on, so a client could otherwise choose the method,
+ * path or certificate the record covers; they are removed from the request to the stamper.
+ */
+export const STAMPER_SPOOFABLE_HEADERS = ['X-Original-Method', 'X-Original-URI', 'X-Stella-Client-Cert', 'X-Forwarded-Client-Cert'] as const;
 
 /** A double-quoted Caddyfile token; refuses what would end the token or the line. */
 export function quoted(value: string): string {
@@ -86,7 +93,8 @@ export function stripHeaders(topology: ResolvedTopology, hop: ResolvedHop): stri
 }
 
 /**
- * Stamping through the hop's forward-auth stamper. The stamper answers 200 with the complete new
+ * Stamping through the hop's forward-auth stamper, told the method, path and certificate by Caddy
+ * only ({@link STAMPER_SPOOFABLE_HEADERS}). The stamper answers 200 with the complete new
  * `X-Stella-Provenance` (it chains to the incoming one, which it receives with the request's
  * headers), or an error that Caddy returns to the client as is.
  *
@@ -100,6 +108,7 @@ export function stampBlock(hop: ResolvedHop): string {
   return `		# Stamping: the stamper computes record seq=${hop.stampSeq ?? '?'} (docs/CONVENTIONS.md, stamper contract).
 		forward_auth ${hop.stamp.stamper.listen} {
 			uri ${STAMPER_URI}
+${STAMPER_SPOOFABLE_HEADERS.map((name) => `			header_up -${name}`).join('\n')}
 			header_up ${CLIENT_CERT_HEADER} ":{http.request.tls.client.certificate_der_base64}:"
 			copy_headers ${PROVENANCE_HEADER}
 		}

@@ -80,12 +80,15 @@ describe('the rendered Caddy edge with its forward-auth stamper, running', () =>
     });
   }
 
-  it('replaces forged provenance with one record of the stamper whose MAC verifies and names the scanner', async () => {
+  it('replaces forged provenance with one record of the stamper whose MAC covers the real request and names the scanner', async () => {
     const before = seen.length;
     const reply = await send({ role: 'scanner', name: 'scanner-01' }, '/api/v1/scans/s-1?x=1', {
       'x-stella-scan-id': 's-1',
       'x-stella-provenance': 'gw-edge;seq=1;ts=1;nonce="00000000000000000000000000000000";peer="sha256:00";peer-id="evil";kid="edge-1";mac=:AAAA:',
       'client-cert': ':AAAA:',
+      // Headers the stamper would prefer over Caddy's own: the record must still cover the real request.
+      'x-original-method': 'DELETE',
+      'x-original-uri': '/elsewhere',
     });
     assert.equal(reply.status, 200, reply.body);
     const got = seen[before];
