@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { webcrypto } from 'node:crypto';
 import { Agent, request } from 'undici';
 import {
+  caRolloverStep,
   createBootstrapToken,
   inspectCertificate,
   issueCertificate,
@@ -153,5 +154,20 @@ describe('enrollment endpoint', () => {
       assert.equal(leaf.notAfter.getTime() - leaf.notBefore.getTime(), 7200_000);
       assert.notEqual(leaf.fingerprint, client.fingerprint);
     });
+  });
+  it('reloads the trust bundle from the endpoint after a CA rollover step', async () => {
+    const { token } = await createBootstrapToken({ dir: ca.dir, role: 'scanner', name: 'trusting' });
+    const provider = enrollmentProvider(token);
+    try {
+      const first = await provider.start();
+      assert.equal(first.ca.match(/BEGIN CERTIFICATE/g)?.length, 2);
+      assert.equal(await provider.reloadTrust(), false, 'nothing changed yet');
+      await caRolloverStep({ dir: ca.dir, step: 'add' });
+      assert.equal(await provider.reloadTrust(), true);
+      assert.equal(provider.current().ca.match(/BEGIN CERTIFICATE/g)?.length, 4, 'old and new CA');
+      assert.equal(provider.current().fingerprint, first.fingerprint, 'the leaf still chains, so only trust was swapped');
+    } finally {
+      provider.stop();
+    }
   });
 });
