@@ -5,7 +5,7 @@
  */
 import { UPSTREAM_CONNECT_TIMEOUT_SECONDS, formatAddress, healthBody, STAMPER_CERT_HEADER, type HopFacts } from './hop-facts.js';
 import { macInputMaps, perlStamping, STAMPER_LOCATION, stamperLocation } from './stamping.js';
-import { nginxString, STRIP_HEADERS_FILE, type NginxPaths } from './syntax.js';
+import { nginxPath, nginxString, STRIP_HEADERS_FILE, type NginxPaths } from './syntax.js';
 import { hopHealthPath } from '../types.js';
 
 /** Where Debian's libnginx-mod-http-perl installs the module (notes "Installing"). */
@@ -28,8 +28,8 @@ export function mainContext(facts: HopFacts, paths: NginxPaths): string {
   lines.push(
     'daemon off;',
     'worker_processes 1;',
-    `pid ${paths.hopDir}/nginx.pid;`,
-    `error_log ${paths.hopDir}/error.log notice;`,
+    `pid ${nginxPath(`${paths.hopDir}/nginx.pid`)};`,
+    `error_log ${nginxPath(`${paths.hopDir}/error.log`)} notice;`,
     'events { worker_connections 1024; }',
   );
   return lines.join('\n');
@@ -38,9 +38,9 @@ export function mainContext(facts: HopFacts, paths: NginxPaths): string {
 /** Logs, temp folders in the hop folder, and never spooling bodies to disk (workers may lack access). */
 function httpBasics(facts: HopFacts, paths: NginxPaths): string {
   const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']
-    .map((kind) => `    ${kind}_temp_path ${paths.hopDir}/${kind}_temp;`);
+    .map((kind) => `    ${kind}_temp_path ${nginxPath(`${paths.hopDir}/${kind}_temp`)};`);
   return [
-    `    access_log ${paths.hopDir}/access.log;`,
+    `    access_log ${nginxPath(`${paths.hopDir}/access.log`)};`,
     ...temp,
     '    server_tokens off;',
     '    default_type application/octet-stream;',
@@ -87,11 +87,11 @@ function upstreamBlock(facts: HopFacts): string {
 function downstreamTls(facts: HopFacts): string {
   const tls = facts.hop.tls;
   return [
-    `        ssl_certificate ${tls.chain};`,
-    `        ssl_certificate_key ${tls.key};`,
+    `        ssl_certificate ${nginxPath(tls.chain)};`,
+    `        ssl_certificate_key ${nginxPath(tls.key)};`,
     '        ssl_protocols TLSv1.2 TLSv1.3;',
-    `        ssl_client_certificate ${facts.caBundle};`,
-    `        ssl_crl ${facts.crl};`,
+    `        ssl_client_certificate ${nginxPath(facts.caBundle)};`,
+    `        ssl_crl ${nginxPath(facts.crl)};`,
     '        ssl_verify_client on;',
     '        ssl_verify_depth 3;',
   ].join('\n');
@@ -102,10 +102,10 @@ function upstreamTls(facts: HopFacts): string {
   const tls = facts.hop.upstreamTls;
   return [
     '        proxy_http_version 1.1;',
-    `        proxy_ssl_certificate ${tls.chain};`,
-    `        proxy_ssl_certificate_key ${tls.key};`,
-    `        proxy_ssl_trusted_certificate ${facts.caBundle};`,
-    `        proxy_ssl_crl ${facts.crl};`,
+    `        proxy_ssl_certificate ${nginxPath(tls.chain)};`,
+    `        proxy_ssl_certificate_key ${nginxPath(tls.key)};`,
+    `        proxy_ssl_trusted_certificate ${nginxPath(facts.caBundle)};`,
+    `        proxy_ssl_crl ${nginxPath(facts.crl)};`,
     '        proxy_ssl_verify on;',
     '        proxy_ssl_verify_depth 3;',
     `        proxy_ssl_name ${facts.next.serverName};`,
@@ -149,7 +149,7 @@ function forwardLocation(facts: HopFacts, paths: NginxPaths): string {
     lines.push(`            auth_request ${STAMPER_LOCATION};`, '            auth_request_set $stella_provenance $upstream_http_x_stella_provenance;');
   }
   lines.push(
-    `            include ${paths.hopDir}/${STRIP_HEADERS_FILE};`,
+    `            include ${nginxPath(`${paths.hopDir}/${STRIP_HEADERS_FILE}`)};`,
     `            proxy_set_header X-Stella-Provenance ${provenanceHeader(facts)};`,
     `            proxy_set_header ${STAMPER_CERT_HEADER} "";`,
     `            proxy_set_header Host ${facts.next.serverName};`,

@@ -4,7 +4,7 @@
  * docs/CONVENTIONS.md). `config.ts` places them in `nginx.conf`.
  */
 import { formatAddress, SCAN_ID_REGEX, type HopFacts } from './hop-facts.js';
-import { nginxString, STRIP_HEADERS_FILE, type NginxPaths } from './syntax.js';
+import { nginxPath, nginxString, STRIP_HEADERS_FILE, type NginxPaths } from './syntax.js';
 import { PERL_HEADER_SUB, PERL_MODULE_FILE } from './perl.js';
 
 /** The internal location NGINX's `auth_request` calls for a forward-auth hop. */
@@ -31,7 +31,7 @@ export function macInputMaps(): string {
 /** Native stamping: the Perl module, loaded from the hop folder (it reads the key file). */
 export function perlStamping(paths: NginxPaths): string {
   return [
-    `    perl_modules ${paths.hopDir};`,
+    `    perl_modules ${nginxPath(paths.hopDir)};`,
     `    perl_require ${PERL_MODULE_FILE};`,
     `    perl_set $stella_provenance ${PERL_HEADER_SUB};`,
   ].join('\n');
@@ -49,7 +49,7 @@ export function stamperLocation(facts: HopFacts, paths: NginxPaths): string {
   return [
     `        location = ${STAMPER_LOCATION} {`,
     '            internal;',
-    `            include ${paths.hopDir}/${STRIP_HEADERS_FILE};`,
+    `            include ${nginxPath(`${paths.hopDir}/${STRIP_HEADERS_FILE}`)};`,
     '            proxy_pass_request_body off;',
     '            proxy_set_header Content-Length "";',
     '            proxy_set_header X-Original-Method $request_method;',

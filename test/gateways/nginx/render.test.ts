@@ -102,7 +102,7 @@ describe('renderNginxHop', () => {
     const locations = contents(files, 'nginx.conf').split(/\n\s*location /).slice(1);
     const proxying = locations.filter((l) => l.includes('proxy_pass'));
     assert.equal(proxying.length, 2, 'the forwarding and the stamper location');
-    for (const location of proxying) assert.match(location, /include \/srv\/out\/gw-edge\/strip-headers\.conf;/);
+    for (const location of proxying) assert.match(location, /include "\/srv\/out\/gw-edge\/strip-headers\.conf";/);
     const include = contents(files, 'strip-headers.conf');
     for (const name of ['Client-Cert', 'Client-Cert-Chain', 'X-Forwarded-Client-Cert', 'X-Internal-Debug']) {
       assert.match(include, new RegExp(`^proxy_set_header ${name} "";$`, 'm'));
@@ -138,6 +138,15 @@ describe('renderNginxHop', () => {
     assert.match(conf, /client_max_body_size 1048576;/);
     assert.match(conf, /proxy_read_timeout 7s;/);
     assert.match(conf, /proxy_connect_timeout 5s;/);
+  });
+
+  it('quotes file paths, and refuses one NGINX would expand as a variable', async () => {
+    const deployment = await deploy();
+    const edge = hop(deployment, 'gw-edge');
+    const spaced = renderNginxHop(deployment.topology, edge, { outDir: '/srv/my gateways' });
+    assert.match(contents(spaced, 'nginx.conf'), /include "\/srv\/my gateways\/gw-edge\/strip-headers\.conf";/);
+    const dollar = { ...edge, tls: { ...edge.tls, key: '/keys/$host.pem' } };
+    assert.throws(() => renderNginxHop(deployment.topology, dollar, { outDir: '/srv/out' }), /cannot reference the path/);
   });
 
   it('refuses a hop of another kind', async () => {
