@@ -19,9 +19,10 @@
  */
 import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ScannerError } from './errors.js';
+import { takeWriterLock } from './lock.js';
 
 /** Delivery state of an outbox item. `pending` includes "in flight": a crash leaves it pending. */
 export type OutboxState = 'pending' | 'delivered' | 'rejected';
@@ -106,35 +107,6 @@ export interface OutboxOptions {
   now?: () => number;
   /** Open for reading only (`scanner status`): never creates the file or the schema, takes no lock. */
   readonly?: boolean;
-}
-
-/** Takes `<file>.lock` for this process, or throws when a live process holds it. */
-function takeWriterLock(file: string): () => void {
-  const lock = `${file}.lock`;
-  for (let tries = 0; tries < 2; tries++) {
-    try {
-      writeFileSync(lock, `${process.pid}\n`, { flag: 'wx', mode: 0o644 });
-      return () => rmSync(lock, { force: true });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    }
-    const holder = Number.parseInt(readFileSync(lock, 'utf8'), 10);
-    if (Number.isInteger(holder) && holder > 0 && isAlive(holder)) {
-      throw new Error(`in use by process ${holder} (${lock}); one worker per outbox`);
-    }
-    // Left behind by a dead process (or unreadable): take it over.
-    rmSync(lock, { force: true });
-  }
-  throw new Error(`cannot take ${lock}`);
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** The durable queue of artifacts to deliver. Create with {@link Outbox.open}. */
