@@ -24,6 +24,8 @@ export interface Chain {
   readonly workDir: string;
   /** `https://<edge listen>` of a scanner's edge. */
   edgeUrl(scannerId?: string): string;
+  /** The edge's `serverName` (SNI, certificate name, Host). */
+  edgeServerName(scannerId?: string): string;
   /** An undici Agent presenting the scanner's certificate to its edge. */
   scannerAgent(scannerId?: string): Promise<Agent>;
   /** An Agent presenting arbitrary certificate files, verifying the server by `servername`. */
@@ -41,7 +43,16 @@ export async function startChain(topologyFile: string, options: Partial<PrepareO
     // The CLI children run with the deployment folder as cwd and `--import tsx`, which Node
     // resolves from the cwd: give the folder this checkout's node_modules.
     symlinkSync(resolve('node_modules'), join(dir.path, 'node_modules'), 'dir');
-    const prepared = await prepareDeployment({ topologyFile, workDir: dir.path, freePorts: true, ...options });
+    const prepared = await prepareDeployment({
+      topologyFile,
+      workDir: dir.path,
+      freePorts: true,
+      ...options,
+      edit: (document) => {
+        resolvableAfterWaf(document);
+        options.edit?.(document);
+      },
+    });
     for (const hop of prepared.topology.hops) {
       const program = PROGRAMS[hop.kind];
       if (program) requireProgram(program);
@@ -75,15 +86,32 @@ export async function startChain(topologyFile: string, options: Partial<PrepareO
     topology,
     workDir: dir.path,
     edgeUrl: (id) => `https://${edgeOf(id).listen}`,
+    edgeServerName: (id) => edgeOf(id).serverName,
     scannerAgent: async (id) => agentFor({ cert: scanner(id).tls.chain, key: scanner(id).tls.key }, edgeOf(id).serverName),
     agentFor,
     scanner,
     async close() {
       await Promise.all(agents.map((a) => a.close().catch(() => undefined)));
       await dep.stop();
-      dir.remove();
+      // E2E_KEEP=1 keeps the deployment folder (configs, logs) for a post-mortem.
+      if (!process.env.E2E_KEEP) dir.remove();
     },
   };
+}
+
+/**
+ * The WAF (mod_proxy) connects to `https://<next hop serverName>:<port>/`, so that name must
+ * resolve (docs/gateways/apache-modsecurity.md, "Pitfalls"); this machine's /etc/hosts knows only
+ * `localhost`. Gives the hop after an Apache WAF `serverName: localhost` when it names none (its
+ * certificate is then issued for that name).
+ */
+function resolvableAfterWaf(document: Record<string, unknown>): void {
+  const hops = Array.isArray(document.hops) ? (document.hops as Record<string, unknown>[]) : [];
+  for (const hop of hops) {
+    if (hop.kind !== 'apache-modsecurity') continue;
+    const next = hops.find((h) => h.id === hop.next);
+    if (next && next.serverName === undefined) next.serverName = 'localhost';
+  }
 }
 
 /** The reference chain: NGINX edge → Apache+ModSecurity WAF → HAProxy → Evidence Locker. */
