@@ -1,0 +1,55 @@
+/**
+ * `stella-gateway serve --topology FILE --service ID` (SPEC §10): runs the Evidence Locker or the
+ * Scanner WebService of a topology on its mTLS listener until SIGINT or SIGTERM, then shuts down
+ * gracefully (in-flight requests finish, the store closes). Exit 2 for configuration errors.
+ */
+import type { Command } from 'commander';
+import { CliError, EXIT_USAGE } from '../output.js';
+import { loadTopology } from '../../topology/load.js';
+import { TopologyError, formatProblems } from '../../topology/errors.js';
+import { isStellaError } from '../../errors/base.js';
+import { startService } from '../../services/common/server.js';
+
+/** Options of {@link runServe}. */
+export interface ServeOptions {
+  topology: string;
+  service: string;
+  listen?: string;
+}
+
+/** Registers the `serve` command. */
+export function register(program: Command): void {
+  program
+    .command('serve')
+    .description('Run the Evidence Locker or the Scanner WebService of a topology (mTLS, provenance middleware)')
+    .requiredOption('--topology <file>', 'topology file (YAML or JSON)')
+    .requiredOption('--service <id>', 'the service to run (evidence-locker or scanner-webservice kind)')
+    .option('--listen <host:port>', "override the service's listen address")
+    .action(async (options: ServeOptions) => {
+      await runServe(options);
+    });
+}
+
+/** Starts the service and resolves once a signal closed it. */
+export async function runServe(options: ServeOptions): Promise<void> {
+  let running;
+  try {
+    const topology = await loadTopology(options.topology);
+    running = await startService({ topology, serviceId: options.service, ...(options.listen ? { listen: options.listen } : {}) });
+  } catch (error) {
+    if (error instanceof TopologyError) throw new CliError(`${options.topology}:\n${formatProblems(error.problems)}`, EXIT_USAGE);
+    // Keys, certificates, store settings: the service cannot start as configured.
+    if (isStellaError(error) || error instanceof TypeError) throw new CliError(`${options.service}: ${error.message}`, EXIT_USAGE);
+    throw error;
+  }
+  process.stderr.write(`${options.service} listening on ${running.url}\n`);
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      void running.close().then(() => resolve());
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+}

@@ -1,0 +1,100 @@
+/**
+ * Loads what a service needs from its topology entry (SPEC §8, §10 `serve`): hop MAC keys, the
+ * scanners' DSSE verification keys, the locker's receipt key, the store and the replay cache.
+ * Every failure here is a configuration error (exit 2), reported with the file or field it names.
+ */
+import { existsSync } from 'node:fs';
+import { createVerifier, loadKeyFile, type KeyMaterial, type Signer, type Verifier } from '../../dsse/index.js';
+import { createSigner } from '../../dsse/index.js';
+import { loadHopKeyring, type HopKeyring } from '../../provenance/keys.js';
+import type { ReplayCache } from '../../provenance/replay/cache.js';
+import { MemoryReplayCache } from '../../provenance/replay/memory.js';
+import { PostgresReplayCache } from '../../provenance/replay/postgres.js';
+import { StellaError } from '../../errors/base.js';
+import { openStoreForService } from '../../storage/index.js';
+import type { EvidenceStore } from '../../storage/types.js';
+import type { ResolvedService, ResolvedTopology } from '../../topology/resolve.js';
+
+/** A service cannot start: a missing or unusable key, file or setting. */
+export class ServiceConfigError extends StellaError {
+  readonly code = 'service-config';
+}
+
+/** Everything `serve` loads before it builds the app. */
+export interface ServiceRuntime {
+  service: ResolvedService;
+  hopKeys: HopKeyring;
+  scannerVerifiers: Verifier[];
+  /** Present for an evidence-locker. */
+  receiptSigner: Signer | null;
+  store: EvidenceStore;
+  replayCache: ReplayCache;
+}
+
+/**
+ * The scanners' verification keys: each signing key's `publicFile` when given, else the key file
+ * itself (an HMAC secret, or a private key whose public half verifies). The keyid is the `kid`.
+ */
+export async function loadScannerVerifiers(topology: ResolvedTopology): Promise<Verifier[]> {
+  const verifiers: Verifier[] = [];
+  for (const scanner of topology.scanners) {
+    for (const key of scanner.signing.keys) {
+      const file = key.publicFile ?? key.file;
+      let material: KeyMaterial;
+      try {
+        material = await loadKeyFile(file);
+      } catch (error) {
+        throw new ServiceConfigError(`scanners.${scanner.id}.signing.keys.${key.kid}: ${file}: ${(error as Error).message}`, { cause: error });
+      }
+      verifiers.push(createVerifier(material, key.kid));
+    }
+  }
+  return verifiers;
+}
+
+/** The locker's receipt signer: an Ed25519 PKCS#8 private key (SPEC §8). */
+export async function loadReceiptSigner(service: ResolvedService): Promise<Signer> {
+  if (!service.receiptKey) throw new ServiceConfigError(`services.${service.id}.receiptKey: an evidence-locker needs an Ed25519 receipt key`);
+  try {
+    const key = await loadKeyFile(service.receiptKey, { algorithm: 'ed25519', type: 'private' });
+    return createSigner(key, `${service.id}-receipt`);
+  } catch (error) {
+    throw new ServiceConfigError(`services.${service.id}.receiptKey: ${service.receiptKey}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/**
+ * Loads the runtime of one service. The replay cache lives in PostgreSQL when the store does, so
+ * a replay to another instance on the same database is still caught (SPEC §4 rule 5).
+ */
+export async function loadServiceRuntime(topology: ResolvedTopology, serviceId: string, env: Readonly<Record<string, string | undefined>> = process.env): Promise<ServiceRuntime> {
+  const service = topology.services.find((s) => s.id === serviceId);
+  if (!service) throw new ServiceConfigError(`no service "${serviceId}" in topology ${topology.name} (services: ${topology.services.map((s) => s.id).join(', ')})`);
+  let hopKeys: HopKeyring;
+  try {
+    hopKeys = await loadHopKeyring(topology);
+  } catch (error) {
+    throw new ServiceConfigError((error as Error).message, { cause: error });
+  }
+  const scannerVerifiers = await loadScannerVerifiers(topology);
+  if (service.envelopeThreshold > scannerVerifiers.length) {
+    throw new ServiceConfigError(`services.${service.id}.envelopeThreshold: ${service.envelopeThreshold} but only ${scannerVerifiers.length} scanner key(s)`);
+  }
+  const receiptSigner = service.kind === 'evidence-locker' ? await loadReceiptSigner(service) : null;
+  const store = await openStoreForService(service, topology.baseDir, env);
+  let replayCache: ReplayCache;
+  if (service.storage?.kind === 'postgres') {
+    const url = service.storage.url.startsWith('env:') ? env[service.storage.url.slice(4)] : service.storage.url;
+    const cache = new PostgresReplayCache({ connectionString: url });
+    await cache.migrate();
+    replayCache = cache;
+  } else {
+    replayCache = new MemoryReplayCache();
+  }
+  return { service, hopKeys, scannerVerifiers, receiptSigner, store, replayCache };
+}
+
+/** True when a file exists (the CRL is optional until `pki init` wrote one). */
+export function fileExists(path: string): boolean {
+  return existsSync(path);
+}

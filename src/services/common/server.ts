@@ -1,0 +1,108 @@
+/**
+ * `serve` (SPEC §10): one service of a topology on its mTLS HTTPS listener. The server certificate
+ * comes from the PKI provider's `files` source, so a certificate re-issued on disk is swapped in
+ * without a restart (`setSecureContext`, SPEC §5); client certificates are required and verified
+ * against the CA bundle and CRL; the TLS peer is then checked against the topology by the
+ * provenance middleware (`untrusted-peer`).
+ */
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import type { Server as HttpsServer } from 'node:https';
+import { MtlsCertificateProvider, attachToServer, createMtlsSecureContextOptions } from '../../pki/index.js';
+import type { ResolvedTopology } from '../../topology/resolve.js';
+import { buildLockerApp } from '../locker/app.js';
+import { buildWebServiceApp } from '../webservice/app.js';
+import { certificateCheck } from './health.js';
+import { fileExists, loadServiceRuntime } from './runtime.js';
+
+/** Options of {@link startService}. */
+export interface StartServiceOptions {
+  topology: ResolvedTopology;
+  serviceId: string;
+  /** `host:port`; default the service's `listen`. Port 0 picks a free port (tests). */
+  listen?: string;
+  logger?: FastifyBaseLogger | boolean;
+  env?: Readonly<Record<string, string | undefined>>;
+}
+
+/** A running service. */
+export interface RunningService {
+  app: FastifyInstance;
+  /** `https://host:port` actually bound. */
+  url: string;
+  /** Stops accepting, finishes in-flight requests, closes the store and the certificate watcher. */
+  close(): Promise<void>;
+}
+
+/** Splits `host:port` (IPv6 in brackets). */
+export function parseListen(listen: string): { host: string; port: number } {
+  const colon = listen.lastIndexOf(':');
+  const host = listen.slice(0, colon).replace(/^\[(.*)\]$/, '$1');
+  const port = Number(listen.slice(colon + 1));
+  if (!host || !Number.isInteger(port) || port < 0 || port > 65535) throw new TypeError(`listen must be host:port, got "${listen}"`);
+  return { host, port };
+}
+
+/** Loads keys, store and certificate, builds the app of the service's kind and listens. */
+export async function startService(options: StartServiceOptions): Promise<RunningService> {
+  const { topology } = options;
+  const runtime = await loadServiceRuntime(topology, options.serviceId, options.env);
+  const { service } = runtime;
+  const provider = new MtlsCertificateProvider({
+    source: {
+      kind: 'files',
+      cert: service.tls.chain,
+      key: service.tls.key,
+      ca: topology.pki.caBundle,
+      ...(fileExists(topology.pki.crl) ? { crl: topology.pki.crl } : {}),
+      watch: true,
+    },
+  });
+  try {
+    await provider.start();
+  } catch (error) {
+    await runtime.store.close();
+    await runtime.replayCache.close();
+    throw error;
+  }
+  const common = {
+    topology,
+    serviceId: service.id,
+    store: runtime.store,
+    logger: options.logger ?? { level: 'info' },
+    readiness: [certificateCheck(() => provider.ready())],
+    // requestCert + rejectUnauthorized: no client certificate from the trusted CA, no handshake.
+    https: { ...createMtlsSecureContextOptions(provider.current()), requestCert: true, rejectUnauthorized: true },
+    provenance: {
+      hopKeys: runtime.hopKeys,
+      replayCache: runtime.replayCache,
+      envelope: { verifiers: runtime.scannerVerifiers, threshold: service.envelopeThreshold },
+    },
+  };
+  const app =
+    service.kind === 'evidence-locker'
+      ? await buildLockerApp({ ...common, receiptSigner: runtime.receiptSigner! })
+      : await buildWebServiceApp(common);
+  // The plugin closes only caches it created; this one was made here.
+  app.addHook('onClose', async () => runtime.replayCache.close());
+  const detach = attachToServer(app.server as HttpsServer, provider);
+  const { host, port } = parseListen(options.listen ?? service.listen);
+  try {
+    await app.listen({ host, port });
+  } catch (error) {
+    detach();
+    provider.stop();
+    await app.close();
+    throw error;
+  }
+  const address = app.server.address();
+  const bound = typeof address === 'object' && address ? address.port : port;
+  return {
+    app,
+    url: `https://${host.includes(':') ? `[${host}]` : host}:${bound}`,
+    async close() {
+      detach();
+      provider.stop();
+      await app.close();
+    },
+  };
+}
