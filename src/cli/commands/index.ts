@@ -7,6 +7,7 @@ import { register as dsse } from './dsse.js';
 import { register as pki } from './pki.js';
 import { register as topology } from './topology.js';
 import { register as gateway } from './gateway.js';
+import { register as serve } from './serve.js';
 import { register as stamper } from './stamper.js';
 import { register as scanner } from './scanner.js';
 
@@ -20,6 +21,7 @@ export const commandGroups: RegisterGroup[] = [
   pki,
   topology,
   gateway,
+  serve,
   stamper,
   scanner,
   probe,
