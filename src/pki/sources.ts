@@ -3,6 +3,7 @@
  * issuer (cert-manager, step, Vault agent) writes and renews. The enrollment source lives in
  * `enrollment/client.ts`.
  */
+import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { unwatchFile, watchFile } from 'node:fs';
 import { issueCertificate } from './issue.js';
@@ -100,10 +101,12 @@ export function filesSource(source: FilesSource): CertificateSource {
         source.chain ? readFile(source.chain, 'utf8') : Promise.resolve(''),
         loadTrust(),
       ]);
-      // cert may hold the leaf alone or leaf + intermediates, chain.pem may repeat the leaf:
-      // present each certificate once, leaf first.
-      const blocks = [...new Set([...pemBlocks(cert), ...pemBlocks(chain)])];
-      return { key, chain: blocks.join(''), ...trust };
+      // cert may hold the leaf alone or leaf + intermediates; chain.pem repeats a leaf that may be
+      // the previous one while an issuer rewrites the files. Take the leaf from cert only and
+      // just the CA certificates from both, each once.
+      const [leaf = '', ...rest] = pemBlocks(cert);
+      const intermediates = [...new Set([...rest, ...pemBlocks(chain)])].filter((p) => p !== leaf && isCaCertificate(p));
+      return { key, chain: [leaf, ...intermediates].join(''), ...trust };
     },
     loadTrust,
     watch(onChange) {
@@ -118,4 +121,12 @@ export function filesSource(source: FilesSource): CertificateSource {
       };
     },
   };
+}
+
+function isCaCertificate(pem: string): boolean {
+  try {
+    return new X509Certificate(pem).ca;
+  } catch {
+    return false;
+  }
 }
