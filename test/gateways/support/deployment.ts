@@ -37,8 +37,15 @@ function sharedPki(trustDomain: string): TestPki {
   return pki;
 }
 
-function ensureLeaf(pki: TestPki, role: Role, name: string): void {
-  if (!existsSync(join(pki.dir, 'issued', role, name, 'chain.pem'))) pki.issue(role, name);
+/** Issues a leaf unless the shared PKI has it already, with the same DNS names (the `serverName`). */
+function ensureLeaf(pki: TestPki, role: Role, name: string, serverName?: string): void {
+  const dir = join(pki.dir, 'issued', role, name);
+  const dnsNames = serverName ? [serverName] : [];
+  const marker = join(dir, 'dns-names');
+  const wanted = JSON.stringify(dnsNames);
+  if (existsSync(join(dir, 'chain.pem')) && existsSync(marker) && readFileSync(marker, 'utf8') === wanted) return;
+  pki.issue(role, name, undefined, dnsNames);
+  writeFileSync(marker, wanted);
 }
 
 /** A written deployment. */
@@ -75,8 +82,8 @@ export async function createDeployment(document: TopologyInput = exampleDocument
       for (const key of scanner.signing.keys) writeHmacKey(keyFile(key.file));
     }
     for (const scanner of document.scanners) ensureLeaf(pki, 'scanner', scanner.id);
-    for (const hop of document.hops) ensureLeaf(pki, 'gateway', hop.id);
-    for (const service of document.services) ensureLeaf(pki, 'service', service.id);
+    for (const hop of document.hops) ensureLeaf(pki, 'gateway', hop.id, hop.serverName);
+    for (const service of document.services) ensureLeaf(pki, 'service', service.id, service.serverName);
     const topology = await loadTopology(file);
     return { dir: tmp.path, topology, pki, macKeys, remove: tmp.remove };
   } catch (error) {

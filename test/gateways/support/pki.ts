@@ -26,10 +26,10 @@ export interface TestPki {
   readonly caBundle: string;
   readonly crl: string;
   /**
-   * Issues a leaf (CN = name, one SPIFFE URI SAN, DNS name + 127.0.0.1 for gateways and services)
-   * into `issued/<role>/<name>/`, or into `<dir>/<folder>/` when `folder` is given.
+   * Issues a leaf (CN = name, one SPIFFE URI SAN; for gateways and services DNS = name plus
+   * `dnsNames`, and IP 127.0.0.1) into `issued/<role>/<name>/`, or `<dir>/<folder>/` when given.
    */
-  issue(role: Role, name: string, folder?: string): LeafFiles;
+  issue(role: Role, name: string, folder?: string, dnsNames?: readonly string[]): LeafFiles;
   /** A scanner certificate from an unrelated CA with a trusted-looking CN: must be refused. */
   foreign(name: string): LeafFiles;
   /** Revokes a leaf issued by the intermediate and republishes `crl.pem`. */
@@ -108,12 +108,12 @@ function publishCrl(ca: Ca): string {
   return readFileSync(out, 'utf8');
 }
 
-function leaf(issuer: Ca, dir: string, role: Role, name: string, trustDomain: string): LeafFiles {
+function leaf(issuer: Ca, dir: string, role: Role, name: string, trustDomain: string, dnsNames: readonly string[] = []): LeafFiles {
   mkdirSync(dir, { recursive: true });
   const files = { cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem'), chain: join(dir, 'chain.pem') };
   newKey(files.key);
   const san = [`URI:spiffe://${trustDomain}/${role}/${name}`];
-  if (role !== 'scanner') san.push(`DNS:${name}`, 'IP:127.0.0.1');
+  if (role !== 'scanner') san.push(...[...new Set([name, ...dnsNames])].map((dns) => `DNS:${dns}`), 'IP:127.0.0.1');
   const eku = role === 'scanner' ? 'clientAuth' : 'clientAuth,serverAuth';
   signed(issuer, files.key, files.cert, `/CN=${name}`,
     `basicConstraints=critical,CA:false\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=${eku}\nsubjectAltName=${san.join(',')}`, '1');
@@ -139,7 +139,7 @@ export function createTestPki(dir: string, trustDomain = 'stella.local'): TestPk
     dir,
     caBundle,
     crl,
-    issue: (role, name, folder) => leaf(issuing, folder ? join(dir, folder) : join(dir, 'issued', role, name), role, name, trustDomain),
+    issue: (role, name, folder, dnsNames) => leaf(issuing, folder ? join(dir, folder) : join(dir, 'issued', role, name), role, name, trustDomain, dnsNames),
     foreign(name) {
       foreignCa ??= selfSignedRoot(join(dir, 'foreign-ca'), 'Unrelated Root');
       return leaf(foreignCa, join(dir, 'foreign', name), 'scanner', name, trustDomain);
