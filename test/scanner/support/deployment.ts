@@ -43,7 +43,7 @@ export async function createTestDeployment(dir: string, edgePort: number): Promi
     [
       'apiVersion: stella-gateway/v1',
       'kind: Topology',
-      'name: scanner-test',
+      'name: demo',
       'trustDomain: stella.test',
       'pki: { dir: ./pki }',
       'scanners:',

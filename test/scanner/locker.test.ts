@@ -1,0 +1,92 @@
+/**
+ * The worker against the REAL Evidence Locker app (its provenance verification, SQLite store and
+ * receipts), behind a relay that stamps the way the gateway chain does (support/relay.ts).
+ */
+import { after, before, describe, it } from 'node:test';
+import { strict as assert } from 'node:assert';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { generateKey } from '../../src/dsse/index.js';
+import { issueCertificate } from '../../src/pki/index.js';
+import { Outbox } from '../../src/scanner/outbox.js';
+import { submitArtifacts } from '../../src/scanner/submit.js';
+import type { ScannerSetup } from '../../src/scanner/config.js';
+import { NOW_MS, lockerWorld } from '../services/support/locker.js';
+import type { LockerWorld } from '../services/support/locker.js';
+import { waitFor } from './support/cli.js';
+import { noSleep, scannerFixture } from './support/fixture.js';
+import type { ScannerFixture } from './support/fixture.js';
+import { startChainRelay } from './support/relay.js';
+import type { ChainRelay } from './support/relay.js';
+
+describe('scanner delivery to the real Evidence Locker', () => {
+  let fx: ScannerFixture;
+  let world: LockerWorld;
+  let relay: ChainRelay;
+  let setup: ScannerSetup;
+  let outbox: Outbox;
+  before(async () => {
+    fx = await scannerFixture();
+    await fx.edge.stop();
+    world = await lockerWorld();
+    if (world.keys.scanner.type !== 'secret') throw new TypeError('the services fixture signs with an HMAC key');
+    writeFileSync(fx.deployment.hmacKeyFile, world.keys.scanner.secret.toString('base64'));
+    const receiptKey = fx.artifact('locker-receipt.pub', world.keys.receiptPublicPem);
+    relay = await startChainRelay({ deployment: fx.deployment, port: fx.edge.port, app: world.app, lockerTopology: world.topology, keys: world.keys, nowMs: NOW_MS });
+    setup = await fx.setup({ receiptKey, certificateSource: 'files', certificatePollIntervalMs: 50 });
+    outbox = Outbox.open(join(fx.dir, 'outbox.db'));
+  });
+  after(async () => {
+    outbox.close();
+    await setup.close();
+    await relay.stop();
+    await world.dispose();
+    await fx.cleanup();
+  });
+
+  it('is stored by the locker, which accepts the headers, the binding and the signature, and its receipt verifies', async () => {
+    const [result] = await submitArtifacts({ ...setup, outbox, scanId: 'real-1', files: [fx.artifact('sbom.json', '{"real":1}')], sleep: noSleep });
+    assert.equal(result?.state, 'delivered', `${result?.code}: ${result?.message}`);
+    assert.equal(result?.status, 201);
+    const record = await world.store.getEvidence(result?.envelopeSha256 ?? '');
+    assert.equal(record?.scanId, 'real-1');
+    assert.equal(record?.receipt, outbox.get(result?.itemId ?? -1)?.receipt);
+  });
+
+  it('after a lost answer, resends the frozen envelope and the locker keeps one row', async () => {
+    relay.plan.push('drop-answer');
+    const [result] = await submitArtifacts({ ...setup, outbox, scanId: 'real-2', files: [fx.artifact('lost.json', '{"real":2}')], sleep: noSleep, backoff: { baseMs: 1, capMs: 1 } });
+    assert.equal(result?.state, 'delivered');
+    assert.equal(result?.status, 200);
+    assert.equal((await world.store.listByScan('real-2')).length, 1);
+  });
+
+  it('after a lost answer and a certificate rotation, finds the stored envelope through the real GET and keeps one row', async () => {
+    relay.plan.push('drop-answer');
+    const file = fx.artifact('rotated.json', '{"real":3}');
+    const [first] = await submitArtifacts({ ...setup, outbox, scanId: 'real-3', files: [file], maxAttempts: 1, sleep: noSleep });
+    assert.equal(first?.state, 'failed');
+    const leaf = await issueCertificate({ dir: join(fx.dir, 'pki'), role: 'scanner', name: 'scanner-01' });
+    await waitFor('the renewed certificate', () => setup.credentials.current().fingerprint === leaf.fingerprint);
+    const [second] = await submitArtifacts({ ...setup, outbox, scanId: 'real-3', files: [file], sleep: noSleep });
+    assert.equal(second?.state, 'delivered', `${second?.code}: ${second?.message}`);
+    assert.equal(second?.envelopeSha256, first?.envelopeSha256);
+    assert.equal((await world.store.listByScan('real-3')).length, 1);
+    assert.deepEqual(relay.seen.slice(-1), [{ method: 'GET', status: 200 }]);
+  });
+
+  it('is rejected with the locker code envelope-invalid, not retried, when signed with a key the locker does not trust', async () => {
+    const before = relay.seen.length;
+    writeFileSync(fx.deployment.hmacKeyFile, generateKey('hmac-sha256').private);
+    try {
+      const [result] = await submitArtifacts({ ...setup, outbox, scanId: 'real-4', files: [fx.artifact('untrusted.json', '{"real":4}')], sleep: noSleep });
+      assert.equal(result?.state, 'rejected');
+      assert.equal(result?.code, 'envelope-invalid');
+      assert.equal(result?.status, 401);
+      assert.equal(relay.seen.length, before + 1);
+      assert.equal((await world.store.listByScan('real-4')).length, 0);
+    } finally {
+      if (world.keys.scanner.type === 'secret') writeFileSync(fx.deployment.hmacKeyFile, world.keys.scanner.secret.toString('base64'));
+    }
+  });
+});

@@ -1,0 +1,103 @@
+/**
+ * A stand-in for the gateway chain in front of the REAL Evidence Locker app: an mTLS HTTPS server
+ * on 127.0.0.1 that does what the chain does to a request — reads the client certificate hop 1
+ * sees, stamps one record per stamping hop with the product's own `stampRecord` (real MACs with
+ * the locker's hop keys), forwards method, path, scan id and the worker's Content-Digest unchanged —
+ * and hands the request to the locker (`app.inject`, the peer given the way the services' tests
+ * give it). The locker then runs its real verification, storage and receipt.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:https';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import type { FastifyInstance } from 'fastify';
+import { stampRecord } from '../../../src/provenance/chain.js';
+import { serializeProvenanceHeader } from '../../../src/provenance/codec.js';
+import type { HopRecord } from '../../../src/provenance/record.js';
+import { stampingHops } from '../../../src/topology/resolve.js';
+import type { ResolvedService, ResolvedTopology } from '../../../src/topology/resolve.js';
+import { TEST_PEER_HEADER } from '../../services/support/fixture.js';
+import type { TestKeys } from '../../services/support/fixture.js';
+import type { TestDeployment } from './deployment.js';
+
+/** The running relay. */
+export interface ChainRelay {
+  /** 'drop-answer': forward to the locker, then lose its answer (the worker cannot know). */
+  plan: 'drop-answer'[];
+  /** Status the locker gave, per request, and the method. */
+  seen: { method: string; status: number }[];
+  stop(): Promise<void>;
+}
+
+/** Starts the relay on `port` in front of `app` (a locker built for `lockerTopology`). */
+export async function startChainRelay(options: {
+  deployment: TestDeployment;
+  port: number;
+  app: FastifyInstance;
+  lockerTopology: ResolvedTopology;
+  keys: TestKeys;
+  /** The locker's clock: records are stamped one second before it. */
+  nowMs: number;
+}): Promise<ChainRelay> {
+  const { deployment, app, lockerTopology, keys } = options;
+  const first = lockerTopology.services[0];
+  if (!first) throw new TypeError('the locker topology has no service');
+  const service: ResolvedService = first;
+  const relay: ChainRelay = { plan: [], seen: [], stop: async () => undefined };
+
+  async function handle(req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<void> {
+    const raw = (req.socket as TLSSocket).getPeerCertificate().raw;
+    const scannerFingerprint = `sha256:${createHash('sha256').update(raw).digest('hex')}`;
+    const scanId = String(req.headers['x-stella-scan-id'] ?? '');
+    const contentDigest = typeof req.headers['content-digest'] === 'string' ? req.headers['content-digest'] : null;
+    const method = req.method === 'POST' ? 'POST' : 'GET';
+    const request = { method, pathAndQuery: req.url ?? '/', scanId, contentDigest };
+    const records: HopRecord[] = [];
+    for (const hop of stampingHops(service)) {
+      const index = service.chain.indexOf(hop);
+      const [kid, key] = [...(keys.hopKeys.get(hop.id) ?? new Map<string, Buffer>())][0] ?? ['', Buffer.alloc(0)];
+      const peerId = index === 0 ? 'scanner-01' : (service.chain[index - 1]?.id ?? '');
+      records.push(
+        stampRecord({
+          hop: hop.id, seq: hop.stampSeq ?? 0, ts: Math.floor(options.nowMs / 1000) - 1, nonce: randomBytes(16).toString('hex'),
+          // Hop 1 records the certificate the worker really presented; later hops the convention of
+          // the services' test fixture for gateway certificates.
+          peer: index === 0 ? scannerFingerprint : `sha256:${createHash('sha256').update(`${peerId} certificate`).digest('hex')}`,
+          peerId, kid, key, request, previous: records.at(-1) ?? null,
+        }),
+      );
+    }
+    const headers: Record<string, string> = {
+      'x-stella-scan-id': scanId,
+      'x-stella-provenance': serializeProvenanceHeader(records),
+      [TEST_PEER_HEADER]: service.chain.at(-1)?.id ?? '',
+    };
+    if (contentDigest) headers['content-digest'] = contentDigest;
+    if (req.headers['content-type']) headers['content-type'] = String(req.headers['content-type']);
+    const answer = await app.inject({ method, url: req.url ?? '/', headers, ...(body.length > 0 ? { payload: body } : {}) });
+    relay.seen.push({ method, status: answer.statusCode });
+    if (relay.plan[0] === 'drop-answer' && method === 'POST') {
+      relay.plan.shift();
+      req.socket.destroy();
+      return;
+    }
+    res.writeHead(answer.statusCode, { 'content-type': String(answer.headers['content-type'] ?? 'application/json') });
+    res.end(answer.rawPayload);
+  }
+
+  const server: Server = createServer(
+    { key: readFileSync(deployment.edge.key), cert: readFileSync(deployment.edge.chain), ca: readFileSync(deployment.caBundle), requestCert: true, rejectUnauthorized: true },
+    (req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => { handle(req, res, Buffer.concat(chunks)).catch((e: unknown) => res.destroy(e as Error)); });
+    },
+  );
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, '127.0.0.1', resolve);
+  });
+  relay.stop = () => new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); });
+  return relay;
+}
