@@ -124,7 +124,10 @@ export function register(program: Command): void {
           onLoopError: (error) => log.error({ err: error }, 'delivery loop error; pausing'),
         });
       } finally {
-        if (progress) clearInterval(progress);
+        if (progress) {
+          clearInterval(progress);
+          process.stdout.write('\n');
+        }
         process.removeListener('SIGTERM', onSignal);
         process.removeListener('SIGINT', onSignal);
         const { counts } = outbox.summary(0);
