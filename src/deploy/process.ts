@@ -35,7 +35,8 @@ const repoRoot = resolvePath(dirname(here), '..', '..');
  * when this module is compiled, or the TypeScript source through tsx (tests, development).
  */
 export function cliInvocation(args: readonly string[]): { command: string; args: string[] } {
-  if (here.endsWith('.ts')) return { command: process.execPath, args: ['--import', 'tsx', join(repoRoot, 'src', 'cli', 'entry.ts'), ...args] };
+  // The loader is named by its resolved URL: a child may run with its cwd outside the repository.
+  if (here.endsWith('.ts')) return { command: process.execPath, args: ['--import', import.meta.resolve('tsx'), join(repoRoot, 'src', 'cli', 'entry.ts'), ...args] };
   return { command: process.execPath, args: [join(repoRoot, 'bin', 'stella-gateway.js'), ...args] };
 }
 
