@@ -64,8 +64,11 @@ export async function runDemo(options: DemoOptions): Promise<DemoOutcome> {
   const deployment = await startDeployment(prepared);
   let keepRunning = false;
   try {
-    for (const hop of topology.hops) print(`  ${hop.id.padEnd(14)} ${hop.kind.padEnd(19)} https://${hop.listen}  pid ${deployment.gateways.get(hop.id)?.pid}`);
-    for (const service of topology.services) print(`  ${service.id.padEnd(14)} ${service.kind.padEnd(19)} https://${service.listen}  pid ${deployment.services.get(service.id)?.pid}`);
+    const parts = [
+      ...topology.hops.map((h) => [h.id, h.kind, `https://${h.listen}`, `pid ${deployment.gateways.get(h.id)?.pid}`]),
+      ...topology.services.map((s) => [s.id, s.kind, `https://${s.listen}`, `pid ${deployment.services.get(s.id)?.pid}`]),
+    ];
+    print(indent(formatTable(['part', 'kind', 'listens on', 'process'], parts), 2));
 
     const delivered = await deliverSamples(topology, workDir, print);
     const rejections = await forgedRequests(topology, print);
