@@ -1,0 +1,43 @@
+/**
+ * The README's first command: `stella-gateway demo` runs the whole chain on the real programs
+ * and says so truthfully — delivered evidence with a verified receipt, both forgeries rejected
+ * with their codes, every part probed OK — and leaves no process behind.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { runDemo } from '../../src/demo/run.js';
+import { requireProgram } from '../support/programs.js';
+
+describe('stella-gateway demo', () => {
+  it('delivers the sample SBOM through NGINX, the WAF and HAProxy, rejects both forgeries and cleans up', async () => {
+    for (const program of ['nginx', 'apache2', 'haproxy']) requireProgram(program);
+    const lines: string[] = [];
+    const outcome = await runDemo({ print: (text) => lines.push(text) });
+
+    assert.equal(outcome.ok, true, lines.join('\n'));
+    assert.equal(outcome.delivered.length, 1);
+    const [sbom] = outcome.delivered;
+    assert.equal(sbom?.file, 'sbom.cdx.json');
+    assert.deepEqual(sbom?.receipt.hops.map((h) => [h.seq, h.id, h.peerId]), [
+      [1, 'gw-edge', 'scanner-01'],
+      [2, 'gw-internal', 'waf'],
+    ]);
+    assert.deepEqual(
+      outcome.rejections.map((r) => [r.status, r.code]),
+      [
+        [403, 'untrusted-peer'],
+        [401, 'provenance-tampered'],
+      ],
+    );
+    assert.deepEqual(outcome.probe.rows.map((r) => [r.id, r.status]), [
+      ['gw-edge', 'ok'],
+      ['waf', 'ok'],
+      ['gw-internal', 'ok'],
+      ['evidence-locker', 'ok'],
+    ]);
+    assert.match(lines.join('\n'), /HTTP 401 provenance-tampered/);
+    // Without --keep and --dir the temp deployment is removed, so nothing is left to run from it.
+    assert.equal(existsSync(outcome.workDir), false);
+  });
+});
