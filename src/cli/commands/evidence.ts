@@ -1,0 +1,168 @@
+/**
+ * `stella-gateway evidence verify|export` (SPEC §10): re-verify stored evidence offline — the
+ * envelope, its stored hop chain and the locker's receipt — from a store (`--db`, a SQLite file
+ * or a postgres:// URL) or an exported record file (`--in`); and export records as JSON.
+ * Exit 0 every record verifies, 1 a record failed or none matched, 2 usage or configuration.
+ */
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { createVerifier, loadKeyFile, type KeyMaterial, type Verifier } from '../../dsse/index.js';
+import { exportRecord, parseExportedRecords } from '../../evidence/export.js';
+import { verifyEvidenceRecord, EVIDENCE_CHECKS, type EvidenceRecordInput, type EvidenceVerification } from '../../evidence/verify.js';
+import { isStellaError } from '../../errors/base.js';
+import { openPostgresStore, openSqliteStore, type EvidenceRecord, type EvidenceStore } from '../../storage/index.js';
+import { CliError, EXIT_FAILED, EXIT_USAGE, formatTable } from '../output.js';
+
+/** Where a command writes its output (stdout; tests pass a collector). */
+export type Write = (text: string) => void;
+const toStdout: Write = (text) => void process.stdout.write(text);
+
+/** Options of {@link runEvidenceVerify}. */
+export interface EvidenceVerifyCliOptions {
+  db?: string;
+  in?: string;
+  sha256?: string;
+  scan?: string;
+  receiptKey: string;
+  key: string[];
+  threshold?: string;
+  json?: boolean;
+}
+
+/** Options of {@link runEvidenceExport}. */
+export interface EvidenceExportCliOptions {
+  db: string;
+  sha256?: string;
+  scan?: string;
+  out?: string;
+}
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+/** Registers the `evidence` group. */
+export function register(program: Command): void {
+  const evidence = program.command('evidence').description('Re-verify and export evidence stored by the Evidence Locker');
+  evidence
+    .command('verify')
+    .description('Check stored envelopes, their hop chains and receipts offline')
+    .option('--db <file|url>', 'SQLite file of the locker, or a postgres:// URL')
+    .option('--in <file>', 'exported record JSON (from evidence export) instead of a store')
+    .option('--sha256 <hex>', 'the envelope digest to verify')
+    .option('--scan <id>', 'verify every envelope of this scan')
+    .requiredOption('--receipt-key <file>', "the locker's Ed25519 public key (PEM)")
+    .option('--key <file>', 'a scanner key that may have signed (repeatable)', collect, [])
+    .option('--threshold <n>', 'distinct scanner keys that must verify', '1')
+    .option('--json', 'print the result as JSON')
+    .action(async (options: EvidenceVerifyCliOptions) => {
+      await runEvidenceVerify(options);
+    });
+  evidence
+    .command('export')
+    .description('Write stored records (envelope bytes, hop chain, receipt) as JSON')
+    .requiredOption('--db <file|url>', 'SQLite file of the locker, or a postgres:// URL')
+    .option('--sha256 <hex>', 'one envelope digest')
+    .option('--scan <id>', 'every envelope of this scan')
+    .option('--out <file>', 'write here instead of stdout')
+    .action(async (options: EvidenceExportCliOptions) => {
+      await runEvidenceExport(options);
+    });
+}
+
+/** Opens an existing store read-mostly; never creates an empty database by mistake. */
+async function openExisting(db: string): Promise<EvidenceStore> {
+  if (/^postgres(ql)?:\/\//.test(db)) return openPostgresStore({ url: db, poolSize: 2 });
+  if (!existsSync(db)) throw new CliError(`--db ${db}: no such file`, EXIT_USAGE);
+  return openSqliteStore({ file: db });
+}
+
+async function select(store: EvidenceStore, sha256: string | undefined, scan: string | undefined): Promise<EvidenceRecord[]> {
+  if (sha256) {
+    const record = await store.getEvidence(sha256.toLowerCase());
+    return record && (!scan || record.scanId === scan) ? [record] : [];
+  }
+  return store.listByScan(scan!);
+}
+
+function requireOneSelector(options: { sha256?: string; scan?: string }, optional: boolean): void {
+  if (!optional && !options.sha256 && !options.scan) throw new CliError('pass --sha256 HEX or --scan ID', EXIT_USAGE);
+  if (options.sha256 && !/^[0-9a-fA-F]{64}$/.test(options.sha256)) throw new CliError('--sha256 must be 64 hex characters', EXIT_USAGE);
+}
+
+async function loadKey(file: string, what: string): Promise<KeyMaterial> {
+  try {
+    return await loadKeyFile(file);
+  } catch (error) {
+    throw new CliError(`${what} ${file}: ${(error as Error).message}`, EXIT_USAGE);
+  }
+}
+
+/** Verifies and prints; throws a CliError carrying exit 1 when anything failed. */
+export async function runEvidenceVerify(options: EvidenceVerifyCliOptions, write: Write = toStdout): Promise<EvidenceVerification[]> {
+  if (Boolean(options.db) === Boolean(options.in)) throw new CliError('pass exactly one of --db or --in', EXIT_USAGE);
+  requireOneSelector(options, Boolean(options.in));
+  const threshold = Number(options.threshold ?? '1');
+  if (!Number.isInteger(threshold) || threshold < 1) throw new CliError('--threshold must be a positive integer', EXIT_USAGE);
+  if (options.key.length === 0) throw new CliError('pass the scanner keys with --key FILE (repeatable)', EXIT_USAGE);
+  const receiptKey = await loadKey(options.receiptKey, '--receipt-key');
+  if (receiptKey.algorithm !== 'ed25519') throw new CliError('--receipt-key must be an Ed25519 PEM key', EXIT_USAGE);
+  const scannerVerifiers: Verifier[] = [];
+  for (const file of options.key) scannerVerifiers.push(createVerifier(await loadKey(file, '--key')));
+
+  let records: EvidenceRecordInput[];
+  if (options.in) {
+    let text: string;
+    try {
+      text = await readFile(options.in, 'utf8');
+    } catch (error) {
+      throw new CliError(`--in ${options.in}: ${(error as Error).message}`, EXIT_USAGE);
+    }
+    try {
+      records = parseExportedRecords(JSON.parse(text) as unknown);
+    } catch (error) {
+      throw new CliError(`--in ${options.in}: ${(error as Error).message}`, EXIT_FAILED);
+    }
+    records = records.filter((r) => (!options.sha256 || r.sha256 === options.sha256.toLowerCase()) && (!options.scan || r.scanId === options.scan));
+  } else {
+    const store = await openExisting(options.db!);
+    try {
+      records = await select(store, options.sha256, options.scan);
+    } finally {
+      await store.close();
+    }
+  }
+
+  const results: EvidenceVerification[] = [];
+  for (const record of records) results.push(await verifyEvidenceRecord(record, { receiptKey, scannerVerifiers, threshold }));
+  const ok = results.length > 0 && results.every((r) => r.ok);
+  if (options.json) write(`${JSON.stringify({ ok, records: results }, null, 2)}\n`);
+  else if (results.length === 0) write('no evidence matched\n');
+  else {
+    const header = ['sha256', 'scan', ...EVIDENCE_CHECKS, 'result'];
+    const rows = results.map((r) => [r.sha256.slice(0, 16), r.scanId, ...EVIDENCE_CHECKS.map((name) => (r.checks.find((c) => c.name === name)?.ok ? 'ok' : 'FAIL')), r.ok ? 'verified' : 'FAILED']);
+    write(`${formatTable(header, rows)}\n`);
+    for (const r of results) for (const c of r.checks) if (!c.ok) write(`${r.sha256.slice(0, 16)} ${c.name}: ${c.detail}\n`);
+  }
+  if (!ok) throw new CliError('', EXIT_FAILED);
+  return results;
+}
+
+/** Exports the selected records as JSON (one object for --sha256, a list for --scan). */
+export async function runEvidenceExport(options: EvidenceExportCliOptions, write: Write = toStdout): Promise<void> {
+  requireOneSelector(options, false);
+  const store = await openExisting(options.db);
+  let records: EvidenceRecord[];
+  try {
+    records = await select(store, options.sha256, options.scan);
+  } catch (error) {
+    if (isStellaError(error)) throw new CliError(`${error.code}: ${error.message}`, EXIT_FAILED);
+    throw error;
+  } finally {
+    await store.close();
+  }
+  if (records.length === 0) throw new CliError('no evidence matched', EXIT_FAILED);
+  const exported = options.sha256 ? exportRecord(records[0]!) : records.map(exportRecord);
+  const text = `${JSON.stringify(exported, null, 2)}\n`;
+  if (options.out) await writeFile(options.out, text, { mode: 0o644 });
+  else write(text);
+}

@@ -1,0 +1,113 @@
+/**
+ * Offline re-verification of stored evidence (SPEC §8, §10 `evidence verify`): given a record as
+ * the locker stored it, check that it still proves what the receipt says — the envelope bytes
+ * hash to the key, the envelope verifies with the scanners' keys, its traversal intent is bound to
+ * the stored hop chain, the chain is well formed, and the receipt verifies and agrees with it.
+ *
+ * Pure (no I/O): the CLI reads records from a store or an export file and calls this.
+ */
+import { createHash } from 'node:crypto';
+import { IN_TOTO_PAYLOAD_TYPE, DsseError, parseEnvelope, parseStatement, parseTraversalIntent, verifyEnvelope } from '../dsse/index.js';
+import type { KeyMaterial, Verifier } from '../dsse/index.js';
+import { ReceiptError } from './errors.js';
+import { verifyReceipt, type ReceiptHop, type VerifiedReceipt } from './receipt.js';
+
+/** The fields of a stored record the checks read (`EvidenceRecord` of the store fits). */
+export interface EvidenceRecordInput {
+  readonly sha256: string;
+  readonly scanId: string;
+  readonly envelope: Uint8Array;
+  readonly hops: readonly ReceiptHop[];
+  /** The receipt DSSE envelope as JSON text. */
+  readonly receipt: string;
+}
+
+/** Keys the checks trust. */
+export interface EvidenceVerifyOptions {
+  /** The locker's Ed25519 public key. */
+  receiptKey: KeyMaterial;
+  /** The scanners' keys (HMAC secrets or public keys). */
+  scannerVerifiers: Verifier[];
+  threshold?: number;
+  payloadType?: string;
+}
+
+/** The names of the checks, in the order they run. */
+export const EVIDENCE_CHECKS = ['digest', 'envelope', 'binding', 'hops', 'receipt'] as const;
+export type EvidenceCheckName = (typeof EVIDENCE_CHECKS)[number];
+
+/** One check's outcome. */
+export interface EvidenceCheck {
+  name: EvidenceCheckName;
+  ok: boolean;
+  detail: string;
+}
+
+/** The outcome for one record; `ok` only when every check passed. */
+export interface EvidenceVerification {
+  sha256: string;
+  scanId: string;
+  ok: boolean;
+  checks: EvidenceCheck[];
+}
+
+/** Runs every check (a failed check does not stop the others, so the report is complete). */
+export async function verifyEvidenceRecord(record: EvidenceRecordInput, options: EvidenceVerifyOptions): Promise<EvidenceVerification> {
+  const checks: EvidenceCheck[] = [];
+  const add = (name: EvidenceCheckName, ok: boolean, detail: string): void => void checks.push({ name, ok, detail });
+
+  const digest = createHash('sha256').update(record.envelope).digest('hex');
+  add('digest', digest === record.sha256, digest === record.sha256 ? 'envelope bytes hash to the stored key' : `envelope bytes hash to ${digest}`);
+
+  let intent: ReturnType<typeof parseTraversalIntent> | null = null;
+  try {
+    const envelope = parseEnvelope(record.envelope);
+    const verified = await verifyEnvelope(envelope, { payloadType: options.payloadType ?? IN_TOTO_PAYLOAD_TYPE, verifiers: options.scannerVerifiers, threshold: options.threshold ?? 1 });
+    intent = parseTraversalIntent(parseStatement(verified.payload));
+    add('envelope', true, `verified by ${verified.accepted.map((a) => a.keyid).join(', ')}`);
+  } catch (error) {
+    if (!(error instanceof DsseError)) throw error;
+    add('envelope', false, `${error.code}: ${error.message}`);
+  }
+
+  if (!intent) add('binding', false, 'no verified traversal intent to compare');
+  else {
+    const problems: string[] = [];
+    if (intent.scanId !== record.scanId) problems.push(`intent scan ${intent.scanId} ≠ stored scan ${record.scanId}`);
+    if (record.hops[0]?.peer !== intent.clientCertSha256) problems.push('hop 1 peer ≠ certificate fingerprint of the intent');
+    add('binding', problems.length === 0, problems.length === 0 ? 'scan id and hop-1 certificate match the signed intent' : problems.join('; '));
+  }
+
+  const chainProblems = chainShapeProblems(record.hops);
+  add('hops', chainProblems.length === 0, chainProblems.length === 0 ? `${record.hops.map((h) => h.id).join(' → ')}` : chainProblems.join('; '));
+
+  let receipt: VerifiedReceipt | null = null;
+  try {
+    receipt = await verifyReceipt(parseEnvelope(record.receipt), { publicKey: options.receiptKey, expectedEnvelopeSha256: record.sha256 });
+  } catch (error) {
+    if (!(error instanceof ReceiptError) && !(error instanceof DsseError)) throw error;
+    add('receipt', false, `${error.code}: ${error.message}`);
+  }
+  if (receipt) {
+    const same = JSON.stringify(receipt.predicate.hops) === JSON.stringify(record.hops.map(receiptHop));
+    const problems = [...(same ? [] : ['receipt hops differ from the stored chain']), ...(receipt.predicate.scanId === record.scanId ? [] : ['receipt scan id differs'])];
+    add('receipt', problems.length === 0, problems.length === 0 ? `signed by ${receipt.keyid} at ${receipt.predicate.receivedAt}` : problems.join('; '));
+  }
+  return { sha256: record.sha256, scanId: record.scanId, ok: checks.every((c) => c.ok), checks };
+}
+
+function receiptHop(h: ReceiptHop): ReceiptHop {
+  return { id: h.id, seq: h.seq, ts: h.ts, peer: h.peer, peerId: h.peerId, kid: h.kid };
+}
+
+/** seq runs 1..n, timestamps never decrease (SPEC §4 rule 3). */
+function chainShapeProblems(hops: readonly ReceiptHop[]): string[] {
+  if (hops.length === 0) return ['no hop recorded'];
+  const problems: string[] = [];
+  hops.forEach((h, i) => {
+    if (h.seq !== i + 1) problems.push(`hop ${h.id}: seq ${h.seq}, expected ${i + 1}`);
+    const before = hops[i - 1];
+    if (before && h.ts < before.ts) problems.push(`hop ${h.id}: ts before hop ${before.id}`);
+  });
+  return problems;
+}
