@@ -12,6 +12,7 @@ import { register as stamper } from './stamper.js';
 import { register as scanner } from './scanner.js';
 
 import { register as probe } from './probe.js';
+import { register as evidence } from './evidence.js';
 import { register as demo } from './demo.js';
 
 export type RegisterGroup = (program: Command) => void;
@@ -25,5 +26,6 @@ export const commandGroups: RegisterGroup[] = [
   stamper,
   scanner,
   probe,
+  evidence,
   demo,
 ];
