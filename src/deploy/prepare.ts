@@ -17,7 +17,7 @@ import { initPki, issueCertificate } from '../pki/index.js';
 import { loadTopology } from '../topology/load.js';
 import type { ResolvedTopology } from '../topology/resolve.js';
 import { splitListen } from '../gateways/chain.js';
-import { writeFileAtomic } from '../pki/store.js';
+import { writeFileAtomic } from '../io/atomic-file.js';
 
 /** Options of {@link prepareDeployment}. */
 export interface PrepareOptions {

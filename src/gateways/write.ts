@@ -2,13 +2,11 @@
  * Puts rendered files on disk (STYLE.md: "plan, then apply"). Each file is written to a temporary
  * name beside it and renamed into place, so a running gateway that reloads never reads half a file.
  */
-import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { isAbsolute, relative, resolve } from 'node:path';
+import { DEFAULT_FILE_MODE, writeFileAtomic } from '../io/atomic-file.js';
 import type { RenderedFile } from './types.js';
 
-/** Mode of a rendered file that does not say otherwise. */
-export const DEFAULT_FILE_MODE = 0o644;
+export { DEFAULT_FILE_MODE };
 
 /**
  * The absolute target of a rendered file, or a `TypeError` when its path is absolute, empty or
@@ -35,18 +33,7 @@ export async function writeRenderedFiles(outDir: string, files: readonly Rendere
   const targets = files.map((file) => ({ file, target: targetPath(outDir, file) }));
   const written: string[] = [];
   for (const { file, target } of targets) {
-    await mkdir(dirname(target), { recursive: true });
-    const staging = join(dirname(target), `.${randomBytes(6).toString('hex')}.tmp`);
-    const mode = file.mode ?? DEFAULT_FILE_MODE;
-    try {
-      await writeFile(staging, file.contents, { mode });
-      // writeFile's mode is filtered by the umask; the file's mode is part of the plan.
-      await chmod(staging, mode);
-      await rename(staging, target);
-    } catch (error) {
-      await rm(staging, { force: true });
-      throw error;
-    }
+    await writeFileAtomic(target, file.contents, file.mode ?? DEFAULT_FILE_MODE);
     written.push(target);
   }
   return written;

@@ -6,9 +6,9 @@
  * should not write the same directory at the same moment (documented in
  * docs/operations/certificates.md).
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { open, readFile, rm, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { writeFileAtomic } from '../io/atomic-file.js';
 import { PKI_LAYOUT } from '../topology/resolve.js';
 import { PkiError } from './errors.js';
 
@@ -84,25 +84,8 @@ export function pkiPaths(dir: string) {
   };
 }
 
-/** Writes a file atomically: a temp file in the same folder with the final mode, fsync, rename. */
-export async function writeFileAtomic(path: string, contents: string, mode: number = PUBLIC_FILE_MODE): Promise<void> {
-  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-  const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
-  // The mode is set at creation, so a private key is never readable by others, even briefly.
-  const handle = await open(temp, 'wx', mode);
-  try {
-    await handle.writeFile(contents);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    await rename(temp, path);
-  } catch (error) {
-    await rm(temp, { force: true });
-    throw error;
-  }
-}
+/** Atomic writes (temp + fsync + rename, exact mode) come from the shared module. */
+export { writeFileAtomic };
 
 /** Reads the CA state, or throws PKI_NOT_INITIALIZED / PKI_STATE_CORRUPT. */
 export async function readState(dir: string): Promise<CaState> {

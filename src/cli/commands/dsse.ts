@@ -4,10 +4,10 @@
  * Exit codes (src/cli/output.ts): 0 ok; 1 the envelope was rejected (the DSSE error code is
  * printed); 2 usage or configuration, which includes an unusable key file.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { access, open, readFile, rename, unlink, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { access, readFile, writeFile } from 'node:fs/promises';
 import { InvalidArgumentError, Option } from 'commander';
+import { writeFileAtomic } from '../../io/atomic-file.js';
 import type { Command } from 'commander';
 import { CliError, EXIT_USAGE, printJson } from '../output.js';
 import {
@@ -192,21 +192,3 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-/** Temp file in the same folder (same file system), fsync, then rename: never a half-written key. */
-async function writeFileAtomic(path: string, data: string, mode: number): Promise<void> {
-  const temp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
-  const handle = await open(temp, 'wx', mode);
-  try {
-    await handle.chmod(mode); // the umask may have narrowed it; 0600 must be exact for a key
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    await rename(temp, path);
-  } catch (error) {
-    await unlink(temp).catch(() => undefined);
-    throw error;
-  }
-}
