@@ -4,7 +4,7 @@
  * ../shared/notes/gateways.md ("notes"): `req.fhdr()` (not `req.hdr()`, which splits on commas),
  * `hmac()` with binary output, `ssl_c_der,sha2(256),hex,lower`, `ssl_c_s_dn(CN)`.
  */
-import { formatAddress, healthBody, SCAN_ID_REGEX, STAMPER_CERT_HEADER, UPSTREAM_CONNECT_TIMEOUT_SECONDS, type HopFacts, type StampFacts } from '../nginx/hop-facts.js';
+import { formatAddress, healthBody, SCAN_ID_REGEX, STAMPER_CERT_HEADER, UPSTREAM_CONNECT_TIMEOUT_SECONDS, type HopFacts, type StampFacts } from '../hop-facts.js';
 import { hopHealthPath } from '../types.js';
 
 /** The environment variable holding the base64 stamping key (never written into the config). */

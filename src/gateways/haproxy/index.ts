@@ -5,7 +5,7 @@
  */
 import { posix } from 'node:path';
 import type { GatewayProgram, HopRenderer } from '../types.js';
-import { hopFacts } from '../nginx/hop-facts.js';
+import { hopFacts } from '../hop-facts.js';
 import { backendSection, defaultsSection, frontendSection, globalSection, HAPROXY_KEY_ENV } from './config.js';
 
 export { HAPROXY_KEY_ENV, HAPROXY_TLS_FILES } from './config.js';

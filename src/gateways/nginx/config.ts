@@ -3,7 +3,7 @@
  * reads like the list in docs/CONVENTIONS.md "Gateway behaviour". Facts about NGINX 1.22 that the
  * choices rest on are in ../shared/notes/gateways.md and cited as "notes".
  */
-import { UPSTREAM_CONNECT_TIMEOUT_SECONDS, formatAddress, healthBody, STAMPER_CERT_HEADER, type HopFacts } from './hop-facts.js';
+import { UPSTREAM_CONNECT_TIMEOUT_SECONDS, formatAddress, healthBody, STAMPER_CERT_HEADER, type HopFacts } from '../hop-facts.js';
 import { macInputMaps, perlStamping, STAMPER_LOCATION, stamperLocation } from './stamping.js';
 import { nginxPath, nginxString, STRIP_HEADERS_FILE, type NginxPaths } from './syntax.js';
 import { hopHealthPath } from '../types.js';

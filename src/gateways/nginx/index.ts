@@ -7,7 +7,7 @@ import { posix } from 'node:path';
 import type { GatewayProgram, HopRenderer, RenderedFile } from '../types.js';
 import { httpContext, mainContext, stripHeadersInclude } from './config.js';
 import { STRIP_HEADERS_FILE } from './syntax.js';
-import { hopFacts } from './hop-facts.js';
+import { hopFacts } from '../hop-facts.js';
 import { PERL_MODULE_FILE, perlModule } from './perl.js';
 
 export { NGINX_PERL_MODULE } from './config.js';

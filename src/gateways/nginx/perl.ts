@@ -9,7 +9,7 @@
  * `$ssl_client_raw_cert` is the PEM; `$request_id` is 32 lowercase hex; a `perl_set` variable is
  * computed once per request.
  */
-import type { StampFacts } from './hop-facts.js';
+import type { StampFacts } from '../hop-facts.js';
 
 /** The file name of the module inside the hop folder, and its package. */
 export const PERL_MODULE_FILE = 'stella_stamp.pm';

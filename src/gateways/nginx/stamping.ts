@@ -3,7 +3,7 @@
  * Perl module, and the `auth_request` location of a forward-auth hop (the stamper contract of
  * docs/CONVENTIONS.md). `config.ts` places them in `nginx.conf`.
  */
-import { formatAddress, SCAN_ID_REGEX, type HopFacts } from './hop-facts.js';
+import { formatAddress, SCAN_ID_REGEX, type HopFacts } from '../hop-facts.js';
 import { nginxPath, nginxString, STRIP_HEADERS_FILE, type NginxPaths } from './syntax.js';
 import { PERL_HEADER_SUB, PERL_MODULE_FILE } from './perl.js';
 

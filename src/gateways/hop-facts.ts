@@ -3,12 +3,12 @@
  * decide *how* its program does it (SPEC §4, §7, §9; docs/CONVENTIONS.md "Gateway behaviour").
  * Built on the chain facts all renderers share (`../chain.ts`).
  *
- * Used by the NGINX and HAProxy renderers; it has no NGINX-specific content.
+ * Used by the NGINX and HAProxy renderers.
  */
-import type { ResolvedHop, ResolvedTopology } from '../../topology/resolve.js';
-import { DEFAULT_MAX_BODY_BYTES, DEFAULT_UPSTREAM_TIMEOUT_SECONDS, type MacKeyRef } from '../../topology/schema.js';
-import { admittedPeerIds, isEdge as isEdgeHop, nextTarget, RULE_ONE_HEADERS, splitListen } from '../chain.js';
-import { hopHealthPath } from '../types.js';
+import type { ResolvedHop, ResolvedTopology } from '../topology/resolve.js';
+import { DEFAULT_MAX_BODY_BYTES, DEFAULT_UPSTREAM_TIMEOUT_SECONDS, type MacKeyRef } from '../topology/schema.js';
+import { admittedPeerIds, isEdge as isEdgeHop, nextTarget, RULE_ONE_HEADERS, splitListen } from './chain.js';
+import { hopHealthPath } from './types.js';
 
 /** The header a forward-auth hop uses to hand the verified certificate to its stamper (CONVENTIONS). */
 export const STAMPER_CERT_HEADER = 'X-Stella-Client-Cert';
