@@ -14,6 +14,8 @@ import { initPki, issueCertificate } from '../../src/pki/index.js';
 import { startService, type RunningService } from '../../src/services/common/server.js';
 import { ServiceConfigError } from '../../src/services/common/runtime.js';
 import { loadTopology } from '../../src/topology/load.js';
+import { runServe } from '../../src/cli/commands/serve.js';
+import { CliError, EXIT_USAGE } from '../../src/cli/output.js';
 import type { ResolvedTopology } from '../../src/topology/resolve.js';
 import { tempDir } from '../support/tmp.js';
 import { sha256Hex, signedEnvelope, stamp, type TestKeys } from './support/fixture.js';
@@ -113,6 +115,30 @@ describe('serve: the locker on its mTLS listener', () => {
     const agent = new Agent({ connect: { ca: readFileSync(join(dir.path, 'pki', 'ca-bundle.pem')), servername: 'evidence-locker' } });
     agents.push(agent);
     await assert.rejects(request(`${running.url}/healthz/live`, { dispatcher: agent }));
+  });
+
+  it('runs a scanner-webservice the same way and registers a scan over mTLS', async () => {
+    // The same identity and chain, declared as a WebService with its own database file.
+    const asWebService = {
+      ...topology,
+      services: topology.services.map((s) => ({ ...s, kind: 'scanner-webservice' as const, storage: { kind: 'sqlite' as const, file: join(dir.path, 'var', 'scans.db') } })),
+    };
+    const webservice = await startService({ topology: asWebService, serviceId: 'evidence-locker', listen: '127.0.0.1:0', logger: false });
+    try {
+      const nowMs = Date.now();
+      const body = Buffer.from(JSON.stringify({ scanId: 'scan-ws-serve' }));
+      const stamped = stamp(asWebService, keys, { method: 'POST', url: '/api/v1/scans', scanId: 'scan-ws-serve', body, nowMs });
+      const response = await request(`${webservice.url}/api/v1/scans`, { method: 'POST', headers: stamped.headers, body, dispatcher: agentFor('gw-internal') });
+      assert.equal(response.statusCode, 201);
+      assert.equal(((await response.body.json()) as { scannerId: string }).scannerId, 'scanner-01');
+    } finally {
+      await webservice.close();
+    }
+  });
+
+  it('makes the serve command exit 2 for an unknown service or a missing topology file', async () => {
+    await assert.rejects(runServe({ topology: join(dir.path, 'topology.json'), service: 'no-such-service', listen: '127.0.0.1:0' }), (e: unknown) => e instanceof CliError && e.exitCode === EXIT_USAGE);
+    await assert.rejects(runServe({ topology: join(dir.path, 'missing.yaml'), service: 'evidence-locker' }), (e: unknown) => e instanceof CliError && e.exitCode === EXIT_USAGE);
   });
 
   it('will not start a locker without a receipt key (service-config)', async () => {
