@@ -5,27 +5,20 @@
  * app that does the rest of the ingest itself — DSSE verification, receipt, durable store — so the
  * ratio is what the middleware costs a real ingest. Load: undici, N keep-alive connections.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { symlinkSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Agent, request } from 'undici';
+import { Agent } from 'undici';
 import { IN_TOTO_PAYLOAD_TYPE, parseEnvelope, serializeEnvelope, verifyEnvelope } from '../src/dsse/index.js';
 import { buildReceipt } from '../src/evidence/receipt.js';
 import { prepareDeployment } from '../src/deploy/prepare.js';
-import { certificateFingerprint } from '../src/pki/index.js';
-import { stampRecord } from '../src/provenance/chain.js';
-import { serializeProvenanceHeader } from '../src/provenance/codec.js';
-import { contentDigestOf } from '../src/provenance/digest.js';
-import { stampingKey, type HopKeyring } from '../src/provenance/keys.js';
-import type { HopRecord } from '../src/provenance/record.js';
-import { keyFileEnvelopeFactory } from '../src/scanner/signing.js';
 import { buildLockerApp } from '../src/services/locker/app.js';
 import { loadServiceRuntime } from '../src/services/common/runtime.js';
-import { stampingHops, type ResolvedTopology } from '../src/topology/resolve.js';
 import { tempDir } from '../test/support/tmp.js';
-import { compareLoad, type Prepare } from './load.js';
+import { compareLoad } from './load.js';
+import { shots, trafficContext } from './traffic.js';
 import { machineInfo, type BenchResult, type BenchRow } from './support.js';
 
 /** The bench's name (bench/results/locker.json). */
@@ -39,62 +32,6 @@ function threeStampingHops(document: Record<string, unknown>): void {
   const hops = document.hops as Record<string, unknown>[];
   hops[0]!.next = 'gw-mid';
   hops[1] = { id: 'gw-mid', kind: 'haproxy', listen: hops[1]!.listen, stamp: { via: 'native', keys: [{ kid: 'mid-2026-11', file: './keys/gw-mid.key' }] }, next: 'gw-internal' };
-}
-
-/** Fresh signed, stamped ingests for a route: every request is a new envelope (a new row). */
-async function ingestFactory(topology: ResolvedTopology, keys: HopKeyring, origin: string, agent: Agent, url: string, stamped: boolean): Promise<Prepare> {
-  const service = topology.services.find((s) => s.id === SERVICE)!;
-  const scanner = topology.scanners[0]!;
-  const scannerCert = certificateFingerprint(await readFile(scanner.tls.cert, 'utf8'));
-  const hopCerts = new Map<string, string>();
-  for (const hop of service.chain) hopCerts.set(hop.id, certificateFingerprint(await readFile(hop.tls.cert, 'utf8')));
-  const createEnvelope = keyFileEnvelopeFactory(scanner.signing.keys);
-  let serial = 0;
-  return async (count) => {
-    const shots = [];
-    for (let i = 0; i < count; i++) {
-      const scanId = `bench-${process.pid}-${serial++}`;
-      const nowMs = Date.now();
-      const artifact = `sbom-${scanId}.json`;
-      const body = Buffer.from(
-        await createEnvelope({
-          artifact: { name: artifact, sha256: createHash('sha256').update(artifact).digest('hex') },
-          intent: { scanId, topology: topology.name, edgeHop: scanner.edge, clientCertSha256: scannerCert, nonce: randomBytes(16).toString('hex'), issuedAt: new Date(nowMs).toISOString() },
-        }),
-      );
-      const contentDigest = contentDigestOf(body);
-      const headers: Record<string, string> = { 'content-type': 'application/json', 'content-digest': contentDigest, 'x-stella-scan-id': scanId };
-      if (stamped) {
-        const records: HopRecord[] = [];
-        for (const hop of stampingHops(service)) {
-          const index = service.chain.indexOf(hop);
-          const { kid, secret } = stampingKey(keys, hop.id);
-          const peerId = index === 0 ? scanner.id : service.chain[index - 1]!.id;
-          records.push(
-            stampRecord({
-              hop: hop.id,
-              seq: hop.stampSeq!,
-              ts: Math.floor(nowMs / 1000),
-              nonce: randomBytes(16).toString('hex'),
-              peer: index === 0 ? scannerCert : hopCerts.get(peerId)!,
-              peerId,
-              kid,
-              key: secret,
-              request: { method: 'POST', pathAndQuery: url, scanId, contentDigest },
-              previous: records.at(-1) ?? null,
-            }),
-          );
-        }
-        headers['x-stella-provenance'] = serializeProvenanceHeader(records);
-      }
-      shots.push(async () => {
-        const res = await request(`${origin}${url}`, { method: 'POST', headers, body, dispatcher: agent });
-        const text = await res.body.text();
-        if (res.statusCode !== 201) throw new Error(`${url}: ${res.statusCode} ${text}`);
-      });
-    }
-    return shots;
-  };
 }
 
 /** Runs the comparison at concurrency 1 and 8 over one mTLS server. */
@@ -144,14 +81,15 @@ export async function run(): Promise<BenchResult> {
     const address = app.server.address();
     const origin = `https://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
     const lastHop = service.chain.at(-1)!;
+    const ctx = await trafficContext(topology, SERVICE);
     const rows: BenchRow[] = [];
     try {
       for (const concurrency of CONCURRENCY) {
         const [hopCert, hopKey] = await Promise.all([readFile(lastHop.upstreamTls.chain), readFile(lastHop.upstreamTls.key)]);
         const agent = new Agent({ connect: { ca, cert: hopCert, key: hopKey, servername: service.serverName }, connections: concurrency, pipelining: 1 });
         try {
-          const subject = await ingestFactory(topology, runtime.hopKeys, origin, agent, '/api/v1/evidence', true);
-          const baseline = await ingestFactory(topology, runtime.hopKeys, origin, agent, '/bench/evidence', false);
+          const subject = shots({ ctx, origin, agent, method: 'POST', url: '/api/v1/evidence', stamp: true, expect: 201 });
+          const baseline = shots({ ctx, origin, agent, method: 'POST', url: '/bench/evidence', stamp: false, expect: 201 });
           rows.push(await compareLoad(`POST evidence, 3 records, ${concurrency} connection${concurrency > 1 ? 's' : ''}`, subject, baseline, { concurrency, rounds: 7, requestsPerRound: 300 }));
         } finally {
           await agent.close();

@@ -19,6 +19,7 @@ export function renderResults(results: readonly BenchResult[]): string {
 }
 
 function renderOne(result: BenchResult): string {
+  if (result.faults) return renderFaults(result);
   const m = result.machine;
   const extras = [...new Set(result.rows.flatMap((r) => Object.keys(r.extra ?? {})))];
   const header = ['case', 'ops/s', 'baseline ops/s', 'ratio', 'rounds', ...extras];
@@ -34,6 +35,19 @@ function renderOne(result: BenchResult): string {
     ...result.rows.map((r) => `| ${[r.case, formatRate(r.opsPerSecond), formatRate(r.baselineOpsPerSecond), r.ratio.toFixed(3), String(r.rounds), ...extras.map((k) => formatExtra(r.extra?.[k]))].join(' | ')} |`),
     '',
   ];
+  for (const note of result.notes ?? []) lines.push(`* ${note}`);
+  if ((result.notes ?? []).length > 0) lines.push('');
+  return lines.join('\n');
+}
+
+function renderFaults(result: BenchResult): string {
+  const lines = [`## ${result.name}`, '', result.description, '', `Machine: ${result.machine.cpu} (${result.machine.cores} cores), Node ${result.machine.node}.`, ''];
+  lines.push('| fault | target | met | figures | measured (load) |', '|---|---|---|---|---|');
+  for (const f of [...(result.faults ?? [])].sort((a, b) => a.case.localeCompare(b.case))) {
+    const figures = Object.entries(f.figures).map(([k, v]) => `${k} ${formatExtra(v)}`).join(', ');
+    lines.push(`| ${f.case} | ${f.target} | ${f.met ? 'yes' : '**no**'} | ${figures} | ${f.date.slice(0, 16).replace('T', ' ')} (${f.loadAverage1m}) |`);
+  }
+  lines.push('');
   for (const note of result.notes ?? []) lines.push(`* ${note}`);
   if ((result.notes ?? []).length > 0) lines.push('');
   return lines.join('\n');

@@ -41,6 +41,21 @@ export interface BenchResult {
   machine: MachineInfo;
   rows: BenchRow[];
   notes?: string[];
+  /** Fault-suite figures (bench/results/faults.json, written by test/faults); `rows` is then empty. */
+  faults?: FaultFigure[];
+}
+
+/** One fault test's outcome (test/faults): counts, not ratios, and whether its target held. */
+export interface FaultFigure {
+  /** What was done, e.g. `SIGKILL during ingest`. */
+  case: string;
+  /** The target, e.g. `acknowledged-but-lost = 0`. */
+  target: string;
+  met: boolean;
+  /** The counts (cases, trials, failures, …). */
+  figures: Record<string, number | string>;
+  date: string;
+  loadAverage1m: number;
 }
 
 /** A bench module. */
