@@ -1,0 +1,149 @@
+/**
+ * Gateway and locker outages during `scanner run` (SPEC §8, §11): the worker daemon runs over a
+ * spool folder against the real chain (NGINX → Apache+ModSecurity → HAProxy → locker); artifacts
+ * are dropped before, during a WAF outage and during a locker outage. After both come back, every
+ * artifact is in the locker exactly once (one row whose signed statement names it), and every
+ * outbox item is delivered with a receipt.
+ */
+import { describe, it, after } from 'node:test';
+import { strict as assert } from 'node:assert';
+import { createHash } from 'node:crypto';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { deliveryOptionsFor, type ScannerSetup } from '../../src/scanner/config.js';
+import { Outbox } from '../../src/scanner/outbox.js';
+import { runScanner } from '../../src/scanner/run.js';
+import type { DeliveryEvent } from '../../src/scanner/worker.js';
+import { REFERENCE_TOPOLOGY, startChain, type Chain } from '../e2e/support/harness.js';
+import { recordFault } from './support/figures.js';
+
+const PER_PHASE = 8;
+const OUTAGE_MS = 3_000;
+const SETTLE_TIMEOUT_MS = 120_000;
+
+/** Drops `count` artifacts into `<spool>/<scanId>/` the way a producer must (write, then rename). */
+function drop(spool: string, scanId: string, count: number): Map<string, string> {
+  const dir = join(spool, scanId);
+  mkdirSync(dir, { recursive: true });
+  const dropped = new Map<string, string>();
+  for (let i = 0; i < count; i++) {
+    const bytes = Buffer.from(JSON.stringify({ bomFormat: 'CycloneDX', specVersion: '1.5', serialNumber: `urn:uuid:${scanId}-${i}`, components: [] }));
+    const name = `sbom-${i}.json`;
+    writeFileSync(join(dir, `.${name}`), bytes);
+    renameSync(join(dir, `.${name}`), join(dir, name));
+    dropped.set(createHash('sha256').update(bytes).digest('hex'), `${scanId}/${name}`);
+  }
+  return dropped;
+}
+
+async function until(what: string, check: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** The artifact digests named by the signed statements of every stored envelope. */
+function storedArtifacts(dbFile: string): string[] {
+  const db = new Database(dbFile, { readonly: true });
+  try {
+    const rows = db.prepare('SELECT envelope FROM evidence').all() as { envelope: Buffer }[];
+    return rows.map((row) => {
+      const envelope = JSON.parse(row.envelope.toString('utf8')) as { payload: string };
+      const statement = JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8')) as { subject: { digest: { sha256: string } }[] };
+      return statement.subject[0]!.digest.sha256;
+    });
+  } finally {
+    db.close();
+  }
+}
+
+describe('scanner run through gateway and locker outages', () => {
+  let chain: Chain | undefined;
+  let setup: ScannerSetup | undefined;
+  let outbox: Outbox | undefined;
+  const abort = new AbortController();
+  let daemon: Promise<void> | undefined;
+  after(async () => {
+    abort.abort();
+    await daemon?.catch(() => undefined);
+    outbox?.close();
+    await setup?.close();
+    await chain?.close();
+  });
+
+  it('delivers every artifact exactly once after the WAF and then the locker were down', { timeout: 300_000 }, async () => {
+    chain = await startChain(REFERENCE_TOPOLOGY);
+    const dep = chain.deployment;
+    const service = chain.topology.services[0]!;
+    assert.equal(service.storage?.kind, 'sqlite');
+    const dbFile = service.storage.kind === 'sqlite' ? service.storage.file : '';
+    setup = await deliveryOptionsFor(chain.topology, chain.scanner().id, { timeoutMs: 10_000 });
+    outbox = Outbox.open(join(chain.workDir, 'outbox.db'));
+    const spool = join(chain.workDir, 'spool');
+    const events: DeliveryEvent[] = [];
+    const box = outbox;
+    daemon = runScanner({
+      ...setup,
+      outbox: box,
+      spoolDir: spool,
+      signal: abort.signal,
+      pollIntervalMs: 100,
+      settleMs: 0,
+      idlePollMs: 200,
+      backoff: { baseMs: 200, capMs: 1_500 },
+      onEvent: (event) => events.push(event),
+    });
+    const delivered = () => box.summary().counts.delivered;
+    const expected = new Map<string, string>();
+
+    for (const [k, v] of drop(spool, 'outage-before', PER_PHASE)) expected.set(k, v);
+    await until('the first artifacts', () => delivered() === expected.size, SETTLE_TIMEOUT_MS);
+
+    await dep.stopGateway('waf');
+    for (const [k, v] of drop(spool, 'outage-waf', PER_PHASE)) expected.set(k, v);
+    await new Promise((resolve) => setTimeout(resolve, OUTAGE_MS));
+    const deliveredDuringWafOutage = delivered() - PER_PHASE;
+    await dep.restartGateway('waf');
+    await until('deliveries after the WAF came back', () => delivered() === expected.size, SETTLE_TIMEOUT_MS);
+
+    await dep.stopService(service.id);
+    for (const [k, v] of drop(spool, 'outage-locker', PER_PHASE)) expected.set(k, v);
+    await new Promise((resolve) => setTimeout(resolve, OUTAGE_MS));
+    const deliveredDuringLockerOutage = delivered() - 2 * PER_PHASE;
+    await dep.restartService(service.id);
+    await until('deliveries after the locker came back', () => delivered() === expected.size, SETTLE_TIMEOUT_MS);
+
+    abort.abort();
+    await daemon;
+    const summary = box.summary();
+    const stored = storedArtifacts(dbFile);
+    const counts = new Map<string, number>();
+    for (const sha of stored) counts.set(sha, (counts.get(sha) ?? 0) + 1);
+    const missing = [...expected.keys()].filter((sha) => !counts.has(sha)).length;
+    const duplicated = [...counts.values()].filter((n) => n > 1).length;
+    const retries = events.filter((e) => e.type === 'retry').length;
+    const rejected = events.filter((e) => e.type === 'rejected');
+    recordFault({
+      case: 'Gateway and locker outages during scanner run',
+      target: 'every artifact stored exactly once',
+      met: missing === 0 && duplicated === 0 && stored.length === expected.size && rejected.length === 0,
+      figures: { artifacts: expected.size, stored: stored.length, missing, duplicated, rejected: rejected.length, retries, outageMs: OUTAGE_MS },
+    });
+    assert.equal(deliveredDuringWafOutage, 0, 'nothing can be delivered while the WAF is down');
+    assert.equal(deliveredDuringLockerOutage, 0, 'nothing can be delivered while the locker is down');
+    assert.ok(retries > 0, 'the outages must have been seen as retries');
+    assert.deepEqual(rejected.map((e) => e.type === 'rejected' && `${e.error.code} ${e.error.status}`), []);
+    assert.deepEqual(summary.counts, { pending: 0, delivered: expected.size, rejected: 0 });
+    assert.equal(missing, 0);
+    assert.equal(duplicated, 0);
+    assert.equal(stored.length, expected.size);
+    for (const item of [...expected.values()].map((path) => path.split('/'))) {
+      const [scanId, name] = item as [string, string];
+      const [row] = box.itemsOfScan(scanId).filter((i) => i.name === name);
+      assert.ok(row?.receipt, `${scanId}/${name} has a receipt in the outbox`);
+    }
+  });
+});
