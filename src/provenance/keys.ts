@@ -3,6 +3,7 @@
  * at least 32 bytes decoded, surrounding whitespace ignored. A hop lists several keys during a
  * rollover: every listed key verifies, the LAST one stamps.
  */
+import { decodeBase64Key } from '../topology/files-check.js';
 import { readFile } from 'node:fs/promises';
 import { StellaError } from '../errors/base.js';
 import type { ResolvedTopology } from '../topology/resolve.js';
@@ -18,21 +19,14 @@ export class HopKeyError extends StellaError {
   readonly code = 'hop-key-invalid';
 }
 
-// Standard or URL-safe alphabet, optional padding; one alphabet per key (RFC 4648 §4, §5).
-const STANDARD_B64 = /^[A-Za-z0-9+/]+={0,2}$/;
-const URL_SAFE_B64 = /^[A-Za-z0-9_-]+={0,2}$/;
-
 /**
  * Decodes the text of a key file. Checks the alphabet first: `Buffer.from(s, 'base64')` would
  * silently skip stray characters and yield a different key than the operator meant.
  * @throws HopKeyError
  */
 export function parseMacKey(text: string, where: string): Buffer {
-  const compact = text.trim();
-  const standard = STANDARD_B64.test(compact);
-  if (!standard && !URL_SAFE_B64.test(compact)) throw new HopKeyError(`${where}: not base64 text`);
-  if ((compact.replace(/=+$/, '').length % 4) === 1) throw new HopKeyError(`${where}: truncated base64`);
-  const secret = Buffer.from(compact, standard ? 'base64' : 'base64url');
+  const secret = decodeBase64Key(text);
+  if (!secret) throw new HopKeyError(`${where}: not base64 text (docs/dsse.md: standard or URL-safe alphabet, canonical)`);
   if (secret.length < MIN_MAC_KEY_BYTES) {
     throw new HopKeyError(`${where}: ${secret.length} bytes; HMAC-SHA256 keys need at least ${MIN_MAC_KEY_BYTES}`);
   }

@@ -2,6 +2,7 @@
  * File checks of a topology (SPEC §6 "key files exist and are ≥ 32 bytes"), through an injected
  * probe so the rules stay pure. Paths are resolved the way `resolveTopology` resolves them.
  */
+import { decodeBase64Strict } from '../dsse/base64.js';
 import { isAbsolute, join, resolve as resolvePath } from 'node:path';
 import type { TopologyProblem } from './errors.js';
 import type { Topology } from './schema.js';
@@ -21,19 +22,20 @@ export const MAX_KEY_FILE_BYTES = 64 * 1024;
 /** HMAC-SHA256 keys are at least 32 bytes (SPEC §3). */
 export const MIN_HMAC_KEY_BYTES = 32;
 
-const BASE64 = /^(?:[A-Za-z0-9+/]+={0,2}|[A-Za-z0-9_-]+={0,2})$/;
-
 /**
  * Decodes an HMAC key file's base64 text (docs/CONVENTIONS.md: surrounding whitespace ignored,
- * standard or URL-safe alphabet). Returns undefined for anything that is not strict base64, since
- * `Buffer.from(s, 'base64')` would silently drop stray characters (SPEC §3).
+ * standard or URL-safe alphabet), by the strict policy of docs/dsse.md. Returns undefined for
+ * anything else, since `Buffer.from(s, 'base64')` would silently drop stray characters (SPEC §3).
+ * The one decoder of key files: the hop keyring and the HAProxy runtime use it too.
  */
 export function decodeBase64Key(text: string): Buffer | undefined {
   const trimmed = text.trim();
-  if (trimmed.length === 0 || !BASE64.test(trimmed)) return undefined;
-  const body = trimmed.replace(/=+$/, '');
-  if (body.length % 4 === 1) return undefined;
-  return Buffer.from(body.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
+  if (trimmed.length === 0) return undefined;
+  try {
+    return decodeBase64Strict(trimmed);
+  } catch {
+    return undefined;
+  }
 }
 
 const isPem = (text: string): boolean => /-----BEGIN [A-Z0-9 ]+-----[\s\S]+-----END [A-Z0-9 ]+-----/.test(text);

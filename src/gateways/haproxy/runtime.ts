@@ -4,28 +4,19 @@
  * HAProxy 2.6 can load. The runtime calls {@link prepareHaproxyHop} and passes the returned
  * variables to both invocations of `haproxyProgram`.
  */
+import { parseMacKey } from '../../provenance/keys.js';
 import { mkdir, readFile, rm, symlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { StellaError } from '../../errors/base.js';
 import type { ResolvedHop } from '../../topology/resolve.js';
 import { HAPROXY_KEY_ENV, HAPROXY_TLS_FILES } from './config.js';
 
-/** HMAC-SHA256 keys are at least 32 bytes (SPEC §3, docs/CONVENTIONS.md "Key files"). */
-const MIN_KEY_BYTES = 32;
 
 /** A hop's key or certificate files cannot be used. */
 export class GatewayFilesError extends StellaError {
   readonly code = 'GATEWAY_FILES_INVALID';
 }
 
-/** Base64 text (standard or URL-safe, whitespace ignored) → the secret; strict, unlike `Buffer.from`. */
-function decodeKeyText(text: string, file: string): Buffer {
-  const compact = text.replace(/\s+/g, '').replace(/-/g, '+').replace(/_/g, '/');
-  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(compact)) throw new GatewayFilesError(`${file}: not base64 text`);
-  const key = Buffer.from(compact, 'base64');
-  if (key.length < MIN_KEY_BYTES) throw new GatewayFilesError(`${file}: an HMAC key needs at least ${MIN_KEY_BYTES} bytes, got ${key.length}`);
-  return key;
-}
 
 /**
  * The environment a stamping HAProxy hop needs: `STELLA_HMAC_KEY` = standard base64 (padded) of
@@ -45,7 +36,7 @@ export async function haproxyKeyEnvironment(hop: ResolvedHop): Promise<Record<st
   } catch (error) {
     throw new GatewayFilesError(`${key.file}: cannot read the MAC key of hop ${hop.id}`, { cause: error });
   }
-  return { [HAPROXY_KEY_ENV]: decodeKeyText(text, key.file).toString('base64') };
+  return { [HAPROXY_KEY_ENV]: parseMacKeyOrFail(text, key.file).toString('base64') };
 }
 
 /** Replaces `link` by a symbolic link to `target`. */
@@ -76,4 +67,13 @@ export async function linkHaproxyCertificates(hopDir: string, hop: ResolvedHop):
 export async function prepareHaproxyHop(hopDir: string, hop: ResolvedHop): Promise<Record<string, string>> {
   await linkHaproxyCertificates(hopDir, hop);
   return haproxyKeyEnvironment(hop);
+}
+
+/** The hop keyring's own decoder, so the HAProxy hop and the verifiers agree on every key file. */
+function parseMacKeyOrFail(text: string, file: string): Buffer {
+  try {
+    return parseMacKey(text, file);
+  } catch (error) {
+    throw new GatewayFilesError((error as Error).message, { cause: error });
+  }
 }

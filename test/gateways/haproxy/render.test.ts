@@ -111,9 +111,10 @@ describe('haproxyKeyEnvironment', () => {
     });
     const secret = deployment.macKeys.get('internal-2026-12');
     assert.ok(secret);
-    // URL-safe alphabet and line breaks in the file are accepted (docs/CONVENTIONS.md "Key files").
+    // The URL-safe alphabet and surrounding whitespace are accepted (docs/CONVENTIONS.md "Key files"),
+    // exactly as the verifiers' keyring reads the same file.
     const urlSafe = secret.toString('base64url');
-    writeFileSync(join(deployment.dir, 'keys/gw-internal-next.key'), `${urlSafe.slice(0, 20)}\n${urlSafe.slice(20)}\n`);
+    writeFileSync(join(deployment.dir, 'keys/gw-internal-next.key'), `  ${urlSafe}\n`);
     const env = await haproxyKeyEnvironment(hop(deployment, 'gw-internal'));
     assert.deepEqual(env, { [HAPROXY_KEY_ENV]: secret.toString('base64') });
   });
@@ -122,7 +123,7 @@ describe('haproxyKeyEnvironment', () => {
     const deployment = await deploy();
     writeFileSync(join(deployment.dir, 'keys/gw-internal.key'), Buffer.alloc(31).toString('base64'));
     await assert.rejects(haproxyKeyEnvironment(hop(deployment, 'gw-internal')), (error: unknown) =>
-      error instanceof GatewayFilesError && error.code === 'GATEWAY_FILES_INVALID' && /at least 32 bytes/.test(error.message));
+      error instanceof GatewayFilesError && error.code === 'GATEWAY_FILES_INVALID' && /at least 32/.test(error.message));
   });
 
   it('rejects a key file that is not base64 text', async () => {
