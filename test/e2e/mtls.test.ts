@@ -6,9 +6,12 @@
  */
 import { after, before, describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
-import { readFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Agent } from 'undici';
+import { parse, stringify } from 'yaml';
+import { cliInvocation } from '../../src/deploy/process.js';
 import { initPki, issueCertificate, revokeCertificate } from '../../src/pki/index.js';
 import type { ClientCredentials } from '../../src/scanner/credentials.js';
 import { deliveryOptionsFor } from '../../src/scanner/config.js';
@@ -149,5 +152,52 @@ describe('the scanner worker with a refused certificate', () => {
       assert.match(error.message, /PKI_CHAIN_INVALID/);
       return true;
     });
+  });
+});
+
+describe('`stella-gateway scanner submit` with a refused certificate', () => {
+  /** The deployment's topology with the scanner's certificate files replaced, beside the original. */
+  async function topologyWith(files: CertFiles, name: string): Promise<string> {
+    const document = parse(await readFile(join(chain.workDir, 'topology.yaml'), 'utf8')) as { scanners: Array<Record<string, unknown>> };
+    const scanner = document.scanners[0];
+    if (!scanner) throw new TypeError('no scanner');
+    scanner.tls = { cert: files.cert, key: files.key, chain: files.chain };
+    const file = join(chain.workDir, `topology-${name}.yaml`);
+    await writeFile(file, stringify(document));
+    return file;
+  }
+
+  async function submitCli(topology: string, scanId: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    const artifact = join(chain.workDir, `${scanId}.json`);
+    await writeFile(artifact, JSON.stringify({ scanId }));
+    const cli = cliInvocation(['scanner', 'submit', '--topology', topology, '--scanner', 'scanner-01', '--scan-id', scanId, '--outbox', join(chain.workDir, 'var', `${scanId}.outbox.db`), '--max-attempts', '1', '--json', artifact]);
+    const child = spawn(cli.command, cli.args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    const code = await new Promise<number | null>((resolve) => child.once('close', (c) => resolve(c)));
+    return { code, stdout, stderr };
+  }
+
+  it('delivers with the valid certificate (the control): exit 0', async () => {
+    const run = await submitCli(await topologyWith(certs.good, 'good'), 'scan-cli-good');
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal((JSON.parse(run.stdout) as { results: Array<{ state: string }> }).results[0]?.state, 'delivered');
+  });
+
+  it('exits 1 with the revoked certificate and reports the rejection code and HTTP 400', async () => {
+    const run = await submitCli(await topologyWith(certs.revoked, 'revoked'), 'scan-cli-revoked');
+    assert.equal(run.code, 1, run.stderr);
+    const [result] = (JSON.parse(run.stdout) as { results: Array<{ state: string; code: string; status: number }> }).results;
+    assert.deepEqual([result?.state, result?.code, result?.status], ['rejected', 'SCANNER_REJECTED', 400]);
+    assert.equal(await storedCount(chain, 'scan-cli-revoked'), 0);
+  });
+
+  it('exits 2 with the expired certificate, naming SCANNER_CONFIG and PKI_CERT_EXPIRED', async () => {
+    const run = await submitCli(await topologyWith(certs.expired, 'expired'), 'scan-cli-expired');
+    assert.equal(run.code, 2, run.stdout);
+    assert.match(run.stderr, /SCANNER_CONFIG/);
+    assert.match(run.stderr, /PKI_CERT_EXPIRED/);
   });
 });
