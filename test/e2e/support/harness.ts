@@ -3,7 +3,6 @@
  * configs), the real gateway programs and the services on free loopback ports, and helpers to
  * talk to the edge as a scanner. Everything is stopped by PID in `close()`, also after a failure.
  */
-import { symlinkSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Agent } from 'undici';
@@ -40,19 +39,7 @@ export async function startChain(topologyFile: string, options: Partial<PrepareO
   const agents: Agent[] = [];
   let deployment: Deployment | undefined;
   try {
-    // The CLI children run with the deployment folder as cwd and `--import tsx`, which Node
-    // resolves from the cwd: give the folder this checkout's node_modules.
-    symlinkSync(resolve('node_modules'), join(dir.path, 'node_modules'), 'dir');
-    const prepared = await prepareDeployment({
-      topologyFile,
-      workDir: dir.path,
-      freePorts: true,
-      ...options,
-      edit: (document) => {
-        resolvableAfterWaf(document);
-        options.edit?.(document);
-      },
-    });
+    const prepared = await prepareDeployment({ topologyFile, workDir: dir.path, freePorts: true, ...options });
     for (const hop of prepared.topology.hops) {
       const program = PROGRAMS[hop.kind];
       if (program) requireProgram(program);
@@ -97,21 +84,6 @@ export async function startChain(topologyFile: string, options: Partial<PrepareO
       if (!process.env.E2E_KEEP) dir.remove();
     },
   };
-}
-
-/**
- * The WAF (mod_proxy) connects to `https://<next hop serverName>:<port>/`, so that name must
- * resolve (docs/gateways/apache-modsecurity.md, "Pitfalls"); this machine's /etc/hosts knows only
- * `localhost`. Gives the hop after an Apache WAF `serverName: localhost` when it names none (its
- * certificate is then issued for that name).
- */
-function resolvableAfterWaf(document: Record<string, unknown>): void {
-  const hops = Array.isArray(document.hops) ? (document.hops as Record<string, unknown>[]) : [];
-  for (const hop of hops) {
-    if (hop.kind !== 'apache-modsecurity') continue;
-    const next = hops.find((h) => h.id === hop.next);
-    if (next && next.serverName === undefined) next.serverName = 'localhost';
-  }
 }
 
 /** The reference chain: NGINX edge → Apache+ModSecurity WAF → HAProxy → Evidence Locker. */
