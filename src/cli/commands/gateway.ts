@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { renderTopology } from '../../gateways/index.js';
 import { checkHop, type HopCheckResult } from '../../gateways/runtime.js';
+import { checkEnvoyConfig } from '../../gateways/envoy/index.js';
 import { writeRenderedFiles } from '../../gateways/write.js';
 import { TopologyError, formatProblems } from '../../topology/errors.js';
 import { loadTopology, formatOf, parseTopology } from '../../topology/load.js';
@@ -85,5 +86,22 @@ export function register(program: Command): void {
         }
       }
       if (failed.length > 0) throw new CliError('', EXIT_FAILED);
+    });
+
+  group
+    .command('check-envoy')
+    .description('Check an Envoy bootstrap against the Envoy v3 API schema (no envoy binary runs here); exit 1 with each problem')
+    .argument('<file>', 'envoy.yaml (or JSON)')
+    .action(async (file: string) => {
+      let text: string;
+      try {
+        text = await readFile(file, 'utf8');
+      } catch (error) {
+        throw new CliError(`${file}: ${(error as Error).message}`, EXIT_USAGE);
+      }
+      const problems = checkEnvoyConfig(text);
+      for (const p of problems) process.stderr.write(`${file}: ${p.path || '(root)'}: ${p.message}\n`);
+      if (problems.length > 0) throw new CliError('', EXIT_FAILED);
+      process.stdout.write(`${file}: accepted by the Envoy v3 API schema\n`);
     });
 }

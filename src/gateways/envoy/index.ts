@@ -4,8 +4,6 @@
  * What each block does and how to adapt it by hand: docs/gateways/envoy.md.
  */
 import { posix } from 'node:path';
-import { extname } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import type { GatewayProgram, HopRenderer } from '../types.js';
 import { envoyBootstrap } from './bootstrap.js';
@@ -30,17 +28,12 @@ export const renderEnvoyHop: HopRenderer = (topology, hop) => {
 };
 
 /**
- * `check` runs the Envoy v3 API schema check (`check-main`) in a Node child process, because no
- * Envoy binary exists on Debian 12 or npm; it needs @grpc/grpc-js-xds and protobufjs at runtime.
- * `run` is the real `envoy` command, for machines that have one.
+ * `check` is `stella-gateway gateway check-envoy FILE`: the Envoy v3 API schema check, because no
+ * Envoy binary exists on Debian 12 or npm (the runtime and `gateway render --check` run the same
+ * check in-process). `run` is the real `envoy` command, for machines that have one.
  */
 export const envoyProgram: GatewayProgram = {
-  check: (hopDir) => {
-    const self = fileURLToPath(import.meta.url);
-    const ext = extname(self); // .ts under tsx (tests), .js from dist
-    const main = posix.join(posix.dirname(self), `check-main${ext}`);
-    return { command: process.execPath, args: [...(ext === '.ts' ? ['--import', 'tsx'] : []), main, posix.join(hopDir, ENVOY_CONFIG_FILE)] };
-  },
+  check: (hopDir) => ({ command: 'stella-gateway', args: ['gateway', 'check-envoy', posix.join(hopDir, ENVOY_CONFIG_FILE)] }),
   run: (hopDir, hop) => ({
     command: 'envoy',
     args: ['-c', posix.join(hopDir, ENVOY_CONFIG_FILE), '--service-node', hop.id, '--log-level', 'info', '--base-id', String(hashBaseId(hop.id))],

@@ -1,3 +1,4 @@
+import { cliInvocation } from '../../../src/deploy/process.js';
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -112,9 +113,12 @@ describe('the envoy check program', () => {
     execFileSync('mkdir', ['-p', dir]);
     writeFileSync(join(dir, 'envoy.yaml'), rendered);
     const check = envoyProgram.check(dir, edge);
-    assert.match(execFileSync(check.command, [...check.args], { encoding: 'utf8' }), /accepted by the Envoy v3 API schema/);
+    assert.equal(check.command, 'stella-gateway');
+    // The installed command is this repository's CLI: run it from source.
+    const cli = cliInvocation(check.args);
+    assert.match(execFileSync(cli.command, cli.args, { encoding: 'utf8' }), /accepted by the Envoy v3 API schema/);
     writeFileSync(join(dir, 'envoy.yaml'), stringify(broken((b) => (b.static_resources.clusters[0]!.type = 'STATICK'))));
-    assert.throws(() => execFileSync(check.command, [...check.args], { encoding: 'utf8', stdio: 'pipe' }), (e: { status: number; stderr: string }) => {
+    assert.throws(() => execFileSync(cli.command, cli.args, { encoding: 'utf8', stdio: 'pipe' }), (e: { status: number; stderr: string }) => {
       assert.equal(e.status, 1);
       assert.match(e.stderr, /static_resources\.clusters\[0\]\.type: bad enum value "STATICK"/);
       return true;
