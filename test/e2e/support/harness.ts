@@ -33,6 +33,8 @@ export interface Chain {
   close(): Promise<void>;
 }
 
+const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
 /** Starts a whole chain from a topology file of examples/ (or any path). */
 export async function startChain(topologyFile: string, options: Partial<PrepareOptions> = {}): Promise<Chain> {
   const dir = tempDir('stella-e2e-');
@@ -51,6 +53,21 @@ export async function startChain(topologyFile: string, options: Partial<PrepareO
   }
   const dep = deployment;
   const topology = dep.topology;
+  // A test process ended by a signal (Ctrl-C, a CI timeout) runs no `after` hook: stop every part
+  // by PID here, synchronously, then die of the same signal. Removed again by close().
+  const onSignal = (signal: NodeJS.Signals): void => {
+    const pids = [...dep.gateways.values(), ...dep.services.values(), ...dep.stampers.values()].map((p) => p.pid);
+    for (const pid of pids) {
+      try {
+        if (pid > 0) process.kill(pid, 'SIGTERM');
+      } catch {
+        // already gone
+      }
+    }
+    if (!process.env.E2E_KEEP) dir.remove();
+    process.kill(process.pid, signal);
+  };
+  for (const signal of SIGNALS) process.once(signal, onSignal);
   const scanner = (id?: string): ResolvedScanner => {
     const found = id ? topology.scanners.find((s) => s.id === id) : topology.scanners[0];
     if (!found) throw new TypeError(`no scanner ${id ?? ''}`);
@@ -78,6 +95,7 @@ export async function startChain(topologyFile: string, options: Partial<PrepareO
     agentFor,
     scanner,
     async close() {
+      for (const signal of SIGNALS) process.removeListener(signal, onSignal);
       await Promise.all(agents.map((a) => a.close().catch(() => undefined)));
       await dep.stop();
       // E2E_KEEP=1 keeps the deployment folder (configs, logs) for a post-mortem.
