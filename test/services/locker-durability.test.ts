@@ -6,7 +6,7 @@
 import { describe, it, after } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import Database from 'better-sqlite3';
@@ -20,21 +20,11 @@ import type { ChildConfig } from './support/locker-child.js';
 const TRIALS = 20;
 const PARALLEL_SENDERS = 4;
 
-/**
- * Bundles the child once (esbuild, which tsx ships) so each of the many restarts costs a plain
- * `node` start instead of a TypeScript transform. The bundle lives under node_modules/.cache so
- * its npm imports (better-sqlite3 is native) resolve from the project's node_modules.
- */
-async function bundleChild(): Promise<string> {
-  const { build } = await import('esbuild');
-  const root = join(import.meta.dirname, '..', '..');
-  const outfile = join(root, 'node_modules', '.cache', 'stella-test', `locker-child-${process.pid}.mjs`);
-  await build({ entryPoints: [join(import.meta.dirname, 'support', 'locker-child.ts')], bundle: true, platform: 'node', format: 'esm', target: 'node20', outfile, packages: 'external', logLevel: 'error' });
-  return outfile;
-}
+/** The child locker, run from source through tsx's loader (named by URL: the cwd may be anywhere). */
+const CHILD = join(import.meta.dirname, 'support', 'locker-child.ts');
 
-async function startChild(script: string, configFile: string): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, [script, configFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+async function startChild(configFile: string): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), CHILD, configFile], { stdio: ['ignore', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout! });
   const port = await new Promise<number>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`locker child exited early with ${code}`)));
@@ -48,11 +38,7 @@ async function startChild(script: string, configFile: string): Promise<{ child: 
 
 describe('Evidence Locker durability under kill -9', () => {
   const dir = tempDir('stella-durability-');
-  let script = '';
-  after(() => {
-    dir.remove();
-    if (script) rmSync(script, { force: true });
-  });
+  after(() => dir.remove());
 
   it(`keeps every acknowledged envelope whole across ${TRIALS} SIGKILLs at random moments`, { timeout: 120_000 }, async () => {
     const keys = testKeys();
@@ -70,12 +56,11 @@ describe('Evidence Locker durability under kill -9', () => {
     const configFile = join(dir.path, 'child.json');
     writeFileSync(configFile, JSON.stringify(config), { mode: 0o600 });
 
-    script = await bundleChild();
     const acknowledged = new Map<string, unknown>();
     let attempted = 0;
     let killedInFlight = 0;
     for (let trial = 0; trial < TRIALS; trial++) {
-      const { child, port } = await startChild(script, configFile);
+      const { child, port } = await startChild(configFile);
       const exited = new Promise((resolve) => child.once('exit', resolve));
       let alive = true;
       const sender = async (n: number): Promise<void> => {
