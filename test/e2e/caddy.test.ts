@@ -6,6 +6,8 @@
 import { after, before, describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { Agent } from 'undici';
 import type { SubmitResult } from '../../src/scanner/submit.js';
 import { CADDY_TOPOLOGY, startChain, type Chain } from './support/harness.js';
 import {
@@ -102,5 +104,23 @@ describe('delivery through the Caddy edge (forward-auth stamper) → Apache WAF 
     const record = await storedEvidence(chain, sha256Hex(envelope), scanId);
     assert.deepEqual(record.hops.map((h) => h.nonce === 'abababababababab'), [false, false]);
     assert.equal(await storedCount(chain, scanId), 1);
+  });
+
+  it('closes the connection of a client without a certificate before any HTTP answer', async () => {
+    const agent = new Agent({ connect: { ca: await readFile(chain.topology.pki.caBundle), servername: chain.edgeServerName() } });
+    try {
+      await assert.rejects(
+        send(agent, `${chain.edgeUrl()}/api/v1/scans/scan-caddy-nocert/evidence`, { headers: { host: edgeHost(chain), 'x-stella-scan-id': 'scan-caddy-nocert' } }),
+        (error: unknown) => {
+          const code = (error as { code?: string }).code;
+          // TLS 1.3: the client's side of the handshake completes first; Caddy's certificate_required
+          // alert then closes the connection before any HTTP answer (no request reaches the stamper).
+          assert.equal(code, 'UND_ERR_SOCKET', String(error));
+          return true;
+        },
+      );
+    } finally {
+      await agent.close();
+    }
   });
 });

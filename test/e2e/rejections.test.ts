@@ -254,6 +254,32 @@ describe('provenance changed between two hops', () => {
     assert.equal(await storedCount(chain, scanId), 0);
   });
 
+  it('is refused with 403 topology-mismatch when the edge record is dropped on the way', async () => {
+    const scanId = 'scan-dropped-record';
+    const [result] = await withRewrite(
+      beforeLocker,
+      (r) => (r.method === 'POST' ? withProvenance(r, provenanceOf(r).slice(1)) : r),
+      () => worker.submit(scanId, { 'sbom.json': '{"dropped":true}' }),
+    );
+    assert.deepEqual([result?.state, result?.status, result?.code], ['rejected', 403, 'topology-mismatch']);
+    assert.equal(await storedCount(chain, scanId), 0);
+  });
+
+  it('is refused with 403 topology-mismatch when a rogue hop inserts its own record between the WAF and gw-internal', async () => {
+    const scanId = 'scan-inserted-record';
+    const [result] = await withRewrite(
+      afterWaf,
+      (r) => {
+        const records = provenanceOf(r);
+        const rogue: HopRecord = { ...(records[0] as HopRecord), hop: 'gw-rogue', seq: 2, nonce: randomBytes(16).toString('hex'), peerId: 'waf' };
+        return withProvenance(r, [...records, rogue]);
+      },
+      () => worker.submit(scanId, { 'sbom.json': '{"inserted":true}' }),
+    );
+    assert.deepEqual([result?.state, result?.status, result?.code], ['rejected', 403, 'topology-mismatch']);
+    assert.equal(await storedCount(chain, scanId), 0);
+  });
+
   it('is refused with 422 binding-mismatch when the body is swapped for another signed envelope', async () => {
     const scanId = 'scan-swapped-body';
     const genuine = await signedEnvelope(scanId);
