@@ -114,7 +114,7 @@ describe('delivery through the Caddy edge (forward-auth stamper) → Apache WAF 
         (error: unknown) => {
           const code = (error as { code?: string }).code;
           // TLS 1.3: the client's side of the handshake completes first; Caddy's certificate_required
-          // alert then closes the connection before any HTTP answer (no request reaches the stamper).
+          // alert then closes the connection before any HTTP answer.
           assert.equal(code, 'UND_ERR_SOCKET', String(error));
           return true;
         },
