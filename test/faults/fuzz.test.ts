@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import pg from 'pg';
+import { parseProvenanceHeader, serializeProvenanceHeader } from '../../src/provenance/codec.js';
 import { openSqliteStore } from '../../src/storage/sqlite.js';
 import { openPostgresStore } from '../../src/storage/postgres.js';
 import { send, signedEnvelope, stamp, type StampedRequest } from '../services/support/fixture.js';
@@ -23,6 +24,7 @@ import { recordFault } from './support/figures.js';
 const SQLITE_CASES = 100_000;
 const POSTGRES_CASES = 5_000;
 const URL = '/api/v1/evidence';
+const LIMITS = { maxHeaderBytes: 64 * 1024, maxHops: 16 };
 
 const printable = fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength: 300 });
 
@@ -83,7 +85,8 @@ async function build(world: LockerWorld, c: FuzzCase, n: number): Promise<{ requ
     case 'provenance-edit': {
       const request = restamp(genuine);
       const value = applyEdit(request.headers['x-stella-provenance']!, c.edit);
-      return value === request.headers['x-stella-provenance'] ? null : { request, headers: { 'x-stella-provenance': value } };
+      // An edit of optional whitespace (after "," or ";") leaves the same records: not a forgery.
+      return sameRecords(request.headers['x-stella-provenance']!, value) ? null : { request, headers: { 'x-stella-provenance': value } };
     }
     case 'provenance-duplicate': {
       const request = restamp(genuine);
@@ -116,14 +119,25 @@ async function build(world: LockerWorld, c: FuzzCase, n: number): Promise<{ requ
   }
 }
 
+/** The two header values parse to the same records (RFC 9651 allows spaces after "," and ";"). */
+function sameRecords(original: string, edited: string): boolean {
+  try {
+    return serializeProvenanceHeader(parseProvenanceHeader(edited, LIMITS)) === serializeProvenanceHeader(parseProvenanceHeader(original, LIMITS));
+  } catch {
+    return false;
+  }
+}
+
 /**
- * The same signed content: payloadType, payload and signature bytes. Whitespace between JSON
- * tokens and the keyid (an unauthenticated hint in DSSE: it only narrows which keys are tried,
- * src/dsse/sign-verify.ts) may change without making the envelope a forgery.
+ * The same signed content: payloadType, payload bytes and signature bytes. Whitespace between
+ * JSON tokens, base64 padding (the decoder accepts unpadded text) and the keyid (an
+ * unauthenticated hint in DSSE: it only narrows which keys are tried, src/dsse/sign-verify.ts)
+ * may change without making the envelope a forgery.
  */
 function sameEnvelope(original: Buffer, mutated: string): boolean {
   type Shape = { payloadType?: unknown; payload?: unknown; signatures?: { sig?: unknown }[] };
-  const signed = (e: Shape) => JSON.stringify([e.payloadType, e.payload, Array.isArray(e.signatures) ? e.signatures.map((s) => s?.sig) : null]);
+  const bytes = (value: unknown) => (typeof value === 'string' ? Buffer.from(value, 'base64').toString('hex') : null);
+  const signed = (e: Shape) => JSON.stringify([e.payloadType, bytes(e.payload), Array.isArray(e.signatures) ? e.signatures.map((s) => bytes(s?.sig)) : null]);
   try {
     return signed(JSON.parse(original.toString('utf8')) as Shape) === signed(JSON.parse(mutated) as Shape);
   } catch {
