@@ -140,7 +140,7 @@ export async function run(): Promise<BenchResult> {
       machine: machineInfo(),
       rows,
       notes: [
-        'A ratio near 1 on the single-row cases means putEvidence adds nothing measurable over the commit itself: the fsync dominates.',
+        'The single-row cases swing from 0.9 to 1.5 between runs (two files, each commit waits for its own fsync on a disk shared with other engineers\' runs): read them as "putEvidence adds nothing measurable over the commit itself"; the fsync dominates.',
         'The "8 rows in 1 transaction" ratios show what group commit would gain (one fsync for a batch of concurrent ingests) — a change in src/storage, not made here.',
         `1-minute load average ${loadBefore.toFixed(1)} before and ${loadavg()[0]!.toFixed(1)} after the run.`,
       ],
