@@ -188,7 +188,7 @@ describe('Tamper matrix through the real chain', () => {
       case: 'Tamper matrix through the real chain',
       target: 'every forgery refused with its code',
       met: refused === expectedRefusals,
-      figures: { attacks: expectedRefusals + 1, refusedWithExpectedCode: refused, strippedAtEdge: 1, controlsAccepted: 2 },
+      figures: { relayAttacks: expectedRefusals, refusedWithExpectedCode: refused, clientForgeriesStrippedAtEdge: 1, controlsAccepted: 2 },
     });
     process.stdout.write(`# tamper matrix:\n${outcomes.map((o) => `#   ${o}`).join('\n')}\n`);
   });
