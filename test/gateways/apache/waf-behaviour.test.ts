@@ -139,6 +139,28 @@ describe('the rendered Apache+ModSecurity WAF hop, running', () => {
     assert.equal(seen.length, before);
   });
 
+  /** An envelope body whose payload and signature are the given strings. */
+  const envelope = (payload: string, sig: string, keyid = 'k'): string => JSON.stringify({ payloadType: 'application/vnd.in-toto+json', payload, signatures: [{ keyid, sig }] });
+
+  it('passes base64 envelope fields that CRS rule 941120 would read as an event handler', async () => {
+    const before = seen.length;
+    // `9onnylMrIVQ=` matches 941120's on[a-z]+= pattern; genuine signatures hit it about 1 in 1,000.
+    for (const body of [envelope('e30=', 'AAA9onnylMrIVQ='), envelope('AA/onmouseX=', 'AAAA')]) {
+      const reply = await send({ role: 'gateway', name: 'gw-edge' }, '/api/v1/evidence', { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      assert.equal(reply.status, 200, reply.body);
+    }
+    assert.equal(seen.length, before + 2);
+  });
+
+  it('blocks envelope fields that are not base64, and still inspects every other field', async () => {
+    const before = seen.length;
+    for (const body of [envelope('<script>alert(1)</script>', 'AAAA'), envelope('e30=', 'AAAA', '<script>alert(1)</script>')]) {
+      const reply = await send({ role: 'gateway', name: 'gw-edge' }, '/api/v1/evidence', { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      assert.equal(reply.status, 403);
+    }
+    assert.equal(seen.length, before);
+  });
+
   it('refuses a client certificate whose CN is not the hop before it', async () => {
     const before = seen.length;
     const reply = await send({ role: 'scanner', name: 'scanner-01' }, '/api/v1/scans');
