@@ -154,7 +154,7 @@ export async function run(): Promise<BenchResult> {
       'Latency a hop adds = difference of p50s at 1 connection: chain row addedP50Ms is what all hops add; the "WAF hop alone" row addedP50Ms is the WAF by itself; reference minus no-WAF chain rows is the same figure measured the other way.',
       'POST rows include the locker\'s per-row fsync and Ed25519 receipt, whose time swings with the shared disk between runs (a POST ratio above 1 has been seen once: noise, not a faster chain); the GET /healthz/traversal rows (full provenance checks, no storage) show what the hops themselves cost. The Caddy edge is the slowest because every request makes a forward-auth round trip to the Node stamper process.',
       'Every program (gateways, locker, load generator) shares the same 2 cores, so the chain\'s extra processes also take CPU from the locker: a chain on its own machines would lose less.',
-      `WAF false positives (CRS 941120 on base64 signature text, Apache 403) among ${chainRequests} evidence POSTs through chains: ${[...wafBlocked].map(([k, v]) => `${k}: ${v}`).join(', ') || 'none this run'} — a bug in the WAF hop's CRS tuning (src/gateways/apache), reported, not fixed here.`,
+      `WAF false positives (CRS 941120 on base64 signature text, Apache 403) among ${chainRequests} evidence POSTs through chains: ${[...wafBlocked].map(([k, v]) => `${k}: ${v}`).join(', ') || 'none this run'} (CRS rule 941120 read base64 signature text as an event handler until the WAF hop took the envelope's base64 fields out of the CRS rules; src/gateways/apache/modsecurity.ts).`,
       `1-minute load average ${loadBefore.toFixed(1)} before and ${loadavg()[0]!.toFixed(1)} after the run.`,
     ],
   };

@@ -12,7 +12,6 @@ import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Agent } from 'undici';
-import { tlsPeerIdentity } from '../src/provenance/options.js';
 import type { PeerIdentity } from '../src/provenance/verify.js';
 import { IN_TOTO_PAYLOAD_TYPE, parseEnvelope, serializeEnvelope, verifyEnvelope } from '../src/dsse/index.js';
 import { buildReceipt } from '../src/evidence/receipt.js';
@@ -58,14 +57,6 @@ export async function run(): Promise<BenchResult> {
         provenance: { hopKeys: runtime.hopKeys, replayCache: runtime.replayCache, logDecisions: false, envelope: { verifiers: runtime.scannerVerifiers, threshold: 1 }, ...(peerIdentity ? { peerIdentity } : {}) },
       });
     const app = await build();
-    // The same app with the TLS peer's identity computed once per connection instead of once per
-    // request (tlsPeerIdentity calls getPeerCertificate(), which builds the whole certificate object).
-    const perSocket = new WeakMap<object, PeerIdentity | null>();
-    const cachedApp = await build((request) => {
-      const socket = request.raw.socket;
-      if (!perSocket.has(socket)) perSocket.set(socket, tlsPeerIdentity(socket));
-      return perSocket.get(socket)!;
-    });
     app.addHook('onClose', async () => runtime.replayCache.close());
     // The baseline: the same ingest minus provenance (no chain, no binding): DSSE verify, receipt, store.
     app.post('/bench/evidence', { config: { provenance: false } }, async (req, reply) => {
@@ -97,7 +88,6 @@ export async function run(): Promise<BenchResult> {
       return `https://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
     };
     const origin = await originOf(app);
-    const cachedOrigin = await originOf(cachedApp);
     const lastHop = service.chain.at(-1)!;
     const ctx = await trafficContext(topology, SERVICE);
     const rows: BenchRow[] = [];
@@ -119,20 +109,11 @@ export async function run(): Promise<BenchResult> {
               { concurrency, rounds: 7, requestsPerRound: 400 },
             ),
           );
-          rows.push(
-            await compareLoad(
-              'GET traversal: peer identity per connection vs per request, 1 connection',
-              shots({ ctx, origin: cachedOrigin, agent, method: 'GET', url: '/healthz/traversal', stamp: true, expect: 200 }),
-              shots({ ctx, origin, agent, method: 'GET', url: '/healthz/traversal', stamp: true, expect: 200 }),
-              { concurrency, rounds: 7, requestsPerRound: 400 },
-            ),
-          );
         } finally {
           await agent.close();
         }
       }
     } finally {
-      await cachedApp.close();
       await app.close();
     }
     const ingestRows = rows.filter((r) => r.case.startsWith('POST'));
@@ -140,14 +121,14 @@ export async function run(): Promise<BenchResult> {
     return {
       name,
       description:
-        'Locker ingest over HTTPS+mTLS in one process. Subject: POST /api/v1/evidence through the provenance middleware (3 stamped records, the client presents the last hop\'s certificate). Baseline: an opted-out route of the same app doing the rest of the ingest (DSSE verify, Ed25519 receipt, SQLite putEvidence with synchronous=FULL). Every request is a new envelope. Target: ratio ≥ 0.95. Two GET rows isolate the checks: /healthz/traversal (all provenance checks, no storage) vs /healthz/live (opted out), and the same traversal on an app whose peer identity is computed once per connection vs the default once per request.',
+        'Locker ingest over HTTPS+mTLS in one process. Subject: POST /api/v1/evidence through the provenance middleware (3 stamped records, the client presents the last hop\'s certificate). Baseline: an opted-out route of the same app doing the rest of the ingest (DSSE verify, Ed25519 receipt, SQLite putEvidence with synchronous=FULL). Every request is a new envelope. Target: ratio ≥ 0.95. Two GET rows isolate the checks: /healthz/traversal (all provenance checks, no storage) vs /healthz/live (opted out).',
       date: new Date().toISOString(),
       machine: machineInfo(),
       rows,
       notes: [
         `Target ratio ≥ 0.95: ${target ? 'met' : `missed (lowest ${Math.min(...ingestRows.map((r) => r.ratio)).toFixed(3)})`}. Latencies in ms over all rounds; addedP50Ms = subject p50 − baseline p50.`,
         'Why the ingest target is missed: at ≈ 2–3 ms per ingest (Ed25519 receipt + SQLite fsync on a fast loopback disk) 0.95 leaves ≈ 0.1 ms for provenance; the checks alone cost ≈ 0.27 ms p50 ("GET traversal vs GET live"), and an ingest adds the envelope binding (statement parse, intent checks) and a receipt and row with 3 hops. On a disk with a slower fsync the same absolute cost gives a higher ratio.',
-        'Avoidable: the default peerIdentity (tlsPeerIdentity, src/provenance/options.ts) calls getPeerCertificate() on every request; computing it once per TLS connection (WeakMap on the socket, as the cached row does through the plugin\'s peerIdentity option) raises traversal throughput by the ratio of that row. That change belongs in src/provenance.',
+        'Fixed after the first run: the default peerIdentity (tlsPeerIdentity, src/provenance/options.ts) called getPeerCertificate() on every request; it is now read once per TLS 1.3 connection (traversal throughput 2,530 → 3,419 requests/s in the run that found it).',
         'Client (undici) and server share the process and the 2 cores, so absolute ops/s understate a dedicated locker; both sides pay the same client cost.',
         `1-minute load average ${loadBefore.toFixed(1)} before and ${loadavg()[0]!.toFixed(1)} after the run.`,
       ],
