@@ -14,6 +14,8 @@ export interface ClientCertFacts {
   fingerprint: string;
   /** Subject Common Name. */
   cn: string;
+  /** Serial number, hex (for revocation checks). */
+  serial: string;
 }
 
 type Headers = Readonly<Record<string, string | string[] | undefined>>;
@@ -50,7 +52,7 @@ function facts(der: () => Buffer): ClientCertFacts | string {
   // `subject` is one attribute per line (`CN=scanner-01\nO=…`); a CN with a newline cannot occur.
   const cn = cert.subject.split('\n').find((line) => line.startsWith('CN='))?.slice(3);
   if (!cn) return 'the client certificate has no Common Name';
-  return { fingerprint: `sha256:${createHash('sha256').update(cert.raw).digest('hex')}`, cn };
+  return { fingerprint: `sha256:${createHash('sha256').update(cert.raw).digest('hex')}`, cn, serial: cert.serialNumber };
 }
 
 function single(value: string | string[] | undefined): string | undefined {

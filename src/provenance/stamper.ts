@@ -31,6 +31,11 @@ export interface StamperOptions {
   random?: (size: number) => Buffer;
   /** Passed to Fastify (`false` by default: the stamper is on every request's path). */
   logger?: boolean;
+  /**
+   * Refuses revoked client certificates by serial. Needed behind gateways that apply no CRL to
+   * client certificates themselves (Caddy 2.6); the CLI passes the topology's `pki.crl`.
+   */
+  revocation?: { isRevoked(serial: string): boolean };
 }
 
 /**
@@ -83,6 +88,7 @@ export function buildStamper(options: StamperOptions): FastifyInstance {
     const cert = clientCertFromHeaders(h);
     if (typeof cert === 'string') throw refuse('untrusted-peer', cert);
     if (!allowedPeers.has(cert.cn)) throw refuse('untrusted-peer', `"${cert.cn}" is not a peer of ${hopId}`);
+    if (options.revocation?.isRevoked(cert.serial)) throw refuse('untrusted-peer', `the certificate of "${cert.cn}" (serial ${cert.serial}) is revoked`);
 
     let before: HopRecord[] = [];
     // Rule 1: the first stamping hop ignores whatever the client sent.

@@ -6,6 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildStamper } from '../../src/provenance/stamper.js';
+import { initPki } from '../../src/pki/index.js';
 import { contentDigestOf } from '../../src/provenance/digest.js';
 import { parseProvenanceHeader } from '../../src/provenance/codec.js';
 import { main } from '../../src/cli/main.js';
@@ -116,6 +117,26 @@ describe('the forward-auth stamper', () => {
     });
   }
 
+  it('refuses a client certificate its revocation list names, with 403 untrusted-peer', async () => {
+    const revokedSerial = new X509Certificate(certificate('scanner-01')).serialNumber;
+    const app = buildStamper({ topology, hopId: 'gw-edge', keys, now: () => NOW_MS, random, revocation: { isRevoked: (serial) => serial === revokedSerial } });
+    try {
+      const headers = { ...common, 'x-original-method': 'POST', 'x-original-uri': '/api/v1/evidence' };
+      const refused = await app.inject({ method: 'GET', url: '/stamp', headers: { ...headers, 'client-cert': rfc9440('scanner-01') } });
+      assert.equal(refused.statusCode, 403);
+      assert.equal(refused.headers['x-stella-provenance'], '');
+      assert.equal(JSON.parse(refused.body).code, 'untrusted-peer');
+      assert.match(JSON.parse(refused.body).detail, /revoked/);
+      // The same identity on a certificate that is not revoked (a re-issue) is stamped.
+      const reissued = join(dir.path, 'scanner-01-reissued.pem');
+      execFileSync(requireProgram('openssl'), ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=scanner-01/O=Stella', '-days', '1', '-keyout', `${reissued}.key`, '-out', reissued], { stdio: 'ignore' });
+      const other = await app.inject({ method: 'GET', url: '/stamp', headers: { ...headers, 'client-cert': `:${new X509Certificate(readFileSync(reissued)).raw.toString('base64')}:` } });
+      assert.equal(other.statusCode, 200, other.body);
+    } finally {
+      await app.close();
+    }
+  });
+
   it('answers its liveness with its hop id', async () => {
     const res = await stamper('gw-mid1').inject({ method: 'GET', url: '/healthz/live' });
     assert.equal(res.statusCode, 200);
@@ -133,6 +154,8 @@ describe('stella-gateway stamper', () => {
   let file = '';
   before(async () => {
     port = await freePort();
+    // A real CA folder: the stamper reads its CRL (pki.crl) at start and refuses without one.
+    await initPki({ dir: join(work.path, 'pki') });
     for (const name of ['edge', 'internal', 'scanner']) writeFileSync(join(work.path, `${name}.key`), `${createHash('sha256').update(name).digest('base64')}\n`);
     file = join(work.path, 'topology.yaml');
     writeFileSync(

@@ -9,6 +9,7 @@ import { loadTopology } from '../../topology/load.js';
 import { TopologyError, formatProblems } from '../../topology/errors.js';
 import { HopKeyError, loadHopKeyring } from '../../provenance/keys.js';
 import { buildStamper } from '../../provenance/stamper.js';
+import { watchRevocationList } from '../../pki/crl.js';
 
 /** Registers the `stamper` command. */
 export function register(program: Command): void {
@@ -44,7 +45,14 @@ export async function runStamper(options: { topology: string; hop: string; liste
   const port = Number(listen.slice(colon + 1));
   if (!host || !Number.isInteger(port)) throw new CliError(`--listen must be host:port, got "${listen}"`, EXIT_USAGE);
 
-  const app = buildStamper({ topology, hopId: hop.id, keys });
+  let revocation;
+  try {
+    revocation = await watchRevocationList(topology.pki.crl);
+  } catch (error) {
+    throw new CliError(`cannot read the CRL ${topology.pki.crl}: ${(error as Error).message}`, EXIT_USAGE);
+  }
+  const app = buildStamper({ topology, hopId: hop.id, keys, revocation });
+  app.addHook('onClose', async () => revocation.stop());
   await app.listen({ host, port });
   process.stderr.write(`stamper for ${hop.id} (seq ${hop.stampSeq}) listening on ${listen}\n`);
   await new Promise<void>((resolve) => {

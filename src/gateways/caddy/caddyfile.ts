@@ -51,10 +51,14 @@ export function globalOptions(hopDir: string): string {
 
 /** Inbound mTLS (Caddy 2.6 has no CRL support in client_auth: see the note in the file). */
 export function tlsBlock(topology: ResolvedTopology, hop: ResolvedHop): string {
+  const revocation =
+    hop.stamp === false
+      ? `# GAP: Caddy 2.6 client_auth cannot check a CRL and this opaque hop has no stamper, so
+	# ${topology.pki.crl} is not applied here: keep leaf lifetimes short (docs/gateways/caddy.md).`
+      : `# Caddy 2.6 client_auth cannot check a CRL: ${topology.pki.crl} is applied by this hop's
+	# forward-auth stamper instead (revoked serial -> 403), see docs/gateways/caddy.md.`;
   return `	# Inbound mTLS: a certificate from the trusted CAs is required.
-	# GAP: Caddy 2.6 client_auth cannot check a CRL (${topology.pki.crl} is not applied here);
-	# a revoked but unexpired certificate of an admitted peer still completes the handshake.
-	# Keep leaf lifetimes short (SPEC §5: 24 h) and see docs/gateways/caddy.md.
+	${revocation}
 	tls ${quoted(hop.tls.chain)} ${quoted(hop.tls.key)} {
 		protocols tls1.2 tls1.3
 		client_auth {

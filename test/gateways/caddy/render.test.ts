@@ -51,8 +51,9 @@ describe('renderCaddyHop', () => {
     assert.match(text, /@unstamped not header_regexp X-Stella-Provenance "\^\[a-z\]"\n\s+respond @unstamped .* 502/);
   });
 
-  it('says in the file that Caddy 2.6 applies no CRL to client certificates', () => {
-    assert.match(caddyfile('gw-edge'), /GAP: Caddy 2\.6 client_auth cannot check a CRL/);
+  it('says in the file that Caddy 2.6 applies no CRL to client certificates, and who does', () => {
+    assert.match(caddyfile('gw-edge'), /Caddy 2\.6 client_auth cannot check a CRL: \S+crl\.pem is applied by this hop's\n\t# forward-auth stamper/);
+    assert.match(caddyfile('inner'), /GAP: Caddy 2\.6 client_auth cannot check a CRL and this opaque hop has no stamper/);
   });
 
   it('admits the scanners at the edge and only the previous hop further in', () => {
