@@ -95,6 +95,7 @@ class SqliteStore implements EvidenceStore {
   readonly #insertScan: Database.Statement;
   readonly #selectScan: Database.Statement<[string], ScanRow>;
   readonly #completeScan: Database.Statement;
+  readonly #pendingPuts: { record: EvidenceRecord; resolve: (result: PutResult) => void; reject: (error: unknown) => void }[] = [];
 
   constructor(db: Database.Database) {
     this.#db = db;
@@ -116,24 +117,49 @@ class SqliteStore implements EvidenceStore {
     );
   }
 
+  /**
+   * Group commit: puts that arrive in the same turn of the event loop share one transaction, so
+   * one fsync (synchronous=FULL) acknowledges them all. Each promise resolves only after that
+   * commit returned, i.e. after the row is durable (SPEC §8: acknowledged means durable).
+   */
   async putEvidence(record: EvidenceRecord): Promise<PutResult> {
     assertEvidenceRecord(record);
-    return this.#guard(() => {
-      const info = this.#insertEvidence.run(
-        record.sha256,
-        record.scanId,
-        record.serviceId,
-        record.payloadType,
-        Buffer.from(record.envelope),
-        JSON.stringify(record.hops),
-        record.receipt,
-        record.receivedAt,
-      );
-      if (info.changes === 1) return { created: true, record };
-      const existing = this.#selectEvidence.get(record.sha256);
-      if (!existing) throw new StorageError('storage-corrupt', `evidence ${record.sha256} conflicted but cannot be read`);
-      return { created: false, record: evidenceFromRow(existing) };
+    if (!this.#db.open) throw new StorageError('storage-unavailable', 'SQLite: the store is closed');
+    return new Promise<PutResult>((resolve, reject) => {
+      this.#pendingPuts.push({ record, resolve, reject });
+      if (this.#pendingPuts.length === 1) setImmediate(() => this.#flushPuts());
     });
+  }
+
+  #flushPuts(): void {
+    const batch = this.#pendingPuts.splice(0);
+    if (batch.length === 0) return; // close() flushed it already
+    let results: PutResult[];
+    try {
+      results = this.#guard(() => this.#db.transaction(() => batch.map(({ record }) => this.#putOne(record))).immediate());
+    } catch (error) {
+      for (const put of batch) put.reject(error);
+      return;
+    }
+    batch.forEach((put, i) => put.resolve(results[i]!));
+  }
+
+  /** One idempotent insert inside the batch's transaction; a repeat (even within the batch) reads the original. */
+  #putOne(record: EvidenceRecord): PutResult {
+    const info = this.#insertEvidence.run(
+      record.sha256,
+      record.scanId,
+      record.serviceId,
+      record.payloadType,
+      Buffer.from(record.envelope),
+      JSON.stringify(record.hops),
+      record.receipt,
+      record.receivedAt,
+    );
+    if (info.changes === 1) return { created: true, record };
+    const existing = this.#selectEvidence.get(record.sha256);
+    if (!existing) throw new StorageError('storage-corrupt', `evidence ${record.sha256} conflicted but cannot be read`);
+    return { created: false, record: evidenceFromRow(existing) };
   }
 
   async getEvidence(sha256: string): Promise<EvidenceRecord | null> {
@@ -182,6 +208,8 @@ class SqliteStore implements EvidenceStore {
   }
 
   async close(): Promise<void> {
+    // Puts already accepted are committed (or refused) before the handle goes.
+    if (this.#pendingPuts.length > 0) this.#flushPuts();
     if (this.#db.open) this.#db.close();
   }
 
