@@ -5,6 +5,9 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { MAC_CONTEXT, type HopRecord, type RequestFacts } from './record.js';
 
+/** The methods a MAC may cover: upper-case letters only, so no `|` can shift the fields. */
+export const METHOD_PATTERN = /^[A-Z]{1,32}$/;
+
 /** Everything one record's MAC covers. */
 export interface MacFields {
   hop: string;
@@ -27,6 +30,8 @@ export interface MacFields {
  */
 export function macInput(fields: MacFields): string {
   const { request } = fields;
+  // RFC 9110 allows `|` in a method token; ours never hold one (METHOD_PATTERN), so the split stays unique.
+  if (!METHOD_PATTERN.test(request.method)) throw new TypeError(`macInput: method ${JSON.stringify(request.method)} is not an upper-case token`);
   return [
     MAC_CONTEXT,
     fields.hop,

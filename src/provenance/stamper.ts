@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { ResolvedTopology } from '../topology/resolve.js';
 import { stampRecord } from './chain.js';
+import { METHOD_PATTERN } from './mac.js';
 import { clientCertFromHeaders } from './client-cert.js';
 import { combineFieldLines, parseProvenanceHeader, serializeProvenanceHeader } from './codec.js';
 import { stampingKey, type HopKeyring } from './keys.js';
@@ -81,6 +82,7 @@ export function buildStamper(options: StamperOptions): FastifyInstance {
     const h = request.headers;
     const method = first(h['x-original-method']) ?? first(h['x-forwarded-method']) ?? request.method;
     const pathAndQuery = first(h['x-original-uri']) ?? first(h['x-forwarded-uri']) ?? stripPrefix(request.raw.url ?? '/');
+    if (!METHOD_PATTERN.test(method)) throw refuse('provenance-malformed', `method ${JSON.stringify(method)} is not an upper-case token`);
     const scanId = first(h[HEADER.scanId]);
     if (scanId === undefined || !SCAN_ID_PATTERN.test(scanId)) throw refuse('provenance-malformed', 'X-Stella-Scan-Id is missing or malformed');
     const contentDigest = combineFieldLines(h[HEADER.contentDigest]);

@@ -110,7 +110,9 @@ export async function checkRequest(checked: CheckedHeaders, body: BodyFacts, ctx
   try {
     return await bindAndVerify(checked, body, ctx.topology.name, ctx.service.chain[0]!.id);
   } catch (error) {
-    await ctx.replayCache.forget(first.hop, first.nonce);
+    // Release the nonce so a refused request does not burn it; if the shared cache is down the
+    // nonce simply stays reserved until it expires — the client still gets the real refusal.
+    await ctx.replayCache.forget(first.hop, first.nonce).catch(() => undefined);
     if (error instanceof ProvenanceError) withHops(error, checked);
     throw error;
   }

@@ -11,6 +11,9 @@ import { z } from 'zod';
 export const HOP_ID_PATTERN = /^[a-z][a-z0-9.-]{0,62}$/;
 /** Scanner ids become certificate Common Names and `peer-id` values (SPEC §4). */
 export const PEER_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+/** A DNS name or IP address: `serverName` is written into every gateway config, unquoted by some. */
+export const SERVER_NAME_PATTERN = /^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/;
+const serverName = z.string().regex(SERVER_NAME_PATTERN, 'serverName must be a DNS name or IPv4 address');
 /** A MAC key id; never contains `|`, `"` or `\` so it is safe inside an sf-string. */
 export const KID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
 
@@ -91,7 +94,7 @@ export const hopSchema = z
     kind: z.enum(HOP_KINDS),
     listen: listenAddress,
     /** The DNS name peers use for SNI and certificate verification; defaults to the hop id. */
-    serverName: z.string().min(1).optional(),
+    serverName: serverName.optional(),
     /** Server certificate; defaults to the PKI layout `<pki.dir>/issued/gateway/<id>/`. */
     tls: certificateFiles.optional(),
     /** Client certificate presented to the next hop; defaults to the server certificate. */
@@ -144,7 +147,7 @@ export const serviceSchema = z
     id: z.string().regex(HOP_ID_PATTERN, 'service id must match ^[a-z][a-z0-9.-]{0,62}$'),
     kind: z.enum(SERVICE_KINDS),
     listen: listenAddress,
-    serverName: z.string().min(1).optional(),
+    serverName: serverName.optional(),
     /** Server certificate; defaults to `<pki.dir>/issued/service/<id>/`. */
     tls: certificateFiles.optional(),
     storage: z.discriminatedUnion('kind', [sqliteStorage, postgresStorage]).optional(),

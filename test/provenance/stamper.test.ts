@@ -137,6 +137,17 @@ describe('the forward-auth stamper', () => {
     }
   });
 
+  it('refuses a method holding a "|", which would make the MAC input ambiguous', async () => {
+    const refused = await stamper('gw-edge').inject({
+      method: 'GET',
+      url: '/stamp',
+      headers: { ...common, 'x-original-method': 'POST|/a', 'x-original-uri': '/b', 'client-cert': rfc9440('scanner-01') },
+    });
+    assert.equal(refused.statusCode, 403);
+    assert.equal(JSON.parse(refused.body).code, 'provenance-malformed');
+    assert.equal(refused.headers['x-stella-provenance'], '');
+  });
+
   it('answers its liveness with its hop id', async () => {
     const res = await stamper('gw-mid1').inject({ method: 'GET', url: '/healthz/live' });
     assert.equal(res.statusCode, 200);

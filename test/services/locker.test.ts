@@ -184,6 +184,10 @@ describe('Evidence Locker queries', () => {
     assertProblem(await get(`/api/v1/evidence/${createHash('sha256').update('nothing').digest('hex')}`), 404, 'evidence-not-found');
   });
 
+  it('answers 404 evidence-not-found for evidence of another scan, as the list route does', async () => {
+    assertProblem(await get(`/api/v1/evidence/${sha256Hex(body)}`, 'scan-other'), 404, 'evidence-not-found');
+  });
+
   it('answers 400 invalid-request for a digest that is not 64 lowercase hex', async () => {
     assertProblem(await get('/api/v1/evidence/NOT-A-DIGEST'), 400, 'invalid-request');
   });

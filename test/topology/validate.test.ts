@@ -43,6 +43,13 @@ describe('validateTopology', () => {
     ]);
   });
 
+  it('refuses a serverName that is not a host name, since configs write it unquoted', () => {
+    assert.deepEqual(
+      problems((t) => (hop(t, 2).serverName = 'localhost verify none')).map((p) => p.path),
+      ['hops[2].serverName'],
+    );
+  });
+
   it('reports duplicate ids across hops and services', () => {
     const found = problems((t) => (t.services[0]!.id = 'waf'));
     assert.deepEqual(found[0], { path: 'services[0].id', message: 'duplicate id "waf" (already used by hops[1])' });

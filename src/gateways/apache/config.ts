@@ -146,9 +146,14 @@ SSLProxyVerify require
 SSLProxyVerifyDepth 3
 SSLProxyCheckPeerName on
 SSLProxyCheckPeerExpire on
+SSLProxyCARevocationFile ${quoted(topology.pki.crl)}
+SSLProxyCARevocationCheck chain
 ProxyPreserveHost Off
 ProxyRequests Off
-ProxyPass "/" "https://${hostName(next.serverName)}:${next.port}/"`;
+# The request target goes on byte for byte: every hop record's MAC covers it (docs/provenance.md).
+AllowEncodedSlashes NoDecode
+MergeSlashes Off
+ProxyPass "/" "https://${hostName(next.serverName)}:${next.port}/" nocanon`;
 }
 
 /** The whole `apache2.conf` of a WAF hop. */

@@ -99,10 +99,11 @@ export async function buildLockerApp(options: LockerAppOptions): Promise<Fastify
   });
 
   app.get('/api/v1/evidence/:sha256', { schema: { params: SHA256_PARAM } }, async (request) => {
-    verified(request);
+    const provenance = verified(request);
     const { sha256 } = request.params as { sha256: string };
     const record = await store.getEvidence(sha256);
-    if (!record) throw new ServiceError('evidence-not-found', `no evidence with sha256 ${sha256}`);
+    // Another scan's evidence is as absent as no evidence (the list route checks the same way).
+    if (!record || record.scanId !== provenance.scanId) throw new ServiceError('evidence-not-found', `no evidence with sha256 ${sha256} in scan ${provenance.scanId}`);
     return evidenceView(record, { withEnvelope: true });
   });
 

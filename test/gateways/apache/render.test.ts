@@ -50,7 +50,8 @@ describe('renderApacheHop', () => {
     const conf = renderApacheHop(deployment.topology, wafHop(deployment), { outDir: deployment.outDir })[0]?.contents ?? '';
     assert.match(conf, /Require expr "%\{SSL_CLIENT_S_DN_CN\} in \{ 'gw-edge' \}"/);
     assert.match(conf, /^SSLCARevocationCheck chain$/m);
-    assert.match(conf, /^ProxyPass "\/" "https:\/\/localhost:\d+\/"$/m);
+    assert.match(conf, /^ProxyPass "\/" "https:\/\/localhost:\d+\/" nocanon$/m);
+    assert.match(conf, /^SSLProxyCARevocationCheck chain$/m);
     assert.match(conf, /^SSLProxyCheckPeerName on$/m);
   });
 
