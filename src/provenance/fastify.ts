@@ -61,12 +61,18 @@ async function provenancePlugin(fastify: FastifyInstance, options: ProvenancePlu
     { parseAs: 'buffer', bodyLimit: ctx.service.maxBodyBytes },
     (request: FastifyRequest, body: Buffer, done: (err: Error | null, body?: unknown) => void) => {
       request.rawBody = body;
-      const mediaType = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-      if (mediaType === 'application/octet-stream') return done(null, body);
-      // Fastify's own JSON parser: it refuses __proto__ and constructor poisoning.
+      if (mediaTypeOf(request) === 'application/octet-stream') return done(null, body);
+      // On a protected route the JSON is parsed only once every provenance check passed, so a
+      // replayed or forged request with a broken body still gets its own code (SPEC §4 order) and
+      // is counted with the other decisions; see parseDeferredJson in preValidation.
+      if (routeConfig(request) !== false) return done(null, undefined);
       jsonParser(request, body.toString('utf8'), done);
     },
   );
+
+  /** Fastify's own JSON parser (it refuses __proto__ and constructor poisoning), as a promise. */
+  const parseDeferredJson = (request: FastifyRequest, raw: Buffer): Promise<unknown> =>
+    new Promise((resolve, reject) => jsonParser(request, raw.toString('utf8'), (error: Error | null, value?: unknown) => (error ? reject(error) : resolve(value))));
 
   const decide = (request: FastifyRequest, decision: Decision): void =>
     recorder.record(decision, prepared.logDecisions ? request.log : null);
@@ -109,6 +115,8 @@ async function provenancePlugin(fastify: FastifyInstance, options: ProvenancePlu
     } catch (error) {
       return refuse(request, reply, error);
     }
+    // Authentic, bound and verified: now the body may be parsed (a parse error is the service's 400).
+    if (request.rawBody !== null && mediaTypeOf(request) !== 'application/octet-stream') request.body = await parseDeferredJson(request, request.rawBody);
   });
 
   fastify.addHook('onRoute', (route) => {
@@ -119,6 +127,10 @@ async function provenancePlugin(fastify: FastifyInstance, options: ProvenancePlu
   fastify.addHook('onClose', async () => {
     if (prepared.ownsReplayCache) await ctx.replayCache.close();
   });
+}
+
+function mediaTypeOf(request: FastifyRequest): string {
+  return (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
 }
 
 function requireEnvelope<T>(reader: T | null): T {

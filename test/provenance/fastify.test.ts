@@ -242,6 +242,26 @@ describe('the provenance plugin', () => {
     });
   });
 
+  describe('body parsing after the checks', () => {
+    it('answers a replayed request with a broken JSON body 409, not the parser\'s 400 (SPEC §4 order)', async () => {
+      const broken = Buffer.from('{"hello": ');
+      const built = buildRequest(topology, keys, { body: broken });
+      const first = await send(t.app, built);
+      assert.equal(first.statusCode, 400, 'an authentic request whose JSON does not parse is the service\'s 400');
+      expectProblem(await send(t.app, built), 'provenance-replayed');
+    });
+    it('answers a forged request with a broken JSON body with its provenance code', async () => {
+      const built = buildRequest(topology, keys, { body: Buffer.from('{"hello": ') });
+      expectProblem(await send(t.app, built, { peer: 'gw-edge' }), 'untrusted-peer');
+    });
+    it('still hands the handler the parsed JSON of an accepted request', async () => {
+      const built = buildRequest(topology, keys, { body: Buffer.from('{"hello":"world"}') });
+      const answer = await send(t.app, built);
+      assert.equal(answer.statusCode, 200);
+      assert.deepEqual((answer.json() as { body: unknown }).body, { hello: 'world' });
+    });
+  });
+
   describe('plugin anatomy', () => {
     it('runs no handler for any rejected request', async () => {
       const r = await buildTestApp();
