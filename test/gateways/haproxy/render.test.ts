@@ -16,27 +16,10 @@ import {
 } from '../../../src/gateways/haproxy/index.js';
 import type { ResolvedHop } from '../../../src/topology/resolve.js';
 import type { TopologyInput } from '../../../src/topology/schema.js';
-import { createDeployment, exampleDocument, type Deployment } from '../support/deployment.js';
+import { deploymentsPerTest, type Deployment } from '../support/deployment.js';
 import { runCheck, writeRendered } from '../support/run.js';
 
-const made: Deployment[] = [];
-afterEach(() => {
-  for (const d of made.splice(0)) d.remove();
-});
-
-async function deploy(change: (doc: TopologyInput) => void = () => {}): Promise<Deployment> {
-  const doc = exampleDocument();
-  change(doc);
-  const deployment = await createDeployment(doc);
-  made.push(deployment);
-  return deployment;
-}
-
-function hop(deployment: Deployment, id: string): ResolvedHop {
-  const found = deployment.topology.hops.find((h) => h.id === id);
-  if (!found) throw new Error(`no hop ${id}`);
-  return found;
-}
+const { deploy, hop } = deploymentsPerTest(afterEach);
 
 /** The example with HAProxy as the edge, straight in front of the service. */
 function haproxyEdge(doc: TopologyInput): void {

@@ -8,29 +8,10 @@ import { join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
 import { nginxProgram, renderNginxHop } from '../../../src/gateways/nginx/index.js';
 import type { RenderedFile } from '../../../src/gateways/types.js';
-import type { ResolvedHop } from '../../../src/topology/resolve.js';
-import type { TopologyInput } from '../../../src/topology/schema.js';
-import { createDeployment, exampleDocument, type Deployment } from '../support/deployment.js';
+import { deploymentsPerTest, type Deployment } from '../support/deployment.js';
 import { runCheck, writeRendered } from '../support/run.js';
 
-const made: Deployment[] = [];
-afterEach(() => {
-  for (const d of made.splice(0)) d.remove();
-});
-
-async function deploy(change: (doc: TopologyInput) => void = () => {}): Promise<Deployment> {
-  const doc = exampleDocument();
-  change(doc);
-  const deployment = await createDeployment(doc);
-  made.push(deployment);
-  return deployment;
-}
-
-function hop(deployment: Deployment, id: string): ResolvedHop {
-  const found = deployment.topology.hops.find((h) => h.id === id);
-  if (!found) throw new Error(`no hop ${id}`);
-  return found;
-}
+const { deploy, hop } = deploymentsPerTest(afterEach);
 
 /** Renders one hop into `<dir>/out` and runs `nginx -t` on it. */
 async function renderAndCheck(deployment: Deployment, id: string): Promise<{ files: RenderedFile[]; code: number; output: string }> {

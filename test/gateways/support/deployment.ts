@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
 import { loadTopology } from '../../../src/topology/load.js';
-import type { ResolvedTopology } from '../../../src/topology/resolve.js';
+import type { ResolvedHop, ResolvedTopology } from '../../../src/topology/resolve.js';
 import type { TopologyInput } from '../../../src/topology/schema.js';
 import { tempDir } from '../../support/tmp.js';
 import { createTestPki, writeHmacKey, type Role, type TestPki } from './pki.js';
@@ -90,4 +90,32 @@ export async function createDeployment(document: TopologyInput = exampleDocument
     tmp.remove();
     throw error;
   }
+}
+
+/**
+ * Deployments made by one test file, each from the example document after `change`, removed
+ * after every test; and the lookup of a hop by id (which fails loudly when the id is wrong).
+ */
+export function deploymentsPerTest(afterEach: (fn: () => void) => void): {
+  deploy(change?: (doc: TopologyInput) => void): Promise<Deployment>;
+  hop(deployment: Deployment, id: string): ResolvedHop;
+} {
+  const made: Deployment[] = [];
+  afterEach(() => {
+    for (const d of made.splice(0)) d.remove();
+  });
+  return {
+    async deploy(change = () => {}) {
+      const doc = exampleDocument();
+      change(doc);
+      const deployment = await createDeployment(doc);
+      made.push(deployment);
+      return deployment;
+    },
+    hop(deployment, id) {
+      const found = deployment.topology.hops.find((h) => h.id === id);
+      if (!found) throw new Error(`no hop ${id}`);
+      return found;
+    },
+  };
 }
