@@ -43,6 +43,7 @@ describe('two Evidence Lockers on one PostgreSQL', () => {
   });
   after(async () => {
     await Promise.all(lockers.map((l) => l.close()));
+    await Promise.all(stores.map((s) => s.close()));
     await db.drop();
   });
 

@@ -4,7 +4,7 @@ import pg from 'pg';
 import { openPostgresStore } from '../../src/storage/postgres.js';
 import { openStoreForService } from '../../src/storage/index.js';
 import { StorageError } from '../../src/storage/types.js';
-import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
+import { createTestDatabase, terminateConnections, withApplicationName, type TestDatabase } from '../support/postgres.js';
 import { sampleRecord, storeContract } from './contract.js';
 
 storeContract('PostgreSQL', {
@@ -33,6 +33,22 @@ describe('PostgreSQL evidence store', () => {
     const { rows } = await client.query<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
     await client.end();
     assert.deepEqual(rows.map((r) => r.version), [1]);
+  });
+
+  it('survives the server ending its idle connections, and serves the next read on a new one', async () => {
+    const db = await createTestDatabase();
+    databases.push(db);
+    const store = await openPostgresStore({ url: withApplicationName(db.url, 'store-terminated') });
+    try {
+      const record = sampleRecord();
+      await store.putEvidence(record);
+      assert.ok((await terminateConnections(db.url, 'store-terminated')) > 0, 'the pool held idle connections to end');
+      // The pool hears of it asynchronously; an unheard pool 'error' would end this process here.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.deepEqual(await store.getEvidence(record.sha256), record);
+    } finally {
+      await store.close();
+    }
   });
 
   it('reads the connection URL from the environment when the topology says env:NAME', async () => {

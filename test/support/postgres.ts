@@ -54,3 +54,32 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     },
   };
 }
+
+/**
+ * Ends, from the server side, every connection to the database of `url` whose application_name
+ * is `applicationName` (what a server restart or failover does to a pool's idle clients), and
+ * waits until the server has let them go.
+ */
+export async function terminateConnections(url: string, applicationName: string): Promise<number> {
+  const c = new pg.Client({ connectionString: baseUrl() });
+  await c.connect();
+  try {
+    const database = new URL(url).pathname.slice(1);
+    const { rowCount } = await c.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND application_name = $2', [database, applicationName]);
+    for (let i = 0; i < 50; i++) {
+      const { rows } = await c.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND application_name = $2', [database, applicationName]);
+      if (rows[0]?.n === 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    return rowCount ?? 0;
+  } finally {
+    await c.end();
+  }
+}
+
+/** `url` with `application_name` set, so that a test can find its own connections. */
+export function withApplicationName(url: string, applicationName: string): string {
+  const u = new URL(url);
+  u.searchParams.set('application_name', applicationName);
+  return u.toString();
+}

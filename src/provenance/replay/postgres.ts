@@ -20,7 +20,10 @@ export const REPLAY_MIGRATIONS: readonly string[] = [
    CREATE INDEX IF NOT EXISTS stella_provenance_replay_expiry ON stella_provenance_replay (expires_at_ms);`,
 ];
 
-/** Options of {@link PostgresReplayCache}: a pool to share, or a URL for a pool it owns. */
+/**
+ * Options of {@link PostgresReplayCache}: a pool to share, or a URL for a pool it owns. A shared
+ * pool's 'error' events are its owner's to handle.
+ */
 export interface PostgresReplayCacheOptions {
   pool?: pg.Pool;
   connectionString?: string;
@@ -41,6 +44,9 @@ export class PostgresReplayCache implements ReplayCache {
     if (!options.pool && !options.connectionString) throw new TypeError('PostgresReplayCache needs a pool or a connectionString');
     this.#pool = options.pool ?? new pg.Pool({ connectionString: options.connectionString, max: 4 });
     this.#ownsPool = !options.pool;
+    // An idle client losing its connection (server restart, failover, pg_terminate_backend) makes
+    // the pool emit 'error'; unheard, that would end the process. The next query reports it.
+    if (this.#ownsPool) this.#pool.on('error', () => undefined);
     this.#now = options.now ?? Date.now;
     const interval = options.cleanupIntervalMs ?? DEFAULT_REPLAY_CLEANUP_INTERVAL_MS;
     this.#timer = interval > 0 ? setInterval(() => void this.sweep().catch(() => undefined), interval) : null;

@@ -2,7 +2,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { PostgresReplayCache } from '../../../src/provenance/replay/postgres.js';
-import { createTestDatabase, type TestDatabase } from '../../support/postgres.js';
+import { createTestDatabase, terminateConnections, withApplicationName, type TestDatabase } from '../../support/postgres.js';
 import { buildRequest, fixtureKeys, fixtureTopology, NOW_MS } from '../support/fixture.js';
 import { buildTestApp, send } from '../support/app.js';
 
@@ -57,6 +57,21 @@ describe('PostgresReplayCache', () => {
       await cache.migrate();
       const results = await Promise.all(Array.from({ length: 8 }, () => cache.checkAndRemember('gw-edge', 'race', Date.now() + 60_000)));
       assert.equal(results.filter(Boolean).length, 1);
+    } finally {
+      await cache.close();
+    }
+  });
+
+  it('survives the server ending its idle connections, and answers the next check on a new one', async () => {
+    const cache = new PostgresReplayCache({ connectionString: withApplicationName(db.url, 'replay-terminated'), cleanupIntervalMs: 0 });
+    try {
+      await cache.migrate();
+      await Promise.all(['t1', 't2', 't3'].map((n) => cache.checkAndRemember('gw-edge', n, Date.now() + 60_000)));
+      assert.ok((await terminateConnections(db.url, 'replay-terminated')) > 0, 'the pool held idle connections to end');
+      // The pool hears of it asynchronously; an unheard pool 'error' would end this process here.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.equal(await cache.checkAndRemember('gw-edge', 't1', Date.now() + 60_000), false);
+      assert.equal(await cache.checkAndRemember('gw-edge', 't4', Date.now() + 60_000), true);
     } finally {
       await cache.close();
     }
