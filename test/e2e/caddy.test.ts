@@ -37,7 +37,7 @@ before(async () => {
   chain = await startChain(CADDY_TOPOLOGY);
   worker = await startWorker(chain);
   [result] = await worker.submit(SCAN_ID, { 'sbom.json': JSON.stringify({ bomFormat: 'CycloneDX', specVersion: '1.5', version: 1 }) });
-  if (result?.state !== 'delivered' || !result.envelopeSha256) throw new Error(`delivery through the Caddy edge failed: ${JSON.stringify(result)}`);
+  if (result?.state !== 'delivered' || !result.envelopeSha256) throw new Error(`delivery through the Caddy edge failed: ${JSON.stringify(result)}\n${chain.logTails()}`);
   stored = await storedEvidence(chain, result.envelopeSha256, SCAN_ID);
 });
 after(async () => {

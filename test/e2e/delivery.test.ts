@@ -47,7 +47,7 @@ describe('delivery through the reference chain (NGINX → Apache WAF → HAProxy
   before(async () => {
     results = await worker.submit(SCAN_ID, { 'sbom.json': SBOM, 'findings.json': FINDINGS });
     const first = results[0];
-    if (first?.state !== 'delivered' || !first.envelopeSha256) throw new Error(`the first delivery failed: ${JSON.stringify(first)}`);
+    if (first?.state !== 'delivered' || !first.envelopeSha256) throw new Error(`the first delivery failed: ${JSON.stringify(first)}\n${chain.logTails()}`);
     sbom = await storedEvidence(chain, first.envelopeSha256, SCAN_ID);
   });
   it('delivers every artifact on the first attempt and gets 201 with a receipt', () => {
@@ -122,7 +122,7 @@ describe('provenance injected by the gateways and validated by the locker', () =
   before(async () => {
     sentAtSeconds = Math.floor(Date.now() / 1000);
     const [result] = await worker.submit('scan-e2e-provenance', { 'sbom.json': SBOM });
-    if (result?.state !== 'delivered' || !result.envelopeSha256) throw new Error(`delivery failed: ${JSON.stringify(result)}`);
+    if (result?.state !== 'delivered' || !result.envelopeSha256) throw new Error(`delivery failed: ${JSON.stringify(result)}\n${chain.logTails()}`);
     stored = await storedEvidence(chain, result.envelopeSha256, 'scan-e2e-provenance');
   });
   it('records gw-edge (seq 1) then gw-internal (seq 2), and nothing for the opaque WAF', () => {

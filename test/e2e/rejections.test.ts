@@ -178,7 +178,7 @@ describe('a replayed request', () => {
 
   before(async () => {
     const [result] = await worker.submit(scanId, { 'sbom.json': `{"replay":"${randomBytes(8).toString('hex')}"}` });
-    if (result?.state !== 'delivered') throw new Error(`the original delivery failed: ${JSON.stringify(result)}`);
+    if (result?.state !== 'delivered') throw new Error(`the original delivery failed: ${JSON.stringify(result)}\n${chain.logTails()}`);
     original = lastPost(beforeLocker);
     beforeInternal = lastPost(afterWaf);
   });

@@ -3,6 +3,7 @@
  * configs), the real gateway programs and the services on free loopback ports, and helpers to
  * talk to the edge as a scanner. Everything is stopped by PID in `close()`, also after a failure.
  */
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Agent } from 'undici';
@@ -30,6 +31,8 @@ export interface Chain {
   /** An Agent presenting arbitrary certificate files, verifying the server by `servername`. */
   agentFor(files: { cert: string; key: string }, servername: string): Promise<Agent>;
   scanner(scannerId?: string): ResolvedScanner;
+  /** The last lines of every part's logs, for a failure message that explains itself in CI. */
+  logTails(): string;
   close(): Promise<void>;
 }
 
@@ -94,6 +97,7 @@ export async function startChain(topologyFile: string, options: Partial<PrepareO
     scannerAgent: async (id) => agentFor({ cert: scanner(id).tls.chain, key: scanner(id).tls.key }, edgeOf(id).serverName),
     agentFor,
     scanner,
+    logTails: () => logTails(dep),
     async close() {
       for (const signal of SIGNALS) process.removeListener(signal, onSignal);
       await Promise.all(agents.map((a) => a.close().catch(() => undefined)));
@@ -102,6 +106,30 @@ export async function startChain(topologyFile: string, options: Partial<PrepareO
       if (!process.env.E2E_KEEP) dir.remove();
     },
   };
+}
+
+const LOG_TAIL_BYTES = 1_500;
+
+function logTails(dep: Deployment): string {
+  const tail = (file: string): string => {
+    try {
+      return readFileSync(file, 'utf8').slice(-LOG_TAIL_BYTES).trim();
+    } catch {
+      return '';
+    }
+  };
+  const parts: [string, string][] = [];
+  for (const proc of [...dep.services.values(), ...dep.stampers.values()]) parts.push([proc.name, tail(proc.logFile)]);
+  for (const gateway of dep.gateways.values()) {
+    const logs = join(dep.gatewaysDir, gateway.hop.id, 'logs');
+    parts.push([`${gateway.hop.id} stderr`, tail(gateway.stderrFile)]);
+    parts.push([`${gateway.hop.id} error.log`, tail(join(logs, 'error.log'))]);
+    parts.push([`${gateway.hop.id} access.log`, tail(join(logs, 'access.log'))]);
+  }
+  return parts
+    .filter(([, text]) => text)
+    .map(([name, text]) => `--- ${name}\n${text}`)
+    .join('\n');
 }
 
 /** The reference chain: NGINX edge → Apache+ModSecurity WAF → HAProxy → Evidence Locker. */
