@@ -4,8 +4,10 @@
  * bounded by {@link EnvelopeLimits} before any expensive work, and leave as a typed
  * {@link Envelope} or a {@link DsseError}.
  */
-import { checkBase64, decodeBase64Strict, encodeBase64 } from './base64.js';
+import { isUtf8 } from 'node:buffer';
+import { decodeBase64Bytes, decodeBase64Into, decodeBase64Strict, encodeBase64 } from './base64.js';
 import { DsseError } from './errors.js';
+import { locatePayload } from './locate.js';
 import { allocatePae, isWellFormedText } from './pae.js';
 
 /** One signature of an envelope; `keyid` is `""` when the JSON has none. */
@@ -61,13 +63,14 @@ export function parseEnvelope(input: unknown, limits?: Partial<EnvelopeLimits>):
   let value: unknown = input;
   if (input instanceof Uint8Array) {
     if (input.byteLength > bounds.maxEnvelopeBytes) throw tooLarge(`envelope of ${input.byteLength} bytes`, bounds.maxEnvelopeBytes);
-    let text: string;
-    try {
-      text = utf8.decode(input);
-    } catch (error) {
-      throw new DsseError('DSSE_MALFORMED', 'envelope is not valid UTF-8', { cause: error });
+    if (!isUtf8(input)) throw new DsseError('DSSE_MALFORMED', 'envelope is not valid UTF-8');
+    // The payload is decoded from the bytes where it lies, the rest parsed as JSON (./locate.ts).
+    const range = locatePayload(input);
+    if (range !== null) {
+      const rest = Buffer.concat([input.subarray(0, range.start), input.subarray(range.end)]);
+      return fromJsonValue(parseJson(utf8.decode(rest)), bounds, input.subarray(range.start, range.end));
     }
-    value = parseJson(text);
+    value = parseJson(utf8.decode(input));
   } else if (typeof input === 'string') {
     const size = Buffer.byteLength(input, 'utf8');
     if (size > bounds.maxEnvelopeBytes) throw tooLarge(`envelope of ${size} bytes`, bounds.maxEnvelopeBytes);
@@ -105,7 +108,11 @@ function parseJson(text: string): unknown {
   }
 }
 
-function fromJsonValue(value: unknown, bounds: EnvelopeLimits): Envelope {
+/**
+ * Checks a parsed envelope. `payloadBytes`, when given, is the payload's base64 still as bytes
+ * (the parsed object then holds `""` in its place).
+ */
+function fromJsonValue(value: unknown, bounds: EnvelopeLimits, payloadBytes?: Uint8Array): Envelope {
   if (!isPlainObject(value)) throw malformed('envelope is not a JSON object');
   const payloadType = own(value, 'payloadType');
   const payload = own(value, 'payload');
@@ -119,7 +126,7 @@ function fromJsonValue(value: unknown, bounds: EnvelopeLimits): Envelope {
   if (!isWellFormedText(payloadType)) throw malformed('payloadType is not well-formed Unicode');
 
   // An object input was never measured as text; bound it by the strings it will decode.
-  let size = typeBytes + payload.length;
+  let size = typeBytes + (payloadBytes?.byteLength ?? payload.length);
   const raw: { keyid: string; sig: string }[] = [];
   for (const [index, entry] of signatures.entries()) {
     if (!isPlainObject(entry)) throw malformed(`signatures[${index}] is not an object`);
@@ -139,7 +146,7 @@ function fromJsonValue(value: unknown, bounds: EnvelopeLimits): Envelope {
 
   return {
     payloadType,
-    payload: decodePayload(payloadType, payload),
+    payload: payloadBytes === undefined ? decodePayload(payloadType, payload) : decodePayloadBytes(payloadType, payloadBytes),
     signatures: raw.map((s, index) => ({ keyid: s.keyid, sig: decodeField(s.sig, `signatures[${index}].sig`) })),
   };
 }
@@ -149,17 +156,22 @@ function fromJsonValue(value: unknown, bounds: EnvelopeLimits): Envelope {
  * bytes in place instead of copying the payload a second time (docs/dsse.md "Memory").
  */
 function decodePayload(payloadType: string, value: string): Buffer {
-  let checked: { body: string; byteLength: number };
   try {
-    checked = checkBase64(value);
+    return decodeBase64Into(value, (length) => allocatePae(payloadType, length).payload);
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     throw new DsseError('DSSE_MALFORMED', `payload: ${reason}`, { cause: error });
   }
-  const { payload } = allocatePae(payloadType, checked.byteLength);
-  const written = payload.write(checked.body, 0, 'base64');
-  if (written !== checked.byteLength) throw new DsseError('DSSE_MALFORMED', 'payload: base64 decoded to an unexpected length');
-  return payload;
+}
+
+/** {@link decodePayload} for base64 that is still bytes, decoded a slice at a time. */
+function decodePayloadBytes(payloadType: string, bytes: Uint8Array): Buffer {
+  try {
+    return decodeBase64Bytes(bytes, (length) => allocatePae(payloadType, length).payload);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new DsseError('DSSE_MALFORMED', `payload: ${reason}`, { cause: error });
+  }
 }
 
 function decodeField(value: string, path: string): Buffer {

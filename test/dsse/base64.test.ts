@@ -75,6 +75,41 @@ describe('decodeBase64Strict', () => {
   });
 });
 
+/** The documented policy (docs/dsse.md), written out rule by rule as the model to compare with. */
+function policyAccepts(s: string): boolean {
+  let body = s;
+  if (s.length % 4 === 0 && s.endsWith('==')) body = s.slice(0, -2);
+  else if (s.length % 4 === 0 && s.endsWith('=')) body = s.slice(0, -1);
+  const rest = body.length % 4;
+  if (rest === 1) return false;
+  if (!/^[A-Za-z0-9+/]*$/.test(body) && !/^[A-Za-z0-9_-]*$/.test(body)) return false;
+  if (rest === 0) return true;
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+  const last = body.at(-1)!;
+  const value = alphabet.includes(last) ? alphabet.indexOf(last) : last === '+' || last === '-' ? 62 : 63;
+  return (value & (rest === 2 ? 0x0f : 0x03)) === 0;
+}
+
+describe('decodeBase64Strict against the written policy', () => {
+  it('accepts exactly what the policy accepts, and then decodes as Node does', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: fc.constantFrom(...'AQgwz9+/-_=\n*\u00e9'), maxLength: 16 }), (s) => {
+        const accepted = codeOfSync(() => decodeBase64Strict(s)) === undefined;
+        assert.equal(accepted, policyAccepts(s), JSON.stringify(s));
+        if (accepted) assert.deepEqual(decodeBase64Strict(s), Buffer.from(s, 'base64'));
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it('refuses two alphabets mixed across the 64 KiB decoding steps of a long string', () => {
+    const plain = 'QUJD'.repeat(40_000);
+    assert.equal(decodeBase64Strict(`+${plain.slice(1)}`).length, 120_000);
+    assert.equal(decodeBase64Strict(`${plain.slice(0, -1)}_`).length, 120_000);
+    assert.equal(codeOfSync(() => decodeBase64Strict(`+${plain.slice(1, -1)}_`)), 'DSSE_MALFORMED');
+  });
+});
+
 describe('encodeBase64', () => {
   it('emits the standard alphabet with padding', () => {
     assert.equal(encodeBase64(Buffer.from([0xfb, 0xff])), '+/8=');
