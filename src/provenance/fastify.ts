@@ -6,7 +6,9 @@
  * binding and envelope checks in `preValidation` (after the body was read); the replay cache
  * closed in `onClose` when the plugin created it; exported through `fastify-plugin` so the hooks
  * cover the routes of the registering scope. Routes opt out with `config: { provenance: false }`
- * and ask for the envelope check with `config: { provenance: { envelope: true } }`.
+ * and ask for the envelope check with `config: { provenance: { envelope: true } }`; such a route
+ * reads the verified envelope from `request.provenance.envelope` and the bytes from
+ * `request.rawBody` (`request.body` is not parsed again as JSON).
  *
  * @example
  * await app.register(provenancePlugin, { topology, serviceId: 'evidence-locker', hopKeys: await loadHopKeyring(topology) });
@@ -116,6 +118,10 @@ async function provenancePlugin(fastify: FastifyInstance, options: ProvenancePlu
       return refuse(request, reply, error);
     }
     // Authentic, bound and verified: now the body may be parsed (a parse error is the service's 400).
+    // On an envelope route it already was, strictly, as the envelope (request.provenance.envelope):
+    // a second parse as plain JSON would cost the time and, for a large payload, several times
+    // its size in memory, so request.body stays undefined there.
+    if (config?.envelope) return;
     if (request.rawBody !== null && mediaTypeOf(request) !== 'application/octet-stream') request.body = await parseDeferredJson(request, request.rawBody);
   });
 

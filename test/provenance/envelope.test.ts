@@ -66,6 +66,15 @@ describe('envelope routes', () => {
     assert.equal(provenance.envelope.payloadType, IN_TOTO_PAYLOAD_TYPE);
     assert.equal(provenance.envelope.accepted.length, 1);
   });
+  it('hand the route the envelope verified and the bytes as received, without parsing the body again', async () => {
+    const body = await envelopeBody();
+    const res = await post(t, body);
+    assert.equal(res.statusCode, 200, res.body);
+    const answer = res.json() as { bodyParsed: boolean; rawBodyBytes: number; provenance: { envelope: { payloadType: string } } };
+    assert.equal(answer.bodyParsed, false);
+    assert.equal(answer.rawBodyBytes, body.length);
+    assert.equal(answer.provenance.envelope.payloadType, IN_TOTO_PAYLOAD_TYPE);
+  });
   it('reject an intent for another scan id as binding-mismatch', async () => {
     assertProblem(await post(t, await envelopeBody({ scanId: 'scan-0002' })), 'binding-mismatch', 422);
   });

@@ -44,7 +44,7 @@ export async function buildTestApp(overrides: Partial<ProvenancePluginOptions> &
   if (overrides.envelope) {
     app.post('/api/v1/envelope', { config: { provenance: { envelope: true } } }, async (request) => {
       count += 1;
-      return { provenance: request.provenance };
+      return { provenance: request.provenance, bodyParsed: request.body !== undefined, rawBodyBytes: request.rawBody?.length ?? null };
     });
   }
   app.post('/api/v1/any/*', async (request) => {
