@@ -93,9 +93,10 @@ function decodeChecked(length: number, part: (from: number, to: number) => strin
     const n = out.write(text, written, 'base64');
     const decoded = out.subarray(written, written + n);
     const asStandard = unpadded(decoded.toString('base64')) === text;
+    const asUrlSafe = asStandard ? !text.includes('+') && !text.includes('/') : decoded.toString('base64url') === text;
     standard &&= asStandard;
-    urlSafe &&= asStandard ? !text.includes('+') && !text.includes('/') : decoded.toString('base64url') === text;
-    if (!standard && !urlSafe) throw malformed(whatIsWrong(text));
+    urlSafe &&= asUrlSafe;
+    if (!standard && !urlSafe) throw malformed(asStandard || asUrlSafe ? 'both base64 alphabets mixed' : whatIsWrong(text));
     written += n;
   }
   if (written !== out.length) throw malformed('base64 decoded to an unexpected length');
