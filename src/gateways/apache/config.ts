@@ -114,8 +114,9 @@ IncludeOptional ${quoted(APACHE_SYSTEM_PATHS.crsExclusionsAfter)}`;
 }
 
 /**
- * `GET /healthz/hop/<id>` answered here (SPEC §9). The body is an inline ErrorDocument for a
- * forced 200, so the unprivileged children read no file to serve it.
+ * `GET /healthz/hop/<id>` answered here (SPEC §9), HEAD too; any other method is a 405, as on
+ * every gateway kind. The body is an inline ErrorDocument for a forced 200, so the unprivileged
+ * children read no file to serve it.
  */
 function healthBlock(hop: ResolvedHop): string {
   const body = JSON.stringify({ hop: hop.id, kind: hop.kind, status: 'live' }).replaceAll('"', '\\"');
@@ -123,6 +124,8 @@ function healthBlock(hop: ResolvedHop): string {
 <Location ${quoted(hopHealthPath(hop.id))}>
   ProxyPass !
   RewriteEngine On
+  RewriteCond %{REQUEST_METHOD} !^(?:GET|HEAD)$
+  RewriteRule ^ - [R=405]
   RewriteRule ^ - [R=200]
   ErrorDocument 200 "${body}"
   Header always set Content-Type "application/json"

@@ -79,7 +79,13 @@ export function peerCheck(topology: ResolvedTopology, hop: ResolvedHop): string 
 
 export function healthResponse(hop: ResolvedHop): string {
   const body = JSON.stringify({ hop: hop.id, kind: hop.kind, status: 'live' });
-  return `		# Health: answered here; every other /healthz/* is forwarded (and stamped) like any request.
+  return `		# Health: answered here (GET and HEAD; any other method 405); every other /healthz/* is
+		# forwarded (and stamped) like any request.
+		@health_other_method {
+			path ${hopHealthPath(hop.id)}
+			not method GET HEAD
+		}
+		respond @health_other_method 405
 		header ${hopHealthPath(hop.id)} Content-Type application/json
 		respond ${hopHealthPath(hop.id)} \`${body}\` 200`;
 }

@@ -130,10 +130,16 @@ export function envoyBootstrap(topology: ResolvedTopology, hop: ResolvedHop): Js
           domains: ['*'],
           routes: [
             {
-              // SPEC §9: the hop answers its own liveness; no stamping for it.
-              match: { path: hopHealthPath(hop.id) },
+              // SPEC §9: the hop answers its own liveness (GET, HEAD); no stamping for it.
+              match: { path: hopHealthPath(hop.id), headers: [{ name: ':method', string_match: { safe_regex: { regex: '^(GET|HEAD)$' } } }] },
               direct_response: { status: 200, body: { inline_string: health } },
               response_headers_to_add: [{ header: { key: 'content-type', value: 'application/json' }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' }],
+              ...(stamp ? { typed_per_filter_config: { 'envoy.filters.http.ext_authz': { '@type': T.extAuthzPerRoute, disabled: true } } } : {}),
+            },
+            {
+              // Any other method on the health path: 405, as on every gateway kind.
+              match: { path: hopHealthPath(hop.id) },
+              direct_response: { status: 405 },
               ...(stamp ? { typed_per_filter_config: { 'envoy.filters.http.ext_authz': { '@type': T.extAuthzPerRoute, disabled: true } } } : {}),
             },
             // Every other path, /healthz/* included, goes on to the next hop like any request.

@@ -70,11 +70,13 @@ describe('renderEnvoyHop at the edge', () => {
     assert.deepEqual(JSON.stringify(stamper.load_assignment).includes('"port_value":7101'), true);
   });
 
-  it('answers its own health path and passes every other path on', () => {
+  it('answers its own health path (GET and HEAD; 405 otherwise) and passes every other path on', () => {
     const routes = (((hcm(bootstrap).route_config as Tree).virtual_hosts as Tree[])[0]!.routes as Tree[]);
-    assert.deepEqual(routes[0]!.match, { path: '/healthz/hop/gw-edge' });
+    assert.deepEqual(routes[0]!.match, { path: '/healthz/hop/gw-edge', headers: [{ name: ':method', string_match: { safe_regex: { regex: '^(GET|HEAD)$' } } }] });
     assert.deepEqual(JSON.parse(((routes[0]!.direct_response as Tree).body as { inline_string: string }).inline_string), { hop: 'gw-edge', kind: 'envoy', status: 'live' });
-    assert.deepEqual(routes[1], { match: { prefix: '/' }, route: { cluster: 'next_hop', timeout: '60s' } });
+    assert.deepEqual(routes[1]!.match, { path: '/healthz/hop/gw-edge' });
+    assert.deepEqual(routes[1]!.direct_response, { status: 405 });
+    assert.deepEqual(routes[2], { match: { prefix: '/' }, route: { cluster: 'next_hop', timeout: '60s' } });
   });
 
   it('re-originates mTLS to the next hop with its SNI, its identity and no session reuse', () => {
