@@ -3,6 +3,8 @@
  * ECDSA P-256), `publishTrust` writes `ca-bundle.pem`, `crl.pem` and the active `root.pem` /
  * `intermediate.pem` (docs/CONVENTIONS.md), `revokeCertificate` adds a serial to the CRL.
  */
+import { AsnConvert } from '@peculiar/asn1-schema';
+import { CRLNumber, id_ce_cRLNumber } from '@peculiar/asn1-x509';
 import { readFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { PkiError } from './errors.js';
@@ -190,7 +192,9 @@ export async function publishTrust(dir: string, state: CaState, now: Date): Prom
         entries,
         signingKey: ca.key,
         signingAlgorithm: PKI_ALGORITHMS.signing,
-        extensions: [await x509.AuthorityKeyIdentifierExtension.create(ca.cert)],
+        // RFC 5280 §5.2.1 and §5.2.3: a conforming CRL issuer MUST include both. One number per
+        // publication, shared by the CRLs published together, increasing across publications.
+        extensions: [await x509.AuthorityKeyIdentifierExtension.create(ca.cert), new x509.Extension(id_ce_cRLNumber, false, AsnConvert.serialize(new CRLNumber(state.crlNumber)))],
       });
       // OpenSSL, NGINX and HAProxy read only the `X509 CRL` PEM label (RFC 7468 §5).
       crls.push(x509.PemConverter.encode(crl.rawData, 'X509 CRL').trim());

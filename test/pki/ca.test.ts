@@ -138,6 +138,20 @@ describe('revokeCertificate', () => {
     assert.equal(crl.split(leaf.serial.toUpperCase()).length - 1, 1);
     await assert.rejects(revokeCertificate({ dir: ca.dir, serial: 'abcdef' }), (e: PkiError) => e.code === 'PKI_UNKNOWN_SERIAL');
   });
+
+  it("numbers every publication (RFC 5280 CRL Number), the same number on each CA's CRL, increasing", async () => {
+    const numbers = async (): Promise<number[]> => {
+      const text = (await openssl(['storeutl', '-noout', '-text', '-crls', join(ca.dir, 'crl.pem')])).stdout;
+      return [...text.matchAll(/X509v3 CRL Number:\s*\n\s*(\d+)/g)].map((m) => Number(m[1]));
+    };
+    const before = await numbers();
+    assert.equal(before.length, 2, 'one CRL for the root and one for the intermediate');
+    assert.equal(new Set(before).size, 1);
+    const leaf = await issueCertificate({ dir: ca.dir, role: 'scanner', name: 'scanner-numbered' });
+    await revokeCertificate({ dir: ca.dir, serial: leaf.serial });
+    const after = await numbers();
+    assert.deepEqual(after, [before[0]! + 1, before[0]! + 1]);
+  });
 });
 
 describe('writers of one directory', () => {
