@@ -63,14 +63,23 @@ export function parseEnvelope(input: unknown, limits?: Partial<EnvelopeLimits>):
   let value: unknown = input;
   if (input instanceof Uint8Array) {
     if (input.byteLength > bounds.maxEnvelopeBytes) throw tooLarge(`envelope of ${input.byteLength} bytes`, bounds.maxEnvelopeBytes);
-    if (!isUtf8(input)) throw new DsseError('DSSE_MALFORMED', 'envelope is not valid UTF-8');
+    // A detached buffer reads as empty (and isUtf8 wrongly passes it): the decoder refuses it below.
+    if (input.byteLength > 0 && !isUtf8(input)) throw new DsseError('DSSE_MALFORMED', 'envelope is not valid UTF-8');
     // The payload is decoded from the bytes where it lies, the rest parsed as JSON (./locate.ts).
-    const range = locatePayload(input);
+    const range = input.byteLength > 0 ? locatePayload(input) : null;
     if (range !== null) {
       const rest = Buffer.concat([input.subarray(0, range.start), input.subarray(range.end)]);
-      return fromJsonValue(parseJson(utf8.decode(rest)), bounds, input.subarray(range.start, range.end));
+      const payload = input.subarray(range.start, range.end);
+      try {
+        return fromJsonValue(parseJson(decodeUtf8(rest)), bounds, payload);
+      } catch (error) {
+        // JSON.parse of the whole text would have refused a control character in the payload
+        // string before any other check: answer that, not the limit or field the rest tripped.
+        if (error instanceof DsseError && hasControlByte(payload)) throw new DsseError('DSSE_MALFORMED', 'envelope is not valid JSON', { cause: error });
+        throw error;
+      }
     }
-    value = parseJson(utf8.decode(input));
+    value = parseJson(decodeUtf8(input));
   } else if (typeof input === 'string') {
     const size = Buffer.byteLength(input, 'utf8');
     if (size > bounds.maxEnvelopeBytes) throw tooLarge(`envelope of ${size} bytes`, bounds.maxEnvelopeBytes);
@@ -98,6 +107,21 @@ function resolveLimits(limits: Partial<EnvelopeLimits> | undefined): EnvelopeLim
     if (!Number.isSafeInteger(n) || n < 0) throw new TypeError(`envelope limit ${name} must be a non-negative integer`);
   }
   return bounds;
+}
+
+function decodeUtf8(bytes: Uint8Array): string {
+  try {
+    return utf8.decode(bytes);
+  } catch (error) {
+    // Invalid UTF-8, a detached buffer, or text longer than a JS string can hold.
+    throw new DsseError('DSSE_MALFORMED', 'envelope is not valid UTF-8 text', { cause: error });
+  }
+}
+
+/** Whether bytes hold a character JSON forbids raw inside a string (U+0000–U+001F). */
+function hasControlByte(bytes: Uint8Array): boolean {
+  for (let i = 0; i < bytes.length; i++) if (bytes[i]! < 0x20) return true;
+  return false;
 }
 
 function parseJson(text: string): unknown {

@@ -9,8 +9,11 @@
  * of which are plain JSON string characters. Emptying such a string literal keeps a valid text
  * valid and an invalid one invalid, and leaves every other member as it was; the member emptied is
  * the only top-level key spelled `payload` with no escape in any top-level key, so it is the one
- * `JSON.parse` would have returned. Anything else (escapes, duplicate keys, a non-string payload,
- * broken structure) answers `null` and the caller parses the whole text as before.
+ * `JSON.parse` would have returned. The one character that is not base64 and still changes the
+ * answer is a raw control character (JSON forbids U+0000–U+001F in strings): the caller maps any
+ * refusal of such a payload to the whole-text parse's 'not valid JSON'. Anything else (escapes,
+ * duplicate keys, a non-string payload, broken structure) answers `null` and the caller parses the
+ * whole text as before.
  */
 
 /** The byte range of the payload's string content (quotes excluded). */

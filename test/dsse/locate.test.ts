@@ -6,7 +6,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { DsseError, parseEnvelope, type Envelope } from '../../src/dsse/index.js';
+import { DsseError, parseEnvelope, type Envelope, type EnvelopeLimits } from '../../src/dsse/index.js';
 import { locatePayload } from '../../src/dsse/locate.js';
 
 type Outcome = { ok: Envelope } | { code: string };
@@ -20,9 +20,9 @@ function outcome(run: () => Envelope): Outcome {
   }
 }
 
-function assertSameOutcome(text: string): void {
-  const reference = outcome(() => parseEnvelope(text));
-  const bytes = outcome(() => parseEnvelope(Buffer.from(text, 'utf8')));
+function assertSameOutcome(text: string, limits?: Partial<EnvelopeLimits>): void {
+  const reference = outcome(() => parseEnvelope(text, limits));
+  const bytes = outcome(() => parseEnvelope(Buffer.from(text, 'utf8'), limits));
   if ('ok' in reference && 'ok' in bytes) {
     assert.equal(bytes.ok.payloadType, reference.ok.payloadType);
     assert.ok(bytes.ok.payload.equals(reference.ok.payload), 'same payload bytes');
@@ -56,7 +56,12 @@ const base64Like = fc.oneof(
   fc.base64String({ maxLength: 64 }).map((s) => s.replace(/\+/g, '-').replace(/\//g, '_')),
   fc.base64String({ maxLength: 64 }).map((s) => s.replace(/\//g, '\\/')),
   fc.string({ maxLength: 16 }),
+  // A raw control character JSON refuses inside a string, placed anywhere in otherwise good base64.
+  fc.tuple(fc.base64String({ maxLength: 32 }), fc.nat(), fc.constantFrom('\u0000', '\t', '\n', '\u001f')).map(([b, at, c]) => b.slice(0, at % (b.length + 1)) + c + b.slice(at % (b.length + 1))),
 );
+
+/** Limits small enough that generated envelopes hit them, so the order of the checks shows. */
+const limits = fc.option(fc.record({ maxSignatures: fc.integer({ min: 0, max: 3 }), maxPayloadTypeBytes: fc.integer({ min: 0, max: 40 }), maxKeyidBytes: fc.integer({ min: 0, max: 8 }) }), { nil: undefined });
 
 /** One member of the top-level object as text: [spelled key, value text]. */
 const member = fc.oneof(
@@ -78,7 +83,7 @@ const envelopeText = fc
 
 describe('parseEnvelope on bytes (payload decoded where it lies)', () => {
   it('answers like the whole-text parse for envelopes with any spelling, order, extra or repeated member', () => {
-    fc.assert(fc.property(envelopeText, assertSameOutcome), { numRuns: 3000 });
+    fc.assert(fc.property(envelopeText, limits, assertSameOutcome), { numRuns: 4000 });
   });
 
   it('answers like the whole-text parse after any byte of a valid envelope is changed, removed or added', () => {
@@ -99,6 +104,20 @@ describe('parseEnvelope on bytes (payload decoded where it lies)', () => {
       }),
       { numRuns: 3000 },
     );
+  });
+
+  it('refuses a raw control character in the payload as invalid JSON, before any limit, like the whole-text parse', () => {
+    // Found in review: the emptied rest parsed, so a signature limit answered DSSE_TOO_LARGE first.
+    const text = `{"payloadType":"t","payload":"aGk\n","signatures":[${Array(17).fill('{"sig":"AAAA"}').join(',')}]}`;
+    assert.deepEqual(outcome(() => parseEnvelope(text)), { code: 'DSSE_MALFORMED' });
+    assert.throws(() => parseEnvelope(Buffer.from(text)), { code: 'DSSE_MALFORMED', message: 'envelope is not valid JSON' });
+  });
+
+  it('answers a detached buffer with DSSE_MALFORMED, not a TypeError', () => {
+    const buffer = new ArrayBuffer(8);
+    const view = new Uint8Array(buffer);
+    structuredClone(buffer, { transfer: [buffer] });
+    assert.deepEqual(outcome(() => parseEnvelope(view)), { code: 'DSSE_MALFORMED' });
   });
 
   it('locates the payload only where whole-text parsing would read it', () => {
