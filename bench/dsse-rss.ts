@@ -5,7 +5,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { createSigner, createVerifier, loadKeyFile, parseEnvelope, serializeEnvelope, signEnvelope, verifyEnvelope } from '../src/dsse/index.js';
+import { createSigner, createVerifier, loadKeyFile, parseEnvelope, serializeEnvelopeBytes, signEnvelope, verifyEnvelope } from '../src/dsse/index.js';
 
 const [mode, keyPath, inputPath, payloadType = 'application/octet-stream'] = process.argv.slice(2);
 if ((mode !== 'sign' && mode !== 'verify') || keyPath === undefined || inputPath === undefined) {
@@ -39,7 +39,7 @@ try {
 }
 let payloadBytes: number;
 if (mode === 'sign') {
-  const json = serializeEnvelope(await signEnvelope(payloadType, input, [createSigner(key)]));
+  const json = serializeEnvelopeBytes(await signEnvelope(payloadType, input, [createSigner(key)]));
   payloadBytes = input.length;
   if (json.length === 0) throw new Error('empty envelope');
 } else {

@@ -12,7 +12,7 @@ export { DsseError, DSSE_ERROR_CODES } from './errors.js';
 export type { DsseErrorCode } from './errors.js';
 export { decodeBase64Strict, encodeBase64 } from './base64.js';
 export { pae } from './pae.js';
-export { parseEnvelope, serializeEnvelope, DEFAULT_ENVELOPE_LIMITS } from './envelope.js';
+export { parseEnvelope, serializeEnvelope, serializeEnvelopeBytes, DEFAULT_ENVELOPE_LIMITS } from './envelope.js';
 export type { Envelope, EnvelopeSignature, EnvelopeLimits } from './envelope.js';
 export { ALGORITHMS, ALGORITHM_NAMES, MIN_HMAC_SECRET_BYTES, algorithmByCliName } from './algorithms.js';
 export type { Algorithm, AlgorithmSpec, AlgorithmFamily } from './algorithms.js';

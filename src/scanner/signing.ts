@@ -10,7 +10,7 @@ import {
   buildScanArtifactStatement,
   createSigner,
   loadKeyFile,
-  serializeEnvelope,
+  serializeEnvelopeBytes,
   serializeStatement,
   signEnvelope,
 } from '../dsse/index.js';
@@ -49,6 +49,6 @@ export function keyFileEnvelopeFactory(keys: readonly SigningKeyRef[]): Envelope
     const signers = await loadSigners(keys);
     const statement = buildScanArtifactStatement(input);
     const envelope = await signEnvelope(IN_TOTO_PAYLOAD_TYPE, serializeStatement(statement), signers);
-    return Buffer.from(serializeEnvelope(envelope), 'utf8');
+    return serializeEnvelopeBytes(envelope);
   };
 }

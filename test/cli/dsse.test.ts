@@ -110,7 +110,7 @@ describe('stella-gateway dsse', () => {
 
   it('rejects a tampered payload and a wrong payload type with exit 1 and the error code', async () => {
     const envelope = await dsseSign({ payloadType: TYPE, keyFiles: [path('mac.key')], payload });
-    const env = JSON.parse(envelope) as { payload: string };
+    const env = JSON.parse(envelope.toString()) as { payload: string };
     writeFileSync(path('tampered.json'), JSON.stringify({ ...env, payload: Buffer.from(`${payload.toString()} `).toString('base64') }));
     writeFileSync(path('good.json'), envelope);
     const codeOf = (e: unknown) => (e as { code?: string }).code;
@@ -155,7 +155,7 @@ describe('interop with OpenSSL over the PAE bytes', () => {
 
   /** What `dsse sign --in payload.bin --key KEY` writes, reduced to the signature bytes. */
   const signWithCli = async (key: string): Promise<Buffer> => {
-    const env = JSON.parse(await dsseSign({ payloadType: TYPE, keyFiles: [path(key)], payload: readFileSync(path('payload.bin')) })) as { signatures: { sig: string }[] };
+    const env = JSON.parse((await dsseSign({ payloadType: TYPE, keyFiles: [path(key)], payload: readFileSync(path('payload.bin')) })).toString()) as { signatures: { sig: string }[] };
     return Buffer.from(env.signatures[0]?.sig ?? '', 'base64');
   };
   /** `dsse verify` of an envelope holding the given signature; resolves to the exit code. */

@@ -21,7 +21,7 @@ import {
   loadKeyFile,
   parseEnvelope,
   parseKeyFile,
-  serializeEnvelope,
+  serializeEnvelopeBytes,
   signEnvelope,
   verifyEnvelope,
 } from '../../dsse/index.js';
@@ -53,15 +53,15 @@ export interface DsseVerifyReport {
   payloadSha256: string;
 }
 
-/** Signs a payload with every key file into one envelope; resolves to the envelope JSON. */
-export async function dsseSign(options: DsseSignOptions): Promise<string> {
+/** Signs a payload with every key file into one envelope; resolves to the envelope JSON bytes. */
+export async function dsseSign(options: DsseSignOptions): Promise<Buffer> {
   const keyids = options.keyids ?? [];
   if (keyids.length > 0 && keyids.length !== options.keyFiles.length) {
     throw new CliError('give one --keyid per --key, in the same order', EXIT_USAGE);
   }
   const keys = await loadKeys(options.keyFiles, 'private');
   const signers = keys.map((key, i) => createSigner(key, keyids[i]));
-  return serializeEnvelope(await signEnvelope(options.payloadType, options.payload, signers));
+  return serializeEnvelopeBytes(await signEnvelope(options.payloadType, options.payload, signers));
 }
 
 /**
@@ -117,8 +117,11 @@ export function register(program: Command): void {
     .option('--out <file>', 'envelope file (default: stdout)')
     .action(async (o: { payloadType: string; key: string[]; keyid?: string[]; in?: string; out?: string }) => {
       const envelope = await dsseSign({ payloadType: o.payloadType, keyFiles: o.key, keyids: o.keyid ?? [], payload: await readInput(o.in) });
-      if (o.out === undefined) process.stdout.write(`${envelope}\n`);
-      else await writeFile(o.out, `${envelope}\n`);
+      const newline = Buffer.from('\n');
+      if (o.out === undefined) {
+        process.stdout.write(envelope);
+        process.stdout.write(newline);
+      } else await writeFile(o.out, [envelope, newline]);
     });
 
   group
