@@ -187,6 +187,28 @@ describe('stella-gateway gateway render', () => {
     }
   });
 
+  it('with --check, names every missing certificate or key and exits 2 before writing anything', async () => {
+    const tmp = tempDir();
+    const errors: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((chunk: string | Uint8Array) => (errors.push(String(chunk)), true)) as typeof process.stderr.write;
+    try {
+      const out = join(tmp.path, 'out');
+      // examples/ holds the topology only: its PKI and keys are made by `pki init/issue` and `dsse keygen`.
+      const code = await main(['gateway', 'render', '--topology', 'examples/topology.yaml', '--out', out, '--check']);
+      process.stderr.write = write;
+      assert.equal(code, 2);
+      const text = errors.join('');
+      assert.match(text, /hops\[1\]\.tls: file not found: .*issued\/gateway\/waf\/cert\.pem/);
+      assert.match(text, /hops\[0\]\.stamp\.keys\[0\]\.file: file not found/);
+      assert.doesNotMatch(text, /unexpected error|ENOENT/);
+      assert.equal(statSync(out, { throwIfNoEntry: false }), undefined, 'nothing written');
+    } finally {
+      process.stderr.write = write;
+      tmp.remove();
+    }
+  });
+
   it('renders the committed examples byte for byte with --base-dir and --install-dir', async () => {
     const tmp = tempDir();
     try {

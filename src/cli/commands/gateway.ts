@@ -11,7 +11,8 @@ import { checkHop, type HopCheckResult } from '../../gateways/runtime.js';
 import { checkEnvoyConfig } from '../../gateways/envoy/index.js';
 import { writeRenderedFiles } from '../../gateways/write.js';
 import { TopologyError, formatProblems } from '../../topology/errors.js';
-import { loadTopology, formatOf, parseTopology } from '../../topology/load.js';
+import { loadTopology, formatOf, nodeFileProbe } from '../../topology/load.js';
+import { checkTopology, parseText } from '../../topology/parse.js';
 import { resolveTopology, type ResolvedTopology } from '../../topology/resolve.js';
 import { CliError, EXIT_FAILED, EXIT_USAGE, formatTable, printJson } from '../output.js';
 
@@ -39,7 +40,9 @@ export interface RenderGatewaysResult {
  * await renderGateways({ topology: 'examples/topology.yaml', out: '/tmp/gw', check: true });
  */
 export async function renderGateways(options: RenderGatewaysOptions): Promise<RenderGatewaysResult> {
-  const topology = await loadForRender(options.topology, options.baseDir);
+  // Rendering needs no file; the checks run the programs on the real certificates and keys, so
+  // with --check every file is checked first and a missing one is a usage error, before any write.
+  const topology = await loadForRender(options.topology, options.baseDir, options.check === true);
   const out = resolve(options.out);
   const installDir = resolve(options.installDir ?? options.out);
   if (options.check && installDir !== out) throw new CliError('--check needs the configs where they will run: drop --install-dir or render into it', EXIT_USAGE);
@@ -49,11 +52,14 @@ export async function renderGateways(options: RenderGatewaysOptions): Promise<Re
   return { written, checks };
 }
 
-async function loadForRender(file: string, baseDir: string | undefined): Promise<ResolvedTopology> {
+async function loadForRender(file: string, baseDir: string | undefined, checkFiles: boolean): Promise<ResolvedTopology> {
   try {
-    if (baseDir === undefined) return await loadTopology(file);
-    const parsed = parseTopology(await readFile(file, 'utf8'), formatOf(file));
-    return resolveTopology(parsed, resolve(baseDir));
+    if (baseDir === undefined) return await loadTopology(file, { checkFiles });
+    const parsed = parseText(await readFile(file, 'utf8'), formatOf(file));
+    if (parsed.problems.length > 0) throw new TopologyError('TOPOLOGY_INVALID', parsed.problems, { file });
+    const checked = checkTopology(parsed.value, checkFiles ? { files: nodeFileProbe, baseDir: resolve(baseDir) } : {});
+    if (!checked.ok) throw new TopologyError('TOPOLOGY_INVALID', checked.problems, { file });
+    return resolveTopology(checked.topology, resolve(baseDir));
   } catch (error) {
     if (error instanceof TopologyError) throw new CliError(`${file}: ${error.problems.length} problem(s)\n${formatProblems(error.problems)}`, EXIT_USAGE);
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new CliError(`${file}: no such file`, EXIT_USAGE);
