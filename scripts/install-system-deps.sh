@@ -1,9 +1,23 @@
 #!/usr/bin/env bash
-# Installs the system programs the gateways, the demo and the tests use, when any is missing:
-# NGINX (+ perl module), HAProxy, Apache + mod_security2 + OWASP CRS, Caddy, PostgreSQL, OpenSSL.
+# Checks Node.js (>= 20.19) and installs the system programs the gateways, the demo and the tests
+# use, when any is missing: NGINX (+ perl module), HAProxy, Apache + mod_security2 + OWASP CRS,
+# Caddy, PostgreSQL, OpenSSL.
 # On a machine where it cannot install them (not root, no apt), it fails and prints the exact
 # command to run. It never skips silently.
 set -euo pipefail
+
+# Node.js itself is not a Debian 12 package in a usable version (bookworm's nodejs is 18): check
+# it first and name the command, since nothing below can run without it.
+node_ok() {
+  command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 &&
+    node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)'
+}
+if ! node_ok; then
+  echo "stella-gateway: Node.js >= 20.19 with npm is required (found: $(node --version 2>/dev/null || echo none))." >&2
+  echo "Debian 12's own nodejs is 18. Install Node.js 20 or 22, for example as root:" >&2
+  echo "  curl -fsSL https://deb.nodesource.com/setup_20.x | bash - && apt-get install -y nodejs" >&2
+  exit 1
+fi
 
 PACKAGES=(nginx libnginx-mod-http-perl haproxy apache2 libapache2-mod-security2 modsecurity-crs caddy postgresql openssl ca-certificates)
 
