@@ -126,6 +126,16 @@ describe('stella-gateway dsse', () => {
     assert.equal(await main(['dsse', 'verify', '--payload-type', TYPE, '--key', path('mac.key'), '--in', path('junk.json')]), 1);
   });
 
+  it('prints the rejection as JSON on stdout too, with exit 1 and the code on stderr (spawned)', async () => {
+    const rejected = await cli(['dsse', 'verify', '--payload-type', TYPE, '--key', path('mac.key'), '--in', path('tampered.json')]);
+    assert.equal(rejected.code, 1);
+    const answer = JSON.parse(rejected.stdout) as { verified: boolean; code: string; message: string };
+    assert.equal(answer.verified, false);
+    assert.equal(answer.code, 'DSSE_THRESHOLD_NOT_MET');
+    assert.match(answer.message, /required/);
+    assert.match(rejected.stderr, /DSSE_THRESHOLD_NOT_MET/);
+  });
+
   it('treats a missing key, a bad threshold, an unusable key file and a public signing key as usage errors (exit 2)', async () => {
     writeFileSync(path('short.key'), 'c2hvcnQ=');
     const input = ['--in', path('payload.bin')];

@@ -9,7 +9,7 @@ import { access, readFile, writeFile } from 'node:fs/promises';
 import { InvalidArgumentError, Option } from 'commander';
 import { writeFileAtomic } from '../../io/atomic-file.js';
 import type { Command } from 'commander';
-import { CliError, EXIT_USAGE, printJson } from '../output.js';
+import { CliError, EXIT_FAILED, EXIT_USAGE, printJson } from '../output.js';
 import {
   ALGORITHMS,
   ALGORITHM_NAMES,
@@ -126,14 +126,22 @@ export function register(program: Command): void {
 
   group
     .command('verify')
-    .description('Verify an envelope (stdin or --in); print JSON and exit 0, or print the error code and exit 1')
+    .description('Verify an envelope (stdin or --in); print JSON either way: {verified: true, …} and exit 0, or {verified: false, code, message} (the code on stderr too) and exit 1')
     .requiredOption('--payload-type <type>', 'the payload type the envelope must have')
     .requiredOption('--key <file>', 'trusted key: PEM SPKI or PKCS#8, or HMAC secret (repeatable)', collect)
     .option('--threshold <n>', 'distinct keys that must verify', parseThreshold)
     .option('--in <file>', 'envelope file (default: stdin)')
     .option('--json', 'machine-readable output (the default: verify always prints JSON)')
     .action(async (o: { payloadType: string; key: string[]; threshold?: number; in?: string }) => {
-      const report = await dsseVerify({ payloadType: o.payloadType, keyFiles: o.key, envelope: await readInput(o.in), ...(o.threshold === undefined ? {} : { threshold: o.threshold }) });
+      let report: DsseVerifyReport;
+      try {
+        report = await dsseVerify({ payloadType: o.payloadType, keyFiles: o.key, envelope: await readInput(o.in), ...(o.threshold === undefined ? {} : { threshold: o.threshold }) });
+      } catch (error) {
+        if (!(error instanceof DsseError)) throw error;
+        // A rejection is a result too: scripts read stdout either way, people read stderr.
+        printJson({ verified: false, code: error.code, message: error.message });
+        throw new CliError(`${error.code}: ${error.message}`, EXIT_FAILED);
+      }
       printJson(report);
     });
 
