@@ -221,12 +221,20 @@ export interface RevokeOptions {
   clock?: () => Date;
 }
 
+/** A serial as people paste it: hex (`0x` allowed), or hex bytes joined by `:`. */
+const HEX_SERIAL = /^(?:0x)?[0-9a-f]+$|^[0-9a-f]{1,2}(?::[0-9a-f]{2})+$/i;
+
 /**
  * Revokes a leaf issued by this CA and republishes `crl.pem`. Revoking twice is not an error.
- * Throws PKI_UNKNOWN_SERIAL for a serial this CA never issued.
+ * The serial is hex, with or without `:` between bytes (as `openssl x509 -serial` or
+ * `pki inspect` print it). Throws PKI_INVALID_SERIAL for anything else and PKI_UNKNOWN_SERIAL
+ * for a serial this CA never issued.
  */
 export async function revokeCertificate(options: RevokeOptions): Promise<void> {
   const clock = options.clock ?? (() => new Date());
+  if (!HEX_SERIAL.test(options.serial.trim())) {
+    throw new PkiError('PKI_INVALID_SERIAL', `serial ${JSON.stringify(options.serial)} is not hexadecimal (e.g. 3A1F… or 3a:1f:…)`);
+  }
   const serial = normalizeSerial(options.serial);
   await withDirLock(options.dir, async () => {
     const state = await readState(options.dir);

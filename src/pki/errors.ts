@@ -12,6 +12,8 @@ export const PKI_ERROR_CODES = {
   PKI_STATE_CORRUPT: { status: 500, title: 'the CA state file cannot be read' },
   PKI_LOCKED: { status: 503, title: 'another writer holds the PKI directory lock' },
   PKI_INVALID_NAME: { status: 400, title: 'role, name, DNS or IP SAN is not acceptable' },
+  PKI_INVALID_LIFETIME: { status: 400, title: 'a lifetime or duration is not acceptable' },
+  PKI_INVALID_SERIAL: { status: 400, title: 'a serial number is not hexadecimal' },
   PKI_UNKNOWN_SERIAL: { status: 404, title: 'no certificate with this serial was issued here' },
   PKI_CERT_INVALID: { status: 400, title: 'a certificate or key cannot be parsed' },
   PKI_KEY_MISMATCH: { status: 400, title: 'the private key does not belong to the certificate' },

@@ -75,11 +75,11 @@ export function leafProfile(input: { trustDomain: string; role: unknown; name: u
 /** Lifetime of a leaf from `ttlSeconds` or explicit dates (explicit dates are for tests of expired certificates). */
 export function leafValidity(now: Date, options: { ttlSeconds?: number; notBefore?: Date; notAfter?: Date }): { notBefore: Date; notAfter: Date } {
   const ttlSeconds = options.ttlSeconds ?? DEFAULT_LEAF_TTL_SECONDS;
-  if (!Number.isFinite(ttlSeconds) || ttlSeconds <= 0) throw new PkiError('PKI_INVALID_NAME', `ttlSeconds must be positive; got ${ttlSeconds}`);
+  if (!Number.isFinite(ttlSeconds) || ttlSeconds <= 0) throw new PkiError('PKI_INVALID_LIFETIME', `ttlSeconds must be positive; got ${ttlSeconds}`);
   // X.509 times have whole seconds; flooring keeps the lifetime the provider computes exact.
   const notBefore = options.notBefore ?? new Date(Math.floor(now.getTime() / 1000) * 1000);
   const notAfter = options.notAfter ?? new Date(notBefore.getTime() + ttlSeconds * 1000);
-  if (notAfter <= notBefore) throw new PkiError('PKI_INVALID_NAME', 'notAfter must be after notBefore');
+  if (notAfter <= notBefore) throw new PkiError('PKI_INVALID_LIFETIME', 'notAfter must be after notBefore');
   return { notBefore, notAfter };
 }
 
@@ -89,9 +89,9 @@ export function leafValidity(now: Date, options: { ttlSeconds?: number; notBefor
  */
 export function parseDurationSeconds(text: string): number {
   const match = /^(\d+)(s|m|h|d)?$/.exec(text.trim());
-  if (!match) throw new PkiError('PKI_INVALID_NAME', `"${text}" is not a duration like 24h, 90m, 3600s or 7d`);
+  if (!match) throw new PkiError('PKI_INVALID_LIFETIME', `"${text}" is not a duration like 24h, 90m, 3600s or 7d`);
   const factor = { s: 1, m: 60, h: 3600, d: 86400 }[(match[2] ?? 's') as 's' | 'm' | 'h' | 'd'];
   const seconds = Number(match[1]) * factor;
-  if (seconds <= 0) throw new PkiError('PKI_INVALID_NAME', `duration "${text}" must be positive`);
+  if (seconds <= 0) throw new PkiError('PKI_INVALID_LIFETIME', `duration "${text}" must be positive`);
   return seconds;
 }

@@ -137,6 +137,15 @@ describe('revokeCertificate', () => {
     const crl = (await openssl(['storeutl', '-noout', '-text', '-crls', join(ca.dir, 'crl.pem')])).stdout;
     assert.equal(crl.split(leaf.serial.toUpperCase()).length - 1, 1);
     await assert.rejects(revokeCertificate({ dir: ca.dir, serial: 'abcdef' }), (e: PkiError) => e.code === 'PKI_UNKNOWN_SERIAL');
+    for (const bad of ['zz', '', 'ab cd', '12-34', 'serial']) {
+      await assert.rejects(revokeCertificate({ dir: ca.dir, serial: bad }), (e: PkiError) => e.code === 'PKI_INVALID_SERIAL', bad);
+    }
+    // The colon-separated form openssl prints names the same certificate.
+    const other = await issueCertificate({ dir: ca.dir, role: 'scanner', name: 'scanner-colons' });
+    const colons = other.serial.padStart(other.serial.length + (other.serial.length % 2), '0').match(/../g)!.join(':').toUpperCase();
+    await revokeCertificate({ dir: ca.dir, serial: colons });
+    const listed = (await openssl(['storeutl', '-noout', '-text', '-crls', join(ca.dir, 'crl.pem')])).stdout;
+    assert.ok(listed.includes(other.serial.toUpperCase().replace(/^0+/, '')), 'revoked through its colon form');
   });
 
   it("numbers every publication (RFC 5280 CRL Number), the same number on each CA's CRL, increasing", async () => {

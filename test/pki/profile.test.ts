@@ -42,6 +42,6 @@ describe('leafValidity and parseDurationSeconds', () => {
 
   it('reads the --ttl forms and refuses others', () => {
     assert.deepEqual(['24h', '90m', '3600s', '7d', '45'].map(parseDurationSeconds), [86400, 5400, 3600, 604800, 45]);
-    for (const bad of ['', '0h', '1w', '-5m', 'soon']) assert.throws(() => parseDurationSeconds(bad), (e: PkiError) => e.code === 'PKI_INVALID_NAME', bad);
+    for (const bad of ['', '0h', '1w', '-5m', 'soon']) assert.throws(() => parseDurationSeconds(bad), (e: PkiError) => e.code === 'PKI_INVALID_LIFETIME', bad);
   });
 });

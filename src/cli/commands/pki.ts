@@ -24,7 +24,7 @@ import {
 } from '../../pki/index.js';
 
 /** PKI codes that mean the command line or the directory is wrong, not that a check failed. */
-const USAGE_CODES = new Set(['PKI_INVALID_NAME', 'PKI_NOT_INITIALIZED', 'PKI_ALREADY_INITIALIZED', 'PKI_STATE_CORRUPT']);
+const USAGE_CODES = new Set(['PKI_INVALID_NAME', 'PKI_INVALID_LIFETIME', 'PKI_INVALID_SERIAL', 'PKI_NOT_INITIALIZED', 'PKI_ALREADY_INITIALIZED', 'PKI_STATE_CORRUPT']);
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
