@@ -106,8 +106,11 @@ describe('stella-gateway scanner (child processes against a real mTLS edge)', ()
       drop('run-b', 'three.json', '{"run":3}');
       writeFileSync(join(spool, 'stray.json'), '{}');
       await waitFor('the spool to be emptied into the outbox', () => existsSync(outbox) && statusOf(outbox).counts.pending === 3);
-      assert.deepEqual(readdirSync(join(spool, 'run-a')), []);
-      assert.ok(readdirSync(join(spool, '.rejected')).some((n) => n.endsWith('stray.json')), 'a file outside a scan folder is set aside');
+      // Each file leaves the spool just after its outbox commit: wait for the last unlink too.
+      await waitFor('the scan folders to be emptied', () => readdirSync(join(spool, 'run-a')).length === 0 && readdirSync(join(spool, 'run-b')).length === 0);
+      // The stray file was written last, so it may settle (1 s) one sweep after the others.
+      await waitFor('a file outside a scan folder to be set aside', () => existsSync(join(spool, '.rejected')) && readdirSync(join(spool, '.rejected')).some((n) => n.endsWith('stray.json')));
+      assert.ok(!existsSync(join(spool, 'stray.json')));
       await waitFor('a refused attempt to be recorded', () => statusOf(outbox).lastErrors[0]?.code === 'SCANNER_NETWORK');
 
       await fx.edge.start();
