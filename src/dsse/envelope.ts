@@ -194,7 +194,7 @@ function fromJsonValue(value: unknown, bounds: EnvelopeLimits, payloadBytes?: Ui
 
   return {
     payloadType,
-    payload: payloadBytes === undefined ? decodePayload(payloadType, payload) : decodePayloadBytes(payloadType, payloadBytes),
+    payload: decodePayload(payloadType, payloadBytes ?? payload),
     signatures: raw.map((s, index) => ({ keyid: s.keyid, sig: decodeField(s.sig, `signatures[${index}].sig`) })),
   };
 }
@@ -203,19 +203,11 @@ function fromJsonValue(value: unknown, bounds: EnvelopeLimits, payloadBytes?: Ui
  * Decodes the payload straight into the tail of its PAE buffer: verification then signs over the
  * bytes in place instead of copying the payload a second time (docs/dsse.md "Memory").
  */
-function decodePayload(payloadType: string, value: string): Buffer {
+function decodePayload(payloadType: string, value: string | Uint8Array): Buffer {
+  const allocate = (length: number): Buffer => allocatePae(payloadType, length).payload;
   try {
-    return decodeBase64Into(value, (length) => allocatePae(payloadType, length).payload);
-  } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new DsseError('DSSE_MALFORMED', `payload: ${reason}`, { cause: error });
-  }
-}
-
-/** {@link decodePayload} for base64 that is still bytes, decoded a slice at a time. */
-function decodePayloadBytes(payloadType: string, bytes: Uint8Array): Buffer {
-  try {
-    return decodeBase64Bytes(bytes, (length) => allocatePae(payloadType, length).payload);
+    // Base64 still as bytes (the byte path of parseEnvelope) is decoded a slice at a time.
+    return typeof value === 'string' ? decodeBase64Into(value, allocate) : decodeBase64Bytes(value, allocate);
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     throw new DsseError('DSSE_MALFORMED', `payload: ${reason}`, { cause: error });
