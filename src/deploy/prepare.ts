@@ -8,7 +8,7 @@
  */
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { dirname, join, resolve as resolvePath } from 'node:path';
 import { isIP } from 'node:net';
 import { parse, stringify } from 'yaml';
@@ -65,15 +65,35 @@ export async function prepareDeployment(options: PrepareOptions): Promise<Prepar
 
 /** A TCP port that was free on 127.0.0.1 a moment ago. */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
+  return (await freePorts(1))[0]!;
+}
+
+/**
+ * `count` distinct TCP ports that were free on 127.0.0.1 a moment ago. Every socket stays bound
+ * until all are: asked one after another, the kernel may hand the port it just got back again
+ * (two listeners of one deployment on one address; seen in a test run).
+ */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers: Server[] = [];
+  try {
+    const ports: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const server = createServer();
+      servers.push(server);
+      ports.push(
+        await new Promise<number>((resolve, reject) => {
+          server.once('error', reject);
+          server.listen(0, '127.0.0.1', () => {
+            const address = server.address();
+            resolve(typeof address === 'object' && address ? address.port : 0);
+          });
+        }),
+      );
+    }
+    return ports;
+  } finally {
+    await Promise.all(servers.map((server) => new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve()))));
+  }
 }
 
 async function moveToFreePorts(document: Record<string, unknown>): Promise<void> {
@@ -88,9 +108,9 @@ async function moveToFreePorts(document: Record<string, unknown>): Promise<void>
       if (stamper) listeners.push(stamper);
     }
   }
-  for (const entry of listeners) {
-    if (typeof entry.listen === 'string') entry.listen = `127.0.0.1:${await freePort()}`;
-  }
+  const moved = listeners.filter((entry) => typeof entry.listen === 'string');
+  const ports = await freePorts(moved.length);
+  moved.forEach((entry, i) => (entry.listen = `127.0.0.1:${ports[i]}`));
 }
 
 /** Creates every key file the topology names and that does not exist yet. */

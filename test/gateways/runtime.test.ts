@@ -8,7 +8,7 @@ import { GatewayStartError, startHop, stopAll } from '../../src/gateways/runtime
 import { writeRenderedFiles } from '../../src/gateways/write.js';
 import type { ResolvedHop } from '../../src/topology/resolve.js';
 import type { TopologyInput } from '../../src/topology/schema.js';
-import { freePort, requireProgram } from '../support/programs.js';
+import { portsFor, requireProgram } from '../support/programs.js';
 import { createDeployment, type Deployment } from './apache/support/deployment.js';
 
 /** Two Caddy hops in a row (quick to start); the stamper of the edge need not run for these tests. */
@@ -47,7 +47,7 @@ describe('startHop / stop', () => {
 
   before(async () => {
     requireProgram('caddy');
-    deployment = await createDeployment(twoCaddies({ a: await freePort(), b: await freePort(), stamper: await freePort(), service: await freePort() }));
+    deployment = await createDeployment(twoCaddies(await portsFor('a', 'b', 'stamper', 'service')));
     await writeRenderedFiles(deployment.outDir, renderTopology(deployment.topology, { outDir: deployment.outDir }));
   });
   after(() => deployment.remove());

@@ -4,6 +4,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { freePorts } from '../../src/deploy/prepare.js';
 
 const INSTALL = 'bash scripts/install-system-deps.sh';
 
@@ -19,5 +20,14 @@ export function requireProgram(name: string): string {
   }
 }
 
-/** A TCP port that was free on 127.0.0.1 a moment ago (the product's own helper). */
+/** A free TCP port on 127.0.0.1 (the product's own helper); several at once: {@link portsFor}. */
 export { freePort } from '../../src/deploy/prepare.js';
+
+/**
+ * Distinct free ports under the given names, all bound at once so that none is handed out twice.
+ * @example const { edge, service } = await portsFor('edge', 'service');
+ */
+export async function portsFor<K extends string>(...names: K[]): Promise<Record<K, number>> {
+  const ports = await freePorts(names.length);
+  return Object.fromEntries(names.map((name, i) => [name, ports[i]!])) as Record<K, number>;
+}

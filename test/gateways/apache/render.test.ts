@@ -7,7 +7,7 @@ import { apacheProgram, renderApacheHop } from '../../../src/gateways/apache/ind
 import { prepareHop } from '../../../src/gateways/runtime.js';
 import { writeRenderedFiles } from '../../../src/gateways/write.js';
 import type { ResolvedHop } from '../../../src/topology/resolve.js';
-import { freePort, requireProgram } from '../../support/programs.js';
+import { portsFor, requireProgram } from '../../support/programs.js';
 import { createDeployment, wafDocument, type Deployment } from './support/deployment.js';
 
 const run = promisify(execFile);
@@ -21,7 +21,7 @@ function wafHop(deployment: Deployment): ResolvedHop {
 describe('renderApacheHop', () => {
   let deployment: Deployment;
   before(async () => {
-    deployment = await createDeployment(wafDocument({ edge: await freePort(), waf: await freePort(), service: await freePort() }, 3));
+    deployment = await createDeployment(wafDocument(await portsFor('edge', 'waf', 'service'), 3));
   });
   after(() => deployment.remove());
 
@@ -63,7 +63,7 @@ describe('renderApacheHop', () => {
   it('is accepted by apache2 -t at every paranoia level', async () => {
     requireProgram('apache2');
     for (const level of [1, 2, 3, 4]) {
-      const d = await createDeployment(wafDocument({ edge: await freePort(), waf: await freePort(), service: await freePort() }, level));
+      const d = await createDeployment(wafDocument(await portsFor('edge', 'waf', 'service'), level));
       try {
         const hop = wafHop(d);
         await writeRenderedFiles(d.outDir, renderApacheHop(d.topology, hop, { outDir: d.outDir }));

@@ -15,7 +15,7 @@ import { startHop, type RunningGateway } from '../../../src/gateways/runtime.js'
 import { writeRenderedFiles } from '../../../src/gateways/write.js';
 import { revokeCertificate } from '../../../src/pki/index.js';
 import { issuedPaths } from '../../../src/topology/resolve.js';
-import { freePort, requireProgram } from '../../support/programs.js';
+import { portsFor, requireProgram } from '../../support/programs.js';
 import { createDeployment, wafDocument, type Deployment } from './support/deployment.js';
 
 interface Seen {
@@ -41,7 +41,7 @@ describe('the rendered Apache+ModSecurity WAF hop, running', () => {
 
   before(async () => {
     requireProgram('apache2');
-    const ports = { edge: await freePort(), waf: await freePort(), service: await freePort() };
+    const ports = await portsFor('edge', 'waf', 'service');
     wafPort = ports.waf;
     deployment = await createDeployment(wafDocument(ports));
     const { topology } = deployment;
@@ -172,7 +172,7 @@ describe('the rendered Apache+ModSecurity WAF hop, running', () => {
 describe('the rendered WAF hop, with the previous hop revoked', () => {
   it('refuses the revoked certificate during the TLS handshake (CRL of pki.crl applied)', async () => {
     requireProgram('apache2');
-    const ports = { edge: await freePort(), waf: await freePort(), service: await freePort() };
+    const ports = await portsFor('edge', 'waf', 'service');
     const deployment = await createDeployment(wafDocument(ports));
     let waf: RunningGateway | undefined;
     try {

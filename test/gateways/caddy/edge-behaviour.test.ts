@@ -16,7 +16,7 @@ import { writeRenderedFiles } from '../../../src/gateways/write.js';
 import { loadHopKeyring } from '../../../src/provenance/keys.js';
 import { buildStamper } from '../../../src/provenance/stamper.js';
 import { issuedPaths } from '../../../src/topology/resolve.js';
-import { freePort, requireProgram } from '../../support/programs.js';
+import { portsFor, requireProgram } from '../../support/programs.js';
 import { caddyEdgeDocument, createDeployment, type Deployment } from '../apache/support/deployment.js';
 
 interface Reply {
@@ -34,7 +34,7 @@ describe('the rendered Caddy edge with its forward-auth stamper, running', () =>
 
   before(async () => {
     requireProgram('caddy');
-    const ports = { edge: await freePort(), stamper: await freePort(), service: await freePort() };
+    const ports = await portsFor('edge', 'stamper', 'service');
     edgePort = ports.edge;
     deployment = await createDeployment(caddyEdgeDocument(ports));
     const { topology } = deployment;

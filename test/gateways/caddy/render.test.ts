@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { caddyProgram, renderCaddyHop } from '../../../src/gateways/caddy/index.js';
 import { writeRenderedFiles } from '../../../src/gateways/write.js';
 import type { TopologyInput } from '../../../src/topology/schema.js';
-import { freePort, requireProgram } from '../../support/programs.js';
+import { portsFor, requireProgram } from '../../support/programs.js';
 import { caddyEdgeDocument, createDeployment, type Deployment } from '../apache/support/deployment.js';
 
 const run = promisify(execFile);
@@ -22,7 +22,7 @@ function twoCaddyHops(ports: { edge: number; stamper: number; service: number; i
 describe('renderCaddyHop', () => {
   let deployment: Deployment;
   before(async () => {
-    deployment = await createDeployment(twoCaddyHops({ edge: await freePort(), stamper: await freePort(), service: await freePort(), inner: await freePort() }));
+    deployment = await createDeployment(twoCaddyHops(await portsFor('edge', 'stamper', 'service', 'inner')));
   });
   after(() => deployment.remove());
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Agent, fetch, request } from 'undici';
 import { haproxyProgram, prepareHaproxyHop, renderHaproxyHop } from '../../../src/gateways/haproxy/index.js';
-import { freePort } from '../../support/programs.js';
+import { portsFor } from '../../support/programs.js';
 import { createDeployment, exampleDocument, type Deployment } from '../support/deployment.js';
 import { certificateFingerprint, type LeafFiles } from '../support/pki.js';
 import { macVerifies, parseProvenance } from '../support/provenance.js';
@@ -37,7 +37,7 @@ describe('HAProxy as the edge in front of a service', () => {
   };
 
   before(async () => {
-    const [edgePort, servicePort] = [await freePort(), await freePort()];
+    const { edge: edgePort, service: servicePort } = await portsFor('edge', 'service');
     const doc = exampleDocument();
     const edge = doc.hops[0];
     if (!edge) throw new Error('the example has an edge');

@@ -11,7 +11,7 @@ import { Agent, fetch, request } from 'undici';
 import { haproxyProgram, prepareHaproxyHop, renderHaproxyHop } from '../../../src/gateways/haproxy/index.js';
 import { nginxProgram, renderNginxHop } from '../../../src/gateways/nginx/index.js';
 import { checkHeaders, loadHopKeyring, MemoryReplayCache } from '../../../src/provenance/index.js';
-import { freePort } from '../../support/programs.js';
+import { portsFor } from '../../support/programs.js';
 import { createDeployment, exampleDocument, type Deployment } from '../support/deployment.js';
 import { certificateFingerprint, type LeafFiles } from '../support/pki.js';
 import { macVerifies, parseProvenance } from '../support/provenance.js';
@@ -41,7 +41,7 @@ describe('an NGINX edge and an HAProxy hop in front of a service', () => {
   };
 
   before(async () => {
-    const [edgePort, internalPort, servicePort] = [await freePort(), await freePort(), await freePort()];
+    const { edge: edgePort, internal: internalPort, service: servicePort } = await portsFor('edge', 'internal', 'service');
     const doc = exampleDocument();
     const [edge, , internal] = doc.hops;
     if (!edge || !internal) throw new Error('the example has an edge and an internal hop');

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Agent, fetch } from 'undici';
 import { nginxProgram, renderNginxHop } from '../../../src/gateways/nginx/index.js';
-import { freePort } from '../../support/programs.js';
+import { portsFor } from '../../support/programs.js';
 import { createDeployment, exampleDocument, type Deployment } from '../support/deployment.js';
 import { startProgram, writeRendered, type RunningProgram } from '../support/run.js';
 import { startRecordingUpstream, type RecordingUpstream } from '../support/upstream.js';
@@ -29,7 +29,7 @@ describe('an NGINX edge stamping through forward-auth', () => {
   let agent: Agent;
 
   before(async () => {
-    const [edgePort, stamperPort, servicePort] = [await freePort(), await freePort(), await freePort()];
+    const { edge: edgePort, stamper: stamperPort, service: servicePort } = await portsFor('edge', 'stamper', 'service');
     stamper = createServer((req, res) => {
       let bodyBytes = 0;
       req.on('data', (c: Buffer) => (bodyBytes += c.length));
