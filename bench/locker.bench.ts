@@ -54,7 +54,7 @@ export async function run(): Promise<BenchResult> {
         closeStore: peerIdentity === undefined,
         receiptSigner: runtime.receiptSigner!,
         https: { cert, key, ca, requestCert: true, rejectUnauthorized: true },
-        provenance: { hopKeys: runtime.hopKeys, replayCache: runtime.replayCache, logDecisions: false, envelope: { verifiers: runtime.scannerVerifiers, threshold: 1 }, ...(peerIdentity ? { peerIdentity } : {}) },
+        provenance: { hopKeys: runtime.hopKeys, replayCache: runtime.replayCache, logDecisions: false, envelope: { scannerKeys: runtime.scannerKeys, threshold: 1 }, ...(peerIdentity ? { peerIdentity } : {}) },
       });
     const app = await build();
     app.addHook('onClose', async () => runtime.replayCache.close());
@@ -62,7 +62,7 @@ export async function run(): Promise<BenchResult> {
     app.post('/bench/evidence', { config: { provenance: false } }, async (req, reply) => {
       const body = req.rawBody!;
       const sha256 = createHash('sha256').update(body).digest('hex');
-      const envelope = await verifyEnvelope(parseEnvelope(body), { payloadType: IN_TOTO_PAYLOAD_TYPE, verifiers: runtime.scannerVerifiers, threshold: 1 });
+      const envelope = await verifyEnvelope(parseEnvelope(body), { payloadType: IN_TOTO_PAYLOAD_TYPE, verifiers: [...runtime.scannerKeys.values()].flat(), threshold: 1 });
       const scanId = String(req.headers['x-stella-scan-id']);
       const receivedAt = new Date().toISOString();
       const stored = await runtime.store.getEvidence(sha256);
@@ -79,7 +79,7 @@ export async function run(): Promise<BenchResult> {
         },
         runtime.receiptSigner!,
       );
-      await runtime.store.putEvidence({ sha256, scanId, serviceId: SERVICE, payloadType: envelope.payloadType, envelope: body, hops: [], receipt: serializeEnvelope(receipt), receivedAt });
+      await runtime.store.putEvidence({ sha256, scanId, scannerId: 'scanner-01', serviceId: SERVICE, payloadType: envelope.payloadType, envelope: body, hops: [], receipt: serializeEnvelope(receipt), receivedAt });
       return reply.code(201).send({ sha256, scanId, receivedAt, created: true, receipt: JSON.parse(serializeEnvelope(receipt)) as unknown });
     });
     const originOf = async (instance: FastifyInstance): Promise<string> => {

@@ -43,7 +43,7 @@ export async function run(): Promise<BenchResult> {
       replayCache: admitAll,
       logDecisions: false,
       metrics: { registry: new Registry() },
-      peerIdentity: () => ({ cn: lastHop, fingerprint: 'sha256:' }),
+      peerIdentity: () => ({ cn: lastHop, fingerprint: 'sha256:', spiffeId: `spiffe://${topology.trustDomain}/gateway/${lastHop}` }),
     });
     app.post('/api/v1/evidence', async (request) => request.provenance?.hops.length ?? 0);
     app.post('/bare', { config: { provenance: false } }, async () => 0);
@@ -60,7 +60,7 @@ export async function run(): Promise<BenchResult> {
     );
 
     const prepared = prepareProvenance({ topology, serviceId: SERVICE, hopKeys: keys, now: () => NOW_MS, replayCache: admitAll, metrics: { registry: new Registry() } });
-    const incoming = { method: 'POST', url: built.url, headers: built.headers, peer: { cn: lastHop, fingerprint: 'sha256:' } };
+    const incoming = { method: 'POST', url: built.url, headers: built.headers, peer: { cn: lastHop, fingerprint: 'sha256:', spiffeId: `spiffe://${topology.trustDomain}/gateway/${lastHop}` } };
     rows.push(
       await compare(
         `checks only, ${hops} record${hops > 1 ? 's' : ''}`,

@@ -33,6 +33,7 @@ function nextRecord(): EvidenceRecord {
   return {
     sha256: createHash('sha256').update(`row-${process.pid}-${n}`).digest('hex'),
     scanId: `scan-${n % 97}`,
+    scannerId: 'scanner-01',
     serviceId: 'evidence-locker',
     payloadType: 'application/vnd.in-toto+json',
     envelope: ENVELOPE,

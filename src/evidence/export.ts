@@ -16,6 +16,7 @@ export interface ExportedEvidence {
   kind: typeof EVIDENCE_EXPORT_KIND;
   sha256: string;
   scanId: string;
+  scannerId: string;
   service: string;
   payloadType: string;
   receivedAt: string;
@@ -26,6 +27,7 @@ export interface ExportedEvidence {
 
 /** A stored record with the fields an export needs. */
 export interface ExportableRecord extends EvidenceRecordInput {
+  readonly scannerId: string;
   readonly serviceId: string;
   readonly payloadType: string;
   readonly receivedAt: string;
@@ -37,6 +39,7 @@ export function exportRecord(record: ExportableRecord): ExportedEvidence {
     kind: EVIDENCE_EXPORT_KIND,
     sha256: record.sha256,
     scanId: record.scanId,
+    scannerId: record.scannerId,
     service: record.serviceId,
     payloadType: record.payloadType,
     receivedAt: record.receivedAt,
@@ -61,6 +64,7 @@ export function parseExportedRecords(value: unknown): EvidenceRecordInput[] {
     if (r.kind !== EVIDENCE_EXPORT_KIND) bad('kind');
     if (typeof r.sha256 !== 'string') bad('sha256');
     if (typeof r.scanId !== 'string') bad('scanId');
+    if (r.scannerId !== undefined && typeof r.scannerId !== 'string') bad('scannerId');
     if (typeof r.envelopeBase64 !== 'string') bad('envelopeBase64');
     if (!Array.isArray(r.hops)) bad('hops');
     if (typeof r.receipt !== 'object' || r.receipt === null) bad('receipt');
@@ -70,6 +74,6 @@ export function parseExportedRecords(value: unknown): EvidenceRecordInput[] {
     } catch {
       return bad('envelopeBase64');
     }
-    return { sha256: r.sha256 as string, scanId: r.scanId as string, envelope, hops: r.hops as ReceiptHop[], receipt: JSON.stringify(r.receipt) };
+    return { sha256: r.sha256 as string, scanId: r.scanId as string, ...(typeof r.scannerId === 'string' ? { scannerId: r.scannerId } : {}), envelope, hops: r.hops as ReceiptHop[], receipt: JSON.stringify(r.receipt) };
   });
 }

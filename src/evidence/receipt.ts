@@ -42,11 +42,26 @@ export interface ReceiptVerification {
   };
 }
 
+/**
+ * The scanner the evidence came from (docs/services.md#the-traversal-receipt): the certificate
+ * the edge saw and the keys of that same scanner that verified the envelope.
+ */
+export interface ReceiptScanner {
+  id: string;
+  spiffeId: string;
+  /** `sha256:` + hex of the client certificate hop 1 recorded. */
+  certificateSha256: string;
+  /** Keyids of this scanner's keys that verified the envelope. */
+  keyids: string[];
+}
+
 /** The predicate of a traversal receipt. */
 export interface TraversalReceiptPredicate {
   service: string;
   topology: string;
   scanId: string;
+  /** Absent only in receipts issued before scanner binding existed. */
+  scanner?: ReceiptScanner;
   /** RFC 3339 UTC time the locker received the envelope. */
   receivedAt: string;
   hops: ReceiptHop[];
@@ -133,6 +148,9 @@ function normalizePredicate(p: TraversalReceiptPredicate): TraversalReceiptPredi
     service: p.service,
     topology: p.topology,
     scanId: p.scanId,
+    ...(p.scanner
+      ? { scanner: { id: p.scanner.id, spiffeId: p.scanner.spiffeId, certificateSha256: p.scanner.certificateSha256, keyids: [...p.scanner.keyids] } }
+      : {}),
     receivedAt: p.receivedAt,
     hops: p.hops.map((h) => ({ id: h.id, seq: h.seq, ts: h.ts, peer: h.peer, peerId: h.peerId, kid: h.kid })),
     verification: {
@@ -155,6 +173,14 @@ function readPredicate(value: unknown): TraversalReceiptPredicate {
   if (!obj(value)) throw new ReceiptError('receipt-invalid', 'receipt predicate: must be an object');
   for (const key of ['service', 'topology', 'scanId', 'receivedAt'] as const) {
     if (typeof value[key] !== 'string') problems.push(`predicate.${key}: must be a string`);
+  }
+  const scanner = value.scanner;
+  if (scanner !== undefined) {
+    if (!obj(scanner)) problems.push('predicate.scanner: must be an object');
+    else {
+      for (const key of ['id', 'spiffeId', 'certificateSha256'] as const) if (typeof scanner[key] !== 'string') problems.push(`predicate.scanner.${key}: must be a string`);
+      if (!Array.isArray(scanner.keyids) || !scanner.keyids.every((k) => typeof k === 'string')) problems.push('predicate.scanner.keyids: must be a list of strings');
+    }
   }
   const hops = value.hops;
   if (!Array.isArray(hops)) problems.push('predicate.hops: must be a list');

@@ -8,7 +8,8 @@
  */
 import { createHash } from 'node:crypto';
 import { IN_TOTO_PAYLOAD_TYPE, DsseError, parseEnvelope, parseStatement, parseTraversalIntent, verifyEnvelope } from '../dsse/index.js';
-import type { KeyMaterial, Verifier } from '../dsse/index.js';
+import type { KeyMaterial } from '../dsse/index.js';
+import type { ScannerKeyring } from '../provenance/envelope.js';
 import { ReceiptError } from './errors.js';
 import { verifyReceipt, type ReceiptHop, type VerifiedReceipt } from './receipt.js';
 
@@ -16,6 +17,8 @@ import { verifyReceipt, type ReceiptHop, type VerifiedReceipt } from './receipt.
 export interface EvidenceRecordInput {
   readonly sha256: string;
   readonly scanId: string;
+  /** The scanner the store attributed the record to; absent in exports made before scanner binding. */
+  readonly scannerId?: string;
   readonly envelope: Uint8Array;
   readonly hops: readonly ReceiptHop[];
   /** The receipt DSSE envelope as JSON text. */
@@ -26,8 +29,11 @@ export interface EvidenceRecordInput {
 export interface EvidenceVerifyOptions {
   /** The locker's Ed25519 public key. */
   receiptKey: KeyMaterial;
-  /** The scanners' keys (HMAC secrets or public keys). */
-  scannerVerifiers: Verifier[];
+  /**
+   * Each scanner's keys (HMAC secrets or public keys), by scanner id. Only the keys of the scanner
+   * hop 1 recorded may verify, as at the locker (docs/provenance.md#4, check 9).
+   */
+  scannerKeys: ScannerKeyring;
   threshold?: number;
   payloadType?: string;
 }
@@ -60,14 +66,24 @@ export async function verifyEvidenceRecord(record: EvidenceRecordInput, options:
   add('digest', digest === record.sha256, digest === record.sha256 ? 'envelope bytes hash to the stored key' : `envelope bytes hash to ${digest}`);
 
   let intent: ReturnType<typeof parseTraversalIntent> | null = null;
-  try {
-    const envelope = parseEnvelope(record.envelope);
-    const verified = await verifyEnvelope(envelope, { payloadType: options.payloadType ?? IN_TOTO_PAYLOAD_TYPE, verifiers: options.scannerVerifiers, threshold: options.threshold ?? 1 });
-    intent = parseTraversalIntent(parseStatement(verified.payload));
-    add('envelope', true, `verified by ${verified.accepted.map((a) => a.keyid).join(', ')}`);
-  } catch (error) {
-    if (!(error instanceof DsseError)) throw error;
-    add('envelope', false, `${error.code}: ${error.message}`);
+  // The scanner is the one whose certificate the edge saw (hop 1's peer-id); its keys alone count.
+  const scannerId = record.hops[0]?.peerId;
+  const verifiers = scannerId === undefined ? undefined : options.scannerKeys.get(scannerId);
+  let acceptedKeyids: string[] = [];
+  if (scannerId === undefined) add('envelope', false, 'no hop 1 names the scanner');
+  else if (record.scannerId !== undefined && record.scannerId !== scannerId) add('envelope', false, `stored for scanner ${record.scannerId}, but hop 1 saw ${scannerId}`);
+  else if (!verifiers || verifiers.length === 0) add('envelope', false, `no key of scanner ${scannerId} was given`);
+  else {
+    try {
+      const envelope = parseEnvelope(record.envelope);
+      const verified = await verifyEnvelope(envelope, { payloadType: options.payloadType ?? IN_TOTO_PAYLOAD_TYPE, verifiers: [...verifiers], threshold: options.threshold ?? 1 });
+      intent = parseTraversalIntent(parseStatement(verified.payload));
+      acceptedKeyids = verified.accepted.map((a) => a.keyid);
+      add('envelope', true, `verified by ${acceptedKeyids.join(', ')} of scanner ${scannerId}`);
+    } catch (error) {
+      if (!(error instanceof DsseError)) throw error;
+      add('envelope', false, `${error.code}: ${error.message} (keys of scanner ${scannerId})`);
+    }
   }
 
   if (!intent) add('binding', false, 'no verified traversal intent to compare');
@@ -91,6 +107,8 @@ export async function verifyEvidenceRecord(record: EvidenceRecordInput, options:
   if (receipt) {
     const same = JSON.stringify(receipt.predicate.hops) === JSON.stringify(record.hops.map(receiptHop));
     const problems = [...(same ? [] : ['receipt hops differ from the stored chain']), ...(receipt.predicate.scanId === record.scanId ? [] : ['receipt scan id differs'])];
+    const named = receipt.predicate.scanner;
+    if (named && (named.id !== scannerId || named.certificateSha256 !== record.hops[0]?.peer)) problems.push(`receipt names scanner ${named.id}, the chain ${scannerId ?? '(none)'}`);
     add('receipt', problems.length === 0, problems.length === 0 ? `signed by ${receipt.keyid} at ${receipt.predicate.receivedAt}` : problems.join('; '));
   }
   return { sha256: record.sha256, scanId: record.scanId, ok: checks.every((c) => c.ok), checks };

@@ -6,6 +6,7 @@
 import type { TLSSocket } from 'node:tls';
 import type { Socket } from 'node:net';
 import type { Registry } from 'prom-client';
+import { spiffeIdFromSubjectAltName } from '../topology/identity.js';
 import type { ResolvedTopology } from '../topology/resolve.js';
 import { stampingHops } from '../topology/resolve.js';
 import { createDecisionRecorder, type DecisionRecorder } from './decisions.js';
@@ -74,8 +75,9 @@ export function prepareProvenance(options: ProvenanceBaseOptions): PreparedProve
 const peerIdentities = new WeakMap<object, PeerIdentity | null>();
 
 /**
- * The default peer identity: the verified client certificate of a TLS socket (CN and SHA-256
- * fingerprint as `sha256:` + lowercase hex), or null for plain TCP or an unverified peer.
+ * The default peer identity: the verified client certificate of a TLS socket (CN, SHA-256
+ * fingerprint as `sha256:` + lowercase hex, and its one SPIFFE ID), or null for plain TCP or an
+ * unverified peer.
  *
  * Read once per TLS 1.3 connection and cached: `getPeerCertificate()` decodes the certificate into a new
  * object each call, which cost about a quarter of the traversal route's throughput under
@@ -88,7 +90,10 @@ export function tlsPeerIdentity(socket: Socket): PeerIdentity | null {
   if (typeof tls.getPeerCertificate !== 'function' || tls.authorized !== true) return null;
   const cert = tls.getPeerCertificate();
   const cn = cert?.subject?.CN;
-  const identity = typeof cn === 'string' && cert.fingerprint256 ? { cn, fingerprint: `sha256:${cert.fingerprint256.replace(/:/g, '').toLowerCase()}` } : null;
+  const identity =
+    typeof cn === 'string' && cert.fingerprint256
+      ? { cn, fingerprint: `sha256:${cert.fingerprint256.replace(/:/g, '').toLowerCase()}`, spiffeId: spiffeIdFromSubjectAltName(cert.subjectaltname) }
+      : null;
   // TLS 1.3 has no renegotiation, so its peer certificate is fixed for the connection's life;
   // an older connection could renegotiate to another certificate and is read every time.
   if (tls.getProtocol?.() === 'TLSv1.3') peerIdentities.set(socket, identity);

@@ -9,6 +9,7 @@
  *    reserved atomically at the replay step and released again when a later check refuses, so only
  *    an accepted request consumes it (docs/provenance.md, "Replay").
  */
+import { spiffeIdOf } from '../topology/identity.js';
 import type { ResolvedService, ResolvedTopology } from '../topology/resolve.js';
 import { verifyChain, type VerifiedHop } from './chain.js';
 import { combineFieldLines, parseProvenanceHeader } from './codec.js';
@@ -19,10 +20,12 @@ import { ProvenanceError } from './problems.js';
 import { HEADER, SCAN_ID_PATTERN, type HopRecord, type RequestFacts } from './record.js';
 import type { ReplayCache } from './replay/cache.js';
 
-/** Who the TLS peer of the service is (its certificate's CN and SHA-256 fingerprint). */
+/** Who the TLS peer of the service is: its certificate's CN, SHA-256 fingerprint and SPIFFE ID. */
 export interface PeerIdentity {
   cn: string;
   fingerprint: string;
+  /** The certificate's one SPIFFE ID URI SAN (docs/topology.md#identities); null when it has none or several. */
+  spiffeId: string | null;
 }
 
 /** What a request proved, attached to it once every check passed. */
@@ -66,6 +69,12 @@ export function checkHeaders(incoming: IncomingFacts, ctx: VerifierContext): Che
   const lastHop = ctx.service.chain.at(-1);
   if (!incoming.peer || !lastHop || incoming.peer.cn !== lastHop.id) {
     throw new ProvenanceError('untrusted-peer', `the TLS peer must be ${lastHop?.id ?? '(none)'}, got ${incoming.peer ? `"${incoming.peer.cn}"` : 'none'}`);
+  }
+  // The CN alone is not the identity: a scanner or service leaf may carry any CN its issuer
+  // allowed, so the role in the SPIFFE ID must say gateway too (docs/provenance.md#4, check 1).
+  const expected = spiffeIdOf(ctx.topology.trustDomain, 'gateway', lastHop.id);
+  if (incoming.peer.spiffeId !== expected) {
+    throw new ProvenanceError('untrusted-peer', `the TLS peer must be ${expected}, got ${incoming.peer.spiffeId ?? 'a certificate without one SPIFFE ID'}`);
   }
   const scanId = combineFieldLines(incoming.headers[HEADER.scanId]);
   const provenance = combineFieldLines(incoming.headers[HEADER.provenance]);
@@ -142,7 +151,9 @@ async function bindAndVerify(checked: CheckedHeaders, { body, envelope }: BodyFa
       throw new ProvenanceError('binding-mismatch', 'the first hop saw another client certificate than the envelope intent names');
     }
   }
-  result.envelope = await envelope.verify(read);
+  // Whose keys count is decided by the certificate the edge saw (hop 1's peer-id, which check 4
+  // pinned to a scanner of this edge), never by the envelope (docs/provenance.md#4, check 9).
+  result.envelope = await envelope.verify(read, records[0]!.peerId);
   return result;
 }
 

@@ -7,6 +7,7 @@
  */
 import pg from 'pg';
 import {
+  ScanConflictError,
   StorageError,
   assertEvidenceRecord,
   type CompleteResult,
@@ -52,6 +53,21 @@ const MIGRATIONS: readonly { version: number; sql: string }[] = [
             completed_at TEXT
           );`,
   },
+  {
+    // Scan ownership (docs/services.md#who-may-write-and-read): existing rows are attributed to
+    // hop 1's peer-id, and each existing scan to the scanner of its oldest row.
+    version: 2,
+    sql: `ALTER TABLE evidence ADD COLUMN scanner_id TEXT NOT NULL DEFAULT '';
+          UPDATE evidence SET scanner_id = COALESCE(hops::jsonb->0->>'peerId', '');
+          CREATE TABLE scan_owners (
+            scan_id TEXT PRIMARY KEY,
+            scanner_id TEXT NOT NULL,
+            claimed_at TEXT NOT NULL
+          );
+          INSERT INTO scan_owners (scan_id, scanner_id, claimed_at)
+            SELECT DISTINCT ON (scan_id) scan_id, scanner_id, received_at FROM evidence ORDER BY scan_id, id
+          ON CONFLICT DO NOTHING;`,
+  },
 ];
 
 export interface PostgresStoreOptions {
@@ -60,7 +76,7 @@ export interface PostgresStoreOptions {
   readonly poolSize?: number;
 }
 
-const EVIDENCE_COLUMNS = 'sha256, scan_id, service_id, payload_type, envelope, hops, receipt, received_at';
+const EVIDENCE_COLUMNS = 'sha256, scan_id, scanner_id, service_id, payload_type, envelope, hops, receipt, received_at';
 
 /** Connects, runs pending migrations (once across concurrent instances) and returns the store. */
 export async function openPostgresStore(options: PostgresStoreOptions): Promise<EvidenceStore> {
@@ -116,18 +132,48 @@ class PostgresStore implements EvidenceStore {
   async putEvidence(record: EvidenceRecord): Promise<PutResult> {
     assertEvidenceRecord(record);
     return this.#guard(async () => {
-      const inserted = await this.#pool.query(
-        `INSERT INTO evidence (${EVIDENCE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-         ON CONFLICT (sha256) DO NOTHING RETURNING sha256`,
-        [record.sha256, record.scanId, record.serviceId, record.payloadType, Buffer.from(record.envelope), JSON.stringify(record.hops), record.receipt, record.receivedAt],
-      );
-      if (inserted.rowCount === 1) return { created: true, record };
+      const client = await this.#pool.connect();
+      try {
+        await client.query('BEGIN');
+        // Claim the scan first. A concurrent claim of the same new scan id waits on the primary
+        // key for the other transaction and then yields to it; the SELECT (a new statement under
+        // READ COMMITTED) then sees the winner, so exactly one scanner owns the scan.
+        await client.query('INSERT INTO scan_owners (scan_id, scanner_id, claimed_at) VALUES ($1, $2, $3) ON CONFLICT (scan_id) DO NOTHING', [
+          record.scanId,
+          record.scannerId,
+          record.receivedAt,
+        ]);
+        const owner = (await client.query<{ scanner_id: string }>('SELECT scanner_id FROM scan_owners WHERE scan_id = $1', [record.scanId])).rows[0]?.scanner_id;
+        if (owner !== record.scannerId) {
+          await client.query('ROLLBACK');
+          throw new ScanConflictError(record.scanId, owner ?? '(none)', record.scannerId);
+        }
+        const inserted = await client.query(
+          `INSERT INTO evidence (${EVIDENCE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+           ON CONFLICT (sha256) DO NOTHING RETURNING sha256`,
+          [record.sha256, record.scanId, record.scannerId, record.serviceId, record.payloadType, Buffer.from(record.envelope), JSON.stringify(record.hops), record.receipt, record.receivedAt],
+        );
+        await client.query('COMMIT');
+        if (inserted.rowCount === 1) return { created: true, record };
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw error;
+      } finally {
+        client.release();
+      }
       // The conflicting transaction has committed (ON CONFLICT waited for it), and this new
       // statement takes a fresh snapshot under READ COMMITTED, so the row is visible.
       const existing = await this.#pool.query<EvidenceRow>(`SELECT ${EVIDENCE_COLUMNS} FROM evidence WHERE sha256 = $1`, [record.sha256]);
       const row = existing.rows[0];
       if (!row) throw new StorageError('storage-corrupt', `evidence ${record.sha256} conflicted but cannot be read`);
       return { created: false, record: evidenceFromRow(row) };
+    });
+  }
+
+  async getScanOwner(scanId: string): Promise<string | null> {
+    return this.#guard(async () => {
+      const { rows } = await this.#pool.query<{ scanner_id: string }>('SELECT scanner_id FROM scan_owners WHERE scan_id = $1', [scanId]);
+      return rows[0]?.scanner_id ?? null;
     });
   }
 
@@ -195,7 +241,7 @@ class PostgresStore implements EvidenceStore {
     try {
       return await work();
     } catch (error) {
-      if (error instanceof StorageError || error instanceof TypeError) throw error;
+      if (error instanceof StorageError || error instanceof ScanConflictError || error instanceof TypeError) throw error;
       throw new StorageError('storage-unavailable', `PostgreSQL: ${(error as Error).message}`, { cause: error });
     }
   }

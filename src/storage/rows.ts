@@ -8,6 +8,7 @@ import { StorageError, type CompleteResult, type EvidenceRecord, type ScanRecord
 export interface EvidenceRow {
   sha256: string;
   scan_id: string;
+  scanner_id: string;
   service_id: string;
   payload_type: string;
   envelope: Uint8Array;
@@ -44,6 +45,7 @@ export function evidenceFromRow(row: EvidenceRow): EvidenceRecord {
   return {
     sha256: row.sha256,
     scanId: row.scan_id,
+    scannerId: row.scanner_id,
     serviceId: row.service_id,
     payloadType: row.payload_type,
     envelope: new Uint8Array(row.envelope),

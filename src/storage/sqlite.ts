@@ -10,6 +10,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import {
+  ScanConflictError,
   StorageError,
   assertEvidenceRecord,
   type CompleteResult,
@@ -50,6 +51,17 @@ const MIGRATIONS: readonly string[] = [
      completion_report TEXT,
      completed_at TEXT
    );`,
+  // Scan ownership (docs/services.md#who-may-write-and-read): existing rows are attributed to
+  // hop 1's peer-id, and each existing scan to the scanner of its oldest row.
+  `ALTER TABLE evidence ADD COLUMN scanner_id TEXT NOT NULL DEFAULT '';
+   UPDATE evidence SET scanner_id = COALESCE(json_extract(hops, '$[0].peerId'), '');
+   CREATE TABLE scan_owners (
+     scan_id TEXT PRIMARY KEY,
+     scanner_id TEXT NOT NULL,
+     claimed_at TEXT NOT NULL
+   );
+   INSERT OR IGNORE INTO scan_owners (scan_id, scanner_id, claimed_at)
+     SELECT scan_id, scanner_id, received_at FROM evidence ORDER BY id;`,
 ];
 
 export interface SqliteStoreOptions {
@@ -92,6 +104,8 @@ class SqliteStore implements EvidenceStore {
   readonly #insertEvidence: Database.Statement;
   readonly #selectEvidence: Database.Statement<[string], EvidenceRow>;
   readonly #selectByScan: Database.Statement<[string], EvidenceRow>;
+  readonly #selectOwner: Database.Statement<[string], { scanner_id: string }>;
+  readonly #insertOwner: Database.Statement;
   readonly #insertScan: Database.Statement;
   readonly #selectScan: Database.Statement<[string], ScanRow>;
   readonly #completeScan: Database.Statement;
@@ -100,10 +114,12 @@ class SqliteStore implements EvidenceStore {
   constructor(db: Database.Database) {
     this.#db = db;
     this.#insertEvidence = db.prepare(
-      `INSERT INTO evidence (sha256, scan_id, service_id, payload_type, envelope, hops, receipt, received_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING`,
+      `INSERT INTO evidence (sha256, scan_id, scanner_id, service_id, payload_type, envelope, hops, receipt, received_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING`,
     );
-    const columns = 'sha256, scan_id, service_id, payload_type, envelope, hops, receipt, received_at';
+    const columns = 'sha256, scan_id, scanner_id, service_id, payload_type, envelope, hops, receipt, received_at';
+    this.#selectOwner = db.prepare('SELECT scanner_id FROM scan_owners WHERE scan_id = ?');
+    this.#insertOwner = db.prepare('INSERT INTO scan_owners (scan_id, scanner_id, claimed_at) VALUES (?, ?, ?)');
     this.#selectEvidence = db.prepare(`SELECT ${columns} FROM evidence WHERE sha256 = ?`);
     this.#selectByScan = db.prepare(`SELECT ${columns} FROM evidence WHERE scan_id = ? ORDER BY id`);
     this.#insertScan = db.prepare(
@@ -134,21 +150,33 @@ class SqliteStore implements EvidenceStore {
   #flushPuts(): void {
     const batch = this.#pendingPuts.splice(0);
     if (batch.length === 0) return; // close() flushed it already
-    let results: PutResult[];
+    let results: (PutResult | ScanConflictError)[];
     try {
       results = this.#guard(() => this.#db.transaction(() => batch.map(({ record }) => this.#putOne(record))).immediate());
     } catch (error) {
       for (const put of batch) put.reject(error);
       return;
     }
-    batch.forEach((put, i) => put.resolve(results[i]!));
+    batch.forEach((put, i) => {
+      const result = results[i]!;
+      if (result instanceof ScanConflictError) put.reject(result);
+      else put.resolve(result);
+    });
   }
 
-  /** One idempotent insert inside the batch's transaction; a repeat (even within the batch) reads the original. */
-  #putOne(record: EvidenceRecord): PutResult {
+  /**
+   * One idempotent insert inside the batch's transaction; a repeat (even within the batch) reads
+   * the original. The scan is claimed in the same transaction (BEGIN IMMEDIATE holds the write
+   * lock, also against other processes), so exactly one scanner owns it.
+   */
+  #putOne(record: EvidenceRecord): PutResult | ScanConflictError {
+    const owner = this.#selectOwner.get(record.scanId)?.scanner_id;
+    if (owner === undefined) this.#insertOwner.run(record.scanId, record.scannerId, record.receivedAt);
+    else if (owner !== record.scannerId) return new ScanConflictError(record.scanId, owner, record.scannerId);
     const info = this.#insertEvidence.run(
       record.sha256,
       record.scanId,
+      record.scannerId,
       record.serviceId,
       record.payloadType,
       Buffer.from(record.envelope),
@@ -167,6 +195,10 @@ class SqliteStore implements EvidenceStore {
       const row = this.#selectEvidence.get(sha256);
       return row ? evidenceFromRow(row) : null;
     });
+  }
+
+  async getScanOwner(scanId: string): Promise<string | null> {
+    return this.#guard(() => this.#selectOwner.get(scanId)?.scanner_id ?? null);
   }
 
   async listByScan(scanId: string): Promise<EvidenceRecord[]> {

@@ -30,6 +30,11 @@ export interface StoredHop {
 export interface EvidenceRecord {
   readonly sha256: string;
   readonly scanId: string;
+  /**
+   * The scanner that sent it: hop 1's `peer-id`, whose keys verified the envelope. The first
+   * scanner to store evidence under a scan id owns that scan (docs/services.md#who-may-write-and-read).
+   */
+  readonly scannerId: string;
   readonly serviceId: string;
   readonly payloadType: string;
   readonly envelope: Uint8Array;
@@ -94,6 +99,13 @@ export interface EvidenceStore {
    * original row is returned with `created: false`.
    */
   putEvidence(record: EvidenceRecord): Promise<PutResult>;
+  /**
+   * Which scanner owns a scan id: the one whose evidence was stored under it first, or null.
+   * `putEvidence` claims the scan in the same transaction as the row, so of two scanners racing
+   * on a new scan id exactly one becomes the owner; the other's put fails with
+   * {@link ScanConflictError} and writes nothing.
+   */
+  getScanOwner(scanId: string): Promise<string | null>;
   getEvidence(sha256: string): Promise<EvidenceRecord | null>;
   /** Evidence of one scan, oldest first. */
   listByScan(scanId: string): Promise<EvidenceRecord[]>;
@@ -104,6 +116,18 @@ export interface EvidenceStore {
   /** A cheap round trip to the database, for `/healthz/ready`. Throws when it is unreachable. */
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** Evidence for a scan that another scanner owns: nothing was written (services answer 409 `scan-conflict`). */
+export class ScanConflictError extends StellaError {
+  readonly code = 'scan-conflict';
+  constructor(
+    readonly scanId: string,
+    readonly owner: string,
+    readonly scannerId: string,
+  ) {
+    super(`scan ${scanId} belongs to another scanner; ${scannerId} cannot add evidence to it`);
+  }
 }
 
 /** Stable codes of the storage layer. */
@@ -132,7 +156,7 @@ export function isSha256Hex(value: string): boolean {
 export function assertEvidenceRecord(record: EvidenceRecord): void {
   if (!isSha256Hex(record.sha256)) throw new TypeError('putEvidence: sha256 must be 64 lowercase hex characters');
   if (!(record.envelope instanceof Uint8Array) || record.envelope.byteLength === 0) throw new TypeError('putEvidence: envelope must be non-empty bytes');
-  if (!record.scanId || !record.serviceId || !record.payloadType || !record.receipt || !record.receivedAt) {
-    throw new TypeError('putEvidence: scanId, serviceId, payloadType, receipt and receivedAt are required');
+  if (!record.scanId || !record.scannerId || !record.serviceId || !record.payloadType || !record.receipt || !record.receivedAt) {
+    throw new TypeError('putEvidence: scanId, scannerId, serviceId, payloadType, receipt and receivedAt are required');
   }
 }

@@ -14,6 +14,7 @@ const draftKeys = z.array(z.looseObject({ kid: z.string() }));
  * those rules run on a document whose shape is wrong elsewhere.
  */
 const draftSchema = z.looseObject({
+  trustDomain: z.string().optional(),
   hops: z.array(
     z.looseObject({
       id: z.string(),
@@ -35,6 +36,7 @@ const draftSchema = z.looseObject({
       receiptKey: z.string().optional(),
       storage: z.discriminatedUnion('kind', [z.looseObject({ kind: z.literal('sqlite') }), z.looseObject({ kind: z.literal('postgres'), url: z.string() })]).optional(),
       envelopeThreshold: z.number().default(1),
+      access: z.looseObject({ readers: z.array(z.string()).optional(), ops: z.array(z.string()).optional() }).optional(),
     }),
   ),
   scanners: z.array(z.looseObject({ id: z.string(), edge: z.string().optional(), signing: z.looseObject({ keys: draftKeys }) })),

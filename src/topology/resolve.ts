@@ -6,6 +6,7 @@
  * topology that `validateTopology` accepted; on anything else it throws a `TypeError`.
  */
 import { isAbsolute, join, resolve as resolvePath } from 'node:path';
+import { spiffeIdOf } from './identity.js';
 import type { CertificateFiles, Hop, Scanner, Service, Topology } from './schema.js';
 
 /** Where `pki issue` puts a leaf: `<pki.dir>/issued/<role>/<name>/{cert,key,chain}.pem`. */
@@ -30,8 +31,14 @@ export interface ResolvedHop extends Omit<Hop, 'tls' | 'upstreamTls'> {
   stampSeq: number | null;
 }
 
-export interface ResolvedService extends Omit<Service, 'tls'> {
+export interface ResolvedService extends Omit<Service, 'tls' | 'access'> {
   serverName: string;
+  /**
+   * Who may read besides a scan's owner, and who may read the operational endpoints
+   * (docs/services.md#who-may-write-and-read). `ops` defaults to the last hop (its health
+   * checks) and every scanner (the probe's `/healthz/traversal`).
+   */
+  access: { readers: string[]; ops: string[] };
   tls: Required<CertificateFiles>;
   /** The hops a request crosses to reach this service, edge first. */
   chain: ResolvedHop[];
@@ -81,6 +88,7 @@ export function resolveTopology(topology: Topology, baseDir: string): ResolvedTo
     tls: files(s.tls, issuedPaths(pkiDir, 'service', s.id)),
     storage: s.storage?.kind === 'sqlite' ? { ...s.storage, file: abs(s.storage.file) } : s.storage,
     receiptKey: s.receiptKey ? abs(s.receiptKey) : undefined,
+    access: { readers: [...s.access.readers], ops: s.access.ops ? [...s.access.ops] : [] },
     chain: [],
   }));
 
@@ -112,6 +120,10 @@ export function resolveTopology(topology: Topology, baseDir: string): ResolvedTo
     service.chain = chainTo(service.id, hops, topology.provenance.maxHops);
     let seq = 0;
     for (const hop of service.chain) hop.stampSeq = hop.stamp === false ? null : ++seq;
+    const lastHop = service.chain.at(-1);
+    if (!topology.services.find((s) => s.id === service.id)?.access.ops && lastHop) {
+      service.access.ops = [spiffeIdOf(topology.trustDomain, 'gateway', lastHop.id), `spiffe://${topology.trustDomain}/scanner/*`];
+    }
   }
 
   const edges = edgeHops(hops);

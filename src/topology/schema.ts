@@ -133,6 +133,21 @@ export const scannerSchema = z
   })
   .strict();
 
+/** An exact SPIFFE ID, or `spiffe://<td>/<role>/*` for every identity of a role (docs/topology.md#access). */
+const identityPattern = z
+  .string()
+  .regex(/^spiffe:\/\/[a-z0-9.-]{1,253}\/(scanner|gateway|service)\/([A-Za-z0-9._-]{1,64}|\*)$/, 'must be spiffe://<trust domain>/<scanner|gateway|service>/<name or *>');
+
+/** Who may do what at a service besides the owner of a scan (docs/services.md#who-may-write-and-read). */
+const serviceAccess = z
+  .object({
+    /** Identities that may read every scan's evidence, besides the scanner that owns the scan. */
+    readers: z.array(identityPattern).default([]),
+    /** Identities that may read `/metrics`, `/healthz/ready` and `/healthz/traversal`; default: the last hop and every scanner. */
+    ops: z.array(identityPattern).optional(),
+  })
+  .strict();
+
 const sqliteStorage = z.object({ kind: z.literal('sqlite'), file: filePath }).strict();
 const postgresStorage = z
   .object({
@@ -156,6 +171,7 @@ export const serviceSchema = z
     /** How many distinct scanner keys must verify an envelope. */
     envelopeThreshold: z.number().int().min(1).max(16).default(1),
     maxBodyBytes: z.number().int().positive().default(DEFAULT_MAX_BODY_BYTES),
+    access: serviceAccess.default({ readers: [] }),
   })
   .strict();
 

@@ -30,6 +30,7 @@ const LOOPBACK_HOST = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|\[::1\]|localhost)$/;
  * reported together.
  */
 export interface RuleInput {
+  readonly trustDomain?: string | undefined;
   readonly hops: readonly {
     id: string;
     kind: HopKind;
@@ -45,6 +46,7 @@ export interface RuleInput {
     receiptKey?: string | undefined;
     storage?: { kind: 'sqlite' } | { kind: 'postgres'; url: string } | undefined;
     envelopeThreshold: number;
+    access?: { readers?: readonly string[] | undefined; ops?: readonly string[] | undefined } | undefined;
   }[];
   readonly scanners: readonly { id: string; edge?: string | undefined; signing: { keys: readonly { kid: string }[] } }[];
   readonly provenance: { maxHops: number };
@@ -129,6 +131,7 @@ export function crossFieldProblems(topology: RuleInput): TopologyProblem[] {
     if (service.storage?.kind === 'postgres' && !/^(postgres(ql)?:\/\/.+|env:[A-Za-z_][A-Za-z0-9_]*)$/.test(service.storage.url)) {
       add(`${at}.storage.url`, 'must be a postgres:// or postgresql:// URL, or env:NAME to read it from the environment');
     }
+    accessProblems(topology, service.access, at, add);
     const fewest = Math.min(...scanners.map((s) => s.signing.keys.length));
     if (service.envelopeThreshold > fewest) {
       add(`${at}.envelopeThreshold`, `${service.envelopeThreshold} exceeds the ${fewest} signing key(s) of a scanner; no envelope could pass`);
@@ -142,6 +145,33 @@ export function crossFieldProblems(topology: RuleInput): TopologyProblem[] {
 
   chainProblems(topology, add);
   return problems;
+}
+
+/**
+ * `services[].access` names identities that can actually reach the service that way
+ * (docs/topology.md#access): readers come through the chain, so they are scanners of this
+ * topology; ops identities are scanners (through the chain), hops (the last hop's health checks)
+ * or any service-role leaf (a metrics scraper connecting directly).
+ */
+function accessProblems(topology: RuleInput, access: RuleInput['services'][number]['access'], at: string, add: (path: string, message: string) => void): void {
+  if (!access) return;
+  const scannerIds = new Set(topology.scanners.map((s) => s.id));
+  const hopIds = new Set(topology.hops.map((h) => h.id));
+  const check = (list: readonly string[] | undefined, field: 'readers' | 'ops'): void => {
+    list?.forEach((pattern, j) => {
+      const path = `${at}.access.${field}[${j}]`;
+      const match = /^spiffe:\/\/([^/]+)\/([^/]+)\/(.+)$/.exec(pattern);
+      if (!match) return; // the shape check reports it
+      const [, trustDomain, role, name] = match;
+      if (topology.trustDomain !== undefined && trustDomain !== topology.trustDomain) add(path, `${pattern} is not in trust domain ${topology.trustDomain}`);
+      if (field === 'readers' && role !== 'scanner') add(path, `readers reach the service through the chain, so they are scanners (spiffe://…/scanner/<id>), not ${role}s`);
+      if (name === '*') return;
+      if (role === 'scanner' && !scannerIds.has(name!)) add(path, `no scanner "${name}" in this topology`);
+      if (role === 'gateway' && !hopIds.has(name!)) add(path, `no hop "${name}" in this topology`);
+    });
+  };
+  check(access.readers, 'readers');
+  check(access.ops, 'ops');
 }
 
 function duplicateKids(keys: readonly { kid: string }[], at: string, add: (path: string, message: string) => void): void {

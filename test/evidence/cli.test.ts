@@ -63,7 +63,7 @@ describe('evidence verify and export', () => {
   });
   after(() => dir.remove());
 
-  const base = () => ['evidence', 'verify', '--receipt-key', receiptPub, '--key', scannerKey];
+  const base = () => ['evidence', 'verify', '--receipt-key', receiptPub, '--key', `scanner-01=${scannerKey}`];
 
   it('verifies every record of a scan and exits 0', async () => {
     const { code, stdout } = await runCli([...base(), '--db', db, '--scan', 'scan-cli', '--json']);
@@ -90,7 +90,7 @@ describe('evidence verify and export', () => {
   it('exits 1 with the receipt check failed when the receipt key is another one', async () => {
     const other = join(dir.path, 'other.pub');
     writeFileSync(other, generateKey('ed25519').public!);
-    const { code, stdout } = await runCli(['evidence', 'verify', '--receipt-key', other, '--key', scannerKey, '--db', db, '--sha256', digests[0]!, '--json']);
+    const { code, stdout } = await runCli(['evidence', 'verify', '--receipt-key', other, '--key', `scanner-01=${scannerKey}`, '--db', db, '--sha256', digests[0]!, '--json']);
     assert.equal(code, 1);
     const checks = (JSON.parse(stdout) as VerifyJson).records[0]!.checks;
     assert.deepEqual(checks.filter((c) => !c.ok).map((c) => c.name), ['receipt']);
@@ -140,7 +140,7 @@ describe('evidence verify and export', () => {
     const evidence = buildProgram().commands.find((c) => c.name() === 'evidence');
     const verify = evidence?.commands.find((c) => c.name() === 'verify');
     assert.ok(verify, 'evidence verify is registered');
-    assert.match(verify.helpInformation(), /--receipt-key <file>[\s\S]*--key <file>[\s\S]*--json/);
+    assert.match(verify.helpInformation(), /--receipt-key <file>[\s\S]*--key <scanner=file>[\s\S]*--json/);
   });
 
   it('exits 2 for usage errors: both --db and --in, no scanner key, a missing database file', async () => {

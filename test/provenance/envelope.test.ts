@@ -52,7 +52,7 @@ function assertProblem(res: { statusCode: number; body: string }, code: string, 
 describe('envelope routes', () => {
   let t: TestApp;
   before(async () => {
-    t = await buildTestApp({ envelope: { verifiers: [createVerifier(scannerKey, 'scanner-01-hmac')] } });
+    t = await buildTestApp({ envelope: { scannerKeys: new Map([['scanner-01', [createVerifier(scannerKey, 'scanner-01-hmac')]]]) } });
   });
   after(async () => {
     await t.app.close();

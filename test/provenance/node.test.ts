@@ -24,7 +24,7 @@ describe('createProvenanceMiddleware on a real Node server', () => {
       metrics: { registry: new Registry() },
       peerIdentity: (req) => {
         const cn = req.headers[TEST_PEER_HEADER];
-        return typeof cn === 'string' ? { cn, fingerprint: 'sha256:' } : null;
+        return typeof cn === 'string' ? { cn, fingerprint: 'sha256:', spiffeId: `spiffe://${topology.trustDomain}/gateway/${cn}` } : null;
       },
     });
     server = createServer((req, res) =>

@@ -1,7 +1,7 @@
 import { describe, it, before, after } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { certificateCheck } from '../../src/services/common/health.js';
-import { send, signedEnvelope, stamp } from './support/fixture.js';
+import { LAST_HOP, send, signedEnvelope, stamp } from './support/fixture.js';
 import { lockerWorld, NOW_MS, type LockerWorld } from './support/locker.js';
 
 function problemCode(response: { json: () => unknown }): string {
@@ -22,7 +22,7 @@ describe('service health probes', () => {
   });
 
   it('answers /healthz/ready with the database and key checks passed', async () => {
-    const response = await world.app.inject({ method: 'GET', url: '/healthz/ready' });
+    const response = await world.app.inject({ method: 'GET', url: '/healthz/ready', headers: LAST_HOP });
     assert.equal(response.statusCode, 200);
     const body = response.json() as { status: string; checks: Record<string, { ok: boolean; detail: string }> };
     assert.equal(body.status, 'ready');
@@ -57,7 +57,7 @@ describe('service health probes', () => {
   });
 
   it('serves Prometheus metrics, including provenance decisions', async () => {
-    const response = await world.app.inject({ method: 'GET', url: '/metrics' });
+    const response = await world.app.inject({ method: 'GET', url: '/metrics', headers: LAST_HOP });
     assert.equal(response.statusCode, 200);
     assert.match(String(response.headers['content-type']), /^text\/plain/);
     assert.match(response.body, /stella_http_requests_total/);
@@ -69,7 +69,7 @@ describe('service readiness failures', () => {
   it('answers 503 not-ready when the certificate is not valid', async () => {
     const world = await lockerWorld({ readiness: [certificateCheck(() => ({ ready: false, reason: 'certificate expired' }))] });
     try {
-      const response = await world.app.inject({ method: 'GET', url: '/healthz/ready' });
+      const response = await world.app.inject({ method: 'GET', url: '/healthz/ready', headers: LAST_HOP });
       assert.equal(response.statusCode, 503);
       assert.equal(problemCode(response), 'not-ready');
       assert.match((response.json() as { detail: string }).detail, /certificate: certificate expired/);
@@ -82,7 +82,7 @@ describe('service readiness failures', () => {
     const world = await lockerWorld();
     try {
       await world.store.close();
-      const ready = await world.app.inject({ method: 'GET', url: '/healthz/ready' });
+      const ready = await world.app.inject({ method: 'GET', url: '/healthz/ready', headers: LAST_HOP });
       assert.equal(ready.statusCode, 503);
       assert.equal(problemCode(ready), 'not-ready');
       const body = await signedEnvelope(world.keys, { scanId: 'scan-down', nowMs: NOW_MS });

@@ -30,6 +30,7 @@ describe('Evidence Locker shutdown', () => {
         return real.putEvidence(record);
       },
       getEvidence: (sha) => real.getEvidence(sha),
+      getScanOwner: (scanId) => real.getScanOwner(scanId),
       listByScan: (scanId) => real.listByScan(scanId),
       registerScan: (scan) => real.registerScan(scan),
       getScan: (scanId) => real.getScan(scanId),

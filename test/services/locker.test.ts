@@ -4,7 +4,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createSigner, IN_TOTO_PAYLOAD_TYPE, hmacKeyFromSecret, parseEnvelope, serializeEnvelope, signEnvelope } from '../../src/dsse/index.js';
 import { verifyReceipt } from '../../src/evidence/receipt.js';
 import { TRAVERSAL_RECEIPT_PREDICATE_TYPE } from '../../src/evidence/receipt.js';
-import { send, sha256Hex, signedEnvelope, stamp } from './support/fixture.js';
+import { LAST_HOP, send, sha256Hex, signedEnvelope, stamp } from './support/fixture.js';
 import { lockerWorld, NOW_MS, type LockerWorld } from './support/locker.js';
 
 interface IngestAnswer {
@@ -68,7 +68,7 @@ describe('Evidence Locker ingest', () => {
   });
 
   it('counts ingests by outcome in /metrics', async () => {
-    const response = await world.app.inject({ method: 'GET', url: '/metrics' });
+    const response = await world.app.inject({ method: 'GET', url: '/metrics', headers: LAST_HOP });
     assert.equal(response.statusCode, 200);
     assert.match(response.body, /stella_evidence_ingests_total\{[^}]*outcome="created"[^}]*\} [1-9]/);
     assert.match(response.body, /stella_evidence_ingests_total\{[^}]*outcome="duplicate"[^}]*\} [1-9]/);
@@ -103,7 +103,7 @@ describe('Evidence Locker refusals store nothing', () => {
   });
 
   it('refuses an envelope signed by an unknown key with 401 envelope-invalid', async () => {
-    const stranger = { ...world.keys, scanner: hmacKeyFromSecret(randomBytes(32)) };
+    const stranger = { ...world.keys, scanners: new Map([...world.keys.scanners, ['scanner-01', hmacKeyFromSecret(randomBytes(32))] as const]) };
     const body = await signedEnvelope(stranger, { scanId: 'scan-r3', nowMs: NOW_MS });
     assertProblem(await ingest(world, body, 'scan-r3'), 401, 'envelope-invalid');
     await assertNothingStored('scan-r3');

@@ -54,6 +54,7 @@ describe('serve: the locker on its mTLS listener', () => {
     keys = {
       hopKeys: new Map([['gw-edge', new Map([['edge-1', edge]])], ['gw-internal', new Map([['internal-1', internal]])]]),
       scanner: hmacKeyFromSecret(scanner),
+      scanners: new Map([['scanner-01', hmacKeyFromSecret(scanner)]]),
       receiptPrivate: parseKeyFile(Buffer.from(receipt.private)),
       receiptPublic: parseKeyFile(Buffer.from(receipt.public!)),
       receiptPublicPem: receipt.public!,

@@ -98,7 +98,7 @@ describe('Scanner WebService', () => {
 
   it('refuses a completion report signed by an unknown key with 401 envelope-invalid and leaves the scan open', async () => {
     await register('scan-w9');
-    const report = await signedEnvelope({ ...world.keys, scanner: hmacKeyFromSecret(randomBytes(32)) }, { scanId: 'scan-w9', nowMs: NOW_MS });
+    const report = await signedEnvelope({ ...world.keys, scanners: new Map([...world.keys.scanners, ['scanner-01', hmacKeyFromSecret(randomBytes(32))] as const]) }, { scanId: 'scan-w9', nowMs: NOW_MS });
     assertProblem(await complete('scan-w9', report), 401, 'envelope-invalid');
     assert.equal((await world.store.getScan('scan-w9'))?.status, 'registered');
   });

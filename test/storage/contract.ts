@@ -19,6 +19,7 @@ export function sampleRecord(overrides: Partial<EvidenceRecord> = {}): EvidenceR
   return {
     sha256: createHash('sha256').update(envelope).digest('hex'),
     scanId: 'scan-1',
+    scannerId: 'scanner-01',
     serviceId: 'evidence-locker',
     payloadType: 'application/vnd.in-toto+json',
     envelope: new Uint8Array(envelope),

@@ -11,6 +11,9 @@ import { createVerifier, loadKeyFile, type KeyMaterial, type Verifier } from '..
 import { exportRecord, parseExportedRecords } from '../../evidence/export.js';
 import { verifyEvidenceRecord, EVIDENCE_CHECKS, type EvidenceRecordInput, type EvidenceVerification } from '../../evidence/verify.js';
 import { isStellaError } from '../../errors/base.js';
+import type { ScannerKeyring } from '../../provenance/envelope.js';
+import { loadScannerKeyring } from '../../services/common/runtime.js';
+import { loadTopology } from '../../topology/load.js';
 import { openPostgresStore, openSqliteStore, type EvidenceRecord, type EvidenceStore } from '../../storage/index.js';
 import { CliError, EXIT_FAILED, EXIT_USAGE, formatTable } from '../output.js';
 
@@ -26,6 +29,7 @@ export interface EvidenceVerifyCliOptions {
   scan?: string;
   receiptKey: string;
   key: string[];
+  topology?: string;
   threshold?: string;
   json?: boolean;
 }
@@ -51,7 +55,8 @@ export function register(program: Command): void {
     .option('--sha256 <hex>', 'the envelope digest to verify')
     .option('--scan <id>', 'verify every envelope of this scan')
     .requiredOption('--receipt-key <file>', "the locker's Ed25519 public key (PEM)")
-    .option('--key <file>', 'a scanner key that may have signed (repeatable)', collect, [])
+    .option('--key <scanner=file>', "a scanner's key: SCANNER=FILE (repeatable); only the keys of the scanner hop 1 saw count", collect, [])
+    .option('--topology <file>', "take every scanner's keys from this topology file")
     .option('--threshold <n>', 'distinct scanner keys that must verify', '1')
     .option('--json', 'print the result as JSON')
     .action(async (options: EvidenceVerifyCliOptions) => {
@@ -97,17 +102,41 @@ async function loadKey(file: string, what: string): Promise<KeyMaterial> {
   }
 }
 
+/**
+ * The scanner keyring of `--topology` and `--key SCANNER=FILE`: whose key each is must be said,
+ * because only the keys of the scanner hop 1 saw may verify (docs/services.md).
+ */
+async function scannerKeysOf(options: EvidenceVerifyCliOptions): Promise<ScannerKeyring> {
+  const keyring = new Map<string, Verifier[]>();
+  if (options.topology) {
+    try {
+      const topology = await loadTopology(options.topology);
+      for (const [id, verifiers] of await loadScannerKeyring(topology)) keyring.set(id, [...verifiers]);
+    } catch (error) {
+      throw new CliError(`--topology ${options.topology}: ${(error as Error).message}`, EXIT_USAGE);
+    }
+  }
+  for (const value of options.key) {
+    const match = /^([A-Za-z0-9._-]{1,64})=(.+)$/.exec(value);
+    if (!match) throw new CliError(`--key ${value}: say whose key it is, as --key SCANNER=FILE (e.g. --key scanner-01=keys/scanner-01.hmac)`, EXIT_USAGE);
+    const [, scannerId, file] = match;
+    const list = keyring.get(scannerId!) ?? [];
+    list.push(createVerifier(await loadKey(file!, '--key')));
+    keyring.set(scannerId!, list);
+  }
+  return keyring;
+}
+
 /** Verifies and prints; throws a CliError carrying exit 1 when anything failed. */
 export async function runEvidenceVerify(options: EvidenceVerifyCliOptions, write: Write = toStdout): Promise<EvidenceVerification[]> {
   if (Boolean(options.db) === Boolean(options.in)) throw new CliError('pass exactly one of --db or --in', EXIT_USAGE);
   requireOneSelector(options, Boolean(options.in));
   const threshold = Number(options.threshold ?? '1');
   if (!Number.isInteger(threshold) || threshold < 1) throw new CliError('--threshold must be a positive integer', EXIT_USAGE);
-  if (options.key.length === 0) throw new CliError('pass the scanner keys with --key FILE (repeatable)', EXIT_USAGE);
+  if (options.key.length === 0 && !options.topology) throw new CliError('pass the scanner keys with --key SCANNER=FILE (repeatable) or --topology FILE', EXIT_USAGE);
   const receiptKey = await loadKey(options.receiptKey, '--receipt-key');
   if (receiptKey.algorithm !== 'ed25519') throw new CliError('--receipt-key must be an Ed25519 PEM key', EXIT_USAGE);
-  const scannerVerifiers: Verifier[] = [];
-  for (const file of options.key) scannerVerifiers.push(createVerifier(await loadKey(file, '--key')));
+  const scannerKeys = await scannerKeysOf(options);
 
   let records: EvidenceRecordInput[];
   if (options.in) {
@@ -133,7 +162,7 @@ export async function runEvidenceVerify(options: EvidenceVerifyCliOptions, write
   }
 
   const results: EvidenceVerification[] = [];
-  for (const record of records) results.push(await verifyEvidenceRecord(record, { receiptKey, scannerVerifiers, threshold }));
+  for (const record of records) results.push(await verifyEvidenceRecord(record, { receiptKey, scannerKeys, threshold }));
   const ok = results.length > 0 && results.every((r) => r.ok);
   if (options.json) write(`${JSON.stringify({ ok, records: results }, null, 2)}\n`);
   else if (results.length === 0) write('no evidence matched\n');

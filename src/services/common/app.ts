@@ -3,12 +3,14 @@
  * problem+json handlers, metrics, health probes and the provenance plugin in front of every route
  * that does not opt out. Each service adds its own routes to the instance this returns.
  */
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import type { Registry } from 'prom-client';
 import provenancePlugin, { type ProvenancePluginOptions } from '../../provenance/fastify.js';
+import { tlsPeerIdentity } from '../../provenance/options.js';
 import type { ResolvedService, ResolvedTopology } from '../../topology/resolve.js';
 import type { EvidenceStore } from '../../storage/types.js';
+import { accessPolicy, type AccessPolicy } from './access.js';
 import { installProblemHandlers } from './errors.js';
 import { installHealth, storeCheck, type ReadinessCheck } from './health.js';
 import { installMetrics, type ServiceMetrics } from './metrics.js';
@@ -40,6 +42,8 @@ export interface ServiceAppOptions {
 export interface ServiceBase {
   app: FastifyInstance;
   service: ResolvedService;
+  /** Who may read what (docs/services.md#who-may-write-and-read). */
+  access: AccessPolicy;
   metrics: ServiceMetrics;
   now: () => number;
 }
@@ -82,7 +86,9 @@ export async function createServiceBase(options: ServiceAppOptions, kind: Resolv
     for (const method of [route.method].flat()) if (method !== 'HEAD') routes.push({ method, url: route.url });
   });
   installProblemHandlers(app);
-  const metrics = installMetrics(app, { registry: options.registry, service: service.id });
+  const peerIdentity = options.provenance.peerIdentity ?? ((request: FastifyRequest) => tlsPeerIdentity(request.raw.socket));
+  const access = accessPolicy(options.topology, service, peerIdentity);
+  const metrics = installMetrics(app, { registry: options.registry, service: service.id, access });
   await app.register(provenancePlugin, {
     ...options.provenance,
     now: options.provenance.now ?? now,
@@ -90,7 +96,7 @@ export async function createServiceBase(options: ServiceAppOptions, kind: Resolv
     serviceId: service.id,
     metrics: { registry: metrics.registry },
   });
-  installHealth(app, { service: service.id, checks: [storeCheck(options.store), ...(options.readiness ?? [])] });
+  installHealth(app, { service: service.id, checks: [storeCheck(options.store), ...(options.readiness ?? [])], access });
   if (options.closeStore ?? true) app.addHook('onClose', async () => options.store.close());
-  return { app, service, metrics, now };
+  return { app, service, access, metrics, now };
 }

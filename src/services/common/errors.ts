@@ -6,7 +6,7 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isProvenanceError } from '../../provenance/problems.js';
-import { StorageError } from '../../storage/types.js';
+import { ScanConflictError, StorageError } from '../../storage/types.js';
 import { ServiceError, problemFor, type ServiceProblem, type ServiceProblemCode } from './problems.js';
 
 /** The media type of every refusal (RFC 9457 §3). */
@@ -31,6 +31,7 @@ const FASTIFY_CLIENT_ERRORS: Readonly<Record<string, ServiceProblemCode>> = {
 export function problemOf(error: unknown): ServiceProblem {
   if (error instanceof ServiceError) return error.toProblem();
   if (isProvenanceError(error)) return error.toProblem();
+  if (error instanceof ScanConflictError) return problemFor('scan-conflict', error.message);
   if (error instanceof StorageError) return problemFor('storage-unavailable', 'the evidence store did not answer; retry later');
   const fastifyError = error as Partial<FastifyError>;
   if (fastifyError.validation) return problemFor('invalid-request', fastifyError.message ?? 'invalid request');

@@ -5,6 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { EvidenceStore } from '../../storage/types.js';
+import type { AccessPolicy } from './access.js';
 import { sendProblem } from './errors.js';
 import { problemFor } from './problems.js';
 
@@ -49,10 +50,11 @@ export function staticCheck(name: string, detail: string): ReadinessCheck {
 }
 
 /** Registers the three probes. `service` is the id the answers name. */
-export function installHealth(app: FastifyInstance, options: { service: string; checks: readonly ReadinessCheck[] }): void {
+export function installHealth(app: FastifyInstance, options: { service: string; checks: readonly ReadinessCheck[]; access: AccessPolicy }): void {
   app.get('/healthz/live', { config: { provenance: false } }, async () => ({ service: options.service, status: 'live' }));
 
-  app.get('/healthz/ready', { config: { provenance: false } }, async (_request, reply) => {
+  app.get('/healthz/ready', { config: { provenance: false } }, async (request, reply) => {
+    options.access.requireOps(options.access.peerOf(request)?.spiffeId ?? null, 'GET /healthz/ready');
     const results = await Promise.all(options.checks.map(async (c) => ({ name: c.name, ...(await c.check()) })));
     const ready = results.every((r) => r.ok);
     const checks = Object.fromEntries(results.map((r) => [r.name, { ok: r.ok, detail: r.detail }]));
@@ -67,6 +69,8 @@ export function installHealth(app: FastifyInstance, options: { service: string; 
   app.get('/healthz/traversal', async (request) => {
     const provenance = request.provenance;
     if (!provenance) throw new TypeError('/healthz/traversal reached without verified provenance');
+    // Through the chain: the scanner whose certificate the edge saw must be named in access.ops.
+    options.access.requireOps(options.access.requester(provenance).spiffeId, 'GET /healthz/traversal');
     return {
       service: options.service,
       status: 'verified',

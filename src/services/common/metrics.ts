@@ -3,6 +3,7 @@
  * the `/metrics` endpoint. The provenance plugin registers its decision counter on the same
  * registry, so one scrape shows both.
  */
+import type { AccessPolicy } from './access.js';
 import type { FastifyInstance } from 'fastify';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
@@ -20,7 +21,7 @@ export interface ServiceMetrics {
  * Registers request metrics and `GET /metrics` (opted out of provenance: scrapers do not cross
  * the gateway chain).
  */
-export function installMetrics(app: FastifyInstance, options: { registry?: Registry; service: string; defaultMetrics?: boolean }): ServiceMetrics {
+export function installMetrics(app: FastifyInstance, options: { registry?: Registry; service: string; defaultMetrics?: boolean; access: AccessPolicy }): ServiceMetrics {
   const registry = options.registry ?? new Registry();
   registry.setDefaultLabels({ service: options.service });
   if (options.defaultMetrics ?? false) collectDefaultMetrics({ register: registry });
@@ -51,7 +52,9 @@ export function installMetrics(app: FastifyInstance, options: { registry?: Regis
     duration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
   });
 
-  app.get('/metrics', { config: { provenance: false } }, async (_request, reply) => {
+  app.get('/metrics', { config: { provenance: false } }, async (request, reply) => {
+    // Direct route: the TLS peer itself must be named in access.ops (docs/services.md#health-and-metrics).
+    options.access.requireOps(options.access.peerOf(request)?.spiffeId ?? null, 'GET /metrics');
     reply.header('content-type', registry.contentType);
     return registry.metrics();
   });

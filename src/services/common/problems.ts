@@ -11,10 +11,11 @@ import { PROBLEM_TYPE_BASE } from '../../provenance/problems.js';
 /** code → HTTP status and RFC 9457 `title`. */
 export const SERVICE_PROBLEMS = {
   'invalid-request': { status: 400, title: 'The request does not match the API description' },
+  'identity-not-allowed': { status: 403, title: 'The client identity is not named for this endpoint in the topology' },
   'not-found': { status: 404, title: 'No such route' },
-  'evidence-not-found': { status: 404, title: 'No evidence is stored under this digest' },
-  'scan-not-found': { status: 404, title: 'No scan is registered under this id' },
-  'scan-conflict': { status: 409, title: 'The scan exists with different data, or was completed with another report' },
+  'evidence-not-found': { status: 404, title: 'No evidence is stored under this digest, or none the requesting scanner may read' },
+  'scan-not-found': { status: 404, title: 'No scan is registered under this id, or none the requesting scanner may read' },
+  'scan-conflict': { status: 409, title: 'The scan belongs to another scanner, exists with different data, or was completed with another report' },
   'payload-too-large': { status: 413, title: 'The request body exceeds the size limit of the service' },
   'unsupported-media-type': { status: 415, title: 'The request body has a media type the route does not take' },
   'not-ready': { status: 503, title: 'The service is not ready' },

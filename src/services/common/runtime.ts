@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import { createVerifier, loadKeyFile, type KeyMaterial, type Signer, type Verifier } from '../../dsse/index.js';
 import { createSigner } from '../../dsse/index.js';
+import type { ScannerKeyring } from '../../provenance/envelope.js';
 import { loadHopKeyring, type HopKeyring } from '../../provenance/keys.js';
 import type { ReplayCache } from '../../provenance/replay/cache.js';
 import { MemoryReplayCache } from '../../provenance/replay/memory.js';
@@ -24,7 +25,8 @@ export class ServiceConfigError extends StellaError {
 export interface ServiceRuntime {
   service: ResolvedService;
   hopKeys: HopKeyring;
-  scannerVerifiers: Verifier[];
+  /** Each scanner's DSSE verification keys, by scanner id (docs/provenance.md#4, check 9). */
+  scannerKeys: ScannerKeyring;
   /** Present for an evidence-locker. */
   receiptSigner: Signer | null;
   store: EvidenceStore;
@@ -32,12 +34,15 @@ export interface ServiceRuntime {
 }
 
 /**
- * The scanners' verification keys: each signing key's `publicFile` when given, else the key file
- * itself (an HMAC secret, or a private key whose public half verifies). The keyid is the `kid`.
+ * The scanners' verification keys, per scanner: each signing key's `publicFile` when given, else
+ * the key file itself (an HMAC secret, or a private key whose public half verifies). The keyid is
+ * the `kid`. A key listed for two scanners is refused: it could not say which of them signed.
  */
-export async function loadScannerVerifiers(topology: ResolvedTopology): Promise<Verifier[]> {
-  const verifiers: Verifier[] = [];
+export async function loadScannerKeyring(topology: ResolvedTopology): Promise<ScannerKeyring> {
+  const keyring = new Map<string, Verifier[]>();
+  const owner = new Map<string, string>();
   for (const scanner of topology.scanners) {
+    const verifiers: Verifier[] = [];
     for (const key of scanner.signing.keys) {
       const file = key.publicFile ?? key.file;
       let material: KeyMaterial;
@@ -46,10 +51,16 @@ export async function loadScannerVerifiers(topology: ResolvedTopology): Promise<
       } catch (error) {
         throw new ServiceConfigError(`scanners.${scanner.id}.signing.keys.${key.kid}: ${file}: ${(error as Error).message}`, { cause: error });
       }
+      const other = owner.get(material.keyId);
+      if (other !== undefined && other !== scanner.id) {
+        throw new ServiceConfigError(`scanners.${scanner.id}.signing.keys.${key.kid}: ${file} is the same key as one of scanner ${other}; a key must bind one scanner`);
+      }
+      owner.set(material.keyId, scanner.id);
       verifiers.push(createVerifier(material, key.kid));
     }
+    keyring.set(scanner.id, verifiers);
   }
-  return verifiers;
+  return keyring;
 }
 
 /** The locker's receipt signer: an Ed25519 PKCS#8 private key (SPEC §8). */
@@ -76,9 +87,11 @@ export async function loadServiceRuntime(topology: ResolvedTopology, serviceId: 
   } catch (error) {
     throw new ServiceConfigError((error as Error).message, { cause: error });
   }
-  const scannerVerifiers = await loadScannerVerifiers(topology);
-  if (service.envelopeThreshold > scannerVerifiers.length) {
-    throw new ServiceConfigError(`services.${service.id}.envelopeThreshold: ${service.envelopeThreshold} but only ${scannerVerifiers.length} scanner key(s)`);
+  const scannerKeys = await loadScannerKeyring(topology);
+  for (const [scannerId, verifiers] of scannerKeys) {
+    if (service.envelopeThreshold > verifiers.length) {
+      throw new ServiceConfigError(`services.${service.id}.envelopeThreshold: ${service.envelopeThreshold} but scanner ${scannerId} has only ${verifiers.length} key(s)`);
+    }
   }
   const receiptSigner = service.kind === 'evidence-locker' ? await loadReceiptSigner(service) : null;
   const store = await openStoreForService(service, topology.baseDir, env);
@@ -91,7 +104,7 @@ export async function loadServiceRuntime(topology: ResolvedTopology, serviceId: 
   } else {
     replayCache = new MemoryReplayCache();
   }
-  return { service, hopKeys, scannerVerifiers, receiptSigner, store, replayCache };
+  return { service, hopKeys, scannerKeys, receiptSigner, store, replayCache };
 }
 
 /** True when a file exists (the CRL is optional until `pki init` wrote one). */

@@ -75,7 +75,7 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
     provenance: {
       hopKeys: runtime.hopKeys,
       replayCache: runtime.replayCache,
-      envelope: { verifiers: runtime.scannerVerifiers, threshold: service.envelopeThreshold },
+      envelope: { scannerKeys: runtime.scannerKeys, threshold: service.envelopeThreshold },
     },
   };
   const app =

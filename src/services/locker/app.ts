@@ -37,7 +37,7 @@ const SHA256_PARAM = { type: 'object', required: ['sha256'], properties: { sha25
 export async function buildLockerApp(options: LockerAppOptions): Promise<FastifyInstance> {
   if (options.receiptSigner?.algorithm !== 'ed25519') throw new TypeError('buildLockerApp: receiptSigner must be an Ed25519 signer');
   if (!options.provenance.envelope) throw new TypeError('buildLockerApp: provenance.envelope (scanner verifiers) is required');
-  const { app, service, metrics, now } = await createServiceBase(
+  const { app, service, access, metrics, now } = await createServiceBase(
     { ...options, readiness: [staticCheck('keys', `receipt key ${options.receiptSigner.keyid} (ed25519); hop keys loaded`), ...(options.readiness ?? [])] },
     'evidence-locker',
   );
@@ -54,12 +54,16 @@ export async function buildLockerApp(options: LockerAppOptions): Promise<Fastify
     const body = request.rawBody;
     if (!envelope || !body) throw new TypeError('POST /api/v1/evidence reached without a verified envelope');
     const sha256 = createHash('sha256').update(body).digest('hex');
+    const requester = access.requester(provenance);
+    if (envelope.scannerId !== requester.scannerId) throw new TypeError('the envelope was verified with the keys of another scanner than hop 1 names');
 
-    // A retry of a stored envelope needs no new receipt: answer the original one.
+    // A retry of a stored envelope needs no new receipt: answer the original one. The same bytes
+    // name the same certificate (check 8), so they come from the same scanner; checked anyway.
     const stored = await store.getEvidence(sha256);
     let record: EvidenceRecord;
     let created = false;
     if (stored) {
+      if (stored.scannerId !== requester.scannerId) throw new ServiceError('scan-conflict', `envelope ${sha256} was stored by another scanner`);
       record = stored;
     } else {
       const receivedAt = new Date(now()).toISOString();
@@ -69,6 +73,12 @@ export async function buildLockerApp(options: LockerAppOptions): Promise<Fastify
           service: service.id,
           topology: topology.name,
           scanId: provenance.scanId,
+          scanner: {
+            id: requester.scannerId,
+            spiffeId: requester.spiffeId,
+            certificateSha256: provenance.hops[0]!.peer,
+            keyids: envelope.accepted.map((a) => a.keyid),
+          },
           receivedAt,
           hops: provenance.hops.map((h) => ({ id: h.id, seq: h.seq, ts: h.ts, peer: h.peer, peerId: h.peerId, kid: h.kid })),
           verification: {
@@ -82,6 +92,7 @@ export async function buildLockerApp(options: LockerAppOptions): Promise<Fastify
       const put = await store.putEvidence({
         sha256,
         scanId: provenance.scanId,
+        scannerId: requester.scannerId,
         serviceId: service.id,
         payloadType: envelope.payloadType,
         envelope: body,
@@ -102,8 +113,11 @@ export async function buildLockerApp(options: LockerAppOptions): Promise<Fastify
     const provenance = verified(request);
     const { sha256 } = request.params as { sha256: string };
     const record = await store.getEvidence(sha256);
-    // Another scan's evidence is as absent as no evidence (the list route checks the same way).
-    if (!record || record.scanId !== provenance.scanId) throw new ServiceError('evidence-not-found', `no evidence with sha256 ${sha256} in scan ${provenance.scanId}`);
+    // Another scan's evidence, or one this scanner may not read, is as absent as no evidence: no
+    // oracle for what other scanners stored (docs/services.md#who-may-write-and-read).
+    if (!record || record.scanId !== provenance.scanId || !access.mayRead(access.requester(provenance), record.scannerId)) {
+      throw new ServiceError('evidence-not-found', `no evidence with sha256 ${sha256} in scan ${provenance.scanId}`);
+    }
     return evidenceView(record, { withEnvelope: true });
   });
 
@@ -111,6 +125,8 @@ export async function buildLockerApp(options: LockerAppOptions): Promise<Fastify
     const provenance = verified(request);
     const { scanId } = request.params as { scanId: string };
     requireSameScan(provenance, scanId);
+    // A scan nobody stored under and another scanner's scan answer alike.
+    if (!access.mayRead(access.requester(provenance), await store.getScanOwner(scanId))) throw new ServiceError('scan-not-found', `no evidence stored under scan ${scanId}`);
     const records = await store.listByScan(scanId);
     return { scanId, evidence: records.map((r) => evidenceView(r, { withEnvelope: false })) };
   });

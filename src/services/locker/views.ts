@@ -11,6 +11,7 @@ export function evidenceView(record: EvidenceRecord, options: { withEnvelope: bo
   return {
     sha256: record.sha256,
     scanId: record.scanId,
+    scannerId: record.scannerId,
     service: record.serviceId,
     payloadType: record.payloadType,
     receivedAt: record.receivedAt,

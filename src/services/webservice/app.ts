@@ -53,7 +53,7 @@ export function scanView(record: ScanRecord): Record<string, unknown> {
  */
 export async function buildWebServiceApp(options: WebServiceAppOptions): Promise<FastifyInstance> {
   if (!options.provenance.envelope) throw new TypeError('buildWebServiceApp: provenance.envelope (scanner verifiers) is required for completion reports');
-  const { app, now } = await createServiceBase({ ...options, readiness: [staticCheck('keys', 'hop keys and scanner keys loaded'), ...(options.readiness ?? [])] }, 'scanner-webservice');
+  const { app, access, now } = await createServiceBase({ ...options, readiness: [staticCheck('keys', 'hop keys and scanner keys loaded'), ...(options.readiness ?? [])] }, 'scanner-webservice');
   const { store } = options;
   app.removeContentTypeParser(['text/plain']);
 
@@ -64,8 +64,7 @@ export async function buildWebServiceApp(options: WebServiceAppOptions): Promise
     const body = request.body as { scanId: string };
     if (body.scanId !== provenance.scanId) throw new ProvenanceError('binding-mismatch', `body scanId ${body.scanId} differs from X-Stella-Scan-Id ${provenance.scanId}`);
     // The scanner is whoever presented the certificate to the edge: hop 1's peer-id.
-    const scannerId = provenance.hops[0]?.peerId;
-    if (!scannerId) throw new TypeError('verified provenance without hops');
+    const { scannerId } = access.requester(provenance);
     const { created, record } = await store.registerScan({ scanId: body.scanId, scannerId, registration: body, registeredAt: new Date(now()).toISOString() });
     if (!created && (record.scannerId !== scannerId || JSON.stringify(record.registration) !== JSON.stringify(body))) {
       throw new ServiceError('scan-conflict', `scan ${body.scanId} is registered with other data`);
@@ -76,9 +75,11 @@ export async function buildWebServiceApp(options: WebServiceAppOptions): Promise
 
   app.get('/api/v1/scans/:scanId', { schema: { params: SCAN_ID_PARAMS } }, async (request) => {
     const { scanId } = request.params as { scanId: string };
-    requireSameScan(verifiedProvenance(request), scanId);
+    const provenance = verifiedProvenance(request);
+    requireSameScan(provenance, scanId);
     const record = await store.getScan(scanId);
-    if (!record) throw new ServiceError('scan-not-found', `no scan ${scanId}`);
+    // Another scanner's scan reads as absent (docs/services.md#who-may-write-and-read).
+    if (!record || !access.mayRead(access.requester(provenance), record.scannerId)) throw new ServiceError('scan-not-found', `no scan ${scanId}`);
     return scanView(record);
   });
 
@@ -89,6 +90,9 @@ export async function buildWebServiceApp(options: WebServiceAppOptions): Promise
     const envelope = provenance.envelope;
     const body = request.rawBody;
     if (!envelope || !body) throw new TypeError('completion reached without a verified envelope');
+    // Only the scanner that registered the scan completes it; another scanner learns no more than a conflict.
+    const registered = await store.getScan(scanId);
+    if (registered && registered.scannerId !== access.requester(provenance).scannerId) throw new ServiceError('scan-conflict', `scan ${scanId} belongs to another scanner`);
     // The report is read from the verified payload bytes, never from the request JSON again.
     const statement = parseStatement(envelope.payload);
     const result = await store.completeScan(scanId, {

@@ -145,7 +145,7 @@ describe('an NGINX edge and an HAProxy hop in front of a service', () => {
     const { topology } = deployment;
     const service = topology.services[0];
     if (!service) throw new Error('a service');
-    const peer = { cn: received.peerCn, fingerprint: certificateFingerprint(join(deployment.pki.dir, 'issued/gateway/gw-internal/cert.pem')) };
+    const peer = { cn: received.peerCn, fingerprint: certificateFingerprint(join(deployment.pki.dir, 'issued/gateway/gw-internal/cert.pem')), spiffeId: `spiffe://${topology.trustDomain}/gateway/${received.peerCn}` };
     return checkHeaders(
       { method: received.method, url: received.url, headers: received.headers, peer },
       { topology, service, keys: await loadHopKeyring(topology), replayCache: new MemoryReplayCache(), now: () => Date.now() },

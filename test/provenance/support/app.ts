@@ -7,6 +7,8 @@ import { fixtureKeys, fixtureTopology, NOW_MS, SERVICE, type BuiltRequest } from
 
 /** Header the tests use to say which certificate CN the TLS peer presented (no TLS in inject). */
 export const TEST_PEER_HEADER = 'x-test-peer-cn';
+/** Overrides the SPIFFE ID of the test peer (default: the gateway identity of its CN). */
+export const TEST_PEER_SPIFFE_HEADER = 'x-test-peer-spiffe';
 
 export interface TestApp {
   app: FastifyInstance;
@@ -32,7 +34,8 @@ export async function buildTestApp(overrides: Partial<ProvenancePluginOptions> &
     metrics: { registry },
     peerIdentity: (request) => {
       const cn = request.headers[TEST_PEER_HEADER];
-      return typeof cn === 'string' ? { cn, fingerprint: 'sha256:'.padEnd(71, '0') } : null;
+      const spiffe = request.headers[TEST_PEER_SPIFFE_HEADER];
+      return typeof cn === 'string' ? { cn, fingerprint: 'sha256:'.padEnd(71, '0'), spiffeId: typeof spiffe === 'string' ? spiffe : `spiffe://${topology.trustDomain}/gateway/${cn}` } : null;
     },
     ...overrides,
   });

@@ -28,8 +28,22 @@ import { topologySchema, type ServiceKind, type TopologyInput } from '../../../s
 import { resolveTopology, stampingHops, type ResolvedTopology } from '../../../src/topology/resolve.js';
 
 export const SCANNER_ID = 'scanner-01';
-export const SCANNER_CERT = `sha256:${createHash('sha256').update('scanner-01 certificate').digest('hex')}`;
+/** A second scanner of the same edge: the attacker of the scanner-identity tests. */
+export const OTHER_SCANNER_ID = 'scanner-02';
+/** An auditor identity: a scanner the topology may name as a reader. */
+export const AUDITOR_ID = 'auditor-01';
+export const TEST_SCANNERS = [SCANNER_ID, OTHER_SCANNER_ID, AUDITOR_ID] as const;
+export type TestScanner = (typeof TEST_SCANNERS)[number];
+/** The (pretend) SHA-256 of a scanner's client certificate. */
+export function scannerCert(id: string): string {
+  return `sha256:${createHash('sha256').update(`${id} certificate`).digest('hex')}`;
+}
+export const SCANNER_CERT = scannerCert(SCANNER_ID);
 export const TEST_PEER_HEADER = 'x-test-peer-cn';
+/** Overrides the SPIFFE ID of the test peer (default: the gateway identity of its CN). */
+export const TEST_PEER_SPIFFE_HEADER = 'x-test-peer-spiffe';
+/** The headers of a direct request from the last hop (gw-internal): what its health checks send. */
+export const LAST_HOP: Readonly<Record<string, string>> = { [TEST_PEER_HEADER]: 'gw-internal' };
 
 /** edge (stamps) → waf (opaque) → internal (stamps) → the service. */
 export function serviceTopology(kind: ServiceKind = 'evidence-locker', serviceOverrides: Partial<TopologyInput['services'][number]> = {}): ResolvedTopology {
@@ -40,7 +54,7 @@ export function serviceTopology(kind: ServiceKind = 'evidence-locker', serviceOv
     name: 'demo',
     trustDomain: 'stella.local',
     pki: { dir: './pki' },
-    scanners: [{ id: SCANNER_ID, signing: { keys: [{ kid: 'scanner-01-hmac', file: './keys/scanner.hmac' }] } }],
+    scanners: TEST_SCANNERS.map((id) => ({ id, signing: { keys: [{ kid: `${id}-hmac`, file: `./keys/${id}.hmac` }] } })),
     hops: [
       { id: 'gw-edge', kind: 'nginx', listen: '127.0.0.1:8443', stamp: { via: 'native', keys: [{ kid: 'edge-1', file: './keys/edge.key' }] }, next: 'waf' },
       { id: 'waf', kind: 'apache-modsecurity', listen: '127.0.0.1:8444', stamp: false, next: 'gw-internal' },
@@ -54,7 +68,10 @@ export function serviceTopology(kind: ServiceKind = 'evidence-locker', serviceOv
 /** Keys of one test world: hop MAC keys, the scanner's DSSE key, the locker's receipt key. */
 export interface TestKeys {
   hopKeys: HopKeyring;
+  /** scanner-01's DSSE key. */
   scanner: KeyMaterial;
+  /** Every test scanner's DSSE key. */
+  scanners: ReadonlyMap<TestScanner, KeyMaterial>;
   receiptPrivate: KeyMaterial;
   receiptPublic: KeyMaterial;
   receiptPublicPem: string;
@@ -67,9 +84,11 @@ export function testKeys(): TestKeys {
     ['gw-internal', new Map([['internal-1', randomBytes(32)]])],
   ]);
   const receipt = generateKey('ed25519');
+  const scanners = new Map(TEST_SCANNERS.map((id) => [id, hmacKeyFromSecret(randomBytes(32))] as const));
   return {
     hopKeys,
-    scanner: hmacKeyFromSecret(randomBytes(32)),
+    scanner: scanners.get(SCANNER_ID)!,
+    scanners,
     receiptPrivate: parseKeyFile(Buffer.from(receipt.private)),
     receiptPublic: parseKeyFile(Buffer.from(receipt.public!)),
     receiptPublicPem: receipt.public!,
@@ -82,16 +101,32 @@ export function provenanceOptions(keys: TestKeys, now: () => number) {
     hopKeys: keys.hopKeys,
     now,
     logDecisions: false,
-    envelope: { verifiers: [createVerifier(keys.scanner, 'scanner-01-hmac')], threshold: 1 },
+    envelope: { scannerKeys: scannerKeyring(keys), threshold: 1 },
     peerIdentity: (request: { headers: Record<string, string | string[] | undefined> }) => {
       const cn = request.headers[TEST_PEER_HEADER];
-      return typeof cn === 'string' ? { cn, fingerprint: `sha256:${createHash('sha256').update(`${cn} certificate`).digest('hex')}` } : null;
+      const spiffe = request.headers[TEST_PEER_SPIFFE_HEADER];
+      if (typeof cn !== 'string') return null;
+      return { cn, fingerprint: scannerCert(cn), spiffeId: typeof spiffe === 'string' ? spiffe : `spiffe://stella.local/gateway/${cn}` };
     },
   };
 }
 
-/** A signed scan-artifact envelope (JSON bytes) for `scanId`, bound to the scanner certificate. */
-export async function signedEnvelope(keys: TestKeys, options: { scanId: string; nowMs: number; artifact?: string; clientCert?: string; topology?: string }): Promise<Buffer> {
+/** Each test scanner's verifier, keyed like the services key them (docs/provenance.md#4, check 9). */
+export function scannerKeyring(keys: TestKeys): Map<string, ReturnType<typeof createVerifier>[]> {
+  return new Map([...keys.scanners].map(([id, key]) => [id, [createVerifier(key, `${id}-hmac`)]]));
+}
+
+/**
+ * A signed scan-artifact envelope (JSON bytes) for `scanId`, bound to a scanner certificate
+ * (scanner-01's unless `clientCert`/`scanner` say otherwise) and signed with the key of
+ * `signWith` (default: that scanner).
+ */
+export async function signedEnvelope(
+  keys: TestKeys,
+  options: { scanId: string; nowMs: number; artifact?: string; clientCert?: string; topology?: string; scanner?: TestScanner; signWith?: TestScanner },
+): Promise<Buffer> {
+  const scanner = options.scanner ?? SCANNER_ID;
+  const signWith = options.signWith ?? scanner;
   const artifact = options.artifact ?? `sbom-${randomBytes(6).toString('hex')}`;
   const statement = buildScanArtifactStatement({
     artifact: { name: artifact, sha256: createHash('sha256').update(artifact).digest('hex') },
@@ -99,12 +134,12 @@ export async function signedEnvelope(keys: TestKeys, options: { scanId: string; 
       scanId: options.scanId,
       topology: options.topology ?? 'demo',
       edgeHop: 'gw-edge',
-      clientCertSha256: options.clientCert ?? SCANNER_CERT,
+      clientCertSha256: options.clientCert ?? scannerCert(scanner),
       nonce: randomBytes(16).toString('hex'),
       issuedAt: new Date(options.nowMs).toISOString(),
     },
   });
-  const envelope = await signEnvelope(IN_TOTO_PAYLOAD_TYPE, serializeStatement(statement), [createSigner(keys.scanner, 'scanner-01-hmac')]);
+  const envelope = await signEnvelope(IN_TOTO_PAYLOAD_TYPE, serializeStatement(statement), [createSigner(keys.scanners.get(signWith)!, `${signWith}-hmac`)]);
   return Buffer.from(serializeEnvelope(envelope));
 }
 
@@ -118,7 +153,12 @@ export interface StampedRequest {
 }
 
 /** Stamps a request through the chain of the topology's only service. */
-export function stamp(topology: ResolvedTopology, keys: TestKeys, options: { method: 'GET' | 'POST'; url: string; scanId: string; body?: Buffer | null; nowMs: number; contentType?: string }): StampedRequest {
+export function stamp(
+  topology: ResolvedTopology,
+  keys: TestKeys,
+  options: { method: 'GET' | 'POST'; url: string; scanId: string; body?: Buffer | null; nowMs: number; contentType?: string; scanner?: TestScanner },
+): StampedRequest {
+  const scanner = options.scanner ?? SCANNER_ID;
   const service = topology.services[0]!;
   const body = options.body ?? null;
   const contentDigest = body && body.length > 0 ? contentDigestOf(body) : null;
@@ -127,14 +167,14 @@ export function stamp(topology: ResolvedTopology, keys: TestKeys, options: { met
   for (const hop of stampingHops(service)) {
     const index = service.chain.indexOf(hop);
     const [kid, key] = [...keys.hopKeys.get(hop.id)!][0]!;
-    const peerId = index === 0 ? SCANNER_ID : service.chain[index - 1]!.id;
+    const peerId = index === 0 ? scanner : service.chain[index - 1]!.id;
     records.push(
       stampRecord({
         hop: hop.id,
         seq: hop.stampSeq!,
         ts: Math.floor(options.nowMs / 1000) - 1,
         nonce: randomBytes(16).toString('hex'),
-        peer: index === 0 ? SCANNER_CERT : `sha256:${createHash('sha256').update(`${peerId} certificate`).digest('hex')}`,
+        peer: scannerCert(peerId),
         peerId,
         kid,
         key,

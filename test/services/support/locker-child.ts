@@ -3,11 +3,12 @@
  * file, real receipt key, real provenance checks) over plain HTTP on a free port and prints
  * `listening <port>` once ready. Usage: node --import tsx locker-child.ts CONFIG.json
  */
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createSigner, hmacKeyFromSecret, parseKeyFile } from '../../../src/dsse/index.js';
 import { buildLockerApp } from '../../../src/services/locker/app.js';
 import { openSqliteStore } from '../../../src/storage/sqlite.js';
-import { provenanceOptions, serviceTopology, type TestKeys } from './fixture.js';
+import { provenanceOptions, SCANNER_ID, serviceTopology, TEST_SCANNERS, type TestKeys } from './fixture.js';
 
 /** What the parent writes for the child. */
 export interface ChildConfig {
@@ -19,9 +20,12 @@ export interface ChildConfig {
 }
 
 const config = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as ChildConfig;
+const scanner = hmacKeyFromSecret(Buffer.from(config.scannerSecret, 'base64'));
 const keys: TestKeys = {
   hopKeys: new Map(Object.entries(config.hopKeys).map(([hop, ring]) => [hop, new Map(Object.entries(ring).map(([kid, b64]) => [kid, Buffer.from(b64, 'base64')]))])),
-  scanner: hmacKeyFromSecret(Buffer.from(config.scannerSecret, 'base64')),
+  scanner,
+  // Only scanner-01 sends in this test; the others get keys of their own that nobody uses.
+  scanners: new Map(TEST_SCANNERS.map((id) => [id, id === SCANNER_ID ? scanner : hmacKeyFromSecret(randomBytes(32))] as const)),
   receiptPrivate: parseKeyFile(Buffer.from(config.receiptPrivatePem)),
   receiptPublic: parseKeyFile(Buffer.from(config.receiptPublicPem)),
   receiptPublicPem: config.receiptPublicPem,
