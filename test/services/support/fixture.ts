@@ -117,8 +117,12 @@ export interface StampedRequest {
   records: HopRecord[];
 }
 
-/** Stamps a request through the chain of the topology's only service. */
-export function stamp(topology: ResolvedTopology, keys: TestKeys, options: { method: 'GET' | 'POST'; url: string; scanId: string; body?: Buffer | null; nowMs: number; contentType?: string }): StampedRequest {
+/** Stamps a request through the chain of the topology's only service; `tsS` sets each record's ts. */
+export function stamp(
+  topology: ResolvedTopology,
+  keys: TestKeys,
+  options: { method: 'GET' | 'POST'; url: string; scanId: string; body?: Buffer | null; nowMs: number; contentType?: string; tsS?: number[] },
+): StampedRequest {
   const service = topology.services[0]!;
   const body = options.body ?? null;
   const contentDigest = body && body.length > 0 ? contentDigestOf(body) : null;
@@ -132,7 +136,7 @@ export function stamp(topology: ResolvedTopology, keys: TestKeys, options: { met
       stampRecord({
         hop: hop.id,
         seq: hop.stampSeq!,
-        ts: Math.floor(options.nowMs / 1000) - 1,
+        ts: options.tsS?.[records.length] ?? Math.floor(options.nowMs / 1000) - 1,
         nonce: randomBytes(16).toString('hex'),
         peer: index === 0 ? SCANNER_CERT : `sha256:${createHash('sha256').update(`${peerId} certificate`).digest('hex')}`,
         peerId,
