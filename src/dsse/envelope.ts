@@ -9,12 +9,13 @@ import { decodeBase64Bytes, decodeBase64Into, decodeBase64Strict, encodeBase64 }
 import { DsseError } from './errors.js';
 import { locatePayload } from './locate.js';
 import { allocatePae, isWellFormedText } from './pae.js';
+import { assertUnambiguousJson } from './unambiguous.js';
 
-/** One signature of an envelope; `keyid` is `""` when the JSON has none. */
+/** One signature of an envelope; `keyid` is `""` when the JSON has none (or not as a string). */
 export interface EnvelopeSignature {
   /** A hint naming the key; it may narrow which keys are tried, never decide trust. */
   keyid: string;
-  /** The raw signature bytes (decoded). */
+  /** The raw signature bytes (decoded); empty when the entry holds no usable signature. */
   sig: Buffer;
 }
 
@@ -56,7 +57,11 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
  * {@link decodeBase64Strict}. An empty `signatures` list parses (verification rejects it with
  * `DSSE_NO_SIGNATURES`), so tools can still inspect unsigned envelopes.
  *
- * @throws {DsseError} `DSSE_MALFORMED` or `DSSE_TOO_LARGE`; never anything else for any input.
+ * A text input that repeats a key in any object, or nests deeper than `MAX_JSON_DEPTH`, is
+ * refused (docs/dsse.md "Unambiguous JSON"); an object input was parsed by someone else and cannot
+ * be checked for that.
+ *
+ * @throws {DsseError} `DSSE_MALFORMED`, `DSSE_TOO_LARGE` or `DSSE_DUPLICATE_KEY`; never anything else for any input.
  */
 export function parseEnvelope(input: unknown, limits?: Partial<EnvelopeLimits>): Envelope {
   const bounds = resolveLimits(limits);
@@ -148,12 +153,16 @@ function hasControlByte(bytes: Uint8Array): boolean {
   return false;
 }
 
+/** `JSON.parse`, then the one-reading check (docs/dsse.md "Unambiguous JSON"). */
 function parseJson(text: string): unknown {
+  let value: unknown;
   try {
-    return JSON.parse(text) as unknown;
+    value = JSON.parse(text) as unknown;
   } catch (error) {
     throw new DsseError('DSSE_MALFORMED', 'envelope is not valid JSON', { cause: error });
   }
+  assertUnambiguousJson(text, 'envelope');
+  return value;
 }
 
 /**
@@ -177,14 +186,15 @@ function fromJsonValue(value: unknown, bounds: EnvelopeLimits, payloadBytes?: Ui
   let size = typeBytes + (payloadBytes?.byteLength ?? payload.length);
   const raw: { keyid: string; sig: string }[] = [];
   for (const [index, entry] of signatures.entries()) {
-    if (!isPlainObject(entry)) throw malformed(`signatures[${index}] is not an object`);
-    // A missing keyid is "" (SPEC §3); null or any other type is malformed.
-    const rawKeyid = own(entry, 'keyid');
-    const keyid = rawKeyid === undefined ? '' : rawKeyid;
-    const sig = own(entry, 'sig');
-    if (typeof keyid !== 'string') throw malformed(`signatures[${index}].keyid must be a string`);
-    if (typeof sig !== 'string') throw malformed(`signatures[${index}].sig must be a base64 string`);
-    if (sig.length === 0) throw malformed(`signatures[${index}].sig is empty`);
+    // DSSE verification skips a signature that fails and lets the threshold decide, so one bad
+    // entry never fails the envelope (docs/dsse.md "Envelope and PAE"): a keyid that is not a
+    // string is no hint, a sig that is not a string reads as empty, and an empty sig verifies
+    // under no key. The size limits still bound every entry.
+    const fields = isPlainObject(entry) ? entry : {};
+    const rawKeyid = own(fields, 'keyid');
+    const rawSig = own(fields, 'sig');
+    const keyid = typeof rawKeyid === 'string' ? rawKeyid : '';
+    const sig = typeof rawSig === 'string' ? rawSig : '';
     const keyidBytes = Buffer.byteLength(keyid, 'utf8');
     if (keyidBytes > bounds.maxKeyidBytes) throw tooLarge(`signatures[${index}].keyid of ${keyidBytes} bytes`, bounds.maxKeyidBytes);
     size += keyidBytes + sig.length;
@@ -195,7 +205,7 @@ function fromJsonValue(value: unknown, bounds: EnvelopeLimits, payloadBytes?: Ui
   return {
     payloadType,
     payload: decodePayload(payloadType, payloadBytes ?? payload),
-    signatures: raw.map((s, index) => ({ keyid: s.keyid, sig: decodeField(s.sig, `signatures[${index}].sig`) })),
+    signatures: raw.map((s) => ({ keyid: s.keyid, sig: decodeSignature(s.sig) })),
   };
 }
 
@@ -214,12 +224,12 @@ function decodePayload(payloadType: string, value: string | Uint8Array): Buffer 
   }
 }
 
-function decodeField(value: string, path: string): Buffer {
+/** A sig that is not strict base64 cannot verify: it reads as empty, which no key accepts. */
+function decodeSignature(value: string): Buffer {
   try {
     return decodeBase64Strict(value);
-  } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new DsseError('DSSE_MALFORMED', `${path}: ${reason}`, { cause: error });
+  } catch {
+    return Buffer.alloc(0);
   }
 }
 

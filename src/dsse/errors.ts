@@ -10,7 +10,8 @@ import { StellaError } from '../errors/base.js';
  */
 export const DSSE_ERROR_CODES = {
   DSSE_MALFORMED: 'the envelope, a field of it or its base64 is not well-formed',
-  DSSE_TOO_LARGE: 'the envelope exceeds a size limit (bytes, signatures, payload type or keyid length)',
+  DSSE_TOO_LARGE: 'the envelope exceeds a size limit (bytes, signatures, payload type or keyid length, JSON nesting depth)',
+  DSSE_DUPLICATE_KEY: 'the envelope or its Statement repeats a key in one JSON object, so readers could disagree on its meaning',
   DSSE_NO_SIGNATURES: 'the envelope carries no signature',
   DSSE_THRESHOLD_NOT_MET: 'fewer distinct trusted keys verified the envelope than the threshold asks',
   DSSE_PAYLOAD_TYPE_MISMATCH: 'the payload type differs from the one the verifier expects',

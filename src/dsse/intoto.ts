@@ -6,6 +6,7 @@
  * `clientCertSha256` with the `peer` of hop 1 (SPEC §4 rule 3, `binding-mismatch`).
  */
 import { DsseError } from './errors.js';
+import { assertUnambiguousJson } from './unambiguous.js';
 
 /** `_type` of an in-toto Statement v1. */
 export const IN_TOTO_STATEMENT_TYPE = 'https://in-toto.io/Statement/v1';
@@ -91,15 +92,20 @@ export function buildScanArtifactStatement(input: { artifact: { name: string; sh
 /**
  * Parses and validates a Statement from a verified DSSE payload.
  *
- * @throws {DsseError} `DSSE_STATEMENT_INVALID` listing every problem found.
+ * @throws {DsseError} `DSSE_STATEMENT_INVALID` listing every problem found; `DSSE_DUPLICATE_KEY`
+ *   or `DSSE_TOO_LARGE` for JSON with a repeated key or nested too deep (docs/dsse.md "Unambiguous JSON").
  */
 export function parseStatement(payload: Buffer): Statement {
   let value: unknown;
+  let text: string;
   try {
-    value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(payload)) as unknown;
+    text = new TextDecoder('utf-8', { fatal: true }).decode(payload);
+    value = JSON.parse(text) as unknown;
   } catch (error) {
     throw new DsseError('DSSE_STATEMENT_INVALID', 'statement is not UTF-8 JSON', { cause: error });
   }
+  // Every level the product reads (subject, digest maps, the predicate and its intent) is in it.
+  assertUnambiguousJson(text, 'statement');
   const problems = statementProblems(value);
   if (problems.length > 0) throw new DsseError('DSSE_STATEMENT_INVALID', `invalid statement: ${problems.join('; ')}`);
   const v = value as Statement;

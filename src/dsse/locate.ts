@@ -13,7 +13,9 @@
  * answer is a raw control character (JSON forbids U+0000–U+001F in strings): the caller maps any
  * refusal of such a payload to the whole-text parse's 'not valid JSON'. Anything else (escapes,
  * duplicate keys, a non-string payload, broken structure) answers `null` and the caller parses the
- * whole text as before.
+ * whole text as before. Either way the text that was parsed then passes the one-reading check
+ * (./unambiguous.ts): on the slow path a repeated `payload` is refused there, on this one the
+ * emptied text still holds every other key, so a repeat elsewhere is refused alike.
  */
 
 /** The byte range of the payload's string content (quotes excluded). */

@@ -83,6 +83,8 @@ export async function verifyEnvelope(env: Envelope, options: VerifyOptions): Pro
   const encoded = paeOfPayload(env.payloadType, env.payload);
   const accepted = new Map<string, AcceptedKey>();
   for (const signature of env.signatures) {
+    // An empty sig is an entry the parser found unusable: skipped, the threshold decides (docs/dsse.md).
+    if (signature.sig.length === 0) continue;
     for (const verifier of candidates(verifiers, signature.keyid)) {
       // A key already accepted cannot count twice, so it is not tried again.
       if (accepted.has(verifier.keyId)) continue;

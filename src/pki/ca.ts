@@ -7,6 +7,7 @@ import { AsnConvert } from '@peculiar/asn1-schema';
 import { CRLNumber, id_ce_cRLNumber } from '@peculiar/asn1-x509';
 import { readFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
+import { withoutEmptyEntryExtensions } from './crl.js';
 import { PkiError } from './errors.js';
 import { certificateFingerprint, generateKeyPair, importSigningKey, normalizeSerial, PKI_ALGORITHMS, privateKeyToPem, x509, type CryptoKey } from './x509.js';
 import {
@@ -197,7 +198,7 @@ export async function publishTrust(dir: string, state: CaState, now: Date): Prom
         extensions: [await x509.AuthorityKeyIdentifierExtension.create(ca.cert), new x509.Extension(id_ce_cRLNumber, false, AsnConvert.serialize(new CRLNumber(state.crlNumber)))],
       });
       // OpenSSL, NGINX and HAProxy read only the `X509 CRL` PEM label (RFC 7468 §5).
-      crls.push(x509.PemConverter.encode(crl.rawData, 'X509 CRL').trim());
+      crls.push(x509.PemConverter.encode(await withoutEmptyEntryExtensions(crl.rawData, ca.key), 'X509 CRL').trim());
     }
   }
   await writeIfChanged(paths.caBundle, bundle.join('\n') + '\n');

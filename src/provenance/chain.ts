@@ -86,7 +86,11 @@ function checkTimes(records: readonly HopRecord[], { topology, now }: ChainConte
     const ageSeconds = nowSeconds - r.ts;
     if (ageSeconds < -clockSkewSeconds) throw new ProvenanceError('provenance-stale', `${r.hop}: ts is ${-ageSeconds} s in the future`);
     if (ageSeconds > maxAgeSeconds + clockSkewSeconds) throw new ProvenanceError('provenance-stale', `${r.hop}: ts is ${ageSeconds} s old`);
-    if (r.ts < previousTs) throw new ProvenanceError('provenance-stale', `${r.hop}: ts goes back in time along the chain`);
+    // Two hops' clocks may disagree by up to the skew, so a later record may read that much older
+    // (docs/provenance.md#4, detail 6): no tolerance would refuse genuine requests.
+    if (r.ts < previousTs - clockSkewSeconds) {
+      throw new ProvenanceError('provenance-stale', `${r.hop}: ts is ${previousTs - r.ts} s before the previous record's, more than the ${clockSkewSeconds} s skew`);
+    }
     previousTs = r.ts;
     return { id: r.hop, seq: r.seq, ts: r.ts, ageSeconds, nonce: r.nonce, peer: r.peer, peerId: r.peerId, kid: r.kid, result: 'verified' };
   });

@@ -16,6 +16,7 @@ import { combineFieldLines, parseProvenanceHeader } from './codec.js';
 import { checkContentDigest } from './digest.js';
 import type { EnvelopeReader, VerifiedEnvelopeResult } from './envelope.js';
 import type { HopKeyring } from './keys.js';
+import { METHOD_PATTERN } from './mac.js';
 import { ProvenanceError } from './problems.js';
 import { HEADER, SCAN_ID_PATTERN, type HopRecord, type RequestFacts } from './record.js';
 import type { ReplayCache } from './replay/cache.js';
@@ -82,6 +83,11 @@ export function checkHeaders(incoming: IncomingFacts, ctx: VerifierContext): Che
   if (provenance === null || provenance.trim() === '') throw new ProvenanceError('provenance-missing', 'X-Stella-Provenance is missing');
 
   if (!SCAN_ID_PATTERN.test(scanId)) throw new ProvenanceError('provenance-malformed', 'X-Stella-Scan-Id has the wrong format');
+  // The MAC input holds the method between `|`s, so its grammar is narrower than RFC 9110's token:
+  // a method Node accepts but a MAC cannot cover (M-SEARCH) is the client's mistake, not a 500.
+  if (!METHOD_PATTERN.test(incoming.method)) {
+    throw new ProvenanceError('provenance-malformed', `method ${JSON.stringify(incoming.method)} is not one a hop record can cover (upper-case letters only)`);
+  }
   const contentDigest = combineFieldLines(incoming.headers[HEADER.contentDigest]);
   // The MAC input is `|`-joined; only the path may hold `|`, so the digest must not (SPEC §4).
   if (contentDigest !== null && !/^[\x20-\x7b\x7d\x7e]*$/.test(contentDigest)) {

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createSigner, createVerifier, signEnvelope, verifyEnvelope } from '../../src/dsse/index.js';
+import { createSigner, createVerifier, encodeBase64, parseEnvelope, signEnvelope, verifyEnvelope } from '../../src/dsse/index.js';
 import type { Envelope } from '../../src/dsse/index.js';
 import { codeOf, makeKey } from './support/keys.js';
 
@@ -67,5 +67,20 @@ describe('threshold verification', () => {
     const verifiers = [createVerifier(mac.verifying, 'x'), createVerifier(mac.verifying, 'y')];
     assert.equal(await codeOf(() => verifyEnvelope(env, { payloadType: TYPE, verifiers, threshold: 2 })), 'DSSE_THRESHOLD_NOT_MET');
     assert.equal((await verifyEnvelope(env, { payloadType: TYPE, verifiers })).accepted.length, 1);
+  });
+
+  it('skips an empty sig, a null keyid or a sig that is not base64 and lets the threshold decide, as DSSE verification asks', async () => {
+    const signed = await signEnvelope(TYPE, body, [createSigner(alice.signing, 'alice'), createSigner(bob.signing, 'bob')]);
+    const [a, b] = signed.signatures.map((s) => ({ keyid: s.keyid, sig: encodeBase64(s.sig) }));
+    const text = (signatures: unknown[]) => JSON.stringify({ payloadType: TYPE, payload: encodeBase64(body), signatures });
+    const verifiers = [createVerifier(alice.verifying, 'alice'), createVerifier(bob.verifying, 'bob')];
+    const junk = [{ keyid: 'alice', sig: '' }, { keyid: null, sig: 'AA EC' }, { sig: 12 }, null];
+    // The junk entries come first, so the good ones are reached only if the bad ones were skipped.
+    const two = await verifyEnvelope(parseEnvelope(Buffer.from(text([...junk, a, { ...b, keyid: null }]))), { payloadType: TYPE, verifiers, threshold: 2 });
+    assert.deepEqual(two.accepted.map((k) => k.keyId).sort(), [alice.verifying.keyId, bob.verifying.keyId].sort());
+    const one = parseEnvelope(Buffer.from(text([...junk, a])));
+    assert.equal((await verifyEnvelope(one, { payloadType: TYPE, verifiers })).accepted.length, 1);
+    assert.equal(await codeOf(() => verifyEnvelope(one, { payloadType: TYPE, verifiers, threshold: 2 })), 'DSSE_THRESHOLD_NOT_MET');
+    assert.equal(await codeOf(() => verifyEnvelope(parseEnvelope(text(junk)), { payloadType: TYPE, verifiers })), 'DSSE_THRESHOLD_NOT_MET');
   });
 });

@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { initPki, issueCertificate, revokeCertificate } from '../../src/pki/index.js';
 import { revokedSerials, watchRevocationList } from '../../src/pki/crl.js';
 import { tempDir } from '../support/tmp.js';
+import { openssl } from './helpers.js';
+import { pemBlocks } from '../../src/pki/x509.js';
 
 describe('revocation lists read outside a TLS stack', () => {
   const dir = tempDir('stella-crl-');
@@ -33,6 +35,32 @@ describe('revocation lists read outside a TLS stack', () => {
       assert.equal(list.isRevoked(valid.serial), true);
     } finally {
       list.stop();
+    }
+  });
+
+  it('publishes revoked entries without an empty extensions list (RFC 5280 §5.1), signed so openssl verifies every CRL', async () => {
+    const own = tempDir('stella-crl-rfc-');
+    try {
+      await initPki({ dir: own.path });
+      for (const name of ['scanner-01', 'scanner-02']) {
+        await revokeCertificate({ dir: own.path, serial: (await issueCertificate({ dir: own.path, role: 'scanner', name })).serial });
+      }
+      const blocks = pemBlocks(readFileSync(join(own.path, 'crl.pem'), 'utf8'), 'X509 CRL');
+      for (const block of blocks) {
+        // openssl's own DER walk, not the library that wrote it (@peculiar/asn1-schema reads an
+        // empty SEQUENCE back as an absent field, so it cannot see the fault). No element of a CRL
+        // of ours is an empty SEQUENCE; before the fix each revoked entry ended with one.
+        const der = await openssl(['asn1parse', '-i'], block);
+        assert.equal(der.code, 0, der.stderr);
+        assert.doesNotMatch(der.stdout, /l= *0 cons: +SEQUENCE/);
+        assert.match(der.stdout, /X509v3 CRL Number/);
+        const checked = await openssl(['crl', '-noout', '-text', '-CAfile', join(own.path, 'ca-bundle.pem')], block);
+        assert.equal(checked.code, 0, checked.stderr);
+        assert.match(checked.stderr, /verify OK/);
+      }
+      assert.equal(revokedSerials(readFileSync(join(own.path, 'crl.pem'), 'utf8')).size, 2);
+    } finally {
+      own.remove();
     }
   });
 

@@ -47,6 +47,19 @@ describe('verifyChain', () => {
     fails(() => verify(tamperedAndStale.slice(1), request), 'topology-mismatch');
   });
 
+  it('lets ts go back along the chain by up to clockSkewSeconds (30 here), and refuses one second more', () => {
+    for (const [tsS, ok] of [
+      [[NOW_S - 1, NOW_S - 2, NOW_S - 2], true],
+      [[NOW_S, NOW_S - 30, NOW_S], true],
+      [[NOW_S, NOW_S - 31, NOW_S], false],
+      [[NOW_S - 10, NOW_S - 10, NOW_S - 41], false],
+    ] as const) {
+      const built = buildRequest(topology, keys, { tsS: [...tsS] });
+      if (ok) assert.equal(verify(built.records, facts(built)).length, 3, String(tsS));
+      else fails(() => verify(built.records, facts(built)), 'provenance-stale');
+    }
+  });
+
   it('makes record n cover record n-1: a re-stamped earlier record breaks the next MAC', () => {
     const built = buildRequest(topology, keys);
     const request = facts(built);

@@ -152,11 +152,11 @@ export interface StampedRequest {
   records: HopRecord[];
 }
 
-/** Stamps a request through the chain of the topology's only service. */
+/** Stamps a request through the chain of the topology's only service; `tsS` sets each record's ts. */
 export function stamp(
   topology: ResolvedTopology,
   keys: TestKeys,
-  options: { method: 'GET' | 'POST'; url: string; scanId: string; body?: Buffer | null; nowMs: number; contentType?: string; scanner?: TestScanner },
+  options: { method: 'GET' | 'POST'; url: string; scanId: string; body?: Buffer | null; nowMs: number; contentType?: string; scanner?: TestScanner; tsS?: number[] },
 ): StampedRequest {
   const scanner = options.scanner ?? SCANNER_ID;
   const service = topology.services[0]!;
@@ -172,7 +172,7 @@ export function stamp(
       stampRecord({
         hop: hop.id,
         seq: hop.stampSeq!,
-        ts: Math.floor(options.nowMs / 1000) - 1,
+        ts: options.tsS?.[records.length] ?? Math.floor(options.nowMs / 1000) - 1,
         nonce: randomBytes(16).toString('hex'),
         peer: scannerCert(peerId),
         peerId,
