@@ -81,14 +81,17 @@ export function peerCheck(topology: ResolvedTopology, hop: ResolvedHop): string 
   const peers = admittedPeerIds(topology, hop).map(literal);
   const cn = peers.length > 0 ? `^CN=(${peers.join('|')})(,|$)` : '^$.';
   const ids = admittedPeerSpiffeIds(topology, hop).map(literal);
-  const san = ids.length > 0 ? `^(${ids.join('|')})$` : '^$.';
+  // The list placeholder renders as `[<uri> <uri>…]` (Caddy 2.6.2): anchored on one element, it also
+  // refuses a second URI SAN. `[[]`/`[]]` are the brackets, as quoted() refuses backslashes.
+  const san = ids.length > 0 ? `^[[](${ids.join('|')})[]]$` : '^$.';
+  // Two matchers, two refusals: one vars_regexp with two keys matches when ANY key matches, and
+  // `not` over several sets is true only when none matches — neither says "both must hold".
   return `		# Peers: {http.request.tls.client.subject} is the RFC 2253 subject, CN first;
-		# {http.request.tls.client.san.uris} the URI SAN, the one SPIFFE ID (role ${admittedPeerRole(topology, hop)}).
-		@foreign_peer not {
-			vars_regexp {http.request.tls.client.subject} ${quoted(cn)}
-			vars_regexp {http.request.tls.client.san.uris} ${quoted(san)}
-		}
-		respond @foreign_peer "peer not admitted" 403`;
+		# {http.request.tls.client.san.uris} the URI SANs: exactly one, the SPIFFE ID (role ${admittedPeerRole(topology, hop)}).
+		@foreign_cn not vars_regexp {http.request.tls.client.subject} ${quoted(cn)}
+		respond @foreign_cn "peer not admitted" 403
+		@foreign_role not vars_regexp {http.request.tls.client.san.uris} ${quoted(san)}
+		respond @foreign_role "peer not admitted" 403`;
 }
 
 export function healthResponse(hop: ResolvedHop): string {

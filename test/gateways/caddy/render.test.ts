@@ -60,8 +60,8 @@ describe('renderCaddyHop', () => {
     assert.match(caddyfile('gw-edge'), /vars_regexp \{http\.request\.tls\.client\.subject\} "\^CN=\(scanner-01\)\(,\|\$\)"/);
     assert.match(caddyfile('inner'), /vars_regexp \{http\.request\.tls\.client\.subject\} "\^CN=\(gw-edge\)\(,\|\$\)"/);
     // docs/gateways/caddy.md "Peers": the whole SPIFFE ID (role and name) from the URI SAN as well.
-    assert.match(caddyfile('gw-edge'), /vars_regexp \{http\.request\.tls\.client\.san\.uris\} "\^\(spiffe:\/\/stella\[\.\]local\/scanner\/scanner-01\)\$"/);
-    assert.match(caddyfile('inner'), /vars_regexp \{http\.request\.tls\.client\.san\.uris\} "\^\(spiffe:\/\/stella\[\.\]local\/gateway\/gw-edge\)\$"/);
+    assert.match(caddyfile('gw-edge'), /vars_regexp \{http\.request\.tls\.client\.san\.uris\} "\^\[\[\]\(spiffe:\/\/stella\[\.\]local\/scanner\/scanner-01\)\[\]\]\$"/);
+    assert.match(caddyfile('inner'), /vars_regexp \{http\.request\.tls\.client\.san\.uris\} "\^\[\[\]\(spiffe:\/\/stella\[\.\]local\/gateway\/gw-edge\)\[\]\]\$"/);
   });
 
   it('lets an opaque hop forward X-Stella-Provenance untouched', () => {
