@@ -3,6 +3,7 @@
  * it forwards to, whether it is the edge. Pure; derived from the resolved topology.
  */
 import type { ResolvedHop, ResolvedTopology } from '../topology/resolve.js';
+import { spiffeId, type PkiRole } from '../pki/spiffe.js';
 
 /** Splits `host:port` (the schema's listen format; IPv6 in brackets). */
 export function splitListen(listen: string): { host: string; port: number } {
@@ -24,6 +25,20 @@ export function admittedPeerIds(topology: ResolvedTopology, hop: ResolvedHop): s
   const before = topology.hops.filter((h) => h.next === hop.id).map((h) => h.id);
   if (before.length > 0) return before;
   return topology.scanners.filter((s) => s.edge === hop.id).map((s) => s.id);
+}
+
+/**
+ * The certificate role a hop admits (docs/gateways/README.md, docs/operations/certificates.md#roles):
+ * `scanner` at the edge, `gateway` behind it. Together with {@link admittedPeerIds}: CN and role.
+ */
+export function admittedPeerRole(topology: ResolvedTopology, hop: ResolvedHop): Extract<PkiRole, 'scanner' | 'gateway'> {
+  return isEdge(topology, hop) ? 'scanner' : 'gateway';
+}
+
+/** The SPIFFE IDs a hop admits: {@link admittedPeerIds} under {@link admittedPeerRole}. */
+export function admittedPeerSpiffeIds(topology: ResolvedTopology, hop: ResolvedHop): string[] {
+  const role = admittedPeerRole(topology, hop);
+  return admittedPeerIds(topology, hop).map((id) => spiffeId(topology.trustDomain, role, id));
 }
 
 /** Whether scanners connect to this hop directly (SPEC §4 rule 1 applies to it). */

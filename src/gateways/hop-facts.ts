@@ -7,7 +7,7 @@
  */
 import type { ResolvedHop, ResolvedTopology } from '../topology/resolve.js';
 import { DEFAULT_MAX_BODY_BYTES, DEFAULT_UPSTREAM_TIMEOUT_SECONDS, type MacKeyRef } from '../topology/schema.js';
-import { admittedPeerIds, isEdge as isEdgeHop, nextTarget, RULE_ONE_HEADERS, splitListen } from './chain.js';
+import { admittedPeerIds, admittedPeerRole, isEdge as isEdgeHop, nextTarget, RULE_ONE_HEADERS, splitListen } from './chain.js';
 import { hopHealthPath } from './types.js';
 
 /** The header a forward-auth hop uses to hand the verified certificate to its stamper (CONVENTIONS). */
@@ -43,6 +43,8 @@ export interface HopFacts {
   readonly isEdge: boolean;
   /** CNs admitted as the TLS peer: the scanners of this edge, or the hops that forward here. */
   readonly expectedPeers: readonly string[];
+  /** The role those peers' certificates must carry: `scanner` at the edge, else `gateway`. */
+  readonly expectedPeerRole: 'scanner' | 'gateway';
   /** Headers removed from every forwarded request (rule 1 at the edge, besides X-Stella-Provenance). */
   readonly stripHeaders: readonly string[];
   /** Whether an incoming `X-Stella-Provenance` is discarded: at the edge and at the seq-1 stamper. */
@@ -93,6 +95,7 @@ export function hopFacts(topology: ResolvedTopology, hop: ResolvedHop): HopFacts
     hop,
     isEdge,
     expectedPeers,
+    expectedPeerRole: admittedPeerRole(topology, hop),
     // Rule 1's certificate headers go at every hop (no hop sets them toward the next one);
     // X-Stella-Provenance is handled by `dropIncomingProvenance` and the stamping itself.
     stripHeaders: [...RULE_ONE_HEADERS.filter((h) => h !== 'X-Stella-Provenance'), ...(isEdge ? topology.headers.strip : [])],

@@ -6,6 +6,7 @@
  * Use `request`/`fetch` from the npm `undici` package with this dispatcher, not Node's global
  * fetch (../shared/notes/gateways.md: mixing them breaks across majors).
  */
+import { constants } from 'node:crypto';
 import type { Server as TlsServer, SecureContextOptions } from 'node:tls';
 import type { Server as HttpsServer } from 'node:https';
 import { Agent, Dispatcher } from 'undici';
@@ -19,12 +20,19 @@ export function createMtlsAgentOptions(material: TlsMaterial, base: Agent.Option
   return { ...base, connect: { ...connect, key: material.key, cert: material.chain, ca: material.ca } };
 }
 
-/** The secure-context options a TLS server needs from a material (CRL included when the source has one). */
+/**
+ * The secure-context options an mTLS server needs from a material (CRL included when the source has
+ * one). No session tickets: a resumed session skips certificate verification and could outlive the
+ * client certificate (docs/operations/certificates.md#sessions); Node keeps no server-side session
+ * cache without `resumeSession` handlers, so nothing else can resume. Part of every context because
+ * `setSecureContext` forgets `secureOptions` it is not given again.
+ */
 export function createMtlsSecureContextOptions(material: TlsMaterial, options: { crl?: boolean } = {}): SecureContextOptions {
   return {
     key: material.key,
     cert: material.chain,
     ca: material.ca,
+    secureOptions: constants.SSL_OP_NO_TICKET,
     // Node loads only the first CRL of a PEM string; an array hands it every CA's CRL, which its
     // CRL_CHECK_ALL verification needs (UNABLE_TO_GET_CRL otherwise).
     ...(options.crl !== false && material.crl ? { crl: pemBlocks(material.crl, 'X509 CRL') } : {}),

@@ -4,6 +4,7 @@
  */
 import { X509Certificate as NodeX509 } from 'node:crypto';
 import { PkiError } from './errors.js';
+import { ROLE_SUBJECT_ATTRIBUTE } from './spiffe.js';
 import { certificateFingerprint, normalizeSerial, pemBlocks, x509 } from './x509.js';
 
 /** EKU OIDs by the names `pki inspect` prints. */
@@ -16,6 +17,8 @@ const EKU_NAMES: Readonly<Record<string, string>> = {
 export interface CertificateSummary {
   subject: string;
   commonName: string | null;
+  /** Every subject OU: a leaf of this PKI has exactly one, its role (docs/operations/certificates.md#roles). */
+  organizationalUnits: string[];
   issuer: string;
   serial: string;
   notBefore: Date;
@@ -59,6 +62,7 @@ export function inspectCertificate(pemOrDer: string | Uint8Array): CertificateSu
   return {
     subject: cert.subject,
     commonName: cn,
+    organizationalUnits: cert.subjectName.getField(ROLE_SUBJECT_ATTRIBUTE),
     issuer: cert.issuer,
     serial: normalizeSerial(cert.serialNumber),
     notBefore: cert.notBefore,

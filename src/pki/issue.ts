@@ -1,12 +1,14 @@
 /**
- * Leaf issuance from the local CA (SPEC §5): CN = name, exactly one SPIFFE URI SAN, key usage
- * digitalSignature (critical), EKU clientAuth (+ serverAuth for gateways and services).
+ * Leaf issuance from the local CA (SPEC §5): CN = name, OU = role (mirroring the SPIFFE path for
+ * gateways that cannot read URI SANs, docs/operations/certificates.md#roles), exactly one SPIFFE URI
+ * SAN, key usage digitalSignature (critical), EKU clientAuth (+ serverAuth for gateways and services).
  */
 import { KeyObject } from 'node:crypto';
 import { join } from 'node:path';
 import { issuedPaths } from '../topology/resolve.js';
 import { leafProfile, leafValidity, type PkiRole } from './profile.js';
 import { loadCa, randomSerial } from './ca.js';
+import { ROLE_SUBJECT_ATTRIBUTE } from './spiffe.js';
 import { pkiPaths, PRIVATE_FILE_MODE, readState, withDirLock, writeFileAtomic, writeState } from './store.js';
 import { certificateFingerprint, generateKeyPair, normalizeSerial, PKI_ALGORITHMS, privateKeyToPem, x509, type CryptoKey } from './x509.js';
 import { readFile } from 'node:fs/promises';
@@ -86,7 +88,8 @@ export async function issueCertificate(options: IssueOptions): Promise<IssuedCer
     const serial = randomSerial();
     const cert = await x509.X509CertificateGenerator.create({
       serialNumber: serial,
-      subject: [{ CN: [profile.name] }],
+      // DER order OU, CN: RFC 2253 renderings (NGINX, HAProxy, Caddy) then read `CN=…,OU=…`.
+      subject: [{ [ROLE_SUBJECT_ATTRIBUTE]: [profile.role] }, { CN: [profile.name] }],
       issuer: issuer.cert.subject,
       notBefore,
       notAfter,

@@ -4,12 +4,9 @@
  */
 import { isIP } from 'node:net';
 import { PkiError } from './errors.js';
-import { spiffeId } from './x509.js';
+import { PKI_ROLES, spiffeId, type PkiRole } from './spiffe.js';
 
-/** The roles a leaf can have. */
-export const PKI_ROLES = ['scanner', 'gateway', 'service'] as const;
-/** A leaf's role. */
-export type PkiRole = (typeof PKI_ROLES)[number];
+export { PKI_ROLES, type PkiRole };
 
 /** Default leaf lifetime: 24 h (SPEC §5). */
 export const DEFAULT_LEAF_TTL_SECONDS = 24 * 3600;

@@ -7,6 +7,7 @@
 import { createPrivateKey, X509Certificate as NodeX509, type KeyObject } from 'node:crypto';
 import { PkiError } from './errors.js';
 import { inspectCertificate } from './inspect.js';
+import { parseSpiffeId } from './spiffe.js';
 import { certificateFingerprint, normalizeSerial, pemBlocks } from './x509.js';
 
 /** Longest chain accepted between a leaf and an anchor (leaf → intermediate → root). */
@@ -94,8 +95,8 @@ export function validateMaterial(raw: RawMaterial, options: { now: Date; expecte
 
 /**
  * Checks a certificate without its key: within validity at `now` (PKI_CERT_EXPIRED), chains to
- * the bundle through the given intermediates (PKI_CHAIN_INVALID), and carries a CN and exactly
- * one URI SAN (PKI_IDENTITY_MISMATCH). Returns its identity. The enrollment endpoint uses it on
+ * the bundle through the given intermediates (PKI_CHAIN_INVALID), and carries a CN, exactly one
+ * URI SAN naming `<role>/<CN>` and one OU equal to that role (PKI_IDENTITY_MISMATCH). Returns its identity. The enrollment endpoint uses it on
  * the certificate a renewing client presents.
  */
 export function verifyCertificate(leaf: NodeX509, intermediatePems: readonly string[], caPem: string, now: Date): MtlsIdentity {
@@ -110,7 +111,31 @@ export function verifyCertificate(leaf: NodeX509, intermediatePems: readonly str
   if (summary.uris.length !== 1 || !summary.commonName) {
     throw new PkiError('PKI_IDENTITY_MISMATCH', 'the certificate must carry a CN and exactly one URI SAN (SPEC §5)');
   }
-  return { commonName: summary.commonName, spiffeId: summary.uris[0]! };
+  const identity = { commonName: summary.commonName, spiffeId: summary.uris[0]! };
+  checkRoleConsistency(identity, summary.organizationalUnits);
+  return identity;
+}
+
+/**
+ * docs/operations/certificates.md#roles: the SPIFFE ID is `spiffe://<td>/<role>/<CN>` and the
+ * subject's one OU is that same role. Gateways that cannot read URI SANs admit by CN and OU, so a
+ * leaf where the two views disagree would be one identity to some programs and another to others.
+ */
+function checkRoleConsistency(identity: MtlsIdentity, organizationalUnits: readonly string[]): void {
+  const parts = parseSpiffeId(identity.spiffeId);
+  if (!parts) {
+    throw new PkiError('PKI_IDENTITY_MISMATCH', `the URI SAN ${identity.spiffeId} is not spiffe://<trust domain>/<scanner|gateway|service>/<name> (SPEC §5)`);
+  }
+  if (parts.name !== identity.commonName) {
+    throw new PkiError('PKI_IDENTITY_MISMATCH', `the CN ${identity.commonName} is not the name of the SPIFFE ID ${identity.spiffeId} (SPEC §5)`);
+  }
+  if (organizationalUnits.length !== 1 || organizationalUnits[0] !== parts.role) {
+    const found = organizationalUnits.length === 0 ? 'no OU' : `OU ${organizationalUnits.join(', ')}`;
+    throw new PkiError(
+      'PKI_IDENTITY_MISMATCH',
+      `the subject carries ${found} where its role ${parts.role} is expected as the one OU; re-issue the certificate (docs/operations/certificates.md#roles)`,
+    );
+  }
 }
 
 /**

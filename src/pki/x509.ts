@@ -68,11 +68,6 @@ export function certificateFingerprint(derOrPem: string | Uint8Array): string {
   return `sha256:${createHash('sha256').update(certificateDer(derOrPem)).digest('hex')}`;
 }
 
-/** The SPIFFE ID of an identity (SPEC §5): `spiffe://<trust-domain>/<role>/<name>`. */
-export function spiffeId(trustDomain: string, role: string, name: string): string {
-  return `spiffe://${trustDomain}/${role}/${name}`;
-}
-
 /** Lowercase hex serial without leading zero bytes, as the CLI and CRL code compare it. */
 export function normalizeSerial(serial: string): string {
   const hex = serial.toLowerCase().replace(/[^0-9a-f]/g, '').replace(/^(00)+/, '');

@@ -54,7 +54,8 @@ describe('issueCertificate', () => {
     assert.equal(leaf.paths?.cert, join(ca.dir, 'issued/scanner/scanner-01/cert.pem'));
     assert.equal((await verify(leaf.paths!.cert)).code, 0);
     const text = (await openssl(['x509', '-in', leaf.paths!.cert, '-noout', '-text'])).stdout;
-    assert.match(text, /Subject: CN ?= ?scanner-01\n/);
+    // docs/operations/certificates.md#roles: the role as the one OU, mirroring the SPIFFE path.
+    assert.match(text, /Subject: OU ?= ?scanner, CN ?= ?scanner-01\n/);
     assert.match(text, /X509v3 Subject Alternative Name: ?\n\s+URI:spiffe:\/\/stella\.test\/scanner\/scanner-01\n/);
     assert.match(text, /X509v3 Key Usage: critical\n\s+Digital Signature\n/);
     assert.match(text, /X509v3 Extended Key Usage: ?\n\s+TLS Web Client Authentication\n/);

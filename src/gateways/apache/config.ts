@@ -4,7 +4,7 @@
  */
 import type { ResolvedHop, ResolvedTopology } from '../../topology/resolve.js';
 import { DEFAULT_MAX_PROVENANCE_HEADER_BYTES, DEFAULT_UPSTREAM_TIMEOUT_SECONDS } from '../../topology/schema.js';
-import { admittedPeerIds, isEdge, nextTarget, RULE_ONE_HEADERS } from '../chain.js';
+import { admittedPeerIds, admittedPeerRole, isEdge, nextTarget, RULE_ONE_HEADERS } from '../chain.js';
 import { hopHealthPath } from '../types.js';
 import { hostName, quoted } from './directives.js';
 import { APACHE_RUN_USER, APACHE_SYSTEM_PATHS, type ApacheHopLayout } from './layout.js';
@@ -18,7 +18,6 @@ export const APACHE_MODULES = [
   ['reqtimeout_module', 'mod_reqtimeout.so'],
   ['headers_module', 'mod_headers.so'],
   ['rewrite_module', 'mod_rewrite.so'],
-  ['socache_shmcb_module', 'mod_socache_shmcb.so'],
   ['ssl_module', 'mod_ssl.so'],
   // ModSecurity 2 needs unique_id (Debian's security2.load: "Depends: unique_id").
   ['unique_id_module', 'mod_unique_id.so'],
@@ -65,14 +64,17 @@ LimitRequestBody ${maxBodyBytes(hop)}
 LimitRequestFieldSize ${fieldSize}`;
 }
 
-function inboundTlsBlock(topology: ResolvedTopology, hop: ResolvedHop, layout: ApacheHopLayout): string {
+function inboundTlsBlock(topology: ResolvedTopology, hop: ResolvedHop): string {
   return `# --- Inbound mTLS: a client certificate from the trusted CAs is required, every CRL of the chain applies.
 Listen ${hop.listen}
 SSLEngine on
 SSLProtocol -all +TLSv1.2 +TLSv1.3
 SSLCertificateFile ${quoted(hop.tls.chain)}
 SSLCertificateKeyFile ${quoted(hop.tls.key)}
-SSLSessionCache ${quoted(`shmcb:${layout.runDir}/ssl_scache(512000)`)}
+# No resumption (docs/gateways/apache-modsecurity.md "Sessions"): a resumed session skips certificate
+# verification, so neither the cache nor a ticket may let a session outlive its certificate.
+SSLSessionCache none
+SSLSessionTickets off
 SSLVerifyClient require
 SSLVerifyDepth 3
 SSLCACertificateFile ${quoted(topology.pki.caBundle)}
@@ -80,11 +82,20 @@ SSLCARevocationFile ${quoted(topology.pki.crl)}
 SSLCARevocationCheck chain`;
 }
 
-/** Only the expected peers get in (docs/CONVENTIONS.md); others get 403 after the handshake. */
+/**
+ * Only the expected peers get in (docs/gateways/apache-modsecurity.md "Peers"); others get 403 after
+ * the handshake. mod_ssl 2.4 exposes no URI SAN (only DNS, Email and msUPN), so the role is the
+ * subject's one OU (`_1` is a second one), which the PKI keeps equal to the SPIFFE role
+ * (docs/operations/certificates.md#roles).
+ */
 function peerAdmissionBlock(topology: ResolvedTopology, hop: ResolvedHop): string {
   const peers = admittedPeerIds(topology, hop).map((id) => `'${id}'`);
-  const rule = peers.length > 0 ? `Require expr "%{SSL_CLIENT_S_DN_CN} in { ${peers.join(', ')} }"` : 'Require all denied';
-  return `# --- Peers: only the certificate Common Names the topology sends here.
+  const role = admittedPeerRole(topology, hop);
+  const rule =
+    peers.length > 0
+      ? `Require expr "%{SSL_CLIENT_S_DN_CN} in { ${peers.join(', ')} } && %{SSL_CLIENT_S_DN_OU} == '${role}' && -z %{SSL_CLIENT_S_DN_OU_1}"`
+      : 'Require all denied';
+  return `# --- Peers: only the certificate Common Names the topology sends here, with role ${role} (OU).
 <Location "/">
   ${rule}
 </Location>`;
@@ -169,7 +180,7 @@ export function renderApacheConf(topology: ResolvedTopology, hop: ResolvedHop, l
     `# --- Modules.\n${modules}`,
     processBlock(hop, layout),
     limitsBlock(topology, hop),
-    inboundTlsBlock(topology, hop, layout),
+    inboundTlsBlock(topology, hop),
     peerAdmissionBlock(topology, hop),
     edgeStripBlock(topology, hop),
     wafBlock(layout),

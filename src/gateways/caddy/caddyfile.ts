@@ -6,7 +6,7 @@
  */
 import type { ResolvedHop, ResolvedTopology } from '../../topology/resolve.js';
 import { DEFAULT_MAX_BODY_BYTES, DEFAULT_UPSTREAM_TIMEOUT_SECONDS } from '../../topology/schema.js';
-import { admittedPeerIds, isEdge, nextTarget, RULE_ONE_HEADERS, splitListen } from '../chain.js';
+import { admittedPeerIds, admittedPeerRole, admittedPeerSpiffeIds, isEdge, nextTarget, RULE_ONE_HEADERS, splitListen } from '../chain.js';
 import { hopHealthPath } from '../types.js';
 
 /** The stamper contract (docs/CONVENTIONS.md): where forward_auth asks, what it copies back. */
@@ -29,9 +29,13 @@ export function quoted(value: string): string {
   return `"${value}"`;
 }
 
-/** A regular expression that matches the text literally (ids only hold [A-Za-z0-9._-]). */
+/**
+ * A regular expression that matches the text literally. Ids, trust domains and SPIFFE IDs only
+ * hold [A-Za-z0-9._:/-]; `.` becomes `[.]` because {@link quoted} refuses backslashes.
+ */
 function literal(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  if (!/^[A-Za-z0-9._:/-]*$/.test(text)) throw new TypeError(`caddy renderer: ${JSON.stringify(text)} cannot be matched literally`);
+  return text.replace(/[.]/g, '[.]');
 }
 
 /** Offline globals: no admin API, no ACME, no trust-store installs, state inside the hop folder. */
@@ -68,13 +72,26 @@ export function tlsBlock(topology: ResolvedTopology, hop: ResolvedHop): string {
 	}`;
 }
 
-/** Only the certificate CNs the topology sends here get further (docs/CONVENTIONS.md). */
+/**
+ * Only the certificate CNs the topology sends here, with the role it puts there, get further
+ * (docs/gateways/caddy.md "Peers"): the CN from the RFC 2253 subject and the whole SPIFFE ID
+ * (role and name) from the URI SAN, both required.
+ */
 export function peerCheck(topology: ResolvedTopology, hop: ResolvedHop): string {
   const peers = admittedPeerIds(topology, hop).map(literal);
-  const pattern = peers.length > 0 ? `^CN=(${peers.join('|')})(,|$)` : '^$.';
-  return `		# Peers: {http.request.tls.client.subject} is the RFC 2253 subject, CN first.
-		@foreign_peer not vars_regexp {http.request.tls.client.subject} ${quoted(pattern)}
-		respond @foreign_peer "peer not admitted" 403`;
+  const cn = peers.length > 0 ? `^CN=(${peers.join('|')})(,|$)` : '^$.';
+  const ids = admittedPeerSpiffeIds(topology, hop).map(literal);
+  // The list placeholder renders as `[<uri> <uri>…]` (Caddy 2.6.2): anchored on one element, it also
+  // refuses a second URI SAN. `[[]`/`[]]` are the brackets, as quoted() refuses backslashes.
+  const san = ids.length > 0 ? `^[[](${ids.join('|')})[]]$` : '^$.';
+  // Two matchers, two refusals: one vars_regexp with two keys matches when ANY key matches, and
+  // `not` over several sets is true only when none matches — neither says "both must hold".
+  return `		# Peers: {http.request.tls.client.subject} is the RFC 2253 subject, CN first;
+		# {http.request.tls.client.san.uris} the URI SANs: exactly one, the SPIFFE ID (role ${admittedPeerRole(topology, hop)}).
+		@foreign_cn not vars_regexp {http.request.tls.client.subject} ${quoted(cn)}
+		respond @foreign_cn "peer not admitted" 403
+		@foreign_role not vars_regexp {http.request.tls.client.san.uris} ${quoted(san)}
+		respond @foreign_role "peer not admitted" 403`;
 }
 
 export function healthResponse(hop: ResolvedHop): string {

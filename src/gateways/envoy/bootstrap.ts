@@ -6,7 +6,8 @@
 import { isIP } from 'node:net';
 import type { ResolvedHop, ResolvedTopology } from '../../topology/resolve.js';
 import { DEFAULT_MAX_BODY_BYTES, DEFAULT_UPSTREAM_TIMEOUT_SECONDS } from '../../topology/schema.js';
-import { admittedPeerIds, isEdge, nextTarget, RULE_ONE_HEADERS, splitListen } from '../chain.js';
+import { spiffeId } from '../../pki/spiffe.js';
+import { admittedPeerSpiffeIds, isEdge, nextTarget, RULE_ONE_HEADERS, splitListen } from '../chain.js';
 import { hopHealthPath } from '../types.js';
 
 /** `@type` URLs of the typed configs used below (resolved against the API by `check.ts`). */
@@ -41,9 +42,12 @@ function socketAddress(listen: string): Json {
   return { socket_address: { address: host.replace(/^\[(.*)\]$/, '$1'), port_value: port } };
 }
 
-/** The SPIFFE URI SAN of a peer (SPEC §5): Envoy matches SANs, not CNs, and CN = name here. */
-function spiffe(topology: ResolvedTopology, role: 'scanner' | 'gateway' | 'service', name: string): Json {
-  return { san_type: 'URI', matcher: { exact: `spiffe://${topology.trustDomain}/${role}/${name}` } };
+/**
+ * An exact SPIFFE URI SAN matcher (SPEC §5). Envoy matches SANs, not CNs; the SPIFFE ID carries the
+ * role and the name (= CN, docs/operations/certificates.md#roles), so it pins both.
+ */
+function uriSan(id: string): Json {
+  return { san_type: 'URI', matcher: { exact: id } };
 }
 
 /** Builds the bootstrap of one Envoy hop. */
@@ -51,7 +55,6 @@ export function envoyBootstrap(topology: ResolvedTopology, hop: ResolvedHop): Js
   const edge = isEdge(topology, hop);
   const next = nextTarget(hop);
   const nextRole = hop.nextTarget.type === 'hop' ? 'gateway' : 'service';
-  const peerRole = edge ? 'scanner' : 'gateway';
   const stamp = hop.stamp === false ? null : hop.stamp;
   const maxBodyBytes = hop.limits?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const timeout = `${hop.limits?.upstreamTimeoutSeconds ?? DEFAULT_UPSTREAM_TIMEOUT_SECONDS}s`;
@@ -154,6 +157,10 @@ export function envoyBootstrap(topology: ResolvedTopology, hop: ResolvedHop): Js
   const downstreamTls: Json = {
     '@type': T.downstreamTls,
     require_client_certificate: true,
+    // docs/gateways/envoy.md: no resumption on a client-authenticated listener, so a session can
+    // never carry a certificate past its notAfter or its revocation (tickets and the cache alike).
+    disable_stateless_session_resumption: true,
+    disable_stateful_session_resumption: true,
     common_tls_context: {
       tls_params: { tls_minimum_protocol_version: 'TLSv1_2' },
       tls_certificates: [{ certificate_chain: { filename: hop.tls.chain }, private_key: { filename: hop.tls.key } }],
@@ -162,7 +169,9 @@ export function envoyBootstrap(topology: ResolvedTopology, hop: ResolvedHop): Js
         crl: { filename: topology.pki.crl },
         // docs/CONVENTIONS.md: crl.pem holds the CRLs of every CA; check the whole chain.
         only_verify_leaf_cert_crl: false,
-        match_typed_subject_alt_names: admittedPeerIds(topology, hop).map((id) => spiffe(topology, peerRole, id)),
+        // docs/gateways/envoy.md: the edge admits its scanners' scanner-role IDs, an inner hop the
+        // gateway-role ID of the hop before it; a certificate of another role never matches.
+        match_typed_subject_alt_names: admittedPeerSpiffeIds(topology, hop).map(uriSan),
       },
       alpn_protocols: ['http/1.1'],
     },
@@ -189,7 +198,7 @@ export function envoyBootstrap(topology: ResolvedTopology, hop: ResolvedHop): Js
             trusted_ca: { filename: topology.pki.caBundle },
             crl: { filename: topology.pki.crl },
             only_verify_leaf_cert_crl: false,
-            match_typed_subject_alt_names: [spiffe(topology, nextRole, next.id)],
+            match_typed_subject_alt_names: [uriSan(spiffeId(topology.trustDomain, nextRole, next.id))],
           },
         },
       },

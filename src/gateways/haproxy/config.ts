@@ -38,6 +38,9 @@ export function globalSection(facts: HopFacts): string {
     '    ssl-default-bind-options ssl-min-ver TLSv1.2',
     '    ssl-default-server-options ssl-min-ver TLSv1.2',
     '    ssl-load-extra-files key',
+    // docs/gateways/haproxy.md "Sessions": no session cache, so no resumed session (which skips
+    // certificate verification) can outlive its certificate; `no-tls-tickets` on the bind does the rest.
+    '    tune.ssl.cachesize 0',
   );
   // Read once at start-up into a process variable; hmac() accepts a variable holding base64.
   if (facts.stamp) lines.push(`    set-var proc.stella_hmac_key env(${HAPROXY_KEY_ENV})`);
@@ -59,10 +62,13 @@ export function defaultsSection(facts: HopFacts): string {
   ].join('\n');
 }
 
-/** SPEC §7: mTLS required, verified against the CA bundle and the CRL; a bad or no certificate fails the handshake. */
+/**
+ * SPEC §7: mTLS required, verified against the CA bundle and the CRL; a bad or no certificate fails
+ * the handshake. No session tickets (docs/gateways/haproxy.md "Sessions").
+ */
 function bindLine(facts: HopFacts, hopDir: string): string {
   return `    bind ${formatAddress(facts.listen)} ssl crt ${haproxyWord(`${hopDir}/${HAPROXY_TLS_FILES.server}`)} ` +
-    `ca-file ${haproxyWord(facts.caBundle)} crl-file ${haproxyWord(facts.crl)} verify required alpn http/1.1`;
+    `ca-file ${haproxyWord(facts.caBundle)} crl-file ${haproxyWord(facts.crl)} verify required no-tls-tickets alpn http/1.1`;
 }
 
 /** SPEC §4 rule 1 (edge) and client copies of headers this hop sets — first, on every path. */
@@ -71,10 +77,18 @@ function stripRules(facts: HopFacts): string[] {
   return names.map((name) => `    http-request del-header ${name}`);
 }
 
-/** Only the expected peers' CNs (CONVENTIONS): the scanners at the edge, else the hop before. */
+/**
+ * Only the expected peers (docs/gateways/haproxy.md "Peers"): their CN, and the role the topology
+ * puts there — `scanner` at the edge, `gateway` behind it — as the subject's one OU. HAProxy 2.6
+ * has no SAN fetch (notes); the PKI keeps the OU equal to the SPIFFE role
+ * (docs/operations/certificates.md#roles). A second OU (occurrence 2) is refused.
+ */
 function admissionRules(facts: HopFacts): string[] {
   if (facts.expectedPeers.length === 0) return ['    http-request deny deny_status 403'];
-  return [`    http-request deny deny_status 403 unless { ssl_c_s_dn(CN) -m str ${facts.expectedPeers.join(' ')} }`];
+  return [
+    `    http-request deny deny_status 403 unless { ssl_c_s_dn(CN) -m str ${facts.expectedPeers.join(' ')} } ` +
+      `{ ssl_c_s_dn(OU,1) -m str ${facts.expectedPeerRole} } !{ ssl_c_s_dn(OU,2) -m found }`,
+  ];
 }
 
 /** SPEC §9: own liveness answered here; every other `/healthz/*` is forwarded like any request. */

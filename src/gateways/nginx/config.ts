@@ -13,10 +13,10 @@ export const NGINX_PERL_MODULE = '/usr/lib/nginx/modules/ngx_http_perl_module.so
 
 
 
-/** An exact, case-sensitive regex over ids (map strings would compare case-insensitively). */
-function exactAlternatives(values: readonly string[]): string {
+/** An exact, case-sensitive regex over `prefix` + one of the ids (map strings would compare case-insensitively). */
+function exactAlternatives(values: readonly string[], prefix = ''): string {
   if (values.length === 0) return '~^$.'; // matches nothing: no peer is expected here
-  return `~^(?:${values.map((v) => v.replace(/[.]/g, '\\.')).join('|')})$`;
+  return `~^${prefix}(?:${values.map((v) => v.replace(/[.]/g, '\\.')).join('|')})$`;
 }
 
 /** `nginx -p hopDir`: run in the foreground with pid and logs in the hop folder (GatewayProgram contract). */
@@ -54,21 +54,31 @@ function httpBasics(facts: HopFacts, paths: NginxPaths): string {
 }
 
 /**
- * The peer's CN and whether it is admitted (CONVENTIONS: the edge admits the scanners, later hops
- * the hop before them). `$ssl_client_s_dn` is RFC 2253 (notes); the regex walks it RDN by RDN
- * from the start, treating `\x5c.` (an escaped character) as part of a value, so an escaped comma
- * inside another attribute can never pose as a CN boundary.
+ * The peer's CN, its role and whether it is admitted (docs/gateways/nginx.md "Peers"): the edge
+ * admits the scanners of this edge with role `scanner`, later hops the hop before them with role
+ * `gateway`. NGINX 1.22 has no SAN variable (notes), so the role is the subject's one OU, which
+ * the PKI keeps equal to the SPIFFE role (docs/operations/certificates.md#roles).
+ * `$ssl_client_s_dn` is RFC 2253 (notes); the regexes walk it RDN by RDN from the start, treating
+ * `\x5c.` (an escaped character) as part of a value, so an escaped comma inside another attribute
+ * can never pose as a CN or OU boundary. A subject with two OUs has no role.
  */
 export function peerMaps(facts: HopFacts): string {
   const value = '(?:[^,\\x5c]|\\x5c.)';
+  const rdns = `^(?:${value}*,)*?`;
+  // Ids are [A-Za-z0-9._-] (SPEC §4), so the one `:` splits "<role>:<cn>" unambiguously.
   return [
     '    map $ssl_client_s_dn $stella_peer_cn {',
     '        default "";',
-    `        ${nginxString(`~^(?:${value}*,)*?CN=(?<stella_cn>${value}+)(?:,|$)`)} $stella_cn;`,
+    `        ${nginxString(`~${rdns}CN=(?<stella_cn>${value}+)(?:,|$)`)} $stella_cn;`,
     '    }',
-    '    map $stella_peer_cn $stella_peer_admitted {',
+    '    map $ssl_client_s_dn $stella_peer_role {',
+    '        default "";',
+    `        ${nginxString(`~${rdns}OU=${value}+,(?:${value}*,)*?OU=`)} "";`,
+    `        ${nginxString(`~${rdns}OU=(?<stella_ou>${value}+)(?:,|$)`)} $stella_ou;`,
+    '    }',
+    '    map "$stella_peer_role:$stella_peer_cn" $stella_peer_admitted {',
     '        default 0;',
-    `        ${nginxString(exactAlternatives(facts.expectedPeers))} 1;`,
+    `        ${nginxString(exactAlternatives(facts.expectedPeers, `${facts.expectedPeerRole}:`))} 1;`,
     '    }',
   ].join('\n');
 }
@@ -94,6 +104,10 @@ function downstreamTls(facts: HopFacts): string {
     `        ssl_crl ${nginxPath(facts.crl)};`,
     '        ssl_verify_client on;',
     '        ssl_verify_depth 3;',
+    // docs/gateways/nginx.md "Sessions": a resumed session skips certificate verification, so
+    // neither tickets nor the cache may let a session outlive its certificate or its revocation.
+    '        ssl_session_tickets off;',
+    '        ssl_session_cache off;',
   ].join('\n');
 }
 

@@ -48,7 +48,11 @@ describe('renderApacheHop', () => {
 
   it('admits only the CN of the hop before it and verifies the next hop by its serverName', () => {
     const conf = renderApacheHop(deployment.topology, wafHop(deployment), { outDir: deployment.outDir })[0]?.contents ?? '';
-    assert.match(conf, /Require expr "%\{SSL_CLIENT_S_DN_CN\} in \{ 'gw-edge' \}"/);
+    // docs/gateways/apache-modsecurity.md "Peers": the CN and the role, as the subject's one OU.
+    assert.match(conf, /Require expr "%\{SSL_CLIENT_S_DN_CN\} in \{ 'gw-edge' \} && %\{SSL_CLIENT_S_DN_OU\} == 'gateway' && -z %\{SSL_CLIENT_S_DN_OU_1\}"/);
+    // "Sessions": no cache and no tickets on the client-authenticated listener.
+    assert.match(conf, /^SSLSessionCache none$/m);
+    assert.match(conf, /^SSLSessionTickets off$/m);
     assert.match(conf, /^SSLCARevocationCheck chain$/m);
     assert.match(conf, /^ProxyPass "\/" "https:\/\/localhost:\d+\/" nocanon$/m);
     assert.match(conf, /^SSLProxyCARevocationCheck chain$/m);

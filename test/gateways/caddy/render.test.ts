@@ -59,6 +59,9 @@ describe('renderCaddyHop', () => {
   it('admits the scanners at the edge and only the previous hop further in', () => {
     assert.match(caddyfile('gw-edge'), /vars_regexp \{http\.request\.tls\.client\.subject\} "\^CN=\(scanner-01\)\(,\|\$\)"/);
     assert.match(caddyfile('inner'), /vars_regexp \{http\.request\.tls\.client\.subject\} "\^CN=\(gw-edge\)\(,\|\$\)"/);
+    // docs/gateways/caddy.md "Peers": the whole SPIFFE ID (role and name) from the URI SAN as well.
+    assert.match(caddyfile('gw-edge'), /vars_regexp \{http\.request\.tls\.client\.san\.uris\} "\^\[\[\]\(spiffe:\/\/stella\[\.\]local\/scanner\/scanner-01\)\[\]\]\$"/);
+    assert.match(caddyfile('inner'), /vars_regexp \{http\.request\.tls\.client\.san\.uris\} "\^\[\[\]\(spiffe:\/\/stella\[\.\]local\/gateway\/gw-edge\)\[\]\]\$"/);
   });
 
   it('lets an opaque hop forward X-Stella-Provenance untouched', () => {

@@ -38,6 +38,9 @@ describe('renderEnvoyHop at the edge', () => {
   it('requires a client certificate from the CA bundle with the CRL, admitting the scanners only', () => {
     const tls = downstreamTls(bootstrap);
     assert.equal(tls.require_client_certificate, true);
+    // docs/gateways/envoy.md "Sessions": neither tickets nor the cache on a client-authenticated listener.
+    assert.equal(tls.disable_stateless_session_resumption, true);
+    assert.equal(tls.disable_stateful_session_resumption, true);
     const validation = (tls.common_tls_context as Tree).validation_context as Tree;
     assert.deepEqual(validation.trusted_ca, { filename: '/srv/stella/pki/ca-bundle.pem' });
     assert.deepEqual(validation.crl, { filename: '/srv/stella/pki/crl.pem' });

@@ -45,7 +45,10 @@ describe('renderHaproxyHop', () => {
     const deployment = await deploy();
     const { config, code, output } = await renderPrepareCheck(deployment, 'gw-internal');
     assert.equal(code, 0, output);
-    assert.match(config, /deny deny_status 403 unless \{ ssl_c_s_dn\(CN\) -m str waf \}/, 'admits only the WAF');
+    assert.match(config, /deny deny_status 403 unless \{ ssl_c_s_dn\(CN\) -m str waf \} \{ ssl_c_s_dn\(OU,1\) -m str gateway \} !\{ ssl_c_s_dn\(OU,2\) -m found \}$/m, 'admits only the WAF, as a gateway');
+    // docs/gateways/haproxy.md "Sessions": no tickets on the bind, no session cache.
+    assert.match(config, /^\s+bind .* verify required no-tls-tickets /m);
+    assert.match(config, /^\s+tune\.ssl\.cachesize 0$/m);
     assert.match(config, /stella-provenance-v1\|gw-internal\|2\|/);
     assert.ok(!/del-header X-Stella-Provenance/.test(config), 'a later hop keeps the incoming chain');
   });
@@ -56,7 +59,7 @@ describe('renderHaproxyHop', () => {
     assert.equal(code, 0, output);
     const rules = config.split('\n').filter((l) => l.trim().startsWith('http-request'));
     assert.equal(rules[0]?.trim(), 'http-request del-header X-Stella-Provenance', 'rule 1 comes before anything else');
-    assert.match(config, /ssl_c_s_dn\(CN\) -m str scanner-01 \}/);
+    assert.match(config, /ssl_c_s_dn\(CN\) -m str scanner-01 \} \{ ssl_c_s_dn\(OU,1\) -m str scanner \}/, 'admits the scanner, as a scanner');
     assert.match(config, /stella-provenance-v1\|gw-edge\|1\|/);
     assert.ok(!config.includes('stella_prev_mac'), 'seq 1 has no chain field to extract');
     assert.match(config, /\|%\[req\.fhdr\(content-digest\)\]\|'$/m, 'the MAC input of seq 1 ends with an empty chain field');

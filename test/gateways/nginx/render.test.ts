@@ -34,6 +34,11 @@ describe('renderNginxHop', () => {
     const { files, code, output } = await renderAndCheck(deployment, 'gw-edge');
     assert.deepEqual(files.map((f) => f.path).sort(), ['gw-edge/nginx.conf', 'gw-edge/stella_stamp.pm', 'gw-edge/strip-headers.conf']);
     assert.equal(code, 0, output);
+    const conf = contents(files, 'nginx.conf');
+    assert.match(conf, /"~\^scanner:\(\?:scanner-01\)\$" 1;/, 'the edge admits its scanner with role scanner');
+    // "Sessions": a resumed session skips verification; neither tickets nor the cache.
+    assert.match(conf, /^\s+ssl_session_tickets off;$/m);
+    assert.match(conf, /^\s+ssl_session_cache off;$/m);
   });
 
   it('renders an edge that stamps through forward-auth, and nginx -t accepts it', async () => {
@@ -59,7 +64,8 @@ describe('renderNginxHop', () => {
     const { files, code, output } = await renderAndCheck(deployment, 'gw-internal');
     assert.equal(code, 0, output);
     assert.match(contents(files, 'stella_stamp.pm'), /our \$SEQ {6}= 2;/);
-    assert.match(contents(files, 'nginx.conf'), /"~\^\(\?:waf\)\$" 1;/);
+    // docs/gateways/nginx.md "Peers": role (the subject's one OU) and CN, both exact.
+    assert.match(contents(files, 'nginx.conf'), /map "\$stella_peer_role:\$stella_peer_cn" \$stella_peer_admitted \{\n\s+default 0;\n\s+"~\^gateway:\(\?:waf\)\$" 1;/);
   });
 
   it('renders an opaque NGINX hop that forwards the incoming provenance untouched', async () => {

@@ -26,7 +26,7 @@ export interface TestPki {
   readonly caBundle: string;
   readonly crl: string;
   /**
-   * Issues a leaf (CN = name, one SPIFFE URI SAN; for gateways and services DNS = name plus
+   * Issues a leaf (CN = name, OU = role, one SPIFFE URI SAN; for gateways and services DNS = name plus
    * `dnsNames`, and IP 127.0.0.1) into `issued/<role>/<name>/`, or `<dir>/<folder>/` when given.
    */
   issue(role: Role, name: string, folder?: string, dnsNames?: readonly string[]): LeafFiles;
@@ -115,7 +115,7 @@ function leaf(issuer: Ca, dir: string, role: Role, name: string, trustDomain: st
   const san = [`URI:spiffe://${trustDomain}/${role}/${name}`];
   if (role !== 'scanner') san.push(...[...new Set([name, ...dnsNames])].map((dns) => `DNS:${dns}`), 'IP:127.0.0.1');
   const eku = role === 'scanner' ? 'clientAuth' : 'clientAuth,serverAuth';
-  signed(issuer, files.key, files.cert, `/CN=${name}`,
+  signed(issuer, files.key, files.cert, `/OU=${role}/CN=${name}`,
     `basicConstraints=critical,CA:false\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=${eku}\nsubjectAltName=${san.join(',')}`, '1');
   writeFileSync(files.chain, readFileSync(files.cert, 'utf8') + readFileSync(issuer.cert, 'utf8'));
   return files;
