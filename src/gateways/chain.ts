@@ -3,7 +3,7 @@
  * it forwards to, whether it is the edge. Pure; derived from the resolved topology.
  */
 import type { ResolvedHop, ResolvedTopology } from '../topology/resolve.js';
-import { spiffeId, type PkiRole } from '../pki/spiffe.js';
+import { spiffeId, type PkiRole } from '../topology/identity.js';
 
 /** Splits `host:port` (the schema's listen format; IPv6 in brackets). */
 export function splitListen(listen: string): { host: string; port: number } {

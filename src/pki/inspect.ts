@@ -4,7 +4,7 @@
  */
 import { X509Certificate as NodeX509 } from 'node:crypto';
 import { PkiError } from './errors.js';
-import { ROLE_SUBJECT_ATTRIBUTE } from './spiffe.js';
+import { ROLE_SUBJECT_ATTRIBUTE } from '../topology/identity.js';
 import { certificateFingerprint, normalizeSerial, pemBlocks, x509 } from './x509.js';
 
 /** EKU OIDs by the names `pki inspect` prints. */

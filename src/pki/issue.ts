@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { issuedPaths } from '../topology/resolve.js';
 import { leafProfile, leafValidity, type PkiRole } from './profile.js';
 import { loadCa, randomSerial } from './ca.js';
-import { ROLE_SUBJECT_ATTRIBUTE } from './spiffe.js';
+import { ROLE_SUBJECT_ATTRIBUTE } from '../topology/identity.js';
 import { pkiPaths, PRIVATE_FILE_MODE, readState, withDirLock, writeFileAtomic, writeState } from './store.js';
 import { certificateFingerprint, generateKeyPair, normalizeSerial, PKI_ALGORITHMS, privateKeyToPem, x509, type CryptoKey } from './x509.js';
 import { readFile } from 'node:fs/promises';

@@ -4,7 +4,7 @@
  */
 import { isIP } from 'node:net';
 import { PkiError } from './errors.js';
-import { PKI_ROLES, spiffeId, type PkiRole } from './spiffe.js';
+import { PKI_ROLES, spiffeId, type PkiRole } from '../topology/identity.js';
 
 export { PKI_ROLES, type PkiRole };
 

@@ -7,7 +7,7 @@
 import { createPrivateKey, X509Certificate as NodeX509, type KeyObject } from 'node:crypto';
 import { PkiError } from './errors.js';
 import { inspectCertificate } from './inspect.js';
-import { parseSpiffeId } from './spiffe.js';
+import { parseSpiffeId } from '../topology/identity.js';
 import { certificateFingerprint, normalizeSerial, pemBlocks } from './x509.js';
 
 /** Longest chain accepted between a leaf and an anchor (leaf → intermediate → root). */

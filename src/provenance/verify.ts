@@ -9,7 +9,7 @@
  *    reserved atomically at the replay step and released again when a later check refuses, so only
  *    an accepted request consumes it (docs/provenance.md, "Replay").
  */
-import { spiffeIdOf } from '../topology/identity.js';
+import { spiffeId } from '../topology/identity.js';
 import type { ResolvedService, ResolvedTopology } from '../topology/resolve.js';
 import { verifyChain, type VerifiedHop } from './chain.js';
 import { combineFieldLines, parseProvenanceHeader } from './codec.js';
@@ -73,7 +73,7 @@ export function checkHeaders(incoming: IncomingFacts, ctx: VerifierContext): Che
   }
   // The CN alone is not the identity: a scanner or service leaf may carry any CN its issuer
   // allowed, so the role in the SPIFFE ID must say gateway too (docs/provenance.md#4, check 1).
-  const expected = spiffeIdOf(ctx.topology.trustDomain, 'gateway', lastHop.id);
+  const expected = spiffeId(ctx.topology.trustDomain, 'gateway', lastHop.id);
   if (incoming.peer.spiffeId !== expected) {
     throw new ProvenanceError('untrusted-peer', `the TLS peer must be ${expected}, got ${incoming.peer.spiffeId ?? 'a certificate without one SPIFFE ID'}`);
   }

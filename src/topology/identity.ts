@@ -1,40 +1,69 @@
 /**
- * Who a certificate names (docs/topology.md#identities): every leaf of the product's PKI carries
- * exactly one SPIFFE ID URI SAN, `spiffe://<trust domain>/<role>/<name>`, and its CN is `<name>`.
- * The role says what the holder may be — a scanner, a gateway or a service — and the services
- * check it, not only the CN (docs/provenance.md#4, check 1).
+ * Who a certificate names (docs/topology.md#identities, docs/operations/certificates.md#roles):
+ * every leaf of the product's PKI carries exactly one SPIFFE ID URI SAN,
+ * `spiffe://<trust domain>/<role>/<name>`, its CN is `<name>` and its `OU` is `<role>`. The role
+ * says what the holder may be — a scanner, a gateway or a service — and every hop and service
+ * checks it, not only the CN (docs/provenance.md#4, check 1).
  *
- * Pure: string work only. Reading the SAN out of a certificate is the TLS stack's job.
+ * Pure, with no dependency: renderers, services, the PKI and the topology rules read these facts
+ * from here. Reading the SAN out of a certificate is the TLS stack's job.
  */
 
 /** The roles a leaf can have. */
-export const IDENTITY_ROLES = ['scanner', 'gateway', 'service'] as const;
-export type IdentityRole = (typeof IDENTITY_ROLES)[number];
+export const PKI_ROLES = ['scanner', 'gateway', 'service'] as const;
+/** A leaf's role. */
+export type PkiRole = (typeof PKI_ROLES)[number];
 
-/** A parsed SPIFFE ID of this product's form. */
-export interface Identity {
+/**
+ * The subject attribute that carries a leaf's role, equal to the role segment of its SPIFFE ID.
+ * NGINX 1.22 and HAProxy 2.6 see the subject but no URI SAN (notes/gateways.md), so they check
+ * this; PKI validation refuses a leaf where the two disagree (docs/operations/certificates.md#roles).
+ */
+export const ROLE_SUBJECT_ATTRIBUTE = 'OU';
+
+/** A SPIFFE ID of this PKI taken apart. */
+export interface SpiffeIdParts {
   trustDomain: string;
-  role: IdentityRole;
+  role: PkiRole;
   name: string;
 }
 
-/** The SPIFFE ID of an identity: `spiffe://<trust-domain>/<role>/<name>`. */
-export function spiffeIdOf(trustDomain: string, role: IdentityRole, name: string): string {
+/** Trust domain (as the topology schema and `pki init` accept it), role, name (a `peer-id`). */
+const SPIFFE_ID = /^spiffe:\/\/([a-z0-9.-]{1,253})\/(scanner|gateway|service)\/([A-Za-z0-9._-]{1,64})$/;
+
+/** The SPIFFE ID of an identity (SPEC §5): `spiffe://<trust-domain>/<role>/<name>`. */
+export function spiffeId(trustDomain: string, role: PkiRole, name: string): string {
   return `spiffe://${trustDomain}/${role}/${name}`;
 }
 
-const SPIFFE_ID = /^spiffe:\/\/([a-z0-9.-]{1,253})\/(scanner|gateway|service)\/([A-Za-z0-9._-]{1,64})$/;
-
 /**
- * Parses `spiffe://<td>/<role>/<name>`; null for anything else (another form, another role, a
- * path with more segments, `.` or `..` as name).
+ * Takes a SPIFFE ID of this PKI apart, or returns null for anything else: another scheme, a path
+ * that is not exactly `/<role>/<name>`, an unknown role, a name outside SPEC §4's `peer-id`
+ * format or a `.`/`..` segment. Exact: no normalisation, so a caller compares what it was given.
+ *
+ * @example
+ * parseSpiffeId('spiffe://stella.local/scanner/scanner-01'); // { trustDomain: 'stella.local', role: 'scanner', name: 'scanner-01' }
+ * parseSpiffeId('spiffe://stella.local/scanner/a/b');        // null
  */
-export function parseSpiffeId(uri: string): Identity | null {
+export function parseSpiffeId(uri: string): SpiffeIdParts | null {
   const match = SPIFFE_ID.exec(uri);
   if (!match) return null;
-  const name = match[3]!;
+  const [, trustDomain, role, name] = match as unknown as [string, string, PkiRole, string];
   if (name === '.' || name === '..') return null;
-  return { trustDomain: match[1]!, role: match[2] as IdentityRole, name };
+  return { trustDomain, role, name };
+}
+
+/**
+ * The role a SPIFFE ID names, or null when it is not one of this PKI's IDs. With `trustDomain`,
+ * an ID of another trust domain is null too.
+ *
+ * @example
+ * roleOf(peer.spiffeId, topology.trustDomain) === 'gateway'
+ */
+export function roleOf(uri: string, trustDomain?: string): PkiRole | null {
+  const parts = parseSpiffeId(uri);
+  if (!parts || (trustDomain !== undefined && parts.trustDomain !== trustDomain)) return null;
+  return parts.role;
 }
 
 /**

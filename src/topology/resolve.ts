@@ -6,7 +6,7 @@
  * topology that `validateTopology` accepted; on anything else it throws a `TypeError`.
  */
 import { isAbsolute, join, resolve as resolvePath } from 'node:path';
-import { spiffeIdOf } from './identity.js';
+import { spiffeId } from './identity.js';
 import type { CertificateFiles, Hop, Scanner, Service, Topology } from './schema.js';
 
 /** Where `pki issue` puts a leaf: `<pki.dir>/issued/<role>/<name>/{cert,key,chain}.pem`. */
@@ -122,7 +122,7 @@ export function resolveTopology(topology: Topology, baseDir: string): ResolvedTo
     for (const hop of service.chain) hop.stampSeq = hop.stamp === false ? null : ++seq;
     const lastHop = service.chain.at(-1);
     if (!topology.services.find((s) => s.id === service.id)?.access.ops && lastHop) {
-      service.access.ops = [spiffeIdOf(topology.trustDomain, 'gateway', lastHop.id), `spiffe://${topology.trustDomain}/scanner/*`];
+      service.access.ops = [spiffeId(topology.trustDomain, 'gateway', lastHop.id), `spiffe://${topology.trustDomain}/scanner/*`];
     }
   }
 

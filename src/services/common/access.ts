@@ -11,7 +11,7 @@
  */
 import type { FastifyRequest } from 'fastify';
 import type { PeerIdentity, VerifiedProvenance } from '../../provenance/verify.js';
-import { identityMatches, spiffeIdOf } from '../../topology/identity.js';
+import { identityMatches, spiffeId } from '../../topology/identity.js';
 import type { ResolvedService, ResolvedTopology } from '../../topology/resolve.js';
 import { ServiceError } from './problems.js';
 
@@ -40,7 +40,7 @@ export function accessPolicy(topology: ResolvedTopology, service: ResolvedServic
     requester(provenance) {
       const scannerId = provenance.hops[0]?.peerId;
       if (!scannerId) throw new TypeError('verified provenance without hops');
-      return { scannerId, spiffeId: spiffeIdOf(topology.trustDomain, 'scanner', scannerId) };
+      return { scannerId, spiffeId: spiffeId(topology.trustDomain, 'scanner', scannerId) };
     },
     mayRead(requester, owner) {
       if (owner === null) return false;
