@@ -12,7 +12,7 @@ import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
-import { Agent } from 'undici';
+import type { Agent } from 'undici';
 import { revokeCertificate } from '../../src/pki/index.js';
 import type { SubmitResult } from '../../src/scanner/submit.js';
 import { CADDY_TOPOLOGY, REFERENCE_TOPOLOGY, startChain, type Chain } from './support/harness.js';
