@@ -1,13 +1,17 @@
 /**
  * Starts a prepared deployment on the real programs: the services and stampers as child
  * processes of this product's CLI, then every gateway from the service outwards, each waited on
- * until it answers. `stop()` ends everything by PID, also when a start failed half-way.
+ * until it answers. Each gateway is supervised: when its certificates, the CA bundle or the CRL
+ * change it gets its program's graceful reload within `pki.reloadSeconds`
+ * (docs/operations/certificates.md#revocation). `stop()` ends everything by PID, also when a start
+ * failed half-way.
  */
-import { mkdir, readFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { renderTopology } from '../gateways/index.js';
 import { startHop, type RunningGateway } from '../gateways/runtime.js';
+import { superviseGateway, trustFilesOf, type GatewaySupervisor } from '../gateways/supervise.js';
 import { writeRenderedFiles } from '../gateways/write.js';
 import { splitListen } from '../gateways/chain.js';
 import type { ResolvedHop, ResolvedService, ResolvedTopology } from '../topology/resolve.js';
@@ -22,6 +26,10 @@ export interface StartOptions {
   readonly startTimeoutMs?: number;
   /** Extra environment for the service processes (e.g. a PostgreSQL URL). */
   readonly serviceEnv?: Readonly<Record<string, string>>;
+  /** How often the gateway supervisors look at the PKI files; default `pki.reloadSeconds`. */
+  readonly reloadIntervalMs?: number;
+  /** Told after every supervised gateway reload (error null on success). */
+  readonly onGatewayReload?: (hopId: string, error: Error | null) => void;
 }
 
 /** A running deployment. */
@@ -74,7 +82,9 @@ export async function startDeployment(prepared: PreparedDeployment, options: Sta
     gateways.set(hop.id, await startHop(topology, hop, join(gatewaysDir, hop.id), { readyTimeoutMs: timeoutMs }));
   };
 
+  const supervisors: GatewaySupervisor[] = [];
   const stopAllParts = async (): Promise<void> => {
+    for (const supervisor of supervisors.splice(0)) supervisor.stop();
     await Promise.all([...gateways.values()].map((g) => g.stop()));
     await Promise.all([...stampers.values(), ...services.values()].map((p) => p.stop()));
   };
@@ -91,6 +101,16 @@ export async function startDeployment(prepared: PreparedDeployment, options: Sta
     }
     // From the service outwards, so every hop's upstream is up when it starts.
     for (const hop of [...topology.hops].reverse()) await startGateway(hop);
+    const intervalMs = options.reloadIntervalMs ?? topology.pki.reloadSeconds * 1000;
+    for (const hop of topology.hops) {
+      if (hop.kind === 'envoy') continue; // no envoy binary runs here; docs/gateways/envoy.md
+      supervisors.push(
+        await superviseGateway(() => gateways.get(hop.id), trustFilesOf(topology, hop), {
+          intervalMs,
+          onReload: options.onGatewayReload ?? ((hopId, error) => void appendFile(join(logsDir, 'reload.log'), `${new Date().toISOString()} ${hopId} ${error ? `reload failed: ${error.message}` : 'reloaded'}\n`).catch(() => undefined)),
+        }),
+      );
+    }
   } catch (error) {
     await stopAllParts();
     throw error;

@@ -42,6 +42,20 @@ export interface RunningGateway {
   readonly exited: Promise<number | null>;
   /** SIGTERM, then SIGKILL after the grace period; resolves once the process has exited. */
   stop(): Promise<void>;
+  /**
+   * The program's graceful reload (new certificates, CA bundle, CRL; in-flight requests finish):
+   * prepares the hop's files again, then signals the process or runs the reload command.
+   * @throws {GatewayReloadError} when the program has no in-place reload or the command failed.
+   */
+  reload(): Promise<void>;
+}
+
+/** A hop could not be reloaded in place. */
+export class GatewayReloadError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'GatewayReloadError';
+  }
 }
 
 /** Raised when a hop does not come up; carries the tail of its stderr (and of `logs/error.log`, where Apache writes). */
@@ -143,6 +157,7 @@ export async function startHop(topology: ResolvedTopology, hop: ResolvedHop, hop
     stderrFile,
     exited,
     stop: () => stopProcess(child, exited, options.stopGraceMs ?? DEFAULT_STOP_GRACE_MS),
+    reload: () => reloadProcess(hop, hopDir, child, prepared),
   };
   const timeoutMs = options.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS;
   const outcome = await Promise.race([
@@ -159,6 +174,25 @@ export async function startHop(topology: ResolvedTopology, hop: ResolvedHop, hop
 /** Stops every gateway (in parallel) and waits for all of them to exit. */
 export async function stopAll(gateways: readonly RunningGateway[]): Promise<void> {
   await Promise.all(gateways.map((g) => g.stop()));
+}
+
+async function reloadProcess(hop: ResolvedHop, hopDir: string, child: ChildProcess, started: Record<string, string>): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) throw new GatewayReloadError(`hop ${hop.id}: the program is not running`);
+  const how = programFor(hop.kind).reload(hopDir, hop);
+  if (how.kind === 'unsupported') throw new GatewayReloadError(`hop ${hop.id}: ${how.reason}`);
+  // The WAF's combined upstream certificate and HAProxy's links are derived from the PKI files.
+  const prepared = await prepareHop(hop, hopDir);
+  if (how.kind === 'signal') {
+    child.kill(how.signal);
+    return;
+  }
+  const { invocation } = how;
+  await new Promise<void>((resolve, reject) => {
+    execFile(invocation.command, [...invocation.args], { cwd: hopDir, env: environment(invocation, { ...started, ...prepared }, undefined), timeout: CHECK_TIMEOUT_MS }, (error, stdout, stderr) => {
+      if (error) reject(new GatewayReloadError(`hop ${hop.id}: ${invocation.command} ${invocation.args[0] ?? ''} failed: ${`${stdout}${stderr}`.trim() || error.message}`));
+      else resolve();
+    });
+  });
 }
 
 async function stopProcess(child: ChildProcess, exited: Promise<number | null>, graceMs: number): Promise<void> {

@@ -32,6 +32,16 @@ export interface Invocation {
 }
 
 /**
+ * How a running program takes new certificates, CA bundle and CRL without dropping a request
+ * (docs/operations/certificates.md#revocation): a signal to the foreground process, a command,
+ * or nothing it can do in place.
+ */
+export type GracefulReload =
+  | { readonly kind: 'signal'; readonly signal: NodeJS.Signals }
+  | { readonly kind: 'command'; readonly invocation: Invocation }
+  | { readonly kind: 'unsupported'; readonly reason: string };
+
+/**
  * How to check and run a rendered hop with the real program. `hopDir` is the absolute folder
  * holding that hop's rendered files (`<outDir>/<hop id>`).
  */
@@ -40,6 +50,8 @@ export interface GatewayProgram {
   check(hopDir: string, hop: ResolvedHop): Invocation;
   /** The long-running process, in the foreground (the runtime tracks it by PID). */
   run(hopDir: string, hop: ResolvedHop): Invocation;
+  /** Its graceful reload, sent to the process `run` started. */
+  reload(hopDir: string, hop: ResolvedHop): GracefulReload;
 }
 
 /** Health endpoints every gateway serves (SPEC §9, docs/CONVENTIONS.md). */

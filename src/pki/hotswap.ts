@@ -7,12 +7,13 @@
  * fetch (../shared/notes/gateways.md: mixing them breaks across majors).
  */
 import { constants } from 'node:crypto';
-import type { Server as TlsServer, SecureContextOptions } from 'node:tls';
+import type { Server as TlsServer, SecureContextOptions, TLSSocket } from 'node:tls';
 import type { Server as HttpsServer } from 'node:https';
 import { Agent, Dispatcher } from 'undici';
 import type { MtlsCertificateProvider } from './provider.js';
 import type { TlsMaterial } from './validate.js';
-import { pemBlocks } from './x509.js';
+import { revokedSerials } from './crl.js';
+import { normalizeSerial, pemBlocks } from './x509.js';
 
 /** undici Agent options for a material: present the chain, trust the bundle. */
 export function createMtlsAgentOptions(material: TlsMaterial, base: Agent.Options = {}): Agent.Options {
@@ -120,14 +121,43 @@ export function createMtlsDispatcher(provider: MtlsCertificateProvider, agentOpt
   return new MtlsDispatcher(provider, agentOptions);
 }
 
+/** Options of {@link attachToServer}. */
+export interface AttachOptions {
+  /** `false` leaves the CRL out of the secure context. */
+  crl?: boolean;
+  /**
+   * Also end the open connections of peers whose certificate a new CRL revokes. Without it a
+   * revoked client keeps a keep-alive connection it opened before the revocation.
+   */
+  endRevokedPeers?: boolean;
+}
+
 /**
  * Keeps a TLS/HTTPS server's certificate, trust bundle and CRL in step with the provider:
  * `setSecureContext` on every rotation (existing connections keep their context; new handshakes
  * get the new one). Applies the current material immediately. Returns a function that detaches.
  */
-export function attachToServer(server: TlsServer | HttpsServer, provider: MtlsCertificateProvider, options: { crl?: boolean } = {}): () => void {
-  const apply = (material: TlsMaterial): void => server.setSecureContext(createMtlsSecureContextOptions(material, options));
+export function attachToServer(server: TlsServer | HttpsServer, provider: MtlsCertificateProvider, options: AttachOptions = {}): () => void {
+  const open = new Set<TLSSocket>();
+  const track = (socket: TLSSocket): void => {
+    open.add(socket);
+    socket.once('close', () => open.delete(socket));
+  };
+  const apply = (material: TlsMaterial): void => {
+    server.setSecureContext(createMtlsSecureContextOptions(material, options));
+    if (!options.endRevokedPeers || !material.crl || open.size === 0) return;
+    const revoked = revokedSerials(material.crl);
+    for (const socket of open) {
+      const serial = socket.getPeerCertificate().serialNumber;
+      // destroy, not end: a revoked peer's request in flight must not complete either.
+      if (serial && revoked.has(normalizeSerial(serial))) socket.destroy();
+    }
+  };
   apply(provider.current());
   provider.on('rotated', apply);
-  return () => provider.off('rotated', apply);
+  if (options.endRevokedPeers) server.on('secureConnection', track);
+  return () => {
+    provider.off('rotated', apply);
+    server.off('secureConnection', track);
+  };
 }

@@ -55,7 +55,7 @@ export interface ResolvedTopology {
   readonly baseDir: string;
   readonly name: string;
   readonly trustDomain: string;
-  readonly pki: { dir: string; caBundle: string; crl: string };
+  readonly pki: { dir: string; caBundle: string; crl: string; reloadSeconds: number };
   readonly scanners: ResolvedScanner[];
   readonly hops: ResolvedHop[];
   readonly services: ResolvedService[];
@@ -80,6 +80,7 @@ export function resolveTopology(topology: Topology, baseDir: string): ResolvedTo
     dir: pkiDir,
     caBundle: topology.pki.caBundle ? abs(topology.pki.caBundle) : join(pkiDir, PKI_LAYOUT.caBundle),
     crl: topology.pki.crl ? abs(topology.pki.crl) : join(pkiDir, PKI_LAYOUT.crl),
+    reloadSeconds: topology.pki.reloadSeconds,
   };
 
   const services: ResolvedService[] = topology.services.map((s) => ({

@@ -23,6 +23,11 @@ export const DEFAULT_MAX_AGE_SECONDS = 120;
 export const DEFAULT_MAX_PROVENANCE_HEADER_BYTES = 8192;
 export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_UPSTREAM_TIMEOUT_SECONDS = 60;
+/**
+ * How long a published CRL or CA bundle may take to reach every running part (services, stampers,
+ * supervised gateways): each re-reads the PKI files this often (docs/operations/certificates.md#revocation).
+ */
+export const DEFAULT_PKI_RELOAD_SECONDS = 30;
 
 /** The gateway programs a hop can be rendered for. */
 export const HOP_KINDS = ['nginx', 'haproxy', 'apache-modsecurity', 'caddy', 'envoy'] as const;
@@ -205,6 +210,8 @@ export const topologySchema = z
         caBundle: filePath.optional(),
         /** CRLs of every CA of the hierarchy; defaults to `<dir>/crl.pem`. */
         crl: filePath.optional(),
+        /** Seconds within which a new CRL, CA bundle or certificate is in use everywhere. */
+        reloadSeconds: z.number().int().min(1).max(3600).default(DEFAULT_PKI_RELOAD_SECONDS),
       })
       .strict(),
     scanners: z.array(scannerSchema).min(1),

@@ -2,12 +2,17 @@
  * `stella-gateway gateway render --topology FILE --out DIR [--check]` (SPEC §7, §10): renders every
  * hop of a topology, writes the files, and with `--check` runs each real program's config check.
  * Exit codes (src/cli/output.ts): 0 rendered (and accepted), 1 a check failed, 2 a bad topology or flags.
+ *
+ * `stella-gateway gateway run --topology FILE --hop ID --out DIR [--reload-seconds N]`: renders,
+ * runs one hop's program and supervises it: a changed certificate, CA bundle or CRL gets the
+ * program's graceful reload within `pki.reloadSeconds` (docs/operations/certificates.md#revocation).
  */
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { renderTopology } from '../../gateways/index.js';
-import { checkHop, type HopCheckResult } from '../../gateways/runtime.js';
+import { checkHop, startHop, type HopCheckResult } from '../../gateways/runtime.js';
+import { superviseGateway, trustFilesOf } from '../../gateways/supervise.js';
 import { checkEnvoyConfig } from '../../gateways/envoy/index.js';
 import { writeRenderedFiles } from '../../gateways/write.js';
 import { TopologyError, formatProblems } from '../../topology/errors.js';
@@ -67,6 +72,52 @@ async function loadForRender(file: string, baseDir: string | undefined, checkFil
   }
 }
 
+/** Options of {@link runGateway}. */
+export interface RunGatewayOptions {
+  readonly topology: string;
+  readonly hop: string;
+  readonly out: string;
+  /** Overrides `pki.reloadSeconds`. */
+  readonly reloadSeconds?: number;
+  /** Resolves when the program should stop; default SIGINT or SIGTERM. */
+  readonly until?: Promise<void>;
+}
+
+/**
+ * Renders the topology into `out`, starts one hop's program, reloads it gracefully whenever its
+ * PKI files change, and stops it by PID when `until` resolves.
+ */
+export async function runGateway(options: RunGatewayOptions): Promise<void> {
+  const topology = await loadForRender(options.topology, undefined, true);
+  const hop = topology.hops.find((h) => h.id === options.hop);
+  if (!hop) throw new CliError(`no hop "${options.hop}" in ${options.topology} (hops: ${topology.hops.map((h) => h.id).join(', ')})`, EXIT_USAGE);
+  const reloadSeconds = options.reloadSeconds ?? topology.pki.reloadSeconds;
+  if (!Number.isInteger(reloadSeconds) || reloadSeconds < 1) throw new CliError(`--reload-seconds must be a positive integer, got ${reloadSeconds}`, EXIT_USAGE);
+  const out = resolve(options.out);
+  await writeRenderedFiles(out, renderTopology(topology, { outDir: out }));
+  const gateway = await startHop(topology, hop, join(out, hop.id));
+  const supervisor = await superviseGateway(() => gateway, trustFilesOf(topology, hop), {
+    intervalMs: reloadSeconds * 1000,
+    onReload: (id, error) => process.stderr.write(`${new Date().toISOString()} ${id}: ${error ? `reload failed: ${error.message}` : 'PKI files changed, reloaded'}\n`),
+  });
+  process.stderr.write(`${hop.id} (${hop.kind}, pid ${gateway.pid}) on ${hop.listen}; reloads within ${reloadSeconds} s of a PKI change\n`);
+  const until =
+    options.until ??
+    new Promise<void>((done) => {
+      const stop = (): void => {
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+        done();
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+  const ended = await Promise.race([until.then(() => 'asked' as const), gateway.exited.then(() => 'exited' as const)]);
+  supervisor.stop();
+  if (ended === 'exited') throw new CliError(`${hop.id}: ${hop.kind} exited with ${await gateway.exited}`, EXIT_FAILED);
+  await gateway.stop();
+}
+
 /** Registers the `gateway` group. */
 export function register(program: Command): void {
   const group = program.command('gateway').description('Render gateway configurations from a topology (SPEC §7)');
@@ -92,6 +143,17 @@ export function register(program: Command): void {
         }
       }
       if (failed.length > 0) throw new CliError('', EXIT_FAILED);
+    });
+
+  group
+    .command('run')
+    .description("Run one hop's program and reload it gracefully when its certificates, the CA bundle or the CRL change")
+    .requiredOption('--topology <file>', 'topology file (YAML or JSON)')
+    .requiredOption('--hop <id>', 'the hop to run')
+    .requiredOption('--out <dir>', 'folder to render the configs into (the hop runs from DIR/<hop id>/)')
+    .option('--reload-seconds <n>', 'how often to look at the PKI files (default: pki.reloadSeconds)', (v) => Number(v))
+    .action(async (options: { topology: string; hop: string; out: string; reloadSeconds?: number }) => {
+      await runGateway(options);
     });
 
   group

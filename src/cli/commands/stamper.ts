@@ -47,7 +47,8 @@ export async function runStamper(options: { topology: string; hop: string; liste
 
   let revocation;
   try {
-    revocation = await watchRevocationList(topology.pki.crl);
+    // docs/operations/certificates.md#revocation: a republished CRL is applied within pki.reloadSeconds.
+    revocation = await watchRevocationList(topology.pki.crl, topology.pki.reloadSeconds * 1000);
   } catch (error) {
     throw new CliError(`cannot read the CRL ${topology.pki.crl}: ${(error as Error).message}`, EXIT_USAGE);
   }

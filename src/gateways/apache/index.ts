@@ -44,4 +44,8 @@ export const apacheProgram: GatewayProgram = {
   run(hopDir) {
     return { command: 'apache2', args: ['-f', `${hopDir}/apache2.conf`, '-DFOREGROUND'] };
   },
+  // SIGUSR1 = `apachectl -k graceful`: the parent re-reads the files, children finish their requests.
+  reload() {
+    return { kind: 'signal', signal: 'SIGUSR1' };
+  },
 };

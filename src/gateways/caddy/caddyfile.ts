@@ -38,10 +38,18 @@ function literal(text: string): string {
   return text.replace(/[.]/g, '[.]');
 }
 
-/** Offline globals: no admin API, no ACME, no trust-store installs, state inside the hop folder. */
+/**
+ * The admin API's address: a Unix socket in the hop folder, never a TCP port, so only who may
+ * enter the hop folder can reach it; `caddy reload` uses it (docs/gateways/caddy.md).
+ */
+export function caddyAdminAddress(hopDir: string): string {
+  return `unix/${hopDir}/admin.sock`;
+}
+
+/** Offline globals: the admin API on a Unix socket only, no ACME, no trust-store installs, state inside the hop folder. */
 export function globalOptions(hopDir: string): string {
   return `{
-	admin off
+	admin ${quoted(caddyAdminAddress(hopDir))}
 	auto_https off
 	skip_install_trust
 	storage file_system ${quoted(`${hopDir}/data`)}

@@ -6,9 +6,9 @@
  */
 import { posix } from 'node:path';
 import type { GatewayProgram, HopRenderer, RenderedFile } from '../types.js';
-import { renderCaddyfile } from './caddyfile.js';
+import { caddyAdminAddress, renderCaddyfile } from './caddyfile.js';
 
-export { CLIENT_CERT_HEADER, PROVENANCE_HEADER, STAMPER_URI } from './caddyfile.js';
+export { CLIENT_CERT_HEADER, PROVENANCE_HEADER, STAMPER_URI, caddyAdminAddress } from './caddyfile.js';
 
 /** The config file name inside the hop folder. */
 export const CADDYFILE = 'Caddyfile';
@@ -32,5 +32,13 @@ export const caddyProgram: GatewayProgram = {
   },
   run(hopDir) {
     return { command: 'caddy', args: ['run', '--config', `${hopDir}/${CADDYFILE}`, '--adapter', 'caddyfile'] };
+  },
+  // `caddy reload` through the admin API on the hop's Unix socket; --force because the Caddyfile
+  // itself did not change, only the files it names.
+  reload(hopDir) {
+    return {
+      kind: 'command',
+      invocation: { command: 'caddy', args: ['reload', '--config', `${hopDir}/${CADDYFILE}`, '--adapter', 'caddyfile', '--address', caddyAdminAddress(hopDir), '--force'] },
+    };
   },
 };

@@ -38,6 +38,7 @@ export const envoyProgram: GatewayProgram = {
     command: 'envoy',
     args: ['-c', posix.join(hopDir, ENVOY_CONFIG_FILE), '--service-node', hop.id, '--log-level', 'info', '--base-id', String(hashBaseId(hop.id))],
   }),
+  reload: () => ({ kind: 'unsupported', reason: 'Envoy is reloaded by its own hot-restarter (docs/gateways/envoy.md); no envoy binary runs here' }),
 };
 
 /** Several Envoys on one machine need distinct shared-memory base ids. */

@@ -41,10 +41,13 @@ export const renderHaproxyHop: HopRenderer = (topology, hop, context) => {
 };
 
 /**
- * `haproxy -db -f <hopDir>/haproxy.cfg`: `-db` keeps it in the foreground for the runtime to track
- * by PID. The runtime adds the environment returned by `prepareHaproxyHop` (the MAC key).
+ * `haproxy -W -db -f <hopDir>/haproxy.cfg`: master-worker (`-W`) with the master in the foreground
+ * (`-db`) for the runtime to track by PID. The runtime adds the environment returned by
+ * `prepareHaproxyHop` (the MAC key). SIGUSR2 to the master reloads: a new worker with the re-read
+ * files, the old one finishes its connections.
  */
 export const haproxyProgram: GatewayProgram = {
   check: (hopDir) => ({ command: 'haproxy', args: ['-c', '-f', posix.join(hopDir, HAPROXY_CONF_FILE)], env: { [HAPROXY_KEY_ENV]: CHECK_ONLY_KEY } }),
-  run: (hopDir) => ({ command: 'haproxy', args: ['-db', '-f', posix.join(hopDir, HAPROXY_CONF_FILE)] }),
+  run: (hopDir) => ({ command: 'haproxy', args: ['-W', '-db', '-f', posix.join(hopDir, HAPROXY_CONF_FILE)] }),
+  reload: () => ({ kind: 'signal', signal: 'SIGUSR2' }),
 };

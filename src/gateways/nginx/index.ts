@@ -48,4 +48,6 @@ export const renderNginxHop: HopRenderer = (topology, hop, context) => {
 export const nginxProgram: GatewayProgram = {
   check: (hopDir) => ({ command: 'nginx', args: ['-t', '-q', '-p', `${hopDir}/`, '-c', posix.join(hopDir, NGINX_CONF_FILE)] }),
   run: (hopDir) => ({ command: 'nginx', args: ['-p', `${hopDir}/`, '-c', posix.join(hopDir, NGINX_CONF_FILE)] }),
+  // SIGHUP = `nginx -s reload`: new workers with the re-read files; old ones finish their requests.
+  reload: () => ({ kind: 'signal', signal: 'SIGHUP' }),
 };

@@ -2,6 +2,9 @@
  * Replay caches for the first hop's (`hop`, `nonce`) pair (SPEC §4 check 7, rule 5).
  */
 
+/** Default period of the expiry sweep of the persistent caches (SQLite, PostgreSQL). */
+export const DEFAULT_REPLAY_CLEANUP_INTERVAL_MS = 60_000;
+
 /** Remembers nonces until they expire. Implementations must make `checkAndRemember` atomic. */
 export interface ReplayCache {
   /**

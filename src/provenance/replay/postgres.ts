@@ -4,10 +4,9 @@
  * inserts the pair, takes over an expired row, or returns nothing (a replay).
  */
 import pg from 'pg';
-import type { ReplayCache } from './cache.js';
+import { DEFAULT_REPLAY_CLEANUP_INTERVAL_MS, type ReplayCache } from './cache.js';
 
-/** Default period of the expiry sweep. */
-export const DEFAULT_REPLAY_CLEANUP_INTERVAL_MS = 60_000;
+export { DEFAULT_REPLAY_CLEANUP_INTERVAL_MS } from './cache.js';
 
 /** Migrations, applied in order, each once (recorded in `stella_provenance_migrations`). */
 export const REPLAY_MIGRATIONS: readonly string[] = [

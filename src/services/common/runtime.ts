@@ -9,10 +9,10 @@ import { createSigner } from '../../dsse/index.js';
 import type { ScannerKeyring } from '../../provenance/envelope.js';
 import { loadHopKeyring, type HopKeyring } from '../../provenance/keys.js';
 import type { ReplayCache } from '../../provenance/replay/cache.js';
-import { MemoryReplayCache } from '../../provenance/replay/memory.js';
 import { PostgresReplayCache } from '../../provenance/replay/postgres.js';
+import { SqliteReplayCache, replayFileFor } from '../../provenance/replay/sqlite.js';
 import { StellaError } from '../../errors/base.js';
-import { openStoreForService } from '../../storage/index.js';
+import { defaultSqliteFile, openStoreForService } from '../../storage/index.js';
 import type { EvidenceStore } from '../../storage/types.js';
 import type { ResolvedService, ResolvedTopology } from '../../topology/resolve.js';
 
@@ -75,8 +75,10 @@ export async function loadReceiptSigner(service: ResolvedService): Promise<Signe
 }
 
 /**
- * Loads the runtime of one service. The replay cache lives in PostgreSQL when the store does, so
- * a replay to another instance on the same database is still caught (SPEC §4 rule 5).
+ * Loads the runtime of one service. The replay cache is as durable as the store and lives where
+ * it does (docs/provenance.md#5-replay-and-clock-rules): in PostgreSQL when the store is, so a replay to another instance
+ * on the same database is still caught (SPEC §4 rule 5); beside the SQLite file otherwise, so a
+ * replay after a restart is.
  */
 export async function loadServiceRuntime(topology: ResolvedTopology, serviceId: string, env: Readonly<Record<string, string | undefined>> = process.env): Promise<ServiceRuntime> {
   const service = topology.services.find((s) => s.id === serviceId);
@@ -96,15 +98,40 @@ export async function loadServiceRuntime(topology: ResolvedTopology, serviceId: 
   const receiptSigner = service.kind === 'evidence-locker' ? await loadReceiptSigner(service) : null;
   const store = await openStoreForService(service, topology.baseDir, env);
   let replayCache: ReplayCache;
-  if (service.storage?.kind === 'postgres') {
-    const url = service.storage.url.startsWith('env:') ? env[service.storage.url.slice(4)] : service.storage.url;
-    const cache = new PostgresReplayCache({ connectionString: url });
-    await cache.migrate();
-    replayCache = cache;
-  } else {
-    replayCache = new MemoryReplayCache();
+  try {
+    replayCache = await openReplayCache(service, topology.baseDir, env);
+  } catch (error) {
+    await store.close();
+    throw error;
   }
   return { service, hopKeys, scannerKeys, receiptSigner, store, replayCache };
+}
+
+/** The replay cache that matches the service's storage kind. */
+async function openReplayCache(service: ResolvedService, baseDir: string, env: Readonly<Record<string, string | undefined>>): Promise<ReplayCache> {
+  const storage = service.storage;
+  switch (storage?.kind) {
+    case 'postgres': {
+      const url = storage.url.startsWith('env:') ? env[storage.url.slice(4)] : storage.url;
+      const cache = new PostgresReplayCache({ connectionString: url });
+      try {
+        await cache.migrate();
+      } catch (error) {
+        await cache.close();
+        throw error;
+      }
+      return cache;
+    }
+    case 'sqlite':
+    case undefined: {
+      const file = replayFileFor(storage?.file ?? defaultSqliteFile(baseDir, service.id));
+      try {
+        return new SqliteReplayCache({ file });
+      } catch (error) {
+        throw new ServiceConfigError(`services.${service.id}: cannot open the replay cache ${file}: ${(error as Error).message}`, { cause: error });
+      }
+    }
+  }
 }
 
 /** True when a file exists (the CRL is optional until `pki init` wrote one). */

@@ -56,6 +56,8 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
       ...(fileExists(topology.pki.crl) ? { crl: topology.pki.crl } : {}),
       watch: true,
     },
+    // docs/operations/certificates.md#revocation: a republished CRL or bundle is in use within this.
+    trustReloadIntervalMs: topology.pki.reloadSeconds * 1000,
   });
   try {
     await provider.start();
@@ -84,7 +86,8 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
       : await buildWebServiceApp(common);
   // The plugin closes only caches it created; this one was made here.
   app.addHook('onClose', async () => runtime.replayCache.close());
-  const detach = attachToServer(app.server as HttpsServer, provider);
+  // A peer revoked by a new CRL loses its open connections too, not only its next handshake.
+  const detach = attachToServer(app.server as HttpsServer, provider, { endRevokedPeers: true });
   const { host, port } = parseListen(options.listen ?? service.listen);
   try {
     await app.listen({ host, port });

@@ -1,8 +1,12 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { MemoryReplayCache, ReplayCacheFullError } from '../../../src/provenance/replay/memory.js';
+import { replayCacheContract } from './support/contract.js';
 
 describe('MemoryReplayCache', () => {
+  describe('the replay cache contract', () => {
+    replayCacheContract(async (options) => new MemoryReplayCache(options), { bounded: true });
+  });
   it('accepts a pair once and reports it as a replay until it expires', async () => {
     let now = 1_000;
     const cache = new MemoryReplayCache({ now: () => now });

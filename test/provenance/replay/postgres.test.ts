@@ -5,6 +5,7 @@ import { PostgresReplayCache } from '../../../src/provenance/replay/postgres.js'
 import { createTestDatabase, terminateConnections, withApplicationName, type TestDatabase } from '../../support/postgres.js';
 import { buildRequest, fixtureKeys, fixtureTopology, NOW_MS } from '../support/fixture.js';
 import { buildTestApp, send } from '../support/app.js';
+import { replayCacheContract } from './support/contract.js';
 
 describe('PostgresReplayCache', () => {
   let db: TestDatabase;
@@ -13,6 +14,20 @@ describe('PostgresReplayCache', () => {
   });
   after(async () => {
     await db.drop();
+  });
+
+  describe('the replay cache contract', () => {
+    replayCacheContract(
+      async ({ now }) => {
+        // Each case starts from an empty table: a sweep at the end of time removes every row.
+        const emptier = new PostgresReplayCache({ connectionString: db.url, now: () => Number.MAX_SAFE_INTEGER, cleanupIntervalMs: 0 });
+        await emptier.migrate();
+        await emptier.sweep();
+        await emptier.close();
+        return new PostgresReplayCache({ connectionString: db.url, now, cleanupIntervalMs: 0 });
+      },
+      { bounded: false },
+    );
   });
 
   it('migrates idempotently, even from two instances at once', async () => {
