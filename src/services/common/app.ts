@@ -3,6 +3,7 @@
  * problem+json handlers, metrics, health probes and the provenance plugin in front of every route
  * that does not opt out. Each service adds its own routes to the instance this returns.
  */
+import { SERVICE_REQUEST_TIMEOUT_SECONDS } from '../../topology/timeouts.js';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import type { Registry } from 'prom-client';
@@ -69,6 +70,8 @@ export async function createServiceBase(options: ServiceAppOptions, kind: Resolv
     ...(isInstance ? { loggerInstance: logger as FastifyBaseLogger } : { logger: logger as FastifyServerOptions['logger'] }),
     ...(options.https ? { https: options.https } : {}),
     bodyLimit: service.maxBodyBytes,
+    // The innermost timeout of the chain's schedule (docs/gateways/README.md#timeouts).
+    requestTimeout: SERVICE_REQUEST_TIMEOUT_SECONDS * 1000,
     // Graceful shutdown (SPEC §8): close() stops accepting, lets in-flight requests finish, and
     // only then runs onClose hooks (which close the store).
     forceCloseConnections: 'idle',
