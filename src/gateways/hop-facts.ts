@@ -6,7 +6,8 @@
  * Used by the NGINX and HAProxy renderers.
  */
 import type { ResolvedHop, ResolvedTopology } from '../topology/resolve.js';
-import { DEFAULT_MAX_BODY_BYTES, DEFAULT_UPSTREAM_TIMEOUT_SECONDS, type MacKeyRef } from '../topology/schema.js';
+import { DEFAULT_MAX_BODY_BYTES, type MacKeyRef } from '../topology/schema.js';
+import { hopTimeouts, type HopTimeouts } from '../topology/timeouts.js';
 import { admittedPeerIds, admittedPeerRole, isEdge as isEdgeHop, nextTarget, RULE_ONE_HEADERS, splitListen } from './chain.js';
 import { hopHealthPath } from './types.js';
 
@@ -15,9 +16,6 @@ export const STAMPER_CERT_HEADER = 'X-Stella-Client-Cert';
 
 /** SPEC §4: the format of `X-Stella-Scan-Id`, a field of the MAC input. */
 export const SCAN_ID_REGEX = '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$';
-
-/** How long a hop waits for a TCP+TLS connection to its next hop; the rest is `upstreamTimeoutSeconds`. */
-export const UPSTREAM_CONNECT_TIMEOUT_SECONDS = 5;
 
 /** A `host:port` split for programs that want them apart. */
 export interface Address {
@@ -53,7 +51,8 @@ export interface HopFacts {
   readonly listen: Address;
   readonly next: { readonly id: string; readonly address: Address; readonly serverName: string; readonly healthPath: string };
   readonly maxBodyBytes: number;
-  readonly upstreamTimeoutSeconds: number;
+  /** The hop's place in the chain's timeout schedule (docs/gateways/README.md#timeouts). */
+  readonly timeouts: HopTimeouts;
   readonly caBundle: string;
   readonly crl: string;
 }
@@ -104,7 +103,7 @@ export function hopFacts(topology: ResolvedTopology, hop: ResolvedHop): HopFacts
     listen: splitListen(hop.listen),
     next,
     maxBodyBytes: hop.limits?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
-    upstreamTimeoutSeconds: hop.limits?.upstreamTimeoutSeconds ?? DEFAULT_UPSTREAM_TIMEOUT_SECONDS,
+    timeouts: hopTimeouts(hop),
     caBundle: topology.pki.caBundle,
     crl: topology.pki.crl,
   };

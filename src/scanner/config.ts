@@ -4,6 +4,7 @@
  * (`scanner.tls`, by default the local CA layout `<pki.dir>/issued/scanner/<id>/`), its signing
  * keys, and the receipt key of the locker at the end of the edge's chain.
  */
+import { scannerTimeoutSeconds } from '../topology/timeouts.js';
 import type { ResolvedHop, ResolvedService, ResolvedTopology } from '../topology/resolve.js';
 import { defaultCertificateSource, startScannerCredentials } from './certificates.js';
 import type { CertificateSourceKind } from './certificates.js';
@@ -18,7 +19,7 @@ import { keyFileEnvelopeFactory, loadSigners } from './signing.js';
 export interface ScannerSetupOptions {
   /** SPKI PEM of the locker's receipt key; default `<service receiptKey>.pub` when it exists. */
   receiptKey?: string | undefined;
-  /** Whole-request timeout. */
+  /** Whole-request timeout; default: the chain's schedule for this scanner (`scannerTimeoutSeconds`). */
   timeoutMs?: number | undefined;
   /** Client certificate source; default per {@link defaultCertificateSource}. Ignored when `credentials` is given. */
   certificateSource?: CertificateSourceKind | undefined;
@@ -83,7 +84,8 @@ export async function deliveryOptionsFor(topology: ResolvedTopology, scannerId: 
     pool,
     createEnvelope: keyFileEnvelopeFactory(scanner.signing.keys),
     verifyReceipt,
-    timeoutMs: options.timeoutMs,
+    // docs/gateways/README.md#timeouts: by default the worker waits longer than its edge does.
+    timeoutMs: options.timeoutMs ?? defaultTimeoutMs(topology, scannerId),
     now: options.now,
     close: async () => {
       started?.stop();
@@ -101,4 +103,9 @@ function serviceBehind(edge: ResolvedHop): ResolvedService | undefined {
     hop = next.hop;
   }
   return undefined;
+}
+
+function defaultTimeoutMs(topology: ResolvedTopology, scannerId: string): number | undefined {
+  const seconds = scannerTimeoutSeconds(topology, scannerId);
+  return seconds === undefined ? undefined : seconds * 1000;
 }

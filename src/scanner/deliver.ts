@@ -50,6 +50,8 @@ export interface DeliveryOptions {
   now?: (() => number) | undefined;
   /** Source of nonce bytes. */
   randomBytes?: ((size: number) => Uint8Array) | undefined;
+  /** Fresh re-sends after `401 provenance-stale` within one attempt; default {@link DEFAULT_MAX_STALE_RESENDS}. */
+  maxStaleResends?: number | undefined;
 }
 
 /** A successful delivery. */
@@ -58,7 +60,7 @@ export interface Delivered {
   envelopeSha256: string;
   /** The receipt envelope as JSON text, as stored in the outbox. */
   receipt: string;
-  /** True when the envelope was found already stored (after a certificate change) rather than posted. */
+  /** True when the envelope was found already stored (after a certificate change or an unknown outcome) rather than posted. */
   found: boolean;
 }
 
@@ -102,8 +104,55 @@ export async function attemptDelivery(outbox: Outbox, item: OutboxItem, options:
   }
   if (!envelopeSha256) throw new TypeError('attemptDelivery: envelope digest missing after save');
 
-  const answer = await postEnvelope(options.pool.agentFor(material), options.endpoint, item.scanId, envelope, timeoutMs, now());
-  return accept(answer, envelopeSha256, false, options);
+  const agent = options.pool.agentFor(material);
+  const digest = envelopeSha256;
+  const lookUp = async (): Promise<ReceiptAnswer | null> => lookupEnvelope(agent, options.endpoint, item.scanId, digest, timeoutMs, now()).catch(() => null);
+  if (item.attempts > 1 && envelope === item.envelope && lastOutcomeUnknown(item)) {
+    // The previous attempt may have been stored after all (docs/scanner.md#unknown-outcomes): ask
+    // before sending the same bytes through the chain (and its WAF) again.
+    const found = await lookUp();
+    if (found) return accept(found, digest, true, options);
+  }
+  const maxStaleResends = options.maxStaleResends ?? DEFAULT_MAX_STALE_RESENDS;
+  for (let resend = 0; ; resend++) {
+    try {
+      const answer = await postEnvelope(agent, options.endpoint, item.scanId, envelope, timeoutMs, now());
+      return accept(answer, digest, false, options);
+    } catch (error) {
+      // A hop record aged or out of order on the way (clock skew between gateways): a fresh request
+      // is stamped anew by every hop, so it is sent again at once, a bounded number of times.
+      if (isStale(error) && resend < maxStaleResends) continue;
+      if (outcomeUnknown(error)) {
+        const found = await lookUp();
+        if (found) return accept(found, digest, true, options);
+      }
+      throw error;
+    }
+  }
+}
+
+/** Fresh re-sends after `401 provenance-stale` within one attempt when none is configured. */
+export const DEFAULT_MAX_STALE_RESENDS = 2;
+/** The problem code of a hop record outside the allowed time window (docs/provenance.md). */
+const PROVENANCE_STALE = 'provenance-stale';
+/** Answers a gateway gives when it stopped waiting for the hops behind it, which may still store. */
+const GATEWAY_GAVE_UP = new Set([502, 504]);
+
+function isStale(error: unknown): boolean {
+  return error instanceof ScannerError && error.status === 401 && error.problemCode === PROVENANCE_STALE;
+}
+
+/** Whether a failed POST may nonetheless have been stored: no answer, a broken connection, a gateway timeout. */
+function outcomeUnknown(error: unknown): boolean {
+  if (!(error instanceof ScannerError)) return false;
+  if (error.code === 'SCANNER_TIMEOUT' || error.code === 'SCANNER_NETWORK') return true;
+  return error.status !== undefined && GATEWAY_GAVE_UP.has(error.status);
+}
+
+/** The same question for the outcome an item's last attempt left in the outbox. */
+function lastOutcomeUnknown(item: OutboxItem): boolean {
+  if (item.lastErrorCode === 'SCANNER_TIMEOUT' || item.lastErrorCode === 'SCANNER_NETWORK') return true;
+  return item.lastStatus !== null && GATEWAY_GAVE_UP.has(item.lastStatus);
 }
 
 async function accept(answer: ReceiptAnswer, envelopeSha256: string, found: boolean, options: DeliveryOptions): Promise<Delivered> {

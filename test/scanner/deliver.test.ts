@@ -116,8 +116,65 @@ describe('scanner delivery through a real mTLS edge', () => {
     assert.equal(fx.edge.stored.size, storedBefore + 1);
   });
 
+  it('asks the locker by digest after a 504 that came after the envelope was stored, and keeps that receipt', async () => {
+    fx.edge.plan.push('store-and-504');
+    const file = fx.artifact('sbom-504.json', `${SBOM}      `);
+    const storedBefore = fx.edge.stored.size;
+    const [result] = await submitArtifacts({ ...setup, outbox, scanId: 'scan-504', files: [file], sleep: noSleep, maxAttempts: 1 });
+    assert.equal(result?.state, 'delivered', 'one attempt is enough: the lookup finds the stored envelope');
+    assert.equal(result?.attempts, 1);
+    assert.equal(fx.edge.stored.size, storedBefore + 1);
+    const item = outbox.get(result?.itemId ?? -1);
+    assert.equal(item?.receipt, fx.edge.stored.get(item?.envelopeSha256 ?? '')?.receipt);
+    const seen = fx.edge.seen.filter((s) => s.scanId === 'scan-504');
+    assert.deepEqual(seen.map((s) => `${s.method} ${s.status}`), ['POST 504', 'GET 200']);
+  });
+
+  it('looks up before re-sending when the previous attempt timed out, and re-sends the same bytes when nothing arrived', async () => {
+    fx.edge.plan.push(504);
+    const file = fx.artifact('sbom-504b.json', `${SBOM}       `);
+    const [result] = await submitArtifacts({ ...setup, outbox, scanId: 'scan-504b', files: [file], sleep: noSleep, backoff: { baseMs: 1, capMs: 1 } });
+    assert.equal(result?.state, 'delivered');
+    assert.equal(result?.status, 201);
+    const seen = fx.edge.seen.filter((s) => s.scanId === 'scan-504b');
+    // attempt 1: POST 504, then GET 404 (not stored); attempt 2: GET 404 first, then the same POST.
+    assert.deepEqual(seen.map((s) => `${s.method} ${s.status}`), ['POST 504', 'GET 404', 'GET 404', 'POST 201']);
+    assert.equal(new Set(seen.filter((s) => s.method === 'POST').map((s) => s.contentDigest)).size, 1, 'the frozen envelope is re-sent');
+  });
+
+  it('re-sends fresh after 401 provenance-stale, a bounded number of times, within one attempt', async () => {
+    fx.edge.plan.push({ status: 401, code: 'provenance-stale' }, { status: 401, code: 'provenance-stale' });
+    const file = fx.artifact('sbom-stale.json', `${SBOM}        `);
+    const [result] = await submitArtifacts({ ...setup, outbox, scanId: 'scan-stale', files: [file], sleep: noSleep, maxAttempts: 1 });
+    assert.equal(result?.state, 'delivered');
+    assert.deepEqual(fx.edge.seen.filter((s) => s.scanId === 'scan-stale').map((s) => s.status), [401, 401, 201]);
+  });
+
+  it('rejects for good when provenance-stale outlasts the bound, with the code and status, nothing stored', async () => {
+    fx.edge.plan.push(...Array.from({ length: 3 }, () => ({ status: 401, code: 'provenance-stale' })));
+    const file = fx.artifact('sbom-stale2.json', `${SBOM}         `);
+    const storedBefore = fx.edge.stored.size;
+    const [result] = await submitArtifacts({ ...setup, outbox, scanId: 'scan-stale2', files: [file], sleep: noSleep, maxStaleResends: 2 });
+    assert.equal(result?.state, 'rejected');
+    assert.equal(result?.code, 'provenance-stale');
+    assert.equal(result?.status, 401);
+    assert.equal(result?.attempts, 1);
+    assert.equal(fx.edge.seen.filter((s) => s.scanId === 'scan-stale2').length, 3);
+    assert.equal(fx.edge.stored.size, storedBefore);
+  });
+
+  it('treats any other 401 as final at once', async () => {
+    fx.edge.plan.push({ status: 401, code: 'provenance-tampered' });
+    const file = fx.artifact('sbom-tampered.json', `${SBOM}          `);
+    const [result] = await submitArtifacts({ ...setup, outbox, scanId: 'scan-tampered', files: [file], sleep: noSleep });
+    assert.equal(result?.state, 'rejected');
+    assert.equal(result?.code, 'provenance-tampered');
+    assert.equal(fx.edge.seen.filter((s) => s.scanId === 'scan-tampered').length, 1);
+  });
+
   it('gives up after max attempts and leaves the item pending, reported as failed with the last code', async () => {
-    fx.edge.plan.push(502, 502);
+    // Each 502 is followed by a lookup (docs/scanner.md#unknown-outcomes), which meets the next 502.
+    fx.edge.plan.push(502, 502, 502, 502, 502);
     const file = fx.artifact('sbom-5.json', `${SBOM}    `);
     const [result] = await submitArtifacts({ ...setup, outbox, scanId: 'scan-005', files: [file], sleep: noSleep, maxAttempts: 2, backoff: { baseMs: 1, capMs: 1 } });
     assert.equal(result?.state, 'failed');

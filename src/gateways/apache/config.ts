@@ -3,12 +3,13 @@
  * one commented block, `renderApacheConf` puts them in the order Apache needs.
  */
 import type { ResolvedHop, ResolvedTopology } from '../../topology/resolve.js';
-import { DEFAULT_MAX_PROVENANCE_HEADER_BYTES, DEFAULT_UPSTREAM_TIMEOUT_SECONDS } from '../../topology/schema.js';
+import { DEFAULT_MAX_PROVENANCE_HEADER_BYTES } from '../../topology/schema.js';
+import { hopTimeouts } from '../../topology/timeouts.js';
 import { admittedPeerIds, admittedPeerRole, isEdge, nextTarget, RULE_ONE_HEADERS } from '../chain.js';
 import { hopHealthPath } from '../types.js';
 import { hostName, quoted } from './directives.js';
 import { APACHE_RUN_USER, APACHE_SYSTEM_PATHS, type ApacheHopLayout } from './layout.js';
-import { maxBodyBytes } from './modsecurity.js';
+import { maxBodyBytes, renderCrsTargetUpdates } from './modsecurity.js';
 
 /** Modules the hop loads, in load order; nothing else from `/etc/apache2/mods-enabled` is used. */
 // mod_log_config and mod_so are compiled into Debian's apache2 (`apache2 -l`), so they are not loaded here.
@@ -51,15 +52,62 @@ ServerSignature Off
 TraceEnable Off`;
 }
 
+/**
+ * Connection capacity of the event MPM (docs/gateways/apache-modsecurity.md#capacity). The TLS
+ * handshake and the request head are read on a worker thread, so every connection that has not
+ * sent a whole request yet — an idle TCP connection included — holds a thread until
+ * mod_reqtimeout cuts it. Threads are therefore sized for more such connections than the hop
+ * must withstand (2,000), all started at once (a burst cannot wait for processes to be spawned)
+ * and never reaped; idle keep-alive connections wait in the listener thread and hold none.
+ */
+export const APACHE_CAPACITY = {
+  serverLimit: 12,
+  threadsPerChild: 256,
+  /** Keep-alive connections a process may hold per idle thread (the listener waits on them). */
+  asyncRequestWorkerFactor: 4,
+  /** A TLS handshake must finish within this, the request head within `headerSeconds` (+ MinRate). */
+  handshakeSeconds: 5,
+  headerSeconds: '10-20',
+  bodySeconds: 20,
+  minRateBytesPerSecond: 500,
+  keepAliveSeconds: 5,
+  /** The kernel queue of connections not yet accepted (Linux caps it at net.core.somaxconn). */
+  listenBacklog: 4096,
+} as const;
+
+/** Threads of the hop: ServerLimit × ThreadsPerChild. */
+export const APACHE_MAX_REQUEST_WORKERS = APACHE_CAPACITY.serverLimit * APACHE_CAPACITY.threadsPerChild;
+
+function capacityBlock(): string {
+  const c = APACHE_CAPACITY;
+  return `# --- Capacity: ${APACHE_MAX_REQUEST_WORKERS} threads, all started at once and never reaped, because an unfinished
+# handshake or request head holds a thread until mod_reqtimeout cuts it (docs/gateways/apache-modsecurity.md#capacity).
+ServerLimit ${c.serverLimit}
+StartServers ${c.serverLimit}
+ThreadLimit ${c.threadsPerChild}
+ThreadsPerChild ${c.threadsPerChild}
+MaxRequestWorkers ${APACHE_MAX_REQUEST_WORKERS}
+MinSpareThreads ${c.threadsPerChild}
+MaxSpareThreads ${APACHE_MAX_REQUEST_WORKERS}
+MaxConnectionsPerChild 0
+AsyncRequestWorkerFactor ${c.asyncRequestWorkerFactor}
+ListenBacklog ${c.listenBacklog}
+# An idle or slow connection is cut: no TLS handshake within ${c.handshakeSeconds} s, no request head within
+# ${c.headerSeconds} s, a body slower than ${c.minRateBytesPerSecond} bytes/s.
+RequestReadTimeout handshake=${c.handshakeSeconds} header=${c.headerSeconds},MinRate=${c.minRateBytesPerSecond} body=${c.bodySeconds},MinRate=${c.minRateBytesPerSecond}
+KeepAlive On
+KeepAliveTimeout ${c.keepAliveSeconds}
+MaxKeepAliveRequests 1000`;
+}
+
 function limitsBlock(topology: ResolvedTopology, hop: ResolvedHop): string {
-  const timeout = hop.limits?.upstreamTimeoutSeconds ?? DEFAULT_UPSTREAM_TIMEOUT_SECONDS;
+  const timeout = hopTimeouts(hop).upstreamSeconds;
   const headerBytes = topology.provenance.maxHeaderBytes ?? DEFAULT_MAX_PROVENANCE_HEADER_BYTES;
   const fieldSize = Math.max(APACHE_DEFAULT_FIELD_SIZE, headerBytes + FIELD_NAME_ALLOWANCE);
-  return `# --- Limits (topology: limits.maxBodyBytes, limits.upstreamTimeoutSeconds, provenance.maxHeaderBytes).
+  return `# --- Limits (topology: limits.maxBodyBytes, provenance.maxHeaderBytes; the timeout from the chain's
+# schedule, docs/gateways/README.md#timeouts).
 Timeout ${timeout}
 ProxyTimeout ${timeout}
-KeepAliveTimeout 5
-RequestReadTimeout header=20-40,MinRate=500 body=20,MinRate=500
 LimitRequestBody ${maxBodyBytes(hop)}
 LimitRequestFieldSize ${fieldSize}`;
 }
@@ -121,6 +169,7 @@ Include ${quoted(APACHE_SYSTEM_PATHS.crsSetup)}
 Include ${quoted(layout.crsTuningConf)}
 IncludeOptional ${quoted(APACHE_SYSTEM_PATHS.crsExclusionsBefore)}
 Include ${quoted(APACHE_SYSTEM_PATHS.crsRules)}
+${renderCrsTargetUpdates()}
 IncludeOptional ${quoted(APACHE_SYSTEM_PATHS.crsExclusionsAfter)}`;
 }
 
@@ -179,6 +228,7 @@ export function renderApacheConf(topology: ResolvedTopology, hop: ResolvedHop, l
     header,
     `# --- Modules.\n${modules}`,
     processBlock(hop, layout),
+    capacityBlock(),
     limitsBlock(topology, hop),
     inboundTlsBlock(topology, hop),
     peerAdmissionBlock(topology, hop),

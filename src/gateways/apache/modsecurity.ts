@@ -7,7 +7,7 @@
  * system untouched and lets several WAF hops differ (notes/gateways.md, "Apache 2.4 + mod_security2").
  */
 import type { ResolvedHop } from '../../topology/resolve.js';
-import { DEFAULT_MAX_BODY_BYTES } from '../../topology/schema.js';
+import { DEFAULT_MAX_BODY_BYTES, KID_PATTERN } from '../../topology/schema.js';
 import { APACHE_SYSTEM_PATHS, type ApacheHopLayout } from './layout.js';
 
 /** CRS defaults when a WAF hop has no `waf:` block (the schema's defaults). */
@@ -33,8 +33,13 @@ SecRuleEngine On
 SecRequestBodyAccess On
 SecRule REQUEST_HEADERS:Content-Type "^(?:application(?:/soap\\+|/)|text/)xml" \\
      "id:'200000',phase:1,t:none,t:lowercase,pass,nolog,ctl:requestBodyProcessor=XML"
+# stella: an envelope body over ${JSON_INSPECTION_MAX_BYTES} bytes (or of unknown length) is not parsed as JSON:
+# ModSecurity's JSON parser takes time quadratic in the length of one string (about 23 s for a
+# 16 MiB payload). Its raw body is held to the canonical envelope form instead (crs-tuning.conf, rule 10103).
+${largeEnvelopeRules()}
 SecRule REQUEST_HEADERS:Content-Type "^application/json" \\
-     "id:'200001',phase:1,t:none,t:lowercase,pass,nolog,ctl:requestBodyProcessor=JSON"
+     "id:'200001',phase:1,t:none,t:lowercase,pass,nolog,chain"
+     SecRule &TX:stella_large_envelope "@eq 0" "t:none,ctl:requestBodyProcessor=JSON"
 
 # stella: the three body limits follow limits.maxBodyBytes. Debian's 128 KiB SecRequestBodyNoFilesLimit
 # would refuse every larger DSSE envelope (a JSON body has no "files"), and a body buffered in
@@ -131,33 +136,71 @@ ${envelopeFieldsBlock()}
  * The routes whose body is a DSSE envelope (SPEC §8): evidence ingest and signed completion reports.
  * Their `payload` and `signatures[].sig` are base64, opaque to the CRS (it does not decode them),
  * and random base64 trips its rules: `…9onnylMrIVQ=` reads as an XSS event handler to rule
- * 941120, which blocked about 1 genuine envelope in 1,000 (bench/RESULTS.md). So on those routes
- * the two fields are taken out of every CRS rule and held to the base64 alphabet instead, which
- * is all the locker accepts there anyway; every other field and header stays inspected.
+ * 941120, which blocked about 1 genuine envelope in 1,000 (bench/RESULTS.md). So the two fields
+ * are taken out of every CRS rule and held to the base64 alphabet instead, which is all the locker
+ * accepts there anyway; every other field and header stays inspected
+ * (docs/gateways/apache-modsecurity.md#envelope-routes).
  */
 export const ENVELOPE_ROUTE_PATTERN = '^/api/v1/(?:evidence|scans/[^/]+/complete)$';
 /** ModSecurity's names for those fields under its JSON body processor (seen in its audit log). */
 export const ENVELOPE_BASE64_ARGS = ['ARGS:payload', 'ARGS:signatures.signatures.sig'] as const;
+/**
+ * Envelope bodies up to this size are parsed as JSON and every member goes through the CRS.
+ * Measured on the WAF hop: 1 MiB of payload costs about 0.1 s of parsing, 16 MiB about 23 s.
+ */
+export const JSON_INSPECTION_MAX_BYTES = 1024 * 1024;
+
+const BASE64_FIELD = '[A-Za-z0-9+/]*+={0,2}';
+const SIGNATURE = `\\{\\x22keyid\\x22:\\x22(?:${KID_PATTERN.source.slice(1, -1)})?\\x22,\\x22sig\\x22:\\x22[A-Za-z0-9+/]{1,4096}={0,2}\\x22\\}`;
+/**
+ * A large envelope must be exactly what the worker serializes (`serializeEnvelopeBytes`,
+ * docs/dsse.md): no member other than the three, every byte from a closed alphabet, so nothing in
+ * it can carry an attack the CRS would have looked for. PCRE scans it once, possessively.
+ */
+export const CANONICAL_ENVELOPE_PATTERN =
+  `^\\{\\x22payloadType\\x22:\\x22[A-Za-z0-9.+/_-]{1,128}\\x22,\\x22payload\\x22:\\x22${BASE64_FIELD}\\x22,` +
+  `\\x22signatures\\x22:\\[${SIGNATURE}(?:,${SIGNATURE}){0,31}\\]\\}$`;
+
+/** Phase 1, before the JSON processor rule: marks a large (or unknown-length) envelope body. */
+function largeEnvelopeRules(): string {
+  const mark = 'setvar:tx.stella_large_envelope=1,ctl:forceRequestBodyVariable=On';
+  return `SecRule REQUEST_FILENAME "@rx ${ENVELOPE_ROUTE_PATTERN}" "id:200010,phase:1,t:none,pass,nolog,chain"
+     SecRule REQUEST_HEADERS:Content-Length "@gt ${JSON_INSPECTION_MAX_BYTES}" "t:none,${mark}"
+SecRule REQUEST_FILENAME "@rx ${ENVELOPE_ROUTE_PATTERN}" "id:200011,phase:1,t:none,pass,nolog,chain"
+     SecRule &REQUEST_HEADERS:Transfer-Encoding "@gt 0" "t:none,${mark}"`;
+}
+
+/**
+ * After the CRS rules are loaded: the base64 fields leave their target lists. This must happen at
+ * configuration time: ModSecurity 2 applies a rule's transformations to a variable before it looks
+ * at a run-time exclusion (`ctl:ruleRemoveTargetByTag`), so a 16 MiB payload was still decoded by
+ * every rule, about 17 s per envelope. It holds on every route, hence rule 10101 does too.
+ */
+export function renderCrsTargetUpdates(): string {
+  return `SecRuleUpdateTargetByTag OWASP_CRS "${ENVELOPE_BASE64_ARGS.map((arg) => `!${arg}`).join('|')}"`;
+}
 
 function envelopeFieldsBlock(): string {
-  const removals = ENVELOPE_BASE64_ARGS.map((arg) => `    ctl:ruleRemoveTargetByTag=OWASP_CRS;${arg}`).join(',\\\n');
-  return `# stella: DSSE envelope fields are base64: out of the CRS rules, held to the base64 alphabet.
-SecRule REQUEST_FILENAME "@rx ${ENVELOPE_ROUTE_PATTERN}" \\
-    "id:10100,\\
-    phase:1,\\
-    pass,\\
-    nolog,\\
-    t:none,\\
-${removals}"
-
-SecRule REQUEST_FILENAME "@rx ${ENVELOPE_ROUTE_PATTERN}" \\
+  return `# stella: DSSE envelope fields are base64: out of the CRS rules (apache2.conf, after the rules), held to the
+# base64 alphabet here, on every route.
+SecRule ${ENVELOPE_BASE64_ARGS.join('|')} "!@rx ^[A-Za-z0-9+/_-]*={0,2}$" \\
     "id:10101,\\
     phase:2,\\
     deny,\\
     status:403,\\
     log,\\
     t:none,\\
-    msg:'DSSE envelope field is not base64',\\
+    msg:'DSSE envelope field is not base64'"
+
+# stella: an envelope too large to parse as JSON (modsecurity.conf, rules 200010-200011) must be canonical.
+SecRule TX:stella_large_envelope "@eq 1" \\
+    "id:10103,\\
+    phase:2,\\
+    deny,\\
+    status:403,\\
+    log,\\
+    t:none,\\
+    msg:'Large DSSE envelope is not in canonical form',\\
     chain"
-    SecRule ${ENVELOPE_BASE64_ARGS.join('|')} "!@rx ^[A-Za-z0-9+/_-]*={0,2}$" "t:none"`;
+    SecRule REQUEST_BODY "!@rx ${CANONICAL_ENVELOPE_PATTERN}" "t:none"`;
 }

@@ -5,7 +5,8 @@
  * let a stripped header come back or a stamped one be removed.
  */
 import type { ResolvedHop, ResolvedTopology } from '../../topology/resolve.js';
-import { DEFAULT_MAX_BODY_BYTES, DEFAULT_UPSTREAM_TIMEOUT_SECONDS } from '../../topology/schema.js';
+import { DEFAULT_MAX_BODY_BYTES } from '../../topology/schema.js';
+import { hopTimeouts } from '../../topology/timeouts.js';
 import { admittedPeerIds, admittedPeerRole, admittedPeerSpiffeIds, isEdge, nextTarget, RULE_ONE_HEADERS, splitListen } from '../chain.js';
 import { hopHealthPath } from '../types.js';
 
@@ -14,7 +15,6 @@ export const STAMPER_URI = '/stamp';
 export const PROVENANCE_HEADER = 'X-Stella-Provenance';
 /** RFC 9440 `Client-Cert`: base64 DER between colons; CRS accepts it where URL-encoded PEM is blocked. */
 export const CLIENT_CERT_HEADER = 'Client-Cert';
-const CONNECT_TIMEOUT = '5s';
 /**
  * Headers the stamper reads in preference to what Caddy sets (docs/CONVENTIONS.md: it takes
  * `X-Original-*` before `X-Forwarded-*`, and other certificate headers after `Client-Cert`).
@@ -154,7 +154,8 @@ ${STAMPER_SPOOFABLE_HEADERS.map((name) => `			header_up -${name}`).join('\n')}
 /** Toward the next hop: mTLS as this hop, next hop verified by CA bundle and serverName; Host = serverName. */
 export function upstreamBlock(topology: ResolvedTopology, hop: ResolvedHop): string {
   const next = nextTarget(hop);
-  const timeout = hop.limits?.upstreamTimeoutSeconds ?? DEFAULT_UPSTREAM_TIMEOUT_SECONDS;
+  // docs/gateways/README.md#timeouts
+  const timeouts = hopTimeouts(hop);
   return `		# Upstream: re-originate mTLS to ${next.id}. This hop presents one certificate only, so a
 		# resumed TLS session can never carry another identity.
 		reverse_proxy https://${next.host}:${next.port} {
@@ -163,8 +164,8 @@ export function upstreamBlock(topology: ResolvedTopology, hop: ResolvedHop): str
 				tls_client_auth ${quoted(hop.upstreamTls.chain)} ${quoted(hop.upstreamTls.key)}
 				tls_trusted_ca_certs ${quoted(topology.pki.caBundle)}
 				tls_server_name ${quoted(next.serverName)}
-				dial_timeout ${CONNECT_TIMEOUT}
-				response_header_timeout ${timeout}s
+				dial_timeout ${timeouts.connectSeconds}s
+				response_header_timeout ${timeouts.upstreamSeconds}s
 			}
 		}`;
 }

@@ -5,8 +5,9 @@
  */
 import { isIP } from 'node:net';
 import type { ResolvedHop, ResolvedTopology } from '../../topology/resolve.js';
-import { DEFAULT_MAX_BODY_BYTES, DEFAULT_UPSTREAM_TIMEOUT_SECONDS } from '../../topology/schema.js';
+import { DEFAULT_MAX_BODY_BYTES } from '../../topology/schema.js';
 import { spiffeId } from '../../topology/identity.js';
+import { hopTimeouts } from '../../topology/timeouts.js';
 import { admittedPeerSpiffeIds, isEdge, nextTarget, RULE_ONE_HEADERS, splitListen } from '../chain.js';
 import { hopHealthPath } from '../types.js';
 
@@ -26,8 +27,6 @@ const T = {
 /** Names of the two clusters: the next hop (mTLS) and the hop's own stamper (loopback HTTP). */
 export const NEXT_CLUSTER = 'next_hop';
 export const STAMPER_CLUSTER = 'stamper';
-/** How long a hop waits for a TCP+TLS connection to its next hop; the rest is the route timeout. */
-export const UPSTREAM_CONNECT_TIMEOUT = '5s';
 /** The stamper is on loopback and answers from memory: a slow stamper is a broken one. */
 export const STAMPER_TIMEOUT = '2s';
 
@@ -57,7 +56,9 @@ export function envoyBootstrap(topology: ResolvedTopology, hop: ResolvedHop): Js
   const nextRole = hop.nextTarget.type === 'hop' ? 'gateway' : 'service';
   const stamp = hop.stamp === false ? null : hop.stamp;
   const maxBodyBytes = hop.limits?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-  const timeout = `${hop.limits?.upstreamTimeoutSeconds ?? DEFAULT_UPSTREAM_TIMEOUT_SECONDS}s`;
+  // docs/gateways/README.md#timeouts
+  const timeouts = hopTimeouts(hop);
+  const timeout = `${timeouts.upstreamSeconds}s`;
   const health = JSON.stringify({ hop: hop.id, kind: hop.kind, status: 'live' });
 
   // SPEC §4 rule 1, "before doing anything else": removed before routing and before any filter,
@@ -180,7 +181,7 @@ export function envoyBootstrap(topology: ResolvedTopology, hop: ResolvedHop): Js
   const nextCluster: Json = {
     name: NEXT_CLUSTER,
     type: isIP(next.host.replace(/^\[(.*)\]$/, '$1')) ? 'STATIC' : 'STRICT_DNS',
-    connect_timeout: UPSTREAM_CONNECT_TIMEOUT,
+    connect_timeout: `${timeouts.connectSeconds}s`,
     load_assignment: {
       cluster_name: NEXT_CLUSTER,
       endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress(`${next.host}:${next.port}`) } }] }],

@@ -4,7 +4,7 @@
  * ../shared/notes/gateways.md ("notes"): `req.fhdr()` (not `req.hdr()`, which splits on commas),
  * `hmac()` with binary output, `ssl_c_der,sha2(256),hex,lower`, `ssl_c_s_dn(CN)`.
  */
-import { formatAddress, healthBody, SCAN_ID_REGEX, STAMPER_CERT_HEADER, UPSTREAM_CONNECT_TIMEOUT_SECONDS, type HopFacts, type StampFacts } from '../hop-facts.js';
+import { formatAddress, healthBody, SCAN_ID_REGEX, STAMPER_CERT_HEADER, type HopFacts, type StampFacts } from '../hop-facts.js';
 import { hopHealthPath } from '../types.js';
 
 /** The environment variable holding the base64 stamping key (never written into the config). */
@@ -47,17 +47,20 @@ export function globalSection(facts: HopFacts): string {
   return lines.join('\n');
 }
 
-/** Timeouts: the upstream one from `hop.limits` (SPEC §7 "sane timeouts"). */
+/**
+ * Timeouts from the chain's schedule (docs/gateways/README.md#timeouts). `timeout client` is as long
+ * as `timeout server`, as HAProxy advises for HTTP, so the wait for the locker never ends on the client side.
+ */
 export function defaultsSection(facts: HopFacts): string {
   return [
     'defaults',
     '    mode http',
     '    log global',
     '    option httplog',
-    `    timeout connect ${Math.min(UPSTREAM_CONNECT_TIMEOUT_SECONDS, facts.upstreamTimeoutSeconds)}s`,
+    `    timeout connect ${facts.timeouts.connectSeconds}s`,
     '    timeout http-request 10s',
-    '    timeout client 30s',
-    `    timeout server ${facts.upstreamTimeoutSeconds}s`,
+    `    timeout client ${facts.timeouts.clientSeconds}s`,
+    `    timeout server ${facts.timeouts.upstreamSeconds}s`,
     '    timeout check 5s',
   ].join('\n');
 }

@@ -3,7 +3,7 @@
  * reads like the list in docs/CONVENTIONS.md "Gateway behaviour". Facts about NGINX 1.22 that the
  * choices rest on are in ../shared/notes/gateways.md and cited as "notes".
  */
-import { UPSTREAM_CONNECT_TIMEOUT_SECONDS, formatAddress, healthBody, STAMPER_CERT_HEADER, type HopFacts } from '../hop-facts.js';
+import { formatAddress, healthBody, STAMPER_CERT_HEADER, type HopFacts } from '../hop-facts.js';
 import { macInputMaps, perlStamping, STAMPER_LOCATION, stamperLocation } from './stamping.js';
 import { nginxPath, nginxString, STRIP_HEADERS_FILE, type NginxPaths } from './syntax.js';
 import { hopHealthPath } from '../types.js';
@@ -47,7 +47,7 @@ function httpBasics(facts: HopFacts, paths: NginxPaths): string {
     `    client_max_body_size ${facts.maxBodyBytes};`,
     '    client_header_timeout 10s;',
     '    client_body_timeout 30s;',
-    `    send_timeout ${facts.upstreamTimeoutSeconds}s;`,
+    `    send_timeout ${facts.timeouts.upstreamSeconds}s;`,
     '    proxy_request_buffering off;',
     '    proxy_max_temp_file_size 0;',
   ].join('\n');
@@ -126,9 +126,9 @@ function upstreamTls(facts: HopFacts): string {
     '        proxy_ssl_server_name on;',
     '        proxy_ssl_session_reuse off;',
     '        proxy_ssl_protocols TLSv1.2 TLSv1.3;',
-    `        proxy_connect_timeout ${Math.min(UPSTREAM_CONNECT_TIMEOUT_SECONDS, facts.upstreamTimeoutSeconds)}s;`,
-    `        proxy_send_timeout ${facts.upstreamTimeoutSeconds}s;`,
-    `        proxy_read_timeout ${facts.upstreamTimeoutSeconds}s;`,
+    `        proxy_connect_timeout ${facts.timeouts.connectSeconds}s;`,
+    `        proxy_send_timeout ${facts.timeouts.upstreamSeconds}s;`,
+    `        proxy_read_timeout ${facts.timeouts.upstreamSeconds}s;`,
   ].join('\n');
 }
 

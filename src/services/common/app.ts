@@ -4,6 +4,7 @@
  * that does not opt out. Each service adds its own routes to the instance this returns.
  */
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import { SERVICE_REQUEST_TIMEOUT_SECONDS } from '../../topology/timeouts.js';
 import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import type { Registry } from 'prom-client';
 import provenancePlugin, { type ProvenancePluginOptions } from '../../provenance/fastify.js';
@@ -73,6 +74,8 @@ export async function createServiceBase(options: ServiceAppOptions, kind: Resolv
     ...(isInstance ? { loggerInstance: logger as FastifyBaseLogger } : { logger: logger as FastifyServerOptions['logger'] }),
     ...(options.https ? { https: options.https } : {}),
     bodyLimit: service.maxBodyBytes,
+    // The innermost timeout of the chain's schedule (docs/gateways/README.md#timeouts).
+    requestTimeout: SERVICE_REQUEST_TIMEOUT_SECONDS * 1000,
     // Graceful shutdown (SPEC §8): close() stops accepting, lets in-flight requests finish, and
     // only then runs onClose hooks (which close the store).
     forceCloseConnections: 'idle',

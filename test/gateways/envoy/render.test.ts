@@ -79,7 +79,7 @@ describe('renderEnvoyHop at the edge', () => {
     assert.deepEqual(JSON.parse(((routes[0]!.direct_response as Tree).body as { inline_string: string }).inline_string), { hop: 'gw-edge', kind: 'envoy', status: 'live' });
     assert.deepEqual(routes[1]!.match, { path: '/healthz/hop/gw-edge' });
     assert.deepEqual(routes[1]!.direct_response, { status: 405 });
-    assert.deepEqual(routes[2], { match: { prefix: '/' }, route: { cluster: 'next_hop', timeout: '60s' } });
+    assert.deepEqual(routes[2], { match: { prefix: '/' }, route: { cluster: 'next_hop', timeout: '87s' } });
   });
 
   it('re-originates mTLS to the next hop with its SNI, its identity and no session reuse', () => {

@@ -116,14 +116,16 @@ describe('renderNginxHop', () => {
     assert.match(output, /fewer than 32 bytes/);
   });
 
-  it('applies the hop limits to the body size and the upstream timeouts', async () => {
+  it('applies the hop limits to the body size, and the chain schedule (floored by the limit) to the upstream timeouts', async () => {
     const deployment = await deploy((doc) => {
       const edge = doc.hops[0];
       if (edge) edge.limits = { maxBodyBytes: 1048576, upstreamTimeoutSeconds: 7 };
     });
     const conf = contents(renderNginxHop(deployment.topology, hop(deployment, 'gw-edge'), { outDir: '/srv/out' }), 'nginx.conf');
     assert.match(conf, /client_max_body_size 1048576;/);
-    assert.match(conf, /proxy_read_timeout 7s;/);
+    // docs/gateways/README.md#timeouts: the edge waits for the WAF (67 s) + its inspection (15 s) + 5 s.
+    assert.match(conf, /proxy_read_timeout 87s;/);
+    assert.match(conf, /proxy_send_timeout 87s;/);
     assert.match(conf, /proxy_connect_timeout 5s;/);
   });
 

@@ -7,7 +7,8 @@
  *
  * `plan` holds answers to give before behaving normally: 'pass' (behave normally), a status (with
  * a problem body), or
- * 'drop' to destroy the connection without answering, or 'store-and-drop' to store the envelope
+ * 'drop' to destroy the connection without answering, 'store-and-504' to store it and answer 504
+ * as a gateway that stopped waiting would, or 'store-and-drop' to store the envelope
  * and then lose the answer (the worker cannot know it arrived), or 'hang' to never answer;
  * 'store-and-hang' stores and never answers (the worker gets killed while waiting).
  */
@@ -38,7 +39,7 @@ export interface SeenRequest {
 }
 
 /** A planned answer. */
-export type PlannedAnswer = number | 'pass' | 'drop' | 'hang' | 'store-and-drop' | 'store-and-hang' | { status: number; retryAfter?: string; code?: string };
+export type PlannedAnswer = number | 'pass' | 'drop' | 'hang' | 'store-and-drop' | 'store-and-hang' | 'store-and-504' | { status: number; retryAfter?: string; code?: string };
 
 /** The running stand-in edge. */
 export interface FakeEdge {
@@ -79,9 +80,10 @@ export async function startFakeEdge(deployment: TestDeployment, port: number): P
     const planned = edge.plan.shift();
     const dropAfterStore = planned === 'store-and-drop';
     const hangAfterStore = planned === 'store-and-hang';
+    const gatewayTimeoutAfterStore = planned === 'store-and-504';
     if (planned === 'drop') { answer(0); socket.destroy(); return; }
     if (planned === 'hang') { answer(0); return; }
-    if (planned !== undefined && planned !== 'pass' && !dropAfterStore && !hangAfterStore) {
+    if (planned !== undefined && planned !== 'pass' && !dropAfterStore && !hangAfterStore && !gatewayTimeoutAfterStore) {
       const p = typeof planned === 'number' ? { status: planned } : planned;
       answer(p.status);
       problem(res, p.status, p.code ?? `planned-${p.status}`, p.retryAfter ? { 'retry-after': p.retryAfter } : {});
@@ -136,6 +138,8 @@ export async function startFakeEdge(deployment: TestDeployment, port: number): P
     edge.stored.set(envelopeSha256, { scanId: seen.scanId, receipt, artifactSha256 });
     if (dropAfterStore) { answer(0); socket.destroy(); return; }
     if (hangAfterStore) { answer(0); return; }
+    // An edge that stopped waiting while the locker went on to store (docs/gateways/README.md#timeouts).
+    if (gatewayTimeoutAfterStore) { answer(504); problem(res, 504, 'gateway-timeout'); return; }
     answer(201);
     res.writeHead(201, { 'content-type': 'application/json' });
     res.end(`{"receipt":${receipt},"sha256":"${envelopeSha256}"}`);
