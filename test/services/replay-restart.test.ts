@@ -45,6 +45,7 @@ describe('serve: replay memory across a SIGKILL and restart', () => {
     keys = {
       hopKeys: new Map([['gw-edge', new Map([['edge-1', edge]])], ['gw-internal', new Map([['internal-1', internal]])]]),
       scanner: hmacKeyFromSecret(scanner),
+      scanners: new Map([['scanner-01', hmacKeyFromSecret(scanner)]]),
       receiptPrivate: parseKeyFile(Buffer.from(receipt.private)),
       receiptPublic: parseKeyFile(Buffer.from(receipt.public!)),
       receiptPublicPem: receipt.public!,
