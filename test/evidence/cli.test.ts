@@ -81,6 +81,21 @@ describe('evidence verify and export', () => {
     assert.match(stdout, /verified/);
   });
 
+  it("refuses offline what the locker refuses: scanner-01's record with only another scanner's key fails the envelope check", async () => {
+    const { code, stdout } = await runCli(['evidence', 'verify', '--receipt-key', receiptPub, '--key', `scanner-02=${scannerKey}`, '--db', db, '--scan', 'scan-cli', '--json']);
+    assert.equal(code, 1);
+    const result = JSON.parse(stdout) as VerifyJson;
+    for (const r of result.records) {
+      const envelope = r.checks.find((c) => c.name === 'envelope')!;
+      assert.equal(envelope.ok, false);
+      assert.match(envelope.detail, /no key of scanner scanner-01/);
+    }
+  });
+
+  it('exits 2 for a --key that does not say whose key it is', async () => {
+    assert.equal((await runCli(['evidence', 'verify', '--receipt-key', receiptPub, '--key', scannerKey, '--db', db, '--scan', 'scan-cli'])).code, 2);
+  });
+
   it('exits 1 when no record matches', async () => {
     const { code, stdout } = await runCli([...base(), '--db', db, '--sha256', 'f'.repeat(64)]);
     assert.equal(code, 1);

@@ -6,7 +6,7 @@
 import { describe, it, after, before } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { createHash, randomBytes } from 'node:crypto';
-import { StorageError, type EvidenceRecord, type EvidenceStore, type ScanCompletion } from '../../src/storage/types.js';
+import { ScanConflictError, StorageError, type EvidenceRecord, type EvidenceStore, type ScanCompletion } from '../../src/storage/types.js';
 
 export interface StoreFactory {
   /** A new empty database and a store on it. */
@@ -88,6 +88,38 @@ export function storeContract(name: string, factory: StoreFactory): void {
         const receipts = new Set(results.map((r) => r.record.receipt));
         assert.equal(receipts.size, 1);
         assert.deepEqual(await sibling.getEvidence(base.sha256), await store.getEvidence(base.sha256));
+      } finally {
+        await sibling.close();
+      }
+    });
+
+    it('gives a scan to its first writer and refuses another scanner with ScanConflictError, writing nothing', async () => {
+      const first = sampleRecord({ scanId: 'scan-owned', scannerId: 'scanner-01' });
+      await store.putEvidence(first);
+      assert.equal(await store.getScanOwner('scan-owned'), 'scanner-01');
+      const intruder = sampleRecord({ scanId: 'scan-owned', scannerId: 'scanner-02' });
+      await assert.rejects(store.putEvidence(intruder), (error: unknown) => error instanceof ScanConflictError && error.code === 'scan-conflict' && error.owner === 'scanner-01');
+      assert.equal(await store.getEvidence(intruder.sha256), null);
+      assert.deepEqual((await store.listByScan('scan-owned')).map((r) => r.sha256), [first.sha256]);
+      assert.equal(await store.getScanOwner('scan-nobody'), null);
+    });
+
+    it('leaves exactly one owner when two store instances race two scanners on a new scan id', async () => {
+      const sibling = await openSibling();
+      try {
+        const attempts = Array.from({ length: 10 }, (_, i) => ({ via: i % 2 === 0 ? store : sibling, record: sampleRecord({ scanId: 'scan-claim-race', scannerId: i % 4 < 2 ? 'scanner-01' : 'scanner-02' }) }));
+        const outcomes = await Promise.allSettled(attempts.map(({ via, record }) => via.putEvidence(record)));
+        const owner = await store.getScanOwner('scan-claim-race');
+        assert.ok(owner === 'scanner-01' || owner === 'scanner-02', `owner ${owner}`);
+        assert.equal(await sibling.getScanOwner('scan-claim-race'), owner);
+        outcomes.forEach((outcome, i) => {
+          const mine = attempts[i]!.record.scannerId === owner;
+          assert.equal(outcome.status, mine ? 'fulfilled' : 'rejected', `attempt ${i}`);
+          if (outcome.status === 'rejected') assert.ok(outcome.reason instanceof ScanConflictError, String(outcome.reason));
+        });
+        const stored = await store.listByScan('scan-claim-race');
+        assert.equal(stored.length, attempts.filter((a) => a.record.scannerId === owner).length);
+        assert.ok(stored.every((r) => r.scannerId === owner));
       } finally {
         await sibling.close();
       }

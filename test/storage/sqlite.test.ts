@@ -33,6 +33,30 @@ describe('SQLite evidence store', () => {
     }
   });
 
+  it('attributes rows stored before scan ownership to hop 1 and gives each old scan to the scanner of its oldest row', async () => {
+    const dir = tempDir('stella-sqlite-');
+    try {
+      const file = join(dir.path, 'e.db');
+      const store = openSqliteStore({ file });
+      const oldest = sampleRecord({ scanId: 'old-scan' });
+      const later = sampleRecord({ scanId: 'old-scan', hops: [{ ...oldest.hops[0]!, peerId: 'scanner-02' }], scannerId: 'scanner-01' });
+      await store.putEvidence(oldest);
+      await store.putEvidence(later);
+      await store.close();
+      // Back to the version-1 schema, as a locker of the previous release left it.
+      const db = new Database(file);
+      db.exec('DROP TABLE scan_owners; ALTER TABLE evidence DROP COLUMN scanner_id; PRAGMA user_version = 1;');
+      db.close();
+      const upgraded = openSqliteStore({ file });
+      assert.equal((await upgraded.getEvidence(oldest.sha256))?.scannerId, 'scanner-01');
+      assert.equal((await upgraded.getEvidence(later.sha256))?.scannerId, 'scanner-02');
+      assert.equal(await upgraded.getScanOwner('old-scan'), 'scanner-01');
+      await upgraded.close();
+    } finally {
+      dir.remove();
+    }
+  });
+
   it('keeps the rows across a reopen and migrates only once', async () => {
     const dir = tempDir('stella-sqlite-');
     try {

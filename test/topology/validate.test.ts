@@ -35,6 +35,29 @@ describe('validateTopology', () => {
     assert.deepEqual(problems(() => {}), []);
   });
 
+  it('accepts services[].access naming scanners of the topology, the last hop and a wildcard', () => {
+    assert.deepEqual(
+      problems((t) => (t.services[0]!.access = { readers: ['spiffe://stella.local/scanner/scanner-01'], ops: ['spiffe://stella.local/gateway/gw-internal', 'spiffe://stella.local/scanner/*', 'spiffe://stella.local/service/prometheus'] })),
+      [],
+    );
+  });
+
+  it('refuses access identities that cannot reach the service that way, each with its path', () => {
+    const found = problems((t) => {
+      t.services[0]!.access = {
+        readers: ['spiffe://stella.local/gateway/gw-internal', 'spiffe://stella.local/scanner/nobody', 'spiffe://other.example/scanner/scanner-01'],
+        ops: ['spiffe://stella.local/gateway/gw-nowhere', 'not-a-spiffe-id'],
+      };
+    });
+    const paths = found.map((p) => p.path);
+    assert.ok(paths.includes('services[0].access.readers[0]'), JSON.stringify(found));
+    assert.match(found.find((p) => p.path === 'services[0].access.readers[0]')!.message, /scanners/);
+    assert.ok(paths.includes('services[0].access.readers[1]'));
+    assert.ok(paths.includes('services[0].access.readers[2]'));
+    assert.ok(paths.includes('services[0].access.ops[0]'));
+    assert.ok(paths.includes('services[0].access.ops[1]'));
+  });
+
   it('names a next that points nowhere with its path', () => {
     assert.deepEqual(problems((t) => (hop(t, 1).next = 'gw-intrnal')), [
       { path: 'hops[1].next', message: 'no hop or service "gw-intrnal"' },

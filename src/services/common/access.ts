@@ -11,7 +11,7 @@
  */
 import type { FastifyRequest } from 'fastify';
 import type { PeerIdentity, VerifiedProvenance } from '../../provenance/verify.js';
-import { identityMatches, spiffeId } from '../../topology/identity.js';
+import { identityMatches, parseSpiffeId, spiffeId } from '../../topology/identity.js';
 import type { ResolvedService, ResolvedTopology } from '../../topology/resolve.js';
 import { ServiceError } from './problems.js';
 
@@ -27,8 +27,12 @@ export interface AccessPolicy {
   requester(provenance: VerifiedProvenance): Requester;
   /** True when the requester may read a scan owned by `owner` (null: nobody owns it yet). */
   mayRead(requester: Requester, owner: string | null): boolean;
-  /** @throws ServiceError `identity-not-allowed` unless the identity is named in `access.ops`. */
-  requireOps(spiffeId: string | null, what: string): void;
+  /**
+   * @throws ServiceError `identity-not-allowed` unless the identity is named in `access.ops`. On a
+   * `direct` route (the TLS peer itself) a scanner identity never qualifies: scanners reach a
+   * service only through the chain, so a scanner certificate at the service's own port is misuse.
+   */
+  requireOps(spiffeId: string | null, what: string, options?: { direct?: boolean }): void;
   /** The TLS peer of a request that did not cross the chain (direct operational routes). */
   peerOf(request: FastifyRequest): PeerIdentity | null;
 }
@@ -46,8 +50,9 @@ export function accessPolicy(topology: ResolvedTopology, service: ResolvedServic
       if (owner === null) return false;
       return owner === requester.scannerId || identityMatches(readers, requester.spiffeId);
     },
-    requireOps(spiffeId, what) {
-      if (!identityMatches(ops, spiffeId)) {
+    requireOps(spiffeId, what, options = {}) {
+      const scannerAtTheDoor = options.direct === true && spiffeId !== null && parseSpiffeId(spiffeId)?.role === 'scanner';
+      if (scannerAtTheDoor || !identityMatches(ops, spiffeId)) {
         throw new ServiceError('identity-not-allowed', `${spiffeId ?? 'a peer without a SPIFFE ID'} is not named in services.${service.id}.access.ops for ${what}`);
       }
     },

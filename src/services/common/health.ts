@@ -54,7 +54,7 @@ export function installHealth(app: FastifyInstance, options: { service: string; 
   app.get('/healthz/live', { config: { provenance: false } }, async () => ({ service: options.service, status: 'live' }));
 
   app.get('/healthz/ready', { config: { provenance: false } }, async (request, reply) => {
-    options.access.requireOps(options.access.peerOf(request)?.spiffeId ?? null, 'GET /healthz/ready');
+    options.access.requireOps(options.access.peerOf(request)?.spiffeId ?? null, 'GET /healthz/ready', { direct: true });
     const results = await Promise.all(options.checks.map(async (c) => ({ name: c.name, ...(await c.check()) })));
     const ready = results.every((r) => r.ok);
     const checks = Object.fromEntries(results.map((r) => [r.name, { ok: r.ok, detail: r.detail }]));

@@ -54,7 +54,7 @@ export function installMetrics(app: FastifyInstance, options: { registry?: Regis
 
   app.get('/metrics', { config: { provenance: false } }, async (request, reply) => {
     // Direct route: the TLS peer itself must be named in access.ops (docs/services.md#health-and-metrics).
-    options.access.requireOps(options.access.peerOf(request)?.spiffeId ?? null, 'GET /metrics');
+    options.access.requireOps(options.access.peerOf(request)?.spiffeId ?? null, 'GET /metrics', { direct: true });
     reply.header('content-type', registry.contentType);
     return registry.metrics();
   });

@@ -24,9 +24,14 @@ export interface LockerWorld {
 }
 
 /** A locker with its own store file; `dispose` closes the app (and store) and removes the folder. */
-export async function lockerWorld(options: { maxBodyBytes?: number; store?: EvidenceStore; readiness?: ReadinessCheck[] } = {}): Promise<LockerWorld> {
+export async function lockerWorld(
+  options: { maxBodyBytes?: number; store?: EvidenceStore; readiness?: ReadinessCheck[]; access?: { readers?: string[]; ops?: string[] } } = {},
+): Promise<LockerWorld> {
   const dir = tempDir('stella-locker-');
-  const topology = serviceTopology('evidence-locker', options.maxBodyBytes ? { maxBodyBytes: options.maxBodyBytes } : {});
+  const topology = serviceTopology('evidence-locker', {
+    ...(options.maxBodyBytes ? { maxBodyBytes: options.maxBodyBytes } : {}),
+    ...(options.access ? { access: { readers: options.access.readers ?? [], ...(options.access.ops ? { ops: options.access.ops } : {}) } } : {}),
+  });
   const keys = testKeys();
   const store = options.store ?? openSqliteStore({ file: join(dir.path, 'evidence.db') });
   const registry = new Registry();
