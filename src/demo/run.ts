@@ -3,7 +3,7 @@
  * `examples/topology.yaml` in a temp folder — generated PKI and keys, rendered configs, real
  * NGINX, Apache+ModSecurity+CRS and HAProxy, the Evidence Locker on SQLite — then sample
  * artifacts delivered through it, their verified hop chains and receipts printed, two forged
- * requests shown being rejected with their codes, and the probe table.
+ * requests and a stolen signing key shown being rejected with their codes, and the probe table.
  */
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { Agent, request } from 'undici';
 import { loadKeyFile, parseEnvelope } from '../dsse/index.js';
 import { verifyReceipt, type VerifiedReceipt } from '../evidence/receipt.js';
-import { computeMac, macInput, serializeProvenanceHeader, type HopRecord } from '../provenance/index.js';
+import { computeMac, contentDigestOf, macInput, serializeProvenanceHeader, type HopRecord } from '../provenance/index.js';
 import { certificateFingerprint } from '../pki/index.js';
 import { deliveryOptionsFor } from '../scanner/config.js';
 import { Outbox } from '../scanner/outbox.js';
@@ -71,7 +71,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoOutcome> {
     print(indent(formatTable(['part', 'kind', 'listens on', 'process'], parts), 2));
 
     const delivered = await deliverSamples(topology, workDir, print);
-    const rejections = await forgedRequests(topology, print);
+    const rejections = [...(await forgedRequests(topology, print)), ...(await stolenKey(topology, print))];
     print('\nProbe of every part (stella-gateway probe):');
     const probe = await probeTopology(topology);
     print(formatTable(['part', 'kind', 'status', 'latency', 'cert expires'], probe.rows.map((r) => [r.id, r.kind, r.status.toUpperCase(), r.latencyMs === null ? '-' : `${r.latencyMs} ms`, r.certificateExpiry ?? '-'])));
@@ -129,6 +129,8 @@ async function deliverSamples(topology: ResolvedTopology, workDir: string, print
       print(`  Verified hop chain (from the receipt signed by ${service?.id}, key ${receipt.keyid.slice(0, 16)}…):`);
       const rows = receipt.predicate.hops.map((h) => [String(h.seq), h.id, h.peerId, `${h.peer.slice(0, 23)}…`, h.kid, new Date(h.ts * 1000).toISOString()]);
       print(indent(formatTable(['seq', 'hop', 'peer-id', 'peer (client cert)', 'kid', 'stamped at'], rows), 4));
+      const who = receipt.predicate.scanner;
+      if (who) print(`    sent by ${who.id} (${who.spiffeId}): its certificate ${who.certificateSha256.slice(0, 23)}… at the edge, its key ${who.keyids.join(', ')} on the envelope`);
       const v = receipt.predicate.verification;
       print(`    provenance ${v.provenance}, binding ${v.binding}, envelope ${v.envelope.result} by ${v.envelope.acceptedKeyids.join(', ')} (threshold ${v.envelope.threshold}), received ${receipt.predicate.receivedAt}`);
     }
@@ -179,6 +181,51 @@ async function forgedRequests(topology: ResolvedTopology, print: (t: string) => 
     }
   }
   return outcome;
+}
+
+/**
+ * A scanner with a valid certificate of its own signs with another scanner's key and sends
+ * through the real chain: only the keys of the scanner the edge saw count (docs/provenance.md#4).
+ */
+async function stolenKey(topology: ResolvedTopology, print: (t: string) => void): Promise<DemoOutcome['rejections']> {
+  const [owner, thief] = topology.scanners;
+  const edge = topology.hops.find((h) => h.id === thief?.edge);
+  if (!owner || !thief || !edge || owner.edge !== thief.edge) return [];
+  print(`\nThrough the chain: ${thief.id}'s certificate with an envelope signed by ${owner.id}'s key:`);
+  const setup = await deliveryOptionsFor(topology, owner.id);
+  const ca = await readFile(topology.pki.caBundle);
+  const agent = new Agent({ connect: { ca, cert: await readFile(thief.tls.chain), key: await readFile(thief.tls.key), servername: edge.serverName } });
+  const attempt = `${thief.id}'s certificate, ${owner.id}'s key`;
+  const expected = 'envelope-invalid';
+  try {
+    const scanId = `demo-stolen-${randomBytes(3).toString('hex')}`;
+    const body = Buffer.from(
+      await setup.createEnvelope({
+        artifact: { name: 'stolen.json', sha256: randomBytes(32).toString('hex') },
+        intent: {
+          scanId,
+          topology: topology.name,
+          edgeHop: edge.id,
+          clientCertSha256: certificateFingerprint(await readFile(thief.tls.cert, 'utf8')),
+          nonce: randomBytes(16).toString('hex'),
+          issuedAt: new Date().toISOString(),
+        },
+      }),
+    );
+    const port = edge.listen.slice(edge.listen.lastIndexOf(':') + 1);
+    const res = await request(`https://${edge.listen}/api/v1/evidence`, {
+      method: 'POST',
+      dispatcher: agent,
+      headers: { host: `${edge.serverName}:${port}`, 'content-type': 'application/json', 'content-digest': contentDigestOf(body), 'x-stella-scan-id': scanId },
+      body,
+    });
+    const code = ((await res.body.json().catch(() => ({}))) as { code?: string }).code ?? '(none)';
+    print(`  ${attempt}: HTTP ${res.statusCode} ${code}${code === expected ? '' : `  (expected ${expected}!)`}`);
+    return [{ attempt, status: res.statusCode, code, expected }];
+  } finally {
+    await agent.close();
+    await setup.close();
+  }
 }
 
 /** Records shaped exactly like the real chain's, MACed with a random key the attacker made up. */

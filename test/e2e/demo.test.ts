@@ -28,6 +28,7 @@ describe('stella-gateway demo', () => {
       [
         [403, 'untrusted-peer'],
         [401, 'provenance-tampered'],
+        [401, 'envelope-invalid'],
       ],
     );
     assert.deepEqual(outcome.probe.rows.map((r) => [r.id, r.status]), [
@@ -37,6 +38,8 @@ describe('stella-gateway demo', () => {
       ['evidence-locker', 'ok'],
     ]);
     assert.match(lines.join('\n'), /HTTP 401 provenance-tampered/);
+    assert.match(lines.join('\n'), /scanner-02's certificate, scanner-01's key: HTTP 401 envelope-invalid/);
+    assert.equal(sbom?.receipt.scanner?.id, 'scanner-01');
     // Without --keep and --dir the temp deployment is removed, so nothing is left to run from it.
     assert.equal(existsSync(outcome.workDir), false);
   });

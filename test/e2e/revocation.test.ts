@@ -28,7 +28,8 @@ function withSecondScanner(document: Record<string, unknown>): void {
   const pki = document.pki as Record<string, unknown>;
   pki.reloadSeconds = RELOAD_SECONDS;
   const scanners = document.scanners as Record<string, unknown>[];
-  scanners.push({ ...scanners[0], id: REVOKED, signing: { keys: [{ kid: `${REVOKED}-hmac`, file: `./keys/${REVOKED}.hmac` }] } });
+  // The Caddy example has one scanner; the reference topology already has scanner-02.
+  if (!scanners.some((s) => s.id === REVOKED)) scanners.push({ ...scanners[0], id: REVOKED, signing: { keys: [{ kid: `${REVOKED}-hmac`, file: `./keys/${REVOKED}.hmac` }] } });
 }
 
 /** The deployment supervisors' log of reloads (src/deploy/start.ts). */

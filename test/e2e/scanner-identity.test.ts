@@ -14,19 +14,15 @@ import type { EvidenceStore } from '../../src/storage/types.js';
 import { REFERENCE_TOPOLOGY, startChain, type Chain } from './support/harness.js';
 import { checkReceipt, contentDigest, edgeHost, fingerprintOf, problemCode, send, sha256Hex, type Answer } from './support/client.js';
 
+/** The reference topology's second scanner. */
 const OTHER = 'scanner-02';
-
-function withSecondScanner(document: Record<string, unknown>): void {
-  const scanners = document.scanners as Record<string, unknown>[];
-  scanners.push({ ...scanners[0], id: OTHER, signing: { keys: [{ kid: `${OTHER}-hmac`, file: `./keys/${OTHER}.hmac` }] } });
-}
 
 let chain: Chain;
 let setups: Map<string, ScannerSetup>;
 let store: EvidenceStore;
 
 before(async () => {
-  chain = await startChain(REFERENCE_TOPOLOGY, { edit: withSecondScanner });
+  chain = await startChain(REFERENCE_TOPOLOGY);
   setups = new Map();
   for (const id of ['scanner-01', OTHER]) setups.set(id, await deliveryOptionsFor(chain.topology, id, { certificateSource: 'files', timeoutMs: 15_000 }));
   const storage = chain.topology.services[0]!.storage;
