@@ -23,7 +23,7 @@ import { PkiError, PKI_ERROR_CODES, isPkiError } from '../errors.js';
 import { isRevoked } from '../ca.js';
 import { issueCertificate, type IssuedCertificate } from '../issue.js';
 import { inspectCertificate } from '../inspect.js';
-import { parseRole } from '../profile.js';
+import { parseSpiffeId, type PkiRole } from '../../topology/identity.js';
 import { pkiPaths, readState } from '../store.js';
 import { verifyCertificate } from '../validate.js';
 import { checkCsr, MAX_CSR_BYTES } from './csr.js';
@@ -139,10 +139,8 @@ function peerCertificate(request: FastifyRequest): NodeX509 {
   return peer;
 }
 
-function parseSpiffe(uri: string, trustDomain: string): { role: ReturnType<typeof parseRole>; name: string } {
-  const prefix = `spiffe://${trustDomain}/`;
-  if (!uri.startsWith(prefix)) throw new PkiError('PKI_IDENTITY_MISMATCH', `${uri} is not in trust domain ${trustDomain}`);
-  const [role, name, ...rest] = uri.slice(prefix.length).split('/');
-  if (!name || rest.length > 0) throw new PkiError('PKI_IDENTITY_MISMATCH', `${uri} is not a ${prefix}<role>/<name> identity`);
-  return { role: parseRole(role), name };
+function parseSpiffe(uri: string, trustDomain: string): { role: PkiRole; name: string } {
+  const parts = parseSpiffeId(uri);
+  if (!parts || parts.trustDomain !== trustDomain) throw new PkiError('PKI_IDENTITY_MISMATCH', `${uri} is not a spiffe://${trustDomain}/<role>/<name> identity`);
+  return { role: parts.role, name: parts.name };
 }
