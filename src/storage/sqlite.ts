@@ -6,9 +6,8 @@
  * better-sqlite3 is synchronous, so writes of one process are serialized by the event loop;
  * several processes on one file are serialized by SQLite's lock (`busy_timeout`).
  */
-import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import type Database from 'better-sqlite3';
+import { openDurableSqlite } from '../io/sqlite.js';
 import {
   ScanConflictError,
   StorageError,
@@ -74,28 +73,11 @@ export interface SqliteStoreOptions {
 export function openSqliteStore(options: SqliteStoreOptions): EvidenceStore {
   let db: Database.Database;
   try {
-    mkdirSync(dirname(options.file), { recursive: true });
-    db = new Database(options.file, { timeout: options.busyTimeoutMs ?? DEFAULT_SQLITE_BUSY_TIMEOUT_MS });
-    db.pragma('journal_mode = WAL');
-    // FULL, not NORMAL: in WAL mode NORMAL may lose the last commits on power loss (SPEC §8).
-    db.pragma('synchronous = FULL');
-    db.pragma('foreign_keys = ON');
-    migrate(db);
+    db = openDurableSqlite({ file: options.file, busyTimeoutMs: options.busyTimeoutMs ?? DEFAULT_SQLITE_BUSY_TIMEOUT_MS, migrations: MIGRATIONS, pragmas: ['foreign_keys = ON'] });
   } catch (error) {
     throw new StorageError('storage-unavailable', `cannot open SQLite store ${options.file}: ${(error as Error).message}`, { cause: error });
   }
   return new SqliteStore(db);
-}
-
-function migrate(db: Database.Database): void {
-  // BEGIN IMMEDIATE takes the write lock first, so two processes opening a fresh file do not race.
-  db.transaction(() => {
-    const version = Number(db.pragma('user_version', { simple: true }));
-    for (let v = version; v < MIGRATIONS.length; v++) {
-      db.exec(MIGRATIONS[v]!);
-      db.pragma(`user_version = ${v + 1}`);
-    }
-  }).immediate();
 }
 
 class SqliteStore implements EvidenceStore {

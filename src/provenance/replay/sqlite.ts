@@ -13,9 +13,9 @@
  * statement inserts the pair, takes over an expired row, or changes nothing (a replay) — also
  * between several processes on one file, which SQLite's lock serialises.
  */
-import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import type Database from 'better-sqlite3';
 import { basename, dirname, extname, join } from 'node:path';
+import { openDurableSqlite } from '../../io/sqlite.js';
 import { DEFAULT_REPLAY_CLEANUP_INTERVAL_MS, type ReplayCache } from './cache.js';
 import { DEFAULT_MAX_REPLAY_ENTRIES, ReplayCacheFullError } from './memory.js';
 
@@ -74,17 +74,8 @@ export class SqliteReplayCache implements ReplayCache {
     if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new TypeError('maxEntries must be a positive integer');
     this.#maxEntries = maxEntries;
     this.#now = options.now ?? Date.now;
-    mkdirSync(dirname(options.file), { recursive: true });
-    const db = new Database(options.file, { timeout: options.busyTimeoutMs ?? DEFAULT_SQLITE_REPLAY_BUSY_TIMEOUT_MS });
-    try {
-      db.pragma('journal_mode = WAL');
-      // FULL, not NORMAL: an accepted nonce lost on power loss would re-open its replay window.
-      db.pragma('synchronous = FULL');
-      migrate(db);
-    } catch (error) {
-      db.close();
-      throw error;
-    }
+    // An accepted nonce lost on power loss would re-open its replay window: durable like the store.
+    const db = openDurableSqlite({ file: options.file, busyTimeoutMs: options.busyTimeoutMs ?? DEFAULT_SQLITE_REPLAY_BUSY_TIMEOUT_MS, migrations: MIGRATIONS });
     this.#db = db;
     this.#reserve = db.prepare(
       `INSERT INTO replay (hop, nonce, expires_at_ms) VALUES (?, ?, ?)
@@ -141,15 +132,4 @@ export class SqliteReplayCache implements ReplayCache {
     this.#estimate = this.#count.get()!.n;
     return removed;
   }
-}
-
-function migrate(db: Database.Database): void {
-  // BEGIN IMMEDIATE: two processes opening a fresh file do not both create the table.
-  db.transaction(() => {
-    const version = Number(db.pragma('user_version', { simple: true }));
-    for (let v = version; v < MIGRATIONS.length; v++) {
-      db.exec(MIGRATIONS[v]!);
-      db.pragma(`user_version = ${v + 1}`);
-    }
-  }).immediate();
 }
