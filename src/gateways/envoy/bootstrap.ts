@@ -6,7 +6,8 @@
 import { isIP } from 'node:net';
 import type { ResolvedHop, ResolvedTopology } from '../../topology/resolve.js';
 import { DEFAULT_MAX_BODY_BYTES, DEFAULT_UPSTREAM_TIMEOUT_SECONDS } from '../../topology/schema.js';
-import { admittedPeerIds, isEdge, nextTarget, RULE_ONE_HEADERS, splitListen } from '../chain.js';
+import { admittedPeerIds, isEdge, nextTarget, RULE_ONE_HEADERS, splitListen, stamperEndpoint, type StamperEndpoint } from '../chain.js';
+import { STAMPER_PATH } from '../../provenance/record.js';
 import { hopHealthPath } from '../types.js';
 
 /** `@type` URLs of the typed configs used below (resolved against the API by `check.ts`). */
@@ -22,7 +23,7 @@ const T = {
   stdoutLog: 'type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog',
 } as const;
 
-/** Names of the two clusters: the next hop (mTLS) and the hop's own stamper (loopback HTTP). */
+/** Names of the two clusters: the next hop (mTLS) and the hop's own stamper (Unix socket, or mTLS). */
 export const NEXT_CLUSTER = 'next_hop';
 export const STAMPER_CLUSTER = 'stamper';
 /** How long a hop waits for a TCP+TLS connection to its next hop; the rest is the route timeout. */
@@ -53,6 +54,7 @@ export function envoyBootstrap(topology: ResolvedTopology, hop: ResolvedHop): Js
   const nextRole = hop.nextTarget.type === 'hop' ? 'gateway' : 'service';
   const peerRole = edge ? 'scanner' : 'gateway';
   const stamp = hop.stamp === false ? null : hop.stamp;
+  const stamper = stamperEndpoint(hop);
   const maxBodyBytes = hop.limits?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const timeout = `${hop.limits?.upstreamTimeoutSeconds ?? DEFAULT_UPSTREAM_TIMEOUT_SECONDS}s`;
   const health = JSON.stringify({ hop: hop.id, kind: hop.kind, status: 'live' });
@@ -69,7 +71,7 @@ export function envoyBootstrap(topology: ResolvedTopology, hop: ResolvedHop): Js
 
   const httpFilters: Json[] = [];
   if (stamp) {
-    if (!stamp.stamper) throw new TypeError(`envoyBootstrap: hop ${hop.id} stamps via ${stamp.via}; Envoy needs a forward-auth stamper`);
+    if (!stamper) throw new TypeError(`envoyBootstrap: hop ${hop.id} stamps via ${stamp.via}; Envoy needs a forward-auth stamper`);
     httpFilters.push({
       name: 'envoy.filters.http.ext_authz',
       typed_config: {
@@ -81,8 +83,8 @@ export function envoyBootstrap(topology: ResolvedTopology, hop: ResolvedHop): Js
         // What the stamper reads (CONVENTIONS); Host, Method and Path are always sent.
         allowed_headers: { patterns: STAMPER_REQUEST_HEADERS.map((h) => ({ exact: h })) },
         http_service: {
-          server_uri: { uri: `http://${stamp.stamper.listen}`, cluster: STAMPER_CLUSTER, timeout: STAMPER_TIMEOUT },
-          path_prefix: '/stamp',
+          server_uri: { uri: stamper.kind === 'unix' ? 'http://stamper' : `https://${stamper.listen}`, cluster: STAMPER_CLUSTER, timeout: STAMPER_TIMEOUT },
+          path_prefix: STAMPER_PATH,
           // "Coexistent headers will be overridden": the stamper's value replaces the incoming one.
           authorization_response: { allowed_upstream_headers: { patterns: [{ exact: 'x-stella-provenance' }] } },
         },
@@ -197,14 +199,7 @@ export function envoyBootstrap(topology: ResolvedTopology, hop: ResolvedHop): Js
   };
 
   const clusters: Json[] = [nextCluster];
-  if (stamp?.stamper) {
-    clusters.push({
-      name: STAMPER_CLUSTER,
-      type: 'STATIC',
-      connect_timeout: '1s',
-      load_assignment: { cluster_name: STAMPER_CLUSTER, endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress(stamp.stamper.listen) } }] }] },
-    });
-  }
+  if (stamp && stamper) clusters.push(stamperCluster(topology, hop, stamper));
 
   return {
     node: { id: hop.id, cluster: topology.name },
@@ -222,6 +217,39 @@ export function envoyBootstrap(topology: ResolvedTopology, hop: ResolvedHop): Js
         },
       ],
       clusters,
+    },
+  };
+}
+
+/**
+ * The stamper's cluster (docs/gateways/envoy.md "The stamper"): a `pipe` address for its Unix
+ * socket (only this hop's account can open it), or TCP with mTLS where Envoy presents this hop's
+ * own certificate and checks the stamper's SPIFFE id, which is the same hop's. Envoy pools the
+ * connections, so a request costs no new connection.
+ */
+function stamperCluster(topology: ResolvedTopology, hop: ResolvedHop, stamper: StamperEndpoint): Json {
+  const base = { name: STAMPER_CLUSTER, type: 'STATIC', connect_timeout: '1s' };
+  if (stamper.kind === 'unix') {
+    return { ...base, load_assignment: { cluster_name: STAMPER_CLUSTER, endpoints: [{ lb_endpoints: [{ endpoint: { address: { pipe: { path: stamper.socket } } } }] }] } };
+  }
+  return {
+    ...base,
+    load_assignment: { cluster_name: STAMPER_CLUSTER, endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress(stamper.listen) } }] }] },
+    transport_socket: {
+      name: 'envoy.transport_sockets.tls',
+      typed_config: {
+        '@type': T.upstreamTls,
+        sni: stamper.serverName,
+        common_tls_context: {
+          tls_certificates: [{ certificate_chain: { filename: hop.upstreamTls.chain }, private_key: { filename: hop.upstreamTls.key } }],
+          validation_context: {
+            trusted_ca: { filename: topology.pki.caBundle },
+            crl: { filename: topology.pki.crl },
+            only_verify_leaf_cert_crl: false,
+            match_typed_subject_alt_names: [spiffe(topology, 'gateway', hop.id)],
+          },
+        },
+      },
     },
   };
 }
