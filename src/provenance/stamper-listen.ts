@@ -13,7 +13,7 @@
  */
 import { execFile } from 'node:child_process';
 import type { Stats } from 'node:fs';
-import { chmod, chown, lstat, mkdir, readFile, unlink } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, unlink } from 'node:fs/promises';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { connect, type Socket } from 'node:net';
@@ -21,7 +21,9 @@ import { dirname } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { promisify } from 'node:util';
 import { StellaError } from '../errors/base.js';
+import { attachToServer, createMtlsSecureContextOptions } from '../pki/hotswap.js';
 import { inspectCertificate } from '../pki/inspect.js';
+import { MtlsCertificateProvider } from '../pki/provider.js';
 import { spiffeId } from '../pki/x509.js';
 import { PROVENANCE_PROBLEMS, PROBLEM_TYPE_BASE } from './problems.js';
 import { answerStamp, isStampTarget, type StamperCore } from './stamper.js';
@@ -94,7 +96,12 @@ export async function listenStamper(core: StamperCore, where: StamperListen): Pr
     return { server, close: async () => closeServer(server, where.socket) };
   }
 
-  const [cert, key, ca, crl] = await Promise.all([where.tls.chain, where.tls.key, where.tls.caBundle, where.tls.crl].map((f) => readFile(f, 'utf8')));
+  // The hop's own certificate, trust bundle and CRL, reloaded when their files change (as the
+  // services do): a revoked or rotated gateway certificate takes effect without a restart.
+  const provider = new MtlsCertificateProvider({
+    source: { kind: 'files', cert: where.tls.chain, key: where.tls.key, ca: where.tls.caBundle, crl: where.tls.crl, watch: true },
+  });
+  await provider.start();
   const expectedSpiffe = spiffeId(where.trustDomain, 'gateway', core.hopId);
   const refusedPeers = new WeakSet<Socket>();
   const problem = JSON.stringify({
@@ -105,7 +112,7 @@ export async function listenStamper(core: StamperCore, where: StamperListen): Pr
     detail: `the stamper of ${core.hopId} admits only the certificate of gateway ${core.hopId}`,
   });
   const server = tuned(
-    createHttpsServer({ cert, key, ca, crl, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' }, (request, response) => {
+    createHttpsServer({ ...createMtlsSecureContextOptions(provider.current()), requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' }, (request, response) => {
       if (!refusedPeers.has(request.socket)) return route(request, response);
       core.refused('not-own-gateway');
       request.resume();
@@ -118,8 +125,22 @@ export async function listenStamper(core: StamperCore, where: StamperListen): Pr
     if (!isOwnGateway(socket, core.hopId, expectedSpiffe)) refusedPeers.add(socket);
   });
   server.on('tlsClientError', () => core.refused('tls-handshake'));
-  await listen(server, (done) => server.listen(where.port, where.host.replace(/^\[(.*)\]$/, '$1'), done));
-  return { server, close: async () => closeServer(server, null) };
+  const detach = attachToServer(server, provider);
+  try {
+    await listen(server, (done) => server.listen(where.port, where.host.replace(/^\[(.*)\]$/, '$1'), done));
+  } catch (error) {
+    detach();
+    provider.stop();
+    throw error;
+  }
+  return {
+    server,
+    close: async () => {
+      detach();
+      provider.stop();
+      await closeServer(server, null);
+    },
+  };
 }
 
 /** CN = the hop id and the one URI SAN = the hop's gateway SPIFFE id (SPEC §5). */
@@ -148,7 +169,10 @@ export async function prepareSocketPath(socket: string, owner: { uid: number; gi
   const dir = dirname(socket);
   let folder = await lstatOrNull(dir);
   if (!folder) {
-    await mkdir(dir, { recursive: true, mode: 0o700 });
+    // Only the socket's own folder is closed; the folders above keep the usual mode, so the
+    // gateway's account can reach it.
+    await mkdir(dirname(dir), { recursive: true });
+    await mkdir(dir, { mode: 0o700 });
     folder = await lstat(dir);
   }
   if (!folder.isDirectory()) throw new StamperListenError(`${dir} is not a directory (a symlink is refused): the stamper's socket needs a folder of its own`);
