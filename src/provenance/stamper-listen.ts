@@ -78,22 +78,9 @@ export async function listenStamper(core: StamperCore, where: StamperListen): Pr
   };
 
   if (where.kind === 'unix') {
-    const owner = where.gatewayUser ? await accountIds(where.gatewayUser) : null;
-    await prepareSocketPath(where.socket, owner);
     const server = tuned(createHttpServer(route));
-    // bind() creates the file with the umask's mode; 0177 makes it 0600 from its first instant.
-    const umask = process.umask(0o177);
-    try {
-      await listen(server, (done) => server.listen(where.socket, done));
-    } finally {
-      process.umask(umask);
-    }
-    await chmod(where.socket, 0o600);
-    if (owner) {
-      await chown(dirname(where.socket), owner.uid, owner.gid);
-      await chown(where.socket, owner.uid, owner.gid);
-    }
-    return { server, close: async () => closeServer(server, where.socket) };
+    const close = await listenOnSocket(server, where.socket, where.gatewayUser ?? null);
+    return { server, close };
   }
 
   // The hop's own certificate, trust bundle and CRL, reloaded when their files change (as the
@@ -141,6 +128,30 @@ export async function listenStamper(core: StamperCore, where: StamperListen): Pr
       await closeServer(server, null);
     },
   };
+}
+
+/**
+ * Puts a server on a Unix socket only one account can open: the path made safe by
+ * {@link prepareSocketPath}, the socket 0600 from its first instant, and socket and folder handed
+ * to `gatewayUser` when given (the stamper then needs to run as root). Returns the closer, which
+ * also removes the socket file.
+ */
+export async function listenOnSocket(server: Server, socket: string, gatewayUser: string | null): Promise<() => Promise<void>> {
+  const owner = gatewayUser ? await accountIds(gatewayUser) : null;
+  await prepareSocketPath(socket, owner);
+  // bind() creates the file with the umask's mode; 0177 makes it 0600 from its first instant.
+  const umask = process.umask(0o177);
+  try {
+    await listen(server, (done) => server.listen(socket, done));
+  } finally {
+    process.umask(umask);
+  }
+  await chmod(socket, 0o600);
+  if (owner) {
+    await chown(dirname(socket), owner.uid, owner.gid);
+    await chown(socket, owner.uid, owner.gid);
+  }
+  return async () => closeServer(server, socket);
 }
 
 /** CN = the hop id and the one URI SAN = the hop's gateway SPIFFE id (SPEC §5). */

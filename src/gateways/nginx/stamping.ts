@@ -50,7 +50,7 @@ const STAMPER_KEEPALIVE_CONNECTIONS = 16;
 export function stamperUpstream(facts: HopFacts): string {
   const stamper = facts.stamp?.stamper;
   if (!stamper) return '';
-  const server = stamper.kind === 'unix' ? `unix:${nginxPath(stamper.socket)}` : formatAddress(stamper);
+  const server = stamper.kind === 'unix' ? nginxPath(`unix:${stamper.socket}`) : formatAddress(stamper);
   return [
     `    upstream ${STAMPER_UPSTREAM} {`,
     `        server ${server};`,

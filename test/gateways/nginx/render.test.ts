@@ -48,7 +48,7 @@ describe('renderNginxHop', () => {
     assert.match(conf, /auth_request \/_stella\/stamp;/);
     assert.match(conf, /auth_request_set \$stella_provenance \$upstream_http_x_stella_provenance;/);
     assert.match(conf, /proxy_set_header X-Stella-Client-Cert \$ssl_client_escaped_cert;/);
-    assert.match(conf, /upstream stella_stamper \{\n\s+server unix:"[^"]+\/run\/gw-edge\/stamper\.sock";\n\s+keepalive 16;\n\s+\}/);
+    assert.match(conf, /upstream stella_stamper \{\n\s+server "unix:[^"]+\/run\/gw-edge\/stamper\.sock";\n\s+keepalive 16;\n\s+\}/);
     const location = conf.slice(conf.indexOf('location = /_stella/stamp'));
     assert.match(location, /proxy_http_version 1\.1;\n\s+proxy_set_header Connection "";/);
     assert.match(location, /proxy_pass http:\/\/stella_stamper\/stamp;/);
