@@ -13,7 +13,7 @@
  */
 import { execFile } from 'node:child_process';
 import type { Stats } from 'node:fs';
-import { chmod, chown, lstat, mkdir, unlink } from 'node:fs/promises';
+import { lchown, lstat, mkdir, unlink } from 'node:fs/promises';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { connect, type Socket } from 'node:net';
@@ -146,10 +146,16 @@ export async function listenOnSocket(server: Server, socket: string, gatewayUser
   } finally {
     process.umask(umask);
   }
-  await chmod(socket, 0o600);
+  // Nothing here follows a link: once the folder is the gateway account's, that account could swap
+  // the socket for a symlink, and chmod/chown through it would hand over the link's target.
+  const bound = await lstat(socket);
+  if (!bound.isSocket() || (bound.mode & 0o777) !== 0o600) {
+    await closeServer(server, null);
+    throw new StamperListenError(`${socket} is not the 0600 socket just bound; refusing to serve on it`);
+  }
   if (owner) {
-    await chown(dirname(socket), owner.uid, owner.gid);
-    await chown(socket, owner.uid, owner.gid);
+    await lchown(socket, owner.uid, owner.gid);
+    await lchown(dirname(socket), owner.uid, owner.gid);
   }
   return async () => closeServer(server, socket);
 }
