@@ -72,6 +72,9 @@ describe('renderEnvoyHop at the edge', () => {
       endpoints: [{ lb_endpoints: [{ endpoint: { address: { pipe: { path: '/srv/stella/run/gw-edge/stamper.sock' } } } }] }],
     });
     assert.equal(stamper.transport_socket, undefined);
+    // Pooled, and let go by Envoy before the stamper's 75 s keep-alive closes it.
+    const options = (stamper.typed_extension_protocol_options as Record<string, Tree>)['envoy.extensions.upstreams.http.v3.HttpProtocolOptions']!;
+    assert.deepEqual(options.common_http_protocol_options, { idle_timeout: '60s' });
     assert.deepEqual(checkEnvoyConfig(bootstrap), []);
   });
 
