@@ -122,6 +122,10 @@ export async function run(): Promise<BenchResult> {
       rows.push(await compareLoad(`${t.label} vs direct: GET traversal, 8 conns`, viaChain(t, 'GET', TRAVERSAL), direct(t, 'GET', TRAVERSAL), THROUGHPUT));
       rows.push(await compareLoad(`${t.label} vs direct: POST evidence, 8 conns`, viaChain(t, 'POST', EVIDENCE), direct(t, 'POST', EVIDENCE), INGEST));
     }
+    // The same WAF → HAProxy behind either edge: what the forward-auth round trip to the stamper
+    // costs against NGINX's native stamping, with the WAF's cost on both sides.
+    rows.push(await compareLoad('Caddy+stamper edge vs NGINX edge (same WAF → HAProxy): GET traversal, 1 conn', viaChain(caddy, 'GET', TRAVERSAL), viaChain(reference, 'GET', TRAVERSAL), LATENCY));
+    rows.push(await compareLoad('Caddy+stamper edge vs NGINX edge (same WAF → HAProxy): GET traversal, 8 conns', viaChain(caddy, 'GET', TRAVERSAL), viaChain(reference, 'GET', TRAVERSAL), THROUGHPUT));
     rows.push(await compareLoad('WAF hop alone (with vs without): GET traversal, 1 conn', viaChain(reference, 'GET', TRAVERSAL), viaChain(noWaf, 'GET', TRAVERSAL), LATENCY));
     rows.push(await compareLoad('WAF hop alone (with vs without): GET traversal, 8 conns', viaChain(reference, 'GET', TRAVERSAL), viaChain(noWaf, 'GET', TRAVERSAL), THROUGHPUT));
     rows.push(await compareLoad('WAF hop alone (with vs without): POST evidence, 8 conns', viaChain(reference, 'POST', EVIDENCE), viaChain(noWaf, 'POST', EVIDENCE), INGEST));
@@ -152,7 +156,7 @@ export async function run(): Promise<BenchResult> {
     notes: [
       `Target NGINX → HAProxy ≥ 0.50 of direct at 8 connections: ${worst >= 0.5 ? 'met' : 'missed'} (lowest ${worst.toFixed(3)}).`,
       'Latency a hop adds = difference of p50s at 1 connection: chain row addedP50Ms is what all hops add; the "WAF hop alone" row addedP50Ms is the WAF by itself; reference minus no-WAF chain rows is the same figure measured the other way.',
-      'POST rows include the locker\'s per-row fsync and Ed25519 receipt, whose time swings with the shared disk between runs (a POST ratio above 1 has been seen once: noise, not a faster chain); the GET /healthz/traversal rows (full provenance checks, no storage) show what the hops themselves cost. The Caddy edge is the slowest because every request makes a forward-auth round trip to the Node stamper process.',
+      'POST rows include the locker\'s per-row fsync and Ed25519 receipt, whose time swings with the shared disk between runs (a POST ratio above 1 has been seen once: noise, not a faster chain); the GET /healthz/traversal rows (full provenance checks, no storage) show what the hops themselves cost. Every request through the Caddy edge makes a forward-auth round trip to the Node stamper (a kept-alive Unix socket connection); the "Caddy+stamper edge vs NGINX edge" rows put that edge against NGINX\'s native stamping in front of the same WAF → HAProxy, so the WAF, which bounds both chains against direct, cancels out.',
       'Every program (gateways, locker, load generator) shares the same 2 cores, so the chain\'s extra processes also take CPU from the locker: a chain on its own machines would lose less.',
       `WAF false positives (CRS 941120 on base64 signature text, Apache 403) among ${chainRequests} evidence POSTs through chains: ${[...wafBlocked].map(([k, v]) => `${k}: ${v}`).join(', ') || 'none this run'} (CRS rule 941120 read base64 signature text as an event handler until the WAF hop took the envelope's base64 fields out of the CRS rules; src/gateways/apache/modsecurity.ts).`,
       `1-minute load average ${loadBefore.toFixed(1)} before and ${loadavg()[0]!.toFixed(1)} after the run.`,

@@ -13,7 +13,7 @@ import { renderTopology } from '../gateways/index.js';
 import { startHop, type RunningGateway } from '../gateways/runtime.js';
 import { superviseGateway, trustFilesOf, type GatewaySupervisor } from '../gateways/supervise.js';
 import { writeRenderedFiles } from '../gateways/write.js';
-import { splitListen } from '../gateways/chain.js';
+import { splitListen, stamperEndpoint, type StamperEndpoint } from '../gateways/chain.js';
 import type { ResolvedHop, ResolvedService, ResolvedTopology } from '../topology/resolve.js';
 import type { PreparedDeployment } from './prepare.js';
 import { cliInvocation, spawnManaged, waitUntil, type ManagedProcess } from './process.js';
@@ -92,12 +92,12 @@ export async function startDeployment(prepared: PreparedDeployment, options: Sta
   try {
     for (const service of topology.services) await startService(service);
     for (const hop of topology.hops) {
-      if (hop.stamp === false || hop.stamp.via !== 'forward-auth' || !hop.stamp.stamper) continue;
-      const listen = hop.stamp.stamper.listen;
+      const endpoint = hop.stamp !== false && hop.stamp.via === 'forward-auth' ? stamperEndpoint(hop) : null;
+      if (!endpoint) continue;
       const cli = cliInvocation(['stamper', '--topology', prepared.topologyFile, '--hop', hop.id]);
       const proc = spawnManaged(`stamper-${hop.id}`, cli.command, cli.args, { logFile: join(logsDir, `stamper-${hop.id}.log`), cwd: workDir });
       stampers.set(hop.id, proc);
-      await waitUntil(proc, () => stamperIsLive(listen), timeoutMs, `stamper of ${hop.id}`);
+      await waitUntil(proc, () => stamperIsLive(topology, hop, endpoint), timeoutMs, `stamper of ${hop.id}`);
     }
     // From the service outwards, so every hop's upstream is up when it starts.
     for (const hop of [...topology.hops].reverse()) await startGateway(hop);
@@ -166,8 +166,23 @@ async function serviceIsLive(topology: ResolvedTopology, service: ResolvedServic
   }
 }
 
-async function stamperIsLive(listen: string): Promise<boolean> {
-  const res = await request(`http://${listen}/healthz/live`, { headersTimeout: 2_000 });
-  await res.body.dump();
-  return res.statusCode === 200;
+/** GET /healthz/live on a stamper the way its gateway reaches it: over its socket, or mTLS as the hop. */
+async function stamperIsLive(topology: ResolvedTopology, hop: ResolvedHop, endpoint: StamperEndpoint): Promise<boolean> {
+  let agent: Agent;
+  let origin: string;
+  if (endpoint.kind === 'unix') {
+    agent = new Agent({ connect: { socketPath: endpoint.socket } });
+    origin = 'http://stamper';
+  } else {
+    const [ca, cert, key] = await Promise.all([readFile(topology.pki.caBundle), readFile(hop.upstreamTls.chain), readFile(hop.upstreamTls.key)]);
+    agent = new Agent({ connect: { ca, cert, key, servername: endpoint.serverName } });
+    origin = `https://${endpoint.listen}`;
+  }
+  try {
+    const res = await request(`${origin}/healthz/live`, { dispatcher: agent, headersTimeout: 2_000 });
+    await res.body.dump();
+    return res.statusCode === 200;
+  } finally {
+    await agent.close();
+  }
 }

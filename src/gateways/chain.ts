@@ -48,3 +48,21 @@ export function isEdge(topology: ResolvedTopology, hop: ResolvedHop): boolean {
 
 /** The headers the edge removes before anything else (SPEC §4 rule 1, plus `headers.strip`). */
 export const RULE_ONE_HEADERS = ['X-Stella-Provenance', 'Client-Cert', 'Client-Cert-Chain', 'X-Forwarded-Client-Cert'] as const;
+
+/**
+ * How a gateway reaches its forward-auth stamper (docs/provenance.md#the-forward-auth-stamper):
+ * a Unix domain socket only the gateway's account can open, or TCP with mTLS where the gateway
+ * presents its own certificate (`hop.upstreamTls`) and checks the stamper's (`hop.tls`, named
+ * `serverName`): both ends are the same hop.
+ */
+export type StamperEndpoint =
+  | { readonly kind: 'unix'; readonly socket: string; readonly gatewayUser: string | null }
+  | { readonly kind: 'mtls'; readonly listen: string; readonly host: string; readonly port: number; readonly serverName: string };
+
+/** The stamper endpoint of a forward-auth hop, or null when the hop has no stamper. */
+export function stamperEndpoint(hop: ResolvedHop): StamperEndpoint | null {
+  const stamper = hop.stamp === false ? undefined : hop.stamp.stamper;
+  if (!stamper) return null;
+  if ('socket' in stamper) return { kind: 'unix', socket: stamper.socket, gatewayUser: stamper.gatewayUser ?? null };
+  return { kind: 'mtls', listen: stamper.listen, ...splitListen(stamper.listen), serverName: hop.serverName };
+}

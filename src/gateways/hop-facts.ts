@@ -8,7 +8,7 @@
 import type { ResolvedHop, ResolvedTopology } from '../topology/resolve.js';
 import { DEFAULT_MAX_BODY_BYTES, type MacKeyRef } from '../topology/schema.js';
 import { hopTimeouts, type HopTimeouts } from '../topology/timeouts.js';
-import { admittedPeerIds, admittedPeerRole, isEdge as isEdgeHop, nextTarget, RULE_ONE_HEADERS, splitListen } from './chain.js';
+import { admittedPeerIds, admittedPeerRole, isEdge as isEdgeHop, nextTarget, RULE_ONE_HEADERS, splitListen, stamperEndpoint, type StamperEndpoint } from './chain.js';
 import { hopHealthPath } from './types.js';
 
 /** The header a forward-auth hop uses to hand the verified certificate to its stamper (CONVENTIONS). */
@@ -30,8 +30,8 @@ export interface StampFacts {
   readonly seq: number;
   /** The key used to stamp: the LAST of `hop.stamp.keys` (the others stay valid for verifiers). */
   readonly key: MacKeyRef;
-  /** Where the forward-auth stamper listens (only for `via: forward-auth`). */
-  readonly stamper: Address | null;
+  /** How the forward-auth stamper is reached (only for `via: forward-auth`). */
+  readonly stamper: StamperEndpoint | null;
 }
 
 /** Everything the templates need. */
@@ -76,8 +76,8 @@ export function hopFacts(topology: ResolvedTopology, hop: ResolvedHop): HopFacts
   if (hop.stamp !== false) {
     const key = hop.stamp.keys[hop.stamp.keys.length - 1];
     if (hop.stampSeq === null || !key) throw new TypeError(`hop ${hop.id}: stamping hop outside a chain or without keys; validate the topology first`);
-    const stamper = hop.stamp.stamper ? splitListen(hop.stamp.stamper.listen) : null;
-    if (hop.stamp.via === 'forward-auth' && !stamper) throw new TypeError(`hop ${hop.id}: forward-auth needs stamp.stamper.listen`);
+    const stamper = stamperEndpoint(hop);
+    if (hop.stamp.via === 'forward-auth' && !stamper) throw new TypeError(`hop ${hop.id}: forward-auth needs stamp.stamper`);
     stamp = { via: hop.stamp.via, seq: hop.stampSeq, key, stamper };
   }
 

@@ -7,8 +7,9 @@
  */
 import { createHash, X509Certificate } from 'node:crypto';
 import { parseItem } from 'structured-headers';
+import { spiffeIdFromSubjectAltName } from '../topology/identity.js';
 
-/** The two facts a hop record keeps about its downstream. */
+/** What a hop record keeps about its downstream, and what the stamper checks per request. */
 export interface ClientCertFacts {
   /** `sha256:` + lowercase hex of the DER. */
   fingerprint: string;
@@ -16,6 +17,11 @@ export interface ClientCertFacts {
   cn: string;
   /** Serial number, hex (for revocation checks). */
   serial: string;
+  /** The one SPIFFE ID URI SAN, or null (docs/topology.md#identities). */
+  spiffeId: string | null;
+  /** Validity window in ms since the epoch, checked on every request (a resumed TLS session skips it). */
+  notBeforeMs: number;
+  notAfterMs: number;
 }
 
 type Headers = Readonly<Record<string, string | string[] | undefined>>;
@@ -52,7 +58,14 @@ function facts(der: () => Buffer): ClientCertFacts | string {
   // `subject` is one attribute per line (`CN=scanner-01\nO=…`); a CN with a newline cannot occur.
   const cn = cert.subject.split('\n').find((line) => line.startsWith('CN='))?.slice(3);
   if (!cn) return 'the client certificate has no Common Name';
-  return { fingerprint: `sha256:${createHash('sha256').update(cert.raw).digest('hex')}`, cn, serial: cert.serialNumber };
+  return {
+    fingerprint: `sha256:${createHash('sha256').update(cert.raw).digest('hex')}`,
+    cn,
+    serial: cert.serialNumber,
+    spiffeId: spiffeIdFromSubjectAltName(cert.subjectAltName),
+    notBeforeMs: Date.parse(cert.validFrom),
+    notAfterMs: Date.parse(cert.validTo),
+  };
 }
 
 function single(value: string | string[] | undefined): string | undefined {

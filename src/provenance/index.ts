@@ -29,7 +29,9 @@ export { default as provenancePlugin, RAW_BODY_CONTENT_TYPES } from './fastify.j
 export type { ProvenancePluginOptions, ProvenanceRouteConfig } from './fastify.js';
 export { createProvenanceMiddleware } from './node.js';
 export type { ProvenanceMiddleware, ProvenanceMiddlewareOptions, ProvenanceIncomingMessage } from './node.js';
-export { buildStamper, STAMPER_NONCE_BYTES } from './stamper.js';
-export type { StamperOptions } from './stamper.js';
+export { buildStamper, stamperCore, STAMPER_NONCE_BYTES, STAMPER_REFUSALS_METRIC } from './stamper.js';
+export type { StamperCore, StamperOptions, StamperRefusalReason, StampOutcome } from './stamper.js';
+export { listenStamper, StamperListenError } from './stamper-listen.js';
+export type { ListeningStamper, StamperListen, StamperTlsFiles } from './stamper-listen.js';
 export { clientCertFromHeaders } from './client-cert.js';
 export type { ClientCertFacts } from './client-cert.js';

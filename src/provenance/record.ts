@@ -23,6 +23,9 @@ export const HEADER = {
   contentDigest: 'content-digest',
 } as const;
 
+/** The path of the stamper contract (docs/CONVENTIONS.md): every forward-auth request goes to it. */
+export const STAMPER_PATH = '/stamp';
+
 /** Parameter names of a hop record, in the order they are serialized. */
 export const RECORD_PARAMS = ['seq', 'ts', 'nonce', 'peer', 'peer-id', 'kid', 'mac'] as const;
 

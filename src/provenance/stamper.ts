@@ -1,27 +1,50 @@
 /**
- * The forward-auth stamper (SPEC §2, docs/CONVENTIONS.md "The stamper contract"): computes the
- * hop record for a gateway that cannot compute an HMAC itself (Caddy `forward_auth`, Envoy
- * `ext_authz`, NGINX `auth_request`) and answers the complete new `X-Stella-Provenance`.
+ * The forward-auth stamper (SPEC §2, docs/CONVENTIONS.md "The stamper contract",
+ * docs/provenance.md#the-forward-auth-stamper): computes the hop record for a gateway that cannot
+ * compute an HMAC itself (Caddy `forward_auth`, Envoy `ext_authz`, NGINX `auth_request`) and
+ * answers the complete new `X-Stella-Provenance`.
  *
- * It trusts its gateway (loopback only), never the client: the certificate headers are the
- * gateway's, set after it verified the certificate. It still refuses a certificate whose CN is not
- * a peer the topology allows in front of this hop, and an incoming chain of the wrong length.
+ * It trusts its gateway, never the client: the certificate headers are the gateway's, set after it
+ * verified the certificate. Who may be that gateway is decided where the stamper listens
+ * (`stamper-listen.ts`: a socket only the gateway's account can open, or mTLS with the hop's own
+ * certificate). It still refuses a certificate whose CN is not a peer the topology allows in front
+ * of this hop, and an incoming chain of the wrong length.
+ *
+ * Two front doors share one {@link StamperCore}: a plain `node:http` listener for the stamp path
+ * (every request of the gateway crosses it, so it skips the framework), and a Fastify app for the
+ * rest (health) and for `inject()` tests.
  */
+import { spiffeId } from '../topology/identity.js';
 import { randomBytes } from 'node:crypto';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { Counter, Registry } from 'prom-client';
 import type { ResolvedTopology } from '../topology/resolve.js';
 import { stampRecord } from './chain.js';
 import { METHOD_PATTERN } from './mac.js';
-import { clientCertFromHeaders } from './client-cert.js';
+import { clientCertFromHeaders, type ClientCertFacts } from './client-cert.js';
 import { combineFieldLines, parseProvenanceHeader, serializeProvenanceHeader } from './codec.js';
 import { stampingKey, type HopKeyring } from './keys.js';
 import { ProvenanceError, isProvenanceError, type ProvenanceCode } from './problems.js';
-import { HEADER, SCAN_ID_PATTERN, type HopRecord } from './record.js';
+import { HEADER, SCAN_ID_PATTERN, STAMPER_PATH, type HopRecord } from './record.js';
 
 /** Nonce size: 16 random bytes → 32 lowercase hex characters (SPEC §4: 16–64). */
 export const STAMPER_NONCE_BYTES = 16;
 
-/** Options of {@link buildStamper}. */
+/** The refusal counter of a stamper (docs/provenance.md#the-forward-auth-stamper). */
+export const STAMPER_REFUSALS_METRIC = 'stella_stamper_refusals_total';
+
+/**
+ * Why a stamper refused: a caller that is not its gateway (`tls-handshake`: no or an untrusted
+ * certificate; `not-own-gateway`: a valid certificate of anything but this hop's gateway), or a
+ * stamp request it cannot stamp (the provenance code it answered).
+ */
+export type StamperRefusalReason = 'tls-handshake' | 'not-own-gateway' | ProvenanceCode;
+
+/** How many parsed client certificates are kept (a hop has few peers; parsing is the costly part). */
+const CERT_CACHE_ENTRIES = 256;
+
+/** Options of {@link buildStamper} and {@link stamperCore}. */
 export interface StamperOptions {
   topology: ResolvedTopology;
   hopId: string;
@@ -37,15 +60,34 @@ export interface StamperOptions {
    * client certificates themselves (Caddy 2.6); the CLI passes the topology's `pki.crl`.
    */
   revocation?: { isRevoked(serial: string): boolean };
+  /** Where the refusal counter is registered; default a registry of this stamper's own. */
+  registry?: Registry;
+}
+
+/** The answer to one stamp request. */
+export interface StampOutcome {
+  status: 200 | 403;
+  /** The new `X-Stella-Provenance` (empty on a refusal: a gateway must never forward a stale one). */
+  provenance: string;
+  /** The problem document (JSON) of a refusal; empty on success. */
+  body: string;
+}
+
+/** The stamping logic and the counter, shared by both front doors. */
+export interface StamperCore {
+  readonly hopId: string;
+  readonly registry: Registry;
+  /** Stamps one forward-auth request: `url` is the request target as received. */
+  stamp(method: string, url: string, headers: IncomingHttpHeaders): StampOutcome;
+  /** Counts one refusal. */
+  refused(reason: StamperRefusalReason): void;
 }
 
 /**
- * Builds the stamper app (not listening). @throws TypeError for an unknown or opaque hop.
- * @example
- * const app = buildStamper({ topology, hopId: 'gw-edge', keys: await loadHopKeyring(topology) });
- * await app.listen({ host: '127.0.0.1', port: 9101 });
+ * Prepares everything that does not change per request: the hop's seq, key and admitted peers,
+ * the counter. @throws TypeError for an unknown or opaque hop.
  */
-export function buildStamper(options: StamperOptions): FastifyInstance {
+export function stamperCore(options: StamperOptions): StamperCore {
   const { topology, hopId } = options;
   const hop = topology.hops.find((h) => h.id === hopId);
   if (!hop) throw new TypeError(`stamper: no hop "${hopId}" in topology ${topology.name}`);
@@ -57,39 +99,53 @@ export function buildStamper(options: StamperOptions): FastifyInstance {
   // CONVENTIONS: the edge's peers are its scanners; any other hop's peer is the hop before it.
   const previousHops = topology.hops.filter((h) => h.next === hopId).map((h) => h.id);
   const allowedPeers = new Set(previousHops.length > 0 ? previousHops : topology.scanners.filter((s) => s.edge === hopId).map((s) => s.id));
+  // The role is part of the identity: scanners at the edge, gateways behind it (docs/topology.md#identities).
+  const peerRole = previousHops.length > 0 ? 'gateway' : 'scanner';
+  const registry = options.registry ?? new Registry();
+  const refusals =
+    (registry.getSingleMetric(STAMPER_REFUSALS_METRIC) as Counter<'hop' | 'reason'> | undefined) ??
+    new Counter({
+      name: STAMPER_REFUSALS_METRIC,
+      help: 'Requests and connections the forward-auth stamper refused, by hop and reason (tls-handshake, not-own-gateway, or the provenance code answered).',
+      labelNames: ['hop', 'reason'] as const,
+      registers: [registry],
+    });
+  const refused = (reason: StamperRefusalReason): void => refusals.inc({ hop: hopId, reason });
 
-  const app = Fastify({ logger: options.logger ?? false });
-  // Forward-auth subrequests normally carry no body; any that does is ignored, never parsed.
-  app.addContentTypeParser('*', (_request, payload, done) => {
-    payload.resume();
-    payload.on('end', () => done(null, undefined));
-  });
-
-  app.get('/healthz/live', async () => ({ hop: hopId, status: 'live' }));
-
-  const stamp = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
-    try {
-      const value = stampHeader(request);
-      return reply.code(200).header('x-stella-provenance', value).send('');
-    } catch (error) {
-      if (!isProvenanceError(error)) throw error;
-      const body = { ...error.toProblem(), status: 403 };
-      return reply.code(403).header('x-stella-provenance', '').type('application/problem+json; charset=utf-8').send(JSON.stringify(body));
-    }
+  // The same few certificates arrive on every request: parse each once. Only facts derived from
+  // the bytes are kept; peer admission and revocation are decided on every request.
+  const certs = new Map<string, ClientCertFacts | string>();
+  const certFacts = (headers: IncomingHttpHeaders): ClientCertFacts | string => {
+    const parts = [headers['client-cert'], headers['x-stella-client-cert'], headers['x-forwarded-client-cert']];
+    if (parts.some((part) => Array.isArray(part))) return clientCertFromHeaders(headers);
+    // Header values hold no line feed, so this key tells absent, empty and present apart.
+    const key = parts.map((part) => (part === undefined ? '-' : `+${part as string}`)).join('\n');
+    const known = certs.get(key);
+    if (known !== undefined) return known;
+    const facts = clientCertFromHeaders(headers);
+    if (certs.size >= CERT_CACHE_ENTRIES) certs.delete(certs.keys().next().value!);
+    certs.set(key, facts);
+    return facts;
   };
 
-  const stampHeader = (request: FastifyRequest): string => {
-    const h = request.headers;
-    const method = first(h['x-original-method']) ?? first(h['x-forwarded-method']) ?? request.method;
-    const pathAndQuery = first(h['x-original-uri']) ?? first(h['x-forwarded-uri']) ?? stripPrefix(request.raw.url ?? '/');
+  const stampHeader = (requestMethod: string, url: string, h: IncomingHttpHeaders): string => {
+    const method = first(h['x-original-method']) ?? first(h['x-forwarded-method']) ?? requestMethod;
+    const pathAndQuery = first(h['x-original-uri']) ?? first(h['x-forwarded-uri']) ?? stripPrefix(url);
     if (!METHOD_PATTERN.test(method)) throw refuse('provenance-malformed', `method ${JSON.stringify(method)} is not an upper-case token`);
     const scanId = first(h[HEADER.scanId]);
     if (scanId === undefined || !SCAN_ID_PATTERN.test(scanId)) throw refuse('provenance-malformed', 'X-Stella-Scan-Id is missing or malformed');
     const contentDigest = combineFieldLines(h[HEADER.contentDigest]);
     if (contentDigest !== null && !/^[\x20-\x7b\x7d\x7e]*$/.test(contentDigest)) throw refuse('provenance-malformed', 'Content-Digest holds a "|" or non-ASCII');
-    const cert = clientCertFromHeaders(h);
+    const cert = certFacts(h);
     if (typeof cert === 'string') throw refuse('untrusted-peer', cert);
     if (!allowedPeers.has(cert.cn)) throw refuse('untrusted-peer', `"${cert.cn}" is not a peer of ${hopId}`);
+    if (cert.spiffeId !== spiffeId(topology.trustDomain, peerRole, cert.cn)) {
+      throw refuse('untrusted-peer', `the certificate of "${cert.cn}" is not a ${peerRole} identity of ${topology.trustDomain} (SPIFFE ID ${cert.spiffeId ?? 'none'})`);
+    }
+    // Checked here on every request, not only at the handshake: a gateway that resumes TLS
+    // sessions (Caddy 2.6 cannot turn it off) would otherwise carry a certificate past notAfter.
+    const nowMs = now();
+    if (nowMs < cert.notBeforeMs || nowMs > cert.notAfterMs) throw refuse('untrusted-peer', `the certificate of "${cert.cn}" is not valid now (valid ${new Date(cert.notBeforeMs).toISOString()} to ${new Date(cert.notAfterMs).toISOString()})`);
     if (options.revocation?.isRevoked(cert.serial)) throw refuse('untrusted-peer', `the certificate of "${cert.cn}" (serial ${cert.serial}) is revoked`);
 
     let before: HopRecord[] = [];
@@ -115,8 +171,78 @@ export function buildStamper(options: StamperOptions): FastifyInstance {
     return serializeProvenanceHeader([...before, record]);
   };
 
-  app.all('/stamp', stamp);
-  app.all('/stamp/*', stamp);
+  return {
+    hopId,
+    registry,
+    refused,
+    stamp(method, url, headers) {
+      try {
+        return { status: 200, provenance: stampHeader(method, url, headers), body: '' };
+      } catch (error) {
+        if (!isProvenanceError(error)) throw error;
+        refused(error.code);
+        return { status: 403, provenance: '', body: JSON.stringify({ ...error.toProblem(), status: 403 }) };
+      }
+    },
+  };
+}
+
+/** Whether a request target is the stamp path (`/stamp`, `/stamp?…` or Envoy's `/stamp/<path>`). */
+export function isStampTarget(url: string): boolean {
+  if (!url.startsWith(STAMPER_PATH)) return false;
+  const next = url.charCodeAt(STAMPER_PATH.length);
+  return Number.isNaN(next) || next === 0x2f /* / */ || next === 0x3f /* ? */;
+}
+
+const PROBLEM_TYPE = 'application/problem+json; charset=utf-8';
+
+/**
+ * Answers a stamp request on a raw `node:http` response: the hot path. A request body (forward-auth
+ * subrequests normally have none) is drained, never parsed, before the answer.
+ */
+export function answerStamp(core: StamperCore, request: IncomingMessage, response: ServerResponse): void {
+  const send = (): void => {
+    const outcome = core.stamp(request.method ?? 'GET', request.url ?? '/', request.headers);
+    if (outcome.status === 200) {
+      response.writeHead(200, { 'x-stella-provenance': outcome.provenance, 'content-length': '0' });
+      response.end();
+    } else {
+      response.writeHead(403, { 'x-stella-provenance': '', 'content-type': PROBLEM_TYPE, 'content-length': Buffer.byteLength(outcome.body) });
+      response.end(outcome.body);
+    }
+  };
+  const hasBody = request.headers['transfer-encoding'] !== undefined || (request.headers['content-length'] ?? '0') !== '0';
+  if (!hasBody) return send();
+  request.resume();
+  request.once('end', send);
+}
+
+/**
+ * Builds the stamper app (not listening) on a prepared {@link StamperCore}. `stamper-listen.ts`
+ * puts it behind its socket or mTLS listener.
+ * @throws TypeError for an unknown or opaque hop.
+ * @example
+ * const app = buildStamper({ topology, hopId: 'gw-edge', keys: await loadHopKeyring(topology) });
+ * await app.inject({ method: 'GET', url: '/stamp', headers });
+ */
+export function buildStamper(options: StamperOptions | (Pick<StamperOptions, 'logger'> & { core: StamperCore })): FastifyInstance {
+  const core = 'core' in options ? options.core : stamperCore(options);
+  const app = Fastify({ logger: options.logger ?? false });
+  // Forward-auth subrequests normally carry no body; any that does is ignored, never parsed.
+  app.addContentTypeParser('*', (_request, payload, done) => {
+    payload.resume();
+    payload.on('end', () => done(null, undefined));
+  });
+
+  app.get('/healthz/live', async () => ({ hop: core.hopId, status: 'live' }));
+
+  const stamp = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
+    const outcome = core.stamp(request.method, request.raw.url ?? '/', request.headers);
+    if (outcome.status === 200) return reply.code(200).header('x-stella-provenance', outcome.provenance).send('');
+    return reply.code(403).header('x-stella-provenance', '').type(PROBLEM_TYPE).send(outcome.body);
+  };
+  app.all(STAMPER_PATH, stamp);
+  app.all(`${STAMPER_PATH}/*`, stamp);
   return app;
 }
 
@@ -130,6 +256,6 @@ function first(value: string | string[] | undefined): string | undefined {
 
 /** Envoy `ext_authz` with `path_prefix: /stamp` sends `/stamp/original/path?query`. */
 function stripPrefix(url: string): string {
-  const rest = url.slice('/stamp'.length);
+  const rest = url.slice(STAMPER_PATH.length);
   return rest === '' || rest.startsWith('?') ? `/${rest}` : rest;
 }

@@ -22,7 +22,7 @@ const draftSchema = z.looseObject({
       listen: z.string(),
       stamp: z.union([
         z.literal(false),
-        z.looseObject({ via: z.enum(['native', 'forward-auth']), keys: draftKeys, stamper: z.looseObject({ listen: z.string() }).optional() }),
+        z.looseObject({ via: z.enum(['native', 'forward-auth']), keys: draftKeys, stamper: z.looseObject({ listen: z.string().optional(), socket: z.string().optional() }).optional() }),
       ]),
       waf: z.unknown().optional(),
       next: z.string(),

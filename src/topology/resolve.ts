@@ -7,7 +7,7 @@
  */
 import { isAbsolute, join, resolve as resolvePath } from 'node:path';
 import { spiffeId } from './identity.js';
-import type { CertificateFiles, Hop, Scanner, Service, Topology } from './schema.js';
+import type { CertificateFiles, Hop, Scanner, Service, StamperConfig, Topology } from './schema.js';
 
 /** Where `pki issue` puts a leaf: `<pki.dir>/issued/<role>/<name>/{cert,key,chain}.pem`. */
 export function issuedPaths(pkiDir: string, role: 'scanner' | 'gateway' | 'service', name: string): Required<CertificateFiles> {
@@ -100,7 +100,7 @@ export function resolveTopology(topology: Topology, baseDir: string): ResolvedTo
       serverName: h.serverName ?? h.id,
       tls,
       upstreamTls: files(h.upstreamTls, tls),
-      stamp: h.stamp === false ? false : { ...h.stamp, keys: h.stamp.keys.map((k) => ({ ...k, file: abs(k.file) })) },
+      stamp: h.stamp === false ? false : { ...h.stamp, keys: h.stamp.keys.map((k) => ({ ...k, file: abs(k.file) })), ...resolvedStamper(h.stamp.stamper, abs) },
       // Filled in below once every hop exists.
       nextTarget: undefined as unknown as ResolvedHop['nextTarget'],
       stampSeq: null,
@@ -186,4 +186,10 @@ export function expectedPeerId(service: ResolvedService, hop: ResolvedHop): stri
   const index = service.chain.indexOf(hop);
   if (index <= 0) return null;
   return service.chain[index - 1]!.id;
+}
+
+/** A stamper's socket path, made absolute like every other file of the topology. */
+function resolvedStamper(stamper: StamperConfig | undefined, abs: (p: string) => string): { stamper?: StamperConfig } {
+  if (!stamper) return {};
+  return { stamper: 'socket' in stamper ? { ...stamper, socket: abs(stamper.socket) } : stamper };
 }

@@ -69,13 +69,35 @@ const macKey = z
   })
   .strict();
 
+/** A POSIX account name or numeric id, as `id -u` takes it. */
+export const ACCOUNT_PATTERN = /^(?:[0-9]{1,10}|[a-z_][a-z0-9_-]{0,31})$/;
+
+/**
+ * Where the forward-auth stamper of a hop is reached (docs/provenance.md#the-forward-auth-stamper):
+ * a Unix domain socket only its gateway's account can open (the default form), or TCP where the
+ * gateway must present its own certificate (role gateway, CN = the hop id).
+ */
+const stamperConfig = z.union([
+  z
+    .object({
+      socket: filePath.describe('Unix domain socket path; its folder is made 0700 and the socket 0600 by the stamper'),
+      gatewayUser: z
+        .string()
+        .regex(ACCOUNT_PATTERN, 'gatewayUser must be an account name or a numeric uid')
+        .optional()
+        .describe('the account the gateway connects as (NGINX started as root runs its workers as nobody); default the stamper\'s own'),
+    })
+    .strict(),
+  z.object({ listen: listenAddress.describe('host:port on loopback; the stamper speaks mTLS and admits only the hop\'s own gateway certificate') }).strict(),
+]);
+
 const stampConfig = z
   .object({
     via: z.enum(['native', 'forward-auth']),
     /** All keys currently valid for this hop; the last one listed is used for stamping. */
     keys: z.array(macKey).min(1, 'a stamping hop needs at least one key'),
-    /** Where the forward-auth stamper of this hop listens (plain HTTP on loopback). */
-    stamper: z.object({ listen: listenAddress }).strict().optional(),
+    /** Where the forward-auth stamper of this hop is reached (Unix socket, or mTLS over TCP). */
+    stamper: stamperConfig.optional(),
   })
   .strict();
 
@@ -237,3 +259,5 @@ export type Scanner = Topology['scanners'][number];
 export type Service = Topology['services'][number];
 export type CertificateFiles = z.output<typeof certificateFiles>;
 export type MacKeyRef = z.output<typeof macKey>;
+/** Where a forward-auth stamper is reached: `{ socket, gatewayUser? }` or `{ listen }` (mTLS). */
+export type StamperConfig = z.output<typeof stamperConfig>;

@@ -21,7 +21,7 @@ export interface ValidateOptions {
 /** Request headers the edge must forward (SPEC §4): scan id and digest are MAC inputs. */
 const PROTOCOL_HEADERS = ['x-stella-scan-id', 'content-digest'];
 
-/** Addresses a stamper may listen on: it speaks plain HTTP, so loopback only (docs/CONVENTIONS.md). */
+/** Addresses a TCP stamper may listen on: next to its gateway, loopback only (docs/provenance.md#the-forward-auth-stamper). */
 const LOOPBACK_HOST = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|\[::1\]|localhost)$/;
 
 /**
@@ -35,7 +35,7 @@ export interface RuleInput {
     id: string;
     kind: HopKind;
     listen: string;
-    stamp: false | { via: 'native' | 'forward-auth'; keys: readonly { kid: string }[]; stamper?: { listen: string } | undefined };
+    stamp: false | { via: 'native' | 'forward-auth'; keys: readonly { kid: string }[]; stamper?: { listen?: string | undefined; socket?: string | undefined } | undefined };
     waf?: unknown;
     next: string;
   }[];
@@ -96,7 +96,9 @@ export function crossFieldProblems(topology: RuleInput): TopologyProblem[] {
   hops.forEach((h, i) => listen(h.listen, `hops[${i}].listen`));
   services.forEach((s, i) => listen(s.listen, `services[${i}].listen`));
   hops.forEach((h, i) => {
-    if (h.stamp !== false && h.stamp.stamper) listen(h.stamp.stamper.listen, `hops[${i}].stamp.stamper.listen`);
+    if (h.stamp !== false && h.stamp.stamper?.listen !== undefined) listen(h.stamp.stamper.listen, `hops[${i}].stamp.stamper.listen`);
+    // Two stampers on one socket path: the second would find the first's socket in use.
+    if (h.stamp !== false && h.stamp.stamper?.socket !== undefined) listen(`unix:${h.stamp.stamper.socket}`, `hops[${i}].stamp.stamper.socket`);
   });
 
   hops.forEach((hop, i) => {
@@ -114,10 +116,10 @@ export function crossFieldProblems(topology: RuleInput): TopologyProblem[] {
     if (via === 'forward-auth' && !FORWARD_AUTH_KINDS.has(hop.kind) && hop.kind !== 'apache-modsecurity') {
       add(`${at}.stamp.via`, `${hop.kind} cannot call a forward-auth stamper; use via: native`);
     }
-    if (via === 'forward-auth' && !stamper) add(`${at}.stamp.stamper`, 'required when via is forward-auth (where the stamper listens)');
+    if (via === 'forward-auth' && !stamper) add(`${at}.stamp.stamper`, 'required when via is forward-auth (socket: PATH, or listen: host:port for mTLS)');
     if (via === 'native' && stamper) add(`${at}.stamp.stamper`, 'only used with via: forward-auth');
-    if (stamper && !LOOPBACK_HOST.test(stamper.listen.slice(0, stamper.listen.lastIndexOf(':')))) {
-      add(`${at}.stamp.stamper.listen`, 'must be a loopback address: the stamper speaks plain HTTP to its gateway');
+    if (stamper?.listen !== undefined && !LOOPBACK_HOST.test(stamper.listen.slice(0, stamper.listen.lastIndexOf(':')))) {
+      add(`${at}.stamp.stamper.listen`, 'must be a loopback address: the stamper serves the gateway next to it');
     }
     duplicateKids(keys, `${at}.stamp.keys`, add);
   });

@@ -119,17 +119,25 @@ describe('validateTopology', () => {
     const found = problems((t) => ((hop(t, 2).stamp as Record<string, unknown>).via = 'forward-auth'));
     assert.deepEqual(found, [
       { path: 'hops[2].stamp.via', message: 'haproxy cannot call a forward-auth stamper; use via: native' },
-      { path: 'hops[2].stamp.stamper', message: 'required when via is forward-auth (where the stamper listens)' },
+      { path: 'hops[2].stamp.stamper', message: 'required when via is forward-auth (socket: PATH, or listen: host:port for mTLS)' },
     ]);
   });
 
   it('requires a stamper on loopback, on an address nobody else listens on', () => {
     const found = problems((t) => (hop(t, 0).stamp = { via: 'forward-auth', keys: [{ kid: 'e1', file: 'k' }], stamper: { listen: '10.0.0.1:8444' } }));
     assert.deepEqual(found, [
-      { path: 'hops[0].stamp.stamper.listen', message: 'must be a loopback address: the stamper speaks plain HTTP to its gateway' },
+      { path: 'hops[0].stamp.stamper.listen', message: 'must be a loopback address: the stamper serves the gateway next to it' },
     ]);
     const clash = problems((t) => (hop(t, 0).stamp = { via: 'forward-auth', keys: [{ kid: 'e1', file: 'k' }], stamper: { listen: '127.0.0.1:8444' } }));
     assert.deepEqual(clash, [{ path: 'hops[0].stamp.stamper.listen', message: '127.0.0.1:8444 is already the listen address of hops[1]' }]);
+  });
+
+  it('refuses two stampers on one socket path', () => {
+    const found = problems((t) => {
+      hop(t, 0).stamp = { via: 'forward-auth', keys: [{ kid: 'e1', file: 'k' }], stamper: { socket: './run/stamper.sock' } };
+      Object.assign(hop(t, 2), { kind: 'nginx', stamp: { via: 'forward-auth', keys: [{ kid: 'i1', file: 'k' }], stamper: { socket: './run/stamper.sock' } } });
+    });
+    assert.deepEqual(found, [{ path: 'hops[2].stamp.stamper.socket', message: 'unix:./run/stamper.sock is already the listen address of hops[0].stamp.stamper.socket' }]);
   });
 
   it('requires apache-modsecurity to be opaque and keeps waf settings to it', () => {

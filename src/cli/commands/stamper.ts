@@ -1,15 +1,33 @@
 /**
  * `stella-gateway stamper --topology FILE --hop ID` (SPEC §10; docs/CONVENTIONS.md "The stamper
- * contract"): runs the forward-auth stamper of one hop on `hop.stamp.stamper.listen` until SIGINT
- * or SIGTERM. Exit 2 for a bad topology, hop or key file.
+ * contract", docs/provenance.md#the-forward-auth-stamper): runs the forward-auth stamper of one hop
+ * where `hop.stamp.stamper` says — a Unix socket only the gateway's account can open, or mTLS with
+ * the hop's own certificate — until SIGINT or SIGTERM. Exit 2 for a bad topology, hop, key file or
+ * an unsafe socket path.
  */
+import { createServer } from 'node:http';
 import type { Command } from 'commander';
 import { CliError, EXIT_USAGE } from '../output.js';
 import { loadTopology } from '../../topology/load.js';
+import type { ResolvedHop, ResolvedTopology } from '../../topology/resolve.js';
 import { TopologyError, formatProblems } from '../../topology/errors.js';
 import { HopKeyError, loadHopKeyring } from '../../provenance/keys.js';
-import { buildStamper } from '../../provenance/stamper.js';
+import { stamperCore } from '../../provenance/stamper.js';
+import { listenStamper, StamperListenError, type StamperListen } from '../../provenance/stamper-listen.js';
+import { splitListen, stamperEndpoint } from '../../gateways/chain.js';
 import { watchRevocationList } from '../../pki/crl.js';
+
+/** Options of {@link runStamper}. */
+export interface StamperCliOptions {
+  topology: string;
+  hop: string;
+  /** Overrides the topology: mTLS on this `host:port`. */
+  listen?: string;
+  /** Overrides the topology: this Unix socket. */
+  socket?: string;
+  /** Serves `GET /metrics` (the refusal counter) over plain HTTP here, for a scraper. */
+  metricsListen?: string;
+}
 
 /** Registers the `stamper` command. */
 export function register(program: Command): void {
@@ -18,14 +36,16 @@ export function register(program: Command): void {
     .description('Run the forward-auth stamper of a hop that cannot compute the provenance HMAC itself')
     .requiredOption('--topology <file>', 'topology file (YAML or JSON)')
     .requiredOption('--hop <id>', 'the stamping hop this stamper serves')
-    .option('--listen <host:port>', 'override hop.stamp.stamper.listen (keep it on loopback)')
-    .action(async (options: { topology: string; hop: string; listen?: string }) => {
+    .option('--socket <path>', 'override hop.stamp.stamper: listen on this Unix socket (0600 in a 0700 folder)')
+    .option('--listen <host:port>', 'override hop.stamp.stamper: listen here with mTLS (keep it on loopback)')
+    .option('--metrics-listen <host:port>', 'serve GET /metrics (stella_stamper_refusals_total) on this loopback address')
+    .action(async (options: StamperCliOptions) => {
       await runStamper(options);
     });
 }
 
 /** Loads everything, listens, and resolves once a signal closed the server. */
-export async function runStamper(options: { topology: string; hop: string; listen?: string }): Promise<void> {
+export async function runStamper(options: StamperCliOptions): Promise<void> {
   let topology;
   let keys;
   try {
@@ -38,12 +58,7 @@ export async function runStamper(options: { topology: string; hop: string; liste
   }
   const hop = topology.hops.find((h) => h.id === options.hop);
   if (!hop || hop.stamp === false) throw new CliError(`hop "${options.hop}" does not exist or does not stamp`, EXIT_USAGE);
-  const listen = options.listen ?? hop.stamp.stamper?.listen;
-  if (!listen) throw new CliError(`hop "${options.hop}" has no stamp.stamper.listen; pass --listen`, EXIT_USAGE);
-  const colon = listen.lastIndexOf(':');
-  const host = listen.slice(0, colon).replace(/^\[(.*)\]$/, '$1');
-  const port = Number(listen.slice(colon + 1));
-  if (!host || !Number.isInteger(port)) throw new CliError(`--listen must be host:port, got "${listen}"`, EXIT_USAGE);
+  const where = listenOf(topology, hop, options);
 
   let revocation;
   try {
@@ -52,17 +67,57 @@ export async function runStamper(options: { topology: string; hop: string; liste
   } catch (error) {
     throw new CliError(`cannot read the CRL ${topology.pki.crl}: ${(error as Error).message}`, EXIT_USAGE);
   }
-  const app = buildStamper({ topology, hopId: hop.id, keys, revocation });
-  app.addHook('onClose', async () => revocation.stop());
-  await app.listen({ host, port });
-  process.stderr.write(`stamper for ${hop.id} (seq ${hop.stampSeq}) listening on ${listen}\n`);
+  const core = stamperCore({ topology, hopId: hop.id, keys, revocation });
+  let stamper;
+  try {
+    stamper = await listenStamper(core, where);
+  } catch (error) {
+    revocation.stop();
+    if (error instanceof StamperListenError) throw new CliError(error.message, EXIT_USAGE);
+    throw error;
+  }
+  const metrics = options.metricsListen ? createServer((request, response) => {
+    request.resume();
+    if (request.url !== '/metrics') return void response.writeHead(404).end();
+    void core.registry.metrics().then((text) => response.writeHead(200, { 'content-type': core.registry.contentType }).end(text));
+  }) : null;
+  if (metrics && options.metricsListen) {
+    const { host, port } = splitListen(options.metricsListen);
+    await new Promise<void>((resolve) => metrics.listen(port, host.replace(/^\[(.*)\]$/, '$1'), resolve));
+  }
+  const at = where.kind === 'unix' ? `unix:${where.socket}` : `${where.host}:${where.port} (mTLS)`;
+  process.stderr.write(`stamper for ${hop.id} (seq ${hop.stampSeq}) listening on ${at}\n`);
   await new Promise<void>((resolve) => {
     const stop = (): void => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
-      void app.close().then(() => resolve());
+      revocation.stop();
+      metrics?.close();
+      void stamper.close().then(() => resolve());
     };
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
+}
+
+/** The listener the options and the topology name; the mTLS form presents the hop's own certificate. */
+function listenOf(topology: ResolvedTopology, hop: ResolvedHop, options: StamperCliOptions): StamperListen {
+  if (options.socket && options.listen) throw new CliError('give --socket or --listen, not both', EXIT_USAGE);
+  const endpoint = stamperEndpoint(hop);
+  const socket = options.socket ?? (!options.listen && endpoint?.kind === 'unix' ? endpoint.socket : undefined);
+  if (socket) {
+    if (!socket.startsWith('/')) throw new CliError(`--socket must be an absolute path, got "${socket}"`, EXIT_USAGE);
+    return { kind: 'unix', socket, gatewayUser: endpoint?.kind === 'unix' ? endpoint.gatewayUser : null };
+  }
+  const listen = options.listen ?? (endpoint?.kind === 'mtls' ? endpoint.listen : undefined);
+  if (!listen) throw new CliError(`hop "${hop.id}" has no stamp.stamper; pass --socket or --listen`, EXIT_USAGE);
+  const { host, port } = splitListen(listen);
+  if (!host || !Number.isInteger(port) || port < 1 || port > 65535) throw new CliError(`--listen must be host:port, got "${listen}"`, EXIT_USAGE);
+  return {
+    kind: 'mtls',
+    host,
+    port,
+    trustDomain: topology.trustDomain,
+    tls: { chain: hop.tls.chain, key: hop.tls.key, caBundle: topology.pki.caBundle, crl: topology.pki.crl },
+  };
 }

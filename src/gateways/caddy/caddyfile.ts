@@ -6,12 +6,16 @@
  */
 import type { ResolvedHop, ResolvedTopology } from '../../topology/resolve.js';
 import { DEFAULT_MAX_BODY_BYTES } from '../../topology/schema.js';
-import { hopTimeouts } from '../../topology/timeouts.js';
-import { admittedPeerIds, admittedPeerRole, admittedPeerSpiffeIds, isEdge, nextTarget, RULE_ONE_HEADERS, splitListen } from '../chain.js';
+import { hopTimeouts, UPSTREAM_CONNECT_TIMEOUT_SECONDS } from '../../topology/timeouts.js';
+import { admittedPeerIds, admittedPeerRole, admittedPeerSpiffeIds, isEdge, nextTarget, RULE_ONE_HEADERS, splitListen, stamperEndpoint, type StamperEndpoint } from '../chain.js';
+import { STAMPER_PATH } from '../../provenance/record.js';
 import { hopHealthPath } from '../types.js';
 
 /** The stamper contract (docs/CONVENTIONS.md): where forward_auth asks, what it copies back. */
-export const STAMPER_URI = '/stamp';
+export const STAMPER_URI = STAMPER_PATH;
+/** Idle connections to the stamper: kept open so a request costs no new connection (or handshake). */
+const STAMPER_KEEPALIVE = '60s';
+const STAMPER_IDLE_CONNECTIONS = 32;
 export const PROVENANCE_HEADER = 'X-Stella-Provenance';
 /** RFC 9440 `Client-Cert`: base64 DER between colons; CRS accepts it where URL-encoded PEM is blocked. */
 export const CLIENT_CERT_HEADER = 'Client-Cert';
@@ -137,11 +141,12 @@ export function stripHeaders(topology: ResolvedTopology, hop: ResolvedHop): stri
  * literal placeholder text upstream. The edge has already deleted any client copy, and a request
  * whose header does not start like a record (a hop id) after the copy is refused with 502.
  */
-export function stampBlock(hop: ResolvedHop): string {
+export function stampBlock(topology: ResolvedTopology, hop: ResolvedHop): string {
   if (hop.stamp === false) return '';
-  if (!hop.stamp.stamper) throw new TypeError(`caddy renderer: hop ${hop.id} stamps via forward-auth but has no stamp.stamper.listen`);
+  const endpoint = stamperEndpoint(hop);
+  if (!endpoint) throw new TypeError(`caddy renderer: hop ${hop.id} stamps via forward-auth but has no stamp.stamper`);
   return `		# Stamping: the stamper computes record seq=${hop.stampSeq ?? '?'} (docs/CONVENTIONS.md, stamper contract).
-		forward_auth ${hop.stamp.stamper.listen} {
+		${stamperTransport(topology, hop, endpoint)}
 			uri ${STAMPER_URI}
 ${STAMPER_SPOOFABLE_HEADERS.map((name) => `			header_up -${name}`).join('\n')}
 			header_up ${CLIENT_CERT_HEADER} ":{http.request.tls.client.certificate_der_base64}:"
@@ -149,6 +154,31 @@ ${STAMPER_SPOOFABLE_HEADERS.map((name) => `			header_up -${name}`).join('\n')}
 		}
 		@unstamped not header_regexp ${PROVENANCE_HEADER} "^[a-z]"
 		respond @unstamped "stamper returned no provenance record" 502`;
+}
+
+/**
+ * How Caddy reaches the stamper (docs/gateways/caddy.md "The stamper"): its Unix socket, or mTLS
+ * presenting this hop's own certificate. Idle connections are kept for the next request either way.
+ */
+function stamperTransport(topology: ResolvedTopology, hop: ResolvedHop, endpoint: StamperEndpoint): string {
+  const keepAlive = `				keepalive ${STAMPER_KEEPALIVE}
+				keepalive_idle_conns_per_host ${STAMPER_IDLE_CONNECTIONS}`;
+  if (endpoint.kind === 'unix') {
+    return `# Reached on its Unix socket only this hop's account can open (0600 in a 0700 folder).
+		forward_auth ${quoted(`unix/${endpoint.socket}`)} {
+			transport http {
+${keepAlive}
+			}`;
+  }
+  return `# Reached over mTLS: Caddy presents this hop's certificate; the stamper admits no other.
+		forward_auth https://${endpoint.host}:${endpoint.port} {
+			transport http {
+				tls_client_auth ${quoted(hop.upstreamTls.chain)} ${quoted(hop.upstreamTls.key)}
+				tls_trusted_ca_certs ${quoted(topology.pki.caBundle)}
+				tls_server_name ${quoted(endpoint.serverName)}
+				dial_timeout ${UPSTREAM_CONNECT_TIMEOUT_SECONDS}s
+${keepAlive}
+			}`;
 }
 
 /** Toward the next hop: mTLS as this hop, next hop verified by CA bundle and serverName; Host = serverName. */
@@ -174,7 +204,7 @@ export function upstreamBlock(topology: ResolvedTopology, hop: ResolvedHop): str
 export function renderCaddyfile(topology: ResolvedTopology, hop: ResolvedHop, hopDir: string): string {
   const { host, port } = splitListen(hop.listen);
   const maxBody = hop.limits?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-  const route = [peerCheck(topology, hop), healthResponse(hop), stripHeaders(topology, hop), stampBlock(hop), upstreamBlock(topology, hop)]
+  const route = [peerCheck(topology, hop), healthResponse(hop), stripHeaders(topology, hop), stampBlock(topology, hop), upstreamBlock(topology, hop)]
     .filter((block) => block !== '')
     .join('\n\n');
   return `# Caddy hop "${hop.id}" of topology "${topology.name}" — rendered by stella-gateway; do not edit by hand.

@@ -8,7 +8,8 @@ import type { ResolvedHop, ResolvedTopology } from '../../topology/resolve.js';
 import { DEFAULT_MAX_BODY_BYTES } from '../../topology/schema.js';
 import { spiffeId } from '../../topology/identity.js';
 import { hopTimeouts } from '../../topology/timeouts.js';
-import { admittedPeerSpiffeIds, isEdge, nextTarget, RULE_ONE_HEADERS, splitListen } from '../chain.js';
+import { admittedPeerSpiffeIds, isEdge, nextTarget, RULE_ONE_HEADERS, splitListen, stamperEndpoint, type StamperEndpoint } from '../chain.js';
+import { STAMPER_PATH } from '../../provenance/record.js';
 import { hopHealthPath } from '../types.js';
 
 /** `@type` URLs of the typed configs used below (resolved against the API by `check.ts`). */
@@ -22,13 +23,16 @@ const T = {
   router: 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router',
   earlyMutation: 'type.googleapis.com/envoy.extensions.http.early_header_mutation.header_mutation.v3.HeaderMutation',
   stdoutLog: 'type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog',
+  httpProtocolOptions: 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
 } as const;
 
-/** Names of the two clusters: the next hop (mTLS) and the hop's own stamper (loopback HTTP). */
+/** Names of the two clusters: the next hop (mTLS) and the hop's own stamper (Unix socket, or mTLS). */
 export const NEXT_CLUSTER = 'next_hop';
 export const STAMPER_CLUSTER = 'stamper';
 /** The stamper is on loopback and answers from memory: a slow stamper is a broken one. */
 export const STAMPER_TIMEOUT = '2s';
+/** Idle connections to the stamper are dropped by Envoy before the stamper's own 75 s keep-alive. */
+export const STAMPER_IDLE_TIMEOUT = '60s';
 
 /** Headers the stamper reads (docs/CONVENTIONS.md "The stamper contract"), lower-case as Envoy sees them. */
 export const STAMPER_REQUEST_HEADERS = ['x-stella-scan-id', 'content-digest', 'x-stella-provenance', 'x-forwarded-client-cert'] as const;
@@ -55,6 +59,7 @@ export function envoyBootstrap(topology: ResolvedTopology, hop: ResolvedHop): Js
   const next = nextTarget(hop);
   const nextRole = hop.nextTarget.type === 'hop' ? 'gateway' : 'service';
   const stamp = hop.stamp === false ? null : hop.stamp;
+  const stamper = stamperEndpoint(hop);
   const maxBodyBytes = hop.limits?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   // docs/gateways/README.md#timeouts
   const timeouts = hopTimeouts(hop);
@@ -73,7 +78,7 @@ export function envoyBootstrap(topology: ResolvedTopology, hop: ResolvedHop): Js
 
   const httpFilters: Json[] = [];
   if (stamp) {
-    if (!stamp.stamper) throw new TypeError(`envoyBootstrap: hop ${hop.id} stamps via ${stamp.via}; Envoy needs a forward-auth stamper`);
+    if (!stamper) throw new TypeError(`envoyBootstrap: hop ${hop.id} stamps via ${stamp.via}; Envoy needs a forward-auth stamper`);
     httpFilters.push({
       name: 'envoy.filters.http.ext_authz',
       typed_config: {
@@ -85,8 +90,8 @@ export function envoyBootstrap(topology: ResolvedTopology, hop: ResolvedHop): Js
         // What the stamper reads (CONVENTIONS); Host, Method and Path are always sent.
         allowed_headers: { patterns: STAMPER_REQUEST_HEADERS.map((h) => ({ exact: h })) },
         http_service: {
-          server_uri: { uri: `http://${stamp.stamper.listen}`, cluster: STAMPER_CLUSTER, timeout: STAMPER_TIMEOUT },
-          path_prefix: '/stamp',
+          server_uri: { uri: stamper.kind === 'unix' ? 'http://stamper' : `https://${stamper.listen}`, cluster: STAMPER_CLUSTER, timeout: STAMPER_TIMEOUT },
+          path_prefix: STAMPER_PATH,
           // "Coexistent headers will be overridden": the stamper's value replaces the incoming one.
           authorization_response: { allowed_upstream_headers: { patterns: [{ exact: 'x-stella-provenance' }] } },
         },
@@ -207,14 +212,7 @@ export function envoyBootstrap(topology: ResolvedTopology, hop: ResolvedHop): Js
   };
 
   const clusters: Json[] = [nextCluster];
-  if (stamp?.stamper) {
-    clusters.push({
-      name: STAMPER_CLUSTER,
-      type: 'STATIC',
-      connect_timeout: '1s',
-      load_assignment: { cluster_name: STAMPER_CLUSTER, endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress(stamp.stamper.listen) } }] }] },
-    });
-  }
+  if (stamp && stamper) clusters.push(stamperCluster(topology, hop, stamper));
 
   return {
     node: { id: hop.id, cluster: topology.name },
@@ -232,6 +230,53 @@ export function envoyBootstrap(topology: ResolvedTopology, hop: ResolvedHop): Js
         },
       ],
       clusters,
+    },
+  };
+}
+
+/**
+ * The stamper's cluster (docs/gateways/envoy.md "The stamper"): a `pipe` address for its Unix
+ * socket (only this hop's account can open it), or TCP with mTLS where Envoy presents this hop's
+ * own certificate and checks the stamper's SPIFFE id, which is the same hop's. Envoy pools the
+ * connections, so a request costs no new connection.
+ */
+function stamperCluster(topology: ResolvedTopology, hop: ResolvedHop, stamper: StamperEndpoint): Json {
+  const base = {
+    name: STAMPER_CLUSTER,
+    type: 'STATIC',
+    connect_timeout: '1s',
+    // Envoy keeps an idle upstream connection for an hour by default; the stamper closes one after
+    // 75 s. Closing first, on Envoy's side, means no request is ever sent on a connection the
+    // stamper is closing.
+    typed_extension_protocol_options: {
+      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+        '@type': T.httpProtocolOptions,
+        common_http_protocol_options: { idle_timeout: STAMPER_IDLE_TIMEOUT },
+        explicit_http_config: { http_protocol_options: {} },
+      },
+    },
+  };
+  if (stamper.kind === 'unix') {
+    return { ...base, load_assignment: { cluster_name: STAMPER_CLUSTER, endpoints: [{ lb_endpoints: [{ endpoint: { address: { pipe: { path: stamper.socket } } } }] }] } };
+  }
+  return {
+    ...base,
+    load_assignment: { cluster_name: STAMPER_CLUSTER, endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress(stamper.listen) } }] }] },
+    transport_socket: {
+      name: 'envoy.transport_sockets.tls',
+      typed_config: {
+        '@type': T.upstreamTls,
+        sni: stamper.serverName,
+        common_tls_context: {
+          tls_certificates: [{ certificate_chain: { filename: hop.upstreamTls.chain }, private_key: { filename: hop.upstreamTls.key } }],
+          validation_context: {
+            trusted_ca: { filename: topology.pki.caBundle },
+            crl: { filename: topology.pki.crl },
+            only_verify_leaf_cert_crl: false,
+            match_typed_subject_alt_names: [uriSan(spiffeId(topology.trustDomain, 'gateway', hop.id))],
+          },
+        },
+      },
     },
   };
 }

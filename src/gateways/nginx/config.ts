@@ -4,7 +4,7 @@
  * choices rest on are in ../shared/notes/gateways.md and cited as "notes".
  */
 import { formatAddress, healthBody, STAMPER_CERT_HEADER, type HopFacts } from '../hop-facts.js';
-import { macInputMaps, perlStamping, STAMPER_LOCATION, stamperLocation } from './stamping.js';
+import { macInputMaps, perlStamping, STAMPER_LOCATION, stamperLocation, stamperUpstream } from './stamping.js';
 import { nginxPath, nginxString, STRIP_HEADERS_FILE, type NginxPaths } from './syntax.js';
 import { hopHealthPath } from '../types.js';
 
@@ -180,6 +180,7 @@ export function httpContext(facts: HopFacts, paths: NginxPaths): string {
   if (facts.stamp) blocks.push(macInputMaps());
   if (facts.stamp?.via === 'native') blocks.push(perlStamping(paths));
   blocks.push(upstreamBlock(facts));
+  if (facts.stamp?.via === 'forward-auth') blocks.push(stamperUpstream(facts));
   const server = [
     '    server {',
     `        listen ${formatAddress(facts.listen)} ssl;`,

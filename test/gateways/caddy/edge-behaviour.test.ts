@@ -9,12 +9,12 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest, createServer, type Server } from 'node:https';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { FastifyInstance } from 'fastify';
 import { renderCaddyHop } from '../../../src/gateways/caddy/index.js';
 import { startHop, type RunningGateway } from '../../../src/gateways/runtime.js';
 import { writeRenderedFiles } from '../../../src/gateways/write.js';
 import { loadHopKeyring } from '../../../src/provenance/keys.js';
-import { buildStamper } from '../../../src/provenance/stamper.js';
+import { stamperCore } from '../../../src/provenance/stamper.js';
+import { listenStamper, type ListeningStamper } from '../../../src/provenance/stamper-listen.js';
 import { issuedPaths } from '../../../src/topology/resolve.js';
 import { portsFor, requireProgram } from '../../support/programs.js';
 import { caddyEdgeDocument, createDeployment, type Deployment } from '../apache/support/deployment.js';
@@ -27,7 +27,7 @@ interface Reply {
 describe('the rendered Caddy edge with its forward-auth stamper, running', () => {
   let deployment: Deployment;
   let edge: RunningGateway | undefined;
-  let stamper: FastifyInstance | undefined;
+  let stamper: ListeningStamper | undefined;
   let upstream: Server | undefined;
   let edgePort = 0;
   const seen: { url: string; headers: IncomingHttpHeaders }[] = [];
@@ -49,10 +49,16 @@ describe('the rendered Caddy edge with its forward-auth stamper, running', () =>
       },
     );
     await new Promise<void>((resolve) => upstream?.listen(ports.service, '127.0.0.1', resolve));
-    stamper = buildStamper({ topology, hopId: 'gw-edge', keys: await loadHopKeyring(topology) });
-    await stamper.listen({ host: '127.0.0.1', port: ports.stamper });
     const hop = topology.hops[0];
     assert.ok(hop);
+    // The topology gives the stamper a TCP address: Caddy reaches it over mTLS as gw-edge.
+    stamper = await listenStamper(stamperCore({ topology, hopId: 'gw-edge', keys: await loadHopKeyring(topology) }), {
+      kind: 'mtls',
+      host: '127.0.0.1',
+      port: ports.stamper,
+      trustDomain: topology.trustDomain,
+      tls: { chain: hop.tls.chain, key: hop.tls.key, caBundle: topology.pki.caBundle, crl: topology.pki.crl },
+    });
     await writeRenderedFiles(deployment.outDir, renderCaddyHop(topology, hop, { outDir: deployment.outDir }));
     edge = await startHop(topology, hop, join(deployment.outDir, hop.id));
   });

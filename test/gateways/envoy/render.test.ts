@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { parseTopology } from '../../../src/topology/load.js';
 import { resolveTopology, type ResolvedTopology } from '../../../src/topology/resolve.js';
-import { envoyProgram, renderEnvoyHop } from '../../../src/gateways/envoy/index.js';
+import { checkEnvoyConfig, envoyProgram, renderEnvoyHop } from '../../../src/gateways/envoy/index.js';
 
 const ENVOY_EXAMPLE = readFileSync('examples/topology-envoy.yaml', 'utf8');
 
@@ -61,16 +61,24 @@ describe('renderEnvoyHop at the edge', () => {
     assert.ok(!removed.includes('x-stella-provenance'));
   });
 
-  it('stamps through ext_authz at the stamper, failing closed', () => {
+  it('stamps through ext_authz at the stamper on its Unix socket (a pipe address), failing closed', () => {
     assert.deepEqual(filterNames(bootstrap), ['envoy.filters.http.ext_authz', 'envoy.filters.http.buffer', 'envoy.filters.http.router']);
     const authz = (hcm(bootstrap).http_filters as { typed_config: Tree }[])[0]!.typed_config;
     assert.equal(authz.failure_mode_allow, false);
     const service = authz.http_service as Tree;
     assert.equal(service.path_prefix, '/stamp');
-    assert.deepEqual((service.server_uri as Tree).uri, 'http://127.0.0.1:7101');
+    assert.deepEqual((service.server_uri as Tree).uri, 'http://stamper');
     assert.deepEqual(((service.authorization_response as Tree).allowed_upstream_headers as Tree).patterns, [{ exact: 'x-stella-provenance' }]);
     const stamper = clusters(bootstrap).find((c) => c.name === 'stamper')!;
-    assert.deepEqual(JSON.stringify(stamper.load_assignment).includes('"port_value":7101'), true);
+    assert.deepEqual(stamper.load_assignment, {
+      cluster_name: 'stamper',
+      endpoints: [{ lb_endpoints: [{ endpoint: { address: { pipe: { path: '/srv/stella/run/gw-edge/stamper.sock' } } } }] }],
+    });
+    assert.equal(stamper.transport_socket, undefined);
+    // Pooled, and let go by Envoy before the stamper's 75 s keep-alive closes it.
+    const options = (stamper.typed_extension_protocol_options as Record<string, Tree>)['envoy.extensions.upstreams.http.v3.HttpProtocolOptions']!;
+    assert.deepEqual(options.common_http_protocol_options, { idle_timeout: '60s' });
+    assert.deepEqual(checkEnvoyConfig(bootstrap), []);
   });
 
   it('answers its own health path (GET and HEAD; 405 otherwise) and passes every other path on', () => {
@@ -101,6 +109,19 @@ describe('renderEnvoyHop behind other hops', () => {
     const upstream = (clusters(bootstrap)[0]!.transport_socket as { typed_config: Tree }).typed_config;
     assert.equal(upstream.sni, 'evidence-locker');
     assert.match(JSON.stringify(upstream), /spiffe:\/\/stella\.local\/service\/evidence-locker/);
+  });
+
+  it('reaches a TCP stamper over mTLS only, presenting its own certificate and expecting its own hop', () => {
+    const bootstrap = render(resolve(internalEnvoy), 'gw-internal');
+    const authz = (hcm(bootstrap).http_filters as { typed_config: Tree }[])[0]!.typed_config;
+    assert.equal(((authz.http_service as Tree).server_uri as Tree).uri, 'https://127.0.0.1:7102');
+    const stamper = clusters(bootstrap).find((c) => c.name === 'stamper')!;
+    const tls = (stamper.transport_socket as { typed_config: Tree }).typed_config;
+    assert.equal(tls.sni, 'localhost', "the hop's own serverName: the stamper presents the hop's certificate");
+    const context = tls.common_tls_context as Tree;
+    assert.deepEqual(context.tls_certificates, [{ certificate_chain: { filename: '/srv/stella/pki/issued/gateway/gw-internal/chain.pem' }, private_key: { filename: '/srv/stella/pki/issued/gateway/gw-internal/key.pem' } }]);
+    assert.deepEqual((context.validation_context as Tree).match_typed_subject_alt_names, [{ san_type: 'URI', matcher: { exact: 'spiffe://stella.local/gateway/gw-internal' } }]);
+    assert.deepEqual(checkEnvoyConfig(bootstrap), []);
   });
 
   it('renders an opaque Envoy hop without ext_authz or a stamper', () => {

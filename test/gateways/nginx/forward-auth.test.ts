@@ -5,12 +5,14 @@
  */
 import { strict as assert } from 'node:assert';
 import { X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Agent, fetch } from 'undici';
 import { nginxProgram, renderNginxHop } from '../../../src/gateways/nginx/index.js';
+import { listenOnSocket } from '../../../src/provenance/stamper-listen.js';
 import { portsFor } from '../../support/programs.js';
 import { createDeployment, exampleDocument, type Deployment } from '../support/deployment.js';
 import { startProgram, writeRendered, type RunningProgram } from '../support/run.js';
@@ -24,31 +26,42 @@ describe('an NGINX edge stamping through forward-auth', () => {
   let upstream: RecordingUpstream | undefined;
   let program: RunningProgram | undefined;
   let stamper: Server | undefined;
+  let stamperSocket = '';
+  const stamperConnections = new Set<object>();
+  let closeStamper: (() => Promise<void>) | undefined;
   const stamperSaw: { url: string; method: string; headers: IncomingHttpHeaders; bodyBytes: number }[] = [];
   let url = '';
   let agent: Agent;
 
   before(async () => {
-    const { edge: edgePort, stamper: stamperPort, service: servicePort } = await portsFor('edge', 'stamper', 'service');
+    const { edge: edgePort, service: servicePort } = await portsFor('edge', 'service');
     stamper = createServer((req, res) => {
       let bodyBytes = 0;
       req.on('data', (c: Buffer) => (bodyBytes += c.length));
       req.on('end', () => {
         stamperSaw.push({ url: req.url ?? '', method: req.method ?? '', headers: req.headers, bodyBytes });
+        stamperConnections.add(req.socket);
         if (req.headers['x-stella-scan-id'] === 'refuse-me') {
-          res.writeHead(403, { 'x-stella-provenance': '', 'content-type': 'application/problem+json' }).end('{"code":"bad-scan-id"}');
+          const problem = '{"code":"bad-scan-id"}';
+          res.writeHead(403, { 'x-stella-provenance': '', 'content-type': 'application/problem+json', 'content-length': problem.length }).end(problem);
         } else {
-          res.writeHead(200, { 'x-stella-provenance': STAMPED }).end();
+          // As the stamper answers: with a length, so NGINX can keep the connection for the next request.
+          res.writeHead(200, { 'x-stella-provenance': STAMPED, 'content-length': 0 }).end();
         }
       });
     });
-    await new Promise<void>((resolve) => stamper?.listen(stamperPort, '127.0.0.1', resolve));
+    // NGINX started as root runs its workers as nobody: the socket is handed to that account,
+    // as the stamper does for `gatewayUser: nobody`.
+    const socketDir = mkdtempSync(join(tmpdir(), 'stella-nginx-fa-'));
+    chmodSync(socketDir, 0o755);
+    stamperSocket = join(socketDir, 'run', 'stamper.sock');
+    closeStamper = await listenOnSocket(stamper, stamperSocket, 'nobody');
 
     const doc = exampleDocument();
     const edge = doc.hops[0];
     if (!edge || edge.stamp === false || edge.stamp === undefined) throw new Error('the example edge stamps');
     doc.hops = [{ ...edge, listen: `127.0.0.1:${edgePort}`, next: 'evidence-locker',
-      stamp: { ...edge.stamp, via: 'forward-auth', stamper: { listen: `127.0.0.1:${stamperPort}` } } }];
+      stamp: { ...edge.stamp, via: 'forward-auth', stamper: { socket: stamperSocket, gatewayUser: 'nobody' } } }];
     doc.services = doc.services.map((s) => ({ ...s, listen: `127.0.0.1:${servicePort}` }));
     deployment = await createDeployment(doc);
     const { topology } = deployment;
@@ -68,7 +81,8 @@ describe('an NGINX edge stamping through forward-auth', () => {
     await agent?.close();
     await program?.stop();
     await upstream?.close();
-    await new Promise<void>((resolve) => (stamper ? stamper.close(() => resolve()) : resolve()));
+    await closeStamper?.();
+    if (stamperSocket) rmSync(dirname(dirname(stamperSocket)), { recursive: true, force: true });
     deployment?.remove();
   });
 
@@ -106,6 +120,17 @@ describe('an NGINX edge stamping through forward-auth', () => {
     assert.equal(arrived.headers['x-stella-client-cert'], undefined);
     assert.equal(arrived.headers['client-cert'], undefined);
     assert.equal(arrived.body.length, 1000);
+  });
+
+  it('asks the stamper over one kept-alive connection, request after request', async () => {
+    const before = stamperConnections.size;
+    for (let i = 0; i < 5; i++) {
+      const response = await fetch(`${url}/api/v1/evidence?keep=${i}`, { dispatcher: agent, headers: { 'x-stella-scan-id': 'scan-keep' } });
+      assert.equal(response.status, 200);
+      await response.arrayBuffer();
+    }
+    assert.equal(stamperSaw.filter((c) => c.headers['x-stella-scan-id'] === 'scan-keep').length, 5);
+    assert.ok(stamperConnections.size - before <= 1, `${stamperConnections.size - before} new connections for 5 requests`);
   });
 
   it('passes the stamper refusal to the client and forwards nothing', async () => {

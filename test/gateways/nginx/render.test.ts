@@ -41,10 +41,10 @@ describe('renderNginxHop', () => {
     assert.match(conf, /^\s+ssl_session_cache off;$/m);
   });
 
-  it('renders an edge that stamps through forward-auth, and nginx -t accepts it', async () => {
+  it('renders an edge that stamps through forward-auth on a kept-alive Unix socket, and nginx -t accepts it', async () => {
     const deployment = await deploy((doc) => {
       const edge = doc.hops[0];
-      if (edge?.stamp) edge.stamp = { ...edge.stamp, via: 'forward-auth', stamper: { listen: '127.0.0.1:7101' } };
+      if (edge?.stamp) edge.stamp = { ...edge.stamp, via: 'forward-auth', stamper: { socket: './run/gw-edge/stamper.sock' } };
     });
     const { files, code, output } = await renderAndCheck(deployment, 'gw-edge');
     assert.equal(code, 0, output);
@@ -53,7 +53,23 @@ describe('renderNginxHop', () => {
     assert.match(conf, /auth_request \/_stella\/stamp;/);
     assert.match(conf, /auth_request_set \$stella_provenance \$upstream_http_x_stella_provenance;/);
     assert.match(conf, /proxy_set_header X-Stella-Client-Cert \$ssl_client_escaped_cert;/);
-    assert.match(conf, /proxy_pass http:\/\/127\.0\.0\.1:7101\/stamp;/);
+    assert.match(conf, /upstream stella_stamper \{\n\s+server "unix:[^"]+\/run\/gw-edge\/stamper\.sock";\n\s+keepalive 16;\n\s+\}/);
+    const location = conf.slice(conf.indexOf('location = /_stella/stamp'));
+    assert.match(location, /proxy_http_version 1\.1;\n\s+proxy_set_header Connection "";/);
+    assert.match(location, /proxy_pass http:\/\/stella_stamper\/stamp;/);
+  });
+
+  it('reaches a TCP stamper over mTLS only, checking it under the hop\'s own name, and nginx -t accepts it', async () => {
+    const deployment = await deploy((doc) => {
+      const edge = doc.hops[0];
+      if (edge?.stamp) edge.stamp = { ...edge.stamp, via: 'forward-auth', stamper: { listen: '127.0.0.1:7101' } };
+    });
+    const { files, code, output } = await renderAndCheck(deployment, 'gw-edge');
+    assert.equal(code, 0, output);
+    const conf = contents(files, 'nginx.conf');
+    assert.match(conf, /upstream stella_stamper \{\n\s+server 127\.0\.0\.1:7101;\n\s+keepalive 16;/);
+    const location = conf.slice(conf.indexOf('location = /_stella/stamp'));
+    assert.match(location, /proxy_ssl_name gw-edge;\n\s+proxy_pass https:\/\/stella_stamper\/stamp;/);
   });
 
   it('renders a later NGINX hop that stamps natively with seq 2 and admits only the hop before it', async () => {
