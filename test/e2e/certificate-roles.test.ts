@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { Agent } from 'undici';
 import { issueCertificate, type PkiRole } from '../../src/pki/index.js';
 import { CADDY_TOPOLOGY, REFERENCE_TOPOLOGY, startChain, type Chain } from './support/harness.js';
-import { contentDigest, edgeHost, send, storedCount } from './support/client.js';
+import { contentDigest, edgeHost, problemCode, send, storedCount } from './support/client.js';
 
 /** An Agent presenting a fresh leaf of `role`/`name` from the chain's own CA to `servername`. */
 async function agentAs(chain: Chain, agents: Agent[], role: PkiRole, name: string, servername: string): Promise<Agent> {
@@ -58,7 +58,9 @@ function edgeCases(kind: string, chain: () => Chain, agents: Agent[]): void {
     const scanId = `scan-roles-${kind}-genuine-${Date.now()}`;
     const agent = await agentAs(c, agents, 'scanner', 'scanner-01', c.edgeServerName());
     const answer = await send(agent, `${c.edgeUrl()}/api/v1/scans/${scanId}/evidence`, { headers: { host: edgeHost(c), 'x-stella-scan-id': scanId } });
-    assert.equal(answer.status, 200, `${answer.text}\n${c.logTails()}`);
+    // The locker itself answered (a problem document, not a gateway's page): nothing is stored under it.
+    assert.equal(answer.status, 404, `${answer.text}\n${c.logTails()}`);
+    assert.equal(problemCode(answer), 'scan-not-found');
     assert.ok((await wafAccessLog(c)).includes(scanId), 'the request went on through the WAF');
   });
 }

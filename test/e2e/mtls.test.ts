@@ -18,7 +18,7 @@ import { deliveryOptionsFor } from '../../src/scanner/config.js';
 import { ScannerError } from '../../src/scanner/errors.js';
 import { tempDir } from '../support/tmp.js';
 import { REFERENCE_TOPOLOGY, startChain, type Chain } from './support/harness.js';
-import { edgeHost, fingerprintOf, send, startWorker, storedCount, type Answer } from './support/client.js';
+import { edgeHost, fingerprintOf, problemCode, send, startWorker, storedCount, type Answer } from './support/client.js';
 
 const DAY_MS = 86_400_000;
 
@@ -90,7 +90,9 @@ async function fixedCredentials(files: CertFiles): Promise<ClientCredentials> {
 describe('the NGINX edge', () => {
   it('answers a fresh, valid scanner certificate of the CA (the control)', async () => {
     const answer = await getEvidence(certs.good, 'scan-mtls-good');
-    assert.equal(answer.status, 200, answer.text);
+    // The locker itself answered (a problem document, not a gateway's page): nothing is stored under it.
+    assert.equal(answer.status, 404, answer.text);
+    assert.equal(problemCode(answer), 'scan-not-found');
     // The WAF logs what it forwards: its silence about the refused requests below means something.
     assert.match(await readFile(wafAccessLog(), 'utf8'), /scan-mtls-good/);
   });

@@ -98,9 +98,13 @@ export async function storedEvidence(chain: Chain, sha256: string, scanId: strin
   return answer.json as StoredEvidence;
 }
 
-/** How many records the locker lists for a scan, asked through the edge. */
+/**
+ * How many records the locker lists for a scan, asked through the edge as the scan's scanner; a
+ * scan nothing was stored under answers 404 `scan-not-found` (docs/services.md), which is 0 here.
+ */
 export async function storedCount(chain: Chain, scanId: string): Promise<number> {
   const answer = await edgeGet(chain, `/api/v1/scans/${scanId}/evidence`, scanId);
+  if (answer.status === 404 && problemCode(answer) === 'scan-not-found') return 0;
   if (answer.status !== 200) throw new Error(`GET /api/v1/scans/${scanId}/evidence: HTTP ${answer.status} ${answer.text.slice(0, 300)}`);
   return (answer.json as { evidence: unknown[] }).evidence.length;
 }

@@ -59,7 +59,7 @@ describe('renderHaproxyHop', () => {
     assert.equal(code, 0, output);
     const rules = config.split('\n').filter((l) => l.trim().startsWith('http-request'));
     assert.equal(rules[0]?.trim(), 'http-request del-header X-Stella-Provenance', 'rule 1 comes before anything else');
-    assert.match(config, /ssl_c_s_dn\(CN\) -m str scanner-01 \} \{ ssl_c_s_dn\(OU,1\) -m str scanner \}/, 'admits the scanner, as a scanner');
+    assert.match(config, /ssl_c_s_dn\(CN\) -m str scanner-01 scanner-02 \} \{ ssl_c_s_dn\(OU,1\) -m str scanner \}/, 'admits the scanners, as scanners');
     assert.match(config, /stella-provenance-v1\|gw-edge\|1\|/);
     assert.ok(!config.includes('stella_prev_mac'), 'seq 1 has no chain field to extract');
     assert.match(config, /\|%\[req\.fhdr\(content-digest\)\]\|'$/m, 'the MAC input of seq 1 ends with an empty chain field');

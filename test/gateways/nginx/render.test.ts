@@ -35,7 +35,7 @@ describe('renderNginxHop', () => {
     assert.deepEqual(files.map((f) => f.path).sort(), ['gw-edge/nginx.conf', 'gw-edge/stella_stamp.pm', 'gw-edge/strip-headers.conf']);
     assert.equal(code, 0, output);
     const conf = contents(files, 'nginx.conf');
-    assert.match(conf, /"~\^scanner:\(\?:scanner-01\)\$" 1;/, 'the edge admits its scanner with role scanner');
+    assert.match(conf, /"~\^scanner:\(\?:scanner-01\|scanner-02\)\$" 1;/, 'the edge admits its scanners with role scanner');
     // "Sessions": a resumed session skips verification; neither tickets nor the cache.
     assert.match(conf, /^\s+ssl_session_tickets off;$/m);
     assert.match(conf, /^\s+ssl_session_cache off;$/m);
