@@ -182,7 +182,7 @@ export function renderCrsTargetUpdates(): string {
   return `SecRuleUpdateTargetByTag OWASP_CRS "${ENVELOPE_BASE64_ARGS.map((arg) => `!${arg}`).join('|')}"`;
 }
 
-const escapeRegex = (s: string): string => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+const escapeRegex = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 /** The Content-Types ModSecurity parses as JSON (lower-cased first): application/json and the in-toto media type. */
 const JSON_CONTENT_TYPE_PATTERN = `^(?:application/json|${escapeRegex(IN_TOTO_PAYLOAD_TYPE)})`;
 
