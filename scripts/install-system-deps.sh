@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Checks Node.js (>= 20.19) and installs the system programs the gateways, the demo and the tests
 # use, when any is missing: NGINX (+ perl module), HAProxy, Apache + mod_security2 + OWASP CRS,
-# Caddy, PostgreSQL, OpenSSL.
+# Caddy, PostgreSQL, OpenSSL, and python3-securesystemslib for the interop suite.
 # On a machine where it cannot install them (not root, no apt), it fails and prints the exact
 # command to run. It never skips silently.
 set -euo pipefail
@@ -19,7 +19,7 @@ if ! node_ok; then
   exit 1
 fi
 
-PACKAGES=(nginx libnginx-mod-http-perl haproxy apache2 libapache2-mod-security2 modsecurity-crs caddy postgresql openssl ca-certificates)
+PACKAGES=(nginx libnginx-mod-http-perl haproxy apache2 libapache2-mod-security2 modsecurity-crs caddy postgresql openssl ca-certificates python3-securesystemslib)
 
 missing=()
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
@@ -32,6 +32,8 @@ have apache2 || missing+=(apache2)
 have caddy || missing+=(caddy)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 have openssl || missing+=(openssl)
+# The interop suite's independent DSSE checker (test/interop/support/dsse_oracle.py) runs on Debian's python3.
+/usr/bin/python3 -c 'import securesystemslib.signer, cryptography' >/dev/null 2>&1 || missing+=(python3-securesystemslib)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

@@ -5,7 +5,7 @@
  */
 import { decodeBase64Strict, encodeBase64 } from '../dsse/index.js';
 import { ReceiptError } from './errors.js';
-import type { ReceiptHop } from './receipt.js';
+import type { RecordedHop, RecordedRequest } from './hop-macs.js';
 import type { EvidenceRecordInput } from './verify.js';
 
 /** Format marker of an exported record. */
@@ -21,7 +21,10 @@ export interface ExportedEvidence {
   payloadType: string;
   receivedAt: string;
   envelopeBase64: string;
-  hops: ReceiptHop[];
+  /** The stored hops, each with its nonce and, when the store kept it, its MAC. */
+  hops: RecordedHop[];
+  /** The request facts the MACs cover, when the store kept them (docs/services.md#offline-verification). */
+  request?: RecordedRequest;
   receipt: unknown;
 }
 
@@ -45,6 +48,7 @@ export function exportRecord(record: ExportableRecord): ExportedEvidence {
     receivedAt: record.receivedAt,
     envelopeBase64: encodeBase64(record.envelope),
     hops: record.hops.map((h) => ({ ...h })),
+    ...(record.request ? { request: { ...record.request } } : {}),
     receipt: JSON.parse(record.receipt) as unknown,
   };
 }
@@ -68,12 +72,20 @@ export function parseExportedRecords(value: unknown): EvidenceRecordInput[] {
     if (typeof r.envelopeBase64 !== 'string') bad('envelopeBase64');
     if (!Array.isArray(r.hops)) bad('hops');
     if (typeof r.receipt !== 'object' || r.receipt === null) bad('receipt');
+    const request = r.request as Record<string, unknown> | undefined;
+    if (request !== undefined && (typeof request !== 'object' || request === null || typeof request.method !== 'string' || typeof request.pathAndQuery !== 'string' || (request.contentDigest !== null && typeof request.contentDigest !== 'string'))) {
+      bad('request');
+    }
     let envelope: Buffer;
     try {
       envelope = decodeBase64Strict(r.envelopeBase64 as string);
     } catch {
       return bad('envelopeBase64');
     }
-    return { sha256: r.sha256 as string, scanId: r.scanId as string, ...(typeof r.scannerId === 'string' ? { scannerId: r.scannerId } : {}), envelope, hops: r.hops as ReceiptHop[], receipt: JSON.stringify(r.receipt) };
+    return { sha256: r.sha256 as string, scanId: r.scanId as string, ...(typeof r.scannerId === 'string' ? { scannerId: r.scannerId } : {}), envelope,
+      hops: r.hops as RecordedHop[],
+      receipt: JSON.stringify(r.receipt),
+      ...(request ? { request: { method: request.method as string, pathAndQuery: request.pathAndQuery as string, contentDigest: request.contentDigest as string | null } } : {}),
+    };
   });
 }

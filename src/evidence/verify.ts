@@ -10,6 +10,8 @@ import { createHash } from 'node:crypto';
 import { IN_TOTO_PAYLOAD_TYPE, DsseError, parseEnvelope, parseStatement, parseTraversalIntent, verifyEnvelope } from '../dsse/index.js';
 import type { KeyMaterial } from '../dsse/index.js';
 import type { ScannerKeyring } from '../provenance/envelope.js';
+import type { HopKeyring } from '../provenance/keys.js';
+import { hopMacProblems, type RecordedHop, type RecordedRequest } from './hop-macs.js';
 import { ReceiptError } from './errors.js';
 import { verifyReceipt, type ReceiptHop, type VerifiedReceipt } from './receipt.js';
 
@@ -20,9 +22,11 @@ export interface EvidenceRecordInput {
   /** The scanner the store attributed the record to; absent in exports made before scanner binding. */
   readonly scannerId?: string;
   readonly envelope: Uint8Array;
-  readonly hops: readonly ReceiptHop[];
+  readonly hops: readonly RecordedHop[];
   /** The receipt DSSE envelope as JSON text. */
   readonly receipt: string;
+  /** The request facts the hop MACs cover; absent in records stored before they were kept. */
+  readonly request?: RecordedRequest;
 }
 
 /** Keys the checks trust. */
@@ -36,10 +40,12 @@ export interface EvidenceVerifyOptions {
   scannerKeys: ScannerKeyring;
   threshold?: number;
   payloadType?: string;
+  /** The hop MAC keys: when given, every stored MAC is recomputed (the `macs` check). */
+  hopKeys?: HopKeyring;
 }
 
-/** The names of the checks, in the order they run. */
-export const EVIDENCE_CHECKS = ['digest', 'envelope', 'binding', 'hops', 'receipt'] as const;
+/** The names of the checks, in the order they run; `macs` only with {@link EvidenceVerifyOptions.hopKeys}. */
+export const EVIDENCE_CHECKS = ['digest', 'envelope', 'binding', 'hops', 'receipt', 'macs'] as const;
 export type EvidenceCheckName = (typeof EVIDENCE_CHECKS)[number];
 
 /** One check's outcome. */
@@ -110,6 +116,10 @@ export async function verifyEvidenceRecord(record: EvidenceRecordInput, options:
     const named = receipt.predicate.scanner;
     if (named && (named.id !== scannerId || named.certificateSha256 !== record.hops[0]?.peer)) problems.push(`receipt names scanner ${named.id}, the chain ${scannerId ?? '(none)'}`);
     add('receipt', problems.length === 0, problems.length === 0 ? `signed by ${receipt.keyid} at ${receipt.predicate.receivedAt}` : problems.join('; '));
+  }
+  if (options.hopKeys) {
+    const problems = hopMacProblems(record, options.hopKeys);
+    add('macs', problems.length === 0, problems.length === 0 ? `every hop MAC recomputes (${record.hops.map((h) => h.kid).join(', ')})` : problems.join('; '));
   }
   return { sha256: record.sha256, scanId: record.scanId, ok: checks.every((c) => c.ok), checks };
 }

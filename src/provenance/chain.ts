@@ -22,6 +22,8 @@ export interface VerifiedHop {
   peer: string;
   peerId: string;
   kid: string;
+  /** Standard padded base64 of the record's MAC, kept so the chain can be recomputed offline (docs/services.md#offline-verification). */
+  mac: string;
   result: 'verified';
 }
 
@@ -92,7 +94,7 @@ function checkTimes(records: readonly HopRecord[], { topology, now }: ChainConte
       throw new ProvenanceError('provenance-stale', `${r.hop}: ts is ${previousTs - r.ts} s before the previous record's, more than the ${clockSkewSeconds} s skew`);
     }
     previousTs = r.ts;
-    return { id: r.hop, seq: r.seq, ts: r.ts, ageSeconds, nonce: r.nonce, peer: r.peer, peerId: r.peerId, kid: r.kid, result: 'verified' };
+    return { id: r.hop, seq: r.seq, ts: r.ts, ageSeconds, nonce: r.nonce, peer: r.peer, peerId: r.peerId, kid: r.kid, mac: macToBase64(r.mac), result: 'verified' };
   });
 }
 

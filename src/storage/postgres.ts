@@ -18,7 +18,7 @@ import {
   type ScanCompletion,
   type ScanRecord,
 } from './types.js';
-import { completionFromRow, evidenceFromRow, scanFromRow, type EvidenceRow, type ScanRow } from './rows.js';
+import { completionFromRow, EVIDENCE_COLUMNS, evidenceFromRow, evidenceValues, scanFromRow, type EvidenceRow, type ScanRow } from './rows.js';
 
 /** Connections per store instance; small, the services are I/O bound on fsync not CPU. */
 export const DEFAULT_PG_POOL_SIZE = 10;
@@ -68,6 +68,11 @@ const MIGRATIONS: readonly { version: number; sql: string }[] = [
             SELECT DISTINCT ON (scan_id) scan_id, scanner_id, received_at FROM evidence ORDER BY scan_id, id
           ON CONFLICT DO NOTHING;`,
   },
+  {
+    // The request facts the hop MACs cover (docs/services.md#offline-verification); old rows keep NULL.
+    version: 3,
+    sql: 'ALTER TABLE evidence ADD COLUMN request TEXT;',
+  },
 ];
 
 export interface PostgresStoreOptions {
@@ -76,7 +81,7 @@ export interface PostgresStoreOptions {
   readonly poolSize?: number;
 }
 
-const EVIDENCE_COLUMNS = 'sha256, scan_id, scanner_id, service_id, payload_type, envelope, hops, receipt, received_at';
+const COLUMNS = EVIDENCE_COLUMNS.join(', ');
 
 /** Connects, runs pending migrations (once across concurrent instances) and returns the store. */
 export async function openPostgresStore(options: PostgresStoreOptions): Promise<EvidenceStore> {
@@ -149,9 +154,9 @@ class PostgresStore implements EvidenceStore {
           throw new ScanConflictError(record.scanId, owner ?? '(none)', record.scannerId);
         }
         const inserted = await client.query(
-          `INSERT INTO evidence (${EVIDENCE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+          `INSERT INTO evidence (${COLUMNS}) VALUES (${EVIDENCE_COLUMNS.map((_c, i) => `$${i + 1}`).join(', ')})
            ON CONFLICT (sha256) DO NOTHING RETURNING sha256`,
-          [record.sha256, record.scanId, record.scannerId, record.serviceId, record.payloadType, Buffer.from(record.envelope), JSON.stringify(record.hops), record.receipt, record.receivedAt],
+          evidenceValues(record),
         );
         await client.query('COMMIT');
         if (inserted.rowCount === 1) return { created: true, record };
@@ -163,7 +168,7 @@ class PostgresStore implements EvidenceStore {
       }
       // The conflicting transaction has committed (ON CONFLICT waited for it), and this new
       // statement takes a fresh snapshot under READ COMMITTED, so the row is visible.
-      const existing = await this.#pool.query<EvidenceRow>(`SELECT ${EVIDENCE_COLUMNS} FROM evidence WHERE sha256 = $1`, [record.sha256]);
+      const existing = await this.#pool.query<EvidenceRow>(`SELECT ${COLUMNS} FROM evidence WHERE sha256 = $1`, [record.sha256]);
       const row = existing.rows[0];
       if (!row) throw new StorageError('storage-corrupt', `evidence ${record.sha256} conflicted but cannot be read`);
       return { created: false, record: evidenceFromRow(row) };
@@ -179,14 +184,14 @@ class PostgresStore implements EvidenceStore {
 
   async getEvidence(sha256: string): Promise<EvidenceRecord | null> {
     return this.#guard(async () => {
-      const { rows } = await this.#pool.query<EvidenceRow>(`SELECT ${EVIDENCE_COLUMNS} FROM evidence WHERE sha256 = $1`, [sha256]);
+      const { rows } = await this.#pool.query<EvidenceRow>(`SELECT ${COLUMNS} FROM evidence WHERE sha256 = $1`, [sha256]);
       return rows[0] ? evidenceFromRow(rows[0]) : null;
     });
   }
 
   async listByScan(scanId: string): Promise<EvidenceRecord[]> {
     return this.#guard(async () => {
-      const { rows } = await this.#pool.query<EvidenceRow>(`SELECT ${EVIDENCE_COLUMNS} FROM evidence WHERE scan_id = $1 ORDER BY id`, [scanId]);
+      const { rows } = await this.#pool.query<EvidenceRow>(`SELECT ${COLUMNS} FROM evidence WHERE scan_id = $1 ORDER BY id`, [scanId]);
       return rows.map(evidenceFromRow);
     });
   }

@@ -2,7 +2,7 @@
  * Row ↔ record mapping shared by the SQLite and PostgreSQL stores, so both answer with
  * byte-identical records (the contract suite checks it).
  */
-import { StorageError, type CompleteResult, type EvidenceRecord, type ScanRecord, type StoredHop } from './types.js';
+import { StorageError, type CompleteResult, type EvidenceRecord, type ScanRecord, type StoredHop, type StoredRequest } from './types.js';
 
 /** An `evidence` row as both drivers return it (column names are the same in both schemas). */
 export interface EvidenceRow {
@@ -15,6 +15,27 @@ export interface EvidenceRow {
   hops: string;
   receipt: string;
   received_at: string;
+  /** JSON of the {@link StoredRequest}; null in rows stored before it was kept. */
+  request: string | null;
+}
+
+/** The columns of an `evidence` row, in the order {@link evidenceValues} gives them. */
+export const EVIDENCE_COLUMNS = ['sha256', 'scan_id', 'scanner_id', 'service_id', 'payload_type', 'envelope', 'hops', 'receipt', 'received_at', 'request'] as const;
+
+/** A record's column values, in {@link EVIDENCE_COLUMNS} order. */
+export function evidenceValues(record: EvidenceRecord): unknown[] {
+  return [
+    record.sha256,
+    record.scanId,
+    record.scannerId,
+    record.serviceId,
+    record.payloadType,
+    Buffer.from(record.envelope),
+    JSON.stringify(record.hops),
+    record.receipt,
+    record.receivedAt,
+    record.request ? JSON.stringify(record.request) : null,
+  ];
 }
 
 /** A `scans` row. */
@@ -52,6 +73,7 @@ export function evidenceFromRow(row: EvidenceRow): EvidenceRecord {
     hops: hops as StoredHop[],
     receipt: row.receipt,
     receivedAt: row.received_at,
+    ...(row.request === null ? {} : { request: parseJson(row.request, `evidence ${row.sha256} request`) as StoredRequest }),
   };
 }
 

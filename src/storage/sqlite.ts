@@ -20,7 +20,7 @@ import {
   type ScanCompletion,
   type ScanRecord,
 } from './types.js';
-import { completionFromRow, evidenceFromRow, scanFromRow, type EvidenceRow, type ScanRow } from './rows.js';
+import { completionFromRow, EVIDENCE_COLUMNS, evidenceFromRow, evidenceValues, scanFromRow, type EvidenceRow, type ScanRow } from './rows.js';
 
 /** How long a writer waits for another process's lock before failing. */
 export const DEFAULT_SQLITE_BUSY_TIMEOUT_MS = 5000;
@@ -61,6 +61,8 @@ const MIGRATIONS: readonly string[] = [
    );
    INSERT OR IGNORE INTO scan_owners (scan_id, scanner_id, claimed_at)
      SELECT scan_id, scanner_id, received_at FROM evidence ORDER BY id;`,
+  // The request facts the hop MACs cover (docs/services.md#offline-verification); old rows keep NULL.
+  `ALTER TABLE evidence ADD COLUMN request TEXT;`,
 ];
 
 export interface SqliteStoreOptions {
@@ -95,11 +97,10 @@ class SqliteStore implements EvidenceStore {
 
   constructor(db: Database.Database) {
     this.#db = db;
+    const columns = EVIDENCE_COLUMNS.join(', ');
     this.#insertEvidence = db.prepare(
-      `INSERT INTO evidence (sha256, scan_id, scanner_id, service_id, payload_type, envelope, hops, receipt, received_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING`,
+      `INSERT INTO evidence (${columns}) VALUES (${EVIDENCE_COLUMNS.map(() => '?').join(', ')}) ON CONFLICT (sha256) DO NOTHING`,
     );
-    const columns = 'sha256, scan_id, scanner_id, service_id, payload_type, envelope, hops, receipt, received_at';
     this.#selectOwner = db.prepare('SELECT scanner_id FROM scan_owners WHERE scan_id = ?');
     this.#insertOwner = db.prepare('INSERT INTO scan_owners (scan_id, scanner_id, claimed_at) VALUES (?, ?, ?)');
     this.#selectEvidence = db.prepare(`SELECT ${columns} FROM evidence WHERE sha256 = ?`);
@@ -155,17 +156,7 @@ class SqliteStore implements EvidenceStore {
     const owner = this.#selectOwner.get(record.scanId)?.scanner_id;
     if (owner === undefined) this.#insertOwner.run(record.scanId, record.scannerId, record.receivedAt);
     else if (owner !== record.scannerId) return new ScanConflictError(record.scanId, owner, record.scannerId);
-    const info = this.#insertEvidence.run(
-      record.sha256,
-      record.scanId,
-      record.scannerId,
-      record.serviceId,
-      record.payloadType,
-      Buffer.from(record.envelope),
-      JSON.stringify(record.hops),
-      record.receipt,
-      record.receivedAt,
-    );
+    const info = this.#insertEvidence.run(...evidenceValues(record));
     if (info.changes === 1) return { created: true, record };
     const existing = this.#selectEvidence.get(record.sha256);
     if (!existing) throw new StorageError('storage-corrupt', `evidence ${record.sha256} conflicted but cannot be read`);

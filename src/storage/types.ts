@@ -7,7 +7,11 @@
  */
 import { StellaError } from '../errors/base.js';
 
-/** One verified hop of the chain as the locker stored it (SPEC §4 record fields, MAC omitted). */
+/**
+ * One verified hop of the chain as the locker stored it (SPEC §4 record fields). With `mac` and the
+ * record's {@link StoredRequest}, an auditor holding the hop keys recomputes the chain offline
+ * (`evidence verify --hop-keys`, docs/services.md#offline-verification).
+ */
 export interface StoredHop {
   readonly id: string;
   readonly seq: number;
@@ -18,6 +22,20 @@ export interface StoredHop {
   readonly peer: string;
   readonly peerId: string;
   readonly kid: string;
+  /** Standard padded base64 of the record's MAC, as in the header; absent in rows stored before MACs were kept. */
+  readonly mac?: string;
+}
+
+/**
+ * The request facts the hop MACs cover besides the scan id (docs/provenance.md#3-the-mac), as the
+ * service received them: what recomputing the chain needs.
+ */
+export interface StoredRequest {
+  readonly method: string;
+  /** The request target exactly as received (origin-form path and query). */
+  readonly pathAndQuery: string;
+  /** The `Content-Digest` field value as received, or null when absent. */
+  readonly contentDigest: string | null;
 }
 
 /**
@@ -43,6 +61,8 @@ export interface EvidenceRecord {
   readonly receipt: string;
   /** RFC 3339 UTC time the locker accepted the envelope. */
   readonly receivedAt: string;
+  /** The request facts the hop MACs cover; absent in rows stored before they were kept. */
+  readonly request?: StoredRequest;
 }
 
 /** What `putEvidence` answers: whether this call wrote the row, and the row as stored. */

@@ -11,6 +11,11 @@ import { z } from 'zod';
 export const HOP_ID_PATTERN = /^[a-z][a-z0-9.-]{0,62}$/;
 /** Scanner ids become certificate Common Names and `peer-id` values (SPEC §4). */
 export const PEER_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+/**
+ * A scanner id is a `peer-id` that is also a folder of the PKI layout and the last segment of a
+ * SPIFFE ID, so `.` and `..` are refused here as `pki issue` refuses them (docs/topology.md#rules).
+ */
+export const SCANNER_ID_PATTERN = new RegExp(`^(?!\\.{1,2}$)${PEER_ID_PATTERN.source.slice(1)}`);
 /** A DNS name or IP address: `serverName` is written into every gateway config, unquoted by some. */
 export const SERVER_NAME_PATTERN = /^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/;
 const serverName = z.string().regex(SERVER_NAME_PATTERN, 'serverName must be a DNS name or IPv4 address');
@@ -41,14 +46,13 @@ export const FORWARD_AUTH_KINDS: ReadonlySet<HopKind> = new Set(['nginx', 'caddy
 export const SERVICE_KINDS = ['evidence-locker', 'scanner-webservice'] as const;
 export type ServiceKind = (typeof SERVICE_KINDS)[number];
 
-/** `host:port`, with an IPv4 address, a bracketed IPv6 address or a DNS name. */
-const listenAddress = z
-  .string()
-  .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})$/, 'must be host:port, e.g. 127.0.0.1:8443')
-  .refine((s) => {
-    const port = Number(s.slice(s.lastIndexOf(':') + 1));
-    return port >= 1 && port <= 65535;
-  }, 'port must be 1-65535');
+/**
+ * `host:port`, with an IPv4 address, a bracketed IPv6 address or a DNS name, and a port 1-65535
+ * without leading zeros. The port range is part of the pattern, not a refinement, so the published
+ * JSON Schema carries it too (docs/topology.md#the-json-schema).
+ */
+export const LISTEN_ADDRESS_PATTERN = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})$/;
+const listenAddress = z.string().regex(LISTEN_ADDRESS_PATTERN, 'must be host:port with a port 1-65535, e.g. 127.0.0.1:8443');
 
 const filePath = z.string().min(1, 'must not be empty');
 
@@ -136,7 +140,7 @@ export const hopSchema = z
 
 export const scannerSchema = z
   .object({
-    id: z.string().regex(PEER_ID_PATTERN, 'scanner id must match [A-Za-z0-9._-]{1,64}'),
+    id: z.string().regex(SCANNER_ID_PATTERN, 'scanner id must match [A-Za-z0-9._-]{1,64} and not be "." or ".."'),
     /** The edge hop this scanner sends to; defaults to the only edge of the topology. */
     edge: z.string().optional(),
     /** mTLS client certificate; defaults to `<pki.dir>/issued/scanner/<id>/`. */
@@ -163,7 +167,7 @@ export const scannerSchema = z
 /** An exact SPIFFE ID, or `spiffe://<td>/<role>/*` for every identity of a role (docs/topology.md#access). */
 const identityPattern = z
   .string()
-  .regex(/^spiffe:\/\/[a-z0-9.-]{1,253}\/(scanner|gateway|service)\/([A-Za-z0-9._-]{1,64}|\*)$/, 'must be spiffe://<trust domain>/<scanner|gateway|service>/<name or *>');
+  .regex(/^spiffe:\/\/[a-z0-9.-]{1,253}\/(scanner|gateway|service)\/((?!\.{1,2}$)[A-Za-z0-9._-]{1,64}|\*)$/, 'must be spiffe://<trust domain>/<scanner|gateway|service>/<name or *>');
 
 /** Who may do what at a service besides the owner of a scan (docs/services.md#who-may-write-and-read). */
 const serviceAccess = z

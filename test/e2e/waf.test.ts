@@ -11,7 +11,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { REFERENCE_TOPOLOGY, startChain, type Chain } from './support/harness.js';
-import { contentDigest, edgeHost, problemCode, send, sha256Hex, startWorker, storedCount, type Answer, type ChainWorker } from './support/client.js';
+import { contentDigest, edgeGet, edgeHost, problemCode, send, sha256Hex, startWorker, type Answer, type ChainWorker } from './support/client.js';
 
 let chain: Chain;
 let worker: ChainWorker;
@@ -115,7 +115,9 @@ describe('the WAF hop of the reference chain', () => {
       assert.match(waf[0] ?? '', /" 403 /);
       assert.deepEqual(await logLines(internalLog(), marker, 300), [], 'gw-internal never saw it');
       assert.equal(storedRows(), rows);
-      assert.equal(await storedCount(chain, attack.scanId), 0);
+      const scan = await edgeGet(chain, `/api/v1/scans/${attack.scanId}/evidence`, attack.scanId);
+      assert.equal(scan.status, 404, scan.text);
+      assert.equal(problemCode(scan), 'scan-not-found', 'the locker knows no such scan');
     });
   }
 });

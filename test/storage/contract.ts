@@ -57,6 +57,20 @@ export function storeContract(name: string, factory: StoreFactory): void {
       assert.deepEqual(read, record);
     });
 
+    it('keeps each hop record\'s MAC and the request facts the MACs cover, for offline verification', async () => {
+      const base = sampleRecord({ scanId: 'scan-macs' });
+      const record: EvidenceRecord = {
+        ...base,
+        hops: base.hops.map((h) => ({ ...h, mac: randomBytes(32).toString('base64') })),
+        request: { method: 'POST', pathAndQuery: '/api/v1/evidence?a=%20b', contentDigest: 'sha-256=:AAAA:, sha-512=:BBBB:' },
+      };
+      await store.putEvidence(record);
+      assert.deepEqual(await store.getEvidence(record.sha256), record);
+      const withoutDigest: EvidenceRecord = { ...sampleRecord({ scanId: 'scan-macs' }), request: { method: 'PUT', pathAndQuery: '/x', contentDigest: null } };
+      await store.putEvidence(withoutDigest);
+      assert.deepEqual((await store.listByScan('scan-macs')).map((r) => r.request), [record.request, withoutDigest.request]);
+    });
+
     it('answers the original row, not a second one, when the same envelope comes again', async () => {
       const record = sampleRecord({ scanId: 'scan-twice' });
       await store.putEvidence(record);

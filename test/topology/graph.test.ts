@@ -8,16 +8,18 @@ import { renderGraph, topologyGraph } from '../../src/topology/graph.js';
 const topology = resolveTopology(parseTopology(readFileSync('examples/topology.yaml', 'utf8')), '/t');
 
 describe('topology graph', () => {
-  it('links the scanner to its edge and each hop to its next, in chain columns', () => {
+  it('links each scanner to its edge and each hop to its next, in chain columns', () => {
     const { nodes, edges } = topologyGraph(topology);
     assert.deepEqual(edges, [
       ['scanner:scanner-01', 'hop:gw-edge'],
+      ['scanner:scanner-02', 'hop:gw-edge'],
       ['hop:gw-edge', 'hop:waf'],
       ['hop:waf', 'hop:gw-internal'],
       ['hop:gw-internal', 'service:evidence-locker'],
     ]);
     assert.deepEqual(nodes.map((n) => [n.key, n.column, n.opaque]), [
       ['scanner:scanner-01', 0, false],
+      ['scanner:scanner-02', 0, false],
       ['hop:gw-edge', 1, false],
       ['hop:waf', 2, true],
       ['hop:gw-internal', 3, false],
@@ -34,15 +36,15 @@ describe('topology graph', () => {
 
   it('writes DOT with one edge per arrow and dashed opaque hops', () => {
     const text = renderGraph(topology, 'dot');
-    assert.equal(text.match(/ -> /g)?.length, 4);
+    assert.equal(text.match(/ -> /g)?.length, 5);
     assert.match(text, /"hop:waf" \[label="waf\\napache-modsecurity · opaque", shape=box, style=dashed\];/);
   });
 
   it('draws an SVG with a box per node and a line per arrow', () => {
     const text = renderGraph(topology, 'svg');
-    assert.match(text, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg" width="1272" height="80"/);
-    assert.equal(text.match(/<rect /g)?.length, 5);
-    assert.equal(text.match(/<line /g)?.length, 4);
+    assert.match(text, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg" width="1272" height="152"/);
+    assert.equal(text.match(/<rect /g)?.length, 6);
+    assert.equal(text.match(/<line /g)?.length, 5);
     assert.ok(text.includes('>gw-edge</text>'));
   });
 });

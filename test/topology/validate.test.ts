@@ -216,7 +216,7 @@ describe('validateTopology', () => {
       hop(t, 1).next = 'gw-intrnal';
     });
     assert.deepEqual(found.slice(0, 2), [
-      { path: 'hops[0].listen', message: 'port must be 1-65535' },
+      { path: 'hops[0].listen', message: 'must be host:port with a port 1-65535, e.g. 127.0.0.1:8443' },
       { path: 'hops[1].next', message: 'no hop or service "gw-intrnal"' },
     ]);
   });

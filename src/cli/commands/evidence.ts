@@ -12,6 +12,7 @@ import { exportRecord, parseExportedRecords } from '../../evidence/export.js';
 import { verifyEvidenceRecord, EVIDENCE_CHECKS, type EvidenceRecordInput, type EvidenceVerification } from '../../evidence/verify.js';
 import { isStellaError } from '../../errors/base.js';
 import type { ScannerKeyring } from '../../provenance/envelope.js';
+import { loadHopKeyring, type HopKeyring } from '../../provenance/keys.js';
 import { loadScannerKeyring } from '../../services/common/runtime.js';
 import { loadTopology } from '../../topology/load.js';
 import { openPostgresStore, openSqliteStore, type EvidenceRecord, type EvidenceStore } from '../../storage/index.js';
@@ -31,6 +32,8 @@ export interface EvidenceVerifyCliOptions {
   key: string[];
   topology?: string;
   threshold?: string;
+  /** Recompute every hop MAC with the hop keys of `topology`. */
+  hopKeys?: boolean;
   json?: boolean;
 }
 
@@ -58,6 +61,7 @@ export function register(program: Command): void {
     .option('--key <scanner=file>', "a scanner's key: SCANNER=FILE (repeatable); only the keys of the scanner hop 1 saw count", collect, [])
     .option('--topology <file>', "take every scanner's keys from this topology file")
     .option('--threshold <n>', 'distinct scanner keys that must verify', '1')
+    .option('--hop-keys', "also recompute every hop record's MAC with the hop keys of --topology")
     .option('--json', 'print the result as JSON')
     .action(async (options: EvidenceVerifyCliOptions) => {
       await runEvidenceVerify(options);
@@ -127,6 +131,16 @@ async function scannerKeysOf(options: EvidenceVerifyCliOptions): Promise<Scanner
   return keyring;
 }
 
+/** The hop MAC keys of `--topology`, for `--hop-keys`. */
+async function hopKeysOf(topologyFile: string | undefined): Promise<HopKeyring> {
+  if (!topologyFile) throw new CliError('--hop-keys reads the hop keys of --topology FILE', EXIT_USAGE);
+  try {
+    return await loadHopKeyring(await loadTopology(topologyFile));
+  } catch (error) {
+    throw new CliError(`--topology ${topologyFile}: ${(error as Error).message}`, EXIT_USAGE);
+  }
+}
+
 /** Verifies and prints; throws a CliError carrying exit 1 when anything failed. */
 export async function runEvidenceVerify(options: EvidenceVerifyCliOptions, write: Write = toStdout): Promise<EvidenceVerification[]> {
   if (Boolean(options.db) === Boolean(options.in)) throw new CliError('pass exactly one of --db or --in', EXIT_USAGE);
@@ -137,6 +151,7 @@ export async function runEvidenceVerify(options: EvidenceVerifyCliOptions, write
   const receiptKey = await loadKey(options.receiptKey, '--receipt-key');
   if (receiptKey.algorithm !== 'ed25519') throw new CliError('--receipt-key must be an Ed25519 PEM key', EXIT_USAGE);
   const scannerKeys = await scannerKeysOf(options);
+  const hopKeys = options.hopKeys ? await hopKeysOf(options.topology) : undefined;
 
   let records: EvidenceRecordInput[];
   if (options.in) {
@@ -162,13 +177,14 @@ export async function runEvidenceVerify(options: EvidenceVerifyCliOptions, write
   }
 
   const results: EvidenceVerification[] = [];
-  for (const record of records) results.push(await verifyEvidenceRecord(record, { receiptKey, scannerKeys, threshold }));
+  for (const record of records) results.push(await verifyEvidenceRecord(record, { receiptKey, scannerKeys, threshold, ...(hopKeys ? { hopKeys } : {}) }));
   const ok = results.length > 0 && results.every((r) => r.ok);
   if (options.json) write(`${JSON.stringify({ ok, records: results }, null, 2)}\n`);
   else if (results.length === 0) write('no evidence matched\n');
   else {
-    const header = ['sha256', 'scan', ...EVIDENCE_CHECKS, 'result'];
-    const rows = results.map((r) => [r.sha256.slice(0, 16), r.scanId, ...EVIDENCE_CHECKS.map((name) => (r.checks.find((c) => c.name === name)?.ok ? 'ok' : 'FAIL')), r.ok ? 'verified' : 'FAILED']);
+    const names = EVIDENCE_CHECKS.filter((name) => results.some((r) => r.checks.some((c) => c.name === name)));
+    const header = ['sha256', 'scan', ...names, 'result'];
+    const rows = results.map((r) => [r.sha256.slice(0, 16), r.scanId, ...names.map((name) => (r.checks.find((c) => c.name === name)?.ok ? 'ok' : 'FAIL')), r.ok ? 'verified' : 'FAILED']);
     write(`${formatTable(header, rows)}\n`);
     for (const r of results) for (const c of r.checks) if (!c.ok) write(`${r.sha256.slice(0, 16)} ${c.name}: ${c.detail}\n`);
   }

@@ -9,7 +9,7 @@ import { admittedPeerIds, admittedPeerRole, isEdge, nextTarget, RULE_ONE_HEADERS
 import { hopHealthPath } from '../types.js';
 import { hostName, quoted } from './directives.js';
 import { APACHE_RUN_USER, APACHE_SYSTEM_PATHS, type ApacheHopLayout } from './layout.js';
-import { maxBodyBytes, renderCrsTargetUpdates } from './modsecurity.js';
+import { maxBodyBytes, renderCrsTargetUpdates, renderEnvelopeContentTypes } from './modsecurity.js';
 
 /** Modules the hop loads, in load order; nothing else from `/etc/apache2/mods-enabled` is used. */
 // mod_log_config and mod_so are compiled into Debian's apache2 (`apache2 -l`), so they are not loaded here.
@@ -170,6 +170,7 @@ Include ${quoted(layout.crsTuningConf)}
 IncludeOptional ${quoted(APACHE_SYSTEM_PATHS.crsExclusionsBefore)}
 Include ${quoted(APACHE_SYSTEM_PATHS.crsRules)}
 ${renderCrsTargetUpdates()}
+${renderEnvelopeContentTypes()}
 IncludeOptional ${quoted(APACHE_SYSTEM_PATHS.crsExclusionsAfter)}`;
 }
 
@@ -214,9 +215,11 @@ SSLProxyCARevocationCheck chain
 ProxyPreserveHost Off
 ProxyRequests Off
 # The request target goes on byte for byte: every hop record's MAC covers it (docs/provenance.md).
+# ProxyPassMatch, not ProxyPass "/": a prefix match lets one "/" of the prefix eat every leading slash,
+# so "//api/…" left as "/api/…" (docs/gateways/apache-modsecurity.md#the-request-target).
 AllowEncodedSlashes NoDecode
 MergeSlashes Off
-ProxyPass "/" "https://${hostName(next.serverName)}:${next.port}/" nocanon`;
+ProxyPassMatch "^(/.*)$" "https://${hostName(next.serverName)}:${next.port}$1" nocanon`;
 }
 
 /** The whole `apache2.conf` of a WAF hop. */

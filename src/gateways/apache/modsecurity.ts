@@ -7,6 +7,7 @@
  * system untouched and lets several WAF hops differ (notes/gateways.md, "Apache 2.4 + mod_security2").
  */
 import type { ResolvedHop } from '../../topology/resolve.js';
+import { IN_TOTO_PAYLOAD_TYPE } from '../../dsse/intoto.js';
 import { DEFAULT_MAX_BODY_BYTES, KID_PATTERN } from '../../topology/schema.js';
 import { APACHE_SYSTEM_PATHS, type ApacheHopLayout } from './layout.js';
 
@@ -37,7 +38,8 @@ SecRule REQUEST_HEADERS:Content-Type "^(?:application(?:/soap\\+|/)|text/)xml" \
 # ModSecurity's JSON parser takes time quadratic in the length of one string (about 23 s for a
 # 16 MiB payload). Its raw body is held to the canonical envelope form instead (crs-tuning.conf, rule 10103).
 ${largeEnvelopeRules()}
-SecRule REQUEST_HEADERS:Content-Type "^application/json" \\
+# stella: ${IN_TOTO_PAYLOAD_TYPE} is JSON too (the locker takes envelopes as either); parsed, it stays inspected.
+SecRule REQUEST_HEADERS:Content-Type "${JSON_CONTENT_TYPE_PATTERN}" \\
      "id:'200001',phase:1,t:none,t:lowercase,pass,nolog,chain"
      SecRule &TX:stella_large_envelope "@eq 0" "t:none,ctl:requestBodyProcessor=JSON"
 
@@ -178,6 +180,28 @@ SecRule REQUEST_FILENAME "@rx ${ENVELOPE_ROUTE_PATTERN}" "id:200011,phase:1,t:no
  */
 export function renderCrsTargetUpdates(): string {
   return `SecRuleUpdateTargetByTag OWASP_CRS "${ENVELOPE_BASE64_ARGS.map((arg) => `!${arg}`).join('|')}"`;
+}
+
+const escapeRegex = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+/** The Content-Types ModSecurity parses as JSON (lower-cased first): application/json and the in-toto media type. */
+const JSON_CONTENT_TYPE_PATTERN = `^(?:application/json|${escapeRegex(IN_TOTO_PAYLOAD_TYPE)})`;
+
+/**
+ * CRS 3.3 refuses every Content-Type outside `tx.allowed_request_content_type` (rule 920420, phase 2),
+ * `application/vnd.in-toto+json` among them, though the locker accepts envelopes in it. This rule
+ * adds that one type, on the envelope routes only, after CRS set its default list (rule 901162,
+ * phase 1, earlier in the file). The body is parsed as JSON (rule 200001), so the CRS still
+ * inspects every member (docs/gateways/apache-modsecurity.md#envelope-routes).
+ */
+export function renderEnvelopeContentTypes(): string {
+  return `# stella: envelope routes also take ${IN_TOTO_PAYLOAD_TYPE} (CRS rule 920420 would refuse it).
+SecRule REQUEST_FILENAME "@rx ${ENVELOPE_ROUTE_PATTERN}" \\
+    "id:10104,\\
+    phase:1,\\
+    pass,\\
+    nolog,\\
+    t:none,\\
+    setvar:'tx.allowed_request_content_type=%{tx.allowed_request_content_type} |${IN_TOTO_PAYLOAD_TYPE}|'"`;
 }
 
 function envelopeFieldsBlock(): string {

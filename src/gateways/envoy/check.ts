@@ -9,7 +9,9 @@
  */
 import { parse as parseYaml } from 'yaml';
 import protobuf from 'protobufjs';
-import { BOOTSTRAP_TYPE, lookupApiType } from './proto-root.js';
+import { apiLoadFailure, BOOTSTRAP_TYPE, lookupApiType } from './proto-root.js';
+import { checkFieldRules } from './rules.js';
+import { checkMessageRule, checkNames, collectNames, type NameSite } from './semantics.js';
 
 /** One problem of a config, at the path of its field (`static_resources.clusters[0].type`). */
 export interface EnvoyConfigProblem {
@@ -24,6 +26,12 @@ const DURATION = /^-?\d+(\.\d{1,9})?s$/;
 const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
 const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
 const TYPE_URL_PREFIX = 'type.googleapis.com/';
+
+/** What one walk gathers: the problems, and the names for the reference checks of semantics.ts. */
+interface Walk {
+  readonly problems: EnvoyConfigProblem[];
+  readonly names: NameSite[];
+}
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const camel = (s: string): string => s.replace(/_([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
@@ -48,9 +56,13 @@ export function checkEnvoyConfig(config: unknown, typeName: string = BOOTSTRAP_T
   }
   const type = lookupApiType(typeName);
   if (!(type instanceof protobuf.Type)) throw new TypeError(`checkEnvoyConfig: no message type ${typeName}`);
-  const problems: EnvoyConfigProblem[] = [];
-  walkMessage(type, value, '', problems);
-  return problems;
+  const ctx: Walk = { problems: [], names: [] };
+  walkMessage(type, value, '', ctx);
+  if (typeName === BOOTSTRAP_TYPE && isObject(value)) {
+    const dynamic = isObject(value['dynamic_resources'] ?? value['dynamicResources']);
+    checkNames(ctx.names, dynamic, (path, message) => void ctx.problems.push({ path, message }));
+  }
+  return ctx.problems;
 }
 
 function fullName(t: protobuf.ReflectionObject): string {
@@ -58,8 +70,8 @@ function fullName(t: protobuf.ReflectionObject): string {
 }
 
 /** Walks a message in its proto3 JSON form, well-known types included. */
-function walkMessage(type: protobuf.Type, value: unknown, path: string, out: EnvoyConfigProblem[]): void {
-  const add = (p: string, message: string): void => void out.push({ path: p, message });
+function walkMessage(type: protobuf.Type, value: unknown, path: string, ctx: Walk): void {
+  const add = (p: string, message: string): void => void ctx.problems.push({ path: p, message });
   const name = fullName(type);
   switch (name) {
     case 'google.protobuf.Duration':
@@ -83,14 +95,14 @@ function walkMessage(type: protobuf.Type, value: unknown, path: string, out: Env
       if (!isObject(value) || Object.keys(value).length > 0) add(path, 'must be {} (google.protobuf.Empty)');
       return;
     case 'google.protobuf.Any':
-      walkAny(value, path, out);
+      walkAny(value, path, ctx);
       return;
   }
   const wrapped = /^google\.protobuf\.(Double|Float|Int64|UInt64|Int32|UInt32|Bool|String|Bytes)Value$/.exec(name);
   if (wrapped) {
     // Wrappers are written as their bare value in JSON (UInt32Value → 5, BoolValue → true).
     const valueField = type.fields['value'];
-    if (valueField) walkScalar(valueField, value, path, out);
+    if (valueField) walkScalar(valueField, value, path, ctx);
     return;
   }
   if (!isObject(value)) return add(path, `must be an object (${name})`);
@@ -118,7 +130,7 @@ function walkMessage(type: protobuf.Type, value: unknown, path: string, out: Env
       if (other) add(at, `${other} and ${field.name} are both set, but only one of ${field.partOf.name} may be`);
       else oneofSet.set(field.partOf.name, field.name);
     }
-    walkField(field, child, at, out);
+    walkField(field, child, at, ctx);
   }
   for (const oneof of type.oneofsArray) {
     if (oneof.options?.['(validate.required)'] === true && !oneofSet.has(oneof.name)) {
@@ -130,41 +142,52 @@ function walkMessage(type: protobuf.Type, value: unknown, path: string, out: Env
     const required = rules['(validate.rules).message.required'] === true || rules['(validate.rules).duration.required'] === true || rules['(validate.rules).any.required'] === true || rules['(validate.rules).timestamp.required'] === true;
     // A oneof member's rule applies only when that member is the one chosen.
     if (required && !field.partOf && !present.has(field.name)) add(join(path, field.name), `required by ${name}`);
+    // An absent scalar is its default ('' or 0), and PGV checks defaults too: a missing name fails min_len.
+    const absent = defaultOf(field);
+    if (absent !== undefined && !field.partOf && !present.has(field.name)) checkFieldRules(field, absent, join(path, field.name), add);
   }
+  collectNames(name, value, path, ctx.names);
+  checkMessageRule(name, value, path, add);
 }
 
-function walkField(field: protobuf.Field, value: unknown, path: string, out: EnvoyConfigProblem[]): void {
-  const rules = field.options ?? {};
+/** The proto3 default of a field that is not a message, or undefined for messages and enums. */
+function defaultOf(field: protobuf.Field): unknown {
+  if (field instanceof protobuf.MapField) return {};
+  if (field.repeated) return [];
+  if (field.resolvedType) return undefined;
+  if (field.type === 'string' || field.type === 'bytes') return '';
+  return field.type === 'bool' ? false : 0;
+}
+
+function walkField(field: protobuf.Field, value: unknown, path: string, ctx: Walk): void {
+  const add = (p: string, message: string): void => void ctx.problems.push({ path: p, message });
   if (field instanceof protobuf.MapField) {
-    if (!isObject(value)) return void out.push({ path, message: 'must be an object (a map)' });
-    for (const [k, v] of Object.entries(value)) walkValue(field, v, /^[A-Za-z_][A-Za-z0-9_]*$/.test(k) ? `${path}.${k}` : `${path}[${JSON.stringify(k)}]`, out);
-    return;
+    if (!isObject(value)) return add(path, 'must be an object (a map)');
+    for (const [k, v] of Object.entries(value)) walkValue(field, v, /^[A-Za-z_][A-Za-z0-9_]*$/.test(k) ? `${path}.${k}` : `${path}[${JSON.stringify(k)}]`, ctx);
+  } else if (field.repeated) {
+    if (!Array.isArray(value)) return add(path, 'must be a list');
+    value.forEach((v, i) => walkValue(field, v, `${path}[${i}]`, ctx));
+  } else {
+    walkValue(field, value, path, ctx);
   }
-  if (field.repeated) {
-    if (!Array.isArray(value)) return void out.push({ path, message: 'must be a list' });
-    const min = rules['(validate.rules).repeated.min_items'];
-    if (typeof min === 'number' && value.length < min) out.push({ path, message: `must have at least ${min} item(s)` });
-    value.forEach((v, i) => walkValue(field, v, `${path}[${i}]`, out));
-    return;
-  }
-  walkValue(field, value, path, out);
+  checkFieldRules(field, value, path, add);
 }
 
-function walkValue(field: protobuf.Field, value: unknown, path: string, out: EnvoyConfigProblem[]): void {
+function walkValue(field: protobuf.Field, value: unknown, path: string, ctx: Walk): void {
   const resolved = field.resolvedType;
-  if (resolved instanceof protobuf.Type) return walkMessage(resolved, value, path, out);
+  if (resolved instanceof protobuf.Type) return walkMessage(resolved, value, path, ctx);
   if (resolved instanceof protobuf.Enum) {
     const names = Object.keys(resolved.values);
     if (typeof value === 'string' ? !Object.hasOwn(resolved.values, value) : !(typeof value === 'number' && Object.values(resolved.values).includes(value))) {
-      out.push({ path, message: `bad enum value ${JSON.stringify(value)} of ${fullName(resolved)} (one of: ${names.join(', ')})` });
+      ctx.problems.push({ path, message: `bad enum value ${JSON.stringify(value)} of ${fullName(resolved)} (one of: ${names.join(', ')})` });
     }
     return;
   }
-  walkScalar(field, value, path, out);
+  walkScalar(field, value, path, ctx);
 }
 
-function walkScalar(field: protobuf.Field, value: unknown, path: string, out: EnvoyConfigProblem[]): void {
-  const bad = (what: string): void => void out.push({ path, message: `must be ${what} (${field.type})` });
+function walkScalar(field: protobuf.Field, value: unknown, path: string, ctx: Walk): void {
+  const bad = (what: string): void => void ctx.problems.push({ path, message: `must be ${what} (${field.type})` });
   const t = field.type;
   const integer = (v: unknown): number | undefined => {
     if (typeof v === 'number' && Number.isInteger(v)) return v;
@@ -172,9 +195,7 @@ function walkScalar(field: protobuf.Field, value: unknown, path: string, out: En
     return undefined;
   };
   if (t === 'string') {
-    if (typeof value !== 'string') return bad('a string');
-    const min = field.options?.['(validate.rules).string.min_len'];
-    if (typeof min === 'number' && value.length < min) out.push({ path, message: `must be at least ${min} character(s) long` });
+    if (typeof value !== 'string') bad('a string');
   } else if (t === 'bool') {
     if (typeof value !== 'boolean') bad('true or false');
   } else if (t === 'bytes') {
@@ -191,26 +212,27 @@ function walkScalar(field: protobuf.Field, value: unknown, path: string, out: En
     const n = integer(value);
     if (n === undefined || (t.startsWith('u') || t === 'fixed64' ? n < 0 : false)) bad('an integer');
   } else {
-    out.push({ path, message: `unresolved type ${t}` });
+    ctx.problems.push({ path, message: `unresolved type ${t}` });
   }
 }
 
 /** `Any`: `@type` must name a known message, whose fields sit beside it (or in `value` for WKTs). */
-function walkAny(value: unknown, path: string, out: EnvoyConfigProblem[]): void {
-  if (!isObject(value)) return void out.push({ path, message: 'must be an object with "@type" (google.protobuf.Any)' });
+function walkAny(value: unknown, path: string, ctx: Walk): void {
+  if (!isObject(value)) return void ctx.problems.push({ path, message: 'must be an object with "@type" (google.protobuf.Any)' });
   const url = value['@type'];
   const at = join(path, '@type');
-  if (typeof url !== 'string') return void out.push({ path: at, message: 'required (google.protobuf.Any)' });
+  if (typeof url !== 'string') return void ctx.problems.push({ path: at, message: 'required (google.protobuf.Any)' });
   const slash = url.lastIndexOf('/');
-  if (!url.startsWith(TYPE_URL_PREFIX) && slash < 0) return void out.push({ path: at, message: `must be ${TYPE_URL_PREFIX}<message name>` });
-  const type = lookupApiType(url.slice(slash + 1));
-  if (!(type instanceof protobuf.Type)) return void out.push({ path: at, message: `unknown type ${url}` });
+  if (!url.startsWith(TYPE_URL_PREFIX) && slash < 0) return void ctx.problems.push({ path: at, message: `must be ${TYPE_URL_PREFIX}<message name>` });
+  const typeName = url.slice(slash + 1);
+  const type = lookupApiType(typeName);
+  if (!(type instanceof protobuf.Type)) return void ctx.problems.push({ path: at, message: apiLoadFailure(typeName) ?? `unknown type ${url}` });
   const { '@type': _omit, ...rest } = value;
   const special = /^google\.protobuf\.(Duration|Timestamp|FieldMask|Struct|ListValue|Value|Empty|Any|\w+Value)$/.test(fullName(type)) && fullName(type) !== 'google.protobuf.Empty';
   if (special) {
-    for (const key of Object.keys(rest)) if (key !== 'value') out.push({ path: join(path, key), message: `unknown field of google.protobuf.Any holding ${fullName(type)}` });
-    walkMessage(type, rest['value'], join(path, 'value'), out);
+    for (const key of Object.keys(rest)) if (key !== 'value') ctx.problems.push({ path: join(path, key), message: `unknown field of google.protobuf.Any holding ${fullName(type)}` });
+    walkMessage(type, rest['value'], join(path, 'value'), ctx);
   } else {
-    walkMessage(type, rest, path, out);
+    walkMessage(type, rest, path, ctx);
   }
 }

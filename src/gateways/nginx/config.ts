@@ -162,8 +162,13 @@ function forwardLocation(facts: HopFacts, paths: NginxPaths): string {
   if (facts.stamp?.via === 'forward-auth') {
     lines.push(`            auth_request ${STAMPER_LOCATION};`, '            auth_request_set $stella_provenance $upstream_http_x_stella_provenance;');
   }
+  lines.push(`            include ${nginxPath(`${paths.hopDir}/${STRIP_HEADERS_FILE}`)};`);
+  if (facts.stamp?.via === 'native') {
+    // NGINX 1.22 gives Perl only the first line of a repeated field: forward exactly the value the
+    // MAC covers, one line, instead of lines the next hop would join (docs/gateways/nginx.md#known-limits).
+    lines.push('            proxy_set_header X-Stella-Scan-Id $http_x_stella_scan_id;', '            proxy_set_header Content-Digest $http_content_digest;');
+  }
   lines.push(
-    `            include ${nginxPath(`${paths.hopDir}/${STRIP_HEADERS_FILE}`)};`,
     `            proxy_set_header X-Stella-Provenance ${provenanceHeader(facts)};`,
     `            proxy_set_header ${STAMPER_CERT_HEADER} "";`,
     `            proxy_set_header Host ${facts.next.serverName};`,

@@ -96,7 +96,10 @@ export async function buildLockerApp(options: LockerAppOptions): Promise<Fastify
         serviceId: service.id,
         payloadType: envelope.payloadType,
         envelope: body,
-        hops: provenance.hops.map((h) => ({ id: h.id, seq: h.seq, ts: h.ts, nonce: h.nonce, peer: h.peer, peerId: h.peerId, kid: h.kid })),
+        // The MACs and the request facts they cover, so an auditor holding the hop keys can recompute
+        // the chain from the store (`evidence verify --hop-keys`, docs/services.md#offline-verification).
+        hops: provenance.hops.map((h) => ({ id: h.id, seq: h.seq, ts: h.ts, nonce: h.nonce, peer: h.peer, peerId: h.peerId, kid: h.kid, mac: h.mac })),
+        request: { method: request.method, pathAndQuery: request.raw.url ?? request.url, contentDigest: provenance.contentDigest },
         receipt: serializeEnvelope(receipt),
         receivedAt,
       });

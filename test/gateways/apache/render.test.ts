@@ -54,7 +54,7 @@ describe('renderApacheHop', () => {
     assert.match(conf, /^SSLSessionCache none$/m);
     assert.match(conf, /^SSLSessionTickets off$/m);
     assert.match(conf, /^SSLCARevocationCheck chain$/m);
-    assert.match(conf, /^ProxyPass "\/" "https:\/\/localhost:\d+\/" nocanon$/m);
+    assert.match(conf, /^ProxyPassMatch "\^\(\/\.\*\)\$" "https:\/\/localhost:\d+\$1" nocanon$/m);
     assert.match(conf, /^SSLProxyCARevocationCheck chain$/m);
     assert.match(conf, /^SSLProxyCheckPeerName on$/m);
   });

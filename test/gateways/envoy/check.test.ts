@@ -47,7 +47,7 @@ describe('checkEnvoyConfig', () => {
   it('reports a wrong scalar type', () => {
     const problems = checkEnvoyConfig(broken((b) => (hcmOf(b).normalize_path = 'no')));
     assert.deepEqual(problems, [{ path: `${HCM}.normalize_path`, message: 'must be true or false (bool)' }]);
-    const port = checkEnvoyConfig({ static_resources: { listeners: [{ name: 'l', address: { socket_address: { address: '127.0.0.1', port_value: -1 } } }] } });
+    const port = checkEnvoyConfig({ static_resources: { listeners: [{ name: 'l', address: { socket_address: { address: '127.0.0.1', port_value: -1 } }, default_filter_chain: {} }] } });
     assert.deepEqual(port, [{ path: 'static_resources.listeners[0].address.socket_address.port_value', message: 'must be an unsigned 32-bit integer (uint32)' }]);
   });
 
@@ -62,7 +62,10 @@ describe('checkEnvoyConfig', () => {
     const problems = checkEnvoyConfig(broken((b) => {
       (hcmOf(b).http_filters as { typed_config: Tree }[])[2]!.typed_config['@type'] = 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Routr';
     }));
-    assert.deepEqual(problems, [{ path: `${HCM}.http_filters[2].typed_config.@type`, message: 'unknown type type.googleapis.com/envoy.extensions.filters.http.router.v3.Routr' }]);
+    assert.deepEqual(problems, [
+      { path: `${HCM}.http_filters[2].typed_config.@type`, message: 'unknown type type.googleapis.com/envoy.extensions.filters.http.router.v3.Routr' },
+      { path: `${HCM}.http_filters[2]`, message: 'the last HTTP filter must be the terminal router (envoy.extensions.filters.http.router.v3.Router)' },
+    ]);
   });
 
   it('checks the JSON forms of well-known types: Duration strings and UInt32Value numbers', () => {
@@ -123,6 +126,14 @@ describe('the envoy check program', () => {
     assert.throws(() => execFileSync(cli.command, cli.args, { encoding: 'utf8', stdio: 'pipe' }), (e: { status: number; stderr: string }) => {
       assert.equal(e.status, 1);
       assert.match(e.stderr, /static_resources\.clusters\[0\]\.type: bad enum value "STATICK"/);
+      return true;
+    });
+    // A v2 type URL is a problem with its path, never a stack trace.
+    writeFileSync(join(dir, 'envoy.yaml'), stringify(broken((b) => (hcmOf(b)['@type'] = 'type.googleapis.com/envoy.config.filter.network.http_connection_manager.v2.HttpConnectionManager'))));
+    assert.throws(() => execFileSync(cli.command, cli.args, { encoding: 'utf8', stdio: 'pipe' }), (e: { status: number; stderr: string }) => {
+      assert.equal(e.status, 1);
+      assert.match(e.stderr, /typed_config\.@type: envoy\.config\.filter\.network\.http_connection_manager\.v2\.HttpConnectionManager belongs to the Envoy v2 API/);
+      assert.doesNotMatch(e.stderr, /\n\s+at /);
       return true;
     });
   });

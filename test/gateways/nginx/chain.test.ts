@@ -162,15 +162,34 @@ describe('an NGINX edge and an HAProxy hop in front of a service', () => {
     assert.deepEqual(checked.hops.map((h) => [h.id, h.seq, h.peerId, h.result]), [['gw-edge', 1, 'scanner-01', 'verified'], ['gw-internal', 2, 'gw-edge', 'verified']]);
   });
 
-  it('refuses two Content-Digest lines with 400 at the HAProxy hop, so an ambiguous MAC input never reaches the service', async () => {
+  it('forwards from a native edge only the Content-Digest and scan-id lines its MAC covers, so a request sent on two lines verifies', async () => {
     // fetch() would join the lines; undici's request() sends a flat header list as it is.
     const response = await request(`${edgeUrl}/api/v1/scans/dup`, {
       dispatcher: agentWith(scannerLeaf()),
-      headers: ['x-stella-scan-id', 'dup-1', 'content-digest', 'sha-256=:AAAA:', 'content-digest', 'sha-256=:BBBB:'],
+      headers: ['x-stella-scan-id', 'dup-1', 'x-stella-scan-id', 'dup-2', 'content-digest', 'sha-256=:AAAA:', 'content-digest', 'sha-512=:BBBB:'],
+    });
+    assert.equal(response.statusCode, 200, await response.body.text());
+    const received = upstream?.received.find((r) => r.url === '/api/v1/scans/dup');
+    assert.ok(received);
+    assert.equal(received.headers['content-digest'], 'sha-256=:AAAA:', 'one line, the one NGINX 1.22 stamped');
+    assert.equal(received.headers['x-stella-scan-id'], 'dup-1');
+    const checked = await productCheck(received);
+    assert.deepEqual(checked.hops.map((h) => [h.id, h.result]), [['gw-edge', 'verified'], ['gw-internal', 'verified']]);
+  });
+
+  it('refuses two Content-Digest lines with 400 at the HAProxy hop itself, so an ambiguous MAC input never reaches the service', async () => {
+    const edgeLeaf = { cert: join(deployment.pki.dir, 'issued/gateway/gw-edge/cert.pem'), key: join(deployment.pki.dir, 'issued/gateway/gw-edge/key.pem'), chain: join(deployment.pki.dir, 'issued/gateway/gw-edge/chain.pem') };
+    const response = await request(`${internalUrl}/api/v1/scans/dup-direct`, {
+      dispatcher: agentWith(edgeLeaf),
+      headers: ['x-stella-scan-id', 'dup-3', 'content-digest', 'sha-256=:AAAA:', 'content-digest', 'sha-256=:BBBB:'],
     });
     assert.equal(response.statusCode, 400);
-    assert.match(await response.body.text(), /Your browser sent an invalid request/, "HAProxy's 400 page, relayed by the edge");
-    assert.ok(!upstream?.received.some((r) => r.url === '/api/v1/scans/dup'));
+    assert.match(await response.body.text(), /Your browser sent an invalid request/, "HAProxy's own 400 page");
+    assert.ok(!upstream?.received.some((r) => r.url === '/api/v1/scans/dup-direct'));
+    // The control: the same request on one line goes through, so the 400 was for the second line.
+    const single = await request(`${internalUrl}/api/v1/scans/single-direct`, { dispatcher: agentWith(edgeLeaf), headers: ['x-stella-scan-id', 'dup-3', 'content-digest', 'sha-256=:AAAA:'] });
+    await single.body.text();
+    assert.equal(single.statusCode, 200);
   });
 
   it('gives each request a fresh nonce', async () => {

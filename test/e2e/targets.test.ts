@@ -1,0 +1,138 @@
+/**
+ * No false rejections through the reference chain (NGINX edge → Apache+CRS WAF → HAProxy → locker)
+ * and the Caddy one (Caddy edge with its stamper → the same WAF and HAProxy): a request target goes
+ * through every hop byte for byte, so the hop MACs that cover it still verify (docs/provenance.md),
+ * and the media types the locker accepts pass the WAF
+ * (docs/gateways/apache-modsecurity.md#envelope-routes). A target the locker has no route for is
+ * its `not-found`, never a `provenance-tampered`.
+ */
+import { after, before, describe, it } from 'node:test';
+import { strict as assert } from 'node:assert';
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CADDY_TOPOLOGY, REFERENCE_TOPOLOGY, startChain, type Chain } from './support/harness.js';
+import { contentDigest, edgeGet, edgeHost, problemCode, send, sha256Hex, startWorker, storedCount, type Answer, type ChainWorker } from './support/client.js';
+
+let chain: Chain;
+let worker: ChainWorker;
+
+before(async () => {
+  chain = await startChain(REFERENCE_TOPOLOGY);
+  worker = await startWorker(chain);
+});
+after(async () => {
+  await worker?.close();
+  await chain?.close();
+});
+
+async function envelope(scanId: string, extra: Record<string, string> = {}, on: Chain = chain, by: ChainWorker = worker): Promise<Buffer> {
+  const bytes = await by.setup.createEnvelope({
+    artifact: { name: 'sbom.json', sha256: sha256Hex(randomBytes(16)) },
+    intent: {
+      scanId,
+      topology: on.topology.name,
+      edgeHop: 'gw-edge',
+      clientCertSha256: by.setup.credentials.current().fingerprint,
+      nonce: randomBytes(16).toString('hex'),
+      issuedAt: new Date().toISOString(),
+    },
+  });
+  return Buffer.from(JSON.stringify({ ...(JSON.parse(Buffer.from(bytes).toString('utf8')) as object), ...extra }));
+}
+
+async function post(target: string, scanId: string, body: Buffer, contentType = 'application/json', on: Chain = chain): Promise<Answer> {
+  return send(await on.scannerAgent(), `${on.edgeUrl()}${target}`, {
+    method: 'POST',
+    headers: { host: edgeHost(on), 'content-type': contentType, 'content-digest': contentDigest(body), 'x-stella-scan-id': scanId },
+    body,
+  });
+}
+
+/** Nothing was stored under `scanId`: the locker knows no such scan. */
+async function assertNothingStored(scanId: string, on: Chain = chain): Promise<void> {
+  const answer = await edgeGet(on, `/api/v1/scans/${scanId}/evidence`, scanId);
+  assert.equal(answer.status, 404, answer.text);
+  assert.equal(problemCode(answer), 'scan-not-found');
+}
+
+/** The request lines gw-internal (behind the WAF) logged that contain `marker`. */
+async function internalLines(marker: string, timeoutMs = 3_000, on: Chain = chain): Promise<string[]> {
+  const file = join(on.deployment.gatewaysDir, 'gw-internal', 'stderr.log');
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const lines = (await readFile(file, 'utf8').catch(() => '')).split('\n').filter((l) => l.includes(marker));
+    if (lines.length > 0 || Date.now() > deadline) return lines;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** The target cases, run against the chain `get()` returns (started by the caller). */
+function targetCases(get: () => Chain, getWorker: () => ChainWorker = () => worker): void {
+  it('forwards a target that starts with "//" unchanged: the locker answers not-found, not provenance-tampered', async () => {
+    const on = get();
+    const marker = `t${randomBytes(6).toString('hex')}`;
+    const scanId = `scan-slashes-${marker}`;
+    const answer = await post(`//api/v1/evidence?trace=${marker}`, scanId, await envelope(scanId, {}, on, getWorker()), 'application/json', on);
+    assert.equal(answer.status, 404, answer.text);
+    assert.equal(problemCode(answer), 'not-found');
+    const seen = await internalLines(marker, 3_000, on);
+    assert.equal(seen.length, 1);
+    assert.match(seen[0]!, new RegExp(`"POST //api/v1/evidence\\?trace=${marker} HTTP/1\\.1"`), 'the target arrived byte for byte behind the WAF');
+    await assertNothingStored(scanId, on);
+  });
+
+  it('stores an envelope sent to a percent-encoded target and to one with "//" in its query: the MACs still verify', async () => {
+    const on = get();
+    for (const [target, scanId] of [
+      ['/api/v1/evid%65nce', `scan-encoded-${randomBytes(4).toString('hex')}`],
+      ['/api/v1/evidence?ref=https://example.test//x', `scan-query-${randomBytes(4).toString('hex')}`],
+    ] as const) {
+      const answer = await post(target, scanId, await envelope(scanId, {}, on, getWorker()), 'application/json', on);
+      assert.equal(answer.status, 201, `${target}: ${answer.text}`);
+      assert.equal(await storedCount(on, scanId), 1);
+    }
+  });
+}
+
+describe('request targets through the reference chain', () => {
+  targetCases(() => chain);
+});
+
+describe('request targets through the Caddy chain', () => {
+  let caddy: Chain;
+  let caddyWorker: ChainWorker;
+  before(async () => {
+    caddy = await startChain(CADDY_TOPOLOGY);
+    caddyWorker = await startWorker(caddy);
+  });
+  after(async () => {
+    await caddyWorker?.close();
+    await caddy?.close();
+  });
+  targetCases(() => caddy, () => caddyWorker);
+});
+
+describe('the in-toto media type through the WAF', () => {
+  it(`stores an envelope sent as application/vnd.in-toto+json (the locker accepts it)`, async () => {
+    const answer = await post('/api/v1/evidence', 'scan-media-intoto', await envelope('scan-media-intoto'), 'application/vnd.in-toto+json');
+    assert.equal(answer.status, 201, answer.text);
+    assert.equal(await storedCount(chain, 'scan-media-intoto'), 1);
+  });
+
+  it('still inspects such a body: SQL injection in it is blocked with 403 at the WAF and nothing is stored', async () => {
+    const body = await envelope('scan-media-sqli', { note: "1' OR '1'='1' UNION SELECT password FROM users --" });
+    const answer = await post('/api/v1/evidence', 'scan-media-sqli', body, 'application/vnd.in-toto+json');
+    assert.equal(answer.status, 403, answer.text);
+    assert.equal(problemCode(answer), undefined, 'the refusal is the WAF page, not a locker problem');
+    await assertNothingStored('scan-media-sqli');
+  });
+
+  it('allows the type on the envelope routes only: elsewhere the WAF refuses it with 403', async () => {
+    const marker = `m${randomBytes(6).toString('hex')}`;
+    const answer = await post(`/api/v1/not-an-envelope-route?trace=${marker}`, 'scan-media-elsewhere', Buffer.from('{}'), 'application/vnd.in-toto+json');
+    assert.equal(answer.status, 403, answer.text);
+    assert.equal(problemCode(answer), undefined);
+    assert.deepEqual(await internalLines(marker, 300), [], 'gw-internal never saw it');
+  });
+});
