@@ -143,7 +143,7 @@ export function crossFieldProblems(topology: RuleInput): TopologyProblem[] {
       if (!service.registry) add(`${at}.registry`, `required for an ${service.kind} (where the registry behind the guard listens, docs/topology.md#oci-registry)`);
       else if (!isLoopback(service.registry.listen)) add(`${at}.registry.listen`, 'must be a loopback address: only the guard may reach the registry (docs/services.md#the-guard)');
     } else if (service.registry) {
-      add(`${at}.registry`, `only an oci-registry has a registry behind it, not a ${service.kind}`);
+      add(`${at}.registry`, `only an oci-registry has a registry behind it; an ${service.kind} verifies provenance itself`);
     }
     accessProblems(topology, service.access, at, add);
     const fewest = Math.min(...scanners.map((s) => s.signing.keys.length));
