@@ -152,7 +152,7 @@ export const REGISTRY_MANIFEST_ROUTE_PATTERN = `^/v2/${REPOSITORY_PATTERN.source
 
 /**
  * The OCI distribution API pushes with PUT and PATCH and sends blobs as
- * \`application/octet-stream\` and manifests under their own media types, all of which CRS 3.3's
+ * `application/octet-stream` and manifests under their own media types, all of which CRS 3.3's
  * default policy refuses (rules 911100, 920420). On exactly those two route shapes, and only on a
  * WAF hop in front of a registry, the policy is widened to what the route needs; every other CRS
  * rule still runs on them (docs/gateways/apache-modsecurity.md#registry-routes). Set in phase 1,
@@ -161,22 +161,22 @@ export const REGISTRY_MANIFEST_ROUTE_PATTERN = `^/v2/${REPOSITORY_PATTERN.source
 function registryRouteRules(): string {
   const types = (list: readonly string[]): string => list.map((t) => `|${t}|`).join(' ');
   return `# stella: OCI registry routes (docs/gateways/apache-modsecurity.md#registry-routes).
-SecRule REQUEST_FILENAME "@rx ${REGISTRY_UPLOAD_ROUTE_PATTERN}" \
-    "id:10110,\
-    phase:1,\
-    pass,\
-    nolog,\
-    t:none,\
-    setvar:'tx.allowed_methods=GET HEAD POST PUT PATCH',\
+SecRule REQUEST_FILENAME "@rx ${REGISTRY_UPLOAD_ROUTE_PATTERN}" \\
+    "id:10110,\\
+    phase:1,\\
+    pass,\\
+    nolog,\\
+    t:none,\\
+    setvar:'tx.allowed_methods=GET HEAD POST PUT PATCH',\\
     setvar:'tx.allowed_request_content_type=${types(['application/octet-stream'])}'"
 
-SecRule REQUEST_FILENAME "@rx ${REGISTRY_MANIFEST_ROUTE_PATTERN}" \
-    "id:10111,\
-    phase:1,\
-    pass,\
-    nolog,\
-    t:none,\
-    setvar:'tx.allowed_methods=GET HEAD PUT',\
+SecRule REQUEST_FILENAME "@rx ${REGISTRY_MANIFEST_ROUTE_PATTERN}" \\
+    "id:10111,\\
+    phase:1,\\
+    pass,\\
+    nolog,\\
+    t:none,\\
+    setvar:'tx.allowed_methods=GET HEAD PUT',\\
     setvar:'tx.allowed_request_content_type=${types(MANIFEST_MEDIA_TYPES)}'"`;
 }
 
@@ -231,24 +231,24 @@ export function renderCrsTargetUpdates(): string {
 function envelopeFieldsBlock(): string {
   return `# stella: DSSE envelope fields are base64: out of the CRS rules (apache2.conf, after the rules), held to the
 # base64 alphabet here, on every route.
-SecRule ${ENVELOPE_BASE64_ARGS.join('|')} "!@rx ^[A-Za-z0-9+/_-]*={0,2}$" \\
-    "id:10101,\\
-    phase:2,\\
-    deny,\\
-    status:403,\\
-    log,\\
-    t:none,\\
+SecRule ${ENVELOPE_BASE64_ARGS.join('|')} "!@rx ^[A-Za-z0-9+/_-]*={0,2}$" \\\
+    "id:10101,\\\
+    phase:2,\\\
+    deny,\\\
+    status:403,\\\
+    log,\\\
+    t:none,\\\
     msg:'DSSE envelope field is not base64'"
 
 # stella: an envelope too large to parse as JSON (modsecurity.conf, rules 200010-200011) must be canonical.
-SecRule TX:stella_large_envelope "@eq 1" \\
-    "id:10103,\\
-    phase:2,\\
-    deny,\\
-    status:403,\\
-    log,\\
-    t:none,\\
-    msg:'Large DSSE envelope is not in canonical form',\\
+SecRule TX:stella_large_envelope "@eq 1" \\\
+    "id:10103,\\\
+    phase:2,\\\
+    deny,\\\
+    status:403,\\\
+    log,\\\
+    t:none,\\\
+    msg:'Large DSSE envelope is not in canonical form',\\\
     chain"
     SecRule REQUEST_BODY "!@rx ${CANONICAL_ENVELOPE_PATTERN}" "t:none"`;
 }
