@@ -231,24 +231,24 @@ export function renderCrsTargetUpdates(): string {
 function envelopeFieldsBlock(): string {
   return `# stella: DSSE envelope fields are base64: out of the CRS rules (apache2.conf, after the rules), held to the
 # base64 alphabet here, on every route.
-SecRule ${ENVELOPE_BASE64_ARGS.join('|')} "!@rx ^[A-Za-z0-9+/_-]*={0,2}$" \\\
-    "id:10101,\\\
-    phase:2,\\\
-    deny,\\\
-    status:403,\\\
-    log,\\\
-    t:none,\\\
+SecRule ${ENVELOPE_BASE64_ARGS.join('|')} "!@rx ^[A-Za-z0-9+/_-]*={0,2}$" \\
+    "id:10101,\\
+    phase:2,\\
+    deny,\\
+    status:403,\\
+    log,\\
+    t:none,\\
     msg:'DSSE envelope field is not base64'"
 
 # stella: an envelope too large to parse as JSON (modsecurity.conf, rules 200010-200011) must be canonical.
-SecRule TX:stella_large_envelope "@eq 1" \\\
-    "id:10103,\\\
-    phase:2,\\\
-    deny,\\\
-    status:403,\\\
-    log,\\\
-    t:none,\\\
-    msg:'Large DSSE envelope is not in canonical form',\\\
+SecRule TX:stella_large_envelope "@eq 1" \\
+    "id:10103,\\
+    phase:2,\\
+    deny,\\
+    status:403,\\
+    log,\\
+    t:none,\\
+    msg:'Large DSSE envelope is not in canonical form',\\
     chain"
     SecRule REQUEST_BODY "!@rx ${CANONICAL_ENVELOPE_PATTERN}" "t:none"`;
 }
