@@ -20,6 +20,7 @@ import type { PeerIdentity } from '../provenance/verify.js';
 import { accessPolicy } from '../services/common/access.js';
 import { problemFor, ServiceError, type ServiceProblemCode } from '../services/common/problems.js';
 import type { ResolvedService, ResolvedTopology } from '../topology/resolve.js';
+import { SERVICE_REQUEST_TIMEOUT_SECONDS } from '../topology/timeouts.js';
 import { spoolBody, type SpooledBody } from './spool.js';
 
 /** The registry's own liveness route (OCI distribution spec, "end-1"): readiness and the traversal probe look at it. */
@@ -102,6 +103,7 @@ export function createGuardHandler(options: GuardHandlerOptions): GuardHandler {
   };
 
   const handler = ((req, res) => {
+    const deadline = performance.now() + SERVICE_REQUEST_TIMEOUT_SECONDS * 1000;
     res.once('close', () => void spools.get(req)?.remove());
     if (req.method === 'GET' && req.url === '/healthz/live') return sendJson(res, 200, { service: service.id, status: 'live' });
     // The last hop's health check (docs/services.md#health): a direct route for the ops
@@ -133,15 +135,21 @@ export function createGuardHandler(options: GuardHandlerOptions): GuardHandler {
         );
         return;
       }
-      void forward(req, res, upstream, origin, upstreamHost, spools.get(req) ?? null);
+      void forward(req, res, { upstream, origin, upstreamHost, deadline }, spools.get(req) ?? null);
     });
   }) as GuardHandler;
   handler.close = () => guard.close();
   return handler;
 }
 
-/** Forwards a verified request and streams the answer back. */
-async function forward(req: IncomingMessage, res: ServerResponse, upstream: Dispatcher, origin: string, upstreamHost: string, spooled: SpooledBody | null): Promise<void> {
+/**
+ * Forwards a verified request and streams the answer back. The service's answer headers must come
+ * within the request's deadline: the guard takes a whole request, checks included, within the
+ * schedule's innermost timeout like any service, so the hop in front never gives up first
+ * (docs/gateways/README.md#timeouts).
+ */
+async function forward(req: IncomingMessage, res: ServerResponse, to: { upstream: Dispatcher; origin: string; upstreamHost: string; deadline: number }, spooled: SpooledBody | null): Promise<void> {
+  const { upstream, origin, upstreamHost } = to;
   const headers: Record<string, string | string[]> = { host: upstreamHost };
   for (const [name, value] of Object.entries(req.headers)) {
     if (value !== undefined && !NOT_FORWARDED.has(name)) headers[name] = value;
@@ -155,6 +163,8 @@ async function forward(req: IncomingMessage, res: ServerResponse, upstream: Disp
       method: req.method as 'GET',
       headers,
       body: spooled ? createReadStream(spooled.file) : null,
+      headersTimeout: Math.max(1, Math.round(to.deadline - performance.now())),
+      bodyTimeout: SERVICE_REQUEST_TIMEOUT_SECONDS * 1000,
     });
   } catch (error) {
     return sendServiceProblem(res, 'upstream-unavailable', `the registry did not answer: ${(error as Error).message}`);

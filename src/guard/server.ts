@@ -19,12 +19,10 @@ import { fileExists, openReplayCache, ServiceConfigError } from '../services/com
 import { parseListen } from '../services/common/server.js';
 import { GUARDED_SERVICE_KINDS } from '../topology/schema.js';
 import type { ResolvedService, ResolvedTopology } from '../topology/resolve.js';
+import { SERVICE_REQUEST_TIMEOUT_SECONDS } from '../topology/timeouts.js';
 import { createGuardHandler } from './handler.js';
 
 export { REGISTRY_BASE_PATH } from './handler.js';
-
-/** How long the guard waits for the service's answer headers; bodies stream without a deadline of their own. */
-export const DEFAULT_UPSTREAM_HEADERS_TIMEOUT_MS = 60_000;
 
 /** Options of {@link startGuard}. */
 export interface StartGuardOptions {
@@ -86,7 +84,7 @@ export async function startGuard(options: StartGuardOptions): Promise<RunningGua
   }));
   // The guard's client certificate is the service's own leaf (role service): the registry trusts
   // the CA, and only the guard can reach its loopback listener (docs/topology.md#oci-registry).
-  const upstream = createMtlsDispatcher(provider, { connect: { servername: service.serverName }, headersTimeout: DEFAULT_UPSTREAM_HEADERS_TIMEOUT_MS, bodyTimeout: 0 });
+  const upstream = createMtlsDispatcher(provider, { connect: { servername: service.serverName } });
   const handler = createGuardHandler({
     topology,
     service,
@@ -105,6 +103,8 @@ export async function startGuard(options: StartGuardOptions): Promise<RunningGua
     if (!options.replayCache) await replayCache.close();
   };
   const server = createServer({ ...createMtlsSecureContextOptions(provider.current()), requestCert: true, rejectUnauthorized: true }, handler);
+  // The innermost timeout of the chain's schedule, as for the services (docs/gateways/README.md#timeouts).
+  server.requestTimeout = SERVICE_REQUEST_TIMEOUT_SECONDS * 1000;
   const detach = attachToServer(server, provider, { endRevokedPeers: true });
   const { host, port } = parseListen(options.listen ?? service.listen);
   try {
