@@ -47,7 +47,7 @@ export async function registryScene(topology: ResolvedTopology, service: Resolve
     await client.pushBlob(DEMO_REPOSITORY, sbom);
     await client.pushBlob(DEMO_REPOSITORY, config);
     const manifest: ImageManifest = { schemaVersion: 2, mediaType: OCI_MANIFEST_MEDIA_TYPE, config: descriptorOf(OCI_CONFIG_MEDIA_TYPE, config), layers: [descriptorOf(SBOM_MEDIA_TYPE, sbom)] };
-    const imageDigest = await client.pushManifest(DEMO_REPOSITORY, DEMO_TAG, OCI_MANIFEST_MEDIA_TYPE, Buffer.from(JSON.stringify(manifest)));
+    const { digest: imageDigest } = await client.pushManifest(DEMO_REPOSITORY, DEMO_TAG, OCI_MANIFEST_MEDIA_TYPE, Buffer.from(JSON.stringify(manifest)));
     print(`  pushed ${DEMO_REPOSITORY}:${DEMO_TAG} → ${imageDigest} (blobs: POST + PUT, each body bound by Content-Digest)`);
 
     const byTag = await client.pullImageManifest(DEMO_REPOSITORY, DEMO_TAG);
@@ -60,7 +60,7 @@ export async function registryScene(topology: ResolvedTopology, service: Resolve
       intent: { scanId, topology: topology.name, edgeHop: scanner.edge, clientCertSha256: material.fingerprint, nonce: randomBytes(16).toString('hex'), issuedAt: new Date().toISOString() },
     });
     const pushed = await pushAttestation(client, DEMO_REPOSITORY, imageDigest, envelope, TRAVERSAL_INTENT_PREDICATE_TYPE);
-    print(`  attached its DSSE attestation as ${DEMO_REPOSITORY}:${pushed.tag} (layer ${pushed.layer.mediaType}; docker-registry 2.8 has no referrers API)`);
+    print(`  attached its DSSE attestation as ${DEMO_REPOSITORY}:${pushed.tag} (layer ${pushed.layer.mediaType}; ${pushed.referrers ? 'also indexed by the referrers API' : 'this registry has no referrers API: the cosign tag is how it is found'})`);
 
     const [read] = await readAttestations(client, DEMO_REPOSITORY, imageDigest);
     if (!read) throw new Error('the attestation was not read back');

@@ -3,9 +3,9 @@
  * (docs/scanner.md#registry): an OCI image manifest tagged `sha256-<image hex>.att` whose layers
  * are DSSE envelopes (`application/vnd.dsse.envelope.v1+json`). docker-registry 2.8 has no OCI 1.1
  * referrers API, so the tag scheme is the one form it can hold; tools that read cosign's layout
- * (cosign itself, policy controllers) find the attestations there.
+ * (cosign itself, policy controllers) find the attestations there. The same manifest carries the
+ * image as its OCI 1.1 `subject`, so a registry that has the referrers API lists it there too.
  */
-import { RegistryError } from './errors.js';
 import type { RegistryClient } from './client.js';
 import { ScannerError } from '../scanner/errors.js';
 import { DSSE_LAYER_MEDIA_TYPE, OCI_CONFIG_MEDIA_TYPE, OCI_MANIFEST_MEDIA_TYPE, cosignAttestationTag, descriptorOf, type Descriptor, type ImageManifest } from './oci.js';
@@ -21,6 +21,11 @@ export interface PushedAttestation {
   manifestDigest: string;
   /** The envelope's layer. */
   layer: Descriptor;
+  /**
+   * True when the registry also indexed the manifest for the OCI 1.1 referrers API (it answered
+   * `OCI-Subject`); false on docker-registry 2.8, where the tag is the only way to find it.
+   */
+  referrers: boolean;
 }
 
 /**
@@ -34,6 +39,8 @@ export interface PushedAttestation {
  */
 export async function pushAttestation(client: RegistryClient, repository: string, imageDigest: string, envelope: Uint8Array, predicateType: string): Promise<PushedAttestation> {
   const tag = cosignAttestationTag(imageDigest);
+  // The image must be there, and its descriptor becomes the OCI 1.1 `subject`.
+  const image = await client.pullManifest(repository, imageDigest);
   const existing = await attestationManifest(client, repository, imageDigest);
   const layer = descriptorOf(DSSE_LAYER_MEDIA_TYPE, envelope, { [PREDICATE_TYPE_ANNOTATION]: predicateType });
   await client.pushBlob(repository, envelope);
@@ -41,9 +48,17 @@ export async function pushAttestation(client: RegistryClient, repository: string
   // The config lists the layers as its rootfs, as cosign's does; its bytes are deterministic.
   const config = Buffer.from(JSON.stringify({ architecture: '', os: '', config: {}, rootfs: { type: 'layers', diff_ids: layers.map((l) => l.digest) } }));
   await client.pushBlob(repository, config);
-  const manifest: ImageManifest = { schemaVersion: 2, mediaType: OCI_MANIFEST_MEDIA_TYPE, config: descriptorOf(OCI_CONFIG_MEDIA_TYPE, config), layers };
-  const manifestDigest = await client.pushManifest(repository, tag, OCI_MANIFEST_MEDIA_TYPE, Buffer.from(JSON.stringify(manifest)));
-  return { tag, manifestDigest, layer };
+  // One manifest for both forms: the cosign tag names it, and `subject` lets a registry with the
+  // referrers API list it under the image (docker-registry 2.8 stores the field and ignores it).
+  const manifest: ImageManifest = {
+    schemaVersion: 2,
+    mediaType: OCI_MANIFEST_MEDIA_TYPE,
+    config: descriptorOf(OCI_CONFIG_MEDIA_TYPE, config),
+    layers,
+    subject: { mediaType: image.mediaType || OCI_MANIFEST_MEDIA_TYPE, digest: image.digest, size: image.bytes.length },
+  };
+  const pushed = await client.pushManifest(repository, tag, OCI_MANIFEST_MEDIA_TYPE, Buffer.from(JSON.stringify(manifest)));
+  return { tag, manifestDigest: pushed.digest, layer, referrers: pushed.ociSubject === imageDigest };
 }
 
 /**
@@ -66,7 +81,6 @@ async function attestationManifest(client: RegistryClient, repository: string, i
     return (await client.pullImageManifest(repository, cosignAttestationTag(imageDigest))).manifest;
   } catch (error) {
     if (error instanceof ScannerError && error.status === 404) return null;
-    if (error instanceof RegistryError) throw error;
     throw error;
   }
 }

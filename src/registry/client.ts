@@ -128,13 +128,17 @@ export class RegistryClient {
     return digest;
   }
 
-  /** PUTs a manifest under a tag or its digest and returns its digest, checked against the registry's. */
-  async pushManifest(repository: string, reference: string, mediaType: string, bytes: Uint8Array): Promise<string> {
+  /**
+   * PUTs a manifest under a tag or its digest. Returns its digest, checked against the registry's,
+   * and the `OCI-Subject` the registry answered: set only by a registry that indexed the manifest's
+   * `subject` for the OCI 1.1 referrers API (docker-registry 2.8 never does).
+   */
+  async pushManifest(repository: string, reference: string, mediaType: string, bytes: Uint8Array): Promise<{ digest: string; ociSubject: string | null }> {
     const digest = digestOf(bytes);
     const answer = await this.#send('PUT', `${repoPath(repository)}/manifests/${referenceOf(reference)}`, { body: Buffer.from(bytes), contentType: mediaType });
     const announced = single(answer.headers['docker-content-digest']);
     if (announced !== undefined && announced !== digest) throw new RegistryError('REGISTRY_DIGEST_MISMATCH', `the registry stored the manifest as ${announced}, the client sent ${digest}`);
-    return digest;
+    return { digest, ociSubject: single(answer.headers['oci-subject']) ?? null };
   }
 
   /** The tags of a repository. */

@@ -38,6 +38,8 @@ export interface ImageManifest {
   mediaType?: string;
   config: Descriptor;
   layers: Descriptor[];
+  /** OCI 1.1: the manifest this one refers to; registries with the referrers API index it. */
+  subject?: Descriptor;
   annotations?: Record<string, string>;
 }
 
