@@ -145,6 +145,33 @@ describe('the scanner attaches its attestation through the chain', () => {
   });
 });
 
+describe('the WAF admits the registry routes and nothing more', () => {
+  const edge = async (method: 'PUT' | 'PATCH', path: string, contentType: string): Promise<Answer> => {
+    const body = Buffer.from('x');
+    return send(await chain.scannerAgent(), `${chain.edgeUrl()}${path}`, {
+      method: method as 'POST',
+      headers: { host: `${chain.edgeServerName()}:${new URL(chain.edgeUrl()).port}`, 'x-stella-scan-id': 'scan-waf', 'content-type': contentType, 'content-digest': contentDigest(body) },
+      body,
+    });
+  };
+  const wafRefused = (answer: Answer): void => {
+    assert.equal(answer.status, 403, answer.text);
+    assert.match(answer.text, /<title>403 Forbidden<\/title>/, 'refused by Apache, not by the guard');
+  };
+
+  it('refuses PUT on a registry route that is neither an upload nor a manifest', async () => {
+    wafRefused(await edge('PUT', `/v2/${REPOSITORY}/tags/list`, 'application/octet-stream'));
+  });
+
+  it('refuses a manifest route body of a media type that is not a manifest', async () => {
+    wafRefused(await edge('PUT', `/v2/${REPOSITORY}/manifests/v9`, 'text/x-shellscript'));
+  });
+
+  it('refuses an upload route body that is not application/octet-stream', async () => {
+    wafRefused(await edge('PATCH', `/v2/${REPOSITORY}/blobs/uploads/abc`, 'application/x-php'));
+  });
+});
+
 describe('the guard refuses, and the registry stores nothing', () => {
   let listing: string[];
   let recordedGet: RelayedRequest;
