@@ -7,7 +7,6 @@
  */
 import { createReadStream } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { pipeline } from 'node:stream/promises';
 import type { Dispatcher } from 'undici';
 import type { Registry } from 'prom-client';
 import type { DecisionLog } from '../provenance/decisions.js';
@@ -155,31 +154,38 @@ async function forward(req: IncomingMessage, res: ServerResponse, to: { upstream
     if (value !== undefined && !NOT_FORWARDED.has(name)) headers[name] = value;
   }
   if (spooled) headers['content-length'] = String(spooled.length);
-  let answer;
+  // undici's stream(): the answer is written straight into the client's response, the proxy path
+  // undici recommends, with no intermediate Readable.
+  let answered = false;
   try {
-    answer = await upstream.request({
-      origin,
-      path: req.url ?? '/',
-      method: req.method as 'GET',
-      headers,
-      body: spooled ? createReadStream(spooled.file) : null,
-      headersTimeout: Math.max(1, Math.round(to.deadline - performance.now())),
-      bodyTimeout: SERVICE_REQUEST_TIMEOUT_SECONDS * 1000,
-    });
+    await upstream.stream(
+      {
+        origin,
+        path: req.url ?? '/',
+        method: req.method as 'GET',
+        headers,
+        body: spooled ? createReadStream(spooled.file) : null,
+        headersTimeout: Math.max(1, Math.round(to.deadline - performance.now())),
+        bodyTimeout: SERVICE_REQUEST_TIMEOUT_SECONDS * 1000,
+      },
+      ({ statusCode, headers: answerHeaders }) => {
+        answered = true;
+        res.statusCode = statusCode;
+        for (const [name, value] of Object.entries(answerHeaders)) {
+          if (value === undefined || NOT_RETURNED.has(name)) continue;
+          // The registry writes absolute URLs of its own loopback address; the client only ever talks
+          // to the edge, so a Location is handed back as a path (RFC 9110 §10.2.2 allows a relative one).
+          res.setHeader(name, name === 'location' && typeof value === 'string' && value.startsWith(origin) ? value.slice(origin.length) : value);
+        }
+        return res;
+      },
+    );
   } catch (error) {
-    return sendServiceProblem(res, 'upstream-unavailable', `the registry did not answer: ${(error as Error).message}`);
-  }
-  res.statusCode = answer.statusCode;
-  for (const [name, value] of Object.entries(answer.headers)) {
-    if (value === undefined || NOT_RETURNED.has(name)) continue;
-    // The registry writes absolute URLs of its own loopback address; the client only ever talks
-    // to the edge, so a Location is handed back as a path (RFC 9110 §10.2.2 allows a relative one).
-    res.setHeader(name, name === 'location' && typeof value === 'string' && value.startsWith(origin) ? value.slice(origin.length) : value);
-  }
-  await pipeline(answer.body, res).catch(() => {
-    // The client went away or the registry broke off: the connection is closed either way.
+    // Before the answer began: the registry is unreachable or silent. After: the client went away
+    // or the registry broke off, and the connection is closed either way.
+    if (!answered) return sendServiceProblem(res, 'upstream-unavailable', `the registry did not answer: ${(error as Error).message}`);
     res.destroy();
-  });
+  }
 }
 
 async function registryAnswers(upstream: Dispatcher, origin: string): Promise<number | null> {

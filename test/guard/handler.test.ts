@@ -131,7 +131,8 @@ describe('the guard handler', () => {
     assert.equal(last.headers['x-stella-provenance'], undefined);
     assert.equal(last.headers['x-stella-scan-id'], built.headers['x-stella-scan-id']);
     assert.equal(last.headers['content-length'], String(body.length));
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // The file goes when the response closes, just after the client saw its end.
+    for (let i = 0; i < 40 && readdirSync(spool.path).length > 0; i++) await new Promise((resolve) => setTimeout(resolve, 50));
     assert.deepEqual(readdirSync(spool.path), [], 'the spool file was not removed');
   });
 
@@ -142,6 +143,32 @@ describe('the guard handler', () => {
     assert.equal(res.status, 413);
     assert.equal(received.length, before);
     assert.deepEqual(readdirSync(spool.path), []);
+  });
+
+  it('answers 502 upstream-unavailable, after the checks passed, when the service does not answer', async () => {
+    const down = createGuardHandler({
+      topology,
+      service: { ...service, kind: 'oci-registry', registry: { listen: '127.0.0.1:1', rootDirectory: spool.path } },
+      hopKeys: keys,
+      replayCache,
+      upstream,
+      origin: 'http://127.0.0.1:1',
+      spoolDir: spool.path,
+      now: () => NOW_MS,
+      metrics: { registry: new Registry() },
+      peerIdentity: () => ({ cn: 'gw-internal', fingerprint: 'sha256:', spiffeId: `spiffe://${topology.trustDomain}/gateway/gw-internal` }),
+    });
+    const server = createServer(down);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const built = buildRequest(topology, keys, { method: 'GET', url: '/v2/team/app/manifests/v1', body: null });
+      const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}${built.url}`, { headers: built.headers });
+      assert.equal(res.status, 502);
+      assert.equal(((await res.json()) as { code: string }).code, 'upstream-unavailable');
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+      await down.close();
+    }
   });
 
   it('forwards a GET without a body and answers /healthz/live itself', async () => {
