@@ -58,7 +58,7 @@ export interface RunningGuard {
 export async function startGuard(options: StartGuardOptions): Promise<RunningGuard> {
   const { topology } = options;
   const service = guardedService(topology, options.serviceId);
-  const registry = service.registry!;
+  const { registry } = service;
   let hopKeys;
   try {
     hopKeys = await loadHopKeyring(topology);
