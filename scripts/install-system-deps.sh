@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks Node.js (>= 20.19) and installs the system programs the gateways, the demo and the tests
 # use, when any is missing: NGINX (+ perl module), HAProxy, Apache + mod_security2 + OWASP CRS,
-# Caddy, PostgreSQL, OpenSSL, and python3-securesystemslib for the interop suite.
+# Caddy, PostgreSQL, OpenSSL, python3-securesystemslib for the interop suite, and the OCI registry
+# behind the guard (docker-registry, with skopeo as the tests' independent registry client).
 # On a machine where it cannot install them (not root, no apt), it fails and prints the exact
 # command to run. It never skips silently.
 set -euo pipefail
@@ -19,7 +20,7 @@ if ! node_ok; then
   exit 1
 fi
 
-PACKAGES=(nginx libnginx-mod-http-perl haproxy apache2 libapache2-mod-security2 modsecurity-crs caddy postgresql openssl ca-certificates python3-securesystemslib)
+PACKAGES=(nginx libnginx-mod-http-perl haproxy apache2 libapache2-mod-security2 modsecurity-crs caddy postgresql openssl ca-certificates python3-securesystemslib docker-registry skopeo)
 
 missing=()
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
@@ -34,6 +35,8 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 have openssl || missing+=(openssl)
 # The interop suite's independent DSSE checker (test/interop/support/dsse_oracle.py) runs on Debian's python3.
 /usr/bin/python3 -c 'import securesystemslib.signer, cryptography' >/dev/null 2>&1 || missing+=(python3-securesystemslib)
+have docker-registry || missing+=(docker-registry)
+have skopeo || missing+=(skopeo)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

@@ -27,6 +27,7 @@ export const EXAMPLE_VARIANTS = [
   { name: 'nginx-edge', topology: 'examples/topology.yaml' },
   { name: 'caddy-edge', topology: 'examples/topology-caddy.yaml' },
   { name: 'envoy-edge', topology: 'examples/topology-envoy.yaml' },
+  { name: 'registry', topology: 'examples/topology-registry.yaml' },
 ] as const;
 
 /** The absolute folder of a variant's committed files. */

@@ -24,6 +24,6 @@ describe('the stella-gateway package', () => {
 
   it('runs its bin: stella-gateway --help lists every command group', () => {
     const help = execFileSync(process.execPath, [manifest.bin['stella-gateway']!, '--help'], { encoding: 'utf8' });
-    for (const group of ['dsse', 'pki', 'topology', 'gateway', 'serve', 'stamper', 'scanner', 'probe', 'evidence', 'demo']) assert.match(help, new RegExp(`^  ${group}\\b`, 'm'));
+    for (const group of ['dsse', 'pki', 'topology', 'gateway', 'serve', 'stamper', 'guard', 'scanner', 'probe', 'evidence', 'demo']) assert.match(help, new RegExp(`^  ${group}\\b`, 'm'));
   });
 });

@@ -1,6 +1,6 @@
 /**
  * `stella-gateway demo` (the README's main command): a whole deployment from
- * `examples/topology.yaml` in a temp folder — generated PKI and keys, rendered configs, real
+ * `examples/topology.yaml` (or `--topology`) in a temp folder — generated PKI and keys, rendered configs, real
  * NGINX, Apache+ModSecurity+CRS and HAProxy, the Evidence Locker on SQLite — then sample
  * artifacts delivered through it, their verified hop chains and receipts printed, two forged
  * requests and a stolen signing key shown being rejected with their codes, and the probe table.
@@ -23,6 +23,8 @@ import { prepareDeployment } from '../deploy/prepare.js';
 import { startDeployment, type Deployment } from '../deploy/start.js';
 import type { ResolvedService, ResolvedTopology } from '../topology/resolve.js';
 import { formatTable } from '../cli/output.js';
+import { GUARDED_SERVICE_KINDS } from '../topology/schema.js';
+import { registryScene, type RegistryOutcome } from './registry.js';
 
 const repoRoot = resolvePath(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** The topology the demo deploys. */
@@ -45,6 +47,8 @@ export interface DemoOutcome {
   readonly ok: boolean;
   readonly workDir: string;
   readonly delivered: { file: string; envelopeSha256: string; receipt: VerifiedReceipt['predicate'] }[];
+  /** The registry scene, when the topology has an `oci-registry` (docs/services.md#the-guard). */
+  readonly registry?: RegistryOutcome;
   readonly rejections: { attempt: string; status: number; code: string; expected: string }[];
   readonly probe: ProbeResult;
   /** Still running when `keep` was asked for; stop it with `stop()`. */
@@ -70,20 +74,24 @@ export async function runDemo(options: DemoOptions): Promise<DemoOutcome> {
     ];
     print(indent(formatTable(['part', 'kind', 'listens on', 'process'], parts), 2));
 
-    const delivered = await deliverSamples(topology, workDir, print);
+    // A topology may lead to a locker, to a registry behind its guard, or to both.
+    const hasLocker = topology.services.some((s) => s.kind === 'evidence-locker');
+    const delivered = hasLocker ? await deliverSamples(topology, workDir, print) : [];
+    const registryService = topology.services.find((s) => GUARDED_SERVICE_KINDS.has(s.kind));
+    const registry = registryService ? await registryScene(topology, registryService, DEMO_ARTIFACTS, print) : undefined;
     const rejections = [...(await forgedRequests(topology, print)), ...(await stolenKey(topology, print))];
     print('\nProbe of every part (stella-gateway probe):');
     const probe = await probeTopology(topology);
     print(formatTable(['part', 'kind', 'status', 'latency', 'cert expires'], probe.rows.map((r) => [r.id, r.kind, r.status.toUpperCase(), r.latencyMs === null ? '-' : `${r.latencyMs} ms`, r.certificateExpiry ?? '-'])));
 
-    const ok = delivered.length > 0 && rejections.every((r) => r.code === r.expected) && probe.ok;
+    const ok = (!hasLocker || delivered.length > 0) && (!registryService || registry !== undefined) && rejections.every((r) => r.code === r.expected) && probe.ok;
     print(`\n${ok ? 'Demo complete: evidence delivered with a verified chain, forgeries rejected.' : 'Demo FAILED: see above.'}`);
     if (options.keep) {
       keepRunning = true;
       print(keepInstructions(prepared.topologyFile, topology));
-      return { ok, workDir, delivered, rejections, probe, deployment };
+      return { ok, workDir, delivered, ...(registry ? { registry } : {}), rejections, probe, deployment };
     }
-    return { ok, workDir, delivered, rejections, probe };
+    return { ok, workDir, delivered, ...(registry ? { registry } : {}), rejections, probe };
   } finally {
     if (!keepRunning) {
       await deployment.stop();
@@ -142,7 +150,7 @@ async function deliverSamples(topology: ResolvedTopology, workDir: string, print
 }
 
 /**
- * Two forgeries sent straight to the locker, around the gateways:
+ * Two forgeries sent straight to the service (the locker, or a registry's guard), around the gateways:
  * with the scanner's own certificate (a bypass), and with the last gateway's certificate and
  * well-formed records whose MACs were made with a key the attacker guessed.
  */
@@ -151,7 +159,7 @@ async function forgedRequests(topology: ResolvedTopology, print: (t: string) => 
   const scanner = topology.scanners[0];
   const last = service?.chain.at(-1);
   if (!service || !scanner || !last) return [];
-  print('\nForged requests sent straight to the locker, around the gateways:');
+  print(`\nForged requests sent straight to ${service.id}, around the gateways:`);
   const body = Buffer.from('{"payloadType":"application/vnd.in-toto+json","payload":"e30=","signatures":[{"sig":"AAAA"}]}');
   const forgedHeader = await forgedProvenance(topology, service, scanner.tls.cert);
   const attempts = [

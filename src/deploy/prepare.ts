@@ -25,7 +25,7 @@ export interface PrepareOptions {
   readonly topologyFile: string;
   /** The deployment folder; created when missing. */
   readonly workDir: string;
-  /** Move every listener (hops, stampers, services) to a free 127.0.0.1 port. Default false. */
+  /** Move every listener (hops, stampers, services, registries) to a free 127.0.0.1 port. Default false. */
   readonly freePorts?: boolean;
   /** Lifetime of the issued leaves; default the PKI's (24 h). */
   readonly leafTtlSeconds?: number;
@@ -106,6 +106,9 @@ async function moveToFreePorts(document: Record<string, unknown>): Promise<void>
       const stamp = entry.stamp as Record<string, unknown> | false | undefined;
       const stamper = stamp ? (stamp.stamper as Record<string, unknown> | undefined) : undefined;
       if (stamper) listeners.push(stamper);
+      // The registry behind a guard (docs/topology.md#oci-registry).
+      const registry = entry.registry as Record<string, unknown> | undefined;
+      if (registry) listeners.push(registry);
     }
   }
   const moved = listeners.filter((entry) => typeof entry.listen === 'string');

@@ -6,6 +6,7 @@
  * (docs/operations/certificates.md#revocation). `stop()` ends everything by PID, also when a start
  * failed half-way.
  */
+import { existsSync } from 'node:fs';
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
@@ -17,6 +18,9 @@ import { splitListen, stamperEndpoint, type StamperEndpoint } from '../gateways/
 import type { ResolvedHop, ResolvedService, ResolvedTopology } from '../topology/resolve.js';
 import type { PreparedDeployment } from './prepare.js';
 import { cliInvocation, spawnManaged, waitUntil, type ManagedProcess } from './process.js';
+import { REGISTRY_BASE_PATH } from '../guard/server.js';
+import { REGISTRY_PROGRAM, renderRegistryConfig } from '../registry/config.js';
+import { GUARDED_SERVICE_KINDS } from '../topology/schema.js';
 
 /** How long one part may take to come up. */
 export const DEFAULT_START_TIMEOUT_MS = 30_000;
@@ -37,7 +41,10 @@ export interface Deployment {
   readonly prepared: PreparedDeployment;
   readonly topology: ResolvedTopology;
   readonly gatewaysDir: string;
+  /** Service processes: `serve` for our services, the guard for a guarded one (docs/services.md#the-guard). */
   readonly services: ReadonlyMap<string, ManagedProcess>;
+  /** The third-party programs behind guards (an OCI registry), by service id. */
+  readonly registries: ReadonlyMap<string, ManagedProcess>;
   readonly stampers: ReadonlyMap<string, ManagedProcess>;
   readonly gateways: ReadonlyMap<string, RunningGateway>;
   /** Stops one gateway (outage tests); `restartGateway` brings it back. */
@@ -65,11 +72,24 @@ export async function startDeployment(prepared: PreparedDeployment, options: Sta
   await writeRenderedFiles(gatewaysDir, renderTopology(topology, { outDir: gatewaysDir }));
 
   const services = new Map<string, ManagedProcess>();
+  const registries = new Map<string, ManagedProcess>();
   const stampers = new Map<string, ManagedProcess>();
   const gateways = new Map<string, RunningGateway>();
 
+  const startRegistry = async (service: ResolvedService): Promise<void> => {
+    const registry = service.registry;
+    if (!registry) throw new TypeError(`services.${service.id} has no registry`);
+    await mkdir(registry.rootDirectory, { recursive: true, mode: 0o700 });
+    const [config] = await writeRenderedFiles(join(workDir, 'registries'), renderRegistryConfig(topology, service));
+    const proc = spawnManaged(`registry-${service.id}`, programPath(REGISTRY_PROGRAM), ['serve', config!], { logFile: join(logsDir, `registry-${service.id}.log`), cwd: workDir });
+    registries.set(service.id, proc);
+    await waitUntil(proc, () => registryIsLive(topology, service), timeoutMs, `registry of ${service.id}`);
+  };
   const startService = async (service: ResolvedService): Promise<void> => {
-    const cli = cliInvocation(['serve', '--topology', prepared.topologyFile, '--service', service.id]);
+    const guarded = GUARDED_SERVICE_KINDS.has(service.kind);
+    // The registry outlives a restart of its guard (outage tests restart the guard alone).
+    if (guarded && !registries.has(service.id)) await startRegistry(service);
+    const cli = cliInvocation([guarded ? 'guard' : 'serve', '--topology', prepared.topologyFile, '--service', service.id]);
     const proc = spawnManaged(service.id, cli.command, cli.args, {
       logFile: join(logsDir, `${service.id}.log`),
       cwd: workDir,
@@ -87,6 +107,7 @@ export async function startDeployment(prepared: PreparedDeployment, options: Sta
     for (const supervisor of supervisors.splice(0)) supervisor.stop();
     await Promise.all([...gateways.values()].map((g) => g.stop()));
     await Promise.all([...stampers.values(), ...services.values()].map((p) => p.stop()));
+    await Promise.all([...registries.values()].map((p) => p.stop()));
   };
 
   try {
@@ -122,6 +143,7 @@ export async function startDeployment(prepared: PreparedDeployment, options: Sta
     topology,
     gatewaysDir,
     services,
+    registries,
     stampers,
     gateways,
     async stopGateway(hopId) {
@@ -185,4 +207,25 @@ async function stamperIsLive(topology: ResolvedTopology, hop: ResolvedHop, endpo
   } finally {
     await agent.close();
   }
+}
+
+/** GET /v2/ on the registry itself, with the guard's certificate (the service's own leaf). */
+async function registryIsLive(topology: ResolvedTopology, service: ResolvedService): Promise<boolean> {
+  const [ca, cert, key] = await Promise.all([readFile(topology.pki.caBundle), readFile(service.tls.chain), readFile(service.tls.key)]);
+  const agent = new Agent({ connect: { ca, cert, key, servername: service.serverName } });
+  try {
+    const res = await request(`https://${service.registry!.listen}${REGISTRY_BASE_PATH}`, { dispatcher: agent, headersTimeout: 2_000, bodyTimeout: 2_000 });
+    await res.body.dump();
+    return res.statusCode === 200;
+  } finally {
+    await agent.close();
+  }
+}
+
+/** Where a system program is, or an error that names the command installing it. */
+function programPath(name: string): string {
+  for (const dir of ['/usr/bin', '/usr/sbin', '/usr/local/bin', '/usr/local/sbin']) {
+    if (existsSync(join(dir, name))) return join(dir, name);
+  }
+  throw new Error(`${name} is not installed; install the system packages with: bash scripts/install-system-deps.sh`);
 }

@@ -16,6 +16,14 @@ export function contentDigestOf(body: Uint8Array): string {
  * Returns a reason string on mismatch, null on match. Never throws.
  */
 export function checkContentDigest(value: string, body: Uint8Array): string | null {
+  return checkContentDigestHash(value, createHash('sha256').update(body).digest());
+}
+
+/**
+ * {@link checkContentDigest} for a body that was hashed while it streamed (the guard spools
+ * blobs instead of holding them, docs/services.md#the-guard): `sha256` is the body's SHA-256.
+ */
+export function checkContentDigestHash(value: string, sha256: Uint8Array): string | null {
   let dict;
   try {
     dict = parseDictionary(value);
@@ -26,6 +34,6 @@ export function checkContentDigest(value: string, body: Uint8Array): string | nu
   if (!member) return 'Content-Digest has no sha-256 member';
   const [digest] = member;
   if (!(digest instanceof ArrayBuffer) || digest.byteLength !== 32) return 'Content-Digest sha-256 is not a 32-byte Byte Sequence';
-  const actual = createHash('sha256').update(body).digest();
-  return timingSafeEqual(new Uint8Array(digest), actual) ? null : 'Content-Digest does not match the body';
+  if (sha256.byteLength !== 32) throw new TypeError('checkContentDigestHash: sha256 must be 32 bytes');
+  return timingSafeEqual(new Uint8Array(digest), sha256) ? null : 'Content-Digest does not match the body';
 }

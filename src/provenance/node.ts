@@ -12,7 +12,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DecisionLog } from './decisions.js';
 import { prepareProvenance, tlsPeerIdentity, type ProvenanceBaseOptions } from './options.js';
 import { isProvenanceError, type ProvenanceError } from './problems.js';
-import { checkHeaders, checkRequest, type PeerIdentity, type VerifiedProvenance } from './verify.js';
+import { checkHeaders, checkRequest, type PeerIdentity, type StreamedBody, type VerifiedProvenance } from './verify.js';
 
 /** A request after the middleware ran. */
 export interface ProvenanceIncomingMessage extends IncomingMessage {
@@ -28,6 +28,12 @@ export interface ProvenanceMiddlewareOptions extends ProvenanceBaseOptions {
   envelopeFor?: (req: IncomingMessage) => boolean;
   /** Where decisions are logged (a pino logger); none by default. */
   logger?: DecisionLog;
+  /**
+   * How the body is taken in; default: read into memory up to the service's `maxBodyBytes`. The
+   * guard streams it to a spool file instead and hands back its length and SHA-256
+   * (docs/services.md#the-guard); `req.rawBody` is then left null.
+   */
+  readBody?: (req: IncomingMessage, maxBytes: number) => Promise<Buffer | StreamedBody | 'too-large'>;
 }
 
 /** The middleware, with `close()` for the replay cache it may own. */
@@ -45,6 +51,8 @@ export function createProvenanceMiddleware(options: ProvenanceMiddlewareOptions)
   if (options.envelopeFor && !prepared.envelope) throw new TypeError('provenance: envelopeFor needs the envelope option');
   const log = prepared.logDecisions ? (options.logger ?? null) : null;
   const maxBodyBytes = ctx.service.maxBodyBytes;
+  const takeBody = options.readBody ?? readBody;
+  if (options.readBody && prepared.envelope) throw new TypeError('provenance: readBody cannot be combined with envelope (an envelope is verified from its bytes)');
 
   const refuse = (req: IncomingMessage, res: ServerResponse, error: ProvenanceError): void => {
     const scanId = typeof req.headers['x-stella-scan-id'] === 'string' ? req.headers['x-stella-scan-id'] : null;
@@ -55,12 +63,12 @@ export function createProvenanceMiddleware(options: ProvenanceMiddlewareOptions)
   const run = async (req: ProvenanceIncomingMessage, res: ServerResponse): Promise<boolean> => {
     req.provenance = null;
     const checked = checkHeaders({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, peer: peerIdentity(req) }, ctx);
-    const body = req.rawBody instanceof Buffer ? req.rawBody : await readBody(req, maxBodyBytes);
+    const body = req.rawBody instanceof Buffer ? req.rawBody : await takeBody(req, maxBodyBytes);
     if (body === 'too-large') {
       sendProblem(res, 413, JSON.stringify({ type: 'about:blank', title: 'Content Too Large', status: 413, detail: `body exceeds ${maxBodyBytes} bytes` }));
       return false;
     }
-    req.rawBody = body;
+    req.rawBody = Buffer.isBuffer(body) ? body : null;
     const verified = await checkRequest(checked, { body, envelope: envelopeFor(req) ? prepared.envelope : null }, ctx);
     req.provenance = verified;
     recorder.record({ code: 'accepted', service: ctx.service.id, hops: verified.hops.map((h) => h.id), scanId: verified.scanId }, log);

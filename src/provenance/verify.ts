@@ -13,7 +13,7 @@ import { spiffeId } from '../topology/identity.js';
 import type { ResolvedService, ResolvedTopology } from '../topology/resolve.js';
 import { verifyChain, type VerifiedHop } from './chain.js';
 import { combineFieldLines, parseProvenanceHeader } from './codec.js';
-import { checkContentDigest } from './digest.js';
+import { checkContentDigest, checkContentDigestHash } from './digest.js';
 import type { EnvelopeReader, VerifiedEnvelopeResult } from './envelope.js';
 import type { HopKeyring } from './keys.js';
 import { METHOD_PATTERN } from './mac.js';
@@ -104,10 +104,19 @@ export function checkHeaders(incoming: IncomingFacts, ctx: VerifierContext): Che
   }
 }
 
+/**
+ * A body the adapter did not keep in memory: its length and SHA-256, taken while it streamed to a
+ * spool file (the guard, docs/services.md#the-guard). The binding check is the same one.
+ */
+export interface StreamedBody {
+  length: number;
+  sha256: Buffer;
+}
+
 /** The body and, on envelope routes, the envelope reader. */
 export interface BodyFacts {
-  /** Raw body bytes; null when the request has none. */
-  body: Buffer | null;
+  /** Raw body bytes, or what was measured of a streamed one; null when the request has none. */
+  body: Buffer | StreamedBody | null;
   /** Set on routes that carry a DSSE envelope. */
   envelope: EnvelopeReader | null;
 }
@@ -135,15 +144,18 @@ export async function checkRequest(checked: CheckedHeaders, body: BodyFacts, ctx
 
 async function bindAndVerify(checked: CheckedHeaders, { body, envelope }: BodyFacts, topologyName: string, edgeHop: string): Promise<VerifiedProvenance> {
   const { request, records, hops } = checked;
-  const bytes = body ?? Buffer.alloc(0);
+  const bytes = body === null ? Buffer.alloc(0) : Buffer.isBuffer(body) ? body : null;
+  const streamed = bytes ? null : (body as StreamedBody);
   if (request.contentDigest === null) {
-    if (bytes.length > 0) throw new ProvenanceError('binding-mismatch', 'a request with a body needs Content-Digest');
+    if ((bytes ?? streamed!).length > 0) throw new ProvenanceError('binding-mismatch', 'a request with a body needs Content-Digest');
   } else {
-    const problem = checkContentDigest(request.contentDigest, bytes);
+    const problem = bytes ? checkContentDigest(request.contentDigest, bytes) : checkContentDigestHash(request.contentDigest, streamed!.sha256);
     if (problem) throw new ProvenanceError('binding-mismatch', problem);
   }
   const result: VerifiedProvenance = { scanId: request.scanId, contentDigest: request.contentDigest, hops };
   if (!envelope) return result;
+  // An envelope is read from its bytes; an adapter that streamed the body away cannot have one.
+  if (!bytes) throw new TypeError('checkRequest: an envelope route needs the body bytes, not a streamed body');
 
   // Binding (422) is judged before the signatures (401), per the order of SPEC §4; the intent read
   // here is compared only, and the verified payload must be these very bytes.

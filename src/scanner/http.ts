@@ -36,7 +36,7 @@ export function contentDigest(body: Uint8Array): string {
 }
 
 /** Host header value matching the SNI, so gateways that compare them (Caddy) accept it. */
-function hostHeader(endpoint: EdgeEndpoint): string {
+export function hostHeader(endpoint: EdgeEndpoint): string {
   const url = new URL(endpoint.origin);
   return url.port && url.port !== '443' ? `${endpoint.servername}:${url.port}` : endpoint.servername;
 }

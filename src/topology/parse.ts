@@ -34,6 +34,7 @@ const draftSchema = z.looseObject({
       kind: z.enum(SERVICE_KINDS),
       listen: z.string(),
       receiptKey: z.string().optional(),
+      registry: z.looseObject({ listen: z.string() }).optional(),
       storage: z.discriminatedUnion('kind', [z.looseObject({ kind: z.literal('sqlite') }), z.looseObject({ kind: z.literal('postgres'), url: z.string() })]).optional(),
       envelopeThreshold: z.number().default(1),
       access: z.looseObject({ readers: z.array(z.string()).optional(), ops: z.array(z.string()).optional() }).optional(),

@@ -31,8 +31,10 @@ export interface ResolvedHop extends Omit<Hop, 'tls' | 'upstreamTls'> {
   stampSeq: number | null;
 }
 
-export interface ResolvedService extends Omit<Service, 'tls' | 'access'> {
+export interface ResolvedService extends Omit<Service, 'tls' | 'access' | 'registry'> {
   serverName: string;
+  /** For an `oci-registry`: the registry behind the guard, its storage folder made absolute. */
+  registry?: { listen: string; rootDirectory: string } | undefined;
   /**
    * Who may read besides a scan's owner, and who may read the operational endpoints
    * (docs/services.md#who-may-write-and-read). `ops` defaults to the last hop (its health
@@ -89,6 +91,7 @@ export function resolveTopology(topology: Topology, baseDir: string): ResolvedTo
     tls: files(s.tls, issuedPaths(pkiDir, 'service', s.id)),
     storage: s.storage?.kind === 'sqlite' ? { ...s.storage, file: abs(s.storage.file) } : s.storage,
     receiptKey: s.receiptKey ? abs(s.receiptKey) : undefined,
+    registry: s.registry ? { ...s.registry, rootDirectory: abs(s.registry.rootDirectory ?? join('registry', s.id)) } : undefined,
     access: { readers: [...s.access.readers], ops: s.access.ops ? [...s.access.ops] : [] },
     chain: [],
   }));

@@ -43,8 +43,13 @@ export const NATIVE_STAMP_KINDS: ReadonlySet<HopKind> = new Set(['nginx', 'hapro
 /** Which hop kinds can call the forward-auth stamper (`stamp.via: forward-auth`). */
 export const FORWARD_AUTH_KINDS: ReadonlySet<HopKind> = new Set(['nginx', 'caddy', 'envoy']);
 
-export const SERVICE_KINDS = ['evidence-locker', 'scanner-webservice'] as const;
+export const SERVICE_KINDS = ['evidence-locker', 'scanner-webservice', 'oci-registry'] as const;
 export type ServiceKind = (typeof SERVICE_KINDS)[number];
+/**
+ * Third-party services that cannot verify provenance themselves: a guard listens at the service's
+ * `listen` and runs the checks in front of them (docs/services.md#the-guard).
+ */
+export const GUARDED_SERVICE_KINDS: ReadonlySet<ServiceKind> = new Set(['oci-registry']);
 
 /**
  * `host:port`, with an IPv4 address, a bracketed IPv6 address or a DNS name, and a port 1-65535
@@ -179,6 +184,16 @@ const serviceAccess = z
   })
   .strict();
 
+/** The registry behind an `oci-registry` service's guard (docs/topology.md#oci-registry). */
+const registryConfig = z
+  .object({
+    /** Where the registry program listens (mTLS, loopback only); the guard forwards here. */
+    listen: listenAddress,
+    /** Folder of the registry's filesystem storage; default `registry/<service id>` beside the topology file. */
+    rootDirectory: filePath.optional(),
+  })
+  .strict();
+
 const sqliteStorage = z.object({ kind: z.literal('sqlite'), file: filePath }).strict();
 const postgresStorage = z
   .object({
@@ -197,6 +212,8 @@ export const serviceSchema = z
     /** Server certificate; defaults to `<pki.dir>/issued/service/<id>/`. */
     tls: certificateFiles.optional(),
     storage: z.discriminatedUnion('kind', [sqliteStorage, postgresStorage]).optional(),
+    /** Required for, and only for, an `oci-registry`: the registry the guard forwards to. */
+    registry: registryConfig.optional(),
     /** Ed25519 PEM private key that signs traversal receipts (evidence-locker only). */
     receiptKey: filePath.optional(),
     /** How many distinct scanner keys must verify an envelope. */

@@ -4,7 +4,7 @@
  * {@link FileProbe}, so the rules can be tested without a disk.
  */
 import type { TopologyProblem } from './errors.js';
-import { FORWARD_AUTH_KINDS, NATIVE_STAMP_KINDS, type HopKind, type ServiceKind, type Topology } from './schema.js';
+import { FORWARD_AUTH_KINDS, GUARDED_SERVICE_KINDS, NATIVE_STAMP_KINDS, type HopKind, type ServiceKind, type Topology } from './schema.js';
 import { edgeHops } from './resolve.js';
 import { checkFiles, type FileProbe } from './files-check.js';
 
@@ -23,6 +23,10 @@ const PROTOCOL_HEADERS = ['x-stella-scan-id', 'content-digest'];
 
 /** Addresses a TCP stamper may listen on: next to its gateway, loopback only (docs/provenance.md#the-forward-auth-stamper). */
 const LOOPBACK_HOST = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|\[::1\]|localhost)$/;
+
+function isLoopback(listen: string): boolean {
+  return LOOPBACK_HOST.test(listen.slice(0, listen.lastIndexOf(':')));
+}
 
 /**
  * The fields the cross-field rules read. A shape-valid {@link Topology} is one; so is a draft that
@@ -44,6 +48,7 @@ export interface RuleInput {
     kind: ServiceKind;
     listen: string;
     receiptKey?: string | undefined;
+    registry?: { listen: string } | undefined;
     storage?: { kind: 'sqlite' } | { kind: 'postgres'; url: string } | undefined;
     envelopeThreshold: number;
     access?: { readers?: readonly string[] | undefined; ops?: readonly string[] | undefined } | undefined;
@@ -100,6 +105,9 @@ export function crossFieldProblems(topology: RuleInput): TopologyProblem[] {
     // Two stampers on one socket path: the second would find the first's socket in use.
     if (h.stamp !== false && h.stamp.stamper?.socket !== undefined) listen(`unix:${h.stamp.stamper.socket}`, `hops[${i}].stamp.stamper.socket`);
   });
+  services.forEach((s, i) => {
+    if (s.registry) listen(s.registry.listen, `services[${i}].registry.listen`);
+  });
 
   hops.forEach((hop, i) => {
     const at = `hops[${i}]`;
@@ -118,7 +126,7 @@ export function crossFieldProblems(topology: RuleInput): TopologyProblem[] {
     }
     if (via === 'forward-auth' && !stamper) add(`${at}.stamp.stamper`, 'required when via is forward-auth (socket: PATH, or listen: host:port for mTLS)');
     if (via === 'native' && stamper) add(`${at}.stamp.stamper`, 'only used with via: forward-auth');
-    if (stamper?.listen !== undefined && !LOOPBACK_HOST.test(stamper.listen.slice(0, stamper.listen.lastIndexOf(':')))) {
+    if (stamper?.listen !== undefined && !isLoopback(stamper.listen)) {
       add(`${at}.stamp.stamper.listen`, 'must be a loopback address: the stamper serves the gateway next to it');
     }
     duplicateKids(keys, `${at}.stamp.keys`, add);
@@ -132,6 +140,12 @@ export function crossFieldProblems(topology: RuleInput): TopologyProblem[] {
     if (service.kind !== 'evidence-locker' && service.receiptKey) add(`${at}.receiptKey`, `only an evidence-locker signs receipts, not a ${service.kind}`);
     if (service.storage?.kind === 'postgres' && !/^(postgres(ql)?:\/\/.+|env:[A-Za-z_][A-Za-z0-9_]*)$/.test(service.storage.url)) {
       add(`${at}.storage.url`, 'must be a postgres:// or postgresql:// URL, or env:NAME to read it from the environment');
+    }
+    if (GUARDED_SERVICE_KINDS.has(service.kind)) {
+      if (!service.registry) add(`${at}.registry`, `required for an ${service.kind} (where the registry behind the guard listens, docs/topology.md#oci-registry)`);
+      else if (!isLoopback(service.registry.listen)) add(`${at}.registry.listen`, 'must be a loopback address: only the guard may reach the registry (docs/services.md#the-guard)');
+    } else if (service.registry) {
+      add(`${at}.registry`, `only an oci-registry has a registry behind it; an ${service.kind} verifies provenance itself`);
     }
     accessProblems(topology, service.access, at, add);
     const fewest = Math.min(...scanners.map((s) => s.signing.keys.length));

@@ -6,8 +6,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { runDemo } from '../../src/demo/run.js';
 import { requireProgram } from '../support/programs.js';
+import { EXAMPLES } from './support/harness.js';
 
 describe('stella-gateway demo', () => {
   it('delivers the sample SBOM through NGINX, the WAF and HAProxy, rejects both forgeries and cleans up', async () => {
@@ -41,6 +43,24 @@ describe('stella-gateway demo', () => {
     assert.match(lines.join('\n'), /scanner-02's certificate, scanner-01's key: HTTP 401 envelope-invalid/);
     assert.equal(sbom?.receipt.scanner?.id, 'scanner-01');
     // Without --keep and --dir the temp deployment is removed, so nothing is left to run from it.
+    assert.equal(existsSync(outcome.workDir), false);
+  });
+
+  it('with the registry topology, pushes an artifact and its attestation through the chain to docker-registry and reads them back verified', async () => {
+    for (const program of ['nginx', 'apache2', 'haproxy', 'docker-registry']) requireProgram(program);
+    const lines: string[] = [];
+    const outcome = await runDemo({ topologyFile: join(EXAMPLES, 'topology-registry.yaml'), print: (text) => lines.push(text) });
+
+    assert.equal(outcome.ok, true, lines.join('\n'));
+    assert.equal(outcome.delivered.length, 0);
+    assert.match(outcome.registry?.imageDigest ?? '', /^sha256:[a-f0-9]{64}$/);
+    assert.equal(outcome.registry?.attestationTag, `${outcome.registry?.imageDigest.replace(':', '-')}.att`);
+    assert.deepEqual(outcome.registry?.verifiedKeyids, ['scanner-01-hmac']);
+    assert.deepEqual(outcome.rejections.map((r) => [r.status, r.code]), [
+      [403, 'untrusted-peer'],
+      [401, 'provenance-tampered'],
+    ]);
+    assert.deepEqual(outcome.probe.rows.map((r) => [r.id, r.kind, r.status]).at(-1), ['registry', 'oci-registry', 'ok']);
     assert.equal(existsSync(outcome.workDir), false);
   });
 });

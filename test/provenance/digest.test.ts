@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkContentDigest, contentDigestOf } from '../../src/provenance/digest.js';
+import { createHash } from 'node:crypto';
+import { checkContentDigest, checkContentDigestHash, contentDigestOf } from '../../src/provenance/digest.js';
 
 // RFC 9530 §2, Figure 1: the body `{"hello": "world"}` and its sha-256 Content-Digest.
 const RFC_BODY = Buffer.from('{"hello": "world"}');
@@ -24,5 +25,11 @@ describe('Content-Digest', () => {
     it(`reports ${name} as a mismatch`, () => {
       assert.equal(typeof checkContentDigest(value, RFC_BODY), 'string');
     });
+    it(`reports ${name} as the same mismatch for a body hashed while it streamed (the guard)`, () => {
+      assert.equal(checkContentDigestHash(value, createHash('sha256').update(RFC_BODY).digest()), checkContentDigest(value, RFC_BODY));
+    });
   }
+  it('accepts the RFC 9530 §2 digest for the streamed hash of its body', () => {
+    assert.equal(checkContentDigestHash(RFC_DIGEST, createHash('sha256').update(RFC_BODY).digest()), null);
+  });
 });

@@ -19,6 +19,6 @@ describe('service problem registry', () => {
 
   it('gives no client mistake a 5xx', () => {
     const serverSide = Object.entries(SERVICE_PROBLEMS).filter(([, p]) => p.status >= 500).map(([code]) => code);
-    assert.deepEqual(serverSide.sort(), ['internal-error', 'not-ready', 'storage-unavailable']);
+    assert.deepEqual(serverSide.sort(), ['internal-error', 'not-ready', 'storage-unavailable', 'upstream-unavailable']);
   });
 });

@@ -19,10 +19,10 @@ function populate(dir: string): void {
   };
   put('pki/ca-bundle.pem', PEM);
   put('pki/crl.pem', PEM.replaceAll('CERTIFICATE', 'X509 CRL'));
-  for (const [role, name] of [['scanner', 'scanner-01'], ['gateway', 'gw-edge'], ['gateway', 'waf'], ['gateway', 'gw-internal'], ['service', 'evidence-locker']]) {
+  for (const [role, name] of [['scanner', 'scanner-01'], ['scanner', 'scanner-02'], ['gateway', 'gw-edge'], ['gateway', 'waf'], ['gateway', 'gw-internal'], ['service', 'evidence-locker']]) {
     for (const f of ['cert.pem', 'key.pem', 'chain.pem']) put(`pki/issued/${role}/${name}/${f}`, PEM);
   }
-  for (const k of ['scanner-01.hmac', 'gw-edge.key', 'gw-internal.key']) put(`keys/${k}`, `${randomBytes(32).toString('base64')}\n`);
+  for (const k of ['scanner-01.hmac', 'scanner-02.hmac', 'gw-edge.key', 'gw-internal.key']) put(`keys/${k}`, `${randomBytes(32).toString('base64')}\n`);
   put('keys/evidence-locker-receipt.pem', PEM.replaceAll('CERTIFICATE', 'PRIVATE KEY'));
 }
 

@@ -225,3 +225,51 @@ describe('validateTopology', () => {
     assert.deepEqual(problems((t) => delete hop(t, 1).next), [{ path: 'hops[1].next', message: 'required' }]);
   });
 });
+
+describe('validateTopology for an oci-registry behind its guard', () => {
+  const registry = (t: ReturnType<typeof valid>): void => {
+    t.services[0] = { id: 'registry', kind: 'oci-registry', listen: '127.0.0.1:9543', registry: { listen: '127.0.0.1:9544' } };
+    hop(t, 2).next = 'registry';
+  };
+
+  it('accepts a registry whose program listens on its own loopback address', () => {
+    assert.deepEqual(problems(registry), []);
+  });
+
+  it('requires the registry block of an oci-registry', () => {
+    assert.deepEqual(
+      problems((t) => {
+        registry(t);
+        delete t.services[0]!.registry;
+      }),
+      [{ path: 'services[0].registry', message: 'required for an oci-registry (where the registry behind the guard listens, docs/topology.md#oci-registry)' }],
+    );
+  });
+
+  it('refuses a registry reachable from outside the machine: only the guard may reach it', () => {
+    assert.deepEqual(
+      problems((t) => {
+        registry(t);
+        t.services[0]!.registry = { listen: '10.0.0.5:9544' };
+      }).map((p) => p.path),
+      ['services[0].registry.listen'],
+    );
+  });
+
+  it('refuses a registry listening where the guard or a hop listens', () => {
+    assert.deepEqual(
+      problems((t) => {
+        registry(t);
+        t.services[0]!.registry = { listen: '127.0.0.1:9543' };
+      }),
+      [{ path: 'services[0].registry.listen', message: '127.0.0.1:9543 is already the listen address of services[0]' }],
+    );
+  });
+
+  it('refuses a registry block on a service that verifies provenance itself', () => {
+    assert.deepEqual(
+      problems((t) => (t.services[0]!.registry = { listen: '127.0.0.1:9544' })),
+      [{ path: 'services[0].registry', message: 'only an oci-registry has a registry behind it; an evidence-locker verifies provenance itself' }],
+    );
+  });
+});

@@ -9,6 +9,7 @@ import { register as topology } from './topology.js';
 import { register as gateway } from './gateway.js';
 import { register as serve } from './serve.js';
 import { register as stamper } from './stamper.js';
+import { register as guard } from './guard.js';
 import { register as scanner } from './scanner.js';
 
 import { register as probe } from './probe.js';
@@ -24,6 +25,7 @@ export const commandGroups: RegisterGroup[] = [
   gateway,
   serve,
   stamper,
+  guard,
   scanner,
   probe,
   evidence,

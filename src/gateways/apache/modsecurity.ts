@@ -8,7 +8,8 @@
  */
 import type { ResolvedHop } from '../../topology/resolve.js';
 import { IN_TOTO_PAYLOAD_TYPE } from '../../dsse/intoto.js';
-import { DEFAULT_MAX_BODY_BYTES, KID_PATTERN } from '../../topology/schema.js';
+import { MANIFEST_MEDIA_TYPES, REPOSITORY_PATTERN, TAG_PATTERN } from '../../registry/oci.js';
+import { DEFAULT_MAX_BODY_BYTES, GUARDED_SERVICE_KINDS, KID_PATTERN } from '../../topology/schema.js';
 import { APACHE_SYSTEM_PATHS, type ApacheHopLayout } from './layout.js';
 
 /** CRS defaults when a WAF hop has no `waf:` block (the schema's defaults). */
@@ -131,7 +132,54 @@ SecAction \\
     setvar:tx.outbound_anomaly_score_threshold=${OUTBOUND_ANOMALY_THRESHOLD}"
 
 ${envelopeFieldsBlock()}
-`;
+${leadsToGuardedService(hop) ? `
+${registryRouteRules()}
+` : ''}`;
+}
+
+/**
+ * Whether a hop's chain ends at a service behind a guard (an `oci-registry`): only such a WAF hop
+ * gets the registry route rules.
+ */
+function leadsToGuardedService(hop: ResolvedHop): boolean {
+  let target = hop.nextTarget;
+  while (target.type === 'hop') target = target.hop.nextTarget;
+  return GUARDED_SERVICE_KINDS.has(target.service.kind);
+}
+
+/** Blob upload sessions of the OCI distribution API (POST to start, PUT/PATCH to send). */
+export const REGISTRY_UPLOAD_ROUTE_PATTERN = `^/v2/${REPOSITORY_PATTERN.source.slice(1, -1)}/blobs/uploads/[A-Za-z0-9-]*$`;
+/** Manifests by tag or digest (PUT to push). */
+export const REGISTRY_MANIFEST_ROUTE_PATTERN = `^/v2/${REPOSITORY_PATTERN.source.slice(1, -1)}/manifests/(?:${TAG_PATTERN.source.slice(1, -1)}|sha256:[a-f0-9]{64})$`;
+
+/**
+ * The OCI distribution API pushes with PUT and PATCH and sends blobs as
+ * `application/octet-stream` and manifests under their own media types, all of which CRS 3.3's
+ * default policy refuses (rules 911100, 920420). On exactly those two route shapes, and only on a
+ * WAF hop in front of a registry, the policy is widened to what the route needs; every other CRS
+ * rule still runs on them (docs/gateways/apache-modsecurity.md#registry-routes). Set in phase 1,
+ * before the CRS initialisation (901), which keeps values already set.
+ */
+function registryRouteRules(): string {
+  const types = (list: readonly string[]): string => list.map((t) => `|${t}|`).join(' ');
+  return `# stella: OCI registry routes (docs/gateways/apache-modsecurity.md#registry-routes).
+SecRule REQUEST_FILENAME "@rx ${REGISTRY_UPLOAD_ROUTE_PATTERN}" \\
+    "id:10110,\\
+    phase:1,\\
+    pass,\\
+    nolog,\\
+    t:none,\\
+    setvar:'tx.allowed_methods=GET HEAD POST PUT PATCH',\\
+    setvar:'tx.allowed_request_content_type=${types(['application/octet-stream'])}'"
+
+SecRule REQUEST_FILENAME "@rx ${REGISTRY_MANIFEST_ROUTE_PATTERN}" \\
+    "id:10111,\\
+    phase:1,\\
+    pass,\\
+    nolog,\\
+    t:none,\\
+    setvar:'tx.allowed_methods=GET HEAD PUT',\\
+    setvar:'tx.allowed_request_content_type=${types(MANIFEST_MEDIA_TYPES)}'"`;
 }
 
 /**

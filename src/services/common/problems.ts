@@ -20,6 +20,7 @@ export const SERVICE_PROBLEMS = {
   'unsupported-media-type': { status: 415, title: 'The request body has a media type the route does not take' },
   'not-ready': { status: 503, title: 'The service is not ready' },
   'storage-unavailable': { status: 503, title: 'The evidence store is unavailable' },
+  'upstream-unavailable': { status: 502, title: 'The service behind the guard did not answer' },
   'internal-error': { status: 500, title: 'Unexpected server error' },
 } as const satisfies Record<string, { status: number; title: string }>;
 

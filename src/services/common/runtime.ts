@@ -107,8 +107,8 @@ export async function loadServiceRuntime(topology: ResolvedTopology, serviceId: 
   return { service, hopKeys, scannerKeys, receiptSigner, store, replayCache };
 }
 
-/** The replay cache that matches the service's storage kind. */
-async function openReplayCache(service: ResolvedService, baseDir: string, env: Readonly<Record<string, string | undefined>>): Promise<ReplayCache> {
+/** The replay cache that matches the service's storage kind (the guard of an oci-registry opens its own the same way). */
+export async function openReplayCache(service: ResolvedService, baseDir: string, env: Readonly<Record<string, string | undefined>>): Promise<ReplayCache> {
   const storage = service.storage;
   switch (storage?.kind) {
     case 'postgres': {

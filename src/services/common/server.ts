@@ -12,7 +12,8 @@ import type { ResolvedTopology } from '../../topology/resolve.js';
 import { buildLockerApp } from '../locker/app.js';
 import { buildWebServiceApp } from '../webservice/app.js';
 import { certificateCheck } from './health.js';
-import { fileExists, loadServiceRuntime } from './runtime.js';
+import { GUARDED_SERVICE_KINDS } from '../../topology/schema.js';
+import { fileExists, loadServiceRuntime, ServiceConfigError } from './runtime.js';
 
 /** Options of {@link startService}. */
 export interface StartServiceOptions {
@@ -45,6 +46,8 @@ export function parseListen(listen: string): { host: string; port: number } {
 /** Loads keys, store and certificate, builds the app of the service's kind and listens. */
 export async function startService(options: StartServiceOptions): Promise<RunningService> {
   const { topology } = options;
+  const kind = topology.services.find((s) => s.id === options.serviceId)?.kind;
+  if (kind && GUARDED_SERVICE_KINDS.has(kind)) throw new ServiceConfigError(`services.${options.serviceId} is an ${kind}: a third-party program behind \`stella-gateway guard\`, not a service \`serve\` runs`);
   const runtime = await loadServiceRuntime(topology, options.serviceId, options.env);
   const { service } = runtime;
   const provider = new MtlsCertificateProvider({

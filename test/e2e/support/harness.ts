@@ -59,7 +59,7 @@ export async function startChain(topologyFile: string, options: Partial<PrepareO
   // A test process ended by a signal (Ctrl-C, a CI timeout) runs no `after` hook: stop every part
   // by PID here, synchronously, then die of the same signal. Removed again by close().
   const onSignal = (signal: NodeJS.Signals): void => {
-    const pids = [...dep.gateways.values(), ...dep.services.values(), ...dep.stampers.values()].map((p) => p.pid);
+    const pids = [...dep.gateways.values(), ...dep.services.values(), ...dep.stampers.values(), ...dep.registries.values()].map((p) => p.pid);
     for (const pid of pids) {
       try {
         if (pid > 0) process.kill(pid, 'SIGTERM');
@@ -119,7 +119,7 @@ function logTails(dep: Deployment): string {
     }
   };
   const parts: [string, string][] = [];
-  for (const proc of [...dep.services.values(), ...dep.stampers.values()]) parts.push([proc.name, tail(proc.logFile)]);
+  for (const proc of [...dep.services.values(), ...dep.stampers.values(), ...dep.registries.values()]) parts.push([proc.name, tail(proc.logFile)]);
   for (const gateway of dep.gateways.values()) {
     const logs = join(dep.gatewaysDir, gateway.hop.id, 'logs');
     parts.push([`${gateway.hop.id} stderr`, tail(gateway.stderrFile)]);

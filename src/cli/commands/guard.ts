@@ -1,0 +1,55 @@
+/**
+ * `stella-gateway guard --topology FILE --service ID` (docs/services.md#the-guard): runs the
+ * verifying guard of a service that cannot verify provenance itself (an `oci-registry`) on the
+ * service's `listen`, forwarding what passes to `registry.listen`, until SIGINT or SIGTERM.
+ * Exit 2 for configuration errors.
+ */
+import type { Command } from 'commander';
+import { CliError, EXIT_USAGE } from '../output.js';
+import { loadTopology } from '../../topology/load.js';
+import { TopologyError, formatProblems } from '../../topology/errors.js';
+import { isStellaError } from '../../errors/base.js';
+import { startGuard } from '../../guard/server.js';
+
+/** Options of {@link runGuard}. */
+export interface GuardOptions {
+  topology: string;
+  service: string;
+  listen?: string;
+}
+
+/** Registers the `guard` command. */
+export function register(program: Command): void {
+  program
+    .command('guard')
+    .description('Run the verifying guard in front of a service that cannot verify provenance itself (oci-registry)')
+    .requiredOption('--topology <file>', 'topology file (YAML or JSON)')
+    .requiredOption('--service <id>', 'the guarded service (oci-registry kind)')
+    .option('--listen <host:port>', "override the service's listen address")
+    .action(async (options: GuardOptions) => {
+      await runGuard(options);
+    });
+}
+
+/** Starts the guard and resolves once a signal closed it. */
+export async function runGuard(options: GuardOptions): Promise<void> {
+  let running;
+  try {
+    const topology = await loadTopology(options.topology);
+    running = await startGuard({ topology, serviceId: options.service, ...(options.listen ? { listen: options.listen } : {}) });
+  } catch (error) {
+    if (error instanceof TopologyError) throw new CliError(`${options.topology}:\n${formatProblems(error.problems)}`, EXIT_USAGE);
+    if (isStellaError(error) || error instanceof TypeError) throw new CliError(`${options.service}: ${error.message}`, EXIT_USAGE);
+    throw error;
+  }
+  process.stderr.write(`guard of ${options.service} listening on ${running.url}\n`);
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      void running.close().then(() => resolve());
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+}

@@ -1,0 +1,146 @@
+/**
+ * The verifying guard (docs/services.md#the-guard): a small streaming reverse proxy that listens
+ * where the last hop forwards to a service that cannot verify provenance itself (an OCI registry),
+ * runs the receiving checks of docs/provenance.md#4 through the plain Node adapter — the same
+ * `checkHeaders`/`checkRequest` core as the services, in the same order, with the same codes — and
+ * only then forwards the request over mTLS to the service with its own service-role certificate.
+ *
+ * Bodies are spooled to a private file while hashed and forwarded from it once `Content-Digest`
+ * matched: the registry never receives a byte of a body that did not. Answers (blobs of any size)
+ * stream back without being held. The request handling is `handler.ts`; this file is its TLS.
+ */
+import { createServer, type Server } from 'node:https';
+import { join } from 'node:path';
+import pino from 'pino';
+import { MtlsCertificateProvider, attachToServer, createMtlsDispatcher, createMtlsSecureContextOptions } from '../pki/index.js';
+import { loadHopKeyring } from '../provenance/keys.js';
+import type { ReplayCache } from '../provenance/replay/cache.js';
+import { fileExists, openReplayCache, ServiceConfigError } from '../services/common/runtime.js';
+import { parseListen } from '../services/common/server.js';
+import { GUARDED_SERVICE_KINDS } from '../topology/schema.js';
+import type { ResolvedService, ResolvedTopology } from '../topology/resolve.js';
+import { SERVICE_REQUEST_TIMEOUT_SECONDS } from '../topology/timeouts.js';
+import { createGuardHandler } from './handler.js';
+
+export { REGISTRY_BASE_PATH } from './handler.js';
+
+/** Options of {@link startGuard}. */
+export interface StartGuardOptions {
+  topology: ResolvedTopology;
+  serviceId: string;
+  /** `host:port`; default the service's `listen`. Port 0 picks a free port (tests). */
+  listen?: string;
+  /** Where bodies are spooled; default `<rootDirectory>/../guard-spool-<id>`, beside the registry's storage. */
+  spoolDir?: string;
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Replay cache; default the one of the service's `storage` (as `serve` opens it). */
+  replayCache?: ReplayCache;
+  now?: () => number;
+  /** Log decisions (one JSON line each, on stderr); default true. */
+  logDecisions?: boolean;
+}
+
+/** A running guard. */
+export interface RunningGuard {
+  /** `https://host:port` actually bound. */
+  url: string;
+  server: Server;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the guard of a guarded service.
+ *
+ * @example
+ * const guard = await startGuard({ topology, serviceId: 'registry' });
+ * // … await guard.close();
+ */
+export async function startGuard(options: StartGuardOptions): Promise<RunningGuard> {
+  const { topology } = options;
+  const service = guardedService(topology, options.serviceId);
+  const { registry } = service;
+  let hopKeys;
+  try {
+    hopKeys = await loadHopKeyring(topology);
+  } catch (error) {
+    throw new ServiceConfigError((error as Error).message, { cause: error });
+  }
+  const provider = new MtlsCertificateProvider({
+    source: {
+      kind: 'files',
+      cert: service.tls.chain,
+      key: service.tls.key,
+      ca: topology.pki.caBundle,
+      ...(fileExists(topology.pki.crl) ? { crl: topology.pki.crl } : {}),
+      watch: true,
+    },
+    // docs/operations/certificates.md#revocation: a republished CRL or bundle is in use within this.
+    trustReloadIntervalMs: topology.pki.reloadSeconds * 1000,
+  });
+  await provider.start();
+  const replayCache = options.replayCache ?? (await openReplayCache(service, topology.baseDir, options.env ?? process.env).catch((error: unknown) => {
+    provider.stop();
+    throw error;
+  }));
+  // The guard's client certificate is the service's own leaf (role service): the registry trusts
+  // the CA, and only the guard can reach its loopback listener (docs/topology.md#oci-registry).
+  const upstream = createMtlsDispatcher(provider, { connect: { servername: service.serverName } });
+  const handler = createGuardHandler({
+    topology,
+    service,
+    hopKeys,
+    replayCache,
+    upstream,
+    origin: `https://${registry.listen}`,
+    spoolDir: options.spoolDir ?? join(registry.rootDirectory, '..', `guard-spool-${service.id}`),
+    certificate: () => provider.ready(),
+    ...(options.now ? { now: options.now } : {}),
+    ...(options.logDecisions === false ? {} : { logger: pino({ name: `guard-${service.id}` }, pino.destination(2)) }),
+  });
+  const closeAll = async (): Promise<void> => {
+    await handler.close();
+    await upstream.close();
+    if (!options.replayCache) await replayCache.close();
+  };
+  const server = createServer({ ...createMtlsSecureContextOptions(provider.current()), requestCert: true, rejectUnauthorized: true }, handler);
+  // The innermost timeout of the chain's schedule, as for the services (docs/gateways/README.md#timeouts).
+  server.requestTimeout = SERVICE_REQUEST_TIMEOUT_SECONDS * 1000;
+  const detach = attachToServer(server, provider, { endRevokedPeers: true });
+  const { host, port } = parseListen(options.listen ?? service.listen);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => resolve());
+    });
+  } catch (error) {
+    detach();
+    provider.stop();
+    await closeAll();
+    throw error;
+  }
+  const address = server.address();
+  const bound = typeof address === 'object' && address ? address.port : port;
+  return {
+    url: `https://${host.includes(':') ? `[${host}]` : host}:${bound}`,
+    server,
+    async close() {
+      detach();
+      provider.stop();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+      await closeAll();
+    },
+  };
+}
+
+/** The service a guard runs for. @throws ServiceConfigError when it is missing or not a guarded kind. */
+export function guardedService(topology: ResolvedTopology, serviceId: string): ResolvedService & { registry: NonNullable<ResolvedService['registry']> } {
+  const service = topology.services.find((s) => s.id === serviceId);
+  if (!service) throw new ServiceConfigError(`no service "${serviceId}" in topology ${topology.name} (services: ${topology.services.map((s) => s.id).join(', ')})`);
+  if (!GUARDED_SERVICE_KINDS.has(service.kind) || !service.registry) {
+    throw new ServiceConfigError(`services.${serviceId} is a ${service.kind}; a guard runs in front of ${[...GUARDED_SERVICE_KINDS].join(', ')} services only (run \`serve\` for it)`);
+  }
+  return service as ResolvedService & { registry: NonNullable<ResolvedService['registry']> };
+}
