@@ -26,7 +26,7 @@ describe('SQLite evidence store', () => {
       await store.close();
       const db = new Database(file, { readonly: true });
       assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
-      assert.equal(db.pragma('user_version', { simple: true }), 2);
+      assert.equal(db.pragma('user_version', { simple: true }), 3);
       db.close();
     } finally {
       dir.remove();
