@@ -13,6 +13,7 @@ import { submitArtifacts } from '../../src/scanner/submit.js';
 import type { ScannerSetup } from '../../src/scanner/config.js';
 import { NOW_MS, lockerWorld } from '../services/support/locker.js';
 import type { LockerWorld } from '../services/support/locker.js';
+import { readAll } from '../storage/contract.js';
 import { waitFor } from './support/cli.js';
 import { noSleep, scannerFixture } from './support/fixture.js';
 import type { ScannerFixture } from './support/fixture.js';
@@ -51,6 +52,10 @@ describe('scanner delivery to the real Evidence Locker', () => {
     const record = await world.store.getEvidence(result?.envelopeSha256 ?? '');
     assert.equal(record?.scanId, 'real-1');
     assert.equal(record?.receipt, outbox.get(result?.itemId ?? -1)?.receipt);
+    // The artifact's bytes reached the locker too, referenced by the scan and its statement.
+    const ref = await world.store.getArtifactRef('real-1', result?.artifactSha256 ?? '');
+    assert.equal(ref?.evidenceSha256, result?.envelopeSha256);
+    assert.deepEqual(await readAll((await world.store.getArtifact(result?.artifactSha256 ?? ''))!), Buffer.from('{"real":1}'));
   });
 
   it('after a lost answer, resends the frozen envelope and the locker keeps one row', async () => {
