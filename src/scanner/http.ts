@@ -105,6 +105,54 @@ export async function postArtifact(
 }
 
 /**
+ * Reads an artifact back through the chain (`GET /api/v1/artifacts/{sha256}`, scoped by the scan
+ * id) and hashes it as it streams in, never holding it whole: what an auditor or the demo checks.
+ *
+ * @throws ScannerError classified like the other requests (404 `artifact-not-found` → SCANNER_REJECTED).
+ */
+export async function fetchArtifactDigest(
+  dispatcher: Dispatcher,
+  endpoint: EdgeEndpoint,
+  scanId: string,
+  sha256: string,
+  timeoutMs: number = DEFAULT_REQUEST_TIMEOUT_MS,
+): Promise<{ size: number; sha256: string; contentDigest: string | undefined }> {
+  let response: Dispatcher.ResponseData;
+  try {
+    response = await request(new URL(`${ARTIFACTS_PATH}/${sha256}`, endpoint.origin), {
+      method: 'GET',
+      dispatcher,
+      headers: { host: hostHeader(endpoint), 'x-stella-scan-id': scanId },
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+  } catch (error) {
+    throw classifyFailure(error);
+  }
+  if (response.statusCode !== 200) {
+    let body: unknown;
+    try {
+      body = JSON.parse(await readLimited(response.body));
+    } catch {
+      body = undefined;
+    }
+    throw classifyStatus(response.statusCode, body);
+  }
+  const hash = createHash('sha256');
+  let size = 0;
+  try {
+    for await (const chunk of response.body) {
+      const buf = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+      size += buf.length;
+      hash.update(buf);
+    }
+  } catch (error) {
+    throw classifyFailure(error);
+  }
+  const digest = response.headers['content-digest'];
+  return { size, sha256: hash.digest('hex'), contentDigest: Array.isArray(digest) ? digest[0] : digest };
+}
+
+/**
  * Asks the locker whether an envelope is already stored (`GET /api/v1/evidence/{sha256}`, SPEC §8).
  * Returns its receipt, or null on 404. Used before re-signing an item whose client certificate
  * changed, so an envelope that did arrive before a crash is not stored a second time.
