@@ -12,7 +12,7 @@ import { Readable } from 'node:stream';
 import Database from 'better-sqlite3';
 import { request } from 'undici';
 import { ARTIFACT_FIXTURES } from '../fixtures/artifacts.js';
-import { REFERENCE_TOPOLOGY, startChain, type Chain } from './support/harness.js';
+import { CADDY_TOPOLOGY, REFERENCE_TOPOLOGY, startChain, type Chain } from './support/harness.js';
 import { contentDigest, edgeHost, problemCode, send, sha256Hex, startWorker, type Answer, type ChainWorker } from './support/client.js';
 
 let chain: Chain;
@@ -131,5 +131,26 @@ describe('artifacts through the reference chain', () => {
     await res.body.dump();
     body.destroy();
     assert.deepEqual(storedCopies('a'.repeat(64)), { copies: 0, refs: [] });
+  });
+});
+
+describe('artifacts through the Caddy chain (Caddy + forward-auth stamper → WAF → HAProxy)', () => {
+  let caddy: Chain;
+  let caddyWorker: ChainWorker;
+  before(async () => {
+    caddy = await startChain(CADDY_TOPOLOGY);
+    caddyWorker = await startWorker(caddy);
+  });
+  after(async () => {
+    await caddyWorker?.close();
+    await caddy?.close();
+  });
+
+  it('delivers every artifact kind, bytes included, on the first attempt', async () => {
+    for (const fixture of ARTIFACT_FIXTURES) {
+      const [result] = await caddyWorker.submit(`scan-e2e-caddy-${fixture.kind}`, { [fixture.name]: fixture.bytes });
+      assert.equal(result?.state, 'delivered', `${fixture.kind}: ${result?.code}: ${result?.message}\n${caddy.logTails()}`);
+      assert.equal(result?.attempts, 1);
+    }
   });
 });
