@@ -3,7 +3,7 @@ import { strict as assert } from 'node:assert';
 import { randomBytes } from 'node:crypto';
 import { ARTIFACT_FIXTURES } from '../fixtures/artifacts.js';
 import { readAll } from '../storage/contract.js';
-import { OTHER_SCANNER_ID, send, sha256Hex, signedEnvelope, stamp, type TestScanner } from './support/fixture.js';
+import { LAST_HOP, OTHER_SCANNER_ID, send, sha256Hex, signedEnvelope, stamp, type TestScanner } from './support/fixture.js';
 import { lockerWorld, NOW_MS, type LockerWorld } from './support/locker.js';
 
 type Response = Awaited<ReturnType<typeof send>>;
@@ -83,6 +83,8 @@ describe('Evidence Locker artifacts', () => {
     assert.ok(refs.every((r) => r !== null && r.sha256 === sha256));
     assert.notEqual(refs[0]!.evidenceSha256, refs[1]!.evidenceSha256);
     assert.ok((await readAll((await world.store.getArtifact(sha256))!)).equals(bytes));
+    const metrics = await world.app.inject({ method: 'GET', url: '/metrics', headers: LAST_HOP });
+    for (const outcome of ['stored', 'referenced', 'duplicate']) assert.match(metrics.body, new RegExp(`stella_artifact_ingests_total\\{[^}]*outcome="${outcome}"[^}]*\\} [1-9]`));
   });
 
   it('refuses bytes that do not hash to the digest their statement names: 422 binding-mismatch, nothing stored', async () => {

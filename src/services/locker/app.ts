@@ -132,6 +132,6 @@ export async function buildLockerApp(options: LockerAppOptions): Promise<Fastify
     return { scanId, evidence: records.map((r) => evidenceView(r, { withEnvelope: false })) };
   });
 
-  installArtifactRoutes(app, { store, access, now });
+  installArtifactRoutes(app, { store, access, metrics, now });
   return app;
 }

@@ -13,6 +13,7 @@ import { ARTIFACTS_PATH, ARTIFACT_MEDIA_TYPE, namesSubject, sha256Hex } from '..
 import { ProvenanceError } from '../../provenance/problems.js';
 import type { ArtifactRef, EvidenceStore } from '../../storage/types.js';
 import type { AccessPolicy } from '../common/access.js';
+import type { ServiceMetrics } from '../common/metrics.js';
 import { requireSameScan, SCAN_ID_PARAMS, verifiedProvenance as verified } from '../common/binding.js';
 import { ServiceError } from '../common/problems.js';
 
@@ -22,6 +23,7 @@ const SHA256_PARAM = { type: 'object', required: ['sha256'], properties: { sha25
 export interface ArtifactRoutesOptions {
   store: EvidenceStore;
   access: AccessPolicy;
+  metrics: ServiceMetrics;
   now: () => number;
 }
 
@@ -32,7 +34,7 @@ export function artifactView(ref: ArtifactRef): Record<string, unknown> {
 
 /** Adds `POST|GET /api/v1/artifacts/{sha256}` and `GET /api/v1/scans/{scanId}/artifacts`. */
 export function installArtifactRoutes(app: FastifyInstance, options: ArtifactRoutesOptions): void {
-  const { store, access, now } = options;
+  const { store, access, metrics, now } = options;
 
   app.post(`${ARTIFACTS_PATH}/:sha256`, { schema: { params: SHA256_PARAM } }, async (request, reply) => {
     const provenance = verified(request);
@@ -50,6 +52,7 @@ export function installArtifactRoutes(app: FastifyInstance, options: ArtifactRou
     const statement = (await store.listByScan(provenance.scanId)).find((r) => r.scannerId === requester.scannerId && namesSubject(r.envelope, sha256));
     if (!statement) throw new ProvenanceError('binding-mismatch', `no statement stored under scan ${provenance.scanId} names sha256 ${sha256}; send the statement first`);
     const put = await store.putArtifact({ sha256, bytes, scanId: provenance.scanId, scannerId: requester.scannerId, evidenceSha256: statement.sha256, storedAt: new Date(now()).toISOString() });
+    metrics.artifacts.inc({ outcome: put.bytesWritten ? 'stored' : put.created ? 'referenced' : 'duplicate' });
     request.log.info({ sha256, scanId: provenance.scanId, size: put.ref.size, created: put.created, bytesWritten: put.bytesWritten }, put.created ? 'artifact stored' : 'artifact already stored');
     reply.code(put.created ? 201 : 200).header('location', `${ARTIFACTS_PATH}/${sha256}`);
     return { ...artifactView(put.ref), created: put.created };
