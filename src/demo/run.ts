@@ -2,8 +2,9 @@
  * `stella-gateway demo` (the README's main command): a whole deployment from
  * `examples/topology.yaml` (or `--topology`) in a temp folder — generated PKI and keys, rendered configs, real
  * NGINX, Apache+ModSecurity+CRS and HAProxy, the Evidence Locker on SQLite — then sample
- * artifacts delivered through it, their verified hop chains and receipts printed, two forged
- * requests and a stolen signing key shown being rejected with their codes, and the probe table.
+ * artifacts delivered through it (statement, then the file itself, read back through the chain),
+ * their verified hop chains and receipts printed, two forged requests and a stolen signing key
+ * shown being rejected with their codes, and the probe table.
  */
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -18,6 +19,7 @@ import { certificateFingerprint } from '../pki/index.js';
 import { deliveryOptionsFor } from '../scanner/config.js';
 import { Outbox } from '../scanner/outbox.js';
 import { submitArtifacts } from '../scanner/submit.js';
+import { fetchArtifactDigest } from '../scanner/http.js';
 import { probeTopology, type ProbeResult } from '../probes/probe.js';
 import { prepareDeployment } from '../deploy/prepare.js';
 import { startDeployment, type Deployment } from '../deploy/start.js';
@@ -46,7 +48,15 @@ export interface DemoOptions {
 export interface DemoOutcome {
   readonly ok: boolean;
   readonly workDir: string;
-  readonly delivered: { file: string; envelopeSha256: string; receipt: VerifiedReceipt['predicate'] }[];
+  readonly delivered: {
+    file: string;
+    envelopeSha256: string;
+    receipt: VerifiedReceipt['predicate'];
+    /** SHA-256 of the file as the statement names it and the locker stored it. */
+    artifactSha256: string;
+    /** SHA-256 of the bytes read back through the chain (`GET /api/v1/artifacts/{sha256}`). */
+    fetchedSha256: string;
+  }[];
   /** The registry scene, when the topology has an `oci-registry` (docs/services.md#the-guard). */
   readonly registry?: RegistryOutcome;
   readonly rejections: { attempt: string; status: number; code: string; expected: string }[];
@@ -84,7 +94,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoOutcome> {
     const probe = await probeTopology(topology);
     print(formatTable(['part', 'kind', 'status', 'latency', 'cert expires'], probe.rows.map((r) => [r.id, r.kind, r.status.toUpperCase(), r.latencyMs === null ? '-' : `${r.latencyMs} ms`, r.certificateExpiry ?? '-'])));
 
-    const ok = (!hasLocker || delivered.length > 0) && (!registryService || registry !== undefined) && rejections.every((r) => r.code === r.expected) && probe.ok;
+    const ok = (!hasLocker || (delivered.length > 0 && delivered.every((d) => d.fetchedSha256 === d.artifactSha256))) && (!registryService || registry !== undefined) && rejections.every((r) => r.code === r.expected) && probe.ok;
     print(`\n${ok ? 'Demo complete: evidence delivered with a verified chain, forgeries rejected.' : 'Demo FAILED: see above.'}`);
     if (options.keep) {
       keepRunning = true;
@@ -116,7 +126,8 @@ async function deliverSamples(topology: ResolvedTopology, workDir: string, print
   if (!scanner) throw new TypeError('the topology has no scanner');
   const files = (await readdir(DEMO_ARTIFACTS)).sort().map((f) => join(DEMO_ARTIFACTS, f));
   const scanId = `demo-${new Date().toISOString().slice(0, 19).replace(/[-:T]/g, '')}-${randomBytes(2).toString('hex')}`;
-  print(`\nScanner ${scanner.id} signs ${files.length} artifact(s) as DSSE envelopes (scan ${scanId}) and sends them to the edge…`);
+  print(`\nScanner ${scanner.id} signs a statement for each of ${files.length} artifact(s) (DSSE envelope naming the file's SHA-256, scan ${scanId})`);
+  print('and sends the statement, then the file itself, through the edge…');
   const setup = await deliveryOptionsFor(topology, scanner.id);
   const outbox = Outbox.open(join(workDir, 'scanner', `${scanner.id}-outbox.db`));
   const delivered: DemoOutcome['delivered'] = [];
@@ -132,8 +143,12 @@ async function deliverSamples(topology: ResolvedTopology, workDir: string, print
       const item = outbox.get(result.itemId);
       if (!item?.receipt || !receiptKey) throw new Error(`no receipt stored for ${result.name}`);
       const receipt = await verifyReceipt(parseEnvelope(item.receipt), { publicKey: receiptKey, expectedEnvelopeSha256: result.envelopeSha256 });
-      delivered.push({ file: result.name, envelopeSha256: result.envelopeSha256, receipt: receipt.predicate });
+      // The evidence itself: read back through the whole chain and hashed (docs/services.md#artifacts).
+      const fetched = await fetchArtifactDigest(setup.pool.agentFor(setup.credentials.current()), setup.endpoint, scanId, result.artifactSha256);
+      delivered.push({ file: result.name, envelopeSha256: result.envelopeSha256, receipt: receipt.predicate, artifactSha256: result.artifactSha256, fetchedSha256: fetched.sha256 });
       print(`\n  ${result.name} → stored, envelope sha256 ${result.envelopeSha256}`);
+      print(`  ${result.name} itself → stored as artifact sha256 ${result.artifactSha256} (${item.bytes.length} bytes)`);
+      print(`  fetched back through the chain: ${fetched.size} bytes, sha256 ${fetched.sha256 === result.artifactSha256 ? 'matches the signed subject' : `${fetched.sha256} DOES NOT MATCH`}`);
       print(`  Verified hop chain (from the receipt signed by ${service?.id}, key ${receipt.keyid.slice(0, 16)}…):`);
       const rows = receipt.predicate.hops.map((h) => [String(h.seq), h.id, h.peerId, `${h.peer.slice(0, 23)}…`, h.kid, new Date(h.ts * 1000).toISOString()]);
       print(indent(formatTable(['seq', 'hop', 'peer-id', 'peer (client cert)', 'kid', 'stamped at'], rows), 4));

@@ -26,6 +26,19 @@ export interface ExportedEvidence {
   /** The request facts the MACs cover, when the store kept them (docs/services.md#offline-verification). */
   request?: RecordedRequest;
   receipt: unknown;
+  /**
+   * The artifacts stored with this statement: each file is written beside the export, named by
+   * its digest, `file` relative to the export file's folder (docs/services.md#evidence-verify-and-evidence-export).
+   */
+  artifacts?: ExportedArtifact[];
+}
+
+/** An artifact entry of an export. */
+export interface ExportedArtifact {
+  sha256: string;
+  size: number;
+  /** Path of the bytes relative to the export file's folder; absent when they were not written. */
+  file?: string;
 }
 
 /** A stored record with the fields an export needs. */
@@ -36,8 +49,8 @@ export interface ExportableRecord extends EvidenceRecordInput {
   readonly receivedAt: string;
 }
 
-/** Builds the export of one record. */
-export function exportRecord(record: ExportableRecord): ExportedEvidence {
+/** Builds the export of one record, with its artifacts when given. */
+export function exportRecord(record: ExportableRecord, artifacts?: readonly ExportedArtifact[]): ExportedEvidence {
   return {
     kind: EVIDENCE_EXPORT_KIND,
     sha256: record.sha256,
@@ -50,14 +63,25 @@ export function exportRecord(record: ExportableRecord): ExportedEvidence {
     hops: record.hops.map((h) => ({ ...h })),
     ...(record.request ? { request: { ...record.request } } : {}),
     receipt: JSON.parse(record.receipt) as unknown,
+    ...(artifacts ? { artifacts: artifacts.map((a) => ({ ...a })) } : {}),
   };
 }
+
+/** An exported record as read back: the record and its artifact entries (files still to be hashed). */
+export interface ParsedExport {
+  record: EvidenceRecordInput;
+  artifacts: ExportedArtifact[];
+}
+
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+/** An artifact's file name in an export: its digest in a folder, nothing that climbs out of it. */
+const ARTIFACT_FILE = /^[A-Za-z0-9._-]+\/[0-9a-f]{64}$/;
 
 /**
  * Reads exported records (one object or a list of them) from untrusted JSON.
  * @throws {ReceiptError} `evidence-mismatch` naming the first malformed field.
  */
-export function parseExportedRecords(value: unknown): EvidenceRecordInput[] {
+export function parseExportedRecords(value: unknown): ParsedExport[] {
   const list = Array.isArray(value) ? value : [value];
   return list.map((item: unknown, i) => {
     const bad = (field: string): never => {
@@ -82,10 +106,18 @@ export function parseExportedRecords(value: unknown): EvidenceRecordInput[] {
     } catch {
       return bad('envelopeBase64');
     }
-    return { sha256: r.sha256 as string, scanId: r.scanId as string, ...(typeof r.scannerId === 'string' ? { scannerId: r.scannerId } : {}), envelope,
-      hops: r.hops as RecordedHop[],
-      receipt: JSON.stringify(r.receipt),
-      ...(request ? { request: { method: request.method as string, pathAndQuery: request.pathAndQuery as string, contentDigest: request.contentDigest as string | null } } : {}),
-    };
+    const artifacts: ExportedArtifact[] = [];
+    if (r.artifacts !== undefined) {
+      if (!Array.isArray(r.artifacts)) bad('artifacts');
+      (r.artifacts as unknown[]).forEach((a, j) => {
+        const entry = typeof a === 'object' && a !== null ? (a as Record<string, unknown>) : {};
+        if (typeof entry.sha256 !== 'string' || !SHA256_HEX.test(entry.sha256)) bad(`artifacts[${j}].sha256`);
+        if (typeof entry.size !== 'number' || !Number.isSafeInteger(entry.size) || entry.size < 0) bad(`artifacts[${j}].size`);
+        if (entry.file !== undefined && (typeof entry.file !== 'string' || !ARTIFACT_FILE.test(entry.file))) bad(`artifacts[${j}].file`);
+        artifacts.push({ sha256: entry.sha256 as string, size: entry.size as number, ...(typeof entry.file === 'string' ? { file: entry.file } : {}) });
+      });
+    }
+    const record = { sha256: r.sha256 as string, scanId: r.scanId as string, ...(typeof r.scannerId === 'string' ? { scannerId: r.scannerId } : {}), envelope, hops: r.hops as RecordedHop[], receipt: JSON.stringify(r.receipt), ...(request ? { request: { method: request.method as string, pathAndQuery: request.pathAndQuery as string, contentDigest: request.contentDigest as string | null } } : {}) };
+    return { record, artifacts };
   });
 }

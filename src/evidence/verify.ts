@@ -27,6 +27,18 @@ export interface EvidenceRecordInput {
   readonly receipt: string;
   /** The request facts the hop MACs cover; absent in records stored before they were kept. */
   readonly request?: RecordedRequest;
+  /**
+   * The artifacts stored with this statement (docs/services.md#artifacts): the digest they were
+   * stored under and the SHA-256 the caller computed over the bytes it has (null: bytes missing).
+   * Absent or empty: no artifact was stored with the statement.
+   */
+  readonly artifacts?: readonly ArtifactDigestInput[];
+}
+
+/** One artifact of a record, hashed by the caller (streamed, so a large one is never held whole). */
+export interface ArtifactDigestInput {
+  readonly sha256: string;
+  readonly actualSha256: string | null;
 }
 
 /** Keys the checks trust. */
@@ -45,7 +57,7 @@ export interface EvidenceVerifyOptions {
 }
 
 /** The names of the checks, in the order they run; `macs` only with {@link EvidenceVerifyOptions.hopKeys}. */
-export const EVIDENCE_CHECKS = ['digest', 'envelope', 'binding', 'hops', 'receipt', 'macs'] as const;
+export const EVIDENCE_CHECKS = ['digest', 'envelope', 'binding', 'hops', 'receipt', 'artifacts', 'macs'] as const;
 export type EvidenceCheckName = (typeof EVIDENCE_CHECKS)[number];
 
 /** One check's outcome. */
@@ -72,6 +84,7 @@ export async function verifyEvidenceRecord(record: EvidenceRecordInput, options:
   add('digest', digest === record.sha256, digest === record.sha256 ? 'envelope bytes hash to the stored key' : `envelope bytes hash to ${digest}`);
 
   let intent: ReturnType<typeof parseTraversalIntent> | null = null;
+  let subjects: string[] | null = null;
   // The scanner is the one whose certificate the edge saw (hop 1's peer-id); its keys alone count.
   const scannerId = record.hops[0]?.peerId;
   const verifiers = scannerId === undefined ? undefined : options.scannerKeys.get(scannerId);
@@ -83,7 +96,9 @@ export async function verifyEvidenceRecord(record: EvidenceRecordInput, options:
     try {
       const envelope = parseEnvelope(record.envelope);
       const verified = await verifyEnvelope(envelope, { payloadType: options.payloadType ?? IN_TOTO_PAYLOAD_TYPE, verifiers: [...verifiers], threshold: options.threshold ?? 1 });
-      intent = parseTraversalIntent(parseStatement(verified.payload));
+      const statement = parseStatement(verified.payload);
+      intent = parseTraversalIntent(statement);
+      subjects = statement.subject.map((s) => s.digest.sha256).filter((d): d is string => typeof d === 'string');
       acceptedKeyids = verified.accepted.map((a) => a.keyid);
       add('envelope', true, `verified by ${acceptedKeyids.join(', ')} of scanner ${scannerId}`);
     } catch (error) {
@@ -117,11 +132,29 @@ export async function verifyEvidenceRecord(record: EvidenceRecordInput, options:
     if (named && (named.id !== scannerId || named.certificateSha256 !== record.hops[0]?.peer)) problems.push(`receipt names scanner ${named.id}, the chain ${scannerId ?? '(none)'}`);
     add('receipt', problems.length === 0, problems.length === 0 ? `signed by ${receipt.keyid} at ${receipt.predicate.receivedAt}` : problems.join('; '));
   }
+  const artifacts = artifactProblems(record.artifacts ?? [], subjects);
+  add('artifacts', artifacts.problems.length === 0, artifacts.problems.length === 0 ? artifacts.summary : artifacts.problems.join('; '));
   if (options.hopKeys) {
     const problems = hopMacProblems(record, options.hopKeys);
     add('macs', problems.length === 0, problems.length === 0 ? `every hop MAC recomputes (${record.hops.map((h) => h.kid).join(', ')})` : problems.join('; '));
   }
   return { sha256: record.sha256, scanId: record.scanId, ok: checks.every((c) => c.ok), checks };
+}
+
+/**
+ * Each artifact's bytes hash to its digest, and that digest is a subject of the verified
+ * statement (docs/services.md#artifacts): the bytes are the ones the scanner signed.
+ */
+function artifactProblems(artifacts: readonly ArtifactDigestInput[], subjects: string[] | null): { problems: string[]; summary: string } {
+  if (artifacts.length === 0) return { problems: [], summary: 'no artifact stored with this statement' };
+  const problems: string[] = [];
+  for (const a of artifacts) {
+    if (a.actualSha256 === null) problems.push(`artifact ${a.sha256}: bytes not available`);
+    else if (a.actualSha256 !== a.sha256) problems.push(`artifact ${a.sha256}: bytes hash to ${a.actualSha256}`);
+    if (subjects === null) problems.push(`artifact ${a.sha256}: no verified statement to compare with`);
+    else if (!subjects.includes(a.sha256)) problems.push(`artifact ${a.sha256}: not a subject of the signed statement`);
+  }
+  return { problems, summary: `${artifacts.length} artifact(s) hash to a signed subject digest` };
 }
 
 function receiptHop(h: ReceiptHop): ReceiptHop {

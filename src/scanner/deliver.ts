@@ -1,6 +1,6 @@
 /**
  * One delivery attempt of one outbox item (SPEC §8): choose the client certificate, sign (or reuse
- * the frozen envelope), POST through the edge, check the receipt.
+ * the frozen envelope), POST through the edge, check the receipt, then send the artifact's bytes.
  *
  * The envelope is signed at send time with the certificate that will be presented (SPEC §3: the
  * traversal intent names its fingerprint) and frozen in the outbox *before* it leaves, so a retry
@@ -13,8 +13,8 @@ import { randomBytes as nodeRandomBytes } from 'node:crypto';
 import type { TraversalIntent } from '../dsse/index.js';
 import type { AgentPool, ClientCredentials } from './credentials.js';
 import { ScannerError } from './errors.js';
-import { DEFAULT_REQUEST_TIMEOUT_MS, lookupEnvelope, postEnvelope } from './http.js';
-import type { EdgeEndpoint, ReceiptAnswer } from './http.js';
+import { DEFAULT_REQUEST_TIMEOUT_MS, lookupEnvelope, postArtifact, postEnvelope } from './http.js';
+import type { ArtifactAnswer, EdgeEndpoint, ReceiptAnswer } from './http.js';
 import type { Outbox, OutboxItem } from './outbox.js';
 
 /** The traversal intent of SPEC §3 (the DSSE library's type; re-exported for callers of this module). */
@@ -62,13 +62,28 @@ export interface Delivered {
   receipt: string;
   /** True when the envelope was found already stored (after a certificate change or an unknown outcome) rather than posted. */
   found: boolean;
+  /** The locker's answer to the artifact's bytes, sent after the statement (docs/services.md#artifacts). */
+  artifact: ArtifactAnswer;
 }
 
 /**
- * Runs one attempt for `item`. Saves the envelope in the outbox before sending; does not change
- * the item's state (the worker does, from the result or the thrown {@link ScannerError}).
+ * Runs one attempt for `item`: the signed statement first (its receipt checked), then the
+ * artifact's bytes, which the locker takes only once a stored statement of the scan names their
+ * digest (docs/services.md#artifacts). The item is delivered only when both are stored; a failed
+ * upload leaves it pending (or rejected), and the retry resends the frozen envelope, which the
+ * locker answers with the original receipt, then the bytes again (stored once per scan and digest).
+ * Does not change the item's state (the worker does, from the result or the thrown {@link ScannerError}).
  */
 export async function attemptDelivery(outbox: Outbox, item: OutboxItem, options: DeliveryOptions): Promise<Delivered> {
+  const statement = await deliverStatement(outbox, item, options);
+  const now = options.now ?? Date.now;
+  const agent = options.pool.agentFor(options.credentials.current());
+  const artifact = await postArtifact(agent, options.endpoint, item.scanId, { sha256: item.artifactSha256, bytes: item.bytes }, options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS, now());
+  return { ...statement, artifact };
+}
+
+/** The statement part of an attempt. Saves the envelope in the outbox before sending. */
+async function deliverStatement(outbox: Outbox, item: OutboxItem, options: DeliveryOptions): Promise<Omit<Delivered, 'artifact'>> {
   const now = options.now ?? Date.now;
   const timeoutMs = options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   // One snapshot decides both the fingerprint signed into the intent and the pool that presents it.
@@ -155,7 +170,7 @@ function lastOutcomeUnknown(item: OutboxItem): boolean {
   return item.lastStatus !== null && GATEWAY_GAVE_UP.has(item.lastStatus);
 }
 
-async function accept(answer: ReceiptAnswer, envelopeSha256: string, found: boolean, options: DeliveryOptions): Promise<Delivered> {
+async function accept(answer: ReceiptAnswer, envelopeSha256: string, found: boolean, options: DeliveryOptions): Promise<Omit<Delivered, 'artifact'>> {
   if (options.verifyReceipt) {
     try {
       await options.verifyReceipt(answer.receipt, envelopeSha256);

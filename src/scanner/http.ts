@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { request } from 'undici';
 import type { Dispatcher } from 'undici';
+import { ARTIFACTS_PATH, ARTIFACT_MEDIA_TYPE } from '../evidence/artifacts.js';
 import { parseRetryAfter } from './backoff.js';
 import { ScannerError } from './errors.js';
 
@@ -65,6 +66,90 @@ export async function postEnvelope(
     body: Buffer.from(envelope),
   });
   return { status: answer.status, receipt: receiptOf(answer.body) };
+}
+
+/** The locker's answer to an artifact upload (docs/services.md#artifacts). */
+export interface ArtifactAnswer {
+  status: number;
+  /** False when the scan referenced the digest before (a retry): nothing was written. */
+  created: boolean;
+}
+
+/**
+ * POSTs an artifact's exact bytes to `/api/v1/artifacts/{sha256}` after its statement was stored:
+ * `Content-Digest` covers the bytes, so every hop MAC does too (docs/provenance.md#4, check 8).
+ *
+ * @throws ScannerError classified like {@link postEnvelope}'s.
+ */
+export async function postArtifact(
+  dispatcher: Dispatcher,
+  endpoint: EdgeEndpoint,
+  scanId: string,
+  artifact: { sha256: string; bytes: Uint8Array },
+  timeoutMs: number = DEFAULT_REQUEST_TIMEOUT_MS,
+  nowMs: number = Date.now(),
+): Promise<ArtifactAnswer> {
+  const answer = await send(dispatcher, new URL(`${ARTIFACTS_PATH}/${artifact.sha256}`, endpoint.origin), timeoutMs, nowMs, {
+    method: 'POST',
+    headers: {
+      host: hostHeader(endpoint),
+      'content-type': ARTIFACT_MEDIA_TYPE,
+      'content-digest': contentDigest(artifact.bytes),
+      'x-stella-scan-id': scanId,
+    },
+    body: Buffer.from(artifact.bytes.buffer, artifact.bytes.byteOffset, artifact.bytes.byteLength),
+  });
+  const created = typeof answer.body === 'object' && answer.body !== null ? (answer.body as { created?: unknown }).created : undefined;
+  if (typeof created !== 'boolean') throw new ScannerError('SCANNER_RESPONSE_MALFORMED', 'the artifact answer does not say whether it was created');
+  return { status: answer.status, created };
+}
+
+/**
+ * Reads an artifact back through the chain (`GET /api/v1/artifacts/{sha256}`, scoped by the scan
+ * id) and hashes it as it streams in, never holding it whole: what an auditor or the demo checks.
+ *
+ * @throws ScannerError classified like the other requests (404 `artifact-not-found` → SCANNER_REJECTED).
+ */
+export async function fetchArtifactDigest(
+  dispatcher: Dispatcher,
+  endpoint: EdgeEndpoint,
+  scanId: string,
+  sha256: string,
+  timeoutMs: number = DEFAULT_REQUEST_TIMEOUT_MS,
+): Promise<{ size: number; sha256: string; contentDigest: string | undefined }> {
+  let response: Dispatcher.ResponseData;
+  try {
+    response = await request(new URL(`${ARTIFACTS_PATH}/${sha256}`, endpoint.origin), {
+      method: 'GET',
+      dispatcher,
+      headers: { host: hostHeader(endpoint), 'x-stella-scan-id': scanId },
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+  } catch (error) {
+    throw classifyFailure(error);
+  }
+  if (response.statusCode !== 200) {
+    let body: unknown;
+    try {
+      body = JSON.parse(await readLimited(response.body));
+    } catch {
+      body = undefined;
+    }
+    throw classifyStatus(response.statusCode, body);
+  }
+  const hash = createHash('sha256');
+  let size = 0;
+  try {
+    for await (const chunk of response.body) {
+      const buf = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+      size += buf.length;
+      hash.update(buf);
+    }
+  } catch (error) {
+    throw classifyFailure(error);
+  }
+  const digest = response.headers['content-digest'];
+  return { size, sha256: hash.digest('hex'), contentDigest: Array.isArray(digest) ? digest[0] : digest };
 }
 
 /**

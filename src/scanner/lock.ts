@@ -13,7 +13,7 @@ export function takeWriterLock(file: string): () => void {
   const lock = `${file}.lock`;
   for (let tries = 0; tries < 2; tries++) {
     try {
-      writeFileSync(lock, `${process.pid}\n`, { flag: 'wx', mode: 0o644 });
+      writeFileSync(lock, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
       return () => rmSync(lock, { force: true });
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;

@@ -19,7 +19,7 @@
  */
 import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ScannerError } from './errors.js';
 import { takeWriterLock } from './lock.js';
@@ -29,7 +29,15 @@ export type OutboxState = 'pending' | 'delivered' | 'rejected';
 /** Every state, in the order `scanner status` prints them. */
 export const OUTBOX_STATES: readonly OutboxState[] = ['pending', 'delivered', 'rejected'];
 
-const SCHEMA_VERSION = 1;
+/**
+ * Schema version. 2 adds `pruned_ms`: when `prune` dropped the bytes and envelope of a delivered
+ * item (the row, its digest and receipt stay, so a re-submitted file is still recognised).
+ */
+const SCHEMA_VERSION = 2;
+/** Mode of the outbox file, its WAL/SHM (SQLite gives them the database file's mode) and its lock: artifacts and receipts are the scanner's. */
+export const OUTBOX_FILE_MODE = 0o600;
+/** How long delivered items keep their bytes when nothing else is configured (docs/scanner.md#outbox-size-and-pruning). */
+export const DEFAULT_RETENTION_MS = 7 * 24 * 3_600_000;
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS items (
   id                 INTEGER PRIMARY KEY,
@@ -49,6 +57,7 @@ CREATE TABLE IF NOT EXISTS items (
   last_error_message TEXT,
   receipt            TEXT,
   delivered_ms       INTEGER,
+  pruned_ms          INTEGER,
   UNIQUE (scan_id, artifact_sha256, name)
 );
 CREATE INDEX IF NOT EXISTS items_due ON items (state, next_attempt_ms);
@@ -80,9 +89,28 @@ export interface OutboxItem {
   deliveredMs: number | null;
 }
 
+/** What the outbox occupies on disk, for `scanner status` (docs/scanner.md#outbox-size-and-pruning). */
+export interface OutboxSize {
+  /** Bytes of the database file and of its WAL beside it. */
+  fileBytes: number;
+  walBytes: number;
+  /** Artifact bytes still kept, by state (pruned items keep none). */
+  artifactBytes: Record<OutboxState, number>;
+  /** Delivered items whose bytes were pruned. */
+  prunedItems: number;
+}
+
+/** What {@link Outbox.prune} freed. */
+export interface PruneResult {
+  items: number;
+  /** Artifact and envelope bytes dropped (the file shrinks by about this much after a vacuum). */
+  bytes: number;
+}
+
 /** Counts per state and the most recent errors, for `scanner status`. */
 export interface OutboxSummary {
   counts: Record<OutboxState, number>;
+  size: OutboxSize;
   lastErrors: { id: number; scanId: string; name: string; state: OutboxState; attempts: number; code: string; message: string | null; status: number | null }[];
 }
 
@@ -115,6 +143,7 @@ export class Outbox {
     private readonly db: Database.Database,
     private readonly now: () => number,
     private readonly unlock: () => void,
+    private readonly file: string,
   ) {}
 
   /**
@@ -129,6 +158,10 @@ export class Outbox {
       if (!options.readonly) {
         mkdirSync(dirname(file), { recursive: true });
         unlock = takeWriterLock(file);
+        // Created (empty: a valid new database) or tightened to 0600 before SQLite opens it, so the
+        // WAL and SHM it creates get the same mode.
+        writeFileSync(file, '', { flag: 'a', mode: OUTBOX_FILE_MODE });
+        chmodSync(file, OUTBOX_FILE_MODE);
       }
       db = new Database(file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
       db.pragma('busy_timeout = 5000');
@@ -138,15 +171,19 @@ export class Outbox {
         db.pragma('synchronous = FULL');
         const version = db.pragma('user_version', { simple: true }) as number;
         if (version > SCHEMA_VERSION) throw new Error(`outbox schema version ${version} is newer than this worker's ${SCHEMA_VERSION}`);
-        db.exec(SCHEMA);
-        db.pragma(`user_version = ${SCHEMA_VERSION}`);
+        const handle = db;
+        handle.transaction(() => {
+          handle.exec(SCHEMA);
+          if (version === 1) handle.exec('ALTER TABLE items ADD COLUMN pruned_ms INTEGER');
+          handle.pragma(`user_version = ${SCHEMA_VERSION}`);
+        }).immediate();
       }
     } catch (error) {
       db?.close();
       unlock();
       throw new ScannerError('SCANNER_OUTBOX', `cannot open outbox ${file}: ${(error as Error).message}`, { cause: error });
     }
-    return new Outbox(db, options.now ?? Date.now, unlock);
+    return new Outbox(db, options.now ?? Date.now, unlock, file);
   }
 
   /**
@@ -219,16 +256,55 @@ export class Outbox {
       .run(nextAttemptMs, error.code, error.message, error.status ?? null, id);
   }
 
+  /**
+   * Drops the artifact bytes and the envelope of items delivered at or before `deliveredBeforeMs`
+   * (the row stays: digest, state and receipt, so `enqueue` of the same file still finds it and
+   * nothing is delivered twice). Pending and rejected items are never touched. The freed pages are
+   * reused by later items; {@link vacuum} gives them back to the file system.
+   */
+  prune(deliveredBeforeMs: number): PruneResult {
+    const select = "FROM items WHERE state = 'delivered' AND pruned_ms IS NULL AND delivered_ms <= ?";
+    return this.db
+      .transaction((): PruneResult => {
+        const { n, bytes } = this.db.prepare(`SELECT COUNT(*) AS n, COALESCE(SUM(length(bytes) + COALESCE(length(envelope), 0)), 0) AS bytes ${select}`).get(deliveredBeforeMs) as { n: number; bytes: number };
+        this.db.prepare(`UPDATE items SET bytes = x'', envelope = NULL, pruned_ms = ? WHERE id IN (SELECT id ${select})`).run(this.now(), deliveredBeforeMs);
+        return { items: n, bytes };
+      })
+      .immediate();
+  }
+
+  /** Rewrites the file without its free pages and truncates the WAL (needs free disk of about the file's size). */
+  vacuum(): void {
+    this.db.exec('VACUUM');
+    this.db.pragma('wal_checkpoint(TRUNCATE)');
+  }
+
   /** Counts by state and the latest errors (newest first). */
   summary(lastErrors = 10): OutboxSummary {
     const counts: Record<OutboxState, number> = { pending: 0, delivered: 0, rejected: 0 };
-    for (const r of this.db.prepare('SELECT state, COUNT(*) AS n FROM items GROUP BY state').all() as { state: OutboxState; n: number }[]) counts[r.state] = r.n;
+    const artifactBytes: Record<OutboxState, number> = { pending: 0, delivered: 0, rejected: 0 };
+    const perState = this.db.prepare('SELECT state, COUNT(*) AS n, COALESCE(SUM(length(bytes)), 0) AS bytes FROM items GROUP BY state').all() as { state: OutboxState; n: number; bytes: number }[];
+    for (const r of perState) {
+      counts[r.state] = r.n;
+      artifactBytes[r.state] = r.bytes;
+    }
+    // `status` may read an outbox an older worker wrote (schema 1, no pruned_ms yet): nothing pruned then.
+    const prunable = (this.db.prepare('PRAGMA table_info(items)').all() as { name: string }[]).some((c) => c.name === 'pruned_ms');
+    const prunedItems = prunable ? (this.db.prepare('SELECT COUNT(*) AS n FROM items WHERE pruned_ms IS NOT NULL').get() as { n: number }).n : 0;
+    const sizeOf = (path: string): number => {
+      try {
+        return statSync(path).size;
+      } catch {
+        return 0;
+      }
+    };
     const rows = this.db
       .prepare(`SELECT id, scan_id, name, state, attempts, last_error_code, last_error_message, last_status FROM items
                 WHERE last_error_code IS NOT NULL ORDER BY id DESC LIMIT ?`)
       .all(lastErrors) as Pick<Row, 'id' | 'scan_id' | 'name' | 'state' | 'attempts' | 'last_error_code' | 'last_error_message' | 'last_status'>[];
     return {
       counts,
+      size: { fileBytes: sizeOf(this.file), walBytes: sizeOf(`${this.file}-wal`), artifactBytes, prunedItems },
       lastErrors: rows.map((r) => ({
         id: r.id, scanId: r.scan_id, name: r.name, state: r.state, attempts: r.attempts,
         code: r.last_error_code ?? '', message: r.last_error_message, status: r.last_status,

@@ -8,7 +8,7 @@
  * rename it into place (rename is atomic within a file system). As a safety net for producers that
  * do not, files younger than `settleMs` are left for the next sweep.
  */
-import { mkdir, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Outbox } from './outbox.js';
 import { SCAN_ID_PATTERN } from './submit.js';
@@ -75,8 +75,10 @@ async function settled(path: string, settleMs: number, now: () => number): Promi
 
 async function reject(dir: string, path: string, reason: string, result: SpoolSweep): Promise<void> {
   const target = join(dir, SPOOL_REJECTED_DIR);
-  await mkdir(target, { recursive: true });
+  await mkdir(target, { recursive: true, mode: 0o700 });
   const name = `${Date.now()}-${path.slice(dir.length + 1).replace(/[/\\]/g, '_')}`;
   await rename(path, join(target, name));
+  // What the worker keeps is readable by its user only, whatever mode the producer wrote it with.
+  await chmod(join(target, name), (await stat(join(target, name))).isDirectory() ? 0o700 : 0o600);
   result.invalid.push({ path, reason });
 }

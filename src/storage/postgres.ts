@@ -9,7 +9,13 @@ import pg from 'pg';
 import {
   ScanConflictError,
   StorageError,
+  artifactChunks,
   assertEvidenceRecord,
+  assertNewArtifact,
+  type ArtifactRef,
+  type NewArtifact,
+  type PutArtifactResult,
+  type StoredArtifact,
   type CompleteResult,
   type EvidenceRecord,
   type EvidenceStore,
@@ -18,7 +24,7 @@ import {
   type ScanCompletion,
   type ScanRecord,
 } from './types.js';
-import { completionFromRow, EVIDENCE_COLUMNS, evidenceFromRow, evidenceValues, scanFromRow, type EvidenceRow, type ScanRow } from './rows.js';
+import { SELECT_ARTIFACT_REF as SELECT_REF, artifactRefFromRow, completionFromRow, EVIDENCE_COLUMNS, evidenceFromRow, evidenceValues, scanFromRow, type ArtifactRefRow, type EvidenceRow, type ScanRow } from './rows.js';
 
 /** Connections per store instance; small, the services are I/O bound on fsync not CPU. */
 export const DEFAULT_PG_POOL_SIZE = 10;
@@ -72,6 +78,34 @@ const MIGRATIONS: readonly { version: number; sql: string }[] = [
     // The request facts the hop MACs cover (docs/services.md#offline-verification); old rows keep NULL.
     version: 3,
     sql: 'ALTER TABLE evidence ADD COLUMN request TEXT;',
+  },
+  {
+    // Artifacts (docs/services.md#artifacts): one copy per SHA-256 in 1 MiB BYTEA chunk rows
+    // (TOAST keeps each out of line), and each scan's reference to it.
+    version: 4,
+    sql: `CREATE TABLE artifacts (
+            sha256 TEXT PRIMARY KEY CHECK (length(sha256) = 64),
+            size BIGINT NOT NULL,
+            chunks INTEGER NOT NULL,
+            stored_at TEXT NOT NULL
+          );
+          CREATE TABLE artifact_chunks (
+            sha256 TEXT NOT NULL REFERENCES artifacts (sha256),
+            idx INTEGER NOT NULL,
+            bytes BYTEA NOT NULL,
+            PRIMARY KEY (sha256, idx)
+          );
+          ALTER TABLE artifact_chunks ALTER COLUMN bytes SET STORAGE EXTERNAL;
+          CREATE TABLE artifact_refs (
+            id BIGSERIAL PRIMARY KEY,
+            scan_id TEXT NOT NULL,
+            sha256 TEXT NOT NULL REFERENCES artifacts (sha256),
+            scanner_id TEXT NOT NULL,
+            evidence_sha256 TEXT NOT NULL,
+            referenced_at TEXT NOT NULL,
+            UNIQUE (scan_id, sha256)
+          );
+          CREATE INDEX artifact_refs_by_sha256 ON artifact_refs (sha256);`,
   },
 ];
 
@@ -225,6 +259,75 @@ class PostgresStore implements EvidenceStore {
       );
       return completionFromRow((await this.#scanRow(scanId)) ?? null, updated.rowCount === 1, completion.envelopeSha256);
     });
+  }
+
+  async putArtifact(artifact: NewArtifact): Promise<PutArtifactResult> {
+    assertNewArtifact(artifact);
+    return this.#guard(async () => {
+      const client = await this.#pool.connect();
+      try {
+        await client.query('BEGIN');
+        // The bytes first: a concurrent insert of the same digest waits on the primary key for the
+        // other transaction and then yields to it, so exactly one copy is written.
+        const chunks = artifactChunks(artifact.bytes);
+        const inserted = await client.query('INSERT INTO artifacts (sha256, size, chunks, stored_at) VALUES ($1, $2, $3, $4) ON CONFLICT (sha256) DO NOTHING', [
+          artifact.sha256,
+          artifact.bytes.byteLength,
+          chunks.length,
+          artifact.storedAt,
+        ]);
+        const bytesWritten = inserted.rowCount === 1;
+        if (bytesWritten) {
+          for (const [idx, chunk] of chunks.entries()) {
+            await client.query('INSERT INTO artifact_chunks (sha256, idx, bytes) VALUES ($1, $2, $3)', [artifact.sha256, idx, chunk]);
+          }
+        }
+        const ref = await client.query(
+          `INSERT INTO artifact_refs (scan_id, sha256, scanner_id, evidence_sha256, referenced_at) VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (scan_id, sha256) DO NOTHING`,
+          [artifact.scanId, artifact.sha256, artifact.scannerId, artifact.evidenceSha256, artifact.storedAt],
+        );
+        await client.query('COMMIT');
+        const row = (await this.#pool.query<ArtifactRefRow>(`${SELECT_REF} WHERE r.scan_id = $1 AND r.sha256 = $2`, [artifact.scanId, artifact.sha256])).rows[0];
+        if (!row) throw new StorageError('storage-corrupt', `artifact ${artifact.sha256} of scan ${artifact.scanId} was written but cannot be read`);
+        return { created: ref.rowCount === 1, bytesWritten, ref: artifactRefFromRow(row) };
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw error;
+      } finally {
+        client.release();
+      }
+    });
+  }
+
+  async getArtifact(sha256: string): Promise<StoredArtifact | null> {
+    const row = await this.#guard(async () => (await this.#pool.query<{ size: string; chunks: number }>('SELECT size, chunks FROM artifacts WHERE sha256 = $1', [sha256])).rows[0]);
+    if (!row) return null;
+    const pool = this.#pool;
+    const guard = <T>(work: () => Promise<T>): Promise<T> => this.#guard(work);
+    return {
+      sha256,
+      size: Number(row.size),
+      // One chunk per query: a large artifact is never held whole (docs/services.md#artifacts).
+      async *chunks() {
+        for (let idx = 0; idx < row.chunks; idx++) {
+          const chunk = await guard(async () => (await pool.query<{ bytes: Buffer }>('SELECT bytes FROM artifact_chunks WHERE sha256 = $1 AND idx = $2', [sha256, idx])).rows[0]);
+          if (!chunk) throw new StorageError('storage-corrupt', `artifact ${sha256} lacks chunk ${idx}`);
+          yield chunk.bytes;
+        }
+      },
+    };
+  }
+
+  async getArtifactRef(scanId: string, sha256: string): Promise<ArtifactRef | null> {
+    return this.#guard(async () => {
+      const row = (await this.#pool.query<ArtifactRefRow>(`${SELECT_REF} WHERE r.scan_id = $1 AND r.sha256 = $2`, [scanId, sha256])).rows[0];
+      return row ? artifactRefFromRow(row) : null;
+    });
+  }
+
+  async listArtifactsByScan(scanId: string): Promise<ArtifactRef[]> {
+    return this.#guard(async () => (await this.#pool.query<ArtifactRefRow>(`${SELECT_REF} WHERE r.scan_id = $1 ORDER BY r.id`, [scanId])).rows.map(artifactRefFromRow));
   }
 
   async ping(): Promise<void> {

@@ -2,7 +2,7 @@
  * Row ↔ record mapping shared by the SQLite and PostgreSQL stores, so both answer with
  * byte-identical records (the contract suite checks it).
  */
-import { StorageError, type CompleteResult, type EvidenceRecord, type ScanRecord, type StoredHop, type StoredRequest } from './types.js';
+import { StorageError, type ArtifactRef, type CompleteResult, type EvidenceRecord, type ScanRecord, type StoredHop, type StoredRequest } from './types.js';
 
 /** An `evidence` row as both drivers return it (column names are the same in both schemas). */
 export interface EvidenceRow {
@@ -49,6 +49,27 @@ export interface ScanRow {
   completion_envelope: Uint8Array | null;
   completion_report: string | null;
   completed_at: string | null;
+}
+
+/** An `artifact_refs` row joined with its `artifacts` row (aliases `r`, `a`). */
+export interface ArtifactRefRow {
+  sha256: string;
+  scan_id: string;
+  scanner_id: string;
+  evidence_sha256: string;
+  size: number | string;
+  referenced_at: string;
+}
+
+/** The select list of {@link ArtifactRefRow}, the same in both stores. */
+export const ARTIFACT_REF_COLUMNS = 'r.sha256 AS sha256, r.scan_id AS scan_id, r.scanner_id AS scanner_id, r.evidence_sha256 AS evidence_sha256, a.size AS size, r.referenced_at AS referenced_at';
+
+/** Selects {@link ArtifactRefRow}s; append a WHERE clause on `r.`. */
+export const SELECT_ARTIFACT_REF = `SELECT ${ARTIFACT_REF_COLUMNS} FROM artifact_refs r JOIN artifacts a USING (sha256)`;
+
+/** Maps a reference row to its record (PostgreSQL answers BIGINT as a string). */
+export function artifactRefFromRow(row: ArtifactRefRow): ArtifactRef {
+  return { sha256: row.sha256, scanId: row.scan_id, scannerId: row.scanner_id, evidenceSha256: row.evidence_sha256, size: Number(row.size), referencedAt: row.referenced_at };
 }
 
 function parseJson(text: string, what: string): unknown {

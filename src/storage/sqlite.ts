@@ -11,7 +11,13 @@ import { openDurableSqlite } from '../io/sqlite.js';
 import {
   ScanConflictError,
   StorageError,
+  artifactChunks,
   assertEvidenceRecord,
+  assertNewArtifact,
+  type ArtifactRef,
+  type NewArtifact,
+  type PutArtifactResult,
+  type StoredArtifact,
   type CompleteResult,
   type EvidenceRecord,
   type EvidenceStore,
@@ -20,7 +26,7 @@ import {
   type ScanCompletion,
   type ScanRecord,
 } from './types.js';
-import { completionFromRow, EVIDENCE_COLUMNS, evidenceFromRow, evidenceValues, scanFromRow, type EvidenceRow, type ScanRow } from './rows.js';
+import { SELECT_ARTIFACT_REF, artifactRefFromRow, completionFromRow, EVIDENCE_COLUMNS, evidenceFromRow, evidenceValues, scanFromRow, type ArtifactRefRow, type EvidenceRow, type ScanRow } from './rows.js';
 
 /** How long a writer waits for another process's lock before failing. */
 export const DEFAULT_SQLITE_BUSY_TIMEOUT_MS = 5000;
@@ -63,6 +69,30 @@ const MIGRATIONS: readonly string[] = [
      SELECT scan_id, scanner_id, received_at FROM evidence ORDER BY id;`,
   // The request facts the hop MACs cover (docs/services.md#offline-verification); old rows keep NULL.
   `ALTER TABLE evidence ADD COLUMN request TEXT;`,
+  // Artifacts (docs/services.md#artifacts): one copy per SHA-256 in 1 MiB chunk rows, and each
+  // scan's reference to it.
+  `CREATE TABLE artifacts (
+     sha256 TEXT PRIMARY KEY CHECK (length(sha256) = 64),
+     size INTEGER NOT NULL,
+     chunks INTEGER NOT NULL,
+     stored_at TEXT NOT NULL
+   );
+   CREATE TABLE artifact_chunks (
+     sha256 TEXT NOT NULL REFERENCES artifacts (sha256),
+     idx INTEGER NOT NULL,
+     bytes BLOB NOT NULL,
+     PRIMARY KEY (sha256, idx)
+   ) WITHOUT ROWID;
+   CREATE TABLE artifact_refs (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     scan_id TEXT NOT NULL,
+     sha256 TEXT NOT NULL REFERENCES artifacts (sha256),
+     scanner_id TEXT NOT NULL,
+     evidence_sha256 TEXT NOT NULL,
+     referenced_at TEXT NOT NULL,
+     UNIQUE (scan_id, sha256)
+   );
+   CREATE INDEX artifact_refs_by_sha256 ON artifact_refs (sha256);`,
 ];
 
 export interface SqliteStoreOptions {
@@ -206,6 +236,63 @@ class SqliteStore implements EvidenceStore {
       const row = this.#selectScan.get(scanId);
       return completionFromRow(row ?? null, info.changes === 1, completion.envelopeSha256);
     });
+  }
+
+  async putArtifact(artifact: NewArtifact): Promise<PutArtifactResult> {
+    assertNewArtifact(artifact);
+    return this.#guard(() =>
+      this.#db
+        .transaction((): PutArtifactResult => {
+          const existing = this.#db.prepare(`${SELECT_ARTIFACT_REF} WHERE r.scan_id = ? AND r.sha256 = ?`).get(artifact.scanId, artifact.sha256) as ArtifactRefRow | undefined;
+          if (existing) return { created: false, bytesWritten: false, ref: artifactRefFromRow(existing) };
+          const chunks = artifactChunks(artifact.bytes);
+          const inserted = this.#db
+            .prepare('INSERT INTO artifacts (sha256, size, chunks, stored_at) VALUES (?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING')
+            .run(artifact.sha256, artifact.bytes.byteLength, chunks.length, artifact.storedAt);
+          if (inserted.changes === 1) {
+            const insertChunk = this.#db.prepare('INSERT INTO artifact_chunks (sha256, idx, bytes) VALUES (?, ?, ?)');
+            chunks.forEach((chunk, idx) => insertChunk.run(artifact.sha256, idx, chunk));
+          }
+          this.#db
+            .prepare('INSERT INTO artifact_refs (scan_id, sha256, scanner_id, evidence_sha256, referenced_at) VALUES (?, ?, ?, ?, ?)')
+            .run(artifact.scanId, artifact.sha256, artifact.scannerId, artifact.evidenceSha256, artifact.storedAt);
+          const row = this.#db.prepare(`${SELECT_ARTIFACT_REF} WHERE r.scan_id = ? AND r.sha256 = ?`).get(artifact.scanId, artifact.sha256) as ArtifactRefRow;
+          return { created: true, bytesWritten: inserted.changes === 1, ref: artifactRefFromRow(row) };
+        })
+        .immediate(),
+    );
+  }
+
+  async getArtifact(sha256: string): Promise<StoredArtifact | null> {
+    const row = this.#guard(() => this.#db.prepare('SELECT size, chunks FROM artifacts WHERE sha256 = ?').get(sha256) as { size: number; chunks: number } | undefined);
+    if (!row) return null;
+    const selectChunk = this.#db.prepare('SELECT bytes FROM artifact_chunks WHERE sha256 = ? AND idx = ?');
+    // One chunk per read: a large artifact is never held whole (docs/services.md#artifacts).
+    const guard = <T>(work: () => T): T => this.#guard(work);
+    return {
+      sha256,
+      size: row.size,
+      async *chunks() {
+        for (let idx = 0; idx < row.chunks; idx++) {
+          const chunk = guard(() => selectChunk.get(sha256, idx) as { bytes: Buffer } | undefined);
+          if (!chunk) throw new StorageError('storage-corrupt', `artifact ${sha256} lacks chunk ${idx}`);
+          yield chunk.bytes;
+        }
+      },
+    };
+  }
+
+  async getArtifactRef(scanId: string, sha256: string): Promise<ArtifactRef | null> {
+    return this.#guard(() => {
+      const row = this.#db.prepare(`${SELECT_ARTIFACT_REF} WHERE r.scan_id = ? AND r.sha256 = ?`).get(scanId, sha256) as ArtifactRefRow | undefined;
+      return row ? artifactRefFromRow(row) : null;
+    });
+  }
+
+  async listArtifactsByScan(scanId: string): Promise<ArtifactRef[]> {
+    return this.#guard(() =>
+      (this.#db.prepare(`${SELECT_ARTIFACT_REF} WHERE r.scan_id = ? ORDER BY r.id`).all(scanId) as ArtifactRefRow[]).map(artifactRefFromRow),
+    );
   }
 
   async ping(): Promise<void> {

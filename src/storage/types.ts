@@ -5,6 +5,7 @@
  * Two implementations share this contract and one test suite (`test/storage/contract.ts`):
  * SQLite (embedded default) and PostgreSQL (several instances on one database).
  */
+import { createHash } from 'node:crypto';
 import { StellaError } from '../errors/base.js';
 
 /**
@@ -109,6 +110,58 @@ export type CompleteResult =
   | { readonly outcome: 'conflict'; readonly record: ScanRecord }
   | { readonly outcome: 'not-found' };
 
+/**
+ * One artifact a scan's signed statement names, as stored by the locker (docs/services.md#artifacts).
+ * The bytes are stored once per SHA-256; each scan that names them holds a reference.
+ */
+export interface NewArtifact {
+  /** Lowercase hex SHA-256 of `bytes`: the subject digest of the statement that names it. */
+  readonly sha256: string;
+  readonly bytes: Uint8Array;
+  /** The scan whose statement names the artifact, and its owner (hop 1's peer-id). */
+  readonly scanId: string;
+  readonly scannerId: string;
+  /** The stored evidence (envelope SHA-256) whose statement's subject is this digest. */
+  readonly evidenceSha256: string;
+  /** RFC 3339 UTC time the locker accepted the bytes. */
+  readonly storedAt: string;
+}
+
+/** One scan's reference to a stored artifact. */
+export interface ArtifactRef {
+  readonly sha256: string;
+  readonly scanId: string;
+  readonly scannerId: string;
+  readonly evidenceSha256: string;
+  /** Size of the stored bytes. */
+  readonly size: number;
+  /** When this scan's reference was written. */
+  readonly referencedAt: string;
+}
+
+/** What `putArtifact` answers. */
+export interface PutArtifactResult {
+  /** `false` when this scan already referenced the digest: nothing was written. */
+  readonly created: boolean;
+  /** `true` when this call wrote the bytes; `false` when one copy was already stored (by any scan). */
+  readonly bytesWritten: boolean;
+  readonly ref: ArtifactRef;
+}
+
+/** A stored artifact read back in chunks, so a large one is never held whole in memory. */
+export interface StoredArtifact {
+  readonly sha256: string;
+  readonly size: number;
+  /** The bytes in order; each chunk at most {@link ARTIFACT_CHUNK_BYTES}. */
+  chunks(): AsyncIterable<Buffer>;
+}
+
+/**
+ * Size of one stored chunk of an artifact. Both stores keep an artifact as rows of this many bytes
+ * (docs/services.md#artifacts: why chunked rows, not one BLOB or a PostgreSQL large object).
+ */
+export const ARTIFACT_CHUNK_BYTES = 1024 * 1024;
+
 /** The store both services use. Every method resolves only after the change is durable. */
 export interface EvidenceStore {
   /** Which implementation this is (for readiness output and logs). */
@@ -133,6 +186,20 @@ export interface EvidenceStore {
   registerScan(scan: NewScan): Promise<{ created: boolean; record: ScanRecord }>;
   getScan(scanId: string): Promise<ScanRecord | null>;
   completeScan(scanId: string, completion: ScanCompletion): Promise<CompleteResult>;
+  /**
+   * Stores an artifact's bytes once per SHA-256 and the scan's reference to it, in one
+   * transaction: after a crash either both are there or neither. When the bytes are already
+   * stored (under any scan) only the reference is added; when the reference exists too, nothing.
+   *
+   * @throws TypeError when `bytes` do not hash to `sha256` (the caller checks the binding first).
+   */
+  putArtifact(artifact: NewArtifact): Promise<PutArtifactResult>;
+  /** The stored bytes of a digest, or null. Callers scope reads with {@link getArtifactRef}. */
+  getArtifact(sha256: string): Promise<StoredArtifact | null>;
+  /** The reference of one scan to one digest, or null when that scan does not name it. */
+  getArtifactRef(scanId: string, sha256: string): Promise<ArtifactRef | null>;
+  /** Every artifact a scan references, oldest reference first. */
+  listArtifactsByScan(scanId: string): Promise<ArtifactRef[]>;
   /** A cheap round trip to the database, for `/healthz/ready`. Throws when it is unreachable. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -170,6 +237,23 @@ const SHA256_HEX = /^[0-9a-f]{64}$/;
 /** True for a lowercase hex SHA-256, the only form of digest the store accepts as a key. */
 export function isSha256Hex(value: string): boolean {
   return SHA256_HEX.test(value);
+}
+
+/** Rejects an artifact whose fields are malformed or whose bytes do not hash to its digest. */
+export function assertNewArtifact(artifact: NewArtifact): void {
+  if (!isSha256Hex(artifact.sha256) || !isSha256Hex(artifact.evidenceSha256)) throw new TypeError('putArtifact: sha256 and evidenceSha256 must be 64 lowercase hex characters');
+  if (!(artifact.bytes instanceof Uint8Array)) throw new TypeError('putArtifact: bytes must be a Uint8Array');
+  if (!artifact.scanId || !artifact.scannerId || !artifact.storedAt) throw new TypeError('putArtifact: scanId, scannerId and storedAt are required');
+  const actual = createHash('sha256').update(artifact.bytes).digest('hex');
+  if (actual !== artifact.sha256) throw new TypeError(`putArtifact: the bytes hash to ${actual}, not ${artifact.sha256}`);
+}
+
+/** The chunks of `bytes` as stored (views, no copies). */
+export function artifactChunks(bytes: Uint8Array): Buffer[] {
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const chunks: Buffer[] = [];
+  for (let offset = 0; offset < buffer.length; offset += ARTIFACT_CHUNK_BYTES) chunks.push(buffer.subarray(offset, offset + ARTIFACT_CHUNK_BYTES));
+  return chunks;
 }
 
 /** Rejects caller mistakes before they reach SQL (STYLE: caller mistakes are TypeErrors). */

@@ -5,9 +5,10 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runDemo } from '../../src/demo/run.js';
+import { DEMO_ARTIFACTS, runDemo } from '../../src/demo/run.js';
 import { requireProgram } from '../support/programs.js';
 import { EXAMPLES } from './support/harness.js';
 
@@ -21,6 +22,12 @@ describe('stella-gateway demo', () => {
     assert.equal(outcome.delivered.length, 1);
     const [sbom] = outcome.delivered;
     assert.equal(sbom?.file, 'sbom.cdx.json');
+    // The SBOM itself reached the locker and came back through the chain byte for byte.
+    const sbomSha256 = createHash('sha256').update(readFileSync(join(DEMO_ARTIFACTS, 'sbom.cdx.json'))).digest('hex');
+    assert.equal(sbom?.artifactSha256, sbomSha256);
+    assert.equal(sbom?.fetchedSha256, sbomSha256);
+    assert.match(lines.join('\n'), new RegExp(`stored as artifact sha256 ${sbomSha256}`));
+    assert.match(lines.join('\n'), /fetched back through the chain: \d+ bytes, sha256 matches the signed subject/);
     assert.deepEqual(sbom?.receipt.hops.map((h) => [h.seq, h.id, h.peerId]), [
       [1, 'gw-edge', 'scanner-01'],
       [2, 'gw-internal', 'waf'],

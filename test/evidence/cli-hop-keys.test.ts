@@ -113,7 +113,7 @@ describe('evidence verify --hop-keys', () => {
     const result = JSON.parse(chunks.join('')) as VerifyJson;
     assert.deepEqual(result.records.map((r) => r.sha256), digests);
     const [untouched, changed] = result.records;
-    assert.deepEqual(untouched!.checks.map((c) => [c.name, c.ok]), [['digest', true], ['envelope', true], ['binding', true], ['hops', true], ['receipt', true], ['macs', true]]);
+    assert.deepEqual(untouched!.checks.map((c) => [c.name, c.ok]), [['digest', true], ['envelope', true], ['binding', true], ['hops', true], ['receipt', true], ['artifacts', true], ['macs', true]]);
     assert.equal(untouched!.ok, true);
     assert.deepEqual(changed!.checks.filter((c) => !c.ok).map((c) => c.name), ['macs']);
     assert.match(changed!.checks.find((c) => c.name === 'macs')!.detail, /^hop gw-edge: MAC does not verify with key "edge-2026-11"/);

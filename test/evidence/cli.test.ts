@@ -4,8 +4,8 @@
  */
 import { describe, it, before, after } from 'node:test';
 import { strict as assert } from 'node:assert';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { generateKey } from '../../src/dsse/index.js';
 import { CommanderError } from 'commander';
@@ -13,6 +13,7 @@ import { buildProgram } from '../../src/cli/main.js';
 import { runEvidenceExport, runEvidenceVerify, type EvidenceExportCliOptions, type EvidenceVerifyCliOptions } from '../../src/cli/commands/evidence.js';
 import { CliError, EXIT_USAGE } from '../../src/cli/output.js';
 import { openSqliteStore } from '../../src/storage/sqlite.js';
+import { ARTIFACT_FIXTURES } from '../fixtures/artifacts.js';
 import { tempDir } from '../support/tmp.js';
 import { send, sha256Hex, signedEnvelope, stamp } from '../services/support/fixture.js';
 import { lockerWorld, NOW_MS } from '../services/support/locker.js';
@@ -48,14 +49,20 @@ describe('evidence verify and export', () => {
   const receiptPub = join(dir.path, 'receipt.pub');
   const scannerKey = join(dir.path, 'scanner.hmac');
   const digests: string[] = [];
+  const artifactDigests: string[] = [];
 
   before(async () => {
     const world = await lockerWorld({ store: openSqliteStore({ file: db }) });
-    for (const artifact of ['sbom.json', 'findings.json']) {
-      const body = await signedEnvelope(world.keys, { scanId: 'scan-cli', nowMs: NOW_MS, artifact });
+    for (const [i, artifact] of ['sbom.json', 'findings.json'].entries()) {
+      const bytes = ARTIFACT_FIXTURES[i === 0 ? 0 : 2]!.bytes;
+      const body = await signedEnvelope(world.keys, { scanId: 'scan-cli', nowMs: NOW_MS, artifact, artifactBytes: bytes });
       const response = await send(world.app, stamp(world.topology, world.keys, { method: 'POST', url: '/api/v1/evidence', scanId: 'scan-cli', body, nowMs: NOW_MS }));
       assert.equal(response.statusCode, 201);
       digests.push(sha256Hex(body));
+      // The artifact's bytes after their statement (docs/services.md#artifacts).
+      const upload = await send(world.app, stamp(world.topology, world.keys, { method: 'POST', url: `/api/v1/artifacts/${sha256Hex(bytes)}`, scanId: 'scan-cli', body: bytes, nowMs: NOW_MS, contentType: 'application/octet-stream' }));
+      assert.equal(upload.statusCode, 201, upload.body);
+      artifactDigests.push(sha256Hex(bytes));
     }
     writeFileSync(receiptPub, world.keys.receiptPublicPem);
     writeFileSync(scannerKey, world.keys.scanner.type === 'secret' ? world.keys.scanner.secret.toString('base64') : '');
@@ -71,13 +78,14 @@ describe('evidence verify and export', () => {
     const result = JSON.parse(stdout) as VerifyJson;
     assert.equal(result.ok, true);
     assert.deepEqual(result.records.map((r) => r.sha256), digests);
-    for (const r of result.records) assert.deepEqual(r.checks.map((c) => [c.name, c.ok]), [['digest', true], ['envelope', true], ['binding', true], ['hops', true], ['receipt', true]]);
+    for (const r of result.records) assert.deepEqual(r.checks.map((c) => [c.name, c.ok]), [['digest', true], ['envelope', true], ['binding', true], ['hops', true], ['receipt', true], ['artifacts', true]]);
+    assert.deepEqual(result.records.map((r) => r.checks.at(-1)?.detail), ['1 artifact(s) hash to a signed subject digest', '1 artifact(s) hash to a signed subject digest']);
   });
 
   it('prints a table for humans', async () => {
     const { code, stdout } = await runCli([...base(), '--db', db, '--sha256', digests[0]!]);
     assert.equal(code, 0);
-    assert.match(stdout, /sha256\s+scan\s+digest\s+envelope\s+binding\s+hops\s+receipt\s+result/);
+    assert.match(stdout, /sha256\s+scan\s+digest\s+envelope\s+binding\s+hops\s+receipt\s+artifacts\s+result/);
     assert.match(stdout, /verified/);
   });
 
@@ -119,6 +127,54 @@ describe('evidence verify and export', () => {
     assert.equal((JSON.parse(stdout) as VerifyJson).records.length, 2);
   });
 
+  it('exports the artifacts beside the records, named by digest, and verifies them offline', async () => {
+    const out = join(dir.path, 'with-artifacts', 'export.json');
+    mkdirSync(dirname(out));
+    assert.equal((await runCli(['evidence', 'export', '--db', db, '--scan', 'scan-cli', '--out', out])).code, 0);
+    const exported = JSON.parse(readFileSync(out, 'utf8')) as { artifacts: { sha256: string; size: number; file: string }[] }[];
+    assert.deepEqual(exported.map((r) => r.artifacts.map((a) => a.file)), artifactDigests.map((d) => [`artifacts/${d}`]));
+    assert.ok(readFileSync(join(dirname(out), 'artifacts', artifactDigests[0]!)).equals(ARTIFACT_FIXTURES[0]!.bytes));
+    assert.equal((await runCli([...base(), '--in', out])).code, 0);
+  });
+
+  it('fails the artifacts check when an exported artifact file was changed or removed', async () => {
+    const out = join(dir.path, 'swapped', 'export.json');
+    mkdirSync(dirname(out));
+    assert.equal((await runCli(['evidence', 'export', '--db', db, '--scan', 'scan-cli', '--out', out])).code, 0);
+    writeFileSync(join(dirname(out), 'artifacts', artifactDigests[0]!), ARTIFACT_FIXTURES[1]!.bytes);
+    rmSync(join(dirname(out), 'artifacts', artifactDigests[1]!));
+    const { code, stdout } = await runCli([...base(), '--in', out, '--json']);
+    assert.equal(code, 1);
+    const records = (JSON.parse(stdout) as VerifyJson).records;
+    assert.deepEqual(records.map((r) => r.checks.filter((c) => !c.ok).map((c) => c.name)), [['artifacts'], ['artifacts']]);
+    assert.match(records[0]!.checks.at(-1)!.detail, /bytes hash to/);
+    assert.match(records[1]!.checks.at(-1)!.detail, /bytes not available/);
+  });
+
+  it('refuses an export whose artifact entry points outside its folder', async () => {
+    const out = join(dir.path, 'climb.json');
+    assert.equal((await runCli(['evidence', 'export', '--db', db, '--sha256', digests[0]!, '--out', out])).code, 0);
+    const record = JSON.parse(readFileSync(out, 'utf8')) as { artifacts: { file: string }[] };
+    record.artifacts[0]!.file = `../${artifactDigests[0]}`;
+    writeFileSync(out, JSON.stringify(record));
+    const { code } = await runCli([...base(), '--in', out]);
+    assert.equal(code, 1);
+  });
+
+  it('detects a stored artifact chunk changed in the database', async () => {
+    const copy = join(dir.path, 'artifact-tampered.db');
+    const source = new Database(db);
+    await source.backup(copy);
+    source.close();
+    const tampered = new Database(copy);
+    tampered.prepare('UPDATE artifact_chunks SET bytes = ? WHERE sha256 = ? AND idx = 0').run(Buffer.from('{"bomFormat":"CycloneDX"}'), artifactDigests[0]);
+    tampered.close();
+    const { code, stdout } = await runCli([...base(), '--db', copy, '--scan', 'scan-cli', '--json']);
+    assert.equal(code, 1);
+    const result = JSON.parse(stdout) as VerifyJson;
+    assert.deepEqual(result.records.map((r) => r.checks.filter((c) => !c.ok).map((c) => c.name)), [['artifacts'], []]);
+  });
+
   it('detects a stored hop chain changed after the receipt was signed', async () => {
     const copy = join(dir.path, 'tampered.db');
     const source = new Database(db);
@@ -138,7 +194,6 @@ describe('evidence verify and export', () => {
   it('detects envelope bytes changed in an export', async () => {
     const out = join(dir.path, 'one.json');
     assert.equal((await runCli(['evidence', 'export', '--db', db, '--sha256', digests[0]!, '--out', out])).code, 0);
-    const { readFileSync } = await import('node:fs');
     const record = JSON.parse(readFileSync(out, 'utf8')) as { envelopeBase64: string };
     const envelope = JSON.parse(Buffer.from(record.envelopeBase64, 'base64').toString('utf8')) as { payload: string };
     envelope.payload = Buffer.from(`${Buffer.from(envelope.payload, 'base64').toString('utf8')} `).toString('base64');
@@ -147,8 +202,9 @@ describe('evidence verify and export', () => {
     const { code, stdout } = await runCli([...base(), '--in', out, '--json']);
     assert.equal(code, 1);
     const failed = (JSON.parse(stdout) as VerifyJson).records[0]!.checks.filter((c) => !c.ok).map((c) => c.name);
-    // The receipt still verifies for the recorded digest; the bytes no longer hash to it.
-    assert.deepEqual(failed, ['digest', 'envelope', 'binding']);
+    // The receipt still verifies for the recorded digest; the bytes no longer hash to it, and the
+    // artifact has no verified statement left to be a subject of.
+    assert.deepEqual(failed, ['digest', 'envelope', 'binding', 'artifacts']);
   });
 
   it('is wired into the CLI program with its flags', () => {

@@ -73,7 +73,7 @@ describe('hopMacProblems (offline recomputation of a stored chain)', () => {
     assert.deepEqual(exported.request, request);
     const [back] = parseExportedRecords(JSON.parse(JSON.stringify(exported)) as unknown);
     assert.ok(back);
-    assert.deepEqual(hopMacProblems(back, keys), []);
+    assert.deepEqual(hopMacProblems(back.record, keys), []);
     assert.throws(() => parseExportedRecords({ ...exported, request: { method: 1 } }), { code: 'evidence-mismatch' });
   });
 });

@@ -37,6 +37,25 @@ describe('scanner delivery through a real mTLS edge', () => {
     const stored = fx.edge.stored.get(item?.envelopeSha256 ?? '');
     assert.equal(stored?.receipt, item?.receipt);
     assert.equal(stored?.artifactSha256, createHash('sha256').update(SBOM).digest('hex'));
+    // The artifact's bytes follow their statement (docs/services.md#artifacts).
+    assert.equal(result?.artifactSha256, stored?.artifactSha256);
+    assert.equal(fx.edge.artifacts.get(result?.artifactSha256 ?? '')?.bytes.toString('utf8'), SBOM);
+    const upload = fx.edge.artifactSeen.find((s) => s.scanId === 'scan-001');
+    assert.equal(upload?.status, 201);
+    assert.equal(upload?.contentDigest, `sha-256=:${createHash('sha256').update(SBOM).digest('base64')}:`);
+  });
+
+  it('keeps an item pending when its artifact upload fails, and on the retry resends the same statement and the bytes once', async () => {
+    fx.edge.artifactPlan.push(503);
+    const content = `${SBOM}\n`;
+    const [result] = await submitArtifacts({ ...setup, outbox, scanId: 'scan-artifact-retry', files: [fx.artifact('sbom-retry.json', content)], sleep: noSleep, backoff: { baseMs: 1, capMs: 1 } });
+    assert.equal(result?.state, 'delivered', `${result?.code}: ${result?.message}`);
+    assert.equal(result?.attempts, 2);
+    const posts = fx.edge.seen.filter((s) => s.method === 'POST' && s.scanId === 'scan-artifact-retry');
+    assert.deepEqual(posts.map((p) => p.status), [201, 200], 'the frozen envelope again: the original receipt');
+    const uploads = fx.edge.artifactSeen.filter((s) => s.scanId === 'scan-artifact-retry');
+    assert.deepEqual(uploads.map((u) => u.status), [503, 201]);
+    assert.deepEqual([...(fx.edge.artifacts.get(result?.artifactSha256 ?? '')?.scanIds ?? [])], ['scan-artifact-retry']);
   });
 
   it('sets the scan id, an RFC 9530 Content-Digest of the body and a Host equal to the SNI name', () => {

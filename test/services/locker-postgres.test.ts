@@ -11,7 +11,8 @@ import { buildLockerApp } from '../../src/services/locker/app.js';
 import { openPostgresStore } from '../../src/storage/postgres.js';
 import type { EvidenceStore } from '../../src/storage/types.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
-import { provenanceOptions, send, signedEnvelope, stamp, serviceTopology, testKeys } from './support/fixture.js';
+import { ARTIFACT_FIXTURES } from '../fixtures/artifacts.js';
+import { provenanceOptions, send, sha256Hex, signedEnvelope, stamp, serviceTopology, testKeys } from './support/fixture.js';
 import { NOW_MS } from './support/locker.js';
 
 describe('two Evidence Lockers on one PostgreSQL', () => {
@@ -66,5 +67,26 @@ describe('two Evidence Lockers on one PostgreSQL', () => {
     const replay = await send(lockers[1]!, request);
     assert.equal(replay.statusCode, 409);
     assert.equal((replay.json() as { code: string }).code, 'provenance-replayed');
+  });
+
+  it('stores each artifact kind once across both instances, reads it back from the other, and refuses other bytes', async () => {
+    for (const fixture of ARTIFACT_FIXTURES) {
+      const scanId = `scan-pg-artifact-${fixture.kind}`;
+      const statement = await signedEnvelope(keys, { scanId, nowMs: NOW_MS, artifactBytes: fixture.bytes });
+      assert.equal((await send(lockers[0]!, stamp(topology, keys, { method: 'POST', url: '/api/v1/evidence', scanId, body: statement, nowMs: NOW_MS }))).statusCode, 201);
+      const url = `/api/v1/artifacts/${sha256Hex(fixture.bytes)}`;
+      const uploads = await Promise.all(
+        [0, 1, 0, 1].map((i) => send(lockers[i]!, stamp(topology, keys, { method: 'POST', url, scanId, body: fixture.bytes, nowMs: NOW_MS, contentType: 'application/octet-stream' }))),
+      );
+      assert.deepEqual(uploads.map((u) => u.statusCode).sort(), [200, 200, 200, 201]);
+      const read = await send(lockers[1]!, stamp(topology, keys, { method: 'GET', url, scanId, nowMs: NOW_MS }));
+      assert.equal(read.statusCode, 200);
+      assert.ok(read.rawPayload.equals(fixture.bytes));
+    }
+    const other = Buffer.from('not the signed bytes');
+    const mismatch = await send(lockers[1]!, stamp(topology, keys, { method: 'POST', url: `/api/v1/artifacts/${sha256Hex(ARTIFACT_FIXTURES[0]!.bytes)}`, scanId: 'scan-pg-artifact-cyclonedx', body: other, nowMs: NOW_MS, contentType: 'application/octet-stream' }));
+    assert.equal(mismatch.statusCode, 422);
+    assert.equal((mismatch.json() as { code: string }).code, 'binding-mismatch');
+    assert.equal(await stores[0]!.getArtifact(sha256Hex(other)), null);
   });
 });

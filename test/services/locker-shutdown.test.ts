@@ -35,6 +35,10 @@ describe('Evidence Locker shutdown', () => {
       registerScan: (scan) => real.registerScan(scan),
       getScan: (scanId) => real.getScan(scanId),
       completeScan: (scanId, completion) => real.completeScan(scanId, completion),
+      putArtifact: (artifact) => real.putArtifact(artifact),
+      getArtifact: (sha) => real.getArtifact(sha),
+      getArtifactRef: (scanId, sha) => real.getArtifactRef(scanId, sha),
+      listArtifactsByScan: (scanId) => real.listArtifactsByScan(scanId),
       ping: () => real.ping(),
       close: () => real.close(),
     };

@@ -6,7 +6,7 @@
 import { describe, it, after, before } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { createHash, randomBytes } from 'node:crypto';
-import { ScanConflictError, StorageError, type EvidenceRecord, type EvidenceStore, type ScanCompletion } from '../../src/storage/types.js';
+import { ARTIFACT_CHUNK_BYTES, ScanConflictError, StorageError, type EvidenceRecord, type EvidenceStore, type NewArtifact, type ScanCompletion, type StoredArtifact } from '../../src/storage/types.js';
 
 export interface StoreFactory {
   /** A new empty database and a store on it. */
@@ -33,6 +33,26 @@ export function sampleRecord(overrides: Partial<EvidenceRecord> = {}): EvidenceR
 function completion(report: unknown): ScanCompletion {
   const envelope = Buffer.from(JSON.stringify(report));
   return { envelopeSha256: createHash('sha256').update(envelope).digest('hex'), envelope: new Uint8Array(envelope), report, completedAt: new Date().toISOString() };
+}
+
+/** An artifact over `bytes` with its true digest, referenced by `scanId`. */
+export function sampleArtifact(bytes: Uint8Array, overrides: Partial<NewArtifact> = {}): NewArtifact {
+  return {
+    sha256: createHash('sha256').update(bytes).digest('hex'),
+    bytes,
+    scanId: 'scan-art',
+    scannerId: 'scanner-01',
+    evidenceSha256: createHash('sha256').update(randomBytes(8)).digest('hex'),
+    storedAt: new Date().toISOString(),
+    ...overrides,
+  };
+}
+
+/** Reads a stored artifact back whole (tests only; services stream the chunks). */
+export async function readAll(artifact: StoredArtifact): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const chunk of artifact.chunks()) parts.push(chunk);
+  return Buffer.concat(parts);
 }
 
 /** Registers the contract cases under `describe(name)`. */
@@ -196,6 +216,74 @@ export function storeContract(name: string, factory: StoreFactory): void {
       await sibling.close();
       await assert.rejects(sibling.getEvidence('0'.repeat(64)), (e: unknown) => e instanceof StorageError && e.code === 'storage-unavailable');
       await assert.rejects(sibling.ping(), (e: unknown) => e instanceof StorageError && e.code === 'storage-unavailable');
+    });
+
+    it('stores an artifact in chunks and reads back exactly its bytes', async () => {
+      const bytes = randomBytes(ARTIFACT_CHUNK_BYTES * 2 + 17);
+      const artifact = sampleArtifact(bytes, { scanId: 'scan-art-chunks' });
+      const put = await store.putArtifact(artifact);
+      assert.equal(put.created, true);
+      assert.equal(put.bytesWritten, true);
+      assert.deepEqual(put.ref, { sha256: artifact.sha256, scanId: 'scan-art-chunks', scannerId: 'scanner-01', evidenceSha256: artifact.evidenceSha256, size: bytes.length, referencedAt: artifact.storedAt });
+      const stored = await store.getArtifact(artifact.sha256);
+      assert.equal(stored?.size, bytes.length);
+      const chunks: number[] = [];
+      for await (const chunk of stored!.chunks()) chunks.push(chunk.length);
+      assert.deepEqual(chunks, [ARTIFACT_CHUNK_BYTES, ARTIFACT_CHUNK_BYTES, 17]);
+      assert.ok((await readAll(stored!)).equals(bytes));
+      assert.deepEqual(await store.getArtifactRef('scan-art-chunks', artifact.sha256), put.ref);
+    });
+
+    it('keeps one copy of an artifact that a second scan names, with two references', async () => {
+      const bytes = randomBytes(4096);
+      const first = await store.putArtifact(sampleArtifact(bytes, { scanId: 'scan-art-a' }));
+      const second = await store.putArtifact(sampleArtifact(bytes, { scanId: 'scan-art-b', scannerId: 'scanner-02' }));
+      assert.equal(first.bytesWritten, true);
+      assert.equal(second.created, true);
+      assert.equal(second.bytesWritten, false);
+      assert.deepEqual((await store.listArtifactsByScan('scan-art-a')).map((r) => r.sha256), [first.ref.sha256]);
+      assert.deepEqual((await store.listArtifactsByScan('scan-art-b')).map((r) => [r.sha256, r.scannerId]), [[first.ref.sha256, 'scanner-02']]);
+      assert.ok((await readAll((await store.getArtifact(first.ref.sha256))!)).equals(bytes));
+    });
+
+    it('writes nothing when the same scan sends the same artifact again', async () => {
+      const artifact = sampleArtifact(randomBytes(100), { scanId: 'scan-art-again' });
+      const first = await store.putArtifact(artifact);
+      const again = await store.putArtifact({ ...artifact, storedAt: '2030-01-01T00:00:00.000Z' });
+      assert.equal(again.created, false);
+      assert.equal(again.bytesWritten, false);
+      assert.deepEqual(again.ref, first.ref);
+      assert.equal((await store.listArtifactsByScan('scan-art-again')).length, 1);
+    });
+
+    it('stores one copy when many puts of one new artifact race, from two instances', async () => {
+      const sibling = await openSibling();
+      try {
+        const bytes = randomBytes(ARTIFACT_CHUNK_BYTES + 5);
+        const results = await Promise.all(
+          Array.from({ length: 6 }, (_, i) => (i % 2 === 0 ? store : sibling).putArtifact(sampleArtifact(bytes, { scanId: `scan-art-race-${i % 3}` }))),
+        );
+        assert.equal(results.filter((r) => r.bytesWritten).length, 1);
+        assert.equal(results.filter((r) => r.created).length, 3);
+        assert.ok((await readAll((await sibling.getArtifact(results[0]!.ref.sha256))!)).equals(bytes));
+      } finally {
+        await sibling.close();
+      }
+    });
+
+    it('refuses bytes that do not hash to the digest and stores nothing', async () => {
+      const artifact = sampleArtifact(randomBytes(64), { scanId: 'scan-art-lie' });
+      await assert.rejects(store.putArtifact({ ...artifact, bytes: randomBytes(64) }), TypeError);
+      assert.equal(await store.getArtifact(artifact.sha256), null);
+      assert.equal(await store.getArtifactRef('scan-art-lie', artifact.sha256), null);
+      assert.deepEqual(await store.listArtifactsByScan('scan-art-lie'), []);
+    });
+
+    it('answers null for an artifact nobody stored and for a scan that does not reference it', async () => {
+      const artifact = sampleArtifact(randomBytes(32), { scanId: 'scan-art-owner' });
+      await store.putArtifact(artifact);
+      assert.equal(await store.getArtifact('0'.repeat(64)), null);
+      assert.equal(await store.getArtifactRef('scan-art-stranger', artifact.sha256), null);
     });
 
     it('answers a ping while open', async () => {

@@ -4,12 +4,16 @@
  * or a postgres:// URL) or an exported record file (`--in`); and export records as JSON.
  * Exit 0 every record verifies, 1 a record failed or none matched, 2 usage or configuration.
  */
-import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream, existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
 import { createVerifier, loadKeyFile, type KeyMaterial, type Verifier } from '../../dsse/index.js';
-import { exportRecord, parseExportedRecords } from '../../evidence/export.js';
-import { verifyEvidenceRecord, EVIDENCE_CHECKS, type EvidenceRecordInput, type EvidenceVerification } from '../../evidence/verify.js';
+import { exportRecord, parseExportedRecords, type ExportedArtifact } from '../../evidence/export.js';
+import { verifyEvidenceRecord, EVIDENCE_CHECKS, type ArtifactDigestInput, type EvidenceRecordInput, type EvidenceVerification } from '../../evidence/verify.js';
 import { isStellaError } from '../../errors/base.js';
 import type { ScannerKeyring } from '../../provenance/envelope.js';
 import { loadHopKeyring, type HopKeyring } from '../../provenance/keys.js';
@@ -93,6 +97,36 @@ async function select(store: EvidenceStore, sha256: string | undefined, scan: st
   return store.listByScan(scan!);
 }
 
+/** The artifacts a store keeps with one statement: the references of its scan that name it. */
+async function artifactsOf(store: EvidenceStore, record: EvidenceRecord): Promise<{ sha256: string; size: number }[]> {
+  return (await store.listArtifactsByScan(record.scanId)).filter((ref) => ref.evidenceSha256 === record.sha256).map((ref) => ({ sha256: ref.sha256, size: ref.size }));
+}
+
+/** SHA-256 of a byte stream, chunk by chunk (a large artifact is never held whole); null when it cannot be read. */
+async function hashStream(chunks: AsyncIterable<Buffer | string> | null): Promise<string | null> {
+  if (!chunks) return null;
+  const hash = createHash('sha256');
+  try {
+    for await (const chunk of chunks) hash.update(chunk);
+  } catch {
+    return null;
+  }
+  return hash.digest('hex');
+}
+
+/** The artifacts of a stored record, hashed from the store. */
+async function storedArtifactDigests(store: EvidenceStore, record: EvidenceRecord): Promise<ArtifactDigestInput[]> {
+  const out: ArtifactDigestInput[] = [];
+  for (const { sha256 } of await artifactsOf(store, record)) {
+    const stored = await store.getArtifact(sha256);
+    out.push({ sha256, actualSha256: await hashStream(stored ? stored.chunks() : null) });
+  }
+  return out;
+}
+
+/** Where `evidence export --out FILE` writes artifacts, relative to FILE's folder. */
+export const EXPORT_ARTIFACTS_DIR = 'artifacts';
+
 function requireOneSelector(options: { sha256?: string; scan?: string }, optional: boolean): void {
   if (!optional && !options.sha256 && !options.scan) throw new CliError('pass --sha256 HEX or --scan ID', EXIT_USAGE);
   if (options.sha256 && !/^[0-9a-fA-F]{64}$/.test(options.sha256)) throw new CliError('--sha256 must be 64 hex characters', EXIT_USAGE);
@@ -161,16 +195,25 @@ export async function runEvidenceVerify(options: EvidenceVerifyCliOptions, write
     } catch (error) {
       throw new CliError(`--in ${options.in}: ${(error as Error).message}`, EXIT_USAGE);
     }
+    let parsed: ReturnType<typeof parseExportedRecords>;
     try {
-      records = parseExportedRecords(JSON.parse(text) as unknown);
+      parsed = parseExportedRecords(JSON.parse(text) as unknown);
     } catch (error) {
       throw new CliError(`--in ${options.in}: ${(error as Error).message}`, EXIT_FAILED);
     }
-    records = records.filter((r) => (!options.sha256 || r.sha256 === options.sha256.toLowerCase()) && (!options.scan || r.scanId === options.scan));
+    const base = dirname(options.in);
+    parsed = parsed.filter(({ record: r }) => (!options.sha256 || r.sha256 === options.sha256.toLowerCase()) && (!options.scan || r.scanId === options.scan));
+    records = [];
+    for (const { record, artifacts } of parsed) {
+      // The exported files are hashed as they are on disk: a swapped or truncated file fails.
+      const digests = await Promise.all(artifacts.map(async (a) => ({ sha256: a.sha256, actualSha256: await hashStream(a.file ? createReadStream(join(base, a.file)) : null) })));
+      records.push({ ...record, artifacts: digests });
+    }
   } else {
     const store = await openExisting(options.db!);
     try {
-      records = await select(store, options.sha256, options.scan);
+      records = [];
+      for (const record of await select(store, options.sha256, options.scan)) records.push({ ...record, artifacts: await storedArtifactDigests(store, record) });
     } finally {
       await store.close();
     }
@@ -196,18 +239,34 @@ export async function runEvidenceVerify(options: EvidenceVerifyCliOptions, write
 export async function runEvidenceExport(options: EvidenceExportCliOptions, write: Write = toStdout): Promise<void> {
   requireOneSelector(options, false);
   const store = await openExisting(options.db);
-  let records: EvidenceRecord[];
+  const exported: ReturnType<typeof exportRecord>[] = [];
   try {
-    records = await select(store, options.sha256, options.scan);
+    const records = await select(store, options.sha256, options.scan);
+    if (records.length === 0) throw new CliError('no evidence matched', EXIT_FAILED);
+    for (const record of records) {
+      const artifacts: ExportedArtifact[] = [];
+      for (const artifact of await artifactsOf(store, record)) {
+        // Beside the export, named by digest (content-addressed: the same bytes for every record naming them).
+        if (!options.out) {
+          artifacts.push(artifact);
+          continue;
+        }
+        const file = `${EXPORT_ARTIFACTS_DIR}/${artifact.sha256}`;
+        const stored = await store.getArtifact(artifact.sha256);
+        if (!stored) throw new CliError(`artifact ${artifact.sha256} is referenced but not stored`, EXIT_FAILED);
+        await mkdir(join(dirname(options.out), EXPORT_ARTIFACTS_DIR), { recursive: true });
+        await pipeline(Readable.from(stored.chunks()), createWriteStream(join(dirname(options.out), file), { mode: 0o644 }));
+        artifacts.push({ ...artifact, file });
+      }
+      exported.push(exportRecord(record, artifacts));
+    }
   } catch (error) {
     if (isStellaError(error)) throw new CliError(`${error.code}: ${error.message}`, EXIT_FAILED);
     throw error;
   } finally {
     await store.close();
   }
-  if (records.length === 0) throw new CliError('no evidence matched', EXIT_FAILED);
-  const exported = options.sha256 ? exportRecord(records[0]!) : records.map(exportRecord);
-  const text = `${JSON.stringify(exported, null, 2)}\n`;
+  const text = `${JSON.stringify(options.sha256 ? exported[0] : exported, null, 2)}\n`;
   if (options.out) await writeFile(options.out, text, { mode: 0o644 });
   else write(text);
 }

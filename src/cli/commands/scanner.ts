@@ -5,6 +5,7 @@
  * pending after its attempts/deadline, 2 usage or configuration (bad topology, scanner, key,
  * scan id, unreadable file, unusable outbox). run → 0 after a graceful SIGTERM/SIGINT.
  */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { InvalidArgumentError, Option } from 'commander';
 import type { Command } from 'commander';
@@ -17,7 +18,7 @@ import { CERTIFICATE_SOURCES } from '../../scanner/certificates.js';
 import type { CertificateSourceKind } from '../../scanner/certificates.js';
 import { deliveryOptionsFor } from '../../scanner/config.js';
 import type { ScannerSetup } from '../../scanner/config.js';
-import { OUTBOX_STATES, Outbox } from '../../scanner/outbox.js';
+import { DEFAULT_RETENTION_MS, OUTBOX_STATES, Outbox, type OutboxSize } from '../../scanner/outbox.js';
 import { runScanner } from '../../scanner/run.js';
 import { DEFAULT_BACKOFF_BASE_MS, DEFAULT_BACKOFF_CAP_MS } from '../../scanner/backoff.js';
 import type { BackoffPolicy } from '../../scanner/backoff.js';
@@ -73,8 +74,10 @@ export function register(program: Command): void {
     .option('--max-attempts <n>', `attempts per file in this run (default ${DEFAULT_MAX_ATTEMPTS})`, parsePositive)
     .option('--deadline <duration>', 'stop retrying after this long, e.g. 2m (default 5m)', parseDurationMs)
     .option('--json', 'machine-readable output')
+    .option('--retention <duration>', `afterwards, drop the bytes of items delivered longer ago than this (default ${DEFAULT_RETENTION_MS / 86_400_000}d)`, parseDurationMs)
+    .option('--keep-delivered', 'never prune delivered items')
     .argument('<file...>', 'artifact files')
-    .action(async (files: string[], o: CommonFlags & { scanId: string; maxAttempts?: number; deadline?: number; json?: boolean }) => {
+    .action(async (files: string[], o: CommonFlags & { scanId: string; maxAttempts?: number; deadline?: number; json?: boolean; retention?: number; keepDelivered?: boolean }) => {
       await configurationStep(async () => assertScanId(o.scanId));
       const { setup, outbox } = await prepare(o);
       try {
@@ -89,6 +92,9 @@ export function register(program: Command): void {
           )}\n`);
           if (!setup.receiptKeyFile) process.stderr.write('stella-gateway: note: no receipt key configured; receipts were stored unverified\n');
         }
+        // The default retention (docs/scanner.md#outbox-size-and-pruning): a worker that only ever
+        // runs `submit` keeps its disk bounded too.
+        if (!o.keepDelivered) outbox.prune(Date.now() - (o.retention ?? DEFAULT_RETENTION_MS));
         if (results.some((r) => r.state !== 'delivered')) throw new CliError('', EXIT_FAILED);
       } finally {
         outbox.close();
@@ -100,7 +106,9 @@ export function register(program: Command): void {
     .description('Daemon: move files of <spool>/<scan-id>/ into the outbox and deliver them in the background')
     .requiredOption('--spool <dir>', 'spool folder (created when missing)')
     .option('--poll-interval <duration>', 'how often the spool is swept, e.g. 500ms (default 500ms)', parseDurationMs)
-    .action(async (o: CommonFlags & { spool: string; pollInterval?: number }) => {
+    .option('--retention <duration>', `delivered items keep their bytes this long, e.g. 12h (default ${DEFAULT_RETENTION_MS / 86_400_000}d)`, parseDurationMs)
+    .option('--keep-delivered', 'never prune delivered items')
+    .action(async (o: CommonFlags & { spool: string; pollInterval?: number; retention?: number; keepDelivered?: boolean }) => {
       const { setup, outbox } = await prepare(o);
       const log = pino({ name: 'stella-scanner', base: { scanner: o.scanner } }, pino.destination({ fd: 2, sync: true }));
       const stop = new AbortController();
@@ -115,6 +123,8 @@ export function register(program: Command): void {
       try {
         await runScanner({
           ...setup, outbox, backoff: backoffOf(o), spoolDir: o.spool, signal: stop.signal, pollIntervalMs: o.pollInterval,
+          retentionMs: o.keepDelivered ? null : (o.retention ?? DEFAULT_RETENTION_MS),
+          onPrune: (pruned) => log.info({ items: pruned.items, bytes: pruned.bytes }, 'pruned delivered items'),
           onEvent: (event) => logEvent(log, event),
           onSweep: (sweep) => {
             for (const a of sweep.accepted) log.info({ scanId: a.scanId, artifact: a.name, item: a.itemId, duplicate: !a.created }, 'accepted');
@@ -149,6 +159,7 @@ export function register(program: Command): void {
         if (o.json) printJson(summary);
         else {
           process.stdout.write(`${OUTBOX_STATES.map((s) => `${s}: ${summary.counts[s]}`).join('  ')}\n`);
+          process.stdout.write(`${describeSize(summary.size)}\n`);
           if (summary.lastErrors.length > 0) {
             process.stdout.write(`\n${formatTable(
               ['item', 'scan id', 'file', 'state', 'attempts', 'code', 'message'],
@@ -160,6 +171,55 @@ export function register(program: Command): void {
         outbox.close();
       }
     });
+
+  group
+    .command('prune')
+    .description('Drop the bytes of delivered items (digests and receipts stay), then shrink the outbox file')
+    .requiredOption('--outbox <file>', 'outbox database (not in use by a running worker)')
+    .option('--older-than <duration>', 'only items delivered longer ago than this, e.g. 7d')
+    .option('--all', 'every delivered item')
+    .option('--no-vacuum', 'do not rewrite the file (freed space is reused by later items)')
+    .option('--json', 'machine-readable output')
+    .action(async (o: { outbox: string; olderThan?: string; all?: boolean; vacuum: boolean; json?: boolean }) => {
+      if (Boolean(o.all) === (o.olderThan !== undefined)) throw new CliError('pass exactly one of --older-than DURATION or --all', EXIT_USAGE);
+      let olderThanMs = 0;
+      if (o.olderThan !== undefined) {
+        try {
+          olderThanMs = parseDurationMs(o.olderThan);
+        } catch (error) {
+          throw new CliError(`--older-than: ${(error as Error).message}`, EXIT_USAGE);
+        }
+      }
+      if (!existsSync(o.outbox)) throw new CliError(`--outbox ${o.outbox}: no such file`, EXIT_USAGE);
+      const outbox = await configurationStep(async () => Outbox.open(o.outbox));
+      try {
+        const pruned = outbox.prune(Date.now() - olderThanMs);
+        if (o.vacuum) outbox.vacuum();
+        const { size } = outbox.summary(0);
+        if (o.json) printJson({ pruned, size });
+        else process.stdout.write(`pruned ${pruned.items} delivered item(s), ${formatBytes(pruned.bytes)}\n${describeSize(size)}\n`);
+      } finally {
+        outbox.close();
+      }
+    });
+}
+
+/** One line: what the outbox holds on disk and how much of it is artifact bytes by state. */
+function describeSize(size: OutboxSize): string {
+  const held = OUTBOX_STATES.map((s) => `${s} ${formatBytes(size.artifactBytes[s])}`).join(', ');
+  return `size: ${formatBytes(size.fileBytes + size.walBytes)} on disk (wal ${formatBytes(size.walBytes)}); artifact bytes: ${held}; pruned items: ${size.prunedItems}`;
+}
+
+function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${value.toFixed(1)} ${units[unit]}`;
 }
 
 function logEvent(log: pino.Logger, event: DeliveryEvent): void {
@@ -198,11 +258,11 @@ function parsePositive(value: string): number {
   return Number(value);
 }
 
-/** `500ms`, `30s`, `2m`, `1h` → milliseconds. */
+/** `500ms`, `30s`, `2m`, `1h`, `7d` → milliseconds. */
 export function parseDurationMs(value: string): number {
-  const match = /^([0-9]{1,9})(ms|s|m|h)$/.exec(value.trim());
-  if (!match) throw new InvalidArgumentError('must be a duration like 500ms, 30s, 2m or 1h');
-  const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[match[2] as 'ms' | 's' | 'm' | 'h'];
+  const match = /^([0-9]{1,9})(ms|s|m|h|d)$/.exec(value.trim());
+  if (!match) throw new InvalidArgumentError('must be a duration like 500ms, 30s, 2m, 1h or 7d');
+  const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
   const ms = Number(match[1]) * factor;
   if (ms <= 0) throw new InvalidArgumentError('must be positive');
   return ms;

@@ -43,6 +43,10 @@ ${largeEnvelopeRules()}
 SecRule REQUEST_HEADERS:Content-Type "${JSON_CONTENT_TYPE_PATTERN}" \\
      "id:'200001',phase:1,t:none,t:lowercase,pass,nolog,chain"
      SecRule &TX:stella_large_envelope "@eq 0" "t:none,ctl:requestBodyProcessor=JSON"
+# stella: an artifact upload is the file's exact bytes (an SBOM, a tarball), bound by the locker to a
+# signed digest: ModSecurity does not read or buffer it, and octet-stream is allowed on that route only
+# (docs/gateways/apache-modsecurity.md#artifact-uploads). Path, query and headers stay inspected.
+${artifactUploadRule()}
 
 # stella: the three body limits follow limits.maxBodyBytes. Debian's 128 KiB SecRequestBodyNoFilesLimit
 # would refuse every larger DSSE envelope (a JSON body has no "files"), and a body buffered in
@@ -210,6 +214,31 @@ const SIGNATURE = `\\{\\x22keyid\\x22:\\x22(?:${KID_PATTERN.source.slice(1, -1)}
 export const CANONICAL_ENVELOPE_PATTERN =
   `^\\{\\x22payloadType\\x22:\\x22[A-Za-z0-9.+/_-]{1,128}\\x22,\\x22payload\\x22:\\x22${BASE64_FIELD}\\x22,` +
   `\\x22signatures\\x22:\\[${SIGNATURE}(?:,${SIGNATURE}){0,31}\\]\\}$`;
+
+/**
+ * The artifact upload route (docs/services.md#artifacts): `POST /api/v1/artifacts/<sha256>` with an
+ * `application/octet-stream` body that the locker hashes and binds to a signed subject digest.
+ */
+export const ARTIFACT_ROUTE_PATTERN = '^/api/v1/artifacts/[0-9a-f]{64}$';
+/**
+ * CRS 3.3 rule that refuses a Content-Type outside `tx.allowed_request_content_type`, where
+ * `application/octet-stream` is not; removed for the artifact route only.
+ */
+export const CRS_CONTENT_TYPE_RULE = 920420;
+
+/**
+ * Phase 1: on the artifact route with exactly `application/octet-stream`, the body is not read by
+ * ModSecurity at all (`requestBodyAccess=Off`: not held in the WAF's memory, not parsed, not
+ * matched — opaque bytes have nothing the CRS could recognise, and the locker checks them against
+ * a signed digest), and the content-type policy rule is lifted for it (without this rule every
+ * upload is a 403 of rule 920420, test/e2e/artifacts.test.ts). The request line, query and headers
+ * still go through every CRS rule; Apache's `LimitRequestBody` still bounds the body.
+ */
+function artifactUploadRule(): string {
+  return `SecRule REQUEST_FILENAME "@rx ${ARTIFACT_ROUTE_PATTERN}" "id:200020,phase:1,t:none,pass,nolog,chain"
+     SecRule REQUEST_METHOD "@streq POST" "t:none,chain"
+     SecRule REQUEST_HEADERS:Content-Type "@rx ^application/octet-stream$" "t:none,t:lowercase,ctl:requestBodyAccess=Off,ctl:ruleRemoveById=${CRS_CONTENT_TYPE_RULE}"`;
+}
 
 /** Phase 1, before the JSON processor rule: marks a large (or unknown-length) envelope body. */
 function largeEnvelopeRules(): string {

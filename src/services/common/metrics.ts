@@ -15,6 +15,8 @@ export interface ServiceMetrics {
   readonly registry: Registry;
   /** Evidence ingests by outcome (`created`, `duplicate`). */
   readonly ingests: Counter<'outcome'>;
+  /** Artifact uploads by outcome: `stored` (bytes written), `referenced` (bytes already stored, new scan reference), `duplicate`. */
+  readonly artifacts: Counter<'outcome'>;
 }
 
 /**
@@ -45,6 +47,13 @@ export function installMetrics(app: FastifyInstance, options: { registry?: Regis
     registers: [registry],
   });
 
+  const artifacts = new Counter({
+    name: 'stella_artifact_ingests_total',
+    help: 'Artifact uploads accepted, by outcome (stored, referenced or duplicate; docs/services.md#artifacts)',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  });
+
   app.addHook('onResponse', async (request, reply) => {
     // The route pattern, never the raw URL: digests and scan ids would explode the label space.
     const route = request.routeOptions.url ?? 'unmatched';
@@ -58,5 +67,5 @@ export function installMetrics(app: FastifyInstance, options: { registry?: Regis
     reply.header('content-type', registry.contentType);
     return registry.metrics();
   });
-  return { registry, ingests };
+  return { registry, ingests, artifacts };
 }

@@ -14,6 +14,7 @@ export const SERVICE_PROBLEMS = {
   'identity-not-allowed': { status: 403, title: 'The client identity is not named for this endpoint in the topology' },
   'not-found': { status: 404, title: 'No such route' },
   'evidence-not-found': { status: 404, title: 'No evidence is stored under this digest, or none the requesting scanner may read' },
+  'artifact-not-found': { status: 404, title: 'No artifact with this digest is referenced by the scan, or none the requesting scanner may read' },
   'scan-not-found': { status: 404, title: 'No scan is registered under this id, or none the requesting scanner may read' },
   'scan-conflict': { status: 409, title: 'The scan belongs to another scanner, exists with different data, or was completed with another report' },
   'payload-too-large': { status: 413, title: 'The request body exceeds the size limit of the service' },

@@ -15,6 +15,7 @@ import { createServiceBase, type ServiceAppOptions } from '../common/app.js';
 import { staticCheck } from '../common/health.js';
 import { ServiceError } from '../common/problems.js';
 import { requireSameScan, SCAN_ID_PARAMS, verifiedProvenance as verified } from '../common/binding.js';
+import { installArtifactRoutes } from './artifacts.js';
 import { evidenceView, receiptOf } from './views.js';
 import { lockerOpenApi } from './openapi.js';
 
@@ -134,5 +135,6 @@ export async function buildLockerApp(options: LockerAppOptions): Promise<Fastify
     return { scanId, evidence: records.map((r) => evidenceView(r, { withEnvelope: false })) };
   });
 
+  installArtifactRoutes(app, { store, access, metrics, now });
   return app;
 }

@@ -32,6 +32,20 @@ export function lockerOpenApi(): OpenApiDocument {
       receipt: { $ref: '#/components/schemas/DsseEnvelope' },
     },
   };
+  components.schemas.Artifact = {
+    type: 'object',
+    required: ['sha256', 'scanId', 'size', 'evidenceSha256', 'referencedAt'],
+    properties: {
+      sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
+      scanId: { type: 'string' },
+      size: { type: 'integer', minimum: 0 },
+      evidenceSha256: { type: 'string', pattern: '^[0-9a-f]{64}$', description: 'the stored statement whose subject names this digest' },
+      referencedAt: { type: 'string', format: 'date-time' },
+      created: { type: 'boolean' },
+    },
+  };
+  const sha256Param = { name: 'sha256', in: 'path', required: true, schema: { type: 'string', pattern: '^[0-9a-f]{64}$' } };
+  const artifactAnswer = (description: string) => ({ description, content: { 'application/json': { schema: { $ref: '#/components/schemas/Artifact' } } } });
   return {
     openapi: '3.1.0',
     info: { title: 'Stella Evidence Locker', version: '1', description: 'Stores signed scan evidence with its verified gateway chain and answers with a signed traversal receipt.' },
@@ -58,6 +72,43 @@ export function lockerOpenApi(): OpenApiDocument {
             '200': { description: 'envelope, hop chain and receipt', content: { 'application/json': { schema: { $ref: '#/components/schemas/Evidence' } } } },
             ...provenanceResponses({ envelope: false }),
             ...Object.fromEntries([serviceProblem('evidence-not-found')]),
+          },
+        },
+      },
+      '/api/v1/artifacts/{sha256}': {
+        post: {
+          operationId: 'storeArtifact',
+          summary: 'Store the bytes a stored statement of this scan names by SHA-256 (docs/services.md#artifacts)',
+          parameters: [sha256Param, ...PROVENANCE_PARAMETERS],
+          requestBody: { required: true, content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } },
+          responses: {
+            '201': artifactAnswer('stored (durable): a new reference of this scan, bytes written once per digest'),
+            '200': artifactAnswer('this scan referenced the digest before'),
+            ...provenanceResponses({ envelope: false }),
+            ...Object.fromEntries([serviceProblem('scan-conflict'), serviceProblem('payload-too-large'), serviceProblem('unsupported-media-type')]),
+          },
+        },
+        get: {
+          operationId: 'getArtifact',
+          parameters: [sha256Param, ...PROVENANCE_PARAMETERS],
+          responses: {
+            '200': { description: 'the artifact bytes, with Content-Digest', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } },
+            ...provenanceResponses({ envelope: false }),
+            ...Object.fromEntries([serviceProblem('artifact-not-found')]),
+          },
+        },
+      },
+      '/api/v1/scans/{scanId}/artifacts': {
+        get: {
+          operationId: 'listScanArtifacts',
+          parameters: [{ name: 'scanId', in: 'path', required: true, schema: { type: 'string' } }, ...PROVENANCE_PARAMETERS],
+          responses: {
+            '200': {
+              description: 'the artifacts one scan references, oldest reference first',
+              content: { 'application/json': { schema: { type: 'object', properties: { scanId: { type: 'string' }, artifacts: { type: 'array', items: { $ref: '#/components/schemas/Artifact' } } } } } },
+            },
+            ...provenanceResponses({ envelope: false }),
+            ...Object.fromEntries([serviceProblem('scan-not-found')]),
           },
         },
       },

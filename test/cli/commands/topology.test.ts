@@ -35,7 +35,7 @@ describe('stella-gateway topology', () => {
   it('validate prints the chain and exits 0 for a valid file', async () => {
     const { code, stdout } = await run('topology', 'validate', 'examples/topology.yaml', '--no-files');
     assert.equal(code, 0);
-    assert.match(stdout, /scanner-01 → gw-edge \(nginx, seq 1\) → waf \(apache-modsecurity, opaque\) → gw-internal \(haproxy, seq 2\) → evidence-locker/);
+    assert.match(stdout, /scanner-01 \| scanner-02 → gw-edge \(nginx, seq 1\) → waf \(apache-modsecurity, opaque\) → gw-internal \(haproxy, seq 2\) → evidence-locker/);
   });
 
   it('validate accepts the Envoy example, whose edge stamps through its forward-auth stamper', async () => {
@@ -58,7 +58,7 @@ describe('stella-gateway topology', () => {
     const result = JSON.parse(stdout) as { valid: boolean; code: string; problems: { path: string; message: string }[] };
     assert.equal(result.valid, false);
     assert.equal(result.code, 'TOPOLOGY_INVALID');
-    assert.deepEqual(result.problems.map((p) => p.path), ['hops[1].waf.paranoiaLevel', 'hops[1].next', 'scanners[0].edge']);
+    assert.deepEqual(result.problems.map((p) => p.path), ['hops[1].waf.paranoiaLevel', 'hops[1].next', 'scanners[0].edge', 'scanners[1].edge']);
   });
 
   it('validate prints each problem as path: message', async () => {

@@ -140,7 +140,7 @@ export interface ChainWorker {
   readonly outbox: Outbox;
   readonly events: DeliveryEvent[];
   /** Writes the artifacts to files and submits them for `scanId`. */
-  submit(scanId: string, artifacts: Record<string, string>, options?: { maxAttempts?: number }): Promise<SubmitResult[]>;
+  submit(scanId: string, artifacts: Record<string, string | Buffer>, options?: { maxAttempts?: number }): Promise<SubmitResult[]>;
   close(): Promise<void>;
 }
 

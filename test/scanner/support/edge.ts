@@ -48,6 +48,15 @@ export interface FakeEdge {
   /** Envelope SHA-256 → what was stored; one entry per distinct envelope. */
   stored: Map<string, { scanId: string; receipt: string; artifactSha256: string }>;
   plan: PlannedAnswer[];
+  /**
+   * Artifact uploads (`POST /api/v1/artifacts/{sha256}`, docs/services.md#artifacts): digest →
+   * bytes and the scans that reference them. They do not consume `plan`; `artifactPlan` holds
+   * statuses to answer uploads with before behaving normally.
+   */
+  artifacts: Map<string, { bytes: Buffer; scanIds: Set<string> }>;
+  artifactPlan: number[];
+  /** What the stand-in saw of artifact uploads (kept apart from `seen`, the statement requests). */
+  artifactSeen: SeenRequest[];
   /** Stops listening and drops open connections (the edge "goes down"). */
   stop(): Promise<void>;
   /** Listens again on the same port. */
@@ -60,7 +69,7 @@ const SCAN_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 export async function startFakeEdge(deployment: TestDeployment, port: number): Promise<FakeEdge> {
   const scannerKey = createVerifier(await loadKeyFile(deployment.hmacKeyFile), 'scanner-01-hmac');
   const receiptSigner = createSigner(await loadKeyFile(deployment.receiptPrivateKeyFile), 'locker-receipt');
-  const edge: FakeEdge = { port, seen: [], stored: new Map(), plan: [], stop: async () => undefined, start: async () => undefined };
+  const edge: FakeEdge = { port, seen: [], stored: new Map(), plan: [], artifacts: new Map(), artifactPlan: [], artifactSeen: [], stop: async () => undefined, start: async () => undefined };
   let server: Server | undefined;
 
   const problem = (res: ServerResponse, status: number, code: string, extra: Record<string, string> = {}): void => {
@@ -75,8 +84,17 @@ export async function startFakeEdge(deployment: TestDeployment, port: number): P
       method: req.method ?? '', path: req.url ?? '', scanId: header(req, 'x-stella-scan-id'), contentDigest: header(req, 'content-digest'),
       host: header(req, 'host'), peerFingerprint: peer.raw ? `sha256:${createHash('sha256').update(peer.raw).digest('hex')}` : undefined, status: 0,
     };
-    edge.seen.push(seen);
     const answer = (status: number): void => { seen.status = status; };
+    const artifactMatch = /^\/api\/v1\/artifacts\/([0-9a-f]{64})$/.exec(seen.path);
+    (artifactMatch ? edge.artifactSeen : edge.seen).push(seen);
+    if (req.method === 'POST' && artifactMatch?.[1]) {
+      const status = edge.artifactPlan.shift() ?? storeArtifact(artifactMatch[1], seen, body);
+      answer(status);
+      if (status >= 300) { problem(res, status, status === 422 ? 'binding-mismatch' : `planned-${status}`); return; }
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ sha256: artifactMatch[1], scanId: seen.scanId, size: body.length, created: status === 201 }));
+      return;
+    }
     const planned = edge.plan.shift();
     const dropAfterStore = planned === 'store-and-drop';
     const hangAfterStore = planned === 'store-and-hang';
@@ -143,6 +161,18 @@ export async function startFakeEdge(deployment: TestDeployment, port: number): P
     answer(201);
     res.writeHead(201, { 'content-type': 'application/json' });
     res.end(`{"receipt":${receipt},"sha256":"${envelopeSha256}"}`);
+  }
+
+  /** The locker's checks of an upload: bytes bound by Content-Digest and path, named by a stored statement. */
+  function storeArtifact(sha256: string, seen: SeenRequest, body: Buffer): number {
+    const actual = createHash('sha256').update(body);
+    if (seen.contentDigest !== `sha-256=:${actual.copy().digest('base64')}:` || actual.digest('hex') !== sha256) return 422;
+    if (![...edge.stored.values()].some((s) => s.scanId === seen.scanId && s.artifactSha256 === sha256)) return 422;
+    const entry = edge.artifacts.get(sha256) ?? { bytes: body, scanIds: new Set<string>() };
+    edge.artifacts.set(sha256, entry);
+    if (entry.scanIds.has(seen.scanId!)) return 200;
+    entry.scanIds.add(seen.scanId!);
+    return 201;
   }
 
   edge.start = () =>

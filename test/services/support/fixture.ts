@@ -123,13 +123,13 @@ export function scannerKeyring(keys: TestKeys): Map<string, ReturnType<typeof cr
  */
 export async function signedEnvelope(
   keys: TestKeys,
-  options: { scanId: string; nowMs: number; artifact?: string; clientCert?: string; topology?: string; scanner?: TestScanner; signWith?: TestScanner },
+  options: { scanId: string; nowMs: number; artifact?: string; artifactBytes?: Uint8Array; clientCert?: string; topology?: string; scanner?: TestScanner; signWith?: TestScanner },
 ): Promise<Buffer> {
   const scanner = options.scanner ?? SCANNER_ID;
   const signWith = options.signWith ?? scanner;
   const artifact = options.artifact ?? `sbom-${randomBytes(6).toString('hex')}`;
   const statement = buildScanArtifactStatement({
-    artifact: { name: artifact, sha256: createHash('sha256').update(artifact).digest('hex') },
+    artifact: { name: artifact, sha256: createHash('sha256').update(options.artifactBytes ?? artifact).digest('hex') },
     intent: {
       scanId: options.scanId,
       topology: options.topology ?? 'demo',
