@@ -6,6 +6,7 @@
  * scan id, unreadable file, unusable outbox). run → 0 after a graceful SIGTERM/SIGINT.
  */
 import { join } from 'node:path';
+import { stat } from 'node:fs/promises';
 import { InvalidArgumentError, Option } from 'commander';
 import type { Command } from 'commander';
 import pino from 'pino';
@@ -43,6 +44,15 @@ async function prepare(flags: CommonFlags): Promise<{ topology: ResolvedTopology
       throw error;
     }
   });
+}
+
+/** The spool must be a folder (or not exist yet): checked before the worker says it started. */
+async function checkSpool(spool: string): Promise<void> {
+  const found = await stat(spool).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return null;
+    throw error;
+  });
+  if (found && !found.isDirectory()) throw new CliError(`--spool ${spool}: not a folder; name a folder (created when missing), e.g. /var/spool/stella/<scanner>`, EXIT_USAGE);
 }
 
 async function configurationStep<T>(step: () => Promise<T>): Promise<T> {
@@ -101,6 +111,7 @@ export function register(program: Command): void {
     .requiredOption('--spool <dir>', 'spool folder (created when missing)')
     .option('--poll-interval <duration>', 'how often the spool is swept, e.g. 500ms (default 500ms)', parseDurationMs)
     .action(async (o: CommonFlags & { spool: string; pollInterval?: number }) => {
+      await checkSpool(o.spool);
       const { setup, outbox } = await prepare(o);
       const log = pino({ name: 'stella-scanner', base: { scanner: o.scanner } }, pino.destination({ fd: 2, sync: true }));
       const stop = new AbortController();

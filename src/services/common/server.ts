@@ -45,6 +45,8 @@ export function parseListen(listen: string): { host: string; port: number } {
 /** Loads keys, store and certificate, builds the app of the service's kind and listens. */
 export async function startService(options: StartServiceOptions): Promise<RunningService> {
   const { topology } = options;
+  // Before anything opens: a bad address must not leave a store or a watcher behind.
+  const override = options.listen === undefined ? undefined : parseListen(options.listen);
   const runtime = await loadServiceRuntime(topology, options.serviceId, options.env);
   const { service } = runtime;
   const provider = new MtlsCertificateProvider({
@@ -88,7 +90,7 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
   app.addHook('onClose', async () => runtime.replayCache.close());
   // A peer revoked by a new CRL loses its open connections too, not only its next handshake.
   const detach = attachToServer(app.server as HttpsServer, provider, { endRevokedPeers: true });
-  const { host, port } = parseListen(options.listen ?? service.listen);
+  const { host, port } = override ?? parseListen(service.listen);
   try {
     await app.listen({ host, port });
   } catch (error) {
