@@ -30,7 +30,7 @@ export async function runStamper(options: { topology: string; hop: string; liste
   let keys;
   try {
     topology = await loadTopology(options.topology);
-    keys = await loadHopKeyring(topology);
+    keys = await loadHopKeyring(topology, [options.hop]);
   } catch (error) {
     if (error instanceof TopologyError) throw new CliError(`${options.topology}:\n${formatProblems(error.problems)}`, EXIT_USAGE);
     if (error instanceof HopKeyError) throw new CliError(error.message, EXIT_USAGE);
