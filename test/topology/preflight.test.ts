@@ -19,7 +19,7 @@ import { tempDir } from '../support/tmp.js';
 
 const EXAMPLE = 'examples/topology-two-edges.yaml';
 
-async function problemsOf(file: string): Promise<TopologyProblem[]> {
+async function problemsOf(file: string): Promise<readonly TopologyProblem[]> {
   try {
     await loadTopology(file, { checkFiles: true });
     return [];
@@ -48,7 +48,7 @@ describe('topology validate as the preflight', () => {
   });
   after(tmp.remove);
 
-  const variant = async (name: string, breakIt: (dir: string) => void): Promise<TopologyProblem[]> => {
+  const variant = async (name: string, breakIt: (dir: string) => void): Promise<readonly TopologyProblem[]> => {
     const dir = copyOfBase(name);
     breakIt(dir);
     return problemsOf(join(dir, 'topology.yaml'));
