@@ -84,8 +84,11 @@ function renderIndex(topology: ResolvedTopology, context: RenderContext, perHop:
     const run = program.run(hopDir, hop);
     // The program alone lacks what `gateway run` prepares (key environment, certificate links,
     // the CRL), so only `gateway run` is printed as the command to run (docs/operations/running.md).
+    // A forward-auth hop asks its stamper for each record: that runs beside it (docs/CONVENTIONS.md).
+    const stamper = hop.stamp !== false && hop.stamp.via === 'forward-auth' && context.topologyFile ? [`  stamper: stella-gateway stamper --topology ${context.topologyFile} --hop ${hop.id}`] : [];
     const runLines = context.topologyFile
       ? [
+          ...stamper,
           `  run:     ${GATEWAY_RUN_COMMAND} --topology ${context.topologyFile} --hop ${hop.id} --out ${context.outDir}`,
           `  program: ${[run.command, ...run.args].join(' ')}   (started by the run command above, after it prepared keys and links)`,
         ]

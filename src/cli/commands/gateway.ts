@@ -8,7 +8,7 @@
  * program's graceful reload within `pki.reloadSeconds` (docs/operations/certificates.md#revocation).
  */
 import { readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { RENDER_INDEX_FILE, renderTopology } from '../../gateways/index.js';
 import { checkHop, startHop, type HopCheckResult } from '../../gateways/runtime.js';
@@ -51,9 +51,9 @@ export async function renderGateways(options: RenderGatewaysOptions): Promise<Re
   const out = resolve(options.out);
   const installDir = resolve(options.installDir ?? options.out);
   if (options.check && installDir !== out) throw new CliError('--check needs the configs where they will run: drop --install-dir or render into it', EXIT_USAGE);
-  // With --base-dir the file's own paths are not the ones the hops use: no run line can be printed.
-  const topologyFile = options.baseDir === undefined ? { topologyFile: resolve(options.topology) } : {};
-  const written = await writeRenderedFiles(out, renderTopology(topology, { outDir: installDir, ...topologyFile }));
+  // With --base-dir the topology is to be installed there, beside the files it names.
+  const topologyFile = options.baseDir === undefined ? resolve(options.topology) : join(resolve(options.baseDir), basename(options.topology));
+  const written = await writeRenderedFiles(out, renderTopology(topology, { outDir: installDir, topologyFile }));
   const checks: HopCheckResult[] = [];
   if (options.check) for (const hop of topology.hops) checks.push(await checkHop(hop, join(out, hop.id)));
   return { written, checks };
