@@ -1,6 +1,6 @@
 /**
  * A PostgreSQL outage is the store's, not the client's and not a bug: the locker answers
- * `503 storage-unavailable` with `Retry-After` (docs/services.md#errors) — from the replay cache,
+ * `503 storage-unavailable` with `Retry-After` (docs/services.md#problem-codes) — from the replay cache,
  * which answers first, and from the store — and stores nothing; once the database is back the same
  * evidence is stored.
  */
