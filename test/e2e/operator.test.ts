@@ -44,22 +44,54 @@ function words(line: string): string[] {
 
 const statusOf = (table: string, id: string): string => table.split('\n').find((l) => l.startsWith(`${id} `))?.split(/\s+/)[2] ?? '(no row)';
 
+/** An example topology copied into `dir` with every listener on a free loopback port. */
+async function copyOnFreePorts(example: string, topologyFile: string): Promise<void> {
+  const document = parse(readFileSync(join(EXAMPLES, example), 'utf8')) as { hops: { listen: string }[]; services: { listen: string }[] };
+  const listeners = [...document.hops, ...document.services];
+  const ports = await freePorts(listeners.length);
+  listeners.forEach((entry, i) => (entry.listen = `127.0.0.1:${ports[i]}`));
+  writeFileSync(topologyFile, stringify(document));
+}
+
+/** `serve` per service, then each hop by the `run:` line `gateway render` printed for it, as printed. */
+async function startByTheGuide(topology: ResolvedTopology, topologyFile: string, dir: string, parts: Map<string, ManagedProcess>): Promise<void> {
+  for (const service of topology.services) {
+    const invocation = cliInvocation(['serve', '--topology', topologyFile, '--service', service.id]);
+    const proc = spawnManaged(service.id, invocation.command, invocation.args, { logFile: join(dir, `${service.id}.log`) });
+    parts.set(service.id, proc);
+    await waitUntil(proc, async () => readFileSync(proc.logFile, 'utf8').includes(`${service.id} listening on`), START_TIMEOUT_MS, `serve ${service.id}`);
+  }
+  const gatewaysDir = join(dir, 'gateways');
+  const render = await cli(['gateway', 'render', '--topology', topologyFile, '--out', gatewaysDir]);
+  assert.equal(render.code, 0, render.stderr);
+  const index = readFileSync(join(gatewaysDir, 'README.txt'), 'utf8');
+  const runLines = index.split('\n').filter((l) => l.trimStart().startsWith('run:'));
+  assert.equal(runLines.length, topology.hops.length, index);
+  // From the service outwards, so that each hop finds the one behind it.
+  for (const hop of [...topology.hops].reverse()) {
+    const line = runLines.find((l) => l.includes(`--hop ${hop.id} `));
+    assert.ok(line, `a run line for ${hop.id} in\n${index}`);
+    const command = line.trim().slice('run:'.length).trim();
+    assert.ok(command.startsWith(`${GATEWAY_RUN_COMMAND} `), command);
+    // As printed, with `stella-gateway` being this checkout's CLI.
+    const invocation = cliInvocation(words(command).slice(1));
+    const proc = spawnManaged(hop.id, invocation.command, invocation.args, { logFile: join(dir, `${hop.id}.log`) });
+    parts.set(hop.id, proc);
+    await waitUntil(proc, async () => readFileSync(proc.logFile, 'utf8').includes(`${hop.id} (${hop.kind}, pid`), START_TIMEOUT_MS, `gateway run ${hop.id}`);
+  }
+  await waitUntil(null, async () => (await probeTopology(topology, { timeoutMs: 3_000 })).ok, START_TIMEOUT_MS, 'every part probing green');
+}
+
 describe('a two-edge deployment run the way docs/operations/running.md says', () => {
   const dir = tempDir('stella-operator-');
   const topologyFile = join(dir.path, 'topology.yaml');
-  const gatewaysDir = join(dir.path, 'gateways');
   const parts = new Map<string, ManagedProcess>();
   let topology: ResolvedTopology;
 
   before(async () => {
     requireProgram('nginx');
     requireProgram('haproxy');
-    // The example on free loopback ports, in a folder of its own.
-    const document = parse(readFileSync(join(EXAMPLES, 'topology-two-edges.yaml'), 'utf8')) as { hops: { listen: string }[]; services: { listen: string }[] };
-    const listeners = [...document.hops, ...document.services];
-    const ports = await freePorts(listeners.length);
-    listeners.forEach((entry, i) => (entry.listen = `127.0.0.1:${ports[i]}`));
-    writeFileSync(topologyFile, stringify(document));
+    await copyOnFreePorts('topology-two-edges.yaml', topologyFile);
   });
   after(async () => {
     await Promise.all([...parts.values()].map((p) => p.stop()));
@@ -99,29 +131,7 @@ describe('a two-edge deployment run the way docs/operations/running.md says', ()
   });
 
   it('serve, and every run: line of gateway render as printed, bring up a deployment that probes green', async () => {
-    for (const service of topology.services) {
-      const invocation = cliInvocation(['serve', '--topology', topologyFile, '--service', service.id]);
-      const proc = spawnManaged(service.id, invocation.command, invocation.args, { logFile: join(dir.path, `${service.id}.log`) });
-      parts.set(service.id, proc);
-      await waitUntil(proc, async () => readFileSync(proc.logFile, 'utf8').includes(`${service.id} listening on`), START_TIMEOUT_MS, `serve ${service.id}`);
-    }
-    const render = await cli(['gateway', 'render', '--topology', topologyFile, '--out', gatewaysDir]);
-    assert.equal(render.code, 0, render.stderr);
-    const index = readFileSync(join(gatewaysDir, 'README.txt'), 'utf8');
-    const runLines = index.split('\n').filter((l) => l.trimStart().startsWith('run:'));
-    assert.equal(runLines.length, topology.hops.length, index);
-    for (const hop of topology.hops) {
-      const line = runLines.find((l) => l.includes(`--hop ${hop.id} `));
-      assert.ok(line, `a run line for ${hop.id} in\n${index}`);
-      const command = line.trim().slice('run:'.length).trim();
-      assert.ok(command.startsWith(`${GATEWAY_RUN_COMMAND} `), command);
-      // As printed, with `stella-gateway` being this checkout's CLI.
-      const invocation = cliInvocation(words(command).slice(1));
-      const proc = spawnManaged(hop.id, invocation.command, invocation.args, { logFile: join(dir.path, `${hop.id}.log`) });
-      parts.set(hop.id, proc);
-      await waitUntil(proc, async () => readFileSync(proc.logFile, 'utf8').includes(`${hop.id} (${hop.kind}, pid`), START_TIMEOUT_MS, `gateway run ${hop.id}`);
-    }
-    await waitUntil(null, async () => (await probeTopology(topology, { timeoutMs: 3_000 })).ok, START_TIMEOUT_MS, 'every part probing green');
+    await startByTheGuide(topology, topologyFile, dir.path, parts);
 
     const probe = await cli(['probe', '--topology', topologyFile, '--timeout-ms', '3000']);
     assert.equal(probe.code, 0, probe.stdout + probe.stderr);
@@ -144,5 +154,27 @@ describe('a two-edge deployment run the way docs/operations/running.md says', ()
     assert.equal(statusOf(probe.stdout, 'scanner-webservice'), 'FAIL', probe.stdout);
     assert.equal(statusOf(probe.stdout, 'gw-locker-edge'), 'OK', probe.stdout);
     assert.equal(statusOf(probe.stdout, 'evidence-locker'), 'OK', probe.stdout);
+  });
+});
+
+describe('the reference chain (NGINX → Apache+ModSecurity WAF → HAProxy) run the same way', () => {
+  const dir = tempDir('stella-operator-');
+  const topologyFile = join(dir.path, 'topology.yaml');
+  const parts = new Map<string, ManagedProcess>();
+  after(async () => {
+    await Promise.all([...parts.values()].map((p) => p.stop()));
+    dir.remove();
+  });
+
+  it('comes up from pki bootstrap, serve and the printed run lines, and probes green', async () => {
+    for (const program of ['nginx', 'apache2', 'haproxy']) requireProgram(program);
+    await copyOnFreePorts('topology.yaml', topologyFile);
+    const bootstrap = await cli(['pki', 'bootstrap', '--topology', topologyFile]);
+    assert.equal(bootstrap.code, 0, bootstrap.stderr);
+    const topology = await loadTopology(topologyFile, { checkFiles: true });
+    await startByTheGuide(topology, topologyFile, dir.path, parts);
+    const probe = await cli(['probe', '--topology', topologyFile, '--timeout-ms', '3000']);
+    assert.equal(probe.code, 0, probe.stdout + probe.stderr);
+    for (const id of ['gw-edge', 'waf', 'gw-internal', 'evidence-locker']) assert.equal(statusOf(probe.stdout, id), 'OK', `${id} in\n${probe.stdout}`);
   });
 });
