@@ -7,7 +7,7 @@ import { StellaError } from '../../errors/base.js';
 /**
  * The cache's store did not answer (a PostgreSQL outage, a failing disk). Not the client's doing
  * and not a bug: the services answer `503 storage-unavailable` with `Retry-After`
- * (docs/services.md#errors), so the scanner retries instead of giving up.
+ * (docs/services.md#problem-codes), so the scanner retries instead of giving up.
  */
 export class ReplayCacheUnavailableError extends StellaError {
   readonly code = 'replay-cache-unavailable';

@@ -13,7 +13,7 @@ import { STORAGE_RETRY_AFTER_SECONDS, ServiceError, problemFor, type ServiceProb
 /** The media type of every refusal (RFC 9457 §3). */
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json; charset=utf-8';
 
-/** Sends a problem document; a store outage tells the client when to retry (docs/services.md#errors). */
+/** Sends a problem document; a store outage tells the client when to retry (docs/services.md#problem-codes). */
 export function sendProblem(reply: FastifyReply, problem: ServiceProblem | { status: number }): FastifyReply {
   if ('code' in problem && problem.code === 'storage-unavailable') reply.header('retry-after', String(STORAGE_RETRY_AFTER_SECONDS));
   return reply.code(problem.status).header('content-type', PROBLEM_CONTENT_TYPE).send(JSON.stringify(problem));
