@@ -8,7 +8,7 @@
  * test/gateways/render.test.ts fails when the committed files differ from what this renders.
  */
 import { readFile, readdir, rm } from 'node:fs/promises';
-import { dirname, join, relative } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { renderTopology, type RenderedFile } from '../src/gateways/index.js';
 import { writeRenderedFiles } from '../src/gateways/write.js';
@@ -39,7 +39,8 @@ export function variantDir(name: string): string {
 export async function renderExample(topologyFile: string): Promise<RenderedFile[]> {
   const file = join(ROOT, topologyFile);
   const topology = resolveTopology(parseTopology(await readFile(file, 'utf8'), formatOf(file)), EXAMPLE_BASE_DIR);
-  return renderTopology(topology, { outDir: EXAMPLE_INSTALL_DIR });
+  // The topology is installed beside the files it names: the run lines name it there.
+  return renderTopology(topology, { outDir: EXAMPLE_INSTALL_DIR, topologyFile: join(EXAMPLE_BASE_DIR, basename(file)) });
 }
 
 /** Every file below a folder, as POSIX paths relative to it. */

@@ -23,7 +23,7 @@ import { fetchArtifactDigest } from '../scanner/http.js';
 import { probeTopology, type ProbeResult } from '../probes/probe.js';
 import { prepareDeployment } from '../deploy/prepare.js';
 import { startDeployment, type Deployment } from '../deploy/start.js';
-import type { ResolvedService, ResolvedTopology } from '../topology/resolve.js';
+import type { ResolvedScanner, ResolvedService, ResolvedTopology } from '../topology/resolve.js';
 import { formatTable } from '../cli/output.js';
 import { GUARDED_SERVICE_KINDS } from '../topology/schema.js';
 import { registryScene, type RegistryOutcome } from './registry.js';
@@ -122,7 +122,7 @@ export function chainPicture(topology: ResolvedTopology): string {
 }
 
 async function deliverSamples(topology: ResolvedTopology, workDir: string, print: (t: string) => void): Promise<DemoOutcome['delivered']> {
-  const scanner = topology.scanners[0];
+  const scanner = lockerScannerOf(topology);
   if (!scanner) throw new TypeError('the topology has no scanner');
   const files = (await readdir(DEMO_ARTIFACTS)).sort().map((f) => join(DEMO_ARTIFACTS, f));
   const scanId = `demo-${new Date().toISOString().slice(0, 19).replace(/[-:T]/g, '')}-${randomBytes(2).toString('hex')}`;
@@ -171,7 +171,7 @@ async function deliverSamples(topology: ResolvedTopology, workDir: string, print
  */
 async function forgedRequests(topology: ResolvedTopology, print: (t: string) => void): Promise<DemoOutcome['rejections']> {
   const service = lockerOf(topology);
-  const scanner = topology.scanners[0];
+  const scanner = lockerScannerOf(topology);
   const last = service?.chain.at(-1);
   if (!service || !scanner || !last) return [];
   print(`\nForged requests sent straight to ${service.id}, around the gateways:`);
@@ -261,7 +261,7 @@ async function forgedProvenance(topology: ResolvedTopology, service: ResolvedSer
   const stamping = service.chain.filter((h) => h.stamp !== false);
   for (const hop of stamping) {
     const index = service.chain.indexOf(hop);
-    const peerId = index === 0 ? (topology.scanners[0]?.id ?? '') : (service.chain[index - 1]?.id ?? '');
+    const peerId = index === 0 ? (lockerScannerOf(topology)?.id ?? '') : (service.chain[index - 1]?.id ?? '');
     const kid = hop.stamp === false ? '' : (hop.stamp.keys.at(-1)?.kid ?? '');
     const record: HopRecord = { hop: hop.id, seq: hop.stampSeq ?? 0, ts, nonce: randomBytes(16).toString('hex'), peer, peerId, kid, mac: new Uint8Array(32) };
     const request = { method: 'POST', pathAndQuery: '/api/v1/evidence', scanId: 'forged-scan', contentDigest: null };
@@ -277,6 +277,12 @@ function lockerOf(topology: ResolvedTopology): ResolvedService | undefined {
   return topology.services.find((s) => s.kind === 'evidence-locker') ?? topology.services[0];
 }
 
+/** A scanner whose chain leads to the locker (on a topology with several edges, not just the first). */
+function lockerScannerOf(topology: ResolvedTopology): ResolvedScanner | undefined {
+  const edge = lockerOf(topology)?.chain[0]?.id;
+  return topology.scanners.find((s) => s.edge === edge) ?? topology.scanners[0];
+}
+
 function indent(text: string, spaces: number): string {
   return text
     .split('\n')
@@ -285,7 +291,7 @@ function indent(text: string, spaces: number): string {
 }
 
 function keepInstructions(topologyFile: string, topology: ResolvedTopology): string {
-  const scanner = topology.scanners[0];
+  const scanner = lockerScannerOf(topology);
   const edge = topology.hops.find((h) => h.id === scanner?.edge);
   return [
     '\nThe deployment keeps running (stop it with Ctrl-C). Talk to it with:',

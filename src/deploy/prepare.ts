@@ -1,6 +1,7 @@
 /**
  * Makes a runnable deployment folder from a topology file: a copy of the topology (optionally on
- * free loopback ports), a PKI with every leaf the topology names, and every missing key file.
+ * free loopback ports), then what `pki bootstrap` makes of it (src/deploy/bootstrap.ts): a PKI
+ * with every leaf the topology names, and every missing key file.
  * The demo, the E2E harness, the probe tests and the benchmarks all start from here.
  *
  * Idempotent: what already exists (CA, leaves, keys) is kept, so a `--keep` deployment can be
@@ -9,15 +10,11 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
-import { dirname, join, resolve as resolvePath } from 'node:path';
-import { isIP } from 'node:net';
+import { join, resolve as resolvePath } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { generateKey } from '../dsse/index.js';
-import { initPki, issueCertificate } from '../pki/index.js';
 import { loadTopology } from '../topology/load.js';
 import type { ResolvedTopology } from '../topology/resolve.js';
-import { splitListen } from '../gateways/chain.js';
-import { writeFileAtomic } from '../io/atomic-file.js';
+import { bootstrapTopology } from './bootstrap.js';
 
 /** Options of {@link prepareDeployment}. */
 export interface PrepareOptions {
@@ -57,9 +54,7 @@ export async function prepareDeployment(options: PrepareOptions): Promise<Prepar
     options.edit?.(document);
     await writeFile(topologyFile, stringify(document), { mode: 0o644 });
   }
-  const topology = await loadTopology(topologyFile);
-  await ensureKeys(topology);
-  await ensurePki(topology, options.leafTtlSeconds);
+  await bootstrapTopology(await loadTopology(topologyFile), options.leafTtlSeconds ? { leafTtlSeconds: options.leafTtlSeconds } : {});
   return { workDir, topologyFile, topology: await loadTopology(topologyFile, { checkFiles: true }) };
 }
 
@@ -114,52 +109,4 @@ async function moveToFreePorts(document: Record<string, unknown>): Promise<void>
   const moved = listeners.filter((entry) => typeof entry.listen === 'string');
   const ports = await freePorts(moved.length);
   moved.forEach((entry, i) => (entry.listen = `127.0.0.1:${ports[i]}`));
-}
-
-/** Creates every key file the topology names and that does not exist yet. */
-async function ensureKeys(topology: ResolvedTopology): Promise<void> {
-  const hmac = async (file: string): Promise<void> => {
-    if (!existsSync(file)) await writeFileAtomic(file, `${generateKey('hmac-sha256').private}\n`, 0o600);
-  };
-  for (const hop of topology.hops) {
-    if (hop.stamp !== false) for (const key of hop.stamp.keys) await hmac(key.file);
-  }
-  for (const scanner of topology.scanners) {
-    for (const key of scanner.signing.keys) {
-      if (existsSync(key.file)) continue;
-      if (key.publicFile) {
-        const pair = generateKey('ed25519');
-        await writeFileAtomic(key.file, pair.private, 0o600);
-        await writeFileAtomic(key.publicFile, pair.public ?? '', 0o644);
-      } else {
-        await hmac(key.file);
-      }
-    }
-  }
-  for (const service of topology.services) {
-    if (!service.receiptKey || existsSync(service.receiptKey)) continue;
-    const pair = generateKey('ed25519');
-    await writeFileAtomic(service.receiptKey, pair.private, 0o600);
-    await writeFileAtomic(`${service.receiptKey}.pub`, pair.public ?? '', 0o644);
-  }
-  for (const service of topology.services) {
-    if (service.storage?.kind === 'sqlite') await mkdir(dirname(service.storage.file), { recursive: true });
-  }
-}
-
-/** Creates the CA (when missing) and one leaf per scanner, hop and service (when missing). */
-async function ensurePki(topology: ResolvedTopology, ttlSeconds: number | undefined): Promise<void> {
-  const dir = topology.pki.dir;
-  if (!existsSync(join(dir, 'ca-bundle.pem'))) await initPki({ dir, trustDomain: topology.trustDomain });
-  const names = (serverName: string, listen: string): { dns: string[]; ip: string[] } => {
-    const host = splitListen(listen).host.replace(/^\[|\]$/g, '');
-    return { dns: [serverName], ip: isIP(host) ? [host] : [] };
-  };
-  const issue = async (role: 'scanner' | 'gateway' | 'service', name: string, certFile: string, san?: { dns: string[]; ip: string[] }): Promise<void> => {
-    if (existsSync(certFile)) return;
-    await issueCertificate({ dir, role, name, ...san, ...(ttlSeconds ? { ttlSeconds } : {}), out: dirname(certFile) });
-  };
-  for (const scanner of topology.scanners) await issue('scanner', scanner.id, scanner.tls.cert);
-  for (const hop of topology.hops) await issue('gateway', hop.id, hop.tls.cert, names(hop.serverName, hop.listen));
-  for (const service of topology.services) await issue('service', service.id, service.tls.cert, names(service.serverName, service.listen));
 }

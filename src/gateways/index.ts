@@ -54,6 +54,9 @@ export function renderHop(topology: ResolvedTopology, hop: ResolvedHop, context:
   return rendererFor(hop.kind)(topology, hop, context);
 }
 
+/** The command that runs one hop, as the rendered index prints it. */
+export const GATEWAY_RUN_COMMAND = 'stella-gateway gateway run';
+
 /**
  * Renders every hop of the topology into `<hop id>/…` plus a `README.txt` that lists the hops,
  * their kinds, files and the commands that check and run them.
@@ -79,11 +82,22 @@ function renderIndex(topology: ResolvedTopology, context: RenderContext, perHop:
     const program = programFor(hop.kind);
     const check = program.check(hopDir, hop);
     const run = program.run(hopDir, hop);
+    // The program alone lacks what `gateway run` prepares (key environment, certificate links,
+    // the CRL), so only `gateway run` is printed as the command to run (docs/operations/running.md).
+    // A forward-auth hop asks its stamper for each record: that runs beside it (docs/CONVENTIONS.md).
+    const stamper = hop.stamp !== false && hop.stamp.via === 'forward-auth' && context.topologyFile ? [`  stamper: stella-gateway stamper --topology ${context.topologyFile} --hop ${hop.id}`] : [];
+    const runLines = context.topologyFile
+      ? [
+          ...stamper,
+          `  run:     ${GATEWAY_RUN_COMMAND} --topology ${context.topologyFile} --hop ${hop.id} --out ${context.outDir}`,
+          `  program: ${[run.command, ...run.args].join(' ')}   (started by the run command above, after it prepared keys and links)`,
+        ]
+      : [`  program: ${[run.command, ...run.args].join(' ')}   (start it with: ${GATEWAY_RUN_COMMAND} --topology FILE --hop ${hop.id} --out ${context.outDir})`];
     lines.push(
       `${hop.id} (${hop.kind}) listens on ${hop.listen}, forwards to ${hop.next}, ${hop.stamp === false ? 'opaque (no record)' : `stamps seq ${hop.stampSeq ?? '?'} via ${hop.stamp.via}`}`,
       ...files.map((f) => `  ${f.path}`),
       `  check: ${[check.command, ...check.args].join(' ')}`,
-      `  run:   ${[run.command, ...run.args].join(' ')}`,
+      ...runLines,
       '',
     );
   }

@@ -19,6 +19,12 @@ export interface RenderContext {
    * files through it (e.g. the NGINX perl module); rendering still touches no file.
    */
   readonly outDir: string;
+  /**
+   * The topology file as the operator will name it, when known: the index then prints the one
+   * command that runs each hop, `stella-gateway gateway run --topology FILE --hop ID --out DIR`
+   * (it prepares the key environment and certificate links the program needs first).
+   */
+  readonly topologyFile?: string;
 }
 
 /** Renders the files of one hop. */

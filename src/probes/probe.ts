@@ -8,7 +8,7 @@ import { connect } from 'node:tls';
 import { Agent, request } from 'undici';
 import { hopHealthPath } from '../gateways/types.js';
 import { splitListen } from '../gateways/chain.js';
-import type { ResolvedScanner, ResolvedTopology } from '../topology/resolve.js';
+import type { ResolvedScanner, ResolvedService, ResolvedTopology } from '../topology/resolve.js';
 
 /** How long one probe step may take. */
 export const DEFAULT_PROBE_TIMEOUT_MS = 5_000;
@@ -34,46 +34,74 @@ export interface ProbeResult {
 }
 
 export interface ProbeOptions {
-  /** Which scanner's certificate to present; default the first. */
-  readonly scannerId?: string;
+  /** Probe only the chains this scanner sends through; default every chain, each with a scanner of its edge. */
+  readonly scannerId?: string | undefined;
   readonly timeoutMs?: number;
   readonly now?: () => number;
 }
 
+/** A scanner's TLS material, as presented to a part. */
+interface ClientTls {
+  readonly ca: Buffer;
+  readonly cert: Buffer;
+  readonly key: Buffer;
+}
+
 /**
- * Probes the whole topology.
+ * Probes the whole topology. Each chain is probed from its own edge, with the certificate of a
+ * scanner that sends to that edge (a scanner's certificate is accepted only at its own edge,
+ * docs/topology.md); `scannerId` narrows the probe to the chains of that scanner.
  *
  * @example
  * const result = await probeTopology(await loadTopology('topology.yaml'));
  * if (!result.ok) process.exitCode = 1;
  */
 export async function probeTopology(topology: ResolvedTopology, options: ProbeOptions = {}): Promise<ProbeResult> {
-  const scanner = options.scannerId ? topology.scanners.find((s) => s.id === options.scannerId) : topology.scanners[0];
-  if (!scanner) throw new TypeError(`no scanner ${options.scannerId ?? ''} in the topology`);
+  const scanners = options.scannerId === undefined ? topology.scanners : topology.scanners.filter((s) => s.id === options.scannerId);
+  if (scanners.length === 0) throw new TypeError(`no scanner ${options.scannerId ?? ''} in the topology (scanners: ${topology.scanners.map((s) => s.id).join(', ')})`);
   const timeoutMs = options.timeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS;
   const now = options.now ?? Date.now;
-  const [ca, cert, key] = await Promise.all([readFile(topology.pki.caBundle), readFile(scanner.tls.chain), readFile(scanner.tls.key)]);
-  // One connection pool per edge: each service is reached through the edge of its own chain.
+  const ca = await readFile(topology.pki.caBundle);
+  const material = new Map<string, ClientTls>();
+  const tlsOf = async (scanner: ResolvedScanner): Promise<ClientTls> => {
+    let tls = material.get(scanner.id);
+    if (!tls) {
+      const [cert, key] = await Promise.all([readFile(scanner.tls.chain), readFile(scanner.tls.key)]);
+      material.set(scanner.id, (tls = { ca, cert, key }));
+    }
+    return tls;
+  };
+  // The chains probed, each with the scanner that enters it: narrowed away when no scanner of the
+  // selection sends to its edge, a failed row when no scanner of the topology does.
+  const routes = topology.services.map((service) => ({ service, scanner: scanners.find((s) => s.edge === service.chain[0]?.id) }));
+  const probed = options.scannerId === undefined ? routes : routes.filter((r) => r.scanner !== undefined);
+  // One connection pool per edge and scanner: each service is reached through the edge of its own chain.
   const agents = new Map<string, Agent>();
-  const through = (edgeId: string): { agent: Agent; base: string } => {
-    const edge = topology.hops.find((h) => h.id === edgeId);
-    if (!edge) throw new TypeError(`unknown edge ${edgeId}`);
-    let agent = agents.get(edge.id);
-    if (!agent) agents.set(edge.id, (agent = new Agent({ connect: { ca, cert, key, servername: edge.serverName } })));
+  const through = async (service: ResolvedService, scanner: ResolvedScanner): Promise<{ agent: Agent; base: string }> => {
+    const edge = service.chain[0];
+    if (!edge) throw new TypeError(`service ${service.id} has no chain`);
+    const id = `${edge.id}/${scanner.id}`;
+    let agent = agents.get(id);
+    if (!agent) agents.set(id, (agent = new Agent({ connect: { ...(await tlsOf(scanner)), servername: edge.serverName } })));
     return { agent, base: `https://${edge.listen}` };
   };
   const rows: ProbeRow[] = [];
   const traversal: Record<string, unknown> = {};
   try {
     for (const hop of topology.hops) {
-      const local = await handshake(hop.listen, hop.serverName, { ca, cert, key }, timeoutMs);
+      const route = probed.find((r) => r.service.chain.includes(hop));
+      if (!route) continue;
+      if (!route.scanner) {
+        rows.push({ id: hop.id, kind: hop.kind, status: 'fail', latencyMs: null, certificateExpiry: null, detail: noScanner(route.service) });
+        continue;
+      }
+      const local = await handshake(hop.listen, hop.serverName, await tlsOf(route.scanner), timeoutMs);
       if (!local.ok) {
         rows.push({ id: hop.id, kind: hop.kind, status: 'fail', latencyMs: null, certificateExpiry: null, detail: `no TLS at ${hop.listen}: ${local.detail}` });
         continue;
       }
-      const service = topology.services.find((s) => s.chain.includes(hop));
-      const { agent, base } = through(service?.chain[0]?.id ?? scanner.edge);
-      const answer = await get(agent, `${base}${hopHealthPath(hop.id)}`, scanner, now, timeoutMs);
+      const { agent, base } = await through(route.service, route.scanner);
+      const answer = await get(agent, `${base}${hopHealthPath(hop.id)}`, route.scanner, now, timeoutMs);
       const answered = answer.status === 200 && isRecord(answer.body) && answer.body.hop === hop.id;
       rows.push({
         id: hop.id,
@@ -81,12 +109,16 @@ export async function probeTopology(topology: ResolvedTopology, options: ProbeOp
         status: answered ? 'ok' : 'fail',
         latencyMs: answer.latencyMs,
         certificateExpiry: local.expiry,
-        detail: answered ? 'live, reached through the chain' : `through the edge: ${answer.detail}`,
+        detail: answered ? `live, reached through ${route.service.chain[0]?.id} as ${route.scanner.id}` : `through the edge: ${answer.detail}`,
       });
     }
-    for (const service of topology.services) {
-      const local = await handshake(service.listen, service.serverName, { ca, cert, key }, timeoutMs);
-      const { agent, base } = through(service.chain[0]?.id ?? scanner.edge);
+    for (const { service, scanner } of probed) {
+      if (!scanner) {
+        rows.push({ id: service.id, kind: service.kind, status: 'fail', latencyMs: null, certificateExpiry: null, detail: noScanner(service) });
+        continue;
+      }
+      const local = await handshake(service.listen, service.serverName, await tlsOf(scanner), timeoutMs);
+      const { agent, base } = await through(service, scanner);
       const answer = await get(agent, `${base}/healthz/traversal`, scanner, now, timeoutMs);
       traversal[service.id] = answer.body;
       const ok = local.ok && answer.status === 200;
@@ -100,7 +132,11 @@ export async function probeTopology(topology: ResolvedTopology, options: ProbeOp
   } finally {
     await Promise.all([...agents.values()].map((a) => a.close()));
   }
-  return { ok: rows.every((r) => r.status === 'ok'), rows, traversal };
+  return { ok: rows.length > 0 && rows.every((r) => r.status === 'ok'), rows, traversal };
+}
+
+function noScanner(service: ResolvedService): string {
+  return `no scanner of the topology sends to ${service.chain[0]?.id ?? '?'}, the edge of ${service.id}`;
 }
 
 interface Answer {
@@ -135,7 +171,7 @@ async function get(agent: Agent, url: string, scanner: ResolvedScanner, now: () 
 }
 
 /** A verified TLS handshake with the scanner's certificate; returns the peer certificate's expiry. */
-async function handshake(listen: string, servername: string, tls: { ca: Buffer; cert: Buffer; key: Buffer }, timeoutMs: number): Promise<{ ok: true; expiry: string } | { ok: false; detail: string }> {
+async function handshake(listen: string, servername: string, tls: ClientTls, timeoutMs: number): Promise<{ ok: true; expiry: string } | { ok: false; detail: string }> {
   const { host, port } = splitListen(listen);
   return new Promise((resolve) => {
     const socket = connect({ host: host.replace(/^\[|\]$/g, ''), port, ...tls, servername, timeout: timeoutMs }, () => {

@@ -34,15 +34,18 @@ export function parseMacKey(text: string, where: string): Buffer {
 }
 
 /**
- * Reads the MAC keys of every stamping hop of a resolved topology.
+ * Reads the MAC keys of every stamping hop of a resolved topology, or only of the hops named in
+ * `only`: a part holds the keys of the hops on its own chain and no other (a service those of its
+ * chain, a stamper its hop's; docs/operations/running.md#preflight).
  * @example
  * const keys = await loadHopKeyring(topology);
  * [...keys.get('gw-edge')!.keys()].at(-1); // the kid gw-edge stamps with
  */
-export async function loadHopKeyring(topology: ResolvedTopology): Promise<HopKeyring> {
+export async function loadHopKeyring(topology: ResolvedTopology, only?: Iterable<string>): Promise<HopKeyring> {
+  const wanted = only === undefined ? null : new Set(only);
   const ring = new Map<string, Map<string, Buffer>>();
   for (const hop of topology.hops) {
-    if (hop.stamp === false) continue;
+    if (hop.stamp === false || (wanted && !wanted.has(hop.id))) continue;
     const keys = new Map<string, Buffer>();
     for (const [index, ref] of hop.stamp.keys.entries()) {
       const where = `hops.${hop.id}.stamp.keys[${index}] (${ref.file})`;

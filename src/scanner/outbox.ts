@@ -177,6 +177,12 @@ export class Outbox {
           if (version === 1) handle.exec('ALTER TABLE items ADD COLUMN pruned_ms INTEGER');
           handle.pragma(`user_version = ${SCHEMA_VERSION}`);
         }).immediate();
+      } else {
+        // Reading only: a file that is not an outbox is named as such, not met by a failed query later.
+        const version = db.pragma('user_version', { simple: true }) as number;
+        const items = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'items'").get();
+        if (version < 1 || !items) throw new Error('the file is not an outbox (no items table); name the outbox of a scanner, e.g. <topology folder>/var/<scanner>.outbox.db');
+        if (version > SCHEMA_VERSION) throw new Error(`outbox schema version ${version} is newer than this worker's ${SCHEMA_VERSION}`);
       }
     } catch (error) {
       db?.close();

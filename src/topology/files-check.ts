@@ -3,6 +3,7 @@
  * probe so the rules stay pure. Paths are resolved the way `resolveTopology` resolves them.
  */
 import { decodeBase64Strict } from '../dsse/base64.js';
+import { parseKeyFile, type KeyMaterial, type ParseKeyOptions } from '../dsse/keys.js';
 import { isAbsolute, join, resolve as resolvePath } from 'node:path';
 import type { TopologyProblem } from './errors.js';
 import type { Topology } from './schema.js';
@@ -14,7 +15,7 @@ export interface FileProbe {
    * The text of a file, or `undefined` when it does not exist or cannot be read. Implementations
    * may stop reading after {@link MAX_KEY_FILE_BYTES}; `size` is the size on disk.
    */
-  read(path: string): { size: number; text: string } | undefined;
+  read(path: string): { size: number; text: string; mode?: number } | undefined;
 }
 
 /** Key files are small; anything larger is certainly not a key. */
@@ -84,11 +85,30 @@ export function checkFiles(topology: Topology, probe: FileProbe, baseDir = '.'):
   pem('pki.caBundle', topology.pki.caBundle ? abs(topology.pki.caBundle) : join(pkiDir, PKI_LAYOUT.caBundle));
   pem('pki.crl', topology.pki.crl ? abs(topology.pki.crl) : join(pkiDir, PKI_LAYOUT.crl));
 
+  // What `serve` and `scanner` would refuse at start: the key's kind and algorithm (a public key
+  // to sign with, a certificate or an ECDSA key as the receipt key).
+  const key = (path: string, file: string, expect: ParseKeyOptions & { what: string }): KeyMaterial | undefined => {
+    const got = read(path, file);
+    if (!got) return undefined;
+    try {
+      return parseKeyFile(Buffer.from(got.text, 'utf8'), expect);
+    } catch (error) {
+      problems.push({ path, message: `not usable as ${expect.what}: ${(error as Error).message}: ${file}` });
+      return undefined;
+    }
+  };
   topology.scanners.forEach((s, i) => {
     certs(`scanners[${i}].tls`, s.tls, 'scanner', s.id);
     s.signing.keys.forEach((k, j) => {
-      hmacKey(`scanners[${i}].signing.keys[${j}].file`, abs(k.file), true);
-      if (k.publicFile) pem(`scanners[${i}].signing.keys[${j}].publicFile`, abs(k.publicFile));
+      const at = `scanners[${i}].signing.keys[${j}]`;
+      const got = probe.read(abs(k.file));
+      if (!got || !isPem(got.text)) return void hmacKey(`${at}.file`, abs(k.file), true);
+      const signing = key(`${at}.file`, abs(k.file), { type: 'private', what: 'a signing key (a PKCS#8 private key)' });
+      if (!k.publicFile) return;
+      const verifying = key(`${at}.publicFile`, abs(k.publicFile), { type: 'public', what: 'a verification key (an SPKI public key)' });
+      if (signing && verifying && signing.keyId !== verifying.keyId) {
+        problems.push({ path: `${at}.publicFile`, message: `is not the public half of ${abs(k.file)}: ${abs(k.publicFile)}` });
+      }
     });
   });
   topology.hops.forEach((h, i) => {
@@ -98,7 +118,46 @@ export function checkFiles(topology: Topology, probe: FileProbe, baseDir = '.'):
   });
   topology.services.forEach((s, i) => {
     certs(`services[${i}].tls`, s.tls, 'service', s.id);
-    if (s.receiptKey) pem(`services[${i}].receiptKey`, abs(s.receiptKey));
+    if (s.receiptKey) key(`services[${i}].receiptKey`, abs(s.receiptKey), { algorithm: 'ed25519', type: 'private', what: 'a receipt key (an Ed25519 PKCS#8 private key)' });
   });
   return problems;
+}
+
+/**
+ * Warnings, not problems: private key files that the group or others may read
+ * (docs/operations/running.md#preflight). The parts still start, but a key readable by another
+ * account is a key that account can use.
+ */
+export function keyFileWarnings(topology: Topology, probe: FileProbe, baseDir = '.'): TopologyProblem[] {
+  const abs = (p: string): string => (isAbsolute(p) ? p : resolvePath(baseDir, p));
+  const pkiDir = abs(topology.pki.dir);
+  const files: [string, string][] = [];
+  const tls = (path: string, given: { key: string } | undefined, role: 'scanner' | 'gateway' | 'service', name: string): void => {
+    files.push([`${path}.key`, given ? abs(given.key) : issuedPaths(pkiDir, role, name).key]);
+  };
+  topology.scanners.forEach((s, i) => {
+    tls(`scanners[${i}].tls`, s.tls, 'scanner', s.id);
+    s.signing.keys.forEach((k, j) => files.push([`scanners[${i}].signing.keys[${j}].file`, abs(k.file)]));
+  });
+  topology.hops.forEach((h, i) => {
+    tls(`hops[${i}].tls`, h.tls, 'gateway', h.id);
+    if (h.upstreamTls) tls(`hops[${i}].upstreamTls`, h.upstreamTls, 'gateway', h.id);
+    if (h.stamp !== false) h.stamp.keys.forEach((k, j) => files.push([`hops[${i}].stamp.keys[${j}].file`, abs(k.file)]));
+  });
+  topology.services.forEach((s, i) => {
+    tls(`services[${i}].tls`, s.tls, 'service', s.id);
+    if (s.receiptKey) files.push([`services[${i}].receiptKey`, abs(s.receiptKey)]);
+  });
+  const warnings: TopologyProblem[] = [];
+  const seen = new Set<string>();
+  for (const [path, file] of files) {
+    if (seen.has(file)) continue;
+    seen.add(file);
+    const mode = probe.read(file)?.mode;
+    if (mode !== undefined && (mode & 0o077) !== 0) {
+      const who = [(mode & 0o070) !== 0 ? 'its group' : '', (mode & 0o007) !== 0 ? 'others' : ''].filter(Boolean).join(' and ');
+      warnings.push({ path, message: `private key open to ${who} (mode ${(mode & 0o777).toString(8).padStart(4, '0')}); chmod 600 ${file}` });
+    }
+  }
+  return warnings;
 }

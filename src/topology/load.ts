@@ -32,7 +32,7 @@ export const nodeFileProbe: FileProbe = {
       try {
         const buffer = Buffer.alloc(Math.min(size, MAX_KEY_FILE_BYTES));
         const n = readSync(fd, buffer, 0, buffer.length, 0);
-        return { size, text: buffer.subarray(0, n).toString('utf8') };
+        return { size, text: buffer.subarray(0, n).toString('utf8'), mode: stat.mode & 0o777 };
       } finally {
         closeSync(fd);
       }

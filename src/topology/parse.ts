@@ -6,6 +6,7 @@ import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { TopologyError, type TopologyProblem } from './errors.js';
 import { DEFAULT_MAX_HOPS, HOP_KINDS, SERVICE_KINDS, topologySchema, type Topology } from './schema.js';
+import { closestName, knownFieldsAt } from './suggest.js';
 import { crossFieldProblems, validateTopology, type ValidateOptions } from './validate.js';
 
 const draftKeys = z.array(z.looseObject({ kid: z.string() }));
@@ -92,9 +93,14 @@ export function shapeProblems(issues: readonly z.core.$ZodIssue[]): TopologyProb
   for (const issue of issues) {
     const path = formatPath(issue.path);
     switch (issue.code) {
-      case 'unrecognized_keys':
-        for (const key of issue.keys) out.push({ path: formatPath([...issue.path, key]), message: 'unknown field' });
+      case 'unrecognized_keys': {
+        const known = knownFieldsAt(topologySchema, issue.path).filter((name) => !issue.keys.includes(name));
+        for (const key of issue.keys) {
+          const guess = closestName(key, known);
+          out.push({ path: formatPath([...issue.path, key]), message: guess ? `unknown field; did you mean "${guess}"?` : 'unknown field' });
+        }
         break;
+      }
       case 'invalid_type':
         out.push({
           path,

@@ -6,10 +6,12 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
 import { DEMO_ARTIFACTS, runDemo } from '../../src/demo/run.js';
 import { requireProgram } from '../support/programs.js';
+import { tempDir } from '../support/tmp.js';
 import { EXAMPLES } from './support/harness.js';
 
 describe('stella-gateway demo', () => {
@@ -69,5 +71,30 @@ describe('stella-gateway demo', () => {
     ]);
     assert.deepEqual(outcome.probe.rows.map((r) => [r.id, r.kind, r.status]).at(-1), ['registry', 'oci-registry', 'ok']);
     assert.equal(existsSync(outcome.workDir), false);
+  });
+
+  it('runs a topology with two edges: delivers through the locker\'s chain and probes each chain from its own edge', async () => {
+    for (const program of ['nginx', 'haproxy']) requireProgram(program);
+    const tmp = tempDir();
+    try {
+      // The webservice's scanner listed first: the demo must still send to the locker with the
+      // scanner of the locker's edge, and probe each chain with a scanner of that chain.
+      const document = parse(readFileSync('examples/topology-two-edges.yaml', 'utf8')) as { scanners: unknown[] };
+      document.scanners.reverse();
+      const file = join(tmp.path, 'topology.yaml');
+      writeFileSync(file, stringify(document));
+      const lines: string[] = [];
+      const outcome = await runDemo({ topologyFile: file, print: (text) => lines.push(text) });
+      assert.equal(outcome.ok, true, lines.join('\n'));
+      assert.deepEqual(outcome.delivered[0]?.receipt.hops.map((h) => [h.seq, h.id, h.peerId]), [[1, 'gw-locker-edge', 'scanner-01']]);
+      assert.deepEqual(outcome.probe.rows.map((r) => [r.id, r.status]), [
+        ['gw-locker-edge', 'ok'],
+        ['gw-webservice-edge', 'ok'],
+        ['evidence-locker', 'ok'],
+        ['scanner-webservice', 'ok'],
+      ]);
+    } finally {
+      tmp.remove();
+    }
   });
 });

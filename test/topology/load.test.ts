@@ -7,6 +7,7 @@ import { loadTopology, parseTopology } from '../../src/topology/load.js';
 import { TopologyError } from '../../src/topology/errors.js';
 import { checkFiles, decodeBase64Key, type FileProbe } from '../../src/topology/files-check.js';
 import { tempDir } from '../support/tmp.js';
+import { generateKey } from '../../src/dsse/index.js';
 
 const EXAMPLE = readFileSync('examples/topology.yaml', 'utf8');
 const PEM = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
@@ -23,7 +24,8 @@ function populate(dir: string): void {
     for (const f of ['cert.pem', 'key.pem', 'chain.pem']) put(`pki/issued/${role}/${name}/${f}`, PEM);
   }
   for (const k of ['scanner-01.hmac', 'scanner-02.hmac', 'gw-edge.key', 'gw-internal.key']) put(`keys/${k}`, `${randomBytes(32).toString('base64')}\n`);
-  put('keys/evidence-locker-receipt.pem', PEM.replaceAll('CERTIFICATE', 'PRIVATE KEY'));
+  // The receipt key is parsed, not only found: it must be a real Ed25519 private key.
+  put('keys/evidence-locker-receipt.pem', generateKey('ed25519').private);
 }
 
 describe('loadTopology', () => {

@@ -8,9 +8,9 @@
  * program's graceful reload within `pki.reloadSeconds` (docs/operations/certificates.md#revocation).
  */
 import { readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { renderTopology } from '../../gateways/index.js';
+import { RENDER_INDEX_FILE, renderTopology } from '../../gateways/index.js';
 import { checkHop, startHop, type HopCheckResult } from '../../gateways/runtime.js';
 import { superviseGateway, trustFilesOf } from '../../gateways/supervise.js';
 import { checkEnvoyConfig } from '../../gateways/envoy/index.js';
@@ -51,7 +51,9 @@ export async function renderGateways(options: RenderGatewaysOptions): Promise<Re
   const out = resolve(options.out);
   const installDir = resolve(options.installDir ?? options.out);
   if (options.check && installDir !== out) throw new CliError('--check needs the configs where they will run: drop --install-dir or render into it', EXIT_USAGE);
-  const written = await writeRenderedFiles(out, renderTopology(topology, { outDir: installDir }));
+  // With --base-dir the topology is to be installed there, beside the files it names.
+  const topologyFile = options.baseDir === undefined ? resolve(options.topology) : join(resolve(options.baseDir), basename(options.topology));
+  const written = await writeRenderedFiles(out, renderTopology(topology, { outDir: installDir, topologyFile }));
   const checks: HopCheckResult[] = [];
   if (options.check) for (const hop of topology.hops) checks.push(await checkHop(hop, join(out, hop.id)));
   return { written, checks };
@@ -135,7 +137,7 @@ export function register(program: Command): void {
       const failed = result.checks.filter((c) => !c.ok);
       if (options.json) printJson({ written: result.written, checks: result.checks, ok: failed.length === 0 });
       else {
-        process.stdout.write(`wrote ${result.written.length} file(s) under ${resolve(options.out)}\n`);
+        process.stdout.write(`wrote ${result.written.length} file(s) under ${resolve(options.out)}; how to run each hop: ${join(resolve(options.out), RENDER_INDEX_FILE)}\n`);
         if (result.checks.length > 0) {
           const rows = result.checks.map((c) => [c.hop, c.kind, c.ok ? 'ok' : 'FAILED']);
           process.stdout.write(`${formatTable(['hop', 'kind', 'check'], rows)}\n`);

@@ -1,5 +1,5 @@
 /**
- * `stella-gateway pki init | issue | revoke | inspect | token | serve | rollover | crl`
+ * `stella-gateway pki init | issue | revoke | inspect | token | serve | rollover | crl | bootstrap`
  * (SPEC §5, §10). Exit codes (src/cli/output.ts): 0 ok; 1 refused (unknown serial, bad
  * certificate); 2 usage or configuration (bad name, no CA, CA already there).
  */
@@ -22,6 +22,8 @@ import {
   type CaRolloverStep,
   type PkiRole,
 } from '../../pki/index.js';
+import { bootstrapTopology } from '../../deploy/bootstrap.js';
+import { loadTopology } from '../../topology/load.js';
 
 /** PKI codes that mean the command line or the directory is wrong, not that a check failed. */
 const USAGE_CODES = new Set(['PKI_INVALID_NAME', 'PKI_INVALID_LIFETIME', 'PKI_INVALID_SERIAL', 'PKI_NOT_INITIALIZED', 'PKI_ALREADY_INITIALIZED', 'PKI_STATE_CORRUPT']);
@@ -172,6 +174,27 @@ export function register(program: Command): void {
         const result = await caRolloverStep({ dir: o.dir, step: o.step });
         if (o.json) printJson(result);
         else process.stdout.write(`rollover ${result.step}: active generation ${result.activeGeneration}, trusted ${result.trustedGenerations.join(', ')}\n`);
+      }),
+    );
+
+  group
+    .command('bootstrap')
+    .description('Create every missing CA, leaf and key a topology names (idempotent; --force re-issues leaves and keys, never the CA)')
+    .requiredOption('--topology <file>', 'topology file (YAML or JSON)')
+    .option('--force', 'also replace leaves and keys that exist')
+    .option('--ttl <duration>', 'lifetime of the issued leaves, e.g. 24h, 30d', '24h')
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', '\nExample:\n  stella-gateway pki bootstrap --topology /etc/stella/topology.yaml\n  stella-gateway topology validate /etc/stella/topology.yaml')
+    .action((o: { topology: string; force?: boolean; ttl: string; json?: boolean }) =>
+      run(async () => {
+        const ttlSeconds = parseDurationSeconds(o.ttl);
+        const steps = await bootstrapTopology(await loadTopology(o.topology), { force: o.force === true, leafTtlSeconds: ttlSeconds });
+        // docs/operations/running.md#bootstrap: afterwards every file the topology names is there.
+        await loadTopology(o.topology, { checkFiles: true });
+        if (o.json) return printJson({ steps });
+        process.stdout.write(`${formatTable(['kind', 'for', 'path', 'action'], steps.map((st) => [st.kind, st.subject, st.path, st.action]))}\n`);
+        const made = steps.filter((st) => st.action !== 'kept').length;
+        process.stdout.write(`${made} created or replaced, ${steps.length - made} kept; next: stella-gateway topology validate ${o.topology}\n`);
       }),
     );
 

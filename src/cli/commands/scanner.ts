@@ -7,6 +7,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { stat } from 'node:fs/promises';
 import { InvalidArgumentError, Option } from 'commander';
 import type { Command } from 'commander';
 import pino from 'pino';
@@ -44,6 +45,15 @@ async function prepare(flags: CommonFlags): Promise<{ topology: ResolvedTopology
       throw error;
     }
   });
+}
+
+/** The spool must be a folder (or not exist yet): checked before the worker says it started. */
+async function checkSpool(spool: string): Promise<void> {
+  const found = await stat(spool).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return null;
+    throw error;
+  });
+  if (found && !found.isDirectory()) throw new CliError(`--spool ${spool}: not a folder; name a folder (created when missing), e.g. /var/spool/stella/<scanner>`, EXIT_USAGE);
 }
 
 async function configurationStep<T>(step: () => Promise<T>): Promise<T> {
@@ -109,6 +119,7 @@ export function register(program: Command): void {
     .option('--retention <duration>', `delivered items keep their bytes this long, e.g. 12h (default ${DEFAULT_RETENTION_MS / 86_400_000}d)`, parseDurationMs)
     .option('--keep-delivered', 'never prune delivered items')
     .action(async (o: CommonFlags & { spool: string; pollInterval?: number; retention?: number; keepDelivered?: boolean }) => {
+      await checkSpool(o.spool);
       const { setup, outbox } = await prepare(o);
       const log = pino({ name: 'stella-scanner', base: { scanner: o.scanner } }, pino.destination({ fd: 2, sync: true }));
       const stop = new AbortController();

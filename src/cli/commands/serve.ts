@@ -38,6 +38,11 @@ export async function runServe(options: ServeOptions): Promise<void> {
     running = await startService({ topology, serviceId: options.service, ...(options.listen ? { listen: options.listen } : {}) });
   } catch (error) {
     if (error instanceof TopologyError) throw new CliError(`${options.topology}:\n${formatProblems(error.problems)}`, EXIT_USAGE);
+    // The database is down at start: exit 2 at once rather than retry here; the service manager
+    // restarts the process (docs/operations/running.md#when-a-command-fails).
+    if (isStellaError(error) && error.code === 'storage-unavailable') {
+      throw new CliError(`${options.service}: ${error.message}; start the database or correct services[].storage.url, then start again`, EXIT_USAGE);
+    }
     // Keys, certificates, store settings: the service cannot start as configured.
     if (isStellaError(error) || error instanceof TypeError) throw new CliError(`${options.service}: ${error.message}`, EXIT_USAGE);
     throw error;

@@ -50,7 +50,7 @@ export async function runStamper(options: StamperCliOptions): Promise<void> {
   let keys;
   try {
     topology = await loadTopology(options.topology);
-    keys = await loadHopKeyring(topology);
+    keys = await loadHopKeyring(topology, [options.hop]);
   } catch (error) {
     if (error instanceof TopologyError) throw new CliError(`${options.topology}:\n${formatProblems(error.problems)}`, EXIT_USAGE);
     if (error instanceof HopKeyError) throw new CliError(error.message, EXIT_USAGE);

@@ -7,7 +7,8 @@ import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { CliError, EXIT_USAGE, printJson } from '../output.js';
-import { loadTopology } from '../../topology/load.js';
+import { loadTopology, nodeFileProbe } from '../../topology/load.js';
+import { keyFileWarnings } from '../../topology/files-check.js';
 import { TopologyError, formatProblems } from '../../topology/errors.js';
 import type { ResolvedTopology } from '../../topology/resolve.js';
 import { renderTopologyJsonSchema } from '../../topology/json-schema.js';
@@ -75,16 +76,19 @@ export function chainSummary(topology: ResolvedTopology): string[] {
 async function validateCommand(options: { file: string; json: boolean; checkFiles: boolean }): Promise<void> {
   // The problems are this command's result, so they go to stdout like the summary of a valid file.
   const topology = await loadOrExplain(options.file, { ...options, problemsTo: process.stdout });
+  const warnings = options.checkFiles ? keyFileWarnings(topology.source, nodeFileProbe, topology.baseDir) : [];
   if (options.json) {
     printJson({
       valid: true,
       file: options.file,
       name: topology.name,
       filesChecked: options.checkFiles,
+      warnings,
       services: topology.services.map((s) => ({ id: s.id, chain: s.chain.map((h) => ({ id: h.id, kind: h.kind, stampSeq: h.stampSeq })) })),
     });
     return;
   }
   const note = options.checkFiles ? '' : ' (files not checked)';
   process.stdout.write(`${options.file}: topology "${topology.name}" is valid${note}\n${chainSummary(topology).map((l) => `  ${l}`).join('\n')}\n`);
+  for (const w of warnings) process.stdout.write(`warning: ${w.path}: ${w.message}\n`);
 }

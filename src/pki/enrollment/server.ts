@@ -49,7 +49,15 @@ export async function startEnrollmentServer(options: EnrollmentServerOptions): P
   });
   await app.register(enrollmentPlugin, { dir: options.dir, ...(options.clock ? { clock: options.clock } : {}) });
   const detach = attachToServer(app.server, provider);
-  await app.listen({ host: options.host, port: options.port });
+  try {
+    await app.listen({ host: options.host, port: options.port });
+  } catch (error) {
+    // A busy port must not leave the renewal timer behind: the CLI would never exit.
+    detach();
+    provider.stop();
+    await app.close();
+    throw error;
+  }
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
   const host = isIP(options.host) === 6 ? `[${options.host}]` : options.host;

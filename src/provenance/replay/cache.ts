@@ -2,6 +2,17 @@
  * Replay caches for the first hop's (`hop`, `nonce`) pair (SPEC §4 check 7, rule 5).
  */
 
+import { StellaError } from '../../errors/base.js';
+
+/**
+ * The cache's store did not answer (a PostgreSQL outage, a failing disk). Not the client's doing
+ * and not a bug: the services answer `503 storage-unavailable` with `Retry-After`
+ * (docs/services.md#problem-codes), so the scanner retries instead of giving up.
+ */
+export class ReplayCacheUnavailableError extends StellaError {
+  readonly code = 'replay-cache-unavailable';
+}
+
 /** Default period of the expiry sweep of the persistent caches (SQLite, PostgreSQL). */
 export const DEFAULT_REPLAY_CLEANUP_INTERVAL_MS = 60_000;
 

@@ -4,7 +4,7 @@
  * inserts the pair, takes over an expired row, or returns nothing (a replay).
  */
 import pg from 'pg';
-import { DEFAULT_REPLAY_CLEANUP_INTERVAL_MS, type ReplayCache } from './cache.js';
+import { DEFAULT_REPLAY_CLEANUP_INTERVAL_MS, ReplayCacheUnavailableError, type ReplayCache } from './cache.js';
 
 export { DEFAULT_REPLAY_CLEANUP_INTERVAL_MS } from './cache.js';
 
@@ -75,8 +75,9 @@ export class PostgresReplayCache implements ReplayCache {
     }
   }
 
+  /** @throws ReplayCacheUnavailableError when PostgreSQL does not answer. */
   async checkAndRemember(hop: string, nonce: string, expiresAtMs: number): Promise<boolean> {
-    const result = await this.#pool.query(
+    const result = await this.#query(
       `INSERT INTO stella_provenance_replay (hop, nonce, expires_at_ms) VALUES ($1, $2, $3)
        ON CONFLICT (hop, nonce) DO UPDATE SET expires_at_ms = EXCLUDED.expires_at_ms
          WHERE stella_provenance_replay.expires_at_ms <= $4
@@ -87,7 +88,15 @@ export class PostgresReplayCache implements ReplayCache {
   }
 
   async forget(hop: string, nonce: string): Promise<void> {
-    await this.#pool.query('DELETE FROM stella_provenance_replay WHERE hop = $1 AND nonce = $2', [hop, nonce]);
+    await this.#query('DELETE FROM stella_provenance_replay WHERE hop = $1 AND nonce = $2', [hop, nonce]);
+  }
+
+  async #query(sql: string, values: unknown[]): Promise<pg.QueryResult> {
+    try {
+      return await this.#pool.query(sql, values);
+    } catch (error) {
+      throw new ReplayCacheUnavailableError(`replay cache: PostgreSQL: ${(error as Error).message}`, { cause: error });
+    }
   }
 
   /** Deletes expired rows; returns how many. */

@@ -16,7 +16,7 @@
 import type Database from 'better-sqlite3';
 import { basename, dirname, extname, join } from 'node:path';
 import { openDurableSqlite } from '../../io/sqlite.js';
-import { DEFAULT_REPLAY_CLEANUP_INTERVAL_MS, type ReplayCache } from './cache.js';
+import { DEFAULT_REPLAY_CLEANUP_INTERVAL_MS, ReplayCacheUnavailableError, type ReplayCache } from './cache.js';
 import { DEFAULT_MAX_REPLAY_ENTRIES, ReplayCacheFullError } from './memory.js';
 
 /** How long a writer waits for another process's lock on the file before failing (5xx). */
@@ -91,7 +91,12 @@ export class SqliteReplayCache implements ReplayCache {
     this.#timer?.unref();
   }
 
+  /** @throws ReplayCacheUnavailableError when the file cannot be read or written (a failing disk, a closed cache). */
   async checkAndRemember(hop: string, nonce: string, expiresAtMs: number): Promise<boolean> {
+    return this.#guard(() => this.#checkAndRemember(hop, nonce, expiresAtMs));
+  }
+
+  #checkAndRemember(hop: string, nonce: string, expiresAtMs: number): boolean {
     // Synchronous between the bound check and the insert: atomic within this process.
     const now = Math.floor(this.#now());
     if (this.#estimate >= this.#maxEntries) {
@@ -108,7 +113,17 @@ export class SqliteReplayCache implements ReplayCache {
   }
 
   async forget(hop: string, nonce: string): Promise<void> {
-    this.#forget.run(hop, nonce);
+    this.#guard(() => this.#forget.run(hop, nonce));
+  }
+
+  /** A failure of the file is the store's, not a bug: the services answer 503 (docs/services.md#problem-codes). */
+  #guard<T>(step: () => T): T {
+    try {
+      return step();
+    } catch (error) {
+      if (error instanceof ReplayCacheFullError) throw error;
+      throw new ReplayCacheUnavailableError(`replay cache: SQLite: ${(error as Error).message}`, { cause: error });
+    }
   }
 
   /** Deletes expired rows; returns how many. */

@@ -6,14 +6,16 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isProvenanceError } from '../../provenance/problems.js';
+import { ReplayCacheUnavailableError } from '../../provenance/replay/cache.js';
 import { ScanConflictError, StorageError } from '../../storage/types.js';
-import { ServiceError, problemFor, type ServiceProblem, type ServiceProblemCode } from './problems.js';
+import { STORAGE_RETRY_AFTER_SECONDS, ServiceError, problemFor, type ServiceProblem, type ServiceProblemCode } from './problems.js';
 
 /** The media type of every refusal (RFC 9457 §3). */
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json; charset=utf-8';
 
-/** Sends a problem document. */
+/** Sends a problem document; a store outage tells the client when to retry (docs/services.md#problem-codes). */
 export function sendProblem(reply: FastifyReply, problem: ServiceProblem | { status: number }): FastifyReply {
+  if ('code' in problem && problem.code === 'storage-unavailable') reply.header('retry-after', String(STORAGE_RETRY_AFTER_SECONDS));
   return reply.code(problem.status).header('content-type', PROBLEM_CONTENT_TYPE).send(JSON.stringify(problem));
 }
 
@@ -33,6 +35,7 @@ export function problemOf(error: unknown): ServiceProblem {
   if (isProvenanceError(error)) return error.toProblem();
   if (error instanceof ScanConflictError) return problemFor('scan-conflict', error.message);
   if (error instanceof StorageError) return problemFor('storage-unavailable', 'the evidence store did not answer; retry later');
+  if (error instanceof ReplayCacheUnavailableError) return problemFor('storage-unavailable', 'the replay cache did not answer; retry later');
   const fastifyError = error as Partial<FastifyError>;
   if (fastifyError.validation) return problemFor('invalid-request', fastifyError.message ?? 'invalid request');
   const mapped = typeof fastifyError.code === 'string' ? FASTIFY_CLIENT_ERRORS[fastifyError.code] : undefined;

@@ -25,6 +25,9 @@ export const SERVICE_PROBLEMS = {
   'internal-error': { status: 500, title: 'Unexpected server error' },
 } as const satisfies Record<string, { status: number; title: string }>;
 
+/** The `Retry-After` of a `storage-unavailable` answer: a database fail-over or restart takes seconds. */
+export const STORAGE_RETRY_AFTER_SECONDS = 5;
+
 /** A stable service problem code. */
 export type ServiceProblemCode = keyof typeof SERVICE_PROBLEMS;
 

@@ -85,7 +85,8 @@ export async function loadServiceRuntime(topology: ResolvedTopology, serviceId: 
   if (!service) throw new ServiceConfigError(`no service "${serviceId}" in topology ${topology.name} (services: ${topology.services.map((s) => s.id).join(', ')})`);
   let hopKeys: HopKeyring;
   try {
-    hopKeys = await loadHopKeyring(topology);
+    // Only the hops in front of this service: a key it does not need is a key it cannot leak.
+    hopKeys = await loadHopKeyring(topology, service.chain.map((hop) => hop.id));
   } catch (error) {
     throw new ServiceConfigError((error as Error).message, { cause: error });
   }

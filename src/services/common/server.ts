@@ -48,6 +48,8 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
   const { topology } = options;
   const kind = topology.services.find((s) => s.id === options.serviceId)?.kind;
   if (kind && GUARDED_SERVICE_KINDS.has(kind)) throw new ServiceConfigError(`services.${options.serviceId} is an ${kind}: a third-party program behind \`stella-gateway guard\`, not a service \`serve\` runs`);
+  // Before anything opens: a bad address must not leave a store or a watcher behind.
+  const override = options.listen === undefined ? undefined : parseListen(options.listen);
   const runtime = await loadServiceRuntime(topology, options.serviceId, options.env);
   const { service } = runtime;
   const provider = new MtlsCertificateProvider({
@@ -91,7 +93,7 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
   app.addHook('onClose', async () => runtime.replayCache.close());
   // A peer revoked by a new CRL loses its open connections too, not only its next handshake.
   const detach = attachToServer(app.server as HttpsServer, provider, { endRevokedPeers: true });
-  const { host, port } = parseListen(options.listen ?? service.listen);
+  const { host, port } = override ?? parseListen(service.listen);
   try {
     await app.listen({ host, port });
   } catch (error) {

@@ -2,6 +2,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ReplayCacheUnavailableError } from '../../../src/provenance/replay/cache.js';
 import { SqliteReplayCache, replayFileFor } from '../../../src/provenance/replay/sqlite.js';
 import { buildRequest, fixtureKeys, fixtureTopology, NOW_MS } from '../support/fixture.js';
 import { buildTestApp, send } from '../support/app.js';
@@ -33,6 +34,13 @@ describe('SqliteReplayCache', () => {
     } finally {
       await second.close();
     }
+  });
+
+  it('reports a file it can no longer use as replay-cache-unavailable (a 503 at the services), not as a bug', async () => {
+    const cache = new SqliteReplayCache({ file: freshFile(), now: () => 1_000, cleanupIntervalMs: 0 });
+    await cache.close();
+    await assert.rejects(cache.checkAndRemember('gw-edge', 'late', 5_000), (error: unknown) => error instanceof ReplayCacheUnavailableError && error.code === 'replay-cache-unavailable');
+    await assert.rejects(cache.forget('gw-edge', 'late'), ReplayCacheUnavailableError);
   });
 
   it('shares nonces between two instances on one file, and sweeps only expired rows', async () => {
