@@ -17,6 +17,7 @@ import { revokeCertificate } from '../../src/pki/index.js';
 import type { SubmitResult } from '../../src/scanner/submit.js';
 import { CADDY_TOPOLOGY, REFERENCE_TOPOLOGY, startChain, type Chain } from './support/harness.js';
 import { edgeHost, send, startWorker, storedCount, type ChainWorker } from './support/client.js';
+import { recordFault } from '../faults/support/figures.js';
 
 /** The bound under test: short, so the test is too. */
 const RELOAD_SECONDS = 1;
@@ -113,6 +114,13 @@ for (const [name, file] of [
 
     it('let the second scanner through before, and refused its certificate within the bound after', (t) => {
       t.diagnostic(`refused ${refusedAfterMs} ms after pki revoke (bound ${RELOAD_SECONDS} s + ${RELOAD_SLACK_MS} ms reload slack)`);
+      const failed = results.filter((r) => r.state !== 'delivered').length;
+      recordFault({
+        case: `revocation during a stream: ${name}`,
+        target: `revoked certificate refused within ${RELOAD_SECONDS} s + ${RELOAD_SLACK_MS} ms of pki revoke; 0 failed genuine deliveries`,
+        met: passedBefore && refusedAfterMs <= RELOAD_SECONDS * 1000 + RELOAD_SLACK_MS && failed === 0,
+        figures: { refusedAfterMs, genuineDeliveries: results.length, failedDeliveries: failed, gatewaysReloaded: supervised.length },
+      });
       assert.equal(passedBefore, true);
       assert.ok(refusedAfterMs <= RELOAD_SECONDS * 1000 + RELOAD_SLACK_MS, `${refusedAfterMs} ms`);
     });

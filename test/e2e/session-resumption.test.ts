@@ -13,6 +13,7 @@ import { request as httpsRequest } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { issueCertificate, type PkiRole } from '../../src/pki/index.js';
 import { REFERENCE_TOPOLOGY, startChain, type Chain } from './support/harness.js';
+import { recordFault } from '../faults/support/figures.js';
 
 /** Long enough for every first handshake to finish while the leaves are valid, on a loaded CI machine. */
 const LEAF_LIFETIME_MS = 8_000;
@@ -132,6 +133,13 @@ describe('a client certificate that expired after its TLS session began', () => 
         assert.ok(Date.now() > notAfter.getTime(), 'the leaf has expired');
 
         const second = await get(target, version, first.session);
+        const refused = second.status === null ? Boolean(second.error) : second.status === 400;
+        recordFault({
+          case: `expired certificate, resumed TLS session at ${name} over ${version}`,
+          target: 'the saved session is not resumed and the request is refused',
+          met: !second.reused && refused,
+          figures: { firstStatus: first.status ?? 'handshake failed', resumed: second.reused ? 'yes' : 'no', secondStatus: second.status ?? 'handshake failed' },
+        });
         assert.equal(second.reused, false, `${name} resumed a session of an expired certificate`);
         // Refused: NGINX answers 400 to a bad certificate (notes/gateways.md); the others fail the handshake.
         if (second.status !== null) assert.equal(second.status, 400, `${name} answered ${second.status}`);

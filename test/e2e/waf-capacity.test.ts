@@ -14,6 +14,7 @@ import { submitArtifacts } from '../../src/scanner/submit.js';
 import { REFERENCE_TOPOLOGY, startChain, type Chain } from './support/harness.js';
 import { checkReceipt, startWorker, storedCount, type ChainWorker } from './support/client.js';
 import { paddedEnvelopeFactory } from './support/big-envelope.js';
+import { recordFault } from '../faults/support/figures.js';
 
 const IDLE_CONNECTIONS = 2_000;
 const GENUINE_WITHIN_MS = 2_000;
@@ -52,6 +53,12 @@ describe('the WAF hop under idle connections and large envelopes', () => {
       const started = Date.now();
       const [result] = await workers[0]!.submit('scan-waf-idle', { 'idle.json': '{"idle":true}' });
       const elapsedMs = Date.now() - started;
+      recordFault({
+        case: `${IDLE_CONNECTIONS} idle connections at the WAF`,
+        target: `a genuine request through the whole chain delivered within ${GENUINE_WITHIN_MS} ms`,
+        met: result?.state === 'delivered' && elapsedMs < GENUINE_WITHIN_MS,
+        figures: { idleConnections: sockets.length, stillOpen: sockets.filter((s) => !s.destroyed).length, delivered: result?.state === 'delivered' ? 1 : 0, elapsedMs },
+      });
       assert.equal(result?.state, 'delivered', `${result?.code} ${result?.message}\n${chain.logTails()}`);
       assert.ok(elapsedMs < GENUINE_WITHIN_MS, `delivered after ${elapsedMs} ms`);
       assert.equal(sockets.filter((s) => !s.destroyed).length > 0, true, 'the idle connections were still open');
@@ -69,6 +76,12 @@ describe('the WAF hop under idle connections and large envelopes', () => {
       const [result] = await submitArtifacts({ ...worker.setup, createEnvelope: factory, outbox: worker.outbox, scanId: 'scan-waf-large', files: [file], maxAttempts: 1 });
       return { worker, result };
     }));
+    recordFault({
+      case: `${LARGE_ENVELOPES} envelopes of 16 MiB at once through the WAF`,
+      target: 'every envelope delivered with its receipt on the first attempt',
+      met: results.every(({ result }) => result?.state === 'delivered'),
+      figures: { envelopes: LARGE_ENVELOPES, envelopeBytes: DEFAULT_MAX_BODY_BYTES, delivered: results.filter(({ result }) => result?.state === 'delivered').length },
+    });
     for (const { worker, result } of results) {
       assert.equal(result?.state, 'delivered', `${result?.code} ${result?.message}\n${chain.logTails()}`);
       const item = worker.outbox.get(result.itemId);

@@ -19,6 +19,7 @@ import { loadTopology } from '../../src/topology/load.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
 import { tempDir } from '../support/tmp.js';
 import { signedEnvelope, stamp, type TestKeys } from './support/fixture.js';
+import { recordFault } from '../faults/support/figures.js';
 
 const PG_ENV = 'STELLA_REPLAY_RESTART_PG_URL';
 
@@ -114,9 +115,17 @@ describe('serve: replay memory across a SIGKILL and restart', () => {
       await proc.kill();
       proc = await start();
       const replay = await send();
+      const replayCode = ((await replay.body.json()) as { code: string }).code;
+      const rows = await count();
+      recordFault({
+        case: `replay after SIGKILL and restart (${name})`,
+        target: 'the captured request refused 409 provenance-replayed, nothing stored',
+        met: replay.statusCode === 409 && replayCode === 'provenance-replayed' && rows === 1,
+        figures: { firstStatus: first.statusCode, replayStatus: replay.statusCode, replayCode, rowsAfter: rows },
+      });
       assert.equal(replay.statusCode, 409);
-      assert.equal(((await replay.body.json()) as { code: string }).code, 'provenance-replayed');
-      assert.equal(await count(), 1, 'the replay stored nothing');
+      assert.equal(replayCode, 'provenance-replayed');
+      assert.equal(rows, 1, 'the replay stored nothing');
       // The refusal is the replay's alone: a fresh stamp of the same envelope is answered (200, the original receipt).
       const fresh = stamp(topology, keys, { method: 'POST', url: '/api/v1/evidence', scanId, body, nowMs: Date.now() });
       const again = await request(`${url}/api/v1/evidence`, { method: 'POST', headers: fresh.headers, body, dispatcher: agent });
