@@ -6,6 +6,11 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { parseDictionary, serializeDictionary } from 'structured-headers';
 
+const SHA256_BYTES = 32;
+/** The one form contentDigestOf writes: `sha-256=:` + 44 base64 characters + `:`. */
+const PLAIN_PREFIX = 'sha-256=:';
+const PLAIN_LENGTH = PLAIN_PREFIX.length + 44 + 1;
+
 /** `Content-Digest` value for a body: `sha-256=:<base64>:`. */
 export function contentDigestOf(body: Uint8Array): string {
   return serializeDictionary({ 'sha-256': createHash('sha256').update(body).digest() });
@@ -16,6 +21,26 @@ export function contentDigestOf(body: Uint8Array): string {
  * Returns a reason string on mismatch, null on match. Never throws.
  */
 export function checkContentDigest(value: string, body: Uint8Array): string | null {
+  const digest = readPlainSha256(value) ?? readGeneral(value);
+  if (typeof digest === 'string') return digest;
+  const actual = createHash('sha256').update(body).digest();
+  return timingSafeEqual(digest, actual) ? null : 'Content-Digest does not match the body';
+}
+
+/** The value `sha-256=:<canonical base64 of 32 bytes>:` that contentDigestOf writes, or null for any other text. */
+function readPlainSha256(value: string): Uint8Array | null {
+  if (value.length !== PLAIN_LENGTH || !value.startsWith(PLAIN_PREFIX) || !value.endsWith(':')) return null;
+  const text = value.slice(PLAIN_PREFIX.length, -1);
+  const bytes = Buffer.from(text, 'base64');
+  // Buffer skips characters outside the alphabet; re-encoding proves the text was canonical.
+  return bytes.length === SHA256_BYTES && bytes.toString('base64') === text ? bytes : null;
+}
+
+/**
+ * Any other Dictionary, by `structured-headers`: the sha-256 member's bytes or the refusal's
+ * reason. Exported for the differential test of the plain form.
+ */
+export function readGeneral(value: string): Uint8Array | string {
   let dict;
   try {
     dict = parseDictionary(value);
@@ -25,7 +50,6 @@ export function checkContentDigest(value: string, body: Uint8Array): string | nu
   const member = dict.get('sha-256');
   if (!member) return 'Content-Digest has no sha-256 member';
   const [digest] = member;
-  if (!(digest instanceof ArrayBuffer) || digest.byteLength !== 32) return 'Content-Digest sha-256 is not a 32-byte Byte Sequence';
-  const actual = createHash('sha256').update(body).digest();
-  return timingSafeEqual(new Uint8Array(digest), actual) ? null : 'Content-Digest does not match the body';
+  if (!(digest instanceof ArrayBuffer) || digest.byteLength !== SHA256_BYTES) return 'Content-Digest sha-256 is not a 32-byte Byte Sequence';
+  return new Uint8Array(digest);
 }
