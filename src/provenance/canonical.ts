@@ -17,8 +17,14 @@ import { HOP_ID_PATTERN, KID_PATTERN, PEER_ID_PATTERN } from './record.js';
 
 /** Longest canonical RFC 9651 Integer (§3.3.1: at most 15 digits). */
 const MAX_INTEGER_DIGITS = 15;
-/** Standard padded base64 length of a {@link MAC_BYTES}-byte MAC. */
+/** Standard padded base64 length of a {@link MAC_BYTES}-byte MAC (the 32 of BASE64_OF_32_BYTES). */
 const MAC_BASE64_CHARS = 4 * Math.ceil(MAC_BYTES / 3);
+
+/**
+ * The canonical standard base64 of 32 bytes (a MAC, a SHA-256): 42 characters of 6 bits, one
+ * holding the last 4 bits and two zero bits (so its value is a multiple of 4), and one `=`.
+ */
+export const BASE64_OF_32_BYTES = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
 
 const CHAR_0 = 0x30;
 const CHAR_9 = 0x39;
@@ -51,26 +57,27 @@ export function readCanonicalRecords(value: string, maxHops: number): HopRecord[
     if (tsEnd < 0) return null;
     const ts = Number(value.slice(seqEnd + 4, tsEnd));
 
-    const nonce = stringParam(value, tsEnd, ';nonce="', NONCE_PATTERN);
+    const cursor = { at: tsEnd };
+    const nonce = stringParam(value, cursor, ';nonce="', NONCE_PATTERN);
     if (nonce === null) return null;
-    const peer = stringParam(value, nonce.end, ';peer="', PEER_FINGERPRINT_PATTERN);
+    const peer = stringParam(value, cursor, ';peer="', PEER_FINGERPRINT_PATTERN);
     if (peer === null) return null;
-    const peerId = stringParam(value, peer.end, ';peer-id="', PEER_ID_PATTERN);
+    const peerId = stringParam(value, cursor, ';peer-id="', PEER_ID_PATTERN);
     if (peerId === null) return null;
-    const kid = stringParam(value, peerId.end, ';kid="', KID_PATTERN);
+    const kid = stringParam(value, cursor, ';kid="', KID_PATTERN);
     if (kid === null) return null;
 
-    if (!value.startsWith(';mac=:', kid.end)) return null;
-    const macStart = kid.end + 6;
+    if (!value.startsWith(';mac=:', cursor.at)) return null;
+    const macStart = cursor.at + 6;
     const macEnd = macStart + MAC_BASE64_CHARS;
     if (value.charCodeAt(macEnd) !== 0x3a) return null;
     const macText = value.slice(macStart, macEnd);
+    // Canonical (RFC 4648 §3.5: unused bits zero) before decoding, as Buffer skips stray characters.
+    if (!BASE64_OF_32_BYTES.test(macText)) return null;
     const macBytes = Buffer.from(macText, 'base64');
-    // Buffer skips characters outside the alphabet; re-encoding proves the text was canonical.
-    if (macBytes.length !== MAC_BYTES || macBytes.toString('base64') !== macText) return null;
     const mac = new Uint8Array(macBytes.buffer, macBytes.byteOffset, macBytes.byteLength);
 
-    records.push({ hop, seq, ts, nonce: nonce.text, peer: peer.text, peerId: peerId.text, kid: kid.text, mac });
+    records.push({ hop, seq, ts, nonce, peer, peerId, kid, mac });
 
     at = macEnd + 1;
     if (at === end) return records;
@@ -95,14 +102,16 @@ function integerEnd(value: string, start: number): number {
 }
 
 /**
- * A String parameter `prefix` + text + `"` at `at`. The field formats hold neither `"` nor `\`, so
- * the text runs to the next `"` and needs no unescaping.
+ * A String parameter `prefix` + text + `"` at `cursor.at`, which moves past it. The field formats
+ * hold neither `"` nor `\`, so the text runs to the next `"` and needs no unescaping.
  */
-function stringParam(value: string, at: number, prefix: string, pattern: RegExp): { text: string; end: number } | null {
-  if (!value.startsWith(prefix, at)) return null;
-  const start = at + prefix.length;
+function stringParam(value: string, cursor: { at: number }, prefix: string, pattern: RegExp): string | null {
+  if (!value.startsWith(prefix, cursor.at)) return null;
+  const start = cursor.at + prefix.length;
   const close = value.indexOf('"', start);
   if (close < 0) return null;
   const text = value.slice(start, close);
-  return pattern.test(text) ? { text, end: close + 1 } : null;
+  if (!pattern.test(text)) return null;
+  cursor.at = close + 1;
+  return text;
 }

@@ -32,25 +32,14 @@ export function macInput(fields: MacFields): string {
   const { request } = fields;
   // RFC 9110 allows `|` in a method token; ours never hold one (METHOD_PATTERN), so the split stays unique.
   if (!METHOD_PATTERN.test(request.method)) throw new TypeError(`macInput: method ${JSON.stringify(request.method)} is not an upper-case token`);
-  return [
-    MAC_CONTEXT,
-    fields.hop,
-    String(fields.seq),
-    String(fields.ts),
-    fields.nonce,
-    fields.peer,
-    fields.peerId,
-    request.method,
-    request.pathAndQuery,
-    request.scanId,
-    request.contentDigest ?? '',
-    fields.previousMac ?? '',
-  ].join('|');
+  // One template rather than an array join: this runs once per record on every request.
+  return `${MAC_CONTEXT}|${fields.hop}|${fields.seq}|${fields.ts}|${fields.nonce}|${fields.peer}|${fields.peerId}|${request.method}|${request.pathAndQuery}|${request.scanId}|${request.contentDigest ?? ''}|${fields.previousMac ?? ''}`;
 }
 
 /** HMAC-SHA256 of the MAC input under one hop key. */
 export function computeMac(key: Uint8Array, input: string): Uint8Array {
-  return new Uint8Array(createHmac('sha256', key).update(input, 'utf8').digest());
+  const mac = createHmac('sha256', key).update(input, 'utf8').digest();
+  return new Uint8Array(mac.buffer, mac.byteOffset, mac.byteLength);
 }
 
 /** Constant-time equality of two MACs (lengths are public: both are 32 bytes by format). */
