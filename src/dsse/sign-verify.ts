@@ -52,8 +52,8 @@ export async function signEnvelope(payloadType: string, payload: Uint8Array, sig
   if (!(payload instanceof Uint8Array)) throw new TypeError('payload must be a Uint8Array');
   if (signers.every((s) => typeof s.signParts === 'function')) {
     const head = paeHeader(payloadType, payload.byteLength);
-    const sigs = await signAll(signers, (s) => s.signParts!(head, payload));
-    return { payloadType, payload: Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength), signatures: sigs };
+    const signatures = signers.length === 1 ? [await signOne(signers[0]!, (s) => s.signParts!(head, payload))] : await signAll(signers, (s) => s.signParts!(head, payload));
+    return { payloadType, payload: Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength), signatures };
   }
   const { pae: encoded, payload: signed } = allocatePae(payloadType, payload.byteLength);
   signed.set(payload);
@@ -61,12 +61,13 @@ export async function signEnvelope(payloadType: string, payload: Uint8Array, sig
   return { payloadType, payload: signed, signatures: await signAll(signers, (s) => s.sign(encoded)) };
 }
 
-/** Every signer's signature, in order; one signer without the Promise.all round (the common case). */
+/** One signer's entry; awaited by the caller, so a single signer costs one promise, not a Promise.all. */
+async function signOne(signer: Signer, sign: (s: Signer) => Promise<Buffer>): Promise<Envelope['signatures'][number]> {
+  return { keyid: signer.keyid, sig: await sign(signer) };
+}
+
+/** Every signer's signature, in order. */
 async function signAll(signers: Signer[], sign: (s: Signer) => Promise<Buffer>): Promise<Envelope['signatures']> {
-  if (signers.length === 1) {
-    const [only] = signers as [Signer];
-    return [{ keyid: only.keyid, sig: await sign(only) }];
-  }
   const sigs = await Promise.all(signers.map(sign));
   return signers.map((s, i) => ({ keyid: s.keyid, sig: sigs[i] ?? Buffer.alloc(0) }));
 }
