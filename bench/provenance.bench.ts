@@ -48,7 +48,7 @@ async function peerRow(built: { url: string; body: Buffer | null; headers: Recor
         name: `hop${i + 1}`,
         fields: ['@method', '@path', '@query', 'x-stella-scan-id', 'content-digest'],
         params: ['created', 'nonce', 'keyid', 'alg'],
-        paramValues: { created: new Date(NOW_MS), nonce: createHash('sha256').update(String(i)).digest('hex').slice(0, 32) },
+        paramValues: { created: new Date(), nonce: createHash('sha256').update(String(i)).digest('hex').slice(0, 32) },
       },
       request,
     );
@@ -56,7 +56,6 @@ async function peerRow(built: { url: string; body: Buffer | null; headers: Recor
   const verifiers = new Map(hopKeys.map((k) => [k.id, { id: k.id, algs: ['hmac-sha256'], verify: createRfc9421Verifier(k.secret, 'hmac-sha256') }]));
   const config = {
     all: true,
-    notAfter: NOW_MS / 1000 + 60,
     maxAge: 300,
     requiredFields: ['@method', '@path', 'x-stella-scan-id', 'content-digest'],
     requiredParams: ['created', 'nonce', 'keyid'],

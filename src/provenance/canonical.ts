@@ -12,13 +12,8 @@
  * whatever it accepts the general path accepts with the same records. The general path costs about
  * ten times as much per record (bench/README.md, "Where the time goes").
  */
-import { MAC_BYTES, NONCE_PATTERN, PEER_FINGERPRINT_PATTERN, type HopRecord } from './record.js';
+import { NONCE_PATTERN, PEER_FINGERPRINT_PATTERN, type HopRecord } from './record.js';
 import { HOP_ID_PATTERN, KID_PATTERN, PEER_ID_PATTERN } from './record.js';
-
-/** Longest canonical RFC 9651 Integer (§3.3.1: at most 15 digits). */
-const MAX_INTEGER_DIGITS = 15;
-/** Standard padded base64 length of a {@link MAC_BYTES}-byte MAC (the 32 of BASE64_OF_32_BYTES). */
-const MAC_BASE64_CHARS = 4 * Math.ceil(MAC_BYTES / 3);
 
 /**
  * The canonical standard base64 of 32 bytes (a MAC, a SHA-256): 42 characters of 6 bits, one
@@ -26,8 +21,24 @@ const MAC_BASE64_CHARS = 4 * Math.ceil(MAC_BYTES / 3);
  */
 export const BASE64_OF_32_BYTES = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
 
-const CHAR_0 = 0x30;
-const CHAR_9 = 0x39;
+/** A canonical RFC 9651 Integer (§4.1.4): no sign, no leading zero, at most 15 digits. */
+const CANONICAL_INTEGER = /^(?:0|[1-9][0-9]{0,14})$/;
+
+/** A pattern's body without its anchors, to compose the member pattern from the field formats. */
+const body = (pattern: RegExp): string => pattern.source.replace(/^\^/, '').replace(/\$$/, '');
+
+/**
+ * One member in canonical form, composed from the field formats (record.ts) so they stay the one
+ * place that defines them; sticky, so it matches exactly at `lastIndex`. Groups: hop, seq, ts,
+ * nonce, peer, peer-id, kid, mac (base64).
+ */
+const MEMBER = new RegExp(
+  `(${body(HOP_ID_PATTERN)});seq=(${body(CANONICAL_INTEGER)});ts=(${body(CANONICAL_INTEGER)});` +
+    `nonce="(${body(NONCE_PATTERN)})";peer="(${body(PEER_FINGERPRINT_PATTERN)})";peer-id="(${body(PEER_ID_PATTERN)})";` +
+    `kid="(${body(KID_PATTERN)})";mac=:(${body(BASE64_OF_32_BYTES)}):`,
+  'y',
+);
+
 const CHAR_SP = 0x20;
 const CHAR_COMMA = 0x2c;
 
@@ -41,77 +52,19 @@ export function readCanonicalRecords(value: string, maxHops: number): HopRecord[
   let at = 0;
   for (;;) {
     if (records.length === maxHops) return null;
-    const semi = value.indexOf(';', at);
-    if (semi < 0) return null;
-    const hop = value.slice(at, semi);
-    if (!HOP_ID_PATTERN.test(hop)) return null;
-
-    if (!value.startsWith(';seq=', semi)) return null;
-    const seqEnd = integerEnd(value, semi + 5);
-    if (seqEnd < 0) return null;
-    const seq = Number(value.slice(semi + 5, seqEnd));
+    MEMBER.lastIndex = at;
+    const m = MEMBER.exec(value);
+    if (m === null) return null;
+    const seq = Number(m[2]);
     if (seq < 1 || seq > maxHops) return null;
-
-    if (!value.startsWith(';ts=', seqEnd)) return null;
-    const tsEnd = integerEnd(value, seqEnd + 4);
-    if (tsEnd < 0) return null;
-    const ts = Number(value.slice(seqEnd + 4, tsEnd));
-
-    const cursor = { at: tsEnd };
-    const nonce = stringParam(value, cursor, ';nonce="', NONCE_PATTERN);
-    if (nonce === null) return null;
-    const peer = stringParam(value, cursor, ';peer="', PEER_FINGERPRINT_PATTERN);
-    if (peer === null) return null;
-    const peerId = stringParam(value, cursor, ';peer-id="', PEER_ID_PATTERN);
-    if (peerId === null) return null;
-    const kid = stringParam(value, cursor, ';kid="', KID_PATTERN);
-    if (kid === null) return null;
-
-    if (!value.startsWith(';mac=:', cursor.at)) return null;
-    const macStart = cursor.at + 6;
-    const macEnd = macStart + MAC_BASE64_CHARS;
-    if (value.charCodeAt(macEnd) !== 0x3a) return null;
-    const macText = value.slice(macStart, macEnd);
-    // Canonical (RFC 4648 §3.5: unused bits zero) before decoding, as Buffer skips stray characters.
-    if (!BASE64_OF_32_BYTES.test(macText)) return null;
-    const macBytes = Buffer.from(macText, 'base64');
+    const macBytes = Buffer.from(m[8]!, 'base64');
     const mac = new Uint8Array(macBytes.buffer, macBytes.byteOffset, macBytes.byteLength);
+    records.push({ hop: m[1]!, seq, ts: Number(m[3]), nonce: m[4]!, peer: m[5]!, peerId: m[6]!, kid: m[7]!, mac });
 
-    records.push({ hop, seq, ts, nonce, peer, peerId, kid, mac });
-
-    at = macEnd + 1;
+    at = MEMBER.lastIndex;
     if (at === end) return records;
     if (value.charCodeAt(at) !== CHAR_COMMA) return null;
     at++;
     while (value.charCodeAt(at) === CHAR_SP) at++;
   }
-}
-
-/** End of a canonical Integer starting at `start` (no sign, no leading zero), or -1. */
-function integerEnd(value: string, start: number): number {
-  let i = start;
-  while (i < value.length && i - start <= MAX_INTEGER_DIGITS) {
-    const c = value.charCodeAt(i);
-    if (c < CHAR_0 || c > CHAR_9) break;
-    i++;
-  }
-  const digits = i - start;
-  if (digits === 0 || digits > MAX_INTEGER_DIGITS) return -1;
-  if (digits > 1 && value.charCodeAt(start) === CHAR_0) return -1;
-  return i;
-}
-
-/**
- * A String parameter `prefix` + text + `"` at `cursor.at`, which moves past it. The field formats
- * hold neither `"` nor `\`, so the text runs to the next `"` and needs no unescaping.
- */
-function stringParam(value: string, cursor: { at: number }, prefix: string, pattern: RegExp): string | null {
-  if (!value.startsWith(prefix, cursor.at)) return null;
-  const start = cursor.at + prefix.length;
-  const close = value.indexOf('"', start);
-  if (close < 0) return null;
-  const text = value.slice(start, close);
-  if (!pattern.test(text)) return null;
-  cursor.at = close + 1;
-  return text;
 }
