@@ -1,3 +1,4 @@
+
 /**
  * The DSSE v1 Pre-Authentication Encoding (SPEC §3; secure-systems-lab/dsse protocol.md).
  *
@@ -48,6 +49,18 @@ export function allocatePae(payloadType: string, payloadLength: number): { pae: 
   const payload = out.subarray(headBytes);
   PAE_OF_PAYLOAD.set(payload, out);
   return { pae: out, payload };
+}
+
+/**
+ * The PAE header alone (`DSSEv1 LEN(type) type LEN(body) `), for a signer that takes the PAE in
+ * two parts (`Signer.signParts`).
+ *
+ * @throws {TypeError} like {@link pae}.
+ */
+export function paeHeader(payloadType: string, payloadLength: number): Buffer {
+  if (typeof payloadType !== 'string') throw new TypeError('payloadType must be a string');
+  if (LONE_SURROGATE.test(payloadType)) throw new TypeError('payloadType is not well-formed Unicode');
+  return Buffer.from(header(payloadType, payloadLength), 'utf8');
 }
 
 /**

@@ -4,7 +4,7 @@
 import type { Algorithm } from './algorithms.js';
 import type { Envelope } from './envelope.js';
 import { DsseError } from './errors.js';
-import { allocatePae, paeOfPayload } from './pae.js';
+import { allocatePae, paeHeader, paeOfPayload } from './pae.js';
 import type { Signer, Verifier } from './signers.js';
 
 /** Options of {@link verifyEnvelope}. */
@@ -41,22 +41,35 @@ export interface VerifiedEnvelope {
 }
 
 /**
- * Signs a payload with every signer, over one PAE computed once.
+ * Signs a payload with every signer, over one PAE computed once. When every signer takes the PAE
+ * in parts (HMAC), the PAE is never built and the envelope's payload is the caller's bytes, not a
+ * copy: leave them unchanged until the envelope is serialized (docs/dsse.md#memory).
  *
  * @throws {TypeError} when no signer is given.
  */
 export async function signEnvelope(payloadType: string, payload: Uint8Array, signers: Signer[]): Promise<Envelope> {
   if (!Array.isArray(signers) || signers.length === 0) throw new TypeError('signEnvelope needs at least one signer');
   if (!(payload instanceof Uint8Array)) throw new TypeError('payload must be a Uint8Array');
+  if (signers.every((s) => typeof s.signParts === 'function')) {
+    const head = paeHeader(payloadType, payload.byteLength);
+    const signatures = signers.length === 1 ? [await signOne(signers[0]!, (s) => s.signParts!(head, payload))] : await signAll(signers, (s) => s.signParts!(head, payload));
+    return { payloadType, payload: Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength), signatures };
+  }
   const { pae: encoded, payload: signed } = allocatePae(payloadType, payload.byteLength);
   signed.set(payload);
-  const sigs = await Promise.all(signers.map((s) => s.sign(encoded)));
-  return {
-    payloadType,
-    // A view into the signed PAE: exactly the bytes the signatures cover, without another copy.
-    payload: signed,
-    signatures: signers.map((s, i) => ({ keyid: s.keyid, sig: sigs[i] ?? Buffer.alloc(0) })),
-  };
+  // A view into the signed PAE: exactly the bytes the signatures cover, without another copy.
+  return { payloadType, payload: signed, signatures: await signAll(signers, (s) => s.sign(encoded)) };
+}
+
+/** One signer's entry; awaited by the caller, so a single signer costs one promise, not a Promise.all. */
+async function signOne(signer: Signer, sign: (s: Signer) => Promise<Buffer>): Promise<Envelope['signatures'][number]> {
+  return { keyid: signer.keyid, sig: await sign(signer) };
+}
+
+/** Every signer's signature, in order. */
+async function signAll(signers: Signer[], sign: (s: Signer) => Promise<Buffer>): Promise<Envelope['signatures']> {
+  const sigs = await Promise.all(signers.map(sign));
+  return signers.map((s, i) => ({ keyid: s.keyid, sig: sigs[i] ?? Buffer.alloc(0) }));
 }
 
 /**
@@ -94,7 +107,8 @@ export async function verifyEnvelope(env: Envelope, options: VerifyOptions): Pro
       }
     }
   }
-  const counted = [...accepted.values()].filter((a) => macCountsAsSigner || a.algorithm !== 'hmac-sha256').length;
+  let counted = 0;
+  for (const a of accepted.values()) if (macCountsAsSigner || a.algorithm !== 'hmac-sha256') counted++;
   if (counted < threshold) {
     throw new DsseError('DSSE_THRESHOLD_NOT_MET', `${counted} distinct trusted key(s) verified, ${threshold} required`);
   }
@@ -106,7 +120,8 @@ export async function verifyEnvelope(env: Envelope, options: VerifyOptions): Pro
  * (or the keyid is empty), every verifier is tried.
  */
 function candidates(verifiers: Verifier[], keyid: string): Verifier[] {
-  if (keyid === '') return verifiers;
+  // One verifier is tried whatever the keyid says: skip the filter.
+  if (keyid === '' || verifiers.length === 1) return verifiers;
   const named = verifiers.filter((v) => v.keyid === keyid);
   return named.length > 0 ? named : verifiers;
 }

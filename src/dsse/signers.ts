@@ -17,6 +17,12 @@ export interface Signer {
   readonly algorithm: Algorithm;
   /** Signs the PAE bytes; ECDSA signatures are DER. */
   sign(pae: Buffer): Promise<Buffer>;
+  /**
+   * Optional: signs the PAE given as its header and its payload, the same bytes as `sign` over
+   * their concatenation. A signer that can stream (HMAC) offers it so `signEnvelope` need not
+   * build the PAE (docs/dsse.md#memory).
+   */
+  signParts?(head: Buffer, payload: Uint8Array): Promise<Buffer>;
 }
 
 /** Verifies a signature over PAE bytes with one key. */
@@ -49,7 +55,12 @@ export function createSigner(key: KeyMaterial, keyid: string = key.keyId): Signe
   switch (key.type) {
     case 'secret': {
       const secret = checkedSecret(key.secret);
-      return { keyid, algorithm, sign: async (pae) => createHmac('sha256', secret).update(pae).digest() };
+      return {
+        keyid,
+        algorithm,
+        sign: async (pae) => createHmac('sha256', secret).update(pae).digest(),
+        signParts: async (head, payload) => createHmac('sha256', secret).update(head).update(payload).digest(),
+      };
     }
     case 'private': {
       const spec: AlgorithmSpec = ALGORITHMS[key.algorithm];

@@ -10,6 +10,7 @@
  */
 import { parseList, serializeList, Token } from 'structured-headers';
 import type { BareItem, List, Parameters } from 'structured-headers';
+import { readCanonicalRecords } from './canonical.js';
 import { ProvenanceError } from './problems.js';
 import {
   HOP_ID_PATTERN,
@@ -52,6 +53,17 @@ export function parseProvenanceHeader(value: string, limits: CodecLimits): HopRe
   if (Buffer.byteLength(value, 'utf8') > limits.maxHeaderBytes) {
     throw malformed(`header is longer than ${limits.maxHeaderBytes} bytes`);
   }
+  // What the hops write is read by the fast reader; anything else (and every refusal) is judged by
+  // the general path below, so the two accept exactly the same headers (canonical.ts).
+  return readCanonicalRecords(value, limits.maxHops) ?? parseGeneral(value, limits);
+}
+
+/**
+ * The general path: RFC 9651 syntax by `structured-headers`, then the shape, the formats and the
+ * canonical-form check. Exported for the differential test of {@link readCanonicalRecords}.
+ * @throws ProvenanceError `provenance-malformed`.
+ */
+export function parseGeneral(value: string, limits: CodecLimits): HopRecord[] {
   let list;
   try {
     list = parseList(value);

@@ -21,6 +21,9 @@ import { ProvenanceError } from './problems.js';
 import { HEADER, SCAN_ID_PATTERN, type HopRecord, type RequestFacts } from './record.js';
 import type { ReplayCache } from './replay/cache.js';
 
+/** Visible ASCII and SP without `|`: what a Content-Digest may hold inside a MAC input. */
+const DIGEST_CHARS = /^[\x20-\x7b\x7d\x7e]*$/;
+
 /** Who the TLS peer of the service is: its certificate's CN, SHA-256 fingerprint and SPIFFE ID. */
 export interface PeerIdentity {
   cn: string;
@@ -90,7 +93,7 @@ export function checkHeaders(incoming: IncomingFacts, ctx: VerifierContext): Che
   }
   const contentDigest = combineFieldLines(incoming.headers[HEADER.contentDigest]);
   // The MAC input is `|`-joined; only the path may hold `|`, so the digest must not (SPEC §4).
-  if (contentDigest !== null && !/^[\x20-\x7b\x7d\x7e]*$/.test(contentDigest)) {
+  if (contentDigest !== null && !DIGEST_CHARS.test(contentDigest)) {
     throw new ProvenanceError('provenance-malformed', 'Content-Digest holds characters outside visible ASCII or a "|"');
   }
   const records = parseProvenanceHeader(provenance, ctx.topology.provenance);

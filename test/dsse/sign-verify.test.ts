@@ -105,6 +105,30 @@ describe('signEnvelope and verifyEnvelope', () => {
     assert.throws(() => createSigner(key.verifying), TypeError);
   });
 
+  it('signs HMAC over the PAE in two parts with the same signature as over the whole PAE, alone and beside an Ed25519 signer', async () => {
+    const hmac = createSigner(keyOf('hmac-sha256').signing);
+    const ed = createSigner(keyOf('ed25519').signing);
+    assert.equal(typeof hmac.signParts, 'function');
+    await fc.assert(
+      fc.asyncProperty(fc.string({ unit: 'grapheme', maxLength: 30 }), fc.uint8Array({ maxLength: 300 }), async (type, body) => {
+        const whole = await hmac.sign(pae(type, body));
+        const alone = await signEnvelope(type, body, [hmac]);
+        const mixed = await signEnvelope(type, body, [ed, hmac]);
+        assert.deepEqual(alone.signatures, [{ keyid: hmac.keyid, sig: whole }]);
+        assert.deepEqual(mixed.signatures[1], { keyid: hmac.keyid, sig: whole });
+        assert.deepEqual(alone.payload, Buffer.from(body));
+        const verifiers = [createVerifier(keyOf('hmac-sha256').verifying), createVerifier(keyOf('ed25519').verifying)];
+        assert.equal((await verifyEnvelope(alone, { payloadType: type, verifiers })).accepted.length, 1);
+        assert.equal((await verifyEnvelope(mixed, { payloadType: type, verifiers, threshold: 2 })).accepted.length, 2);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('refuses a payload type with a lone surrogate on the two-part path too', async () => {
+    await assert.rejects(signEnvelope('a\uD800', Buffer.from('x'), [createSigner(keyOf('hmac-sha256').signing)]), TypeError);
+  });
+
   it('verifies the current bytes of a parsed payload read in place, so a change made after parsing is caught', async () => {
     const key = keyOf('hmac-sha256');
     const verifiers = [createVerifier(key.verifying)];

@@ -66,6 +66,7 @@ export class SqliteReplayCache implements ReplayCache {
   readonly #sweep: Database.Statement<[number]>;
   readonly #count: Database.Statement<[], { n: number }>;
   readonly #live: Database.Statement<[string, string, number], { n: number }>;
+  readonly #pending: { hop: string; nonce: string; expiresAtMs: number; resolve: (fresh: boolean) => void; reject: (error: unknown) => void }[] = [];
   /** Rows this process believes the file holds: exact after open and every sweep, an upper bound in between. */
   #estimate: number;
 
@@ -91,12 +92,39 @@ export class SqliteReplayCache implements ReplayCache {
     this.#timer?.unref();
   }
 
-  /** @throws ReplayCacheUnavailableError when the file cannot be read or written (a failing disk, a closed cache). */
+  /**
+   * Group commit, as the evidence store does (src/storage/sqlite.ts): reservations that arrive in
+   * the same turn of the event loop share one transaction, so one fsync makes them all durable.
+   * Each promise resolves only after that commit returned: a nonce is on disk before its request
+   * goes on (docs/provenance.md#5-replay-and-clock-rules).
+   * @throws ReplayCacheUnavailableError when the file cannot be read or written (a failing disk, a closed cache).
+   */
   async checkAndRemember(hop: string, nonce: string, expiresAtMs: number): Promise<boolean> {
-    return this.#guard(() => this.#checkAndRemember(hop, nonce, expiresAtMs));
+    return new Promise<boolean>((resolve, reject) => {
+      this.#pending.push({ hop, nonce, expiresAtMs, resolve, reject });
+      if (this.#pending.length === 1) setImmediate(() => this.#flush());
+    });
   }
 
-  #checkAndRemember(hop: string, nonce: string, expiresAtMs: number): boolean {
+  #flush(): void {
+    const batch = this.#pending.splice(0);
+    if (batch.length === 0) return; // close() flushed it already
+    let results: (boolean | ReplayCacheFullError)[];
+    try {
+      results = this.#guard(() => this.#db.transaction(() => batch.map((r) => this.#reserveOne(r.hop, r.nonce, r.expiresAtMs))).immediate());
+    } catch (error) {
+      for (const r of batch) r.reject(error);
+      return;
+    }
+    batch.forEach((r, i) => {
+      const result = results[i]!;
+      if (result instanceof ReplayCacheFullError) r.reject(result);
+      else r.resolve(result);
+    });
+  }
+
+  /** One reservation inside the batch's transaction; a second use of a pair in one batch is a replay. */
+  #reserveOne(hop: string, nonce: string, expiresAtMs: number): boolean | ReplayCacheFullError {
     // Synchronous between the bound check and the insert: atomic within this process.
     const now = Math.floor(this.#now());
     if (this.#estimate >= this.#maxEntries) {
@@ -104,10 +132,11 @@ export class SqliteReplayCache implements ReplayCache {
       // A replay of a live pair adds no row: it is still answered as a replay, not as "full".
       if (this.#estimate >= this.#maxEntries) {
         if (this.#live.get(hop, nonce, now)) return false;
-        throw new ReplayCacheFullError(this.#maxEntries);
+        return new ReplayCacheFullError(this.#maxEntries);
       }
     }
     const changed = this.#reserve.run(hop, nonce, Math.ceil(expiresAtMs), now).changes === 1;
+    // An upper bound if the batch's commit fails after this: the next sweep re-counts.
     if (changed) this.#estimate += 1;
     return changed;
   }
@@ -138,6 +167,7 @@ export class SqliteReplayCache implements ReplayCache {
 
   async close(): Promise<void> {
     if (this.#timer) clearInterval(this.#timer);
+    if (this.#pending.length > 0 && this.#db.open) this.#flush();
     if (this.#db.open) this.#db.close();
   }
 

@@ -43,6 +43,36 @@ describe('SqliteReplayCache', () => {
     await assert.rejects(cache.forget('gw-edge', 'late'), ReplayCacheUnavailableError);
   });
 
+  it('commits the reservations of one event-loop turn together: each durable, a pair used twice in the batch a replay', async () => {
+    const file = freshFile();
+    const first = new SqliteReplayCache({ file, now: () => 1_000, cleanupIntervalMs: 0 });
+    const nonces = Array.from({ length: 40 }, (_, i) => `n${i}`);
+    const fresh = await Promise.all([...nonces, 'n7', 'n39'].map((nonce) => first.checkAndRemember('gw-edge', nonce, 60_000)));
+    assert.deepEqual(fresh, [...nonces.map(() => true), false, false]);
+    await first.close();
+    const second = new SqliteReplayCache({ file, now: () => 2_000, cleanupIntervalMs: 0 });
+    try {
+      assert.equal(second.size, 40);
+      assert.deepEqual(await Promise.all(nonces.map((nonce) => second.checkAndRemember('gw-edge', nonce, 60_000))), nonces.map(() => false));
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('fails closed for the overflowing reservations of a batch only', async () => {
+    const cache = new SqliteReplayCache({ file: freshFile(), now: () => 1_000, cleanupIntervalMs: 0, maxEntries: 3 });
+    try {
+      const outcomes = await Promise.allSettled(['a', 'b', 'c', 'd', 'a'].map((nonce) => cache.checkAndRemember('gw-edge', nonce, 60_000)));
+      assert.deepEqual(
+        outcomes.map((o) => (o.status === 'fulfilled' ? o.value : (o.reason as Error).name)),
+        [true, true, true, 'ReplayCacheFullError', false],
+      );
+      assert.equal(cache.size, 3);
+    } finally {
+      await cache.close();
+    }
+  });
+
   it('shares nonces between two instances on one file, and sweeps only expired rows', async () => {
     const file = freshFile();
     let now = 0;

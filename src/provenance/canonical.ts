@@ -1,0 +1,70 @@
+/**
+ * The fast path of the `X-Stella-Provenance` codec: a reader for exactly the canonical form every
+ * stamping hop writes (docs/provenance.md#2): members joined by `,` and spaces, each a hop-id Token
+ * followed by the seven parameters in {@link RECORD_PARAMS} order, every value in its canonical
+ * RFC 9651 §4.1 serialization. It only ever says "this is that form, and these are its records" or
+ * "not that form" (null); it never refuses a header itself.
+ *
+ * `parseProvenanceHeader` (codec.ts) tries this reader first and hands anything it does not take to
+ * the general `structured-headers` path, which stays the judge of every other input and of every
+ * refusal. So the reader may be narrower than the general path but never wider:
+ * test/provenance/canonical.test.ts checks over more than 100,000 random and mutated headers that
+ * whatever it accepts the general path accepts with the same records. The general path costs about
+ * ten times as much per record (bench/README.md, "Where the time goes").
+ */
+import { NONCE_PATTERN, PEER_FINGERPRINT_PATTERN, type HopRecord } from './record.js';
+import { HOP_ID_PATTERN, KID_PATTERN, PEER_ID_PATTERN } from './record.js';
+
+/**
+ * The canonical standard base64 of 32 bytes (a MAC, a SHA-256): 42 characters of 6 bits, one
+ * holding the last 4 bits and two zero bits (so its value is a multiple of 4), and one `=`.
+ */
+export const BASE64_OF_32_BYTES = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
+
+/** A canonical RFC 9651 Integer (§4.1.4): no sign, no leading zero, at most 15 digits. */
+const CANONICAL_INTEGER = /^(?:0|[1-9][0-9]{0,14})$/;
+
+/** A pattern's body without its anchors, to compose the member pattern from the field formats. */
+const body = (pattern: RegExp): string => pattern.source.replace(/^\^/, '').replace(/\$$/, '');
+
+/**
+ * One member in canonical form, composed from the field formats (record.ts) so they stay the one
+ * place that defines them; sticky, so it matches exactly at `lastIndex`. Groups: hop, seq, ts,
+ * nonce, peer, peer-id, kid, mac (base64).
+ */
+const MEMBER = new RegExp(
+  `(${body(HOP_ID_PATTERN)});seq=(${body(CANONICAL_INTEGER)});ts=(${body(CANONICAL_INTEGER)});` +
+    `nonce="(${body(NONCE_PATTERN)})";peer="(${body(PEER_FINGERPRINT_PATTERN)})";peer-id="(${body(PEER_ID_PATTERN)})";` +
+    `kid="(${body(KID_PATTERN)})";mac=:(${body(BASE64_OF_32_BYTES)}):`,
+  'y',
+);
+
+const CHAR_SP = 0x20;
+const CHAR_COMMA = 0x2c;
+
+/**
+ * Reads a header in the canonical form, or returns null when it is not exactly that form (or holds
+ * more than `maxHops` records); a null says nothing about whether the header is valid.
+ */
+export function readCanonicalRecords(value: string, maxHops: number): HopRecord[] | null {
+  const records: HopRecord[] = [];
+  const end = value.length;
+  let at = 0;
+  for (;;) {
+    if (records.length === maxHops) return null;
+    MEMBER.lastIndex = at;
+    const m = MEMBER.exec(value);
+    if (m === null) return null;
+    const seq = Number(m[2]);
+    if (seq < 1 || seq > maxHops) return null;
+    const macBytes = Buffer.from(m[8]!, 'base64');
+    const mac = new Uint8Array(macBytes.buffer, macBytes.byteOffset, macBytes.byteLength);
+    records.push({ hop: m[1]!, seq, ts: Number(m[3]), nonce: m[4]!, peer: m[5]!, peerId: m[6]!, kid: m[7]!, mac });
+
+    at = MEMBER.lastIndex;
+    if (at === end) return records;
+    if (value.charCodeAt(at) !== CHAR_COMMA) return null;
+    at++;
+    while (value.charCodeAt(at) === CHAR_SP) at++;
+  }
+}
