@@ -30,7 +30,10 @@ if (files.length === 0) {
 }
 
 const concurrency = Math.max(1, Math.min(2, availableParallelism()));
-const child = spawn(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...files], {
+// A file that hangs (a server left open after a failure) must fail rather than use up CI's time:
+// no file of the suite comes near this on the 2-core machine (the longest take 2-4 minutes).
+const FILE_TIMEOUT_MS = 15 * 60 * 1000;
+const child = spawn(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, `--test-timeout=${FILE_TIMEOUT_MS}`, ...files], {
   stdio: 'inherit',
 });
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
