@@ -108,7 +108,7 @@ export function createGuardHandler(options: GuardHandlerOptions): GuardHandler {
     // The last hop's health check (docs/services.md#health): a direct route for the ops
     // identities, ready when the certificate is and the registry answers.
     if (req.method === 'GET' && req.url === '/healthz/ready') {
-      if (refused(res, () => access.requireOps(peerIdentity(req)?.spiffeId ?? null, 'GET /healthz/ready'))) return;
+      if (refused(res, () => access.requireOps(peerIdentity(req)?.spiffeId ?? null, 'GET /healthz/ready', { direct: true }))) return;
       void registryAnswers(upstream, origin).then((status) => {
         const cert = certificate();
         const checks = {

@@ -71,7 +71,8 @@ describe('the guard handler', () => {
       metrics: { registry: new Registry() },
       peerIdentity: (req) => {
         const cn = req.headers[TEST_PEER_HEADER];
-        return typeof cn === 'string' ? { cn, fingerprint: 'sha256:', spiffeId: `spiffe://${topology.trustDomain}/gateway/${cn}` } : null;
+        const spiffe = req.headers['x-test-peer-spiffe'];
+        return typeof cn === 'string' ? { cn, fingerprint: 'sha256:', spiffeId: typeof spiffe === 'string' ? spiffe : `spiffe://${topology.trustDomain}/gateway/${cn}` } : null;
       },
     });
     guardServer = createServer(handler);
@@ -169,6 +170,12 @@ describe('the guard handler', () => {
       await new Promise((resolve) => server.close(resolve));
       await down.close();
     }
+  });
+
+  it('refuses /healthz/ready to a scanner certificate at its own port with 403 identity-not-allowed (scanners come through the chain)', async () => {
+    const res = await fetch(`${base}/healthz/ready`, { headers: { [TEST_PEER_HEADER]: 'scanner-01', 'x-test-peer-spiffe': `spiffe://${topology.trustDomain}/scanner/scanner-01` } });
+    assert.equal(res.status, 403);
+    assert.equal(((await res.json()) as { code: string }).code, 'identity-not-allowed');
   });
 
   it('forwards a GET without a body and answers /healthz/live itself', async () => {
