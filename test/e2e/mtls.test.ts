@@ -94,6 +94,9 @@ describe('the NGINX edge', () => {
     assert.equal(answer.status, 404, answer.text);
     assert.equal(problemCode(answer), 'scan-not-found');
     // The WAF logs what it forwards: its silence about the refused requests below means something.
+    // Apache writes the access-log line after the response left: give it a moment.
+    const deadline = Date.now() + 5_000;
+    while (!(await readFile(wafAccessLog(), 'utf8')).includes('scan-mtls-good') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
     assert.match(await readFile(wafAccessLog(), 'utf8'), /scan-mtls-good/);
   });
 
