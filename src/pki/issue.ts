@@ -1,5 +1,5 @@
 /**
- * Leaf issuance from the local CA (SPEC §5): CN = name, OU = role (mirroring the SPIFFE path for
+ * Leaf issuance from the local CA (docs/operations/certificates.md#roles): CN = name, OU = role (mirroring the SPIFFE path for
  * gateways that cannot read URI SANs, docs/operations/certificates.md#roles), exactly one SPIFFE URI
  * SAN, key usage digitalSignature (critical), EKU clientAuth (+ serverAuth for gateways and services).
  */

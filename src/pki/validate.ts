@@ -124,10 +124,10 @@ export function verifyCertificate(leaf: NodeX509, intermediatePems: readonly str
 function checkRoleConsistency(identity: MtlsIdentity, organizationalUnits: readonly string[]): void {
   const parts = parseSpiffeId(identity.spiffeId);
   if (!parts) {
-    throw new PkiError('PKI_IDENTITY_MISMATCH', `the URI SAN ${identity.spiffeId} is not spiffe://<trust domain>/<scanner|gateway|service>/<name> (SPEC §5)`);
+    throw new PkiError('PKI_IDENTITY_MISMATCH', `the URI SAN ${identity.spiffeId} is not spiffe://<trust domain>/<scanner|gateway|service>/<name> (docs/topology.md#identities)`);
   }
   if (parts.name !== identity.commonName) {
-    throw new PkiError('PKI_IDENTITY_MISMATCH', `the CN ${identity.commonName} is not the name of the SPIFFE ID ${identity.spiffeId} (SPEC §5)`);
+    throw new PkiError('PKI_IDENTITY_MISMATCH', `the CN ${identity.commonName} is not the name of the SPIFFE ID ${identity.spiffeId} (docs/topology.md#identities)`);
   }
   if (organizationalUnits.length !== 1 || organizationalUnits[0] !== parts.role) {
     const found = organizationalUnits.length === 0 ? 'no OU' : `OU ${organizationalUnits.join(', ')}`;

@@ -160,7 +160,7 @@ export async function listenOnSocket(server: Server, socket: string, gatewayUser
   return async () => closeServer(server, socket);
 }
 
-/** CN = the hop id and the one URI SAN = the hop's gateway SPIFFE id (SPEC §5). */
+/** CN = the hop id and the one URI SAN = the hop's gateway SPIFFE id (docs/topology.md#identities). */
 function isOwnGateway(socket: TLSSocket, hopId: string, expectedSpiffe: string): boolean {
   const raw = socket.getPeerCertificate().raw as Buffer | undefined;
   if (!raw) return false;

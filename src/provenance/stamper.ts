@@ -1,5 +1,5 @@
 /**
- * The forward-auth stamper (SPEC §2, docs/CONVENTIONS.md "The stamper contract",
+ * The forward-auth stamper (docs/provenance.md, docs/CONVENTIONS.md "The stamper contract",
  * docs/provenance.md#the-forward-auth-stamper): computes the hop record for a gateway that cannot
  * compute an HMAC itself (Caddy `forward_auth`, Envoy `ext_authz`, NGINX `auth_request`) and
  * answers the complete new `X-Stella-Provenance`.

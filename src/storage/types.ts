@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { StellaError } from '../errors/base.js';
 
 /**
- * One verified hop of the chain as the locker stored it (SPEC §4 record fields). With `mac` and the
+ * One verified hop of the chain as the locker stored it (docs/provenance.md#2-headers, the record fields). With `mac` and the
  * record's {@link StoredRequest}, an auditor holding the hop keys recomputes the chain offline
  * (`evidence verify --hop-keys`, docs/services.md#offline-verification).
  */

@@ -31,14 +31,14 @@ export interface SpiffeIdParts {
 /** Trust domain (as the topology schema and `pki init` accept it), role, name (a `peer-id`). */
 const SPIFFE_ID = /^spiffe:\/\/([a-z0-9.-]{1,253})\/(scanner|gateway|service)\/([A-Za-z0-9._-]{1,64})$/;
 
-/** The SPIFFE ID of an identity (SPEC §5): `spiffe://<trust-domain>/<role>/<name>`. */
+/** The SPIFFE ID of an identity (docs/topology.md#identities): `spiffe://<trust-domain>/<role>/<name>`. */
 export function spiffeId(trustDomain: string, role: PkiRole, name: string): string {
   return `spiffe://${trustDomain}/${role}/${name}`;
 }
 
 /**
  * Takes a SPIFFE ID of this PKI apart, or returns null for anything else: another scheme, a path
- * that is not exactly `/<role>/<name>`, an unknown role, a name outside SPEC §4's `peer-id`
+ * that is not exactly `/<role>/<name>`, an unknown role, a name outside the `peer-id`
  * format or a `.`/`..` segment. Exact: no normalisation, so a caller compares what it was given.
  *
  * @example

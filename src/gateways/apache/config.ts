@@ -153,11 +153,11 @@ function peerAdmissionBlock(topology: ResolvedTopology, hop: ResolvedHop): strin
 function edgeStripBlock(topology: ResolvedTopology, hop: ResolvedHop): string {
   if (!isEdge(topology, hop)) {
     return `# --- Headers: an opaque hop sets no provenance header, so it removes none and forwards
-# X-Stella-Provenance untouched (SPEC §4 rule 2). mod_proxy adds no X-Forwarded-* either.
+# X-Stella-Provenance untouched (an opaque hop, docs/provenance.md#4-the-order-of-checks-and-the-problem-codes). mod_proxy adds no X-Forwarded-* either.
 ProxyAddHeaders Off`;
   }
   const names = [...RULE_ONE_HEADERS, ...topology.headers.strip];
-  return `# --- Headers: this hop is the edge; client copies of these go before anything else (SPEC §4 rule 1).
+  return `# --- Headers: this hop is the edge; client copies of these go before anything else (docs/provenance.md#6-threat-model, rule 1).
 ${names.map((name) => `RequestHeader unset ${name} early`).join('\n')}
 ProxyAddHeaders Off`;
 }
@@ -200,7 +200,7 @@ function healthBlock(hop: ResolvedHop): string {
  */
 function upstreamBlock(topology: ResolvedTopology, hop: ResolvedHop, layout: ApacheHopLayout): string {
   const next = nextTarget(hop);
-  return `# --- Upstream: re-originate mTLS to ${next.id} as ${hop.id} (SPEC §4 rule 2: the next record names this hop).
+  return `# --- Upstream: re-originate mTLS to ${next.id} as ${hop.id} (docs/provenance.md#4-the-order-of-checks-and-the-problem-codes: the next record names this hop).
 SSLProxyEngine on
 SSLProxyProtocol -all +TLSv1.2 +TLSv1.3
 SSLProxyMachineCertificateFile ${quoted(layout.proxyClientPem)}

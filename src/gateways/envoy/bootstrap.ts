@@ -46,7 +46,7 @@ function socketAddress(listen: string): Json {
 }
 
 /**
- * An exact SPIFFE URI SAN matcher (SPEC §5). Envoy matches SANs, not CNs; the SPIFFE ID carries the
+ * An exact SPIFFE URI SAN matcher (docs/topology.md#identities). Envoy matches SANs, not CNs; the SPIFFE ID carries the
  * role and the name (= CN, docs/operations/certificates.md#roles), so it pins both.
  */
 function uriSan(id: string): Json {

@@ -66,7 +66,7 @@ export function defaultsSection(facts: HopFacts): string {
 }
 
 /**
- * SPEC §7: mTLS required, verified against the CA bundle and the CRL; a bad or no certificate fails
+ * docs/gateways/README.md: mTLS required, verified against the CA bundle and the CRL; a bad or no certificate fails
  * the handshake. No session tickets (docs/gateways/haproxy.md "Sessions").
  */
 function bindLine(facts: HopFacts, hopDir: string): string {

@@ -65,7 +65,7 @@ function httpBasics(facts: HopFacts, paths: NginxPaths): string {
 export function peerMaps(facts: HopFacts): string {
   const value = '(?:[^,\\x5c]|\\x5c.)';
   const rdns = `^(?:${value}*,)*?`;
-  // Ids are [A-Za-z0-9._-] (SPEC §4), so the one `:` splits "<role>:<cn>" unambiguously.
+  // Ids are [A-Za-z0-9._-] (docs/provenance.md#2-headers), so the one `:` splits "<role>:<cn>" unambiguously.
   return [
     '    map $ssl_client_s_dn $stella_peer_cn {',
     '        default "";',

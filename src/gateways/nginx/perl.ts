@@ -70,7 +70,7 @@ sub header {
     my $pem = $r->variable('ssl_client_raw_cert') // '';
     # ssl_verify_client on refused such a request already; never stamp without a verified peer.
     return '' if $pem eq '';
-    # SPEC §4 rule 1: the first stamping hop ignores whatever the client sent.
+    # docs/provenance.md#6-threat-model (rule 1): the first stamping hop ignores whatever the client sent.
     my $incoming = $SEQ == 1 ? '' : ($r->header_in('X-Stella-Provenance') // '');
     my $ts = time();
     my $nonce = $r->variable('request_id');
@@ -95,7 +95,7 @@ sub header {
  */
 export function perlModule(hopId: string, stamp: StampFacts): string {
   return [
-    `# Rendered by stella-gateway for hop ${hopId}: stamps its X-Stella-Provenance record (SPEC §4).`,
+    `# Rendered by stella-gateway for hop ${hopId}: stamps its X-Stella-Provenance record (docs/provenance.md).`,
     '# See docs/gateways/nginx.md. The MAC key is read from its file when NGINX starts.',
     `package ${PERL_PACKAGE};`,
     'use strict;',

@@ -77,7 +77,7 @@ export async function loadReceiptSigner(service: ResolvedService): Promise<Signe
 /**
  * Loads the runtime of one service. The replay cache is as durable as the store and lives where
  * it does (docs/provenance.md#5-replay-and-clock-rules): in PostgreSQL when the store is, so a replay to another instance
- * on the same database is still caught (SPEC §4 rule 5); beside the SQLite file otherwise, so a
+ * on the same database is still caught (docs/provenance.md#5-replay-and-clock-rules); beside the SQLite file otherwise, so a
  * replay after a restart is.
  */
 export async function loadServiceRuntime(topology: ResolvedTopology, serviceId: string, env: Readonly<Record<string, string | undefined>> = process.env): Promise<ServiceRuntime> {

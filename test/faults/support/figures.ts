@@ -1,5 +1,5 @@
 /**
- * Where the fault suite records its figures (SPEC §11: "with the figures in the README"). A test
+ * Where the fault suite records its figures (docs/faults.md: the figures appear in the README). A test
  * run writes each figure to the git-ignored `bench/results/unpromoted/faults.d/`, so running the
  * tests leaves the checkout clean; `npm run figures:promote` (scripts/promote-figures.ts) is the
  * deliberate step that copies them to the committed `bench/results/faults.d/` and regenerates
