@@ -7,6 +7,7 @@
  * One gap is the loader's: protobufjs drops a rule written as an empty message (`duration = {gt: {}}`,
  * i.e. "greater than 0s"), so those are not seen.
  */
+import { decodeBase64Strict } from '../../dsse/base64.js';
 import type protobuf from 'protobufjs';
 
 /** A problem at a path, as check.ts reports it. */
@@ -70,7 +71,14 @@ export function checkValueRules(rules: Map<string, unknown>, value: unknown, pat
     else if (kind === 'duration' && op in BOUNDS) durationRule(op, unit, rules, value, path, add);
     else if (kind === 'string') stringRule(op, bound, rules, value, path, add);
     else if (kind === 'bytes' && typeof value === 'string') {
-      const n = Buffer.from(value, 'base64').length;
+      // Proto JSON writes bytes as base64; Buffer.from would drop stray characters and miscount.
+      let n: number;
+      try {
+        n = decodeBase64Strict(value).length;
+      } catch {
+        add(path, 'must be base64 (the proto JSON form of bytes)');
+        continue;
+      }
       if (op === 'min_len' && typeof bound === 'number' && n < bound) add(path, `must be at least ${bound} byte(s)`);
       if (op === 'max_len' && typeof bound === 'number' && n > bound) add(path, `must be at most ${bound} byte(s)`);
     } else if (kind === 'bool' && op === 'const' && typeof value === 'boolean' && value !== bound) add(path, `must be ${String(bound)}`);

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createSigner, hmacKeyFromSecret, parseKeyFile } from '../../../src/dsse/index.js';
+import { createSigner, decodeBase64Strict, hmacKeyFromSecret, parseKeyFile } from '../../../src/dsse/index.js';
 import { buildLockerApp } from '../../../src/services/locker/app.js';
 import { openSqliteStore } from '../../../src/storage/sqlite.js';
 import { provenanceOptions, SCANNER_ID, serviceTopology, TEST_SCANNERS, type TestKeys } from './fixture.js';
@@ -20,9 +20,9 @@ export interface ChildConfig {
 }
 
 const config = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as ChildConfig;
-const scanner = hmacKeyFromSecret(Buffer.from(config.scannerSecret, 'base64'));
+const scanner = hmacKeyFromSecret(decodeBase64Strict(config.scannerSecret));
 const keys: TestKeys = {
-  hopKeys: new Map(Object.entries(config.hopKeys).map(([hop, ring]) => [hop, new Map(Object.entries(ring).map(([kid, b64]) => [kid, Buffer.from(b64, 'base64')]))])),
+  hopKeys: new Map(Object.entries(config.hopKeys).map(([hop, ring]) => [hop, new Map(Object.entries(ring).map(([kid, b64]) => [kid, decodeBase64Strict(b64)]))])),
   scanner,
   // Only scanner-01 sends in this test; the others get keys of their own that nobody uses.
   scanners: new Map(TEST_SCANNERS.map((id) => [id, id === SCANNER_ID ? scanner : hmacKeyFromSecret(randomBytes(32))] as const)),
