@@ -12,10 +12,10 @@
 import { createServer, type Server } from 'node:https';
 import { join } from 'node:path';
 import pino from 'pino';
-import { MtlsCertificateProvider, attachToServer, createMtlsDispatcher, createMtlsSecureContextOptions } from '../pki/index.js';
+import { attachToServer, createMtlsDispatcher, createMtlsSecureContextOptions } from '../pki/index.js';
 import { loadHopKeyring } from '../provenance/keys.js';
 import type { ReplayCache } from '../provenance/replay/cache.js';
-import { fileExists, openReplayCache, ServiceConfigError } from '../services/common/runtime.js';
+import { openReplayCache, serviceCertificateProvider, ServiceConfigError } from '../services/common/runtime.js';
 import { parseListen } from '../services/common/server.js';
 import { GUARDED_SERVICE_KINDS } from '../topology/schema.js';
 import type { ResolvedService, ResolvedTopology } from '../topology/resolve.js';
@@ -61,22 +61,12 @@ export async function startGuard(options: StartGuardOptions): Promise<RunningGua
   const { registry } = service;
   let hopKeys;
   try {
-    hopKeys = await loadHopKeyring(topology);
+    // Only the hops of its own chain, as every part (docs/operations/running.md).
+    hopKeys = await loadHopKeyring(topology, service.chain.map((hop) => hop.id));
   } catch (error) {
     throw new ServiceConfigError((error as Error).message, { cause: error });
   }
-  const provider = new MtlsCertificateProvider({
-    source: {
-      kind: 'files',
-      cert: service.tls.chain,
-      key: service.tls.key,
-      ca: topology.pki.caBundle,
-      ...(fileExists(topology.pki.crl) ? { crl: topology.pki.crl } : {}),
-      watch: true,
-    },
-    // docs/operations/certificates.md#revocation: a republished CRL or bundle is in use within this.
-    trustReloadIntervalMs: topology.pki.reloadSeconds * 1000,
-  });
+  const provider = serviceCertificateProvider(topology, service);
   await provider.start();
   const replayCache = options.replayCache ?? (await openReplayCache(service, topology.baseDir, options.env ?? process.env).catch((error: unknown) => {
     provider.stop();

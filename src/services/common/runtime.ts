@@ -3,6 +3,7 @@
  * scanners' DSSE verification keys, the locker's receipt key, the store and the replay cache.
  * Every failure here is a configuration error (exit 2), reported with the file or field it names.
  */
+import { MtlsCertificateProvider } from '../../pki/provider.js';
 import { existsSync } from 'node:fs';
 import { createVerifier, loadKeyFile, type KeyMaterial, type Signer, type Verifier } from '../../dsse/index.js';
 import { createSigner } from '../../dsse/index.js';
@@ -133,6 +134,25 @@ export async function openReplayCache(service: ResolvedService, baseDir: string,
       }
     }
   }
+}
+
+/**
+ * The server certificate, CA bundle and CRL of a service's mTLS listener, read from the files and
+ * re-read when they change; shared by `serve` and `guard`.
+ */
+export function serviceCertificateProvider(topology: ResolvedTopology, service: { tls: { chain: string; key: string } }): MtlsCertificateProvider {
+  return new MtlsCertificateProvider({
+    source: {
+      kind: 'files',
+      cert: service.tls.chain,
+      key: service.tls.key,
+      ca: topology.pki.caBundle,
+      ...(fileExists(topology.pki.crl) ? { crl: topology.pki.crl } : {}),
+      watch: true,
+    },
+    // docs/operations/certificates.md#revocation: a republished CRL or bundle is in use within this.
+    trustReloadIntervalMs: topology.pki.reloadSeconds * 1000,
+  });
 }
 
 /** True when a file exists (the CRL is optional until `pki init` wrote one). */

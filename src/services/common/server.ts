@@ -7,13 +7,13 @@
  */
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Server as HttpsServer } from 'node:https';
-import { MtlsCertificateProvider, attachToServer, createMtlsSecureContextOptions } from '../../pki/index.js';
+import { attachToServer, createMtlsSecureContextOptions } from '../../pki/index.js';
 import type { ResolvedTopology } from '../../topology/resolve.js';
 import { buildLockerApp } from '../locker/app.js';
 import { buildWebServiceApp } from '../webservice/app.js';
 import { certificateCheck } from './health.js';
 import { GUARDED_SERVICE_KINDS } from '../../topology/schema.js';
-import { fileExists, loadServiceRuntime, ServiceConfigError } from './runtime.js';
+import { loadServiceRuntime, serviceCertificateProvider, ServiceConfigError } from './runtime.js';
 
 /** Options of {@link startService}. */
 export interface StartServiceOptions {
@@ -52,18 +52,7 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
   const override = options.listen === undefined ? undefined : parseListen(options.listen);
   const runtime = await loadServiceRuntime(topology, options.serviceId, options.env);
   const { service } = runtime;
-  const provider = new MtlsCertificateProvider({
-    source: {
-      kind: 'files',
-      cert: service.tls.chain,
-      key: service.tls.key,
-      ca: topology.pki.caBundle,
-      ...(fileExists(topology.pki.crl) ? { crl: topology.pki.crl } : {}),
-      watch: true,
-    },
-    // docs/operations/certificates.md#revocation: a republished CRL or bundle is in use within this.
-    trustReloadIntervalMs: topology.pki.reloadSeconds * 1000,
-  });
+  const provider = serviceCertificateProvider(topology, service);
   try {
     await provider.start();
   } catch (error) {
