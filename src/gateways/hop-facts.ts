@@ -6,7 +6,7 @@
  * Used by the NGINX and HAProxy renderers.
  */
 import type { ResolvedHop, ResolvedTopology } from '../topology/resolve.js';
-import { DEFAULT_MAX_BODY_BYTES, type MacKeyRef } from '../topology/schema.js';
+import { DEFAULT_MAX_BODY_BYTES, type MacKeyRef, type StampProfile, type V2SigningKeyRef, type V2StampAlg } from '../topology/schema.js';
 import { hopTimeouts, type HopTimeouts } from '../topology/timeouts.js';
 import { admittedPeerIds, admittedPeerRole, isEdge as isEdgeHop, nextTarget, RULE_ONE_HEADERS, splitListen, stamperEndpoint, type StamperEndpoint } from './chain.js';
 import { hopHealthPath } from './types.js';
@@ -28,8 +28,14 @@ export interface StampFacts {
   readonly via: 'native' | 'forward-auth';
   /** `hop.stampSeq`: the record's `seq`. */
   readonly seq: number;
-  /** The key used to stamp: the LAST of `hop.stamp.keys` (the others stay valid for verifiers). */
-  readonly key: MacKeyRef;
+  /** v1, v2 or both (docs/provenance.md § Version 2). */
+  readonly profile: StampProfile;
+  /** The v1 key used to stamp: the LAST of `hop.stamp.keys` (the others stay valid for verifiers); null for a v2-only hop. */
+  readonly key: MacKeyRef | null;
+  /** The v2 signature: its algorithm and the LAST of `hop.stamp.signing.keys`; null for a v1-only hop. */
+  readonly signing: { readonly alg: V2StampAlg; readonly key: V2SigningKeyRef } | null;
+  /** The stamping hop before this one in its chain (whose signature a v2 member covers); null for seq 1. */
+  readonly previousHopId: string | null;
   /** How the forward-auth stamper is reached (only for `via: forward-auth`). */
   readonly stamper: StamperEndpoint | null;
 }
@@ -74,11 +80,23 @@ export function hopFacts(topology: ResolvedTopology, hop: ResolvedHop): HopFacts
 
   let stamp: StampFacts | null = null;
   if (hop.stamp !== false) {
-    const key = hop.stamp.keys[hop.stamp.keys.length - 1];
-    if (hop.stampSeq === null || !key) throw new TypeError(`hop ${hop.id}: stamping hop outside a chain or without keys; validate the topology first`);
+    const { profile, keys, signing } = hop.stamp;
+    const key = keys.at(-1) ?? null;
+    const signingKey = signing?.keys.at(-1);
+    const v1Ok = profile === 'v2' || key !== null;
+    const v2Ok = profile === 'v1' || signingKey !== undefined;
+    if (hop.stampSeq === null || !v1Ok || !v2Ok) throw new TypeError(`hop ${hop.id}: stamping hop outside a chain or without keys; validate the topology first`);
     const stamper = stamperEndpoint(hop);
     if (hop.stamp.via === 'forward-auth' && !stamper) throw new TypeError(`hop ${hop.id}: forward-auth needs stamp.stamper`);
-    stamp = { via: hop.stamp.via, seq: hop.stampSeq, key, stamper };
+    stamp = {
+      via: hop.stamp.via,
+      seq: hop.stampSeq,
+      profile,
+      key: profile === 'v2' ? null : key,
+      signing: profile !== 'v1' && signing && signingKey ? { alg: signing.alg, key: signingKey } : null,
+      previousHopId: previousStampingHop(hop),
+      stamper,
+    };
   }
 
   const target = nextTarget(hop);
@@ -107,6 +125,15 @@ export function hopFacts(topology: ResolvedTopology, hop: ResolvedHop): HopFacts
     caBundle: topology.pki.caBundle,
     crl: topology.pki.crl,
   };
+}
+
+/** The stamping hop before `hop` in the chain it forwards along (walked from the service it reaches). */
+function previousStampingHop(hop: ResolvedHop): string | null {
+  let target = hop.nextTarget;
+  while (target.type === 'hop') target = target.hop.nextTarget;
+  const stamping = target.service.chain.filter((h) => h.stamp !== false);
+  const index = stamping.indexOf(hop);
+  return index > 0 ? stamping[index - 1]!.id : null;
 }
 
 /** The JSON body of `GET /healthz/hop/<id>` (CONVENTIONS "Health"). */

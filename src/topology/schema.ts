@@ -38,8 +38,23 @@ export const DEFAULT_PKI_RELOAD_SECONDS = 30;
 export const HOP_KINDS = ['nginx', 'haproxy', 'apache-modsecurity', 'caddy', 'envoy'] as const;
 export type HopKind = (typeof HOP_KINDS)[number];
 
+/** The algorithms a hop can sign a v2 member with (docs/provenance.md § Version 2). */
+export const V2_STAMP_ALGS = ['ed25519', 'ecdsa-p256-sha256', 'hmac-sha256'] as const;
+
+
 /** Which hop kinds can compute the hop-record HMAC themselves (`stamp.via: native`). */
 export const NATIVE_STAMP_KINDS: ReadonlySet<HopKind> = new Set(['nginx', 'haproxy']);
+/**
+ * The v2 algorithms each kind can sign natively (docs/provenance.md § Version 2): HAProxy through
+ * Lua and luaossl, which has no one-shot Ed25519 signing (../shared/notes/asymmetric-hops.md).
+ */
+export const NATIVE_V2_ALGS: Readonly<Record<HopKind, readonly V2StampAlg[]>> = {
+  nginx: [],
+  haproxy: ['ecdsa-p256-sha256', 'hmac-sha256'],
+  'apache-modsecurity': [],
+  caddy: [],
+  envoy: [],
+};
 /** Which hop kinds can call the forward-auth stamper (`stamp.via: forward-auth`). */
 export const FORWARD_AUTH_KINDS: ReadonlySet<HopKind> = new Set(['nginx', 'caddy', 'envoy']);
 
@@ -100,11 +115,37 @@ const stamperConfig = z.union([
   z.object({ listen: listenAddress.describe('host:port on loopback; the stamper speaks mTLS and admits only the hop\'s own gateway certificate') }).strict(),
 ]);
 
+/** The provenance versions a hop stamps (docs/provenance.md § Version 2); `both` during a migration. */
+export const STAMP_PROFILES = ['v1', 'v2', 'both'] as const;
+/** One of {@link STAMP_PROFILES}. */
+export type StampProfile = (typeof STAMP_PROFILES)[number];
+
+/** A v2 signing key of a hop: a PKCS#8 PEM private key (or a base64 secret for hmac-sha256). */
+const v2SigningKey = z
+  .object({
+    kid: z.string().regex(KID_PATTERN, 'kid must match [A-Za-z0-9._:-]{1,64}'),
+    file: filePath.describe('PKCS#8 PEM private key (0600), or the base64 text of a 32-byte secret for hmac-sha256'),
+    publicFile: filePath.optional().describe('PEM public key (SPKI) the verifiers hold'),
+  })
+  .strict();
+
+const v2Signing = z
+  .object({
+    alg: z.enum(V2_STAMP_ALGS),
+    /** The last one listed stamps; the others stay valid for verifiers. */
+    keys: z.array(v2SigningKey).min(1, 'v2 signing needs at least one key'),
+  })
+  .strict();
+
 const stampConfig = z
   .object({
     via: z.enum(['native', 'forward-auth']),
-    /** All keys currently valid for this hop; the last one listed is used for stamping. */
-    keys: z.array(macKey).min(1, 'a stamping hop needs at least one key'),
+    /** v1, v2 or both (docs/provenance.md § Version 2). */
+    profile: z.enum(STAMP_PROFILES).default('v1'),
+    /** All v1 keys currently valid for this hop; the last one listed is used for stamping. Required for v1 and both. */
+    keys: z.array(macKey).default([]),
+    /** The v2 signing algorithm and keys (required for v2 and both). */
+    signing: v2Signing.optional(),
     /** Where the forward-auth stamper of this hop is reached (Unix socket, or mTLS over TCP). */
     stamper: stamperConfig.optional(),
   })
@@ -280,5 +321,9 @@ export type Scanner = Topology['scanners'][number];
 export type Service = Topology['services'][number];
 export type CertificateFiles = z.output<typeof certificateFiles>;
 export type MacKeyRef = z.output<typeof macKey>;
+/** A v2 signing key reference: `{ kid, file, publicFile? }`. */
+export type V2SigningKeyRef = z.output<typeof v2SigningKey>;
+/** One of {@link V2_STAMP_ALGS}. */
+export type V2StampAlg = (typeof V2_STAMP_ALGS)[number];
 /** Where a forward-auth stamper is reached: `{ socket, gatewayUser? }` or `{ listen }` (mTLS). */
 export type StamperConfig = z.output<typeof stamperConfig>;

@@ -4,7 +4,7 @@
  * {@link FileProbe}, so the rules can be tested without a disk.
  */
 import type { TopologyProblem } from './errors.js';
-import { FORWARD_AUTH_KINDS, GUARDED_SERVICE_KINDS, NATIVE_STAMP_KINDS, type HopKind, type ServiceKind, type Topology } from './schema.js';
+import { FORWARD_AUTH_KINDS, GUARDED_SERVICE_KINDS, NATIVE_STAMP_KINDS, NATIVE_V2_ALGS, type HopKind, type ServiceKind, type StampProfile, type Topology, type V2StampAlg } from './schema.js';
 import { edgeHops } from './resolve.js';
 import { checkFiles, type FileProbe } from './files-check.js';
 
@@ -39,7 +39,15 @@ export interface RuleInput {
     id: string;
     kind: HopKind;
     listen: string;
-    stamp: false | { via: 'native' | 'forward-auth'; keys: readonly { kid: string }[]; stamper?: { listen?: string | undefined; socket?: string | undefined } | undefined };
+    stamp:
+      | false
+      | {
+          via: 'native' | 'forward-auth';
+          profile?: StampProfile | undefined;
+          keys?: readonly { kid: string }[] | undefined;
+          signing?: { alg: V2StampAlg; keys: readonly { kid: string }[] } | undefined;
+          stamper?: { listen?: string | undefined; socket?: string | undefined } | undefined;
+        };
     waf?: unknown;
     next: string;
   }[];
@@ -129,7 +137,8 @@ export function crossFieldProblems(topology: RuleInput): TopologyProblem[] {
     if (stamper?.listen !== undefined && !isLoopback(stamper.listen)) {
       add(`${at}.stamp.stamper.listen`, 'must be a loopback address: the stamper serves the gateway next to it');
     }
-    duplicateKids(keys, `${at}.stamp.keys`, add);
+    duplicateKids(keys ?? [], `${at}.stamp.keys`, add);
+    profileProblems(hop.kind, hop.stamp, at, add);
   });
 
   scanners.forEach((s, i) => duplicateKids(s.signing.keys, `scanners[${i}].signing.keys`, add));
@@ -161,6 +170,22 @@ export function crossFieldProblems(topology: RuleInput): TopologyProblem[] {
 
   chainProblems(topology, add);
   return problems;
+}
+
+/**
+ * docs/provenance.md § Version 2: v1 needs MAC keys, v2 a signing block, and a native hop signs
+ * only with what its program can compute (HAProxy's Lua has no Ed25519; NGINX's module stamps v1).
+ */
+function profileProblems(kind: HopKind, stamp: Exclude<RuleInput['hops'][number]['stamp'], false>, at: string, add: (path: string, message: string) => void): void {
+  const profile = stamp.profile ?? 'v1';
+  if (profile !== 'v2' && (stamp.keys ?? []).length === 0) add(`${at}.stamp.keys`, `a hop stamping ${profile} needs at least one MAC key`);
+  if (profile !== 'v1' && !stamp.signing) add(`${at}.stamp.signing`, `required when profile is ${profile} (alg and keys of the v2 signature)`);
+  if (profile === 'v1' && stamp.signing) add(`${at}.stamp.signing`, 'only used with profile v2 or both');
+  if (!stamp.signing || stamp.via !== 'native' || !NATIVE_STAMP_KINDS.has(kind)) return;
+  duplicateKids(stamp.signing.keys, `${at}.stamp.signing.keys`, add);
+  const algs = NATIVE_V2_ALGS[kind];
+  if (algs.length === 0) add(`${at}.stamp.profile`, `a native ${kind} hop stamps v1 only; use via: forward-auth for v2`);
+  else if (!algs.includes(stamp.signing.alg)) add(`${at}.stamp.signing.alg`, `a native ${kind} hop cannot sign ${stamp.signing.alg}; use ${algs.join(' or ')}`);
 }
 
 /**

@@ -6,6 +6,8 @@
  */
 import { formatAddress, healthBody, SCAN_ID_REGEX, STAMPER_CERT_HEADER, type HopFacts, type StampFacts } from '../hop-facts.js';
 import { hopHealthPath } from '../types.js';
+import type { MacKeyRef } from '../../topology/schema.js';
+import { HAPROXY_V2_KEY_ENV, HAPROXY_V2_LUA_FILE, v2StampRules } from './v2.js';
 
 /** The environment variable holding the base64 stamping key (never written into the config). */
 export const HAPROXY_KEY_ENV = 'STELLA_HMAC_KEY';
@@ -21,13 +23,26 @@ export function haproxyWord(value: string): string {
   return `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
-/** Runs in the foreground (`-db`); logs to stderr, which the runtime captures. */
-export function globalSection(facts: HopFacts): string {
+/**
+ * Runs in the foreground (`-db`); logs to stderr, which the runtime captures. A v2 hop loads its
+ * Lua action once per thread (`lua-load-per-thread`: one Lua state each, so signing is not
+ * serialized behind one lock); the action reads its key from the environment as it loads.
+ */
+export function globalSection(facts: HopFacts, hopDir: string): string {
   const lines: string[] = [];
-  if (facts.stamp) {
+  const key = facts.stamp?.key;
+  if (key) {
     lines.push(
       `.if !defined(${HAPROXY_KEY_ENV})`,
-      `    .alert "${HAPROXY_KEY_ENV} must hold the base64 MAC key of hop ${facts.hop.id} (kid ${facts.stamp.key.kid})"`,
+      `    .alert "${HAPROXY_KEY_ENV} must hold the base64 MAC key of hop ${facts.hop.id} (kid ${key.kid})"`,
+      '.endif',
+    );
+  }
+  const signing = facts.stamp?.signing;
+  if (signing) {
+    lines.push(
+      `.if !defined(${HAPROXY_V2_KEY_ENV})`,
+      `    .alert "${HAPROXY_V2_KEY_ENV} must hold the ${signing.alg} key of hop ${facts.hop.id} (kid ${signing.key.kid})"`,
       '.endif',
     );
   }
@@ -43,7 +58,8 @@ export function globalSection(facts: HopFacts): string {
     '    tune.ssl.cachesize 0',
   );
   // Read once at start-up into a process variable; hmac() accepts a variable holding base64.
-  if (facts.stamp) lines.push(`    set-var proc.stella_hmac_key env(${HAPROXY_KEY_ENV})`);
+  if (key) lines.push(`    set-var proc.stella_hmac_key env(${HAPROXY_KEY_ENV})`);
+  if (signing) lines.push(`    lua-load-per-thread ${haproxyWord(`${hopDir}/${HAPROXY_V2_LUA_FILE}`)}`);
   return lines.join('\n');
 }
 
@@ -121,16 +137,14 @@ function limitRules(facts: HopFacts): string[] {
 }
 
 /**
- * SPEC §4: this hop's record. Each field goes into a transaction variable, the MAC input is
+ * SPEC §4: this hop's v1 record. Each field goes into a transaction variable, the MAC input is
  * built with `set-var-fmt`, and the record is appended to the incoming list with `, `.
  */
-export function stampRules(hopId: string, stamp: StampFacts): string[] {
+export function stampRules(hopId: string, stamp: StampFacts, key: MacKeyRef): string[] {
   const v = (name: string): string => `%[var(txn.stella_${name})]`;
   const rules = [
     '    http-request set-var(txn.stella_ts) date',
     '    http-request set-var(txn.stella_nonce) uuid,regsub(-,,g)',
-    '    http-request set-var(txn.stella_peer) ssl_c_der,sha2(256),hex,lower',
-    '    http-request set-var(txn.stella_peer_id) ssl_c_s_dn(CN)',
   ];
   if (stamp.seq > 1) {
     // The chain field: the base64 MAC of the last incoming record (greedy `.*` finds the last one).
@@ -140,7 +154,7 @@ export function stampRules(hopId: string, stamp: StampFacts): string[] {
   const input = ['stella-provenance-v1', hopId, String(stamp.seq), v('ts'), v('nonce'), `sha256:${v('peer')}`, v('peer_id'),
     '%[method]', '%[pathq]', '%[req.fhdr(x-stella-scan-id)]', '%[req.fhdr(content-digest)]', stamp.seq > 1 ? v('prev_mac') : ''].join('|');
   const record = `${hopId};seq=${stamp.seq};ts=${v('ts')};nonce="${v('nonce')}";peer="sha256:${v('peer')}";` +
-    `peer-id="${v('peer_id')}";kid="${stamp.key.kid}";mac=:${v('mac')}:`;
+    `peer-id="${v('peer_id')}";kid="${key.kid}";mac=:${v('mac')}:`;
   const hasIncoming = '{ req.fhdr(x-stella-provenance) -m len 1: }';
   rules.push(
     `    http-request set-var-fmt(txn.stella_mac_input) '${input}'`,
@@ -152,6 +166,19 @@ export function stampRules(hopId: string, stamp: StampFacts): string[] {
   return rules;
 }
 
+/**
+ * The peer the hop verified, which both profiles record (its certificate's SHA-256 and CN), then
+ * the v1 record and the v2 member the profile asks for (docs/provenance.md § Version 2).
+ */
+function allStampRules(facts: HopFacts, stamp: StampFacts): string[] {
+  return [
+    '    http-request set-var(txn.stella_peer) ssl_c_der,sha2(256),hex,lower',
+    '    http-request set-var(txn.stella_peer_id) ssl_c_s_dn(CN)',
+    ...(stamp.key ? stampRules(facts.hop.id, stamp, stamp.key) : []),
+    ...(stamp.signing ? v2StampRules() : []),
+  ];
+}
+
 /** The frontend: every rule in the order SPEC §4 asks (strip first, then refuse, then stamp). */
 export function frontendSection(facts: HopFacts, hopDir: string): string {
   return [
@@ -161,7 +188,7 @@ export function frontendSection(facts: HopFacts, hopDir: string): string {
     ...admissionRules(facts),
     ...healthRules(facts),
     ...limitRules(facts),
-    ...(facts.stamp ? stampRules(facts.hop.id, facts.stamp) : []),
+    ...(facts.stamp ? allStampRules(facts, facts.stamp) : []),
     '    default_backend next',
   ].join('\n');
 }

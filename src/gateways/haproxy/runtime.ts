@@ -10,6 +10,8 @@ import { dirname, join } from 'node:path';
 import { StellaError } from '../../errors/base.js';
 import type { ResolvedHop } from '../../topology/resolve.js';
 import { HAPROXY_KEY_ENV, HAPROXY_TLS_FILES } from './config.js';
+import { HAPROXY_V2_KEY_ENV } from './v2.js';
+import { createPrivateKey, type KeyObject } from 'node:crypto';
 
 
 /** A hop's key or certificate files cannot be used. */
@@ -20,23 +22,53 @@ export class GatewayFilesError extends StellaError {
 
 /**
  * The environment a stamping HAProxy hop needs: `STELLA_HMAC_KEY` = standard base64 (padded) of
- * the stamping key, the LAST of `hop.stamp.keys`. Empty for an opaque hop.
+ * the v1 stamping key, the LAST of `hop.stamp.keys`; and for v2 `STELLA_V2_SIGNING_KEY` = the
+ * LAST of `hop.stamp.signing.keys`, checked here (docs/gateways/haproxy.md "Provenance v2"): an
+ * ECDSA key must be P-256 and is handed on as PKCS#8 PEM, an HMAC secret as hex. Empty for an
+ * opaque hop.
  *
- * @throws {GatewayFilesError} when the key file is unreadable, not base64 or too short.
+ * @throws {GatewayFilesError} when a key file is unreadable or not a key of the right kind.
  * @example
  * const env = await haproxyKeyEnvironment(hop); // { STELLA_HMAC_KEY: 'q3J…=' }
  */
 export async function haproxyKeyEnvironment(hop: ResolvedHop): Promise<Record<string, string>> {
   if (hop.stamp === false) return {};
-  const key = hop.stamp.keys[hop.stamp.keys.length - 1];
-  if (!key) throw new TypeError(`hop ${hop.id}: a stamping hop needs a key`);
-  let text: string;
-  try {
-    text = await readFile(key.file, 'utf8');
-  } catch (error) {
-    throw new GatewayFilesError(`${key.file}: cannot read the MAC key of hop ${hop.id}`, { cause: error });
+  const env: Record<string, string> = {};
+  const { profile, keys, signing } = hop.stamp;
+  if (profile !== 'v2') {
+    const key = keys.at(-1);
+    if (!key) throw new TypeError(`hop ${hop.id}: a hop stamping v1 needs a MAC key`);
+    env[HAPROXY_KEY_ENV] = parseMacKeyOrFail(await readKey(key.file, `the MAC key of hop ${hop.id}`), key.file).toString('base64');
   }
-  return { [HAPROXY_KEY_ENV]: parseMacKeyOrFail(text, key.file).toString('base64') };
+  if (profile !== 'v1') {
+    const key = signing?.keys.at(-1);
+    if (!signing || !key) throw new TypeError(`hop ${hop.id}: a hop stamping v2 needs stamp.signing`);
+    const text = await readKey(key.file, `the v2 signing key of hop ${hop.id}`);
+    env[HAPROXY_V2_KEY_ENV] = signing.alg === 'hmac-sha256' ? parseMacKeyOrFail(text, key.file).toString('hex') : ecdsaKeyPem(text, key.file, hop.id);
+  }
+  return env;
+}
+
+async function readKey(file: string, what: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (error) {
+    throw new GatewayFilesError(`${file}: cannot read ${what}`, { cause: error });
+  }
+}
+
+/** A P-256 private key as PKCS#8 PEM (what luaossl's `pkey.new` loads), or a clear refusal. */
+function ecdsaKeyPem(text: string, file: string, hopId: string): string {
+  let key: KeyObject;
+  try {
+    key = createPrivateKey(text);
+  } catch (error) {
+    throw new GatewayFilesError(`${file}: not a PEM private key (the v2 signing key of hop ${hopId})`, { cause: error });
+  }
+  if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
+    throw new GatewayFilesError(`${file}: alg ecdsa-p256-sha256 needs a P-256 key, not ${key.asymmetricKeyType ?? 'unknown'} ${key.asymmetricKeyDetails?.namedCurve ?? ''}`.trimEnd());
+  }
+  return key.export({ type: 'pkcs8', format: 'pem' }).toString();
 }
 
 /** Replaces `link` by a symbolic link to `target`. */

@@ -24,6 +24,8 @@ export function perlString(value: string): string {
 
 /** The constants of this hop, rendered as Perl. */
 function hopConstants(hopId: string, stamp: StampFacts): string {
+  // Validation refuses a native NGINX hop that stamps v2 (docs/provenance.md § Version 2).
+  if (!stamp.key) throw new TypeError(`hop ${hopId}: a native NGINX hop stamps v1 and needs a MAC key; validate the topology first`);
   return [
     `our $HOP      = ${perlString(hopId)};`,
     `our $SEQ      = ${stamp.seq};`,

@@ -11,7 +11,7 @@ import { loadTopology } from '../../../src/topology/load.js';
 import type { ResolvedHop, ResolvedTopology } from '../../../src/topology/resolve.js';
 import type { TopologyInput } from '../../../src/topology/schema.js';
 import { tempDir } from '../../support/tmp.js';
-import { createTestPki, writeHmacKey, type Role, type TestPki } from './pki.js';
+import { createTestPki, writeHmacKey, writeV2Key, type Role, type TestPki, type V2TestKey } from './pki.js';
 
 const EXAMPLE = join(dirname(fileURLToPath(import.meta.url)), '../../../examples/topology.yaml');
 
@@ -55,6 +55,8 @@ export interface Deployment {
   readonly pki: TestPki;
   /** The secret of every hop MAC key, by kid. */
   readonly macKeys: ReadonlyMap<string, Buffer>;
+  /** Every hop's v2 signing key, by kid: the public key (ECDSA) or the secret (HMAC). */
+  readonly v2Keys: ReadonlyMap<string, V2TestKey>;
   remove(): void;
 }
 
@@ -75,8 +77,12 @@ export async function createDeployment(document: TopologyInput = exampleDocument
       mkdirSync(dirname(path), { recursive: true });
       return path;
     };
+    const v2Keys = new Map<string, V2TestKey>();
     for (const hop of document.hops) {
-      if (hop.stamp !== false) for (const key of hop.stamp.keys) macKeys.set(key.kid, writeHmacKey(keyFile(key.file)));
+      if (hop.stamp === false) continue;
+      for (const key of hop.stamp.keys ?? []) macKeys.set(key.kid, writeHmacKey(keyFile(key.file)));
+      const signing = hop.stamp.signing;
+      for (const key of signing?.keys ?? []) v2Keys.set(key.kid, writeV2Key(signing!.alg, keyFile(key.file), key.publicFile === undefined ? undefined : keyFile(key.publicFile)));
     }
     for (const scanner of document.scanners) {
       for (const key of scanner.signing.keys) writeHmacKey(keyFile(key.file));
@@ -85,7 +91,7 @@ export async function createDeployment(document: TopologyInput = exampleDocument
     for (const hop of document.hops) ensureLeaf(pki, 'gateway', hop.id, hop.serverName);
     for (const service of document.services) ensureLeaf(pki, 'service', service.id, service.serverName);
     const topology = await loadTopology(file);
-    return { dir: tmp.path, topology, pki, macKeys, remove: tmp.remove };
+    return { dir: tmp.path, topology, pki, macKeys, v2Keys, remove: tmp.remove };
   } catch (error) {
     tmp.remove();
     throw error;

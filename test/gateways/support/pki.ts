@@ -7,7 +7,7 @@
  * certificates made by an independent tool, and keep working whatever the product PKI does.
  */
 import { execFileSync } from 'node:child_process';
-import { X509Certificate, randomBytes } from 'node:crypto';
+import { X509Certificate, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -154,6 +154,21 @@ export function createTestPki(dir: string, trustDomain = 'stella.local'): TestPk
 /** Lower-case hex SHA-256 of a PEM certificate's DER: the `peer` of SPEC §4 without its prefix. */
 export function certificateFingerprint(certFile: string): string {
   return new X509Certificate(readFileSync(certFile)).fingerprint256.replaceAll(':', '').toLowerCase();
+}
+
+/** A hop's provenance v2 key as the tests verify with it. */
+export type V2TestKey = { readonly alg: 'hmac-sha256'; readonly secret: Buffer } | { readonly alg: 'ecdsa-p256-sha256' | 'ed25519'; readonly publicKey: KeyObject };
+
+/**
+ * Writes a fresh provenance v2 signing key (docs/provenance.md § Version 2): a PKCS#8 PEM private
+ * key (0600) and, when asked, its SPKI public key; or a base64 32-byte secret for hmac-sha256.
+ */
+export function writeV2Key(alg: 'ed25519' | 'ecdsa-p256-sha256' | 'hmac-sha256', file: string, publicFile?: string): V2TestKey {
+  if (alg === 'hmac-sha256') return { alg, secret: writeHmacKey(file) };
+  const { privateKey, publicKey } = alg === 'ed25519' ? generateKeyPairSync('ed25519') : generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  writeFileSync(file, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+  if (publicFile) writeFileSync(publicFile, publicKey.export({ type: 'spki', format: 'pem' }));
+  return { alg, publicKey };
 }
 
 /** Writes a fresh HMAC-SHA256 key file (base64 text, SPEC §10) and returns the secret bytes. */
