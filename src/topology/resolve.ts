@@ -7,7 +7,7 @@
  */
 import { isAbsolute, join, resolve as resolvePath } from 'node:path';
 import { spiffeId } from './identity.js';
-import type { CertificateFiles, Hop, Scanner, Service, StamperConfig, Topology } from './schema.js';
+import type { CertificateFiles, Hop, Scanner, Service, StamperConfig, StampingHop, Topology } from './schema.js';
 
 /** Where `pki issue` puts a leaf: `<pki.dir>/issued/<role>/<name>/{cert,key,chain}.pem`. */
 export function issuedPaths(pkiDir: string, role: 'scanner' | 'gateway' | 'service', name: string): Required<CertificateFiles> {
@@ -103,7 +103,7 @@ export function resolveTopology(topology: Topology, baseDir: string): ResolvedTo
       serverName: h.serverName ?? h.id,
       tls,
       upstreamTls: files(h.upstreamTls, tls),
-      stamp: h.stamp === false ? false : { ...h.stamp, keys: h.stamp.keys.map((k) => ({ ...k, file: abs(k.file) })), ...resolvedStamper(h.stamp.stamper, abs) },
+      stamp: h.stamp === false ? false : { ...h.stamp, keys: h.stamp.keys.map((k) => ({ ...k, file: abs(k.file) })), ...resolvedSigning(h.stamp.signing, abs), ...resolvedStamper(h.stamp.stamper, abs) },
       // Filled in below once every hop exists.
       nextTarget: undefined as unknown as ResolvedHop['nextTarget'],
       stampSeq: null,
@@ -195,4 +195,10 @@ export function expectedPeerId(service: ResolvedService, hop: ResolvedHop): stri
 function resolvedStamper(stamper: StamperConfig | undefined, abs: (p: string) => string): { stamper?: StamperConfig } {
   if (!stamper) return {};
   return { stamper: 'socket' in stamper ? { ...stamper, socket: abs(stamper.socket) } : stamper };
+}
+
+/** A hop's v2 signing key files, made absolute like every other file of the topology. */
+function resolvedSigning(signing: StampingHop['stamp']['signing'], abs: (p: string) => string): Pick<StampingHop['stamp'], 'signing'> {
+  if (!signing) return {};
+  return { signing: { ...signing, keys: signing.keys.map((k) => ({ ...k, file: abs(k.file), ...(k.publicFile ? { publicFile: abs(k.publicFile) } : {}) })) } };
 }

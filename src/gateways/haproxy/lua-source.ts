@@ -89,6 +89,7 @@ local function parse_dictionary(s)
     local start = pos
     local k = key()
     local m = { key = k, value = nil }
+    local vstart = pos + 1
     if peek() == "=" then
       pos = pos + 1
       if peek() == "(" then
@@ -109,6 +110,7 @@ local function parse_dictionary(s)
     end
     m.params = params()
     m.raw = s:sub(start, pos - 1)
+    m.value_raw = s:sub(vstart, pos - 1)
     members[#members + 1] = m
     ows()
     if pos > n then break end
@@ -208,7 +210,7 @@ local function stamp(txn)
     if m.key == HOP.previous then
       if previous then error({ malformed = HOP.previous .. " appears twice in Signature" }) end
       if m.kind ~= "bytes" or next(m.params) ~= nil then error({ malformed = HOP.previous .. " is not a bare byte sequence" }) end
-      previous = m.raw
+      previous = m.value_raw
     end
   end
 
