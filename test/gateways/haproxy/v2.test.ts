@@ -9,7 +9,7 @@ import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Agent, fetch } from 'undici';
+import { Agent, fetch, request } from 'undici';
 import { haproxyProgram, prepareHaproxyHop, renderHaproxyHop } from '../../../src/gateways/haproxy/index.js';
 import type { TopologyInput } from '../../../src/topology/schema.js';
 import { portsFor } from '../../support/programs.js';
@@ -160,6 +160,38 @@ describe('HAProxy as the edge stamping provenance v2 with ECDSA P-256 (profile b
     assert.equal(response.status, 400);
     await response.arrayBuffer();
     assert.ok(!h.upstream?.received.some((r) => r.url === '/api/v1/scans?unparsable'));
+  });
+
+  it('refuses with 400 every field its RFC 9651 parser does not accept whole, in either header', async () => {
+    const cases: [string, string][] = [
+      ['signature-input', 'sig=("@method")x'],
+      ['signature-input', 'Sig=()'],
+      ['signature-input', 'sig=(), '],
+      ['signature-input', 'sig=("unterminated)'],
+      ['signature-input', 'sig=();p=?2'],
+      ['signature-input', 'sig=("bad \\q escape")'],
+      ['signature', 'sig=:AAA'],
+      ['signature', 'sig=:AA AA:'],
+    ];
+    for (const [i, [name, value]] of cases.entries()) {
+      const response = await fetch(`${url}/api/v1/scans?malformed=${i}`, { dispatcher: h.agent(scanner()), headers: { 'x-stella-scan-id': 'scan:7', [name]: value } });
+      assert.equal(response.status, 400, `${name}: ${value}`);
+      await response.arrayBuffer();
+    }
+    assert.ok(!h.upstream?.received.some((r) => r.url.startsWith('/api/v1/scans?malformed=')));
+  });
+
+  it('passes foreign members of every RFC 9651 form untouched, across several field lines', async () => {
+    const foreign = ['a=?1;x=1.5', 'b=tok/en:x;y', 'c=(1 -2.25 "s\\"q" :AAAA: ?0 tok);p="q"', 'e="x,y, z"', 'd'];
+    // undici's request() sends a flat header list as it is: two Signature-Input lines.
+    const response = await request(`${url}/api/v1/scans?foreign`, {
+      dispatcher: h.agent(scanner()),
+      headers: ['x-stella-scan-id', 'scan:7', 'signature-input', foreign.slice(0, 2).join(', '), 'signature-input', foreign.slice(2).join(',\t')],
+    });
+    assert.equal(response.statusCode, 200);
+    await response.body.arrayBuffer();
+    const received = h.received('/api/v1/scans?foreign');
+    assert.ok(String(received.headers['signature-input']).startsWith(`${foreign.join(', ')}, stella-1-gw-edge=(`), String(received.headers['signature-input']));
   });
 
   it('adds no member to a request without X-Stella-Scan-Id (a covered component), and still drops forged ones', async () => {
