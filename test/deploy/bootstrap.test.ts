@@ -5,6 +5,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { createPrivateKey } from 'node:crypto';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bootstrapTopology, subjectNames } from '../../src/deploy/bootstrap.js';
@@ -88,5 +89,25 @@ describe('subjectNames', () => {
     assert.deepEqual(subjectNames('gw', '0.0.0.0:8443'), { dns: ['gw'], ip: [] });
     assert.deepEqual(subjectNames('gw', 'gw.internal:8443'), { dns: ['gw', 'gw.internal'], ip: [] });
     assert.deepEqual(subjectNames('gw', 'gw:8443'), { dns: ['gw'], ip: [] });
+  });
+});
+
+describe('bootstrapTopology for provenance v2 signing keys', () => {
+  const tmp = tempDir();
+  after(tmp.remove);
+
+  it('makes each hop\'s v2 key of its algorithm (0600), with the public half where the topology names it, and the file checks pass', async () => {
+    const v2 = TOPOLOGY.replace(
+      'stamp: { via: native, keys: [{ kid: e1, file: ./keys/edge.key }] }',
+      'stamp: { via: native, profile: both, keys: [{ kid: e1, file: ./keys/edge.key }], signing: { alg: ecdsa-p256-sha256, keys: [{ kid: e2, file: ./keys/edge.v2.pem, publicFile: ./keys/edge.v2.pub.pem }] } }',
+    ).replace('kind: nginx', 'kind: haproxy');
+    writeFileSync(join(tmp.path, 'topology.yaml'), v2);
+    const steps = await bootstrapTopology(await loadTopology(join(tmp.path, 'topology.yaml')));
+    assert.ok(steps.some((s) => s.subject === 'hop gw-edge v2 signing key e2' && s.action === 'created'), JSON.stringify(steps));
+    const key = createPrivateKey(readFileSync(join(tmp.path, 'keys/edge.v2.pem')));
+    assert.equal(key.asymmetricKeyDetails?.namedCurve, 'prime256v1');
+    assert.equal(statSync(join(tmp.path, 'keys/edge.v2.pem')).mode & 0o777, 0o600);
+    assert.match(readFileSync(join(tmp.path, 'keys/edge.v2.pub.pem'), 'utf8'), /^-----BEGIN PUBLIC KEY-----/);
+    await loadTopology(join(tmp.path, 'topology.yaml'), { checkFiles: true });
   });
 });
