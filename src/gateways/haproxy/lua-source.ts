@@ -61,10 +61,19 @@ local function parse_dictionary(s)
       pos = pos + 2
       return "boolean", b == "1"
     elseif c:match("^[0-9-]$") or c == "@" then
-      local num = s:match("^@?%-?[0-9][0-9]*%.?[0-9]*", pos)
-      if not num or #num > 20 then fail("bad number") end
+      -- §4.2.4: an Integer has at most 15 digits, a Decimal at most 12 before and 3 after the dot;
+      -- a Date (§3.3.7) is "@" and an Integer.
+      local whole, frac = s:match("^@?%-?([0-9]+)%.([0-9]+)", pos)
+      local num = whole and s:match("^@?%-?[0-9]+%.[0-9]+", pos) or s:match("^@?%-?[0-9]+", pos)
+      if not num or (whole and (c == "@" or #whole > 12 or #frac > 3)) or (not whole and #num:gsub("[@-]", "") > 15) then fail("bad number") end
       pos = pos + #num
       return "number", num
+    elseif c == "%" then
+      -- §4.2.10: a Display String, printable ASCII but '"', with lower-case %xx escapes.
+      local d = s:match('^%%"([ !#-~]*)"', pos)
+      if not d or d:gsub("%%[0-9a-f][0-9a-f]", ""):find("%%") then fail("bad display string") end
+      pos = pos + #d + 3
+      return "display", d
     elseif c:match("^[A-Za-z*]$") then
       local t = s:match("^[A-Za-z*][A-Za-z0-9:/!#$%%&'*+.^_|~` + "`" + String.raw`-]*", pos)
       pos = pos + #t

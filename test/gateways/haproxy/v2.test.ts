@@ -170,6 +170,10 @@ describe('HAProxy as the edge stamping provenance v2 with ECDSA P-256 (profile b
       ['signature-input', 'sig=("unterminated)'],
       ['signature-input', 'sig=();p=?2'],
       ['signature-input', 'sig=("bad \\q escape")'],
+      ['signature-input', 'sig=();n=1234567890123456'],
+      ['signature-input', 'sig=();n=1.2345'],
+      ['signature-input', 'sig=();n=1.'],
+      ['signature-input', 'sig=();d=%"bad %ZZ"'],
       ['signature', 'sig=:AAA'],
       ['signature', 'sig=:AA AA:'],
     ];
@@ -182,7 +186,7 @@ describe('HAProxy as the edge stamping provenance v2 with ECDSA P-256 (profile b
   });
 
   it('passes foreign members of every RFC 9651 form untouched, across several field lines', async () => {
-    const foreign = ['a=?1;x=1.5', 'b=tok/en:x;y', 'c=(1 -2.25 "s\\"q" :AAAA: ?0 tok);p="q"', 'e="x,y, z"', 'd'];
+    const foreign = ['a=?1;x=1.5', 'b=tok/en:x;y', 'c=(1 -2.25 "s\\"q" :AAAA: ?0 tok);p="q"', 'e="x,y, z"', 'f=%"caf%c3%a9";g=@1700000000;h=-123456789012345', 'd'];
     // undici's request() sends a flat header list as it is: two Signature-Input lines.
     const response = await request(`${url}/api/v1/scans?foreign`, {
       dispatcher: h.agent(scanner()),
