@@ -290,6 +290,15 @@ function chainProblems(topology: RuleInput, add: (path: string, message: string)
     if (hops[edge]!.stamp === false) {
       add(`hops[${edge}].stamp`, 'the edge hop must stamp: record 1 binds the scanner certificate to the traversal intent (SPEC §3, §4)');
     }
+    // docs/provenance.md § Version 2: a member covers the previous stamping hop's member, so a hop
+    // can stamp v2 only behind stamping hops that all do.
+    let v1Only: string | undefined;
+    for (const index of chain) {
+      const stamp = hops[index]!.stamp;
+      if (stamp === false) continue;
+      if ((stamp.profile ?? 'v1') === 'v1') v1Only ??= hops[index]!.id;
+      else if (v1Only !== undefined) add(`hops[${index}].stamp.profile`, `stamps v2, but ${v1Only} before it stamps v1 only: its member would cover a signature that never exists`);
+    }
   });
 
   const edgeIds = edges.map((e) => e.id);

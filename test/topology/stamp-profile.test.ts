@@ -9,7 +9,7 @@ import type { TopologyProblem } from '../../src/topology/errors.js';
 
 type Doc = Record<string, unknown> & { hops: Record<string, unknown>[] };
 
-/** nginx edge → haproxy → locker, both stamping v1. Each test changes the HAProxy hop's stamp. */
+/** HAProxy edge (stamping both) → HAProxy → locker. Each test changes one hop's stamp. */
 function valid(): Doc {
   return {
     apiVersion: 'stella-gateway/v1',
@@ -19,7 +19,7 @@ function valid(): Doc {
     pki: { dir: './pki' },
     scanners: [{ id: 'scanner-01', signing: { keys: [{ kid: 's1', file: './keys/s1.hmac' }] } }],
     hops: [
-      { id: 'gw-edge', kind: 'nginx', listen: '127.0.0.1:8443', stamp: { via: 'native', keys: [{ kid: 'e1', file: './keys/e.key' }] }, next: 'gw-internal' },
+      { id: 'gw-edge', kind: 'haproxy', listen: '127.0.0.1:8443', stamp: { via: 'native', profile: 'both', keys: [{ kid: 'e1', file: './keys/e.key' }], signing: { alg: 'ecdsa-p256-sha256', keys: [{ kid: 'e-v2', file: './keys/e.v2.pem' }] } }, next: 'gw-internal' },
       { id: 'gw-internal', kind: 'haproxy', listen: '127.0.0.1:8445', stamp: { via: 'native', keys: [{ kid: 'i1', file: './keys/i.key' }] }, next: 'evidence-locker' },
     ],
     services: [{ id: 'evidence-locker', kind: 'evidence-locker', listen: '127.0.0.1:9443', receiptKey: './keys/r.pem' }],
@@ -51,7 +51,10 @@ describe('validateTopology: stamp.profile and stamp.signing', () => {
   });
 
   it('refuses v2 on a native NGINX hop, which stamps v1 only', () => {
-    assert.deepEqual(problems(0, { via: 'native', profile: 'both', keys: [{ kid: 'e1', file: './keys/e.key' }], signing: ecdsa }), [
+    const doc = valid();
+    doc.hops[0]!.kind = 'nginx';
+    const result = checkTopology(doc);
+    assert.deepEqual(result.ok ? [] : result.problems, [
       { path: 'hops[0].stamp.profile', message: 'a native nginx hop stamps v1 only; use via: forward-auth for v2' },
     ]);
   });
@@ -66,6 +69,18 @@ describe('validateTopology: stamp.profile and stamp.signing', () => {
     assert.deepEqual(problems(1, { via: 'native', keys: [{ kid: 'i1', file: './keys/i.key' }], signing: ecdsa }), [{ path: 'hops[1].stamp.signing', message: 'only used with profile v2 or both' }]);
     const twice = { ...ecdsa, keys: [...ecdsa.keys, { kid: 'i-v2', file: './keys/other.pem' }] };
     assert.deepEqual(problems(1, { via: 'native', profile: 'v2', signing: twice }), [{ path: 'hops[1].stamp.signing.keys[1].kid', message: 'duplicate kid "i-v2"' }]);
+  });
+
+  it('refuses a hop stamping v2 behind a stamping hop that stamps v1 only, whose member it would have to cover', () => {
+    const doc = valid();
+    doc.hops[0]!.stamp = { via: 'native', keys: [{ kid: 'e1', file: './keys/e.key' }] };
+    doc.hops[1]!.stamp = { via: 'native', profile: 'v2', signing: ecdsa };
+    const result = checkTopology(doc);
+    assert.deepEqual(result.ok ? [] : result.problems, [
+      { path: 'hops[1].stamp.profile', message: 'stamps v2, but gw-edge before it stamps v1 only: its member would cover a signature that never exists' },
+    ]);
+    doc.hops[0]!.stamp = { via: 'native', profile: 'both', keys: [{ kid: 'e1', file: './keys/e.key' }], signing: { ...ecdsa, keys: [{ kid: 'e-v2', file: './keys/e.v2.pem' }] } };
+    assert.ok(checkTopology(doc).ok, 'an edge stamping both lets the next hop stamp v2');
   });
 
   it('refuses an unknown profile or algorithm by shape', () => {

@@ -26,11 +26,16 @@ const { deploy, hop } = deploymentsPerTest(afterEach);
 
 type Stamp = Exclude<TopologyInput['hops'][number]['stamp'], false>;
 
-/** The example with gw-internal stamping `profile` with `alg`. */
+/**
+ * The example with gw-internal stamping `profile` with `alg`, behind an HAProxy edge that stamps
+ * both (a v2 member must follow a stamping hop that makes one: validation refuses anything else).
+ */
 function internalV2(profile: 'v2' | 'both', alg: 'ecdsa-p256-sha256' | 'hmac-sha256' = 'ecdsa-p256-sha256') {
   return (doc: TopologyInput): void => {
-    const internal = doc.hops[2];
-    if (!internal || internal.stamp === false) throw new Error('gw-internal stamps in the example');
+    const [edge, , internal] = doc.hops;
+    if (!edge || !internal || edge.stamp === false || internal.stamp === false) throw new Error('gw-edge and gw-internal stamp in the example');
+    edge.kind = 'haproxy';
+    edge.stamp = { ...edge.stamp, profile: 'both', signing: { alg: 'ecdsa-p256-sha256', keys: [{ kid: 'edge-v2-2026-12', file: './keys/gw-edge.v2.pem' }] } };
     const file = alg === 'hmac-sha256' ? './keys/gw-internal.v2.key' : './keys/gw-internal.v2.pem';
     const stamp: Stamp = { via: 'native', profile, signing: { alg, keys: [{ kid: 'internal-v2-2026-12', file }] } };
     if (profile === 'both') stamp.keys = internal.stamp.keys;
