@@ -136,6 +136,12 @@ function limitRules(facts: HopFacts): string[] {
   return rules;
 }
 
+/** The peer the hop verified, which both profiles record: its certificate's SHA-256 and CN. */
+const PEER_RULES = [
+  '    http-request set-var(txn.stella_peer) ssl_c_der,sha2(256),hex,lower',
+  '    http-request set-var(txn.stella_peer_id) ssl_c_s_dn(CN)',
+];
+
 /**
  * SPEC §4: this hop's v1 record. Each field goes into a transaction variable, the MAC input is
  * built with `set-var-fmt`, and the record is appended to the incoming list with `, `.
@@ -145,6 +151,7 @@ export function stampRules(hopId: string, stamp: StampFacts, key: MacKeyRef): st
   const rules = [
     '    http-request set-var(txn.stella_ts) date',
     '    http-request set-var(txn.stella_nonce) uuid,regsub(-,,g)',
+    ...PEER_RULES,
   ];
   if (stamp.seq > 1) {
     // The chain field: the base64 MAC of the last incoming record (greedy `.*` finds the last one).
@@ -166,17 +173,9 @@ export function stampRules(hopId: string, stamp: StampFacts, key: MacKeyRef): st
   return rules;
 }
 
-/**
- * The peer the hop verified, which both profiles record (its certificate's SHA-256 and CN), then
- * the v1 record and the v2 member the profile asks for (docs/provenance.md § Version 2).
- */
+/** The v1 record and the v2 member the profile asks for (docs/provenance.md § Version 2). */
 function allStampRules(facts: HopFacts, stamp: StampFacts): string[] {
-  return [
-    '    http-request set-var(txn.stella_peer) ssl_c_der,sha2(256),hex,lower',
-    '    http-request set-var(txn.stella_peer_id) ssl_c_s_dn(CN)',
-    ...(stamp.key ? stampRules(facts.hop.id, stamp, stamp.key) : []),
-    ...(stamp.signing ? v2StampRules() : []),
-  ];
+  return [...(stamp.key ? stampRules(facts.hop.id, stamp, stamp.key) : PEER_RULES), ...(stamp.signing ? v2StampRules() : [])];
 }
 
 /** The frontend: every rule in the order SPEC §4 asks (strip first, then refuse, then stamp). */
