@@ -9,6 +9,7 @@ import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import fc from 'fast-check';
 import { Agent, fetch, request } from 'undici';
 import { haproxyProgram, prepareHaproxyHop, renderHaproxyHop } from '../../../src/gateways/haproxy/index.js';
 import type { TopologyInput } from '../../../src/topology/schema.js';
@@ -153,6 +154,31 @@ describe('HAProxy as the edge stamping provenance v2 with ECDSA P-256 (profile b
       const [again] = parseV2Members(changed);
       assert.deepEqual(await verdicts([again!], changed, [key]), [[false, false]], `a changed ${what} is refused`);
     }
+  });
+
+  it('signs the path and query exactly as received, for any such request target (property, 25 runs)', async () => {
+    const unreserved = fc.constantFrom(...'abcXYZ019-._~'.split(''), '%2F', '%41', '%e2%82%ac', '!', '$', "'", '(', ')', '*', '+', ',', ';', ':', '@');
+    const segment = fc.array(unreserved, { minLength: 0, maxLength: 6 }).map((parts) => parts.join(''));
+    const query = fc.option(fc.array(fc.oneof(unreserved, fc.constantFrom('=', '&', '/', '?')), { maxLength: 12 }).map((parts) => parts.join('')), { nil: undefined });
+    const method = fc.constantFrom('GET', 'DELETE', 'POST', 'PUT');
+    let n = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(segment, { minLength: 1, maxLength: 4 }), query, method, async (segments, q, m) => {
+        const prefix = `/prop/${n++}/`;
+        const target = `${prefix}${segments.join('/')}${q === undefined ? '' : `?${q}`}`;
+        const response = await request(`${url}${target}`, { method: m, dispatcher: h.agent(scanner()), headers: { 'x-stella-scan-id': 'scan:p' } });
+        await response.body.arrayBuffer();
+        assert.equal(response.statusCode, 200, target);
+        // The client may send a bare trailing "?" as nothing: what counts is what the service saw.
+        const all = h.upstream?.received.filter((r) => r.url.startsWith(prefix)) ?? [];
+        assert.equal(all.length, 1, target);
+        const received = all[0]!;
+        const [member] = parseV2Members(received);
+        assert.ok(member, target);
+        assert.deepEqual(await verdicts([member], received, [h.v2Key('edge-v2-2026-12')]), [[true, true]], target);
+      }),
+      { numRuns: 25 },
+    );
   });
 
   it('refuses with 400 a Signature-Input it cannot parse, and forwards nothing', async () => {
