@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Checks Node.js (>= 20.19) and installs the system programs the gateways, the demo and the tests
-# use, when any is missing: NGINX (+ perl module), HAProxy (+ lua-luaossl), Apache + mod_security2 + OWASP CRS,
+# use, when any is missing: NGINX (+ perl module), HAProxy (+ lua-luaossl, lua5.3), Apache + mod_security2 + OWASP CRS,
 # Caddy, PostgreSQL, OpenSSL, python3-securesystemslib for the interop suite, and the OCI registry
 # behind the guard (docker-registry, with skopeo as the tests' independent registry client).
 # On a machine where it cannot install them (not root, no apt), it fails and prints the exact
@@ -20,7 +20,7 @@ if ! node_ok; then
   exit 1
 fi
 
-PACKAGES=(nginx libnginx-mod-http-perl haproxy lua-luaossl apache2 libapache2-mod-security2 modsecurity-crs caddy postgresql openssl ca-certificates python3-securesystemslib docker-registry skopeo)
+PACKAGES=(nginx libnginx-mod-http-perl haproxy lua-luaossl lua5.3 apache2 libapache2-mod-security2 modsecurity-crs caddy postgresql openssl ca-certificates python3-securesystemslib docker-registry skopeo)
 
 missing=()
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
@@ -29,6 +29,8 @@ have nginx || missing+=(nginx)
 have haproxy || missing+=(haproxy)
 # HAProxy's provenance v2 Lua action signs through luaossl (docs/gateways/haproxy.md "Provenance v2").
 [ -f /usr/share/lua/5.3/openssl.lua ] || missing+=(lua-luaossl)
+# The tests also run that action outside HAProxy, with the same Lua and luaossl.
+have lua5.3 || missing+=(lua5.3)
 have apache2 || missing+=(apache2)
 [ -f /usr/lib/apache2/modules/mod_security2.so ] || missing+=(libapache2-mod-security2)
 [ -d /usr/share/modsecurity-crs/rules ] || missing+=(modsecurity-crs)
