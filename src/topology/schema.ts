@@ -6,6 +6,7 @@
  * key files that must exist…) live in `validate.ts`, which reports every problem with its path.
  */
 import { z } from 'zod';
+import type { Algorithm } from '../dsse/algorithms.js';
 
 /** Hop and service ids double as the token of a provenance record (SPEC §4). */
 export const HOP_ID_PATTERN = /^[a-z][a-z0-9.-]{0,62}$/;
@@ -38,9 +39,11 @@ export const DEFAULT_PKI_RELOAD_SECONDS = 30;
 export const HOP_KINDS = ['nginx', 'haproxy', 'apache-modsecurity', 'caddy', 'envoy'] as const;
 export type HopKind = (typeof HOP_KINDS)[number];
 
-/** The algorithms a hop can sign a v2 member with (docs/provenance.md § Version 2). */
-export const V2_STAMP_ALGS = ['ed25519', 'ecdsa-p256-sha256', 'hmac-sha256'] as const;
-
+/**
+ * The algorithms a hop can sign a v2 member with (docs/provenance.md § Version 2): a subset of
+ * the one algorithm table, `src/dsse/algorithms.ts`.
+ */
+export const V2_STAMP_ALGS = ['ed25519', 'ecdsa-p256-sha256', 'hmac-sha256'] as const satisfies readonly Algorithm[];
 
 /** Which hop kinds can compute the hop-record HMAC themselves (`stamp.via: native`). */
 export const NATIVE_STAMP_KINDS: ReadonlySet<HopKind> = new Set(['nginx', 'haproxy']);
@@ -48,13 +51,13 @@ export const NATIVE_STAMP_KINDS: ReadonlySet<HopKind> = new Set(['nginx', 'hapro
  * The v2 algorithms each kind can sign natively (docs/provenance.md § Version 2): HAProxy through
  * Lua and luaossl, which has no one-shot Ed25519 signing (../shared/notes/asymmetric-hops.md).
  */
-export const NATIVE_V2_ALGS: Readonly<Record<HopKind, readonly V2StampAlg[]>> = {
+export const NATIVE_V2_ALGS = {
   nginx: [],
   haproxy: ['ecdsa-p256-sha256', 'hmac-sha256'],
   'apache-modsecurity': [],
   caddy: [],
   envoy: [],
-};
+} as const satisfies Readonly<Record<HopKind, readonly V2StampAlg[]>>;
 /** Which hop kinds can call the forward-auth stamper (`stamp.via: forward-auth`). */
 export const FORWARD_AUTH_KINDS: ReadonlySet<HopKind> = new Set(['nginx', 'caddy', 'envoy']);
 

@@ -183,7 +183,7 @@ function profileProblems(kind: HopKind, stamp: Exclude<RuleInput['hops'][number]
   if (profile === 'v1' && stamp.signing) add(`${at}.stamp.signing`, 'only used with profile v2 or both');
   if (!stamp.signing || stamp.via !== 'native' || !NATIVE_STAMP_KINDS.has(kind)) return;
   duplicateKids(stamp.signing.keys, `${at}.stamp.signing.keys`, add);
-  const algs = NATIVE_V2_ALGS[kind];
+  const algs: readonly V2StampAlg[] = NATIVE_V2_ALGS[kind];
   if (algs.length === 0) add(`${at}.stamp.profile`, `a native ${kind} hop stamps v1 only; use via: forward-auth for v2`);
   else if (!algs.includes(stamp.signing.alg)) add(`${at}.stamp.signing.alg`, `a native ${kind} hop cannot sign ${stamp.signing.alg}; use ${algs.join(' or ')}`);
 }

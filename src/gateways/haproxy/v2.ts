@@ -12,6 +12,7 @@
  */
 
 import type { StampFacts } from '../hop-facts.js';
+import { NATIVE_V2_ALGS } from '../../topology/schema.js';
 import { V2_LUA_BODY } from './lua-source.js';
 
 /** The environment variable holding the v2 signing key: a PKCS#8 PEM (ECDSA) or hex (HMAC). */
@@ -23,7 +24,7 @@ export const HAPROXY_V2_ACTION = 'stella_v2_stamp';
 /** The transaction variable the action sets to refuse a request (read by the `deny` rules after it). */
 export const HAPROXY_V2_REFUSE_VAR = 'txn.stella_v2_refuse';
 /** The algorithms a native HAProxy hop can sign v2 with (luaossl has no one-shot Ed25519). */
-export const HAPROXY_V2_ALGS = ['ecdsa-p256-sha256', 'hmac-sha256'] as const;
+export const HAPROXY_V2_ALGS = NATIVE_V2_ALGS.haproxy;
 /** One of {@link HAPROXY_V2_ALGS}. */
 export type HaproxyV2Alg = (typeof HAPROXY_V2_ALGS)[number];
 
