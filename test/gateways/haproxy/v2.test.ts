@@ -6,6 +6,7 @@
  * library; the refusals are checked at the program itself.
  */
 import { strict as assert } from 'node:assert';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -18,7 +19,10 @@ import { createDeployment, exampleDocument, type Deployment } from '../support/d
 import { certificateFingerprint, type LeafFiles, type V2TestKey } from '../support/pki.js';
 import { macVerifies, parseProvenance } from '../support/provenance.js';
 import { parseV2Members, v2VerifiesWithLibrary, v2VerifiesWithNodeCrypto, type V2Member } from '../support/provenance-v2.js';
-import { startProgram, writeRendered, type RunningProgram } from '../support/run.js';
+import { startProgram, writeRendered } from '../support/run.js';
+import { renderHop } from '../../../src/gateways/index.js';
+import { startHop } from '../../../src/gateways/runtime.js';
+import { writeRenderedFiles } from '../../../src/gateways/write.js';
 import { startRecordingUpstream, type ReceivedRequest, type RecordingUpstream } from '../support/upstream.js';
 
 type Signing = Exclude<TopologyInput['hops'][number]['stamp'], false>['signing'];
@@ -30,7 +34,7 @@ const COVERED_SEQ1 = ['"@method"', '"@path"', '"@query"', '"x-stella-scan-id"'];
 class Harness {
   deployment!: Deployment;
   upstream: RecordingUpstream | undefined;
-  readonly programs: RunningProgram[] = [];
+  readonly programs: { stop(): Promise<unknown> }[] = [];
   readonly agents: Agent[] = [];
 
   async start(doc: TopologyInput, servicePort: number): Promise<void> {
@@ -41,10 +45,16 @@ class Harness {
     const outDir = join(this.deployment.dir, 'out');
     this.upstream = await startRecordingUpstream(servicePort, service.tls, topology.pki.caBundle);
     for (const hop of [...topology.hops].reverse()) {
-      writeRendered(outDir, renderHaproxyHop(topology, hop, { outDir }));
       const hopDir = join(outDir, hop.id);
-      const port = Number(hop.listen.split(':')[1]);
-      this.programs.push(await startProgram(haproxyProgram.run(hopDir, hop), port, await prepareHaproxyHop(hopDir, hop)));
+      if (hop.kind === 'haproxy') {
+        writeRendered(outDir, renderHaproxyHop(topology, hop, { outDir }));
+        const port = Number(hop.listen.split(':')[1]);
+        this.programs.push(await startProgram(haproxyProgram.run(hopDir, hop), port, await prepareHaproxyHop(hopDir, hop)));
+      } else {
+        // Any other kind (the WAF) through the product's own writer and runtime.
+        await writeRenderedFiles(outDir, renderHop(topology, hop, { outDir }));
+        this.programs.push(await startHop(topology, hop, hopDir));
+      }
     }
   }
 
@@ -302,5 +312,47 @@ describe('two chained HAProxy hops stamping provenance v2 (ECDSA, then HMAC)', (
     assert.equal(response.status, 400);
     await response.arrayBuffer();
     assert.ok(!h.upstream?.received.some((r) => r.url === '/api/v1/scans?own-label'));
+  });
+});
+
+describe('an HAProxy edge, the Apache+ModSecurity+CRS WAF (opaque) and an HAProxy hop, stamping provenance v2', () => {
+  const h = new Harness();
+  let edgeUrl = '';
+
+  before(async () => {
+    const { edge: edgePort, waf: wafPort, internal: internalPort, service: servicePort } = await portsFor('edge', 'waf', 'internal', 'service');
+    const doc = exampleDocument();
+    const [edge, waf, internal] = doc.hops;
+    if (!edge || !waf || !internal || edge.stamp === false) throw new Error('the example has edge, WAF and internal hop');
+    doc.hops = [
+      { ...edge, kind: 'haproxy', listen: `127.0.0.1:${edgePort}`, stamp: { ...edge.stamp, profile: 'both', signing: EDGE_V2 } },
+      { ...waf, listen: `127.0.0.1:${wafPort}` },
+      { ...internal, listen: `127.0.0.1:${internalPort}`, stamp: { via: 'native', profile: 'v2', signing: { ...EDGE_V2!, keys: [{ kid: 'internal-v2-ecdsa', file: './keys/gw-internal.v2.pem' }] } } },
+    ];
+    doc.services = doc.services.map((s) => ({ ...s, listen: `127.0.0.1:${servicePort}` }));
+    await h.start(doc, servicePort);
+    edgeUrl = `https://127.0.0.1:${edgePort}`;
+  });
+  after(() => h.stop());
+
+  it('the WAF passes both members untouched; seq 2 (behind the opaque WAF) covers seq 1 and names the WAF as its peer', async () => {
+    const body = JSON.stringify({ scan: 'chain', items: [1, 2, 3] });
+    const digest = `sha-256=:${createHash('sha256').update(body).digest('base64')}:`;
+    const response = await fetch(`${edgeUrl}/api/v1/evidence?via=waf`, {
+      method: 'POST',
+      body,
+      dispatcher: h.agent(h.deployment.topology.scanners[0]!.tls),
+      headers: { 'content-type': 'application/json', 'x-stella-scan-id': 'scan:waf', 'content-digest': digest },
+    });
+    assert.equal(response.status, 200, await response.text());
+    const request = h.received('/api/v1/evidence?via=waf');
+    assert.equal(request.body, body);
+    const members = parseV2Members(request);
+    assert.deepEqual(members.map((m) => m.label), ['stella-1-gw-edge', 'stella-2-gw-internal']);
+    assert.deepEqual(members[1]!.covered, ['"@method"', '"@path"', '"@query"', '"content-digest"', '"x-stella-scan-id"', '"signature";key="stella-1-gw-edge"']);
+    assert.equal(members[1]!.params['peer-id'], 'waf');
+    const keys = [h.v2Key('edge-v2-2026-12'), h.v2Key('internal-v2-ecdsa')];
+    assert.deepEqual(await verdicts(members, request, keys), [[true, true], [true, true]]);
+    assert.equal(parseProvenance(String(request.headers['x-stella-provenance'])).length, 1, 'the edge also stamped its v1 record (profile both)');
   });
 });
