@@ -11,7 +11,7 @@ import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
-import { HAPROXY_V2_KEY_ENV, v2LuaModule } from '../../../src/gateways/haproxy/v2.js';
+import { HAPROXY_V2_KEY_ENV, luaString, v2LuaModule } from '../../../src/gateways/haproxy/v2.js';
 import { requireProgram } from '../../support/programs.js';
 import { tempDir } from '../../support/tmp.js';
 import type { V2TestKey } from '../support/pki.js';
@@ -72,6 +72,11 @@ describe('the v2 Lua action outside HAProxy', () => {
       const [member] = parseV2Members(request);
       assert.ok(member && v2VerifiesWithNodeCrypto(member, request, { alg: 'hmac-sha256', secret }));
     }
+  });
+
+  it('renders only constants it can quote: a quote, backslash, newline or bracket in one is a TypeError', () => {
+    assert.equal(luaString('stella-2-gw-internal'), '"stella-2-gw-internal"');
+    for (const bad of ['a"b', 'a\\b', 'a\nb', 'a]]b', '$(x)']) assert.throws(() => luaString(bad), TypeError, bad);
   });
 
   it('refuses to load without its key, or with an HMAC key shorter than 32 bytes', async () => {
