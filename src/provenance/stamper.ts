@@ -18,7 +18,9 @@ import { spiffeId } from '../topology/identity.js';
 import { randomBytes } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { Counter, Registry } from 'prom-client';
+import { Counter, Histogram, Registry } from 'prom-client';
+import type { Logger } from 'pino';
+import { requestIdOf } from '../observe/request-id.js';
 import type { ResolvedTopology } from '../topology/resolve.js';
 import { stampRecord } from './chain.js';
 import { METHOD_PATTERN } from './mac.js';
@@ -33,6 +35,13 @@ export const STAMPER_NONCE_BYTES = 16;
 
 /** The refusal counter of a stamper (docs/provenance.md#the-forward-auth-stamper). */
 export const STAMPER_REFUSALS_METRIC = 'stella_stamper_refusals_total';
+
+/** The stamp counter and latency histogram (docs/operations/running.md#metrics). */
+export const STAMPER_STAMPS_METRIC = 'stella_stamper_stamps_total';
+/** Time to answer one stamp request, refusals included. */
+export const STAMPER_DURATION_METRIC = 'stella_stamper_stamp_duration_seconds';
+/** Stamping is an HMAC and a header parse: microseconds, unless the process is starved. */
+const STAMP_BUCKETS_SECONDS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25];
 
 /**
  * Why a stamper refused: a caller that is not its gateway (`tls-handshake`: no or an untrusted
@@ -62,6 +71,8 @@ export interface StamperOptions {
   revocation?: { isRevoked(serial: string): boolean };
   /** Where the refusal counter is registered; default a registry of this stamper's own. */
   registry?: Registry;
+  /** One line per decision (stamped or refused), with the request id; default none. */
+  decisionLog?: Logger;
 }
 
 /** The answer to one stamp request. */
@@ -71,6 +82,8 @@ export interface StampOutcome {
   provenance: string;
   /** The problem document (JSON) of a refusal; empty on success. */
   body: string;
+  /** The request id the decision was logged with (docs/operations/running.md#the-request-id). */
+  requestId: string;
 }
 
 /** The stamping logic and the counter, shared by both front doors. */
@@ -111,6 +124,11 @@ export function stamperCore(options: StamperOptions): StamperCore {
       registers: [registry],
     });
   const refused = (reason: StamperRefusalReason): void => refusals.inc({ hop: hopId, reason });
+  const stamps = counterOn(registry, STAMPER_STAMPS_METRIC, 'Hop records the forward-auth stamper stamped, by hop.');
+  const duration =
+    (registry.getSingleMetric(STAMPER_DURATION_METRIC) as Histogram<'hop'> | undefined) ??
+    new Histogram({ name: STAMPER_DURATION_METRIC, help: 'Time to answer one stamp request (stamped or refused), by hop.', labelNames: ['hop'] as const, buckets: STAMP_BUCKETS_SECONDS, registers: [registry] });
+  const log = options.decisionLog ?? null;
 
   // The same few certificates arrive on every request: parse each once. Only facts derived from
   // the bytes are kept; peer admission and revocation are decided on every request.
@@ -176,12 +194,21 @@ export function stamperCore(options: StamperOptions): StamperCore {
     registry,
     refused,
     stamp(method, url, headers) {
+      const started = performance.now();
+      const scanId = first(headers[HEADER.scanId]) ?? null;
+      const reqId = requestIdOf(headers);
       try {
-        return { status: 200, provenance: stampHeader(method, url, headers), body: '' };
+        const provenance = stampHeader(method, url, headers);
+        stamps.inc({ hop: hopId });
+        log?.info({ reqId, stamper: { hop: hopId, seq, code: 'stamped', scanId } }, 'stamped');
+        return { status: 200, provenance, body: '', requestId: reqId };
       } catch (error) {
         if (!isProvenanceError(error)) throw error;
         refused(error.code);
-        return { status: 403, provenance: '', body: JSON.stringify({ ...error.toProblem(), status: 403 }) };
+        log?.warn({ reqId, stamper: { hop: hopId, seq, code: error.code, scanId, detail: error.message } }, 'stamp refused');
+        return { status: 403, provenance: '', body: JSON.stringify({ ...error.toProblem(), status: 403 }), requestId: reqId };
+      } finally {
+        duration.observe({ hop: hopId }, (performance.now() - started) / 1000);
       }
     },
   };
@@ -207,7 +234,8 @@ export function answerStamp(core: StamperCore, request: IncomingMessage, respons
       response.writeHead(200, { 'x-stella-provenance': outcome.provenance, 'content-length': '0' });
       response.end();
     } else {
-      response.writeHead(403, { 'x-stella-provenance': '', 'content-type': PROBLEM_TYPE, 'content-length': Buffer.byteLength(outcome.body) });
+      // A refusal names the request it refused; a success adds nothing the gateway could copy on.
+      response.writeHead(403, { 'x-stella-provenance': '', 'x-request-id': outcome.requestId, 'content-type': PROBLEM_TYPE, 'content-length': Buffer.byteLength(outcome.body) });
       response.end(outcome.body);
     }
   };
@@ -239,7 +267,7 @@ export function buildStamper(options: StamperOptions | (Pick<StamperOptions, 'lo
   const stamp = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
     const outcome = core.stamp(request.method, request.raw.url ?? '/', request.headers);
     if (outcome.status === 200) return reply.code(200).header('x-stella-provenance', outcome.provenance).send('');
-    return reply.code(403).header('x-stella-provenance', '').type(PROBLEM_TYPE).send(outcome.body);
+    return reply.code(403).header('x-stella-provenance', '').header('x-request-id', outcome.requestId).type(PROBLEM_TYPE).send(outcome.body);
   };
   app.all(STAMPER_PATH, stamp);
   app.all(`${STAMPER_PATH}/*`, stamp);
@@ -248,6 +276,11 @@ export function buildStamper(options: StamperOptions | (Pick<StamperOptions, 'lo
 
 function refuse(code: ProvenanceCode, message: string): ProvenanceError {
   return new ProvenanceError(code, message);
+}
+
+/** A hop-labelled counter on the registry, reused when another core of the same process made it. */
+function counterOn(registry: Registry, name: string, help: string): Counter<'hop'> {
+  return (registry.getSingleMetric(name) as Counter<'hop'> | undefined) ?? new Counter({ name, help, labelNames: ['hop'] as const, registers: [registry] });
 }
 
 function first(value: string | string[] | undefined): string | undefined {
