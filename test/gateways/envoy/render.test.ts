@@ -49,7 +49,7 @@ describe('renderEnvoyHop at the edge', () => {
 
   it('removes the rule-1 headers and headers.strip before any filter runs', () => {
     const early = (hcm(bootstrap).early_header_mutation_extensions as { typed_config: { mutations: { remove: string }[] } }[])[0]!;
-    assert.deepEqual(early.typed_config.mutations.map((m) => m.remove), ['x-stella-provenance', 'client-cert', 'client-cert-chain', 'x-debug-user']);
+    assert.deepEqual(early.typed_config.mutations.map((m) => m.remove), ['x-stella-provenance', 'client-cert', 'client-cert-chain', 'x-debug-user', 'x-request-id']);
     // The client's X-Forwarded-Client-Cert is dropped by SANITIZE_SET, which then sets the verified one.
     assert.equal(hcm(bootstrap).forward_client_cert_details, 'SANITIZE_SET');
     assert.deepEqual(hcm(bootstrap).set_current_client_cert_details, { cert: true, uri: true, subject: true });
