@@ -134,16 +134,20 @@ export function stripHeaders(topology: ResolvedTopology, hop: ResolvedHop): stri
 /**
  * The request id (docs/gateways/caddy.md#request-id): the edge replaces whatever the client sent
  * with `{http.request.uuid}`; a hop behind it keeps the id of the hop in front, or makes one when
- * none arrived. Set before stamping, so the stamper's decision line carries it too; the JSON
- * access log records it with the request's headers.
+ * none arrived. Set before stamping, so the stamper's decision line carries it too. Caddy's access
+ * log records the request headers as they arrived, so the id forwarded is also set on the answer
+ * (deferred: it replaces the upstream's echo), where the log's `resp_headers` records it — for
+ * Caddy's own refusals too.
  */
 export function requestIdBlock(topology: ResolvedTopology, hop: ResolvedHop): string {
-  if (isEdge(topology, hop)) return '\t\t# Request id: this hop is the edge; its own id replaces the client\'s.\n\t\trequest_header X-Request-Id {http.request.uuid}';
-  return [
-    '\t\t# Request id: the id of the hop in front is kept; one is made when none arrived.',
-    '\t\t@stella_no_request_id not header_regexp X-Request-Id "."',
-    '\t\trequest_header @stella_no_request_id X-Request-Id {http.request.uuid}',
-  ].join('\n');
+  const set = isEdge(topology, hop)
+    ? ['\t\t# Request id: this hop is the edge; its own id replaces the client\'s.', '\t\trequest_header X-Request-Id {http.request.uuid}']
+    : [
+        '\t\t# Request id: the id of the hop in front is kept; one is made when none arrived.',
+        '\t\t@stella_no_request_id not header_regexp X-Request-Id "."',
+        '\t\trequest_header @stella_no_request_id X-Request-Id {http.request.uuid}',
+      ];
+  return [...set, '\t\theader {', '\t\t\tX-Request-Id {http.request.header.X-Request-Id}', '\t\t\tdefer', '\t\t}'].join('\n');
 }
 
 /**
