@@ -3,6 +3,8 @@
  * `--log-level`, and `--ops-listen` with its opt-in for a non-loopback address.
  */
 import { Option, type Command } from 'commander';
+import { OpsListenError, parseOpsListen } from '../observe/ops-listener.js';
+import { CliError, EXIT_USAGE } from './output.js';
 
 /** pino's levels, most verbose first; `silent` logs nothing. */
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -25,7 +27,20 @@ export function addObserveOptions(command: Command, options: { ops?: boolean } =
     .option('--ops-listen-public', 'allow --ops-listen on an address that is not loopback');
 }
 
-/** The `ops` option of the start functions, or undefined when `--ops-listen` was not given. */
-export function opsOf(options: ObserveCliOptions): { listen: string; allowPublic: boolean } | undefined {
-  return options.opsListen ? { listen: options.opsListen, allowPublic: options.opsListenPublic === true } : undefined;
+/**
+ * The `ops` option of the start functions, or undefined when `--ops-listen` was not given.
+ * `fallback` is an older flag of the same meaning (the stamper's `--metrics-listen`).
+ * @throws CliError (exit 2) for a malformed address, or one not on loopback without `--ops-listen-public`.
+ */
+export function opsOf(options: ObserveCliOptions, fallback?: string): { listen: string; allowPublic: boolean } | undefined {
+  const listen = options.opsListen ?? fallback;
+  if (!listen) return undefined;
+  const allowPublic = options.opsListenPublic === true;
+  try {
+    parseOpsListen(listen, allowPublic);
+  } catch (error) {
+    if (error instanceof OpsListenError) throw new CliError(error.message, EXIT_USAGE);
+    throw error;
+  }
+  return { listen, allowPublic };
 }

@@ -18,7 +18,7 @@ import { listenStamper, StamperListenError, type StamperListen } from '../../pro
 import { splitListen, stamperEndpoint } from '../../gateways/chain.js';
 import { watchRevocationList } from '../../pki/crl.js';
 import { registerCertificateExpiry } from '../../observe/certificates.js';
-import { OpsListenError, parseOpsListen, startOpsListener } from '../../observe/ops-listener.js';
+import { startOpsListener } from '../../observe/ops-listener.js';
 import { addObserveOptions, opsOf, type ObserveCliOptions } from '../observe.js';
 
 /** Options of {@link runStamper}. */
@@ -63,13 +63,7 @@ export async function runStamper(options: StamperCliOptions): Promise<void> {
   const hop = topology.hops.find((h) => h.id === options.hop);
   if (!hop || hop.stamp === false) throw new CliError(`hop "${options.hop}" does not exist or does not stamp`, EXIT_USAGE);
   const where = listenOf(topology, hop, options);
-  const opsOption = opsOf(options) ?? (options.metricsListen ? { listen: options.metricsListen, allowPublic: false } : undefined);
-  try {
-    if (opsOption) parseOpsListen(opsOption.listen, opsOption.allowPublic);
-  } catch (error) {
-    if (error instanceof OpsListenError) throw new CliError(error.message, EXIT_USAGE);
-    throw error;
-  }
+  const opsOption = opsOf(options, options.metricsListen);
 
   let revocation;
   try {
