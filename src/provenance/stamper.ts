@@ -18,9 +18,10 @@ import { spiffeId } from '../topology/identity.js';
 import { randomBytes } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { Counter, Histogram, Registry } from 'prom-client';
+import { Counter, Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import { requestIdOf } from '../observe/request-id.js';
+import { stampRecorder } from './stamper-metrics.js';
 import type { ResolvedTopology } from '../topology/resolve.js';
 import { stampRecord } from './chain.js';
 import { METHOD_PATTERN } from './mac.js';
@@ -36,12 +37,7 @@ export const STAMPER_NONCE_BYTES = 16;
 /** The refusal counter of a stamper (docs/provenance.md#the-forward-auth-stamper). */
 export const STAMPER_REFUSALS_METRIC = 'stella_stamper_refusals_total';
 
-/** The stamp counter and latency histogram (docs/operations/running.md#metrics). */
-export const STAMPER_STAMPS_METRIC = 'stella_stamper_stamps_total';
-/** Time to answer one stamp request, refusals included. */
-export const STAMPER_DURATION_METRIC = 'stella_stamper_stamp_duration_seconds';
-/** Stamping is an HMAC and a header parse: microseconds, unless the process is starved. */
-const STAMP_BUCKETS_SECONDS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25];
+export { STAMPER_DURATION_METRIC, STAMPER_STAMPS_METRIC } from './stamper-metrics.js';
 
 /**
  * Why a stamper refused: a caller that is not its gateway (`tls-handshake`: no or an untrusted
@@ -124,11 +120,7 @@ export function stamperCore(options: StamperOptions): StamperCore {
       registers: [registry],
     });
   const refused = (reason: StamperRefusalReason): void => refusals.inc({ hop: hopId, reason });
-  const stamps = counterOn(registry, STAMPER_STAMPS_METRIC, 'Hop records the forward-auth stamper stamped, by hop.');
-  const duration =
-    (registry.getSingleMetric(STAMPER_DURATION_METRIC) as Histogram<'hop'> | undefined) ??
-    new Histogram({ name: STAMPER_DURATION_METRIC, help: 'Time to answer one stamp request (stamped or refused), by hop.', labelNames: ['hop'] as const, buckets: STAMP_BUCKETS_SECONDS, registers: [registry] });
-  const log = options.decisionLog ?? null;
+  const record = stampRecorder(registry, hopId, seq, options.decisionLog ?? null);
 
   // The same few certificates arrive on every request: parse each once. Only facts derived from
   // the bytes are kept; peer admission and revocation are decided on every request.
@@ -199,16 +191,13 @@ export function stamperCore(options: StamperOptions): StamperCore {
       const reqId = requestIdOf(headers);
       try {
         const provenance = stampHeader(method, url, headers);
-        stamps.inc({ hop: hopId });
-        log?.info({ reqId, stamper: { hop: hopId, seq, code: 'stamped', scanId } }, 'stamped');
+        record({ reqId, scanId, code: 'stamped' }, started);
         return { status: 200, provenance, body: '', requestId: reqId };
       } catch (error) {
         if (!isProvenanceError(error)) throw error;
         refused(error.code);
-        log?.warn({ reqId, stamper: { hop: hopId, seq, code: error.code, scanId, detail: error.message } }, 'stamp refused');
+        record({ reqId, scanId, code: error.code, detail: error.message }, started);
         return { status: 403, provenance: '', body: JSON.stringify({ ...error.toProblem(), status: 403 }), requestId: reqId };
-      } finally {
-        duration.observe({ hop: hopId }, (performance.now() - started) / 1000);
       }
     },
   };
@@ -276,11 +265,6 @@ export function buildStamper(options: StamperOptions | (Pick<StamperOptions, 'lo
 
 function refuse(code: ProvenanceCode, message: string): ProvenanceError {
   return new ProvenanceError(code, message);
-}
-
-/** A hop-labelled counter on the registry, reused when another core of the same process made it. */
-function counterOn(registry: Registry, name: string, help: string): Counter<'hop'> {
-  return (registry.getSingleMetric(name) as Counter<'hop'> | undefined) ?? new Counter({ name, help, labelNames: ['hop'] as const, registers: [registry] });
 }
 
 function first(value: string | string[] | undefined): string | undefined {
