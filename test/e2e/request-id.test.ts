@@ -9,7 +9,7 @@ import { strict as assert } from 'node:assert';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { CADDY_TOPOLOGY, REFERENCE_TOPOLOGY, startChain, type Chain } from './support/harness.js';
+import { CADDY_TOPOLOGY, EXAMPLES, REFERENCE_TOPOLOGY, startChain, type Chain } from './support/harness.js';
 import { edgeHost, send } from './support/client.js';
 
 /** How long a log line may take to reach its file after the answer (each program writes at request end). */
@@ -117,6 +117,34 @@ describe('the request id across the Caddy chain (Caddy + forward-auth stamper â†
     assert.equal(decision.reqId, id);
     for (const file of [dep.stampers.get('gw-edge')!.logFile, dep.services.get('evidence-locker')!.logFile, join(dep.gatewaysDir, 'waf', 'logs', 'access.log')]) {
       assert.doesNotMatch(await readFile(file, 'utf8'), new RegExp(clientId), `${file} must not carry the client's id`);
+    }
+  });
+});
+
+describe('the request id at an HAProxy edge (two-edges topology: HAProxy â†’ scanner-webservice)', () => {
+  let chain: Chain;
+  before(async () => {
+    chain = await startChain(join(EXAMPLES, 'topology-two-edges.yaml'));
+  });
+  after(async () => {
+    await chain?.close();
+  });
+
+  it('replaces the client id with HAProxy\'s uuid(4), logged by the edge and the webservice decision', async () => {
+    const scanner = 'scanner-02';
+    assert.equal(chain.scanner(scanner).edge, 'gw-webservice-edge');
+    const answer = await send(await chain.scannerAgent(scanner), `${chain.edgeUrl(scanner)}/api/v1/scans/scan-request-id-3`, {
+      headers: { host: edgeHost(chain, scanner), 'x-stella-scan-id': 'scan-request-id-3', 'x-request-id': 'client-chosen-id-haproxy' },
+    });
+    assert.equal(answer.status, 404, answer.text);
+    const id = answer.headers['x-request-id'] as string;
+    assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    const dep = chain.deployment;
+    await lineWith(dep.gateways.get('gw-webservice-edge')!.stderrFile, `request_id="${id}"`);
+    const decision = JSON.parse(await lineWith(dep.services.get('scanner-webservice')!.logFile, `"reqId":"${id}","provenance"`)) as { provenance?: { code?: string } };
+    assert.equal(decision.provenance?.code, 'accepted');
+    for (const file of [dep.gateways.get('gw-webservice-edge')!.stderrFile, dep.services.get('scanner-webservice')!.logFile]) {
+      assert.doesNotMatch(await readFile(file, 'utf8'), /client-chosen-id-haproxy/, file);
     }
   });
 });
