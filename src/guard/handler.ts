@@ -20,6 +20,8 @@ import { accessPolicy } from '../services/common/access.js';
 import { problemFor, ServiceError, type ServiceProblemCode } from '../services/common/problems.js';
 import type { ResolvedService, ResolvedTopology } from '../topology/resolve.js';
 import { SERVICE_REQUEST_TIMEOUT_SECONDS } from '../topology/timeouts.js';
+import { REQUEST_ID_HEADER, requestIdOf } from '../observe/request-id.js';
+import type { ReadinessResult } from '../observe/ops-listener.js';
 import { spoolBody, type SpooledBody } from './spool.js';
 
 /** The registry's own liveness route (OCI distribution spec, "end-1"): readiness and the traversal probe look at it. */
@@ -32,7 +34,7 @@ export const REGISTRY_BASE_PATH = '/v2/';
  */
 const NOT_FORWARDED = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'content-length', 'expect', HEADER.provenance]);
 /** Connection-scoped answer headers the guard does not pass back. */
-const NOT_RETURNED = new Set(['connection', 'keep-alive', 'transfer-encoding', 'trailer', 'upgrade']);
+const NOT_RETURNED = new Set(['connection', 'keep-alive', 'transfer-encoding', 'trailer', 'upgrade', 'x-request-id']);
 
 /** Options of {@link createGuardHandler}. */
 export interface GuardHandlerOptions {
@@ -70,6 +72,7 @@ export function createGuardHandler(options: GuardHandlerOptions): GuardHandler {
   const certificate = options.certificate ?? (() => ({ ready: true }));
   const upstreamHost = new URL(origin).host;
   const spools = new WeakMap<IncomingMessage, SpooledBody>();
+  const requestIds = new WeakMap<IncomingMessage, string>();
   const spoolFor = async (req: IncomingMessage, maxBytes: number): Promise<Buffer | SpooledBody | 'too-large'> => {
     // No body at all (RFC 9112 §6.3): nothing to spool, and an empty body is what gets bound.
     const length = req.headers['content-length'];
@@ -87,6 +90,7 @@ export function createGuardHandler(options: GuardHandlerOptions): GuardHandler {
     readBody: spoolFor,
     ...(options.now ? { now: options.now } : {}),
     ...(options.logger ? { logger: options.logger } : { logDecisions: false }),
+    requestId: (req: IncomingMessage) => requestIds.get(req) ?? requestIdOf(req.headers),
     ...(options.metrics ? { metrics: options.metrics } : {}),
   });
   const access = accessPolicy(topology, service, () => null);
@@ -104,18 +108,18 @@ export function createGuardHandler(options: GuardHandlerOptions): GuardHandler {
   const handler = ((req, res) => {
     const deadline = performance.now() + SERVICE_REQUEST_TIMEOUT_SECONDS * 1000;
     res.once('close', () => void spools.get(req)?.remove());
+    // docs/operations/running.md#the-request-id: kept when sane, else replaced; echoed, forwarded, logged.
+    const requestId = requestIdOf(req.headers);
+    requestIds.set(req, requestId);
+    req.headers['x-request-id'] = requestId;
+    res.setHeader(REQUEST_ID_HEADER, requestId);
     if (req.method === 'GET' && req.url === '/healthz/live') return sendJson(res, 200, { service: service.id, status: 'live' });
     // The last hop's health check (docs/services.md#health): a direct route for the ops
     // identities, ready when the certificate is and the registry answers.
     if (req.method === 'GET' && req.url === '/healthz/ready') {
       if (refused(res, () => access.requireOps(peerIdentity(req)?.spiffeId ?? null, 'GET /healthz/ready', { direct: true }))) return;
-      void registryAnswers(upstream, origin).then((status) => {
-        const cert = certificate();
-        const checks = {
-          certificate: { ok: cert.ready, detail: cert.ready ? 'valid' : (cert.reason ?? 'not ready') },
-          registry: { ok: status === 200, detail: `GET ${REGISTRY_BASE_PATH} answered ${status ?? 'nothing'}` },
-        };
-        if (checks.certificate.ok && checks.registry.ok) return sendJson(res, 200, { service: service.id, status: 'ready', checks });
+      void guardReadiness(upstream, origin, certificate).then(({ ready, checks }) => {
+        if (ready) return sendJson(res, 200, { service: service.id, status: 'ready', checks });
         const failed = Object.entries(checks).filter(([, c]) => !c.ok).map(([name, c]) => `${name}: ${c.detail}`);
         sendJson(res, 503, { ...problemFor('not-ready', failed.join('; ')), checks }, 'application/problem+json; charset=utf-8');
       });
@@ -186,6 +190,17 @@ async function forward(req: IncomingMessage, res: ServerResponse, to: { upstream
     if (!answered) return sendServiceProblem(res, 'upstream-unavailable', `the registry did not answer: ${(error as Error).message}`);
     res.destroy();
   }
+}
+
+/** The guard's readiness, for `/healthz/ready` and the ops listener's `/readyz`: its certificate, and the registry answering. */
+export async function guardReadiness(upstream: Dispatcher, origin: string, certificate: () => { ready: boolean; reason?: string }): Promise<ReadinessResult> {
+  const status = await registryAnswers(upstream, origin);
+  const cert = certificate();
+  const checks = {
+    certificate: { ok: cert.ready, detail: cert.ready ? 'valid' : (cert.reason ?? 'not ready') },
+    registry: { ok: status === 200, detail: `GET ${REGISTRY_BASE_PATH} answered ${status ?? 'nothing'}` },
+  };
+  return { ready: checks.certificate.ok && checks.registry.ok, checks };
 }
 
 async function registryAnswers(upstream: Dispatcher, origin: string): Promise<number | null> {

@@ -20,7 +20,10 @@ import { parseListen } from '../services/common/server.js';
 import { GUARDED_SERVICE_KINDS } from '../topology/schema.js';
 import type { ResolvedService, ResolvedTopology } from '../topology/resolve.js';
 import { SERVICE_REQUEST_TIMEOUT_SECONDS } from '../topology/timeouts.js';
-import { createGuardHandler } from './handler.js';
+import { createGuardHandler, guardReadiness } from './handler.js';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { registerCertificateExpiry } from '../observe/certificates.js';
+import { parseOpsListen, startOpsListener, type OpsListener } from '../observe/ops-listener.js';
 
 export { REGISTRY_BASE_PATH } from './handler.js';
 
@@ -38,12 +41,18 @@ export interface StartGuardOptions {
   now?: () => number;
   /** Log decisions (one JSON line each, on stderr); default true. */
   logDecisions?: boolean;
+  /** pino level of the decision log (`--log-level`); default `info`. */
+  logLevel?: string;
+  /** Also serve `/livez`, `/readyz`, `/metrics` over plain HTTP here (docs/operations/running.md#the-ops-listener). */
+  ops?: { listen: string; allowPublic?: boolean };
 }
 
 /** A running guard. */
 export interface RunningGuard {
   /** `https://host:port` actually bound. */
   url: string;
+  /** `http://host:port` of the ops listener, when one was asked for. */
+  opsUrl: string | null;
   server: Server;
   close(): Promise<void>;
 }
@@ -59,6 +68,7 @@ export async function startGuard(options: StartGuardOptions): Promise<RunningGua
   const { topology } = options;
   const service = guardedService(topology, options.serviceId);
   const { registry } = service;
+  if (options.ops) parseOpsListen(options.ops.listen, options.ops.allowPublic);
   let hopKeys;
   try {
     // Only the hops of its own chain, as every part (docs/operations/running.md).
@@ -75,6 +85,10 @@ export async function startGuard(options: StartGuardOptions): Promise<RunningGua
   // The guard's client certificate is the service's own leaf (role service): the registry trusts
   // the CA, and only the guard can reach its loopback listener (docs/topology.md#oci-registry).
   const upstream = createMtlsDispatcher(provider, { connect: { servername: service.serverName } });
+  const metrics = new Registry();
+  metrics.setDefaultLabels({ service: service.id });
+  collectDefaultMetrics({ register: metrics });
+  registerCertificateExpiry(metrics, `guard-${service.id}`, () => provider.current());
   const handler = createGuardHandler({
     topology,
     service,
@@ -85,9 +99,12 @@ export async function startGuard(options: StartGuardOptions): Promise<RunningGua
     spoolDir: options.spoolDir ?? join(registry.rootDirectory, '..', `guard-spool-${service.id}`),
     certificate: () => provider.ready(),
     ...(options.now ? { now: options.now } : {}),
-    ...(options.logDecisions === false ? {} : { logger: pino({ name: `guard-${service.id}` }, pino.destination(2)) }),
+    ...(options.logDecisions === false ? {} : { logger: pino({ name: `guard-${service.id}`, level: options.logLevel ?? 'info' }, pino.destination(2)) }),
+    metrics: { registry: metrics },
   });
+  let ops: OpsListener | null = null;
   const closeAll = async (): Promise<void> => {
+    await ops?.close();
     await handler.close();
     await upstream.close();
     if (!options.replayCache) await replayCache.close();
@@ -108,10 +125,29 @@ export async function startGuard(options: StartGuardOptions): Promise<RunningGua
     await closeAll();
     throw error;
   }
+  if (options.ops) {
+    const origin = `https://${registry.listen}`;
+    try {
+      // The same checks as the guard's /healthz/ready.
+      ops = await startOpsListener({
+        ...options.ops,
+        part: `guard-${service.id}`,
+        registry: metrics,
+        readiness: () => guardReadiness(upstream, origin, () => provider.ready()),
+      });
+    } catch (error) {
+      detach();
+      provider.stop();
+      server.close();
+      await closeAll();
+      throw error;
+    }
+  }
   const address = server.address();
   const bound = typeof address === 'object' && address ? address.port : port;
   return {
     url: `https://${host.includes(':') ? `[${host}]` : host}:${bound}`,
+    opsUrl: ops?.url ?? null,
     server,
     async close() {
       detach();

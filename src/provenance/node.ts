@@ -28,6 +28,8 @@ export interface ProvenanceMiddlewareOptions extends ProvenanceBaseOptions {
   envelopeFor?: (req: IncomingMessage) => boolean;
   /** Where decisions are logged (a pino logger); none by default. */
   logger?: DecisionLog;
+  /** The request's id, logged as `reqId` with its decision (docs/operations/running.md#the-request-id). */
+  requestId?: (req: IncomingMessage) => string;
   /**
    * How the body is taken in; default: read into memory up to the service's `maxBodyBytes`. The
    * guard streams it to a spool file instead and hands back its length and SHA-256
@@ -50,13 +52,20 @@ export function createProvenanceMiddleware(options: ProvenanceMiddlewareOptions)
   const envelopeFor = options.envelopeFor ?? (() => prepared.envelope !== null);
   if (options.envelopeFor && !prepared.envelope) throw new TypeError('provenance: envelopeFor needs the envelope option');
   const log = prepared.logDecisions ? (options.logger ?? null) : null;
+  const requestId = options.requestId;
+  // Same key as Fastify's request logs, so one query finds a request in every part's log.
+  const logFor = (req: IncomingMessage): DecisionLog | null => {
+    if (!log || !requestId) return log;
+    const reqId = requestId(req);
+    return { info: (obj, msg) => log.info({ reqId, ...obj }, msg), warn: (obj, msg) => log.warn({ reqId, ...obj }, msg) };
+  };
   const maxBodyBytes = ctx.service.maxBodyBytes;
   const takeBody = options.readBody ?? readBody;
   if (options.readBody && prepared.envelope) throw new TypeError('provenance: readBody cannot be combined with envelope (an envelope is verified from its bytes)');
 
   const refuse = (req: IncomingMessage, res: ServerResponse, error: ProvenanceError): void => {
     const scanId = typeof req.headers['x-stella-scan-id'] === 'string' ? req.headers['x-stella-scan-id'] : null;
-    recorder.record({ code: error.code, service: ctx.service.id, hops: error.hopIds, scanId, detail: error.message }, log);
+    recorder.record({ code: error.code, service: ctx.service.id, hops: error.hopIds, scanId, detail: error.message }, logFor(req));
     sendProblem(res, error.status, JSON.stringify(error.toProblem()));
   };
 
@@ -71,7 +80,7 @@ export function createProvenanceMiddleware(options: ProvenanceMiddlewareOptions)
     req.rawBody = Buffer.isBuffer(body) ? body : null;
     const verified = await checkRequest(checked, { body, envelope: envelopeFor(req) ? prepared.envelope : null }, ctx);
     req.provenance = verified;
-    recorder.record({ code: 'accepted', service: ctx.service.id, hops: verified.hops.map((h) => h.id), scanId: verified.scanId }, log);
+    recorder.record({ code: 'accepted', service: ctx.service.id, hops: verified.hops.map((h) => h.id), scanId: verified.scanId }, logFor(req));
     return true;
   };
 

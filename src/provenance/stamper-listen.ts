@@ -54,6 +54,8 @@ export class StamperListenError extends StellaError {
 /** A listening stamper. */
 export interface ListeningStamper {
   readonly server: Server;
+  /** The hop's certificate provider of the mTLS form (its readiness and certificates); null on a socket. */
+  readonly certificates: MtlsCertificateProvider | null;
   /** Stops accepting, closes idle connections and removes the socket file. */
   close(): Promise<void>;
 }
@@ -80,7 +82,7 @@ export async function listenStamper(core: StamperCore, where: StamperListen): Pr
   if (where.kind === 'unix') {
     const server = tuned(createHttpServer(route));
     const close = await listenOnSocket(server, where.socket, where.gatewayUser ?? null);
-    return { server, close };
+    return { server, certificates: null, close };
   }
 
   // The hop's own certificate, trust bundle and CRL, reloaded when their files change (as the
@@ -122,6 +124,7 @@ export async function listenStamper(core: StamperCore, where: StamperListen): Pr
   }
   return {
     server,
+    certificates: provider,
     close: async () => {
       detach();
       provider.stop();

@@ -19,6 +19,9 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { Counter, Registry } from 'prom-client';
+import type { Logger } from 'pino';
+import { requestIdOf } from '../observe/request-id.js';
+import { stampRecorder } from './stamper-metrics.js';
 import type { ResolvedTopology } from '../topology/resolve.js';
 import { stampRecord } from './chain.js';
 import { METHOD_PATTERN } from './mac.js';
@@ -33,6 +36,8 @@ export const STAMPER_NONCE_BYTES = 16;
 
 /** The refusal counter of a stamper (docs/provenance.md#the-forward-auth-stamper). */
 export const STAMPER_REFUSALS_METRIC = 'stella_stamper_refusals_total';
+
+export { STAMPER_DURATION_METRIC, STAMPER_STAMPS_METRIC } from './stamper-metrics.js';
 
 /**
  * Why a stamper refused: a caller that is not its gateway (`tls-handshake`: no or an untrusted
@@ -62,6 +67,8 @@ export interface StamperOptions {
   revocation?: { isRevoked(serial: string): boolean };
   /** Where the refusal counter is registered; default a registry of this stamper's own. */
   registry?: Registry;
+  /** One line per decision (stamped or refused), with the request id; default none. */
+  decisionLog?: Logger;
 }
 
 /** The answer to one stamp request. */
@@ -71,6 +78,8 @@ export interface StampOutcome {
   provenance: string;
   /** The problem document (JSON) of a refusal; empty on success. */
   body: string;
+  /** The request id the decision was logged with (docs/operations/running.md#the-request-id). */
+  requestId: string;
 }
 
 /** The stamping logic and the counter, shared by both front doors. */
@@ -111,6 +120,7 @@ export function stamperCore(options: StamperOptions): StamperCore {
       registers: [registry],
     });
   const refused = (reason: StamperRefusalReason): void => refusals.inc({ hop: hopId, reason });
+  const record = stampRecorder(registry, hopId, seq, options.decisionLog ?? null);
 
   // The same few certificates arrive on every request: parse each once. Only facts derived from
   // the bytes are kept; peer admission and revocation are decided on every request.
@@ -176,12 +186,18 @@ export function stamperCore(options: StamperOptions): StamperCore {
     registry,
     refused,
     stamp(method, url, headers) {
+      const started = performance.now();
+      const scanId = first(headers[HEADER.scanId]) ?? null;
+      const reqId = requestIdOf(headers);
       try {
-        return { status: 200, provenance: stampHeader(method, url, headers), body: '' };
+        const provenance = stampHeader(method, url, headers);
+        record({ reqId, scanId, code: 'stamped' }, started);
+        return { status: 200, provenance, body: '', requestId: reqId };
       } catch (error) {
         if (!isProvenanceError(error)) throw error;
         refused(error.code);
-        return { status: 403, provenance: '', body: JSON.stringify({ ...error.toProblem(), status: 403 }) };
+        record({ reqId, scanId, code: error.code, detail: error.message }, started);
+        return { status: 403, provenance: '', body: JSON.stringify({ ...error.toProblem(), status: 403 }), requestId: reqId };
       }
     },
   };
@@ -207,7 +223,8 @@ export function answerStamp(core: StamperCore, request: IncomingMessage, respons
       response.writeHead(200, { 'x-stella-provenance': outcome.provenance, 'content-length': '0' });
       response.end();
     } else {
-      response.writeHead(403, { 'x-stella-provenance': '', 'content-type': PROBLEM_TYPE, 'content-length': Buffer.byteLength(outcome.body) });
+      // A refusal names the request it refused; a success adds nothing the gateway could copy on.
+      response.writeHead(403, { 'x-stella-provenance': '', 'x-request-id': outcome.requestId, 'content-type': PROBLEM_TYPE, 'content-length': Buffer.byteLength(outcome.body) });
       response.end(outcome.body);
     }
   };
@@ -239,7 +256,7 @@ export function buildStamper(options: StamperOptions | (Pick<StamperOptions, 'lo
   const stamp = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
     const outcome = core.stamp(request.method, request.raw.url ?? '/', request.headers);
     if (outcome.status === 200) return reply.code(200).header('x-stella-provenance', outcome.provenance).send('');
-    return reply.code(403).header('x-stella-provenance', '').type(PROBLEM_TYPE).send(outcome.body);
+    return reply.code(403).header('x-stella-provenance', '').header('x-request-id', outcome.requestId).type(PROBLEM_TYPE).send(outcome.body);
   };
   app.all(STAMPER_PATH, stamp);
   app.all(`${STAMPER_PATH}/*`, stamp);

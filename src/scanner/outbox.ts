@@ -110,6 +110,8 @@ export interface PruneResult {
 /** Counts per state and the most recent errors, for `scanner status`. */
 export interface OutboxSummary {
   counts: Record<OutboxState, number>;
+  /** When the oldest pending item was accepted (Unix ms), or null when none is pending: the worker's backlog age. */
+  oldestPendingMs: number | null;
   size: OutboxSize;
   lastErrors: { id: number; scanId: string; name: string; state: OutboxState; attempts: number; code: string; message: string | null; status: number | null }[];
 }
@@ -308,8 +310,10 @@ export class Outbox {
       .prepare(`SELECT id, scan_id, name, state, attempts, last_error_code, last_error_message, last_status FROM items
                 WHERE last_error_code IS NOT NULL ORDER BY id DESC LIMIT ?`)
       .all(lastErrors) as Pick<Row, 'id' | 'scan_id' | 'name' | 'state' | 'attempts' | 'last_error_code' | 'last_error_message' | 'last_status'>[];
+    const oldest = this.db.prepare("SELECT MIN(enqueued_ms) AS ms FROM items WHERE state = 'pending'").get() as { ms: number | null };
     return {
       counts,
+      oldestPendingMs: oldest.ms,
       size: { fileBytes: sizeOf(this.file), walBytes: sizeOf(`${this.file}-wal`), artifactBytes, prunedItems },
       lastErrors: rows.map((r) => ({
         id: r.id, scanId: r.scan_id, name: r.name, state: r.state, attempts: r.attempts,

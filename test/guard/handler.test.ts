@@ -186,4 +186,20 @@ describe('the guard handler', () => {
     const live = await fetch(`${base}/healthz/live`);
     assert.deepEqual(await live.json(), { service: SERVICE, status: 'live' });
   });
+  it('keeps a usable X-Request-Id, replaces an unusable one, echoes it and forwards it to the service (docs/operations/running.md#the-request-id)', async () => {
+    const put = (): BuiltRequest => buildRequest(topology, keys, { method: 'PUT', url: '/v2/team/app/blobs/uploads/abc?digest=sha256:01', body: randomBytes(64) });
+    const kept = await send(put(), { 'x-request-id': 'edge-guard-0001' });
+    assert.equal(kept.status, 201);
+    assert.equal(kept.headers.get('x-request-id'), 'edge-guard-0001');
+    assert.equal(received.at(-1)?.headers['x-request-id'], 'edge-guard-0001');
+
+    const replaced = await send(put(), { 'x-request-id': 'two words' });
+    const id = replaced.headers.get('x-request-id') ?? '';
+    assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    assert.equal(received.at(-1)?.headers['x-request-id'], id, 'the service gets the id the guard logged');
+
+    const refused = await send(put(), { 'x-stella-provenance': '', 'x-request-id': 'edge-guard-0002' });
+    assert.equal(refused.status, 401);
+    assert.equal(refused.headers.get('x-request-id'), 'edge-guard-0002', 'a refusal names its request too');
+  });
 });

@@ -81,3 +81,32 @@ describe('createProvenanceMiddleware on a real Node server', () => {
     assert.equal(handled, before + 1);
   });
 });
+
+describe('createProvenanceMiddleware decision lines', () => {
+  it('carry the request id as reqId, for an acceptance and a refusal alike', async () => {
+    const lines: { level: 'info' | 'warn'; obj: Record<string, unknown>; msg: string }[] = [];
+    const log = { info: (obj: object, msg: string) => lines.push({ level: 'info', obj: obj as Record<string, unknown>, msg }), warn: (obj: object, msg: string) => lines.push({ level: 'warn', obj: obj as Record<string, unknown>, msg }) };
+    const guard = createProvenanceMiddleware({
+      topology,
+      serviceId: SERVICE,
+      hopKeys: keys,
+      now: () => NOW_MS,
+      metrics: { registry: new Registry() },
+      logger: log,
+      requestId: (req) => String(req.headers['x-request-id']),
+      peerIdentity: () => ({ cn: 'gw-internal', fingerprint: 'sha256:', spiffeId: `spiffe://${topology.trustDomain}/gateway/gw-internal` }),
+    });
+    const server = createServer((req, res) => guard(req, res, () => res.end('ok')));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const built = buildRequest(topology, keys);
+      assert.equal((await fetch(`${base}${built.url}`, { method: built.method, headers: { ...built.headers, 'x-request-id': 'rid-accepted' }, body: built.body! })).status, 200);
+      assert.equal((await fetch(`${base}${built.url}`, { method: built.method, headers: { ...built.headers, 'x-stella-provenance': '', 'x-request-id': 'rid-refused' }, body: built.body! })).status, 401);
+      assert.deepEqual(lines.map((l) => [l.level, l.msg, l.obj.reqId]), [['info', 'provenance accepted', 'rid-accepted'], ['warn', 'provenance rejected', 'rid-refused']]);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+      await guard.close();
+    }
+  });
+});

@@ -61,6 +61,19 @@ describe('Outbox', () => {
     box.close();
     assert.deepEqual(summary.counts, { pending: 1, delivered: 1, rejected: 1 });
     assert.deepEqual(summary.lastErrors.map((e) => e.code), ['binding-mismatch', 'SCANNER_UNAVAILABLE']);
+    // The backlog's age starts at the oldest pending item's acceptance (docs/scanner.md#commands).
+    assert.equal(summary.oldestPendingMs, 10_000);
+  });
+
+  it('reports no oldest pending item when nothing is pending', () => {
+    const box = Outbox.open(join(tmp.path, 'idle.db'), { now });
+    clock = 20_000;
+    const a = box.enqueue({ scanId: 's', name: 'a', bytes: Buffer.from('a') }).item;
+    assert.equal(box.summary(0).oldestPendingMs, 20_000);
+    box.markDelivered(a.id, '{"receipt":1}', 201);
+    const summary = box.summary(0);
+    box.close();
+    assert.equal(summary.oldestPendingMs, null);
   });
 
   it('fails with SCANNER_OUTBOX on a file that is not a database', () => {

@@ -10,9 +10,10 @@ import { loadTopology } from '../../topology/load.js';
 import { TopologyError, formatProblems } from '../../topology/errors.js';
 import { isStellaError } from '../../errors/base.js';
 import { startGuard } from '../../guard/server.js';
+import { addObserveOptions, opsOf, type ObserveCliOptions } from '../observe.js';
 
 /** Options of {@link runGuard}. */
-export interface GuardOptions {
+export interface GuardOptions extends ObserveCliOptions {
   topology: string;
   service: string;
   listen?: string;
@@ -20,15 +21,15 @@ export interface GuardOptions {
 
 /** Registers the `guard` command. */
 export function register(program: Command): void {
-  program
+  const command = program
     .command('guard')
     .description('Run the verifying guard in front of a service that cannot verify provenance itself (oci-registry)')
     .requiredOption('--topology <file>', 'topology file (YAML or JSON)')
     .requiredOption('--service <id>', 'the guarded service (oci-registry kind)')
-    .option('--listen <host:port>', "override the service's listen address")
-    .action(async (options: GuardOptions) => {
-      await runGuard(options);
-    });
+    .option('--listen <host:port>', "override the service's listen address");
+  addObserveOptions(command).action(async (options: GuardOptions) => {
+    await runGuard(options);
+  });
 }
 
 /** Starts the guard and resolves once a signal closed it. */
@@ -36,13 +37,14 @@ export async function runGuard(options: GuardOptions): Promise<void> {
   let running;
   try {
     const topology = await loadTopology(options.topology);
-    running = await startGuard({ topology, serviceId: options.service, ...(options.listen ? { listen: options.listen } : {}) });
+    const ops = opsOf(options);
+    running = await startGuard({ topology, serviceId: options.service, logLevel: options.logLevel, ...(ops ? { ops } : {}), ...(options.listen ? { listen: options.listen } : {}) });
   } catch (error) {
     if (error instanceof TopologyError) throw new CliError(`${options.topology}:\n${formatProblems(error.problems)}`, EXIT_USAGE);
     if (isStellaError(error) || error instanceof TypeError) throw new CliError(`${options.service}: ${error.message}`, EXIT_USAGE);
     throw error;
   }
-  process.stderr.write(`guard of ${options.service} listening on ${running.url}\n`);
+  process.stderr.write(`guard of ${options.service} listening on ${running.url}${running.opsUrl ? ` (ops: ${running.opsUrl})` : ''}\n`);
   await new Promise<void>((resolve) => {
     const stop = (): void => {
       process.off('SIGINT', stop);

@@ -23,6 +23,10 @@ import {
   type PkiRole,
 } from '../../pki/index.js';
 import { bootstrapTopology } from '../../deploy/bootstrap.js';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { registerCertificateExpiry } from '../../observe/certificates.js';
+import { startOpsListener, type ReadinessResult } from '../../observe/ops-listener.js';
+import { addObserveOptions, opsOf, type ObserveCliOptions } from '../observe.js';
 import { loadTopology } from '../../topology/load.js';
 
 /** PKI codes that mean the command line or the directory is wrong, not that a check failed. */
@@ -143,25 +147,42 @@ export function register(program: Command): void {
       }),
     );
 
-  group
+  const serve = group
     .command('serve')
     .description('Run the enrollment endpoint over TLS until SIGINT/SIGTERM')
     .requiredOption('--dir <dir>', 'PKI directory')
-    .requiredOption('--listen <host:port>', 'address to listen on, e.g. 127.0.0.1:8600')
-    .action((o: { dir: string; listen: string }) =>
-      run(async () => {
-        const match = /^(.*):(\d{1,5})$/.exec(o.listen);
-        if (!match) throw new CliError(`--listen ${o.listen}: expected HOST:PORT`, EXIT_USAGE);
-        const host = match[1]!.replace(/^\[(.*)\]$/, '$1');
-        const server = await startEnrollmentServer({ dir: o.dir, host, port: Number(match[2]), logger: true });
-        process.stdout.write(`enrollment endpoint on ${server.url}\n`);
-        await new Promise<void>((resolve) => {
-          process.once('SIGINT', resolve);
-          process.once('SIGTERM', resolve);
+    .requiredOption('--listen <host:port>', 'address to listen on, e.g. 127.0.0.1:8600');
+  addObserveOptions(serve).action((o: ObserveCliOptions & { dir: string; listen: string }) =>
+    run(async () => {
+      const match = /^(.*):(\d{1,5})$/.exec(o.listen);
+      if (!match) throw new CliError(`--listen ${o.listen}: expected HOST:PORT`, EXIT_USAGE);
+      const host = match[1]!.replace(/^\[(.*)\]$/, '$1');
+      const ops = opsOf(o);
+      const server = await startEnrollmentServer({ dir: o.dir, host, port: Number(match[2]), logger: { level: o.logLevel ?? 'info' } });
+      let listener = null;
+      if (ops) {
+        // Process metrics and the endpoint's own certificate; ready while that certificate is.
+        const registry = new Registry();
+        collectDefaultMetrics({ register: registry });
+        registerCertificateExpiry(registry, 'pki-serve', () => server.provider.current());
+        const ready = async (): Promise<ReadinessResult> => {
+          const cert = server.provider.ready();
+          return { ready: cert.ready, checks: { certificate: { ok: cert.ready, detail: cert.ready ? 'valid' : (cert.reason ?? 'not ready') } } };
+        };
+        listener = await startOpsListener({ ...ops, part: 'pki-serve', registry, readiness: ready }).catch(async (error: unknown) => {
+          await server.close();
+          throw error;
         });
-        await server.close();
-      }),
-    );
+      }
+      process.stdout.write(`enrollment endpoint on ${server.url}${listener ? ` (ops: ${listener.url})` : ''}\n`);
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      await listener?.close();
+      await server.close();
+    }),
+  );
 
   group
     .command('rollover')

@@ -25,6 +25,9 @@ import { DEFAULT_BACKOFF_BASE_MS, DEFAULT_BACKOFF_CAP_MS } from '../../scanner/b
 import type { BackoffPolicy } from '../../scanner/backoff.js';
 import { DEFAULT_MAX_ATTEMPTS, assertScanId, submitArtifacts } from '../../scanner/submit.js';
 import type { DeliveryEvent } from '../../scanner/worker.js';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { registerWorkerMetrics, startWorkerOps } from '../../scanner/metrics.js';
+import { addObserveOptions, opsOf, type ObserveCliOptions } from '../observe.js';
 
 /** Default outbox of a scanner: `<topology folder>/var/<scanner id>.outbox.db`. */
 export function defaultOutboxPath(topology: ResolvedTopology, scannerId: string): string {
@@ -112,16 +115,25 @@ export function register(program: Command): void {
       }
     });
 
-  common(group.command('run'))
+  addObserveOptions(common(group.command('run'))
     .description('Daemon: move files of <spool>/<scan-id>/ into the outbox and deliver them in the background')
     .requiredOption('--spool <dir>', 'spool folder (created when missing)')
     .option('--poll-interval <duration>', 'how often the spool is swept, e.g. 500ms (default 500ms)', parseDurationMs)
     .option('--retention <duration>', `delivered items keep their bytes this long, e.g. 12h (default ${DEFAULT_RETENTION_MS / 86_400_000}d)`, parseDurationMs)
-    .option('--keep-delivered', 'never prune delivered items')
-    .action(async (o: CommonFlags & { spool: string; pollInterval?: number; retention?: number; keepDelivered?: boolean }) => {
+    .option('--keep-delivered', 'never prune delivered items'))
+    .action(async (o: CommonFlags & ObserveCliOptions & { spool: string; pollInterval?: number; retention?: number; keepDelivered?: boolean }) => {
       await checkSpool(o.spool);
       const { setup, outbox } = await prepare(o);
-      const log = pino({ name: 'stella-scanner', base: { scanner: o.scanner } }, pino.destination({ fd: 2, sync: true }));
+      const log = pino({ name: 'stella-scanner', base: { scanner: o.scanner }, level: o.logLevel ?? 'info' }, pino.destination({ fd: 2, sync: true }));
+      const registry = new Registry();
+      collectDefaultMetrics({ register: registry });
+      const metrics = registerWorkerMetrics(registry, outbox);
+      const options = opsOf(o);
+      const ops = await configurationStep(async () => (options ? startWorkerOps(options, `scanner-${o.scanner}`, registry, outbox) : null)).catch(async (error: unknown) => {
+        outbox.close();
+        await setup.close();
+        throw error;
+      });
       const stop = new AbortController();
       const onSignal = (signal: NodeJS.Signals): void => {
         log.info({ signal }, 'stopping after the attempt in flight');
@@ -130,13 +142,16 @@ export function register(program: Command): void {
       process.once('SIGTERM', onSignal);
       process.once('SIGINT', onSignal);
       const progress = process.stdout.isTTY ? setInterval(() => writeProgress(outbox), 1000) : undefined;
-      log.info({ spool: o.spool, edge: setup.endpoint.origin, certificateSource: setup.certificateSource, receiptVerified: setup.receiptKeyFile !== undefined }, 'scanner worker started');
+      log.info({ spool: o.spool, edge: setup.endpoint.origin, certificateSource: setup.certificateSource, receiptVerified: setup.receiptKeyFile !== undefined, ops: ops?.url ?? null }, 'scanner worker started');
       try {
         await runScanner({
           ...setup, outbox, backoff: backoffOf(o), spoolDir: o.spool, signal: stop.signal, pollIntervalMs: o.pollInterval,
           retentionMs: o.keepDelivered ? null : (o.retention ?? DEFAULT_RETENTION_MS),
           onPrune: (pruned) => log.info({ items: pruned.items, bytes: pruned.bytes }, 'pruned delivered items'),
-          onEvent: (event) => logEvent(log, event),
+          onEvent: (event) => {
+            metrics.record(event);
+            logEvent(log, event);
+          },
           onSweep: (sweep) => {
             for (const a of sweep.accepted) log.info({ scanId: a.scanId, artifact: a.name, item: a.itemId, duplicate: !a.created }, 'accepted');
             for (const i of sweep.invalid) log.warn({ path: i.path, reason: i.reason }, 'moved to .rejected');
@@ -151,6 +166,7 @@ export function register(program: Command): void {
         }
         process.removeListener('SIGTERM', onSignal);
         process.removeListener('SIGINT', onSignal);
+        await ops?.close();
         const { counts } = outbox.summary(0);
         log.info({ counts }, 'scanner worker stopped');
         outbox.close();
@@ -170,6 +186,7 @@ export function register(program: Command): void {
         if (o.json) printJson(summary);
         else {
           process.stdout.write(`${OUTBOX_STATES.map((s) => `${s}: ${summary.counts[s]}`).join('  ')}\n`);
+          if (summary.oldestPendingMs !== null) process.stdout.write(`oldest pending: accepted ${Math.round((Date.now() - summary.oldestPendingMs) / 1000)} s ago\n`);
           process.stdout.write(`${describeSize(summary.size)}\n`);
           if (summary.lastErrors.length > 0) {
             process.stdout.write(`\n${formatTable(

@@ -9,9 +9,10 @@ import { loadTopology } from '../../topology/load.js';
 import { TopologyError, formatProblems } from '../../topology/errors.js';
 import { isStellaError } from '../../errors/base.js';
 import { startService } from '../../services/common/server.js';
+import { addObserveOptions, opsOf, type ObserveCliOptions } from '../observe.js';
 
 /** Options of {@link runServe}. */
-export interface ServeOptions {
+export interface ServeOptions extends ObserveCliOptions {
   topology: string;
   service: string;
   listen?: string;
@@ -19,15 +20,15 @@ export interface ServeOptions {
 
 /** Registers the `serve` command. */
 export function register(program: Command): void {
-  program
+  const command = program
     .command('serve')
     .description('Run the Evidence Locker or the Scanner WebService of a topology (mTLS, provenance middleware)')
     .requiredOption('--topology <file>', 'topology file (YAML or JSON)')
     .requiredOption('--service <id>', 'the service to run (evidence-locker or scanner-webservice kind)')
-    .option('--listen <host:port>', "override the service's listen address")
-    .action(async (options: ServeOptions) => {
-      await runServe(options);
-    });
+    .option('--listen <host:port>', "override the service's listen address");
+  addObserveOptions(command).action(async (options: ServeOptions) => {
+    await runServe(options);
+  });
 }
 
 /** Starts the service and resolves once a signal closed it. */
@@ -35,7 +36,8 @@ export async function runServe(options: ServeOptions): Promise<void> {
   let running;
   try {
     const topology = await loadTopology(options.topology);
-    running = await startService({ topology, serviceId: options.service, ...(options.listen ? { listen: options.listen } : {}) });
+    const ops = opsOf(options);
+    running = await startService({ topology, serviceId: options.service, logLevel: options.logLevel, ...(ops ? { ops } : {}), ...(options.listen ? { listen: options.listen } : {}) });
   } catch (error) {
     if (error instanceof TopologyError) throw new CliError(`${options.topology}:\n${formatProblems(error.problems)}`, EXIT_USAGE);
     // The database is down at start: exit 2 at once rather than retry here; the service manager
@@ -47,7 +49,7 @@ export async function runServe(options: ServeOptions): Promise<void> {
     if (isStellaError(error) || error instanceof TypeError) throw new CliError(`${options.service}: ${error.message}`, EXIT_USAGE);
     throw error;
   }
-  process.stderr.write(`${options.service} listening on ${running.url}\n`);
+  process.stderr.write(`${options.service} listening on ${running.url}${running.opsUrl ? ` (ops: ${running.opsUrl})` : ''}\n`);
   await new Promise<void>((resolve) => {
     const stop = (): void => {
       process.off('SIGINT', stop);

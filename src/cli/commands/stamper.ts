@@ -5,8 +5,9 @@
  * the hop's own certificate — until SIGINT or SIGTERM. Exit 2 for a bad topology, hop, key file or
  * an unsafe socket path.
  */
-import { createServer } from 'node:http';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
+import pino from 'pino';
+import { collectDefaultMetrics } from 'prom-client';
 import { CliError, EXIT_USAGE } from '../output.js';
 import { loadTopology } from '../../topology/load.js';
 import type { ResolvedHop, ResolvedTopology } from '../../topology/resolve.js';
@@ -16,32 +17,35 @@ import { stamperCore } from '../../provenance/stamper.js';
 import { listenStamper, StamperListenError, type StamperListen } from '../../provenance/stamper-listen.js';
 import { splitListen, stamperEndpoint } from '../../gateways/chain.js';
 import { watchRevocationList } from '../../pki/crl.js';
+import { registerCertificateExpiry } from '../../observe/certificates.js';
+import { startOpsListener } from '../../observe/ops-listener.js';
+import { addObserveOptions, opsOf, type ObserveCliOptions } from '../observe.js';
 
 /** Options of {@link runStamper}. */
-export interface StamperCliOptions {
+export interface StamperCliOptions extends ObserveCliOptions {
   topology: string;
   hop: string;
   /** Overrides the topology: mTLS on this `host:port`. */
   listen?: string;
   /** Overrides the topology: this Unix socket. */
   socket?: string;
-  /** Serves `GET /metrics` (the refusal counter) over plain HTTP here, for a scraper. */
+  /** The former name of `--ops-listen` (loopback only). */
   metricsListen?: string;
 }
 
 /** Registers the `stamper` command. */
 export function register(program: Command): void {
-  program
+  const command = program
     .command('stamper')
     .description('Run the forward-auth stamper of a hop that cannot compute the provenance HMAC itself')
     .requiredOption('--topology <file>', 'topology file (YAML or JSON)')
     .requiredOption('--hop <id>', 'the stamping hop this stamper serves')
     .option('--socket <path>', 'override hop.stamp.stamper: listen on this Unix socket (0600 in a 0700 folder)')
     .option('--listen <host:port>', 'override hop.stamp.stamper: listen here with mTLS (keep it on loopback)')
-    .option('--metrics-listen <host:port>', 'serve GET /metrics (stella_stamper_refusals_total) on this loopback address')
-    .action(async (options: StamperCliOptions) => {
-      await runStamper(options);
-    });
+    .addOption(new Option('--metrics-listen <host:port>', 'former name of --ops-listen').hideHelp());
+  addObserveOptions(command).action(async (options: StamperCliOptions) => {
+    await runStamper(options);
+  });
 }
 
 /** Loads everything, listens, and resolves once a signal closed the server. */
@@ -59,6 +63,7 @@ export async function runStamper(options: StamperCliOptions): Promise<void> {
   const hop = topology.hops.find((h) => h.id === options.hop);
   if (!hop || hop.stamp === false) throw new CliError(`hop "${options.hop}" does not exist or does not stamp`, EXIT_USAGE);
   const where = listenOf(topology, hop, options);
+  const opsOption = opsOf(options, options.metricsListen);
 
   let revocation;
   try {
@@ -67,7 +72,10 @@ export async function runStamper(options: StamperCliOptions): Promise<void> {
   } catch (error) {
     throw new CliError(`cannot read the CRL ${topology.pki.crl}: ${(error as Error).message}`, EXIT_USAGE);
   }
-  const core = stamperCore({ topology, hopId: hop.id, keys, revocation });
+  // Decision lines on stderr, one per stamp or refusal, with the gateway's request id.
+  const decisionLog = pino({ name: `stamper-${hop.id}`, level: options.logLevel ?? 'info' }, pino.destination(2));
+  const core = stamperCore({ topology, hopId: hop.id, keys, revocation, decisionLog });
+  collectDefaultMetrics({ register: core.registry });
   let stamper;
   try {
     stamper = await listenStamper(core, where);
@@ -76,24 +84,36 @@ export async function runStamper(options: StamperCliOptions): Promise<void> {
     if (error instanceof StamperListenError) throw new CliError(error.message, EXIT_USAGE);
     throw error;
   }
-  const metrics = options.metricsListen ? createServer((request, response) => {
-    request.resume();
-    if (request.url !== '/metrics') return void response.writeHead(404).end();
-    void core.registry.metrics().then((text) => response.writeHead(200, { 'content-type': core.registry.contentType }).end(text));
-  }) : null;
-  if (metrics && options.metricsListen) {
-    const { host, port } = splitListen(options.metricsListen);
-    await new Promise<void>((resolve) => metrics.listen(port, host.replace(/^\[(.*)\]$/, '$1'), resolve));
+  const provider = stamper.certificates;
+  if (provider) registerCertificateExpiry(core.registry, `stamper-${hop.id}`, () => provider.current());
+  let ops;
+  try {
+    ops = opsOption
+      ? await startOpsListener({
+          ...opsOption,
+          part: `stamper-${hop.id}`,
+          registry: core.registry,
+          // Keys and CRL were loaded before the listener opened; the mTLS form also needs its certificate.
+          readiness: async () => {
+            const cert = provider?.ready() ?? { ready: true, reason: 'none (Unix socket)' };
+            const checks = { keys: { ok: true, detail: `stamping key of ${hop.id} loaded` }, certificate: { ok: cert.ready, detail: cert.ready ? (provider ? 'valid' : 'none needed (Unix socket)') : (cert.reason ?? 'not ready') } };
+            return { ready: cert.ready, checks };
+          },
+        })
+      : null;
+  } catch (error) {
+    revocation.stop();
+    await stamper.close();
+    throw error;
   }
   const at = where.kind === 'unix' ? `unix:${where.socket}` : `${where.host}:${where.port} (mTLS)`;
-  process.stderr.write(`stamper for ${hop.id} (seq ${hop.stampSeq}) listening on ${at}\n`);
+  process.stderr.write(`stamper for ${hop.id} (seq ${hop.stampSeq}) listening on ${at}${ops ? ` (ops: ${ops.url})` : ''}\n`);
   await new Promise<void>((resolve) => {
     const stop = (): void => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
       revocation.stop();
-      metrics?.close();
-      void stamper.close().then(() => resolve());
+      void Promise.all([ops?.close(), stamper.close()]).then(() => resolve());
     };
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);

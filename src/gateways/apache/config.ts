@@ -40,7 +40,7 @@ DefaultRuntimeDir ${quoted(layout.runDir)}
 Mutex file:${layout.runDir} default
 ErrorLog ${quoted(`${layout.logsDir}/error.log`)}
 LogLevel warn
-LogFormat "%h %{SSL_CLIENT_S_DN_CN}x %t \\"%r\\" %>s %b %D %{UNIQUE_ID}e" stella
+LogFormat "%h %{SSL_CLIENT_S_DN_CN}x %t \\"%r\\" %>s %b %D %{UNIQUE_ID}e request_id=\\"%{X-Request-Id}i\\"" stella
 CustomLog ${quoted(`${layout.logsDir}/access.log`)} stella
 # Started as root, the children drop to ${APACHE_RUN_USER}; certificates, keys, the CRL and the rules
 # are all read by the root parent before that, so the children need no access to them.
@@ -162,6 +162,17 @@ ${names.map((name) => `RequestHeader unset ${name} early`).join('\n')}
 ProxyAddHeaders Off`;
 }
 
+/**
+ * The request id (docs/gateways/apache-modsecurity.md#request-id): at the edge mod_unique_id's
+ * UNIQUE_ID replaces whatever the client sent; behind an edge the incoming id is kept, and
+ * UNIQUE_ID set only when none arrived. The access log writes the id forwarded (`request_id=`).
+ */
+function requestIdBlock(topology: ResolvedTopology, hop: ResolvedHop): string {
+  const edge = isEdge(topology, hop);
+  return `# --- Request id: ${edge ? 'this hop is the edge; its own id replaces the client\'s' : 'the id of the hop in front is kept; one is made when none arrived'}.
+RequestHeader ${edge ? 'set' : 'setifempty'} X-Request-Id "%{UNIQUE_ID}e"`;
+}
+
 function wafBlock(layout: ApacheHopLayout): string {
   return `# --- WAF: ModSecurity 2 with the OWASP Core Rule Set, blocking (notes/gateways.md).
 Include ${quoted(layout.modsecurityConf)}
@@ -236,6 +247,7 @@ export function renderApacheConf(topology: ResolvedTopology, hop: ResolvedHop, l
     inboundTlsBlock(topology, hop),
     peerAdmissionBlock(topology, hop),
     edgeStripBlock(topology, hop),
+    requestIdBlock(topology, hop),
     wafBlock(layout),
     healthBlock(hop),
     upstreamBlock(topology, hop, layout),

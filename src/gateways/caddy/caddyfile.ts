@@ -132,6 +132,25 @@ export function stripHeaders(topology: ResolvedTopology, hop: ResolvedHop): stri
 }
 
 /**
+ * The request id (docs/gateways/caddy.md#request-id): the edge replaces whatever the client sent
+ * with `{http.request.uuid}`; a hop behind it keeps the id of the hop in front, or makes one when
+ * none arrived. Set before stamping, so the stamper's decision line carries it too. Caddy's access
+ * log records the request headers as they arrived, so the id forwarded is also set on the answer
+ * (deferred: it replaces the upstream's echo), where the log's `resp_headers` records it — for
+ * Caddy's own refusals too.
+ */
+export function requestIdBlock(topology: ResolvedTopology, hop: ResolvedHop): string {
+  const set = isEdge(topology, hop)
+    ? ['\t\t# Request id: this hop is the edge; its own id replaces the client\'s.', '\t\trequest_header X-Request-Id {http.request.uuid}']
+    : [
+        '\t\t# Request id: the id of the hop in front is kept; one is made when none arrived.',
+        '\t\t@stella_no_request_id not header_regexp X-Request-Id "."',
+        '\t\trequest_header @stella_no_request_id X-Request-Id {http.request.uuid}',
+      ];
+  return [...set, '\t\theader {', '\t\t\tX-Request-Id {http.request.header.X-Request-Id}', '\t\t\tdefer', '\t\t}'].join('\n');
+}
+
+/**
  * Stamping through the hop's forward-auth stamper, told the method, path and certificate by Caddy
  * only ({@link STAMPER_SPOOFABLE_HEADERS}). The stamper answers 200 with the complete new
  * `X-Stella-Provenance` (it chains to the incoming one, which it receives with the request's
@@ -204,7 +223,7 @@ export function upstreamBlock(topology: ResolvedTopology, hop: ResolvedHop): str
 export function renderCaddyfile(topology: ResolvedTopology, hop: ResolvedHop, hopDir: string): string {
   const { host, port } = splitListen(hop.listen);
   const maxBody = hop.limits?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-  const route = [peerCheck(topology, hop), healthResponse(hop), stripHeaders(topology, hop), stampBlock(topology, hop), upstreamBlock(topology, hop)]
+  const route = [peerCheck(topology, hop), healthResponse(hop), stripHeaders(topology, hop), requestIdBlock(topology, hop), stampBlock(topology, hop), upstreamBlock(topology, hop)]
     .filter((block) => block !== '')
     .join('\n\n');
   return `# Caddy hop "${hop.id}" of topology "${topology.name}" — rendered by stella-gateway; do not edit by hand.

@@ -34,8 +34,8 @@ export const STAMPER_TIMEOUT = '2s';
 /** Idle connections to the stamper are dropped by Envoy before the stamper's own 75 s keep-alive. */
 export const STAMPER_IDLE_TIMEOUT = '60s';
 
-/** Headers the stamper reads (docs/CONVENTIONS.md "The stamper contract"), lower-case as Envoy sees them. */
-export const STAMPER_REQUEST_HEADERS = ['x-stella-scan-id', 'content-digest', 'x-stella-provenance', 'x-forwarded-client-cert'] as const;
+/** Headers the stamper reads (docs/CONVENTIONS.md "The stamper contract") and the request id it logs, lower-case as Envoy sees them. */
+export const STAMPER_REQUEST_HEADERS = ['x-stella-scan-id', 'content-digest', 'x-stella-provenance', 'x-forwarded-client-cert', 'x-request-id'] as const;
 
 type Json = Record<string, unknown>;
 
@@ -72,8 +72,10 @@ export function envoyBootstrap(topology: ResolvedTopology, hop: ResolvedHop): Js
   // X-Forwarded-Client-Cert is left to forward_client_cert_details (SANITIZE*), which drops the
   // client's copy itself: the API does not pin whether early mutations run before or after Envoy
   // sets XFCC, and removing the verified one would blind the stamper.
+  // docs/gateways/envoy.md#request-id: the edge drops the client's X-Request-Id too, so Envoy
+  // generates its own (generate_request_id); a hop behind it keeps the one that arrived.
   const earlyRemove = edge
-    ? [...RULE_ONE_HEADERS, ...topology.headers.strip].map((h) => h.toLowerCase()).filter((h) => h !== 'x-forwarded-client-cert')
+    ? [...RULE_ONE_HEADERS, ...topology.headers.strip, 'x-request-id'].map((h) => h.toLowerCase()).filter((h) => h !== 'x-forwarded-client-cert')
     : [];
 
   const httpFilters: Json[] = [];
@@ -115,6 +117,9 @@ export function envoyBootstrap(topology: ResolvedTopology, hop: ResolvedHop): Js
     // drops any client-sent XFCC first.
     forward_client_cert_details: stamp ? 'SANITIZE_SET' : 'SANITIZE',
     ...(stamp ? { set_current_client_cert_details: { cert: true, uri: true, subject: true } } : {}),
+    // Made when absent, kept when present (the edge removed the client's); the stdout access log's
+    // default format prints it ("%REQ(X-REQUEST-ID)%").
+    generate_request_id: true,
     request_headers_timeout: '10s',
     stream_idle_timeout: '300s',
     common_http_protocol_options: { idle_timeout: '60s', headers_with_underscores_action: 'REJECT_REQUEST' },

@@ -97,6 +97,20 @@ function stripRules(facts: HopFacts): string[] {
 }
 
 /**
+ * The request id (docs/gateways/haproxy.md#request-id): the edge replaces whatever the client sent
+ * with a fresh UUID; a hop behind it keeps the id of the hop in front, or makes one when none
+ * arrived. The value is captured (slot 0) right after, so every log line has it, refusals included.
+ */
+function requestIdRules(facts: HopFacts): string[] {
+  const set = '    http-request set-header X-Request-Id %[uuid(4)]';
+  return [facts.isEdge ? set : `${set} unless { req.fhdr(x-request-id) -m found }`, '    http-request capture req.fhdr(x-request-id) len 128'];
+}
+
+/** HAProxy 2.6's `option httplog` format with the request id (capture slot 0) in place of `%hr`. */
+export const HAPROXY_LOG_FORMAT =
+  '"%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %CC %CS %tsc %ac/%fc/%bc/%sc/%rc %sq/%bq request_id=%{+Q}[capture.req.hdr(0)] %{+Q}r"';
+
+/**
  * Only the expected peers (docs/gateways/haproxy.md "Peers"): their CN, and the role the topology
  * puts there — `scanner` at the edge, `gateway` behind it — as the subject's one OU. HAProxy 2.6
  * has no SAN fetch (notes); the PKI keeps the OU equal to the SPIFFE role
@@ -183,7 +197,9 @@ export function frontendSection(facts: HopFacts, hopDir: string): string {
   return [
     `frontend ${facts.hop.id}`,
     bindLine(facts, hopDir),
+    `    log-format ${HAPROXY_LOG_FORMAT}`,
     ...stripRules(facts),
+    ...requestIdRules(facts),
     ...admissionRules(facts),
     ...healthRules(facts),
     ...limitRules(facts),

@@ -35,12 +35,29 @@ export function mainContext(facts: HopFacts, paths: NginxPaths): string {
   return lines.join('\n');
 }
 
+/**
+ * The request id (docs/gateways/nginx.md#request-id): the edge replaces whatever the client sent
+ * with its own `$request_id` (32 hex characters); a hop behind it keeps the id of the hop in front,
+ * or makes one when none arrived. Logged in every access line as `request_id="…"`.
+ */
+function requestIdMap(facts: HopFacts): string {
+  if (facts.isEdge) return ['    map $request_id $stella_request_id {', '        default $request_id;', '    }'].join('\n');
+  return ['    map $http_x_request_id $stella_request_id {', '        default $http_x_request_id;', '        "" $request_id;', '    }'].join('\n');
+}
+
+/** NGINX's `combined` format plus the peer's subject and the request id. */
+export const NGINX_LOG_FORMAT =
+  'log_format stella \'$remote_addr - [$time_local] "$request" $status $body_bytes_sent \'\n' +
+  '        \'peer="$ssl_client_s_dn" request_id="$stella_request_id" request_time=$request_time\';';
+
 /** Logs, temp folders in the hop folder, and never spooling bodies to disk (workers may lack access). */
 function httpBasics(facts: HopFacts, paths: NginxPaths): string {
   const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']
     .map((kind) => `    ${kind}_temp_path ${nginxPath(`${paths.hopDir}/${kind}_temp`)};`);
   return [
-    `    access_log ${nginxPath(`${paths.hopDir}/access.log`)};`,
+    requestIdMap(facts),
+    `    ${NGINX_LOG_FORMAT}`,
+    `    access_log ${nginxPath(`${paths.hopDir}/access.log`)} stella;`,
     ...temp,
     '    server_tokens off;',
     '    default_type application/octet-stream;',
@@ -171,6 +188,7 @@ function forwardLocation(facts: HopFacts, paths: NginxPaths): string {
   lines.push(
     `            proxy_set_header X-Stella-Provenance ${provenanceHeader(facts)};`,
     `            proxy_set_header ${STAMPER_CERT_HEADER} "";`,
+    '            proxy_set_header X-Request-Id $stella_request_id;',
     `            proxy_set_header Host ${facts.next.serverName};`,
     '            proxy_set_header Connection "";',
     '            proxy_pass https://stella_next;',

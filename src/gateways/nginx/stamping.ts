@@ -83,6 +83,7 @@ export function stamperLocation(facts: HopFacts, paths: NginxPaths): string {
     '            proxy_set_header X-Original-URI $request_uri;',
     '            proxy_set_header X-Stella-Client-Cert $ssl_client_escaped_cert;',
     `            proxy_set_header X-Stella-Provenance ${incoming};`,
+    '            proxy_set_header X-Request-Id $stella_request_id;',
     // Keep-alive toward the upstream needs HTTP/1.1 and no "Connection: close" (NGINX's default).
     '            proxy_http_version 1.1;',
     '            proxy_set_header Connection "";',

@@ -21,7 +21,8 @@ export interface EnrollmentServerOptions {
   /** Extra DNS names for the server certificate (always includes `localhost` and the name above). */
   dns?: string[];
   clock?: () => Date;
-  logger?: boolean;
+  /** Fastify logging: off by default; `{ level }` logs at that pino level (`--log-level`). */
+  logger?: boolean | { level: string };
 }
 
 /** A running enrollment server. */

@@ -15,6 +15,7 @@ import { accessPolicy, type AccessPolicy } from './access.js';
 import { installProblemHandlers } from './errors.js';
 import { installHealth, storeCheck, type ReadinessCheck } from './health.js';
 import { installMetrics, type ServiceMetrics } from './metrics.js';
+import { REQUEST_ID_HEADER, requestIdOf } from '../../observe/request-id.js';
 
 /** How long `close()` waits for in-flight requests before it cuts connections. */
 export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
@@ -62,6 +63,13 @@ export function routesOf(app: FastifyInstance): readonly RegisteredRoute[] {
   return routeTables.get(app) ?? [];
 }
 
+const readinessTables = new WeakMap<FastifyInstance, readonly ReadinessCheck[]>();
+
+/** The checks behind a service app's `/healthz/ready` (the ops listener's `/readyz` runs the same). */
+export function readinessOf(app: FastifyInstance): readonly ReadinessCheck[] {
+  return readinessTables.get(app) ?? [];
+}
+
 /** Builds the shared part. @throws TypeError when the service id is not in the topology. */
 export async function createServiceBase(options: ServiceAppOptions, kind: ResolvedService['kind']): Promise<ServiceBase> {
   const service = options.topology.services.find((s) => s.id === options.serviceId);
@@ -81,7 +89,15 @@ export async function createServiceBase(options: ServiceAppOptions, kind: Resolv
     forceCloseConnections: 'idle',
     return503OnClosing: true,
     ajv: { customOptions: { removeAdditional: false, allErrors: false } },
+    // docs/operations/running.md#the-request-id: the gateway's X-Request-Id when sane, else a new
+    // one; it is the `reqId` of every log line of the request, decisions included.
+    requestIdHeader: false,
+    genReqId: (request) => requestIdOf(request.headers),
   }) as unknown as FastifyInstance;
+  // Echoed on every answer, refusals included, so a caller can quote it.
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header(REQUEST_ID_HEADER, request.id);
+  });
 
   const routes: RegisteredRoute[] = [];
   routeTables.set(app, routes);
@@ -99,7 +115,9 @@ export async function createServiceBase(options: ServiceAppOptions, kind: Resolv
     serviceId: service.id,
     metrics: { registry: metrics.registry },
   });
-  installHealth(app, { service: service.id, checks: [storeCheck(options.store), ...(options.readiness ?? [])], access });
+  const checks = [storeCheck(options.store), ...(options.readiness ?? [])];
+  readinessTables.set(app, checks);
+  installHealth(app, { service: service.id, checks, access });
   if (options.closeStore ?? true) app.addHook('onClose', async () => options.store.close());
   return { app, service, access, metrics, now };
 }

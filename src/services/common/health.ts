@@ -49,17 +49,24 @@ export function staticCheck(name: string, detail: string): ReadinessCheck {
   return { name, check: async () => ({ ok: true, detail }) };
 }
 
+/** Runs every check; ready when all pass. Shared by `/healthz/ready` and the ops listener's `/readyz`. */
+export async function runReadiness(checks: readonly ReadinessCheck[]): Promise<{ ready: boolean; checks: Record<string, { ok: boolean; detail: string }>; failed: string[] }> {
+  const results = await Promise.all(checks.map(async (c) => ({ name: c.name, ...(await c.check()) })));
+  return {
+    ready: results.every((r) => r.ok),
+    checks: Object.fromEntries(results.map((r) => [r.name, { ok: r.ok, detail: r.detail }])),
+    failed: results.filter((r) => !r.ok).map((r) => `${r.name}: ${r.detail}`),
+  };
+}
+
 /** Registers the three probes. `service` is the id the answers name. */
 export function installHealth(app: FastifyInstance, options: { service: string; checks: readonly ReadinessCheck[]; access: AccessPolicy }): void {
   app.get('/healthz/live', { config: { provenance: false } }, async () => ({ service: options.service, status: 'live' }));
 
   app.get('/healthz/ready', { config: { provenance: false } }, async (request, reply) => {
     options.access.requireOps(options.access.peerOf(request)?.spiffeId ?? null, 'GET /healthz/ready', { direct: true });
-    const results = await Promise.all(options.checks.map(async (c) => ({ name: c.name, ...(await c.check()) })));
-    const ready = results.every((r) => r.ok);
-    const checks = Object.fromEntries(results.map((r) => [r.name, { ok: r.ok, detail: r.detail }]));
+    const { ready, checks, failed } = await runReadiness(options.checks);
     if (!ready) {
-      const failed = results.filter((r) => !r.ok).map((r) => `${r.name}: ${r.detail}`);
       return sendProblem(reply, { ...problemFor('not-ready', failed.join('; ')), checks } as ReturnType<typeof problemFor>);
     }
     return { service: options.service, status: 'ready', checks };

@@ -14,6 +14,11 @@ import { buildWebServiceApp } from '../webservice/app.js';
 import { certificateCheck } from './health.js';
 import { GUARDED_SERVICE_KINDS } from '../../topology/schema.js';
 import { loadServiceRuntime, serviceCertificateProvider, ServiceConfigError } from './runtime.js';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { registerCertificateExpiry } from '../../observe/certificates.js';
+import { parseOpsListen, startOpsListener, type OpsListener } from '../../observe/ops-listener.js';
+import { readinessOf } from './app.js';
+import { runReadiness } from './health.js';
 
 /** Options of {@link startService}. */
 export interface StartServiceOptions {
@@ -22,6 +27,10 @@ export interface StartServiceOptions {
   /** `host:port`; default the service's `listen`. Port 0 picks a free port (tests). */
   listen?: string;
   logger?: FastifyBaseLogger | boolean;
+  /** pino level of the default logger (`--log-level`); default `info`. Ignored when `logger` is given. */
+  logLevel?: string;
+  /** Also serve `/livez`, `/readyz`, `/metrics` over plain HTTP here (docs/operations/running.md#the-ops-listener). */
+  ops?: { listen: string; allowPublic?: boolean };
   env?: Readonly<Record<string, string | undefined>>;
 }
 
@@ -30,6 +39,8 @@ export interface RunningService {
   app: FastifyInstance;
   /** `https://host:port` actually bound. */
   url: string;
+  /** `http://host:port` of the ops listener, when one was asked for. */
+  opsUrl: string | null;
   /** Stops accepting, finishes in-flight requests, closes the store and the certificate watcher. */
   close(): Promise<void>;
 }
@@ -50,6 +61,7 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
   if (kind && GUARDED_SERVICE_KINDS.has(kind)) throw new ServiceConfigError(`services.${options.serviceId} is an ${kind}: a third-party program behind \`stella-gateway guard\`, not a service \`serve\` runs`);
   // Before anything opens: a bad address must not leave a store or a watcher behind.
   const override = options.listen === undefined ? undefined : parseListen(options.listen);
+  if (options.ops) parseOpsListen(options.ops.listen, options.ops.allowPublic);
   const runtime = await loadServiceRuntime(topology, options.serviceId, options.env);
   const { service } = runtime;
   const provider = serviceCertificateProvider(topology, service);
@@ -60,11 +72,16 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
     await runtime.replayCache.close();
     throw error;
   }
+  // One registry for the mTLS /metrics and the ops listener: process, certificates, requests, decisions.
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  registerCertificateExpiry(registry, service.id, () => provider.current());
   const common = {
     topology,
     serviceId: service.id,
     store: runtime.store,
-    logger: options.logger ?? { level: 'info' },
+    registry,
+    logger: options.logger ?? { level: options.logLevel ?? 'info' },
     readiness: [certificateCheck(() => provider.ready())],
     // requestCert + rejectUnauthorized: no client certificate from the trusted CA, no handshake.
     https: { ...createMtlsSecureContextOptions(provider.current()), requestCert: true, rejectUnauthorized: true },
@@ -91,12 +108,25 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
     await app.close();
     throw error;
   }
+  let ops: OpsListener | null = null;
+  if (options.ops) {
+    try {
+      ops = await startOpsListener({ ...options.ops, part: service.id, registry, readiness: () => runReadiness(readinessOf(app)) });
+    } catch (error) {
+      detach();
+      provider.stop();
+      await app.close();
+      throw error;
+    }
+  }
   const address = app.server.address();
   const bound = typeof address === 'object' && address ? address.port : port;
   return {
     app,
     url: `https://${host.includes(':') ? `[${host}]` : host}:${bound}`,
+    opsUrl: ops?.url ?? null,
     async close() {
+      await ops?.close();
       detach();
       provider.stop();
       await app.close();

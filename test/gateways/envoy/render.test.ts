@@ -49,7 +49,7 @@ describe('renderEnvoyHop at the edge', () => {
 
   it('removes the rule-1 headers and headers.strip before any filter runs', () => {
     const early = (hcm(bootstrap).early_header_mutation_extensions as { typed_config: { mutations: { remove: string }[] } }[])[0]!;
-    assert.deepEqual(early.typed_config.mutations.map((m) => m.remove), ['x-stella-provenance', 'client-cert', 'client-cert-chain', 'x-debug-user']);
+    assert.deepEqual(early.typed_config.mutations.map((m) => m.remove), ['x-stella-provenance', 'client-cert', 'client-cert-chain', 'x-debug-user', 'x-request-id']);
     // The client's X-Forwarded-Client-Cert is dropped by SANITIZE_SET, which then sets the verified one.
     assert.equal(hcm(bootstrap).forward_client_cert_details, 'SANITIZE_SET');
     assert.deepEqual(hcm(bootstrap).set_current_client_cert_details, { cert: true, uri: true, subject: true });
@@ -101,6 +101,19 @@ describe('renderEnvoyHop at the edge', () => {
 });
 
 describe('renderEnvoyHop behind other hops', () => {
+  it('makes a request id only when none arrived, keeps the edge\'s, and hands it to the stamper (docs/gateways/envoy.md#request-id)', () => {
+    const edge = render(resolve(internalEnvoy), 'gw-edge');
+    const inner = render(resolve(internalEnvoy), 'gw-internal');
+    for (const bootstrap of [edge, inner]) {
+      assert.equal(hcm(bootstrap).generate_request_id, true);
+      const authz = (hcm(bootstrap).http_filters as { name: string; typed_config: { allowed_headers: { patterns: { exact: string }[] } } }[]).find((f) => f.name === 'envoy.filters.http.ext_authz')!;
+      assert.ok(authz.typed_config.allowed_headers.patterns.some((p) => p.exact === 'x-request-id'));
+    }
+    const removedAt = (b: Tree): string[] => ((hcm(b).early_header_mutation_extensions as { typed_config: { mutations: { remove: string }[] } }[] | undefined) ?? []).flatMap((e) => e.typed_config.mutations.map((m) => m.remove));
+    assert.ok(removedAt(edge).includes('x-request-id'), 'the edge drops the client copy');
+    assert.ok(!removedAt(inner).includes('x-request-id'), 'behind the edge the incoming id is kept');
+  });
+
   it('admits only the hop before it, keeps the incoming provenance and forwards to the service', () => {
     const bootstrap = render(resolve(internalEnvoy), 'gw-internal');
     const validation = (downstreamTls(bootstrap).common_tls_context as Tree).validation_context as Tree;
