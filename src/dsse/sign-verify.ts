@@ -5,7 +5,7 @@ import type { Algorithm } from './algorithms.js';
 import type { Envelope } from './envelope.js';
 import { DsseError } from './errors.js';
 import { allocatePae, paeHeader, paeOfPayload } from './pae.js';
-import type { Signer, Verifier } from './signers.js';
+import { localSignParts, localVerify, type Signer, type Verifier } from './signers.js';
 
 /** Options of {@link verifyEnvelope}. */
 export interface VerifyOptions {
@@ -52,7 +52,14 @@ export async function signEnvelope(payloadType: string, payload: Uint8Array, sig
   if (!(payload instanceof Uint8Array)) throw new TypeError('payload must be a Uint8Array');
   if (signers.every((s) => typeof s.signParts === 'function')) {
     const head = paeHeader(payloadType, payload.byteLength);
-    const signatures = signers.length === 1 ? [await signOne(signers[0]!, (s) => s.signParts!(head, payload))] : await signAll(signers, (s) => s.signParts!(head, payload));
+    let signatures: Envelope['signatures'];
+    if (signers.length === 1) {
+      // Awaited only when it is a promise: a local HMAC signer costs no extra microtask.
+      const one = signOne(signers[0]!, head, payload);
+      signatures = [one instanceof Promise ? await one : one];
+    } else {
+      signatures = await signAll(signers, (s) => s.signParts!(head, payload));
+    }
     return { payloadType, payload: Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength), signatures };
   }
   const { pae: encoded, payload: signed } = allocatePae(payloadType, payload.byteLength);
@@ -61,9 +68,14 @@ export async function signEnvelope(payloadType: string, payload: Uint8Array, sig
   return { payloadType, payload: signed, signatures: await signAll(signers, (s) => s.sign(encoded)) };
 }
 
-/** One signer's entry; awaited by the caller, so a single signer costs one promise, not a Promise.all. */
-async function signOne(signer: Signer, sign: (s: Signer) => Promise<Buffer>): Promise<Envelope['signatures'][number]> {
-  return { keyid: signer.keyid, sig: await sign(signer) };
+/**
+ * One signer's entry over the PAE in parts; awaited by the caller, so a single signer costs one
+ * promise, not a Promise.all. An HMAC signer made here signs synchronously (signers.ts).
+ */
+function signOne(signer: Signer, head: Buffer, payload: Uint8Array): Envelope['signatures'][number] | Promise<Envelope['signatures'][number]> {
+  const local = localSignParts(signer);
+  if (local !== undefined) return { keyid: signer.keyid, sig: local(head, payload) };
+  return (async () => ({ keyid: signer.keyid, sig: await signer.signParts!(head, payload) }))();
 }
 
 /** Every signer's signature, in order. */
@@ -101,7 +113,8 @@ export async function verifyEnvelope(env: Envelope, options: VerifyOptions): Pro
     for (const verifier of candidates(verifiers, signature.keyid)) {
       // A key already accepted cannot count twice, so it is not tried again.
       if (accepted.has(verifier.keyId)) continue;
-      if (await verifier.verify(encoded, signature.sig)) {
+      const local = localVerify(verifier);
+      if (local !== undefined ? local(encoded, signature.sig) : await verifier.verify(encoded, signature.sig)) {
         accepted.set(verifier.keyId, { keyid: verifier.keyid, keyId: verifier.keyId, algorithm: verifier.algorithm });
         break;
       }

@@ -7,7 +7,7 @@ import type { ResolvedService, ResolvedTopology } from '../topology/resolve.js';
 import { expectedPeerId, stampingHops } from '../topology/resolve.js';
 import { macToBase64 } from './codec.js';
 import type { HopKeyring } from './keys.js';
-import { computeMac, macEquals, macInput, recordMacFields } from './mac.js';
+import { computeMac, computeMacBase64, macEquals, macInput, recordMacInput, requestMacPart } from './mac.js';
 import { ProvenanceError } from './problems.js';
 import type { HopRecord, RequestFacts } from './record.js';
 
@@ -43,8 +43,8 @@ export interface ChainContext {
  */
 export function verifyChain(records: readonly HopRecord[], ctx: ChainContext): VerifiedHop[] {
   checkTopology(records, ctx);
-  checkMacs(records, ctx);
-  return checkTimes(records, ctx);
+  const macs = checkMacs(records, ctx);
+  return checkTimes(records, macs, ctx);
 }
 
 function checkTopology(records: readonly HopRecord[], { topology, service }: ChainContext): void {
@@ -67,24 +67,32 @@ function checkTopology(records: readonly HopRecord[], { topology, service }: Cha
   });
 }
 
-function checkMacs(records: readonly HopRecord[], { keys, request }: ChainContext): void {
+/** Verifies every MAC in chain order; returns each record's MAC in standard padded base64. */
+function checkMacs(records: readonly HopRecord[], { keys, request }: ChainContext): string[] {
+  // The request's part of the MAC input is the same for every record (docs/provenance.md#3-the-mac).
+  const requestPart = requestMacPart(request);
+  const macs: string[] = [];
   let previous: string | null = null;
   for (const record of records) {
     const key = keys.get(record.hop)?.get(record.kid);
     // An unknown or retired kid is a forgery from the receiver's point of view: same code, so a
     // prober learns nothing about which kids exist.
     if (!key) throw new ProvenanceError('provenance-tampered', `${record.hop}: no current key "${record.kid}"`);
-    const expected = computeMac(key, macInput(recordMacFields(record, request, previous)));
-    if (!macEquals(expected, record.mac)) throw new ProvenanceError('provenance-tampered', `${record.hop}: MAC does not verify`);
-    previous = macToBase64(record.mac);
+    // Computed as base64: once it equals the record's MAC (compared as bytes, in constant time) it
+    // is also that MAC's text, which the next record's input and the verified hop need.
+    const expected = computeMacBase64(key, recordMacInput(record, requestPart, previous));
+    if (!macEquals(Buffer.from(expected, 'base64'), record.mac)) throw new ProvenanceError('provenance-tampered', `${record.hop}: MAC does not verify`);
+    previous = expected;
+    macs.push(expected);
   }
+  return macs;
 }
 
-function checkTimes(records: readonly HopRecord[], { topology, now }: ChainContext): VerifiedHop[] {
+function checkTimes(records: readonly HopRecord[], macs: readonly string[], { topology, now }: ChainContext): VerifiedHop[] {
   const { clockSkewSeconds, maxAgeSeconds } = topology.provenance;
   const nowSeconds = Math.floor(now / 1000);
   let previousTs = -Infinity;
-  return records.map((r) => {
+  return records.map((r, i) => {
     const ageSeconds = nowSeconds - r.ts;
     if (ageSeconds < -clockSkewSeconds) throw new ProvenanceError('provenance-stale', `${r.hop}: ts is ${-ageSeconds} s in the future`);
     if (ageSeconds > maxAgeSeconds + clockSkewSeconds) throw new ProvenanceError('provenance-stale', `${r.hop}: ts is ${ageSeconds} s old`);
@@ -94,7 +102,7 @@ function checkTimes(records: readonly HopRecord[], { topology, now }: ChainConte
       throw new ProvenanceError('provenance-stale', `${r.hop}: ts is ${previousTs - r.ts} s before the previous record's, more than the ${clockSkewSeconds} s skew`);
     }
     previousTs = r.ts;
-    return { id: r.hop, seq: r.seq, ts: r.ts, ageSeconds, nonce: r.nonce, peer: r.peer, peerId: r.peerId, kid: r.kid, mac: macToBase64(r.mac), result: 'verified' };
+    return { id: r.hop, seq: r.seq, ts: r.ts, ageSeconds, nonce: r.nonce, peer: r.peer, peerId: r.peerId, kid: r.kid, mac: macs[i]!, result: 'verified' };
   });
 }
 

@@ -125,6 +125,22 @@ describe('signEnvelope and verifyEnvelope', () => {
     );
   });
 
+  it('runs the methods of a wrapped HMAC signer or verifier, not the synchronous HMAC of the object it copied', async () => {
+    const key = keyOf('hmac-sha256');
+    const genuine = createSigner(key.signing);
+    const body = Buffer.from('wrapped');
+    const expected = (await signEnvelope('t', body, [genuine])).signatures[0]!.sig;
+    // A caller's wrapper (a KMS proxy, an audit hook) overrides signParts: its answer must count.
+    const wrapped = { ...genuine, signParts: async () => Buffer.alloc(32, 7) };
+    assert.deepEqual((await signEnvelope('t', body, [wrapped])).signatures[0]!.sig, Buffer.alloc(32, 7));
+    const env = await signEnvelope('t', body, [genuine]);
+    assert.deepEqual(env.signatures[0]!.sig, expected);
+    const verifier = createVerifier(key.verifying);
+    const refusing = { ...verifier, verify: async () => false };
+    assert.equal(await codeOf(() => verifyEnvelope(env, { payloadType: 't', verifiers: [refusing] })), 'DSSE_THRESHOLD_NOT_MET');
+    assert.equal((await verifyEnvelope(env, { payloadType: 't', verifiers: [verifier] })).accepted.length, 1);
+  });
+
   it('refuses a payload type with a lone surrogate on the two-part path too', async () => {
     await assert.rejects(signEnvelope('a\uD800', Buffer.from('x'), [createSigner(keyOf('hmac-sha256').signing)]), TypeError);
   });
