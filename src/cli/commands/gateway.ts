@@ -13,7 +13,7 @@ import type { Command } from 'commander';
 import { RENDER_INDEX_FILE, renderTopology } from '../../gateways/index.js';
 import { checkHop, startHop, type HopCheckResult } from '../../gateways/runtime.js';
 import { superviseGateway, trustFilesOf } from '../../gateways/supervise.js';
-import { checkEnvoyConfig } from '../../gateways/envoy/index.js';
+import { EnvoyCheckUnavailableError, loadEnvoyCheck } from '../../gateways/envoy/index.js';
 import { writeRenderedFiles } from '../../gateways/write.js';
 import { TopologyError, formatProblems } from '../../topology/errors.js';
 import { loadTopology, formatOf, nodeFileProbe } from '../../topology/load.js';
@@ -55,8 +55,14 @@ export async function renderGateways(options: RenderGatewaysOptions): Promise<Re
   const topologyFile = options.baseDir === undefined ? resolve(options.topology) : join(resolve(options.baseDir), basename(options.topology));
   const written = await writeRenderedFiles(out, renderTopology(topology, { outDir: installDir, topologyFile }));
   const checks: HopCheckResult[] = [];
-  if (options.check) for (const hop of topology.hops) checks.push(await checkHop(hop, join(out, hop.id)));
+  if (options.check) for (const hop of topology.hops) checks.push(await checkHop(hop, join(out, hop.id)).catch(machineProblem));
   return { written, checks };
+}
+
+/** The Envoy check's optional packages are missing: the machine's configuration, exit 2. */
+function machineProblem(error: unknown): never {
+  if (error instanceof EnvoyCheckUnavailableError) throw new CliError(error.message, EXIT_USAGE);
+  throw error;
 }
 
 async function loadForRender(file: string, baseDir: string | undefined, checkFiles: boolean): Promise<ResolvedTopology> {
@@ -169,6 +175,7 @@ export function register(program: Command): void {
       } catch (error) {
         throw new CliError(`${file}: ${(error as Error).message}`, EXIT_USAGE);
       }
+      const checkEnvoyConfig = await loadEnvoyCheck().catch(machineProblem);
       const problems = checkEnvoyConfig(text);
       for (const p of problems) process.stderr.write(`${file}: ${p.path || '(root)'}: ${p.message}\n`);
       if (problems.length > 0) throw new CliError('', EXIT_FAILED);
