@@ -44,6 +44,8 @@ export const COMMAND_EXAMPLES: Readonly<Record<string, readonly string[]>> = {
   'evidence verify': ['evidence verify --db var/evidence-locker.db --topology topology.yaml --hop-keys', 'evidence verify --in export.json --receipt-key keys/receipt.key.pub --key keys/scanner.key.pub --json'],
   'evidence export': ['evidence export --db var/evidence-locker.db --scan scan-1 --out scan-1.json', 'evidence export --db var/evidence-locker.db --sha256 9f86d0…'],
   demo: ['demo', 'demo --topology examples/topology-two-edges.yaml --keep --dir /tmp/stella-demo'],
+  systemd: ['systemd render --topology /etc/stella/topology.yaml --out units'],
+  'systemd render': ['systemd render --topology /etc/stella/topology.yaml --out units', 'systemd render --topology /etc/stella/topology.yaml --out units --exec /usr/local/bin/stella-gateway --user stella-gw'],
   completion: ['completion bash > /etc/bash_completion.d/stella-gateway', 'source <(stella-gateway completion bash)', 'completion zsh > "${fpath[1]}/_stella-gateway"'],
 };
 

@@ -5,7 +5,8 @@
  *
  * `stella-gateway gateway run --topology FILE --hop ID --out DIR [--reload-seconds N]`: renders,
  * runs one hop's program and supervises it: a changed certificate, CA bundle or CRL gets the
- * program's graceful reload within `pki.reloadSeconds` (docs/operations/certificates.md#revocation).
+ * program's graceful reload within `pki.reloadSeconds` (docs/operations/certificates.md#revocation),
+ * and so does SIGHUP, at once.
  */
 import { readFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
@@ -108,7 +109,14 @@ export async function runGateway(options: RunGatewayOptions): Promise<void> {
     intervalMs: reloadSeconds * 1000,
     onReload: (id, error) => process.stderr.write(`${new Date().toISOString()} ${id}: ${error ? `reload failed: ${error.message}` : 'PKI files changed, reloaded'}\n`),
   });
-  process.stderr.write(`${hop.id} (${hop.kind}, pid ${gateway.pid}) on ${hop.listen}; reloads within ${reloadSeconds} s of a PKI change\n`);
+  // SIGHUP (systemd's ExecReload) reloads now, as a PKI change would; without this handler it would end the process.
+  const hangup = (): void =>
+    void gateway.reload().then(
+      () => process.stderr.write(`${new Date().toISOString()} ${hop.id}: SIGHUP, reloaded\n`),
+      (error: Error) => process.stderr.write(`${new Date().toISOString()} ${hop.id}: SIGHUP, reload failed: ${error.message}\n`),
+    );
+  process.on('SIGHUP', hangup);
+  process.stderr.write(`${hop.id} (${hop.kind}, pid ${gateway.pid}) on ${hop.listen}; reloads within ${reloadSeconds} s of a PKI change, or on SIGHUP\n`);
   const until =
     options.until ??
     new Promise<void>((done) => {
@@ -122,6 +130,7 @@ export async function runGateway(options: RunGatewayOptions): Promise<void> {
     });
   const ended = await Promise.race([until.then(() => 'asked' as const), gateway.exited.then(() => 'exited' as const)]);
   supervisor.stop();
+  process.off('SIGHUP', hangup);
   if (ended === 'exited') throw new CliError(`${hop.id}: ${hop.kind} exited with ${await gateway.exited}`, EXIT_FAILED);
   await gateway.stop();
 }
