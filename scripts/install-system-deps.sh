@@ -2,7 +2,9 @@
 # Checks Node.js (>= 20.19) and installs the system programs the gateways, the demo and the tests
 # use, when any is missing: NGINX (+ perl module), HAProxy, Apache + mod_security2 + OWASP CRS,
 # Caddy, PostgreSQL, OpenSSL, python3-securesystemslib for the interop suite, and the OCI registry
-# behind the guard (docker-registry, with skopeo as the tests' independent registry client).
+# behind the guard (docker-registry, with skopeo as the tests' independent registry client), and
+# systemd's analyzer, which checks the rendered units (`systemd-analyze verify` reads unit files; no
+# running systemd is needed).
 # On a machine where it cannot install them (not root, no apt), it fails and prints the exact
 # command to run. It never skips silently.
 set -euo pipefail
@@ -20,7 +22,7 @@ if ! node_ok; then
   exit 1
 fi
 
-PACKAGES=(nginx libnginx-mod-http-perl haproxy apache2 libapache2-mod-security2 modsecurity-crs caddy postgresql openssl ca-certificates python3-securesystemslib docker-registry skopeo)
+PACKAGES=(nginx libnginx-mod-http-perl haproxy apache2 libapache2-mod-security2 modsecurity-crs caddy postgresql openssl ca-certificates python3-securesystemslib docker-registry skopeo systemd)
 
 missing=()
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
@@ -37,6 +39,7 @@ have openssl || missing+=(openssl)
 /usr/bin/python3 -c 'import securesystemslib.signer, cryptography' >/dev/null 2>&1 || missing+=(python3-securesystemslib)
 have docker-registry || missing+=(docker-registry)
 have skopeo || missing+=(skopeo)
+have systemd-analyze || missing+=(systemd)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

@@ -121,3 +121,22 @@ export function useCredentialsDirectory(topology: ResolvedTopology, directory: s
   }
   return moved;
 }
+
+/**
+ * Where the file check reports each secret key the credentials folder does not hold
+ * (`hops[0].stamp.keys[0]`, `scanners[1].signing.keys[0]`, `services[0].receiptKey`): under systemd
+ * those are other parts' keys, which this part neither loads nor may read. `held` is the set of
+ * original paths {@link useCredentialsDirectory} moved.
+ */
+export function keysNotHeld(topology: ResolvedTopology, held: ReadonlyMap<string, string>): string[] {
+  const isHeld = (file: string): boolean => [...held.values()].includes(file);
+  const paths: string[] = [];
+  topology.hops.forEach((hop, i) => {
+    if (hop.stamp !== false) hop.stamp.keys.forEach((k, j) => isHeld(k.file) || paths.push(`hops[${i}].stamp.keys[${j}]`));
+  });
+  topology.scanners.forEach((scanner, i) => scanner.signing.keys.forEach((k, j) => isHeld(k.file) || paths.push(`scanners[${i}].signing.keys[${j}]`)));
+  topology.services.forEach((service, i) => {
+    if (service.receiptKey && !isHeld(service.receiptKey)) paths.push(`services[${i}].receiptKey`);
+  });
+  return paths;
+}

@@ -9,7 +9,7 @@ import { TopologyError } from './errors.js';
 import { MAX_KEY_FILE_BYTES, type FileProbe } from './files-check.js';
 import { checkTopology, parseText, type TopologyFormat } from './parse.js';
 import { resolveTopology, type ResolvedTopology } from './resolve.js';
-import { useCredentialsDirectory } from './credentials.js';
+import { keysNotHeld, useCredentialsDirectory } from './credentials.js';
 
 export { parseTopology, type TopologyFormat } from './parse.js';
 
@@ -88,7 +88,10 @@ export async function loadTopology(file: string, options: LoadTopologyOptions = 
   if (options.checkFiles) {
     const probe: FileProbe = { read: (p) => nodeFileProbe.read(moved.get(resolvePath(baseDir, p)) ?? p) };
     const checked = checkTopology(parsed.value, { files: probe, baseDir });
-    if (!checked.ok) throw new TopologyError('TOPOLOGY_INVALID', checked.problems, { file });
+    // Another part's key is not this part's to read: only the keys it holds are checked.
+    const others = keysNotHeld(resolved, moved);
+    const problems = checked.ok ? [] : checked.problems.filter((p) => !others.some((o) => p.path === o || p.path.startsWith(`${o}.`)));
+    if (problems.length > 0) throw new TopologyError('TOPOLOGY_INVALID', problems, { file });
   }
   return resolved;
 }
