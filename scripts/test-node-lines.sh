@@ -97,7 +97,8 @@ for line in "${lines[@]}"; do
     status=FAILED
     failed+=("$line")
   fi
-  counts=$(grep -E '^# (tests|pass|fail|skipped|cancelled) ' "$log" | tr -d '#' | tr '\n' ' ' || true)
+  # The TAP reporter (Node 22) prints "# pass N", the spec reporter (Node 24) "ℹ pass N".
+  counts=$(grep -E '^(# |ℹ )(tests|pass|fail|skipped|cancelled) ' "$log" | sed -E 's/^(# |ℹ )//' | tr '\n' ' ' || true)
   summary+=("Node.js $version: $status —$counts")
 done
 
