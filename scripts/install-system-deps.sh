@@ -2,7 +2,9 @@
 # Checks Node.js (>= 20.19) and installs the system programs the gateways, the demo and the tests
 # use, when any is missing: NGINX (+ perl module), HAProxy (+ lua-luaossl, lua5.3), Apache + mod_security2 + OWASP CRS,
 # Caddy, PostgreSQL, OpenSSL, python3-securesystemslib for the interop suite, and the OCI registry
-# behind the guard (docker-registry, with skopeo as the tests' independent registry client).
+# behind the guard (docker-registry, with skopeo as the tests' independent registry client), and
+# systemd's analyzer, which checks the rendered units (`systemd-analyze verify` reads unit files; no
+# running systemd is needed).
 # On a machine where it cannot install them (not root, no apt), it fails and prints the exact
 # command to run. It never skips silently.
 set -euo pipefail
@@ -15,12 +17,12 @@ node_ok() {
 }
 if ! node_ok; then
   echo "stella-gateway: Node.js >= 20.19 with npm is required (found: $(node --version 2>/dev/null || echo none))." >&2
-  echo "Debian 12's own nodejs is 18. Install Node.js 20 or 22, for example as root:" >&2
-  echo "  curl -fsSL https://deb.nodesource.com/setup_20.x | bash - && apt-get install -y nodejs" >&2
+  echo "Debian 12's own nodejs is 18. Install Node.js 22 (the LTS line; 20 >= 20.19 also works), for example as root:" >&2
+  echo "  curl -fsSL https://deb.nodesource.com/setup_22.x | bash - && apt-get install -y nodejs" >&2
   exit 1
 fi
 
-PACKAGES=(nginx libnginx-mod-http-perl haproxy lua-luaossl lua5.3 apache2 libapache2-mod-security2 modsecurity-crs caddy postgresql openssl ca-certificates python3-securesystemslib docker-registry skopeo)
+PACKAGES=(nginx libnginx-mod-http-perl haproxy lua-luaossl lua5.3 apache2 libapache2-mod-security2 modsecurity-crs caddy postgresql openssl ca-certificates python3-securesystemslib docker-registry skopeo systemd)
 
 missing=()
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
@@ -41,6 +43,7 @@ have openssl || missing+=(openssl)
 /usr/bin/python3 -c 'import securesystemslib.signer, cryptography' >/dev/null 2>&1 || missing+=(python3-securesystemslib)
 have docker-registry || missing+=(docker-registry)
 have skopeo || missing+=(skopeo)
+have systemd-analyze || missing+=(systemd)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

@@ -8,14 +8,18 @@
 import { Command } from 'commander';
 import { commandGroups } from './commands/index.js';
 import { reportFailure } from './failure.js';
+import { addExamples } from './examples.js';
+import { PACKAGE } from './version.js';
 
 /** Builds the command tree. Exposed so tests can inspect `--help` without spawning a process. */
 export function buildProgram(): Command {
   const program = new Command('stella-gateway')
     .description('Signed scan evidence across reverse-proxy chains, with provenance of every hop.')
+    .version(PACKAGE.version, '-V, --version', 'print the version of stella-gateway')
     .showHelpAfterError()
     .exitOverride();
   for (const register of commandGroups) register(program);
+  addExamples(program, program.name());
   return program;
 }
 

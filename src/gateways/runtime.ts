@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { connect } from 'node:tls';
 import type { ResolvedHop, ResolvedTopology } from '../topology/resolve.js';
 import { prepareApacheHop } from './apache/index.js';
-import { checkEnvoyConfig, ENVOY_CONFIG_FILE } from './envoy/index.js';
+import { ENVOY_CONFIG_FILE, loadEnvoyCheck } from './envoy/index.js';
 import { splitListen } from './chain.js';
 import { prepareHaproxyHop } from './haproxy/index.js';
 import { programFor } from './index.js';
@@ -100,10 +100,12 @@ export const CHECK_TIMEOUT_MS = 60_000;
 /**
  * Runs the real config check of a rendered hop (`nginx -t`, `haproxy -c`, `apache2 -t`,
  * `caddy validate`) after {@link prepareHop}; Envoy, which has no binary here, is checked against
- * the Envoy v3 API schema in-process (`checkEnvoyConfig`).
+ * the Envoy v3 API schema in-process (`loadEnvoyCheck`; rejects with `EnvoyCheckUnavailableError`
+ * when its optional packages are not installed).
  */
 export async function checkHop(hop: ResolvedHop, hopDir: string): Promise<HopCheckResult> {
   if (hop.kind === 'envoy') {
+    const checkEnvoyConfig = await loadEnvoyCheck();
     const problems = checkEnvoyConfig(await readFile(join(hopDir, ENVOY_CONFIG_FILE), 'utf8'));
     return { hop: hop.id, kind: hop.kind, ok: problems.length === 0, output: problems.map((p) => `${p.path || '(root)'}: ${p.message}`).join('\n') || 'accepted by the Envoy v3 API schema' };
   }

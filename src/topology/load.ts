@@ -2,13 +2,14 @@
  * Reads a topology file (SPEC §6): parse, validate (optionally with its files), resolve. The only
  * topology module that touches the disk; everything it calls is pure.
  */
-import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, extname, resolve as resolvePath } from 'node:path';
 import { TopologyError } from './errors.js';
 import { MAX_KEY_FILE_BYTES, type FileProbe } from './files-check.js';
 import { checkTopology, parseText, type TopologyFormat } from './parse.js';
 import { resolveTopology, type ResolvedTopology } from './resolve.js';
+import { keysNotHeld, useCredentialsDirectory } from './credentials.js';
 
 export { parseTopology, type TopologyFormat } from './parse.js';
 
@@ -19,6 +20,11 @@ export interface LoadTopologyOptions {
    * and `topology graph` work before the PKI and keys exist; the CLI's `topology validate` checks).
    */
   readonly checkFiles?: boolean;
+  /**
+   * Read each key whose credential is in this folder from there (docs/operations/running.md#keys-as-credentials);
+   * default `$CREDENTIALS_DIRECTORY`, which systemd sets for a unit with `LoadCredential=`.
+   */
+  readonly credentialsDirectory?: string | undefined;
 }
 
 /** A {@link FileProbe} over the real file system; reads at most {@link MAX_KEY_FILE_BYTES}. */
@@ -68,7 +74,24 @@ export async function loadTopology(file: string, options: LoadTopologyOptions = 
   const baseDir = dirname(path);
   const parsed = parseText(text, formatOf(path));
   if (parsed.problems.length > 0) throw new TopologyError('TOPOLOGY_INVALID', parsed.problems, { file });
-  const checked = checkTopology(parsed.value, options.checkFiles ? { files: nodeFileProbe, baseDir } : {});
-  if (!checked.ok) throw new TopologyError('TOPOLOGY_INVALID', checked.problems, { file });
-  return resolveTopology(checked.topology, baseDir);
+  const credentials = 'credentialsDirectory' in options ? options.credentialsDirectory : process.env.CREDENTIALS_DIRECTORY;
+  if (!credentials) {
+    const checked = checkTopology(parsed.value, options.checkFiles ? { files: nodeFileProbe, baseDir } : {});
+    if (!checked.ok) throw new TopologyError('TOPOLOGY_INVALID', checked.problems, { file });
+    return resolveTopology(checked.topology, baseDir);
+  }
+  // Under systemd: the shape first, then the files, each key read where the part will read it.
+  const shaped = checkTopology(parsed.value, {});
+  if (!shaped.ok) throw new TopologyError('TOPOLOGY_INVALID', shaped.problems, { file });
+  const resolved = resolveTopology(shaped.topology, baseDir);
+  const moved = useCredentialsDirectory(resolved, resolvePath(credentials), existsSync);
+  if (options.checkFiles) {
+    const probe: FileProbe = { read: (p) => nodeFileProbe.read(moved.get(resolvePath(baseDir, p)) ?? p) };
+    const checked = checkTopology(parsed.value, { files: probe, baseDir });
+    // Another part's key is not this part's to read: only the keys it holds are checked.
+    const others = keysNotHeld(resolved, moved);
+    const problems = checked.ok ? [] : checked.problems.filter((p) => !others.some((o) => p.path === o || p.path.startsWith(`${o}.`)));
+    if (problems.length > 0) throw new TopologyError('TOPOLOGY_INVALID', problems, { file });
+  }
+  return resolved;
 }

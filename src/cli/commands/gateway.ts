@@ -5,7 +5,8 @@
  *
  * `stella-gateway gateway run --topology FILE --hop ID --out DIR [--reload-seconds N]`: renders,
  * runs one hop's program and supervises it: a changed certificate, CA bundle or CRL gets the
- * program's graceful reload within `pki.reloadSeconds` (docs/operations/certificates.md#revocation).
+ * program's graceful reload within `pki.reloadSeconds` (docs/operations/certificates.md#revocation),
+ * and so does SIGHUP, at once.
  */
 import { readFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
@@ -13,7 +14,7 @@ import type { Command } from 'commander';
 import { RENDER_INDEX_FILE, renderTopology } from '../../gateways/index.js';
 import { checkHop, startHop, type HopCheckResult } from '../../gateways/runtime.js';
 import { superviseGateway, trustFilesOf } from '../../gateways/supervise.js';
-import { checkEnvoyConfig } from '../../gateways/envoy/index.js';
+import { EnvoyCheckUnavailableError, loadEnvoyCheck } from '../../gateways/envoy/index.js';
 import { writeRenderedFiles } from '../../gateways/write.js';
 import { TopologyError, formatProblems } from '../../topology/errors.js';
 import { loadTopology, formatOf, nodeFileProbe } from '../../topology/load.js';
@@ -55,8 +56,14 @@ export async function renderGateways(options: RenderGatewaysOptions): Promise<Re
   const topologyFile = options.baseDir === undefined ? resolve(options.topology) : join(resolve(options.baseDir), basename(options.topology));
   const written = await writeRenderedFiles(out, renderTopology(topology, { outDir: installDir, topologyFile }));
   const checks: HopCheckResult[] = [];
-  if (options.check) for (const hop of topology.hops) checks.push(await checkHop(hop, join(out, hop.id)));
+  if (options.check) for (const hop of topology.hops) checks.push(await checkHop(hop, join(out, hop.id)).catch(machineProblem));
   return { written, checks };
+}
+
+/** The Envoy check's optional packages are missing: the machine's configuration, exit 2. */
+function machineProblem(error: unknown): never {
+  if (error instanceof EnvoyCheckUnavailableError) throw new CliError(error.message, EXIT_USAGE);
+  throw error;
 }
 
 async function loadForRender(file: string, baseDir: string | undefined, checkFiles: boolean): Promise<ResolvedTopology> {
@@ -102,7 +109,14 @@ export async function runGateway(options: RunGatewayOptions): Promise<void> {
     intervalMs: reloadSeconds * 1000,
     onReload: (id, error) => process.stderr.write(`${new Date().toISOString()} ${id}: ${error ? `reload failed: ${error.message}` : 'PKI files changed, reloaded'}\n`),
   });
-  process.stderr.write(`${hop.id} (${hop.kind}, pid ${gateway.pid}) on ${hop.listen}; reloads within ${reloadSeconds} s of a PKI change\n`);
+  // SIGHUP (systemd's ExecReload) reloads now, as a PKI change would; without this handler it would end the process.
+  const hangup = (): void =>
+    void gateway.reload().then(
+      () => process.stderr.write(`${new Date().toISOString()} ${hop.id}: SIGHUP, reloaded\n`),
+      (error: Error) => process.stderr.write(`${new Date().toISOString()} ${hop.id}: SIGHUP, reload failed: ${error.message}\n`),
+    );
+  process.on('SIGHUP', hangup);
+  process.stderr.write(`${hop.id} (${hop.kind}, pid ${gateway.pid}) on ${hop.listen}; reloads within ${reloadSeconds} s of a PKI change, or on SIGHUP\n`);
   const until =
     options.until ??
     new Promise<void>((done) => {
@@ -116,6 +130,7 @@ export async function runGateway(options: RunGatewayOptions): Promise<void> {
     });
   const ended = await Promise.race([until.then(() => 'asked' as const), gateway.exited.then(() => 'exited' as const)]);
   supervisor.stop();
+  process.off('SIGHUP', hangup);
   if (ended === 'exited') throw new CliError(`${hop.id}: ${hop.kind} exited with ${await gateway.exited}`, EXIT_FAILED);
   await gateway.stop();
 }
@@ -169,6 +184,7 @@ export function register(program: Command): void {
       } catch (error) {
         throw new CliError(`${file}: ${(error as Error).message}`, EXIT_USAGE);
       }
+      const checkEnvoyConfig = await loadEnvoyCheck().catch(machineProblem);
       const problems = checkEnvoyConfig(text);
       for (const p of problems) process.stderr.write(`${file}: ${p.path || '(root)'}: ${p.message}\n`);
       if (problems.length > 0) throw new CliError('', EXIT_FAILED);

@@ -15,6 +15,8 @@ import { register as scanner } from './scanner.js';
 import { register as probe } from './probe.js';
 import { register as evidence } from './evidence.js';
 import { register as demo } from './demo.js';
+import { register as systemd } from './systemd.js';
+import { register as completion } from './completion.js';
 
 export type RegisterGroup = (program: Command) => void;
 
@@ -30,4 +32,6 @@ export const commandGroups: RegisterGroup[] = [
   probe,
   evidence,
   demo,
+  systemd,
+  completion,
 ];

@@ -9,7 +9,9 @@ import type { GatewayProgram, HopRenderer } from '../types.js';
 import { envoyBootstrap } from './bootstrap.js';
 
 export { envoyBootstrap, NEXT_CLUSTER, STAMPER_CLUSTER, STAMPER_REQUEST_HEADERS } from './bootstrap.js';
-export { checkEnvoyConfig, type EnvoyConfigProblem } from './check.js';
+export type { EnvoyConfigProblem } from './check.js';
+// The check itself loads lazily: its packages are optional (lazy-check.ts).
+export { ENVOY_CHECK_INSTALL, ENVOY_CHECK_PACKAGES, EnvoyCheckUnavailableError, loadEnvoyCheck } from './lazy-check.js';
 
 /** The bootstrap file inside the hop folder. */
 export const ENVOY_CONFIG_FILE = 'envoy.yaml';

@@ -4,7 +4,8 @@ import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { parseTopology } from '../../../src/topology/load.js';
 import { resolveTopology } from '../../../src/topology/resolve.js';
-import { checkEnvoyConfig, renderEnvoyHop } from '../../../src/gateways/envoy/index.js';
+import { checkEnvoyConfig } from '../../../src/gateways/envoy/check.js';
+import { renderEnvoyHop } from '../../../src/gateways/envoy/index.js';
 
 // Twenty-five bootstraps that a real Envoy refuses at start, each the rendered edge bootstrap with
 // one change. Every one must be reported, at the path of the broken field (docs/gateways/envoy.md#what-the-check-covers).

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { checkEnvoyConfig } from '../../../src/gateways/envoy/index.js';
+import { checkEnvoyConfig } from '../../../src/gateways/envoy/check.js';
 
 describe('checkEnvoyConfig on arbitrary input (property)', () => {
   it('returns problems with string paths instead of throwing, whatever JSON it is given', () => {

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { parseTopology } from '../../../src/topology/load.js';
 import { resolveTopology } from '../../../src/topology/resolve.js';
-import { checkEnvoyConfig, envoyProgram, renderEnvoyHop } from '../../../src/gateways/envoy/index.js';
+import { checkEnvoyConfig } from '../../../src/gateways/envoy/check.js';
+import { envoyProgram, renderEnvoyHop } from '../../../src/gateways/envoy/index.js';
 import { tempDir } from '../../support/tmp.js';
 
 const topology = resolveTopology(parseTopology(readFileSync('examples/topology-envoy.yaml', 'utf8')), '/srv/stella');

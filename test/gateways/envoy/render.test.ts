@@ -4,7 +4,8 @@ import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { parseTopology } from '../../../src/topology/load.js';
 import { resolveTopology, type ResolvedTopology } from '../../../src/topology/resolve.js';
-import { checkEnvoyConfig, envoyProgram, renderEnvoyHop } from '../../../src/gateways/envoy/index.js';
+import { checkEnvoyConfig } from '../../../src/gateways/envoy/check.js';
+import { envoyProgram, renderEnvoyHop } from '../../../src/gateways/envoy/index.js';
 
 const ENVOY_EXAMPLE = readFileSync('examples/topology-envoy.yaml', 'utf8');
 
