@@ -27,6 +27,11 @@ export const DEFAULT_CLOCK_SKEW_SECONDS = 30;
 export const DEFAULT_MAX_AGE_SECONDS = 120;
 export const DEFAULT_MAX_PROVENANCE_HEADER_BYTES = 8192;
 export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
+/**
+ * The body limit of the artifact upload route only (docs/services.md#size): an artifact's exact
+ * bytes, streamed into the store, so it can be far larger than an envelope.
+ */
+export const DEFAULT_MAX_ARTIFACT_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_UPSTREAM_TIMEOUT_SECONDS = 60;
 /**
  * How long a published CRL or CA bundle may take to reach every running part (services, stampers,
@@ -120,6 +125,8 @@ const wafConfig = z
 const hopLimits = z
   .object({
     maxBodyBytes: z.number().int().positive().default(DEFAULT_MAX_BODY_BYTES),
+    /** The limit on the artifact upload route (`POST /api/v1/artifacts/{sha256}`); every other path keeps maxBodyBytes. */
+    maxArtifactBytes: z.number().int().positive().default(DEFAULT_MAX_ARTIFACT_BYTES),
     upstreamTimeoutSeconds: z.number().int().positive().max(3600).default(DEFAULT_UPSTREAM_TIMEOUT_SECONDS),
   })
   .strict();
@@ -219,6 +226,8 @@ export const serviceSchema = z
     /** How many distinct scanner keys must verify an envelope. */
     envelopeThreshold: z.number().int().min(1).max(16).default(1),
     maxBodyBytes: z.number().int().positive().default(DEFAULT_MAX_BODY_BYTES),
+    /** An evidence-locker's limit on one artifact upload, streamed into the store (docs/services.md#size). */
+    maxArtifactBytes: z.number().int().positive().default(DEFAULT_MAX_ARTIFACT_BYTES),
     access: serviceAccess.default({ readers: [] }),
   })
   .strict();

@@ -142,9 +142,15 @@ describe('Evidence Locker artifacts', () => {
 describe('Evidence Locker artifact size limit', () => {
   let world: LockerWorld;
   before(async () => {
-    world = await lockerWorld({ maxBodyBytes: 64 * 1024 });
+    world = await lockerWorld({ maxBodyBytes: 32 * 1024, maxArtifactBytes: 64 * 1024 });
   });
   after(() => world.dispose());
+
+  it('takes an artifact over maxBodyBytes up to maxArtifactBytes: the upload route has its own limit', async () => {
+    const bytes = randomBytes(48 * 1024);
+    await sendStatement(world, 'scan-art-mid', bytes);
+    assert.equal((await upload(world, 'scan-art-mid', bytes)).statusCode, 201);
+  });
 
   it('answers 413 payload-too-large from Content-Length, before reading the body, and stores nothing', async () => {
     const bytes = randomBytes(64 * 1024 + 1);

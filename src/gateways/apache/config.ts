@@ -105,7 +105,8 @@ function limitsBlock(topology: ResolvedTopology, hop: ResolvedHop): string {
   const headerBytes = topology.provenance.maxHeaderBytes ?? DEFAULT_MAX_PROVENANCE_HEADER_BYTES;
   const fieldSize = Math.max(APACHE_DEFAULT_FIELD_SIZE, headerBytes + FIELD_NAME_ALLOWANCE);
   return `# --- Limits (topology: limits.maxBodyBytes, provenance.maxHeaderBytes; the timeout from the chain's
-# schedule, docs/gateways/README.md#timeouts).
+# schedule, docs/gateways/README.md#timeouts). The body limits that hold for proxied bodies are
+# ModSecurity's (modsecurity.conf: SecRequestBodyLimit, and rule 200021 for the artifact upload path).
 Timeout ${timeout}
 ProxyTimeout ${timeout}
 LimitRequestBody ${maxBodyBytes(hop)}

@@ -5,7 +5,7 @@
  */
 import { isIP } from 'node:net';
 import type { ResolvedHop, ResolvedTopology } from '../../topology/resolve.js';
-import { DEFAULT_MAX_BODY_BYTES } from '../../topology/schema.js';
+import { ARTIFACT_UPLOAD_PATH_PATTERN, hopBodyLimits } from '../hop-facts.js';
 import { spiffeId } from '../../topology/identity.js';
 import { hopTimeouts } from '../../topology/timeouts.js';
 import { admittedPeerSpiffeIds, isEdge, nextTarget, RULE_ONE_HEADERS, splitListen, stamperEndpoint, type StamperEndpoint } from '../chain.js';
@@ -20,6 +20,7 @@ const T = {
   extAuthz: 'type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthz',
   extAuthzPerRoute: 'type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute',
   buffer: 'type.googleapis.com/envoy.extensions.filters.http.buffer.v3.Buffer',
+  bufferPerRoute: 'type.googleapis.com/envoy.extensions.filters.http.buffer.v3.BufferPerRoute',
   router: 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router',
   earlyMutation: 'type.googleapis.com/envoy.extensions.http.early_header_mutation.header_mutation.v3.HeaderMutation',
   stdoutLog: 'type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog',
@@ -60,7 +61,7 @@ export function envoyBootstrap(topology: ResolvedTopology, hop: ResolvedHop): Js
   const nextRole = hop.nextTarget.type === 'hop' ? 'gateway' : 'service';
   const stamp = hop.stamp === false ? null : hop.stamp;
   const stamper = stamperEndpoint(hop);
-  const maxBodyBytes = hop.limits?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const { maxBodyBytes, maxArtifactBytes } = hopBodyLimits(hop);
   // docs/gateways/README.md#timeouts
   const timeouts = hopTimeouts(hop);
   const timeout = `${timeouts.upstreamSeconds}s`;
@@ -150,6 +151,12 @@ export function envoyBootstrap(topology: ResolvedTopology, hop: ResolvedHop): Js
               match: { path: hopHealthPath(hop.id) },
               direct_response: { status: 405 },
               ...(stamp ? { typed_per_filter_config: { 'envoy.filters.http.ext_authz': { '@type': T.extAuthzPerRoute, disabled: true } } } : {}),
+            },
+            {
+              // The artifact upload path has its own body limit (docs/services.md#size).
+              match: { safe_regex: { regex: ARTIFACT_UPLOAD_PATH_PATTERN } },
+              route: { cluster: NEXT_CLUSTER, timeout },
+              typed_per_filter_config: { 'envoy.filters.http.buffer': { '@type': T.bufferPerRoute, buffer: { max_request_bytes: maxArtifactBytes } } },
             },
             // Every other path, /healthz/* included, goes on to the next hop like any request.
             { match: { prefix: '/' }, route: { cluster: NEXT_CLUSTER, timeout } },

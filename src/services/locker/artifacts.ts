@@ -25,6 +25,8 @@ export interface ArtifactRoutesOptions {
   access: AccessPolicy;
   metrics: ServiceMetrics;
   now: () => number;
+  /** The service's `maxArtifactBytes`: the body limit of an upload (docs/services.md#size). */
+  maxArtifactBytes: number;
 }
 
 /** The JSON view of one scan's reference to an artifact. */
@@ -36,7 +38,7 @@ export function artifactView(ref: ArtifactRef): Record<string, unknown> {
 export function installArtifactRoutes(app: FastifyInstance, options: ArtifactRoutesOptions): void {
   const { store, access, metrics, now } = options;
 
-  app.post(`${ARTIFACTS_PATH}/:sha256`, { schema: { params: SHA256_PARAM } }, async (request, reply) => {
+  app.post(`${ARTIFACTS_PATH}/:sha256`, { schema: { params: SHA256_PARAM }, bodyLimit: options.maxArtifactBytes }, async (request, reply) => {
     const provenance = verified(request);
     const { sha256 } = request.params as { sha256: string };
     const mediaType = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();

@@ -25,11 +25,12 @@ export interface LockerWorld {
 
 /** A locker with its own store file; `dispose` closes the app (and store) and removes the folder. */
 export async function lockerWorld(
-  options: { maxBodyBytes?: number; store?: EvidenceStore; readiness?: ReadinessCheck[]; access?: { readers?: string[]; ops?: string[] } } = {},
+  options: { maxBodyBytes?: number; maxArtifactBytes?: number; store?: EvidenceStore; readiness?: ReadinessCheck[]; access?: { readers?: string[]; ops?: string[] } } = {},
 ): Promise<LockerWorld> {
   const dir = tempDir('stella-locker-');
   const topology = serviceTopology('evidence-locker', {
     ...(options.maxBodyBytes ? { maxBodyBytes: options.maxBodyBytes } : {}),
+    ...(options.maxArtifactBytes ? { maxArtifactBytes: options.maxArtifactBytes } : {}),
     ...(options.access ? { access: { readers: options.access.readers ?? [], ...(options.access.ops ? { ops: options.access.ops } : {}) } } : {}),
   });
   const keys = testKeys();
