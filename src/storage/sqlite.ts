@@ -11,8 +11,8 @@ import { openDurableSqlite } from '../io/sqlite.js';
 import {
   ScanConflictError,
   StorageError,
-  artifactChunks,
   assertEvidenceRecord,
+  isSha256Hex,
   assertNewArtifact,
   type ArtifactRef,
   type NewArtifact,
@@ -26,6 +26,7 @@ import {
   type ScanCompletion,
   type ScanRecord,
 } from './types.js';
+import { createStaging, newUploadId, putArtifactByStaging, STALE_UPLOAD_MS, type ArtifactReference, type ArtifactStaging } from './staging.js';
 import { SELECT_ARTIFACT_REF, artifactRefFromRow, completionFromRow, EVIDENCE_COLUMNS, evidenceFromRow, evidenceValues, scanFromRow, type ArtifactRefRow, type EvidenceRow, type ScanRow } from './rows.js';
 
 /** How long a writer waits for another process's lock before failing. */
@@ -93,12 +94,32 @@ const MIGRATIONS: readonly string[] = [
      UNIQUE (scan_id, sha256)
    );
    CREATE INDEX artifact_refs_by_sha256 ON artifact_refs (sha256);`,
+  // Streamed uploads (docs/services.md#artifacts): chunks are keyed by an upload id (`blob`) and
+  // reached only through `artifacts.blob`, so an upload is written where it will stay and made the
+  // artifact by one small commit. Chunks stored before keep their digest as their blob id.
+  `CREATE TABLE artifact_uploads (
+     blob TEXT PRIMARY KEY,
+     started_at INTEGER NOT NULL
+   );
+   ALTER TABLE artifacts ADD COLUMN blob TEXT;
+   UPDATE artifacts SET blob = sha256;
+   CREATE TABLE artifact_blob_chunks (
+     blob TEXT NOT NULL,
+     idx INTEGER NOT NULL,
+     bytes BLOB NOT NULL,
+     PRIMARY KEY (blob, idx)
+   ) WITHOUT ROWID;
+   INSERT INTO artifact_blob_chunks (blob, idx, bytes) SELECT sha256, idx, bytes FROM artifact_chunks;
+   DROP TABLE artifact_chunks;
+   ALTER TABLE artifact_blob_chunks RENAME TO artifact_chunks;`,
 ];
 
 export interface SqliteStoreOptions {
   /** Path of the database file; its folder is created when missing. */
   readonly file: string;
   readonly busyTimeoutMs?: number;
+  /** Clock in ms for upload start times and their clean-up; default `Date.now`. */
+  readonly now?: () => number;
 }
 
 /** Opens (and migrates) a SQLite evidence store. */
@@ -109,7 +130,9 @@ export function openSqliteStore(options: SqliteStoreOptions): EvidenceStore {
   } catch (error) {
     throw new StorageError('storage-unavailable', `cannot open SQLite store ${options.file}: ${(error as Error).message}`, { cause: error });
   }
-  return new SqliteStore(db);
+  const store = new SqliteStore(db, options.now ?? Date.now);
+  store.dropStaleUploads();
+  return store;
 }
 
 class SqliteStore implements EvidenceStore {
@@ -124,9 +147,11 @@ class SqliteStore implements EvidenceStore {
   readonly #selectScan: Database.Statement<[string], ScanRow>;
   readonly #completeScan: Database.Statement;
   readonly #pendingPuts: { record: EvidenceRecord; resolve: (result: PutResult) => void; reject: (error: unknown) => void }[] = [];
+  readonly #now: () => number;
 
-  constructor(db: Database.Database) {
+  constructor(db: Database.Database, now: () => number) {
     this.#db = db;
+    this.#now = now;
     const columns = EVIDENCE_COLUMNS.join(', ');
     this.#insertEvidence = db.prepare(
       `INSERT INTO evidence (${columns}) VALUES (${EVIDENCE_COLUMNS.map(() => '?').join(', ')}) ON CONFLICT (sha256) DO NOTHING`,
@@ -240,33 +265,74 @@ class SqliteStore implements EvidenceStore {
 
   async putArtifact(artifact: NewArtifact): Promise<PutArtifactResult> {
     assertNewArtifact(artifact);
-    return this.#guard(() =>
-      this.#db
-        .transaction((): PutArtifactResult => {
-          const existing = this.#db.prepare(`${SELECT_ARTIFACT_REF} WHERE r.scan_id = ? AND r.sha256 = ?`).get(artifact.scanId, artifact.sha256) as ArtifactRefRow | undefined;
-          if (existing) return { created: false, bytesWritten: false, ref: artifactRefFromRow(existing) };
-          const chunks = artifactChunks(artifact.bytes);
-          const inserted = this.#db
-            .prepare('INSERT INTO artifacts (sha256, size, chunks, stored_at) VALUES (?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING')
-            .run(artifact.sha256, artifact.bytes.byteLength, chunks.length, artifact.storedAt);
-          if (inserted.changes === 1) {
-            const insertChunk = this.#db.prepare('INSERT INTO artifact_chunks (sha256, idx, bytes) VALUES (?, ?, ?)');
-            chunks.forEach((chunk, idx) => insertChunk.run(artifact.sha256, idx, chunk));
+    return putArtifactByStaging(await this.stageArtifact(artifact.sha256), artifact);
+  }
+
+  async stageArtifact(sha256: string): Promise<ArtifactStaging> {
+    if (!isSha256Hex(sha256)) throw new TypeError('stageArtifact: sha256 must be 64 lowercase hex characters');
+    const uploadId = newUploadId();
+    const db = this.#db;
+    const stored = this.#guard(() => {
+      // Garbage of crashed uploads goes while the store runs too, not only at open.
+      this.dropStaleUploads();
+      db.prepare('INSERT INTO artifact_uploads (blob, started_at) VALUES (?, ?)').run(uploadId, this.#now());
+      return db.prepare('SELECT 1 FROM artifacts WHERE sha256 = ?').get(sha256) !== undefined;
+    });
+    const insertChunk = db.prepare('INSERT INTO artifact_chunks (blob, idx, bytes) VALUES (?, ?, ?)');
+    return createStaging({
+      uploadId,
+      writeChunks: !stored,
+      writeChunk: async (idx, bytes) =>
+        this.#guard(() => {
+          // A staged chunk need not be durable on its own: the commit's fsync of the WAL (FULL)
+          // covers every frame before it, so chunks commit without one (docs/services.md#artifacts).
+          db.pragma('synchronous = NORMAL');
+          try {
+            insertChunk.run(uploadId, idx, bytes);
+          } finally {
+            db.pragma('synchronous = FULL');
           }
-          this.#db
-            .prepare('INSERT INTO artifact_refs (scan_id, sha256, scanner_id, evidence_sha256, referenced_at) VALUES (?, ?, ?, ?, ?)')
-            .run(artifact.scanId, artifact.sha256, artifact.scannerId, artifact.evidenceSha256, artifact.storedAt);
-          const row = this.#db.prepare(`${SELECT_ARTIFACT_REF} WHERE r.scan_id = ? AND r.sha256 = ?`).get(artifact.scanId, artifact.sha256) as ArtifactRefRow;
-          return { created: true, bytesWritten: inserted.changes === 1, ref: artifactRefFromRow(row) };
-        })
-        .immediate(),
-    );
+        }),
+      promote: async (ref, staged) => this.#guard(() => db.transaction(() => this.#promote(uploadId, !stored, ref, staged)).immediate()),
+      drop: async () => this.#guard(() => db.transaction(() => this.#dropUpload(uploadId)).immediate()),
+    });
+  }
+
+  /** The commit of a staged upload: bytes (unless one copy exists), reference, upload registration gone. */
+  #promote(uploadId: string, wrote: boolean, ref: ArtifactReference, staged: { size: number; chunks: number }): PutArtifactResult {
+    const db = this.#db;
+    const existing = db.prepare(`${SELECT_ARTIFACT_REF} WHERE r.scan_id = ? AND r.sha256 = ?`).get(ref.scanId, ref.sha256) as ArtifactRefRow | undefined;
+    let bytesWritten = false;
+    if (wrote) {
+      bytesWritten = db.prepare('INSERT INTO artifacts (sha256, size, chunks, stored_at, blob) VALUES (?, ?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING').run(ref.sha256, staged.size, staged.chunks, ref.storedAt, uploadId).changes === 1;
+    } else if (db.prepare('SELECT 1 FROM artifacts WHERE sha256 = ?').get(ref.sha256) === undefined) {
+      throw new StorageError('storage-unavailable', `artifact ${ref.sha256} was deleted while a copy of it was uploaded; send it again`);
+    }
+    // Another upload stored the same bytes first (or this scan already had them): keep one copy.
+    if (bytesWritten) db.prepare('DELETE FROM artifact_uploads WHERE blob = ?').run(uploadId);
+    else this.#dropUpload(uploadId);
+    if (existing) return { created: false, bytesWritten: false, ref: artifactRefFromRow(existing) };
+    db.prepare('INSERT INTO artifact_refs (scan_id, sha256, scanner_id, evidence_sha256, referenced_at) VALUES (?, ?, ?, ?, ?)').run(ref.scanId, ref.sha256, ref.scannerId, ref.evidenceSha256, ref.storedAt);
+    const row = db.prepare(`${SELECT_ARTIFACT_REF} WHERE r.scan_id = ? AND r.sha256 = ?`).get(ref.scanId, ref.sha256) as ArtifactRefRow;
+    return { created: true, bytesWritten, ref: artifactRefFromRow(row) };
+  }
+
+  #dropUpload(uploadId: string): void {
+    this.#db.prepare('DELETE FROM artifact_chunks WHERE blob = ?').run(uploadId);
+    this.#db.prepare('DELETE FROM artifact_uploads WHERE blob = ?').run(uploadId);
+  }
+
+  /** Deletes uploads older than {@link STALE_UPLOAD_MS}: cut short by a crash, never reachable. */
+  dropStaleUploads(): void {
+    const before = this.#now() - STALE_UPLOAD_MS;
+    const stale = this.#db.prepare('SELECT blob FROM artifact_uploads WHERE started_at < ?').all(before) as { blob: string }[];
+    if (stale.length > 0) this.#db.transaction(() => stale.forEach(({ blob }) => this.#dropUpload(blob))).immediate();
   }
 
   async getArtifact(sha256: string): Promise<StoredArtifact | null> {
-    const row = this.#guard(() => this.#db.prepare('SELECT size, chunks FROM artifacts WHERE sha256 = ?').get(sha256) as { size: number; chunks: number } | undefined);
+    const row = this.#guard(() => this.#db.prepare('SELECT size, chunks, blob FROM artifacts WHERE sha256 = ?').get(sha256) as { size: number; chunks: number; blob: string } | undefined);
     if (!row) return null;
-    const selectChunk = this.#db.prepare('SELECT bytes FROM artifact_chunks WHERE sha256 = ? AND idx = ?');
+    const selectChunk = this.#db.prepare('SELECT bytes FROM artifact_chunks WHERE blob = ? AND idx = ?');
     // One chunk per read: a large artifact is never held whole (docs/services.md#artifacts).
     const guard = <T>(work: () => T): T => this.#guard(work);
     return {
@@ -274,7 +340,7 @@ class SqliteStore implements EvidenceStore {
       size: row.size,
       async *chunks() {
         for (let idx = 0; idx < row.chunks; idx++) {
-          const chunk = guard(() => selectChunk.get(sha256, idx) as { bytes: Buffer } | undefined);
+          const chunk = guard(() => selectChunk.get(row.blob, idx) as { bytes: Buffer } | undefined);
           if (!chunk) throw new StorageError('storage-corrupt', `artifact ${sha256} lacks chunk ${idx}`);
           yield chunk.bytes;
         }

@@ -118,7 +118,7 @@ describe('Evidence Locker artifact durability under kill -9', () => {
     try {
       const artifacts = db.prepare('SELECT sha256, size, chunks FROM artifacts').all() as { sha256: string; size: number; chunks: number }[];
       for (const a of artifacts) {
-        const chunks = db.prepare('SELECT bytes FROM artifact_chunks WHERE sha256 = ? ORDER BY idx').all(a.sha256) as { bytes: Buffer }[];
+        const chunks = db.prepare('SELECT bytes FROM artifact_chunks WHERE blob = (SELECT blob FROM artifacts WHERE sha256 = ?) ORDER BY idx').all(a.sha256) as { bytes: Buffer }[];
         assert.equal(chunks.length, a.chunks);
         const hash = createHash('sha256');
         for (const c of chunks) hash.update(c.bytes);

@@ -20,6 +20,8 @@ export interface LockerWorld {
   keys: TestKeys;
   topology: ResolvedTopology;
   registry: Registry;
+  /** The SQLite file of the world's own store (unused when a store was passed in). */
+  file: string;
   dispose: () => Promise<void>;
 }
 
@@ -50,6 +52,7 @@ export async function lockerWorld(
   return {
     app,
     store,
+    file: join(dir.path, 'evidence.db'),
     keys,
     topology,
     registry,
