@@ -301,6 +301,7 @@ class PostgresStore implements EvidenceStore {
     return createStaging({
       uploadId,
       writeChunks: !stored,
+      copiesChunk: false,
       // A staged chunk need not be durable on its own: the commit (synchronous_commit on) flushes the
       // WAL up to its own record, past every chunk before it (docs/services.md#artifacts).
       writeChunk: (idx, bytes) =>

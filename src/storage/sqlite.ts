@@ -282,6 +282,8 @@ class SqliteStore implements EvidenceStore {
     return createStaging({
       uploadId,
       writeChunks: !stored,
+      // better-sqlite3 binds a blob as a copy (SQLITE_TRANSIENT) within the synchronous run().
+      copiesChunk: true,
       writeChunk: async (idx, bytes) =>
         this.#guard(() => {
           // A staged chunk need not be durable on its own: the commit's fsync of the WAL (FULL)

@@ -51,6 +51,8 @@ export interface StagingBackend {
   readonly uploadId: string;
   /** False when the digest the upload claims is stored already: its chunks need not be written. */
   readonly writeChunks: boolean;
+  /** True when `writeChunk` has copied the bytes once it resolved (a synchronous driver): one buffer then serves every chunk. */
+  readonly copiesChunk: boolean;
   writeChunk(idx: number, bytes: Buffer): Promise<void>;
   /** The commit transaction (see {@link ArtifactStaging.commit}); `size` and `chunks` as staged. */
   promote(ref: ArtifactReference, staged: { size: number; chunks: number }): Promise<PutArtifactResult>;
@@ -76,8 +78,8 @@ export function createStaging(backend: StagingBackend): ArtifactStaging {
   const flush = async (): Promise<void> => {
     if (filled === 0) return;
     const chunk = pending.subarray(0, filled);
-    // A new buffer per chunk: an asynchronous driver may still hold the last one.
-    pending = Buffer.allocUnsafe(ARTIFACT_CHUNK_BYTES);
+    // Otherwise a new buffer per chunk: an asynchronous driver may still hold the last one.
+    if (!backend.copiesChunk) pending = Buffer.allocUnsafe(ARTIFACT_CHUNK_BYTES);
     filled = 0;
     if (backend.writeChunks) await backend.writeChunk(idx, chunk);
     idx++;
