@@ -8,7 +8,7 @@
 import type { ResolvedHop, ResolvedTopology } from '../topology/resolve.js';
 import { DEFAULT_MAX_ARTIFACT_BYTES, DEFAULT_MAX_BODY_BYTES, type MacKeyRef } from '../topology/schema.js';
 import { hopTimeouts, type HopTimeouts } from '../topology/timeouts.js';
-import { admittedPeerIds, admittedPeerRole, isEdge as isEdgeHop, nextTarget, RULE_ONE_HEADERS, splitListen, stamperEndpoint, type StamperEndpoint } from './chain.js';
+import { admittedPeerIds, admittedPeerRole, isEdge as isEdgeHop, nextAddresses, nextTarget, RULE_ONE_HEADERS, splitListen, stamperEndpoint, type StamperEndpoint } from './chain.js';
 import { hopHealthPath } from './types.js';
 import { ARTIFACT_UPLOAD_PATH_PATTERN } from '../evidence/artifacts.js';
 
@@ -52,7 +52,8 @@ export interface HopFacts {
   readonly dropIncomingProvenance: boolean;
   readonly stamp: StampFacts | null;
   readonly listen: Address;
-  readonly next: { readonly id: string; readonly address: Address; readonly serverName: string; readonly healthPath: string };
+  /** `address` is the first of `addresses`: more than one when the next target is a replicated service. */
+  readonly next: { readonly id: string; readonly address: Address; readonly addresses: readonly Address[]; readonly serverName: string; readonly healthPath: string };
   readonly maxBodyBytes: number;
   /** The body limit of the artifact upload route only ({@link hopBodyLimits}). */
   readonly maxArtifactBytes: number;
@@ -90,6 +91,7 @@ export function hopFacts(topology: ResolvedTopology, hop: ResolvedHop): HopFacts
   const next = {
     id: target.id,
     address: { host: target.host, port: target.port },
+    addresses: nextAddresses(hop),
     serverName: target.serverName,
     // SPEC §9: a service's readiness; a hop's own liveness (a hop would forward /healthz/ready on).
     healthPath: hop.nextTarget.type === 'hop' ? hopHealthPath(target.id) : '/healthz/ready',

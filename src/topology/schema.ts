@@ -215,6 +215,11 @@ export const serviceSchema = z
     id: z.string().regex(HOP_ID_PATTERN, 'service id must match ^[a-z][a-z0-9.-]{0,62}$'),
     kind: z.enum(SERVICE_KINDS),
     listen: listenAddress,
+    /**
+     * More instances of the same service (docs/topology.md#replicas): `listen` is replica 0, these
+     * are replicas 1…n, each run with `serve --replica N`; the last hop balances over all of them.
+     */
+    replicas: z.array(listenAddress).min(1).max(16).optional().describe('more listen addresses of the same service, each one a replica run with serve --replica N (N = 1…); the last hop load-balances over listen and these'),
     serverName: serverName.optional(),
     /** Server certificate; defaults to `<pki.dir>/issued/service/<id>/`. */
     tls: certificateFiles.optional(),

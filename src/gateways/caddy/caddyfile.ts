@@ -6,7 +6,7 @@
  */
 import type { ResolvedHop, ResolvedTopology } from '../../topology/resolve.js';
 import { hopTimeouts, UPSTREAM_CONNECT_TIMEOUT_SECONDS } from '../../topology/timeouts.js';
-import { admittedPeerIds, admittedPeerRole, admittedPeerSpiffeIds, isEdge, nextTarget, RULE_ONE_HEADERS, splitListen, stamperEndpoint, type StamperEndpoint } from '../chain.js';
+import { admittedPeerIds, admittedPeerRole, admittedPeerSpiffeIds, isEdge, nextAddresses, nextTarget, RULE_ONE_HEADERS, splitListen, stamperEndpoint, type StamperEndpoint } from '../chain.js';
 import { STAMPER_PATH } from '../../provenance/record.js';
 import { hopHealthPath } from '../types.js';
 import { ARTIFACT_UPLOAD_PATH_PATTERN, hopBodyLimits } from '../hop-facts.js';
@@ -186,10 +186,18 @@ export function upstreamBlock(topology: ResolvedTopology, hop: ResolvedHop): str
   const next = nextTarget(hop);
   // docs/gateways/README.md#timeouts
   const timeouts = hopTimeouts(hop);
+  const addresses = nextAddresses(hop);
+  const upstreams = addresses.map((a) => `https://${a.host}:${a.port}`).join(' ');
+  // Replicas of a service (docs/topology.md#replicas): round-robin; a replica that fails a
+  // connection is left out for 10 s and the request tries the next one for up to 5 s.
+  const balancing = addresses.length > 1 ? `
+			lb_policy round_robin
+			lb_try_duration 5s
+			fail_duration 10s` : '';
   return `		# Upstream: re-originate mTLS to ${next.id}. This hop presents one certificate only, so a
 		# resumed TLS session can never carry another identity.
-		reverse_proxy https://${next.host}:${next.port} {
-			header_up Host ${quoted(next.serverName)}
+		reverse_proxy ${upstreams} {
+			header_up Host ${quoted(next.serverName)}${balancing}
 			transport http {
 				tls_client_auth ${quoted(hop.upstreamTls.chain)} ${quoted(hop.upstreamTls.key)}
 				tls_trusted_ca_certs ${quoted(topology.pki.caBundle)}

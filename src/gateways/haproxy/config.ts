@@ -181,12 +181,18 @@ export function backendSection(facts: HopFacts, hopDir: string): string {
   const name = facts.next.serverName;
   const tls = `ssl crt ${haproxyWord(`${hopDir}/${HAPROXY_TLS_FILES.upstream}`)} ca-file ${haproxyWord(facts.caBundle)} ` +
     `crl-file ${haproxyWord(facts.crl)} verify required verifyhost ${name} sni str(${name}) no-ssl-reuse alpn http/1.1`;
+  const replicas = facts.next.addresses;
+  // Replicas of a service (docs/topology.md#replicas): round-robin over the healthy ones; a
+  // connection refused is retried on another replica (redispatch), and the health check takes a
+  // stopped one out within its `fall` checks.
+  const balancing = replicas.length > 1 ? ['    balance roundrobin', '    option redispatch', '    retries 2'] : [];
   return [
     'backend next',
+    ...balancing,
     `    http-request set-header Host ${name}`,
     '    option httpchk',
     `    http-check send meth GET uri ${facts.next.healthPath} ver HTTP/1.1 hdr Host ${name}`,
     '    http-check expect status 200',
-    `    server ${facts.next.id} ${formatAddress(facts.next.address)} ${tls} check check-sni ${name} inter 5s fall 3 rise 2`,
+    ...replicas.map((address, n) => `    server ${replicas.length > 1 ? `${facts.next.id}-${n}` : facts.next.id} ${formatAddress(address)} ${tls} check check-sni ${name} inter ${replicas.length > 1 ? '1s fall 2' : '5s fall 3'} rise 2`),
   ].join('\n');
 }

@@ -83,11 +83,17 @@ export function peerMaps(facts: HopFacts): string {
   ].join('\n');
 }
 
-/** The next hop or service; keepalive needs HTTP/1.1 and an empty Connection header (set per location). */
+/**
+ * The next hop or service; keepalive needs HTTP/1.1 and an empty Connection header (set per
+ * location). Replicas of a service (docs/topology.md#replicas) are balanced round-robin; one that
+ * refuses a connection is skipped for 10 s and the request goes to the next (`proxy_next_upstream`
+ * retries a request not yet sent, a POST included).
+ */
 function upstreamBlock(facts: HopFacts): string {
+  const replicated = facts.next.addresses.length > 1;
   return [
     '    upstream stella_next {',
-    `        server ${formatAddress(facts.next.address)};`,
+    ...facts.next.addresses.map((a) => `        server ${formatAddress(a)}${replicated ? ' max_fails=1 fail_timeout=10s' : ''};`),
     '        keepalive 16;',
     '    }',
   ].join('\n');
