@@ -1,6 +1,8 @@
 import { describe, it, before, after } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { Readable } from 'node:stream';
 import Database from 'better-sqlite3';
 import { ARTIFACT_FIXTURES } from '../fixtures/artifacts.js';
@@ -122,6 +124,27 @@ describe('Evidence Locker artifacts', () => {
     assert.deepEqual(leftovers(world), { uploads: 0, chunks: 0 });
     // The nonce of the refused request was released, and the real bytes still go in.
     assert.equal((await upload(world, 'scan-art-swapped', named)).statusCode, 201);
+  });
+
+  it('drops the staged chunks of an upload whose client goes away mid-body, and stores nothing', async () => {
+    const bytes = randomBytes(3 * 1024 * 1024);
+    await sendStatement(world, 'scan-art-abort', bytes);
+    const stamped = stamp(world.topology, world.keys, { method: 'POST', url: `/api/v1/artifacts/${sha256Hex(bytes)}`, scanId: 'scan-art-abort', body: bytes, nowMs: NOW_MS, contentType: 'application/octet-stream' });
+    const address = await world.app.listen({ host: '127.0.0.1', port: 0 });
+    const { hostname, port } = new URL(address);
+    // A raw socket: the head and 2 MiB of the 3 MiB body, then the connection ends.
+    const socket = connect({ host: hostname, port: Number(port) });
+    await once(socket, 'connect');
+    const head = [`POST ${stamped.url} HTTP/1.1`, `host: ${hostname}`, `content-length: ${bytes.length}`, ...Object.entries(stamped.headers).map(([k, v]) => `${k}: ${v}`), '', ''].join('\r\n');
+    socket.write(head);
+    socket.write(bytes.subarray(0, 2 * 1024 * 1024));
+    // Wait until the locker has staged the first chunk, then cut the connection.
+    for (const deadline = Date.now() + 10_000; leftovers(world).chunks === 0 && Date.now() < deadline; ) await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.ok(leftovers(world).chunks > 0, 'the upload was being staged');
+    socket.destroy();
+    for (const deadline = Date.now() + 10_000; leftovers(world).uploads > 0 && Date.now() < deadline; ) await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.deepEqual(leftovers(world), { uploads: 0, chunks: 0 });
+    await nothingStored(world, 'scan-art-abort', sha256Hex(bytes));
   });
 
   it('refuses a replay of an accepted upload: 409 provenance-replayed, nothing written again', async () => {
