@@ -1,7 +1,7 @@
 /**
  * Service replicas (docs/topology.md#replicas) on the real programs: two Evidence Locker processes
  * (`serve --replica 0|1`, one SQLite file in WAL mode on one host) behind the last hop, which
- * balances over both — HAProxy in the reference chain, NGINX, the Apache WAF. Stopping one keeps
+ * balances over both — HAProxy in the reference chain, NGINX, Caddy, the Apache WAF. Stopping one keeps
  * delivery working, and the probe reports the stopped replica red.
  */
 import { after, before, describe, it } from 'node:test';
@@ -12,18 +12,28 @@ import Database from 'better-sqlite3';
 import { parse, stringify } from 'yaml';
 import { probeTopology } from '../../src/probes/probe.js';
 import { tempDir } from '../support/tmp.js';
-import { REFERENCE_TOPOLOGY, startChain, type Chain } from './support/harness.js';
+import { CADDY_TOPOLOGY, REFERENCE_TOPOLOGY, startChain, type Chain } from './support/harness.js';
 import { startWorker, type ChainWorker } from './support/client.js';
 
 /** A hop or service of the example topology, as far as the variants change it. */
 type Part = { id: string; listen: string; next?: string; serverName?: string; replicas?: string[] };
 
 /**
- * The last hops under test: HAProxy (the reference chain), NGINX (the edge sends to the lockers
- * itself) and the Apache WAF (a balancer reaching each replica by the service's serverName).
+ * The last hops under test: HAProxy (the reference chain), NGINX and Caddy (the edge sends to the
+ * lockers itself) and the Apache WAF (a balancer reaching each replica by the service's serverName).
  */
-const VARIANTS: { lastHop: string; change: (doc: { hops: Part[]; services: Part[] }) => void }[] = [
+const VARIANTS: { lastHop: string; file?: string; attempts?: number; change: (doc: { hops: Part[]; services: Part[] }) => void }[] = [
   { lastHop: 'HAProxy', change: () => undefined },
+  {
+    lastHop: 'Caddy',
+    file: CADDY_TOPOLOGY,
+    // Caddy 2.6 cannot send a request body to a second replica: a POST that meets the stopped one
+    // before the next health check fails with 502, and the worker's retry delivers it.
+    attempts: 3,
+    change: (doc) => {
+      doc.hops = doc.hops.filter((h) => h.id === 'gw-edge').map((h) => ({ ...h, next: 'evidence-locker' }));
+    },
+  },
   {
     lastHop: 'NGINX',
     change: (doc) => {
@@ -48,7 +58,7 @@ for (const variant of VARIANTS) {
 
     before(async () => {
       // The reference topology with a second locker replica; the harness moves every listener to a free port.
-      const document = parse(readFileSync(REFERENCE_TOPOLOGY, 'utf8')) as { hops: Part[]; services: Part[] };
+      const document = parse(readFileSync(variant.file ?? REFERENCE_TOPOLOGY, 'utf8')) as { hops: Part[]; services: Part[] };
       const locker = document.services.find((s) => s.id === 'evidence-locker')!;
       locker.replicas = [locker.listen.replace(/:(\d+)$/, (_m, port: string) => `:${Number(port) + 100}`)];
       variant.change(document);
@@ -93,7 +103,7 @@ for (const variant of VARIANTS) {
       const results = [];
       for (let i = 0; i < 6; i++) {
         const sbom = JSON.stringify({ bomFormat: 'CycloneDX', specVersion: '1.6', serialNumber: `urn:uuid:00000000-0000-4000-8000-00000000000${i}` });
-        results.push(...(await worker.submit(`scan-e2e-replica-${i}`, { [`sbom-${i}.json`]: sbom })));
+        results.push(...(await worker.submit(`scan-e2e-replica-${i}`, { [`sbom-${i}.json`]: sbom }, { maxAttempts: variant.attempts ?? 1 })));
       }
       for (const result of results) assert.equal(result.state, 'delivered', `${result.code}: ${result.message}\n${chain.logTails()}`);
       for (let i = 0; i < 6; i++) assert.equal(stored(`scan-e2e-replica-${i}`), 1);

@@ -188,12 +188,17 @@ export function upstreamBlock(topology: ResolvedTopology, hop: ResolvedHop): str
   const timeouts = hopTimeouts(hop);
   const addresses = nextAddresses(hop);
   const upstreams = addresses.map((a) => `https://${a.host}:${a.port}`).join(' ');
-  // Replicas of a service (docs/topology.md#replicas): round-robin; a replica that fails a
-  // connection is left out for 10 s and the request tries the next one for up to 5 s.
+  // Replicas of a service (docs/topology.md#replicas): round-robin over the replicas whose
+  // readiness answers (checked every second over the same mTLS). A request whose connection fails
+  // tries another replica for up to 5 s, but Caddy 2.6 cannot send a body a second time (it keeps
+  // none): a POST that meets a replica stopped since the last check fails (502) and the worker
+  // retries it (docs/topology.md#replicas).
   const balancing = addresses.length > 1 ? `
 			lb_policy round_robin
 			lb_try_duration 5s
-			fail_duration 10s` : '';
+			health_uri /healthz/ready
+			health_interval 1s
+			health_timeout 2s` : '';
   return `		# Upstream: re-originate mTLS to ${next.id}. This hop presents one certificate only, so a
 		# resumed TLS session can never carry another identity.
 		reverse_proxy ${upstreams} {
