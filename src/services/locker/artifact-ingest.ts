@@ -63,6 +63,10 @@ export async function ingestArtifact(request: FastifyRequest, reply: FastifyRepl
     await (staging as ArtifactStaging | null)?.discard().catch(() => undefined);
     // The rest of an unread body is not worth reading: the connection ends after the refusal.
     if (!request.raw.readableEnded) reply.header('connection', 'close');
+    // A client that went away mid-body is its own doing, not a failure of ours (no 500 in the log).
+    if (request.raw.destroyed && !(error instanceof ServiceError) && !(error instanceof ProvenanceError)) {
+      throw new ServiceError('invalid-request', `the upload ended after ${(staging as ArtifactStaging | null)?.length ?? 0} bytes: the client went away`, { cause: error });
+    }
     throw error;
   }
 
