@@ -10,7 +10,6 @@ import {
   ScanConflictError,
   StorageError,
   assertEvidenceRecord,
-  isSha256Hex,
   assertNewArtifact,
   type ArtifactRef,
   type NewArtifact,
@@ -24,7 +23,8 @@ import {
   type ScanCompletion,
   type ScanRecord,
 } from './types.js';
-import { createStaging, newUploadId, putArtifactByStaging, STALE_UPLOAD_MS, type ArtifactReference, type ArtifactStaging } from './staging.js';
+import { putArtifactByStaging, type ArtifactStaging } from './staging.js';
+import { dropStalePostgresUploads, readPostgresArtifact, stagePostgresArtifact, type PostgresArtifactIo } from './postgres-artifacts.js';
 import { SELECT_ARTIFACT_REF as SELECT_REF, artifactRefFromRow, completionFromRow, EVIDENCE_COLUMNS, evidenceFromRow, evidenceValues, scanFromRow, type ArtifactRefRow, type EvidenceRow, type ScanRow } from './rows.js';
 
 /** Connections per store instance; small, the services are I/O bound on fsync not CPU. */
@@ -289,105 +289,21 @@ class PostgresStore implements EvidenceStore {
   }
 
   async stageArtifact(sha256: string): Promise<ArtifactStaging> {
-    if (!isSha256Hex(sha256)) throw new TypeError('stageArtifact: sha256 must be 64 lowercase hex characters');
-    const uploadId = newUploadId();
-    const pool = this.#pool;
-    const stored = await this.#guard(async () => {
-      // Garbage of crashed uploads goes while the store runs too, not only at open.
-      await this.dropStaleUploads();
-      await pool.query('INSERT INTO artifact_uploads (blob, started_at) VALUES ($1, $2)', [uploadId, this.#now()]);
-      return (await pool.query('SELECT 1 FROM artifacts WHERE sha256 = $1', [sha256])).rowCount === 1;
-    });
-    return createStaging({
-      uploadId,
-      writeChunks: !stored,
-      copiesChunk: false,
-      // A staged chunk need not be durable on its own: the commit (synchronous_commit on) flushes the
-      // WAL up to its own record, past every chunk before it (docs/services.md#artifacts).
-      writeChunk: (idx, bytes) =>
-        this.#transaction(async (client) => {
-          await client.query('SET LOCAL synchronous_commit = off');
-          await client.query('INSERT INTO artifact_chunks (blob, idx, bytes) VALUES ($1, $2, $3)', [uploadId, idx, bytes]);
-        }),
-      promote: async (ref, staged) => {
-        const created = await this.#transaction((client) => this.#promote(client, uploadId, !stored, ref, staged));
-        const row = await this.#guard(async () => (await pool.query<ArtifactRefRow>(`${SELECT_REF} WHERE r.scan_id = $1 AND r.sha256 = $2`, [ref.scanId, ref.sha256])).rows[0]);
-        if (!row) throw new StorageError('storage-corrupt', `artifact ${ref.sha256} of scan ${ref.scanId} was written but cannot be read`);
-        return { ...created, ref: artifactRefFromRow(row) };
-      },
-      drop: () => this.#transaction((client) => this.#dropUpload(client, uploadId)),
-    });
+    return stagePostgresArtifact(this.#io(), sha256);
   }
 
-  /**
-   * The commit of a staged upload: bytes (unless one copy exists: a concurrent insert of the same
-   * digest waits on the primary key, then yields), reference, upload registration gone.
-   */
-  async #promote(client: pg.PoolClient, uploadId: string, wrote: boolean, ref: ArtifactReference, staged: { size: number; chunks: number }): Promise<{ created: boolean; bytesWritten: boolean }> {
-    let bytesWritten = false;
-    if (wrote) {
-      const inserted = await client.query('INSERT INTO artifacts (sha256, size, chunks, stored_at, blob) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (sha256) DO NOTHING', [ref.sha256, staged.size, staged.chunks, ref.storedAt, uploadId]);
-      bytesWritten = inserted.rowCount === 1;
-    } else if ((await client.query('SELECT 1 FROM artifacts WHERE sha256 = $1', [ref.sha256])).rowCount !== 1) {
-      throw new StorageError('storage-unavailable', `artifact ${ref.sha256} was deleted while a copy of it was uploaded; send it again`);
-    }
-    if (bytesWritten) await client.query('DELETE FROM artifact_uploads WHERE blob = $1', [uploadId]);
-    else await this.#dropUpload(client, uploadId);
-    const refInserted = await client.query(
-      `INSERT INTO artifact_refs (scan_id, sha256, scanner_id, evidence_sha256, referenced_at) VALUES ($1, $2, $3, $4, $5)
-       ON CONFLICT (scan_id, sha256) DO NOTHING`,
-      [ref.scanId, ref.sha256, ref.scannerId, ref.evidenceSha256, ref.storedAt],
-    );
-    return { created: refInserted.rowCount === 1, bytesWritten };
-  }
-
-  async #dropUpload(client: pg.PoolClient, uploadId: string): Promise<void> {
-    await client.query('DELETE FROM artifact_chunks WHERE blob = $1', [uploadId]);
-    await client.query('DELETE FROM artifact_uploads WHERE blob = $1', [uploadId]);
-  }
-
-  /** Deletes uploads older than {@link STALE_UPLOAD_MS}: cut short by a crash, never reachable. */
+  /** Deletes uploads older than `STALE_UPLOAD_MS` (staging.ts): cut short by a crash, never reachable. */
   async dropStaleUploads(): Promise<void> {
-    const before = this.#now() - STALE_UPLOAD_MS;
-    const { rows } = await this.#pool.query<{ blob: string }>('SELECT blob FROM artifact_uploads WHERE started_at < $1', [before]);
-    for (const { blob } of rows) await this.#transaction((client) => this.#dropUpload(client, blob));
-  }
-
-  /** One transaction on one pooled client; rolled back when `work` throws. */
-  async #transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    return this.#guard(async () => {
-      const client = await this.#pool.connect();
-      try {
-        await client.query('BEGIN');
-        const result = await work(client);
-        await client.query('COMMIT');
-        return result;
-      } catch (error) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw error;
-      } finally {
-        client.release();
-      }
-    });
+    await dropStalePostgresUploads(this.#io());
   }
 
   async getArtifact(sha256: string): Promise<StoredArtifact | null> {
-    const row = await this.#guard(async () => (await this.#pool.query<{ size: string; chunks: number; blob: string }>('SELECT size, chunks, blob FROM artifacts WHERE sha256 = $1', [sha256])).rows[0]);
-    if (!row) return null;
-    const pool = this.#pool;
-    const guard = <T>(work: () => Promise<T>): Promise<T> => this.#guard(work);
-    return {
-      sha256,
-      size: Number(row.size),
-      // One chunk per query: a large artifact is never held whole (docs/services.md#artifacts).
-      async *chunks() {
-        for (let idx = 0; idx < row.chunks; idx++) {
-          const chunk = await guard(async () => (await pool.query<{ bytes: Buffer }>('SELECT bytes FROM artifact_chunks WHERE blob = $1 AND idx = $2', [row.blob, idx])).rows[0]);
-          if (!chunk) throw new StorageError('storage-corrupt', `artifact ${sha256} lacks chunk ${idx}`);
-          yield chunk.bytes;
-        }
-      },
-    };
+    return readPostgresArtifact(this.#io(), sha256);
+  }
+
+  /** What the artifact functions of `postgres-artifacts.ts` use of this store. */
+  #io(): PostgresArtifactIo {
+    return { pool: this.#pool, guard: (work) => this.#guard(work), now: this.#now };
   }
 
   async getArtifactRef(scanId: string, sha256: string): Promise<ArtifactRef | null> {

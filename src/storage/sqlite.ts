@@ -12,7 +12,6 @@ import {
   ScanConflictError,
   StorageError,
   assertEvidenceRecord,
-  isSha256Hex,
   assertNewArtifact,
   type ArtifactRef,
   type NewArtifact,
@@ -26,7 +25,8 @@ import {
   type ScanCompletion,
   type ScanRecord,
 } from './types.js';
-import { createStaging, newUploadId, putArtifactByStaging, STALE_UPLOAD_MS, type ArtifactReference, type ArtifactStaging } from './staging.js';
+import { putArtifactByStaging, type ArtifactStaging } from './staging.js';
+import { dropStaleSqliteUploads, readSqliteArtifact, stageSqliteArtifact, type SqliteArtifactIo } from './sqlite-artifacts.js';
 import { SELECT_ARTIFACT_REF, artifactRefFromRow, completionFromRow, EVIDENCE_COLUMNS, evidenceFromRow, evidenceValues, scanFromRow, type ArtifactRefRow, type EvidenceRow, type ScanRow } from './rows.js';
 
 /** How long a writer waits for another process's lock before failing. */
@@ -269,85 +269,21 @@ class SqliteStore implements EvidenceStore {
   }
 
   async stageArtifact(sha256: string): Promise<ArtifactStaging> {
-    if (!isSha256Hex(sha256)) throw new TypeError('stageArtifact: sha256 must be 64 lowercase hex characters');
-    const uploadId = newUploadId();
-    const db = this.#db;
-    const stored = this.#guard(() => {
-      // Garbage of crashed uploads goes while the store runs too, not only at open.
-      this.dropStaleUploads();
-      db.prepare('INSERT INTO artifact_uploads (blob, started_at) VALUES (?, ?)').run(uploadId, this.#now());
-      return db.prepare('SELECT 1 FROM artifacts WHERE sha256 = ?').get(sha256) !== undefined;
-    });
-    const insertChunk = db.prepare('INSERT INTO artifact_chunks (blob, idx, bytes) VALUES (?, ?, ?)');
-    return createStaging({
-      uploadId,
-      writeChunks: !stored,
-      // better-sqlite3 binds a blob as a copy (SQLITE_TRANSIENT) within the synchronous run().
-      copiesChunk: true,
-      writeChunk: async (idx, bytes) =>
-        this.#guard(() => {
-          // A staged chunk need not be durable on its own: the commit's fsync of the WAL (FULL)
-          // covers every frame before it, so chunks commit without one (docs/services.md#artifacts).
-          db.pragma('synchronous = NORMAL');
-          try {
-            insertChunk.run(uploadId, idx, bytes);
-          } finally {
-            db.pragma('synchronous = FULL');
-          }
-        }),
-      promote: async (ref, staged) => this.#guard(() => db.transaction(() => this.#promote(uploadId, !stored, ref, staged)).immediate()),
-      drop: async () => this.#guard(() => db.transaction(() => this.#dropUpload(uploadId)).immediate()),
-    });
+    return stageSqliteArtifact(this.#io(), sha256);
   }
 
-  /** The commit of a staged upload: bytes (unless one copy exists), reference, upload registration gone. */
-  #promote(uploadId: string, wrote: boolean, ref: ArtifactReference, staged: { size: number; chunks: number }): PutArtifactResult {
-    const db = this.#db;
-    const existing = db.prepare(`${SELECT_ARTIFACT_REF} WHERE r.scan_id = ? AND r.sha256 = ?`).get(ref.scanId, ref.sha256) as ArtifactRefRow | undefined;
-    let bytesWritten = false;
-    if (wrote) {
-      bytesWritten = db.prepare('INSERT INTO artifacts (sha256, size, chunks, stored_at, blob) VALUES (?, ?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING').run(ref.sha256, staged.size, staged.chunks, ref.storedAt, uploadId).changes === 1;
-    } else if (db.prepare('SELECT 1 FROM artifacts WHERE sha256 = ?').get(ref.sha256) === undefined) {
-      throw new StorageError('storage-unavailable', `artifact ${ref.sha256} was deleted while a copy of it was uploaded; send it again`);
-    }
-    // Another upload stored the same bytes first (or this scan already had them): keep one copy.
-    if (bytesWritten) db.prepare('DELETE FROM artifact_uploads WHERE blob = ?').run(uploadId);
-    else this.#dropUpload(uploadId);
-    if (existing) return { created: false, bytesWritten: false, ref: artifactRefFromRow(existing) };
-    db.prepare('INSERT INTO artifact_refs (scan_id, sha256, scanner_id, evidence_sha256, referenced_at) VALUES (?, ?, ?, ?, ?)').run(ref.scanId, ref.sha256, ref.scannerId, ref.evidenceSha256, ref.storedAt);
-    const row = db.prepare(`${SELECT_ARTIFACT_REF} WHERE r.scan_id = ? AND r.sha256 = ?`).get(ref.scanId, ref.sha256) as ArtifactRefRow;
-    return { created: true, bytesWritten, ref: artifactRefFromRow(row) };
-  }
-
-  #dropUpload(uploadId: string): void {
-    this.#db.prepare('DELETE FROM artifact_chunks WHERE blob = ?').run(uploadId);
-    this.#db.prepare('DELETE FROM artifact_uploads WHERE blob = ?').run(uploadId);
-  }
-
-  /** Deletes uploads older than {@link STALE_UPLOAD_MS}: cut short by a crash, never reachable. */
+  /** Deletes uploads older than `STALE_UPLOAD_MS` (staging.ts): cut short by a crash, never reachable. */
   dropStaleUploads(): void {
-    const before = this.#now() - STALE_UPLOAD_MS;
-    const stale = this.#db.prepare('SELECT blob FROM artifact_uploads WHERE started_at < ?').all(before) as { blob: string }[];
-    if (stale.length > 0) this.#db.transaction(() => stale.forEach(({ blob }) => this.#dropUpload(blob))).immediate();
+    dropStaleSqliteUploads(this.#io());
   }
 
   async getArtifact(sha256: string): Promise<StoredArtifact | null> {
-    const row = this.#guard(() => this.#db.prepare('SELECT size, chunks, blob FROM artifacts WHERE sha256 = ?').get(sha256) as { size: number; chunks: number; blob: string } | undefined);
-    if (!row) return null;
-    const selectChunk = this.#db.prepare('SELECT bytes FROM artifact_chunks WHERE blob = ? AND idx = ?');
-    // One chunk per read: a large artifact is never held whole (docs/services.md#artifacts).
-    const guard = <T>(work: () => T): T => this.#guard(work);
-    return {
-      sha256,
-      size: row.size,
-      async *chunks() {
-        for (let idx = 0; idx < row.chunks; idx++) {
-          const chunk = guard(() => selectChunk.get(row.blob, idx) as { bytes: Buffer } | undefined);
-          if (!chunk) throw new StorageError('storage-corrupt', `artifact ${sha256} lacks chunk ${idx}`);
-          yield chunk.bytes;
-        }
-      },
-    };
+    return readSqliteArtifact(this.#io(), sha256);
+  }
+
+  /** What the artifact functions of `sqlite-artifacts.ts` use of this store. */
+  #io(): SqliteArtifactIo {
+    return { db: this.#db, guard: (work) => this.#guard(work), now: this.#now };
   }
 
   async getArtifactRef(scanId: string, sha256: string): Promise<ArtifactRef | null> {
