@@ -1,6 +1,6 @@
 /**
  * Child process of artifact.bench.ts: the real locker app (SQLite store, provenance checks, receipt
- * key) on plain HTTP with a body limit above 64 MiB, so its peak RSS while ingesting one artifact
+ * key) on plain HTTP with an artifact limit above 64 MiB, so its peak RSS while ingesting one artifact
  * is measured alone. Prints `listening <port>`; then on stdin `reset` sets the RSS high-water mark
  * to the current RSS (proc(5), clear_refs 5) and answers `ok <rssBytes>`, and `peak` answers
  * `peak <bytes the high-water mark grew since reset>`.
@@ -17,7 +17,7 @@ import { provenanceOptions, SCANNER_ID, serviceTopology, TEST_SCANNERS, type Tes
 /** What the bench writes for the child. */
 export interface ArtifactLockerConfig {
   dbFile: string;
-  maxBodyBytes: number;
+  maxArtifactBytes: number;
   hopKeys: Record<string, Record<string, string>>;
   scannerSecret: string;
   receiptPrivatePem: string;
@@ -35,7 +35,7 @@ const keys: TestKeys = {
   receiptPublicPem: '',
 };
 const app = await buildLockerApp({
-  topology: serviceTopology('evidence-locker', { maxBodyBytes: config.maxBodyBytes }),
+  topology: serviceTopology('evidence-locker', { maxArtifactBytes: config.maxArtifactBytes }),
   serviceId: 'evidence-locker',
   store: openSqliteStore({ file: config.dbFile }),
   receiptSigner: createSigner(keys.receiptPrivate, 'locker-receipt'),

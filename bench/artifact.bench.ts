@@ -67,7 +67,7 @@ export async function run(): Promise<BenchResult> {
   const receipt = generateKey('ed25519');
   const config: ArtifactLockerConfig = {
     dbFile: join(dir.path, 'evidence.db'),
-    maxBodyBytes: (Math.max(...SIZES_MIB) + 1) * MIB,
+    maxArtifactBytes: (Math.max(...SIZES_MIB) + 1) * MIB,
     hopKeys: Object.fromEntries([...keys.hopKeys].map(([hop, ring]) => [hop, Object.fromEntries([...ring].map(([kid, key]) => [kid, key.toString('base64')]))])),
     scannerSecret: keys.scanner.type === 'secret' ? keys.scanner.secret.toString('base64') : '',
     receiptPrivatePem: receipt.private,
@@ -77,6 +77,11 @@ export async function run(): Promise<BenchResult> {
   const child = await startChild(configFile);
   const rows: BenchRow[] = [];
   try {
+    // One upload before the measured ones, so the peak RSS rows show the upload, not the process's
+    // first route compilation, JIT and SQLite page cache filling up.
+    const warmBytes = randomBytes(MIB);
+    if ((await prepare(child.port, keys, '/api/v1/evidence', 'bench-warm', await signedEnvelope(keys, { scanId: 'bench-warm', nowMs: Date.now(), artifactBytes: warmBytes }), 'application/json')()) !== 201) throw new Error('statement refused');
+    if ((await prepare(child.port, keys, `/api/v1/artifacts/${sha256Hex(warmBytes)}`, 'bench-warm', warmBytes, 'application/octet-stream')()) !== 201) throw new Error('warm-up upload refused');
     for (const sizeMiB of SIZES_MIB) {
       const ratios: number[] = [];
       const subjectMs: number[] = [];
@@ -136,9 +141,10 @@ export async function run(): Promise<BenchResult> {
     machine: machineInfo(),
     rows,
     notes: [
-      'The store dominates: SQLite writes every byte twice (into the WAL, then the checkpoint copies it into the database file) in 4 KiB overflow pages, and the locker hashes the bytes three times (the Content-Digest check, the path digest, the store\'s own check); the baseline writes once, sequentially. A 64 MiB putArtifact alone took ~1.3 s on this machine.',
-      'Peak RSS growth stays under 3x the artifact: the provenance plugin buffers the body once (Fastify collects the chunks, then concatenates them), and the store writes 1 MiB views of that buffer.',
-      'The chain in front of the locker limits bodies to limits.maxBodyBytes (16 MiB by default): a 64 MiB artifact needs that limit raised on every hop and the service (docs/services.md#artifacts).',
+      'The upload streams into the store (docs/services.md#artifacts): each 1 MiB chunk is hashed once and written as it arrives, under an upload id, and one small commit makes it the artifact. Nothing holds the whole artifact.',
+      'The store dominates: SQLite writes every byte twice (into the WAL, then the checkpoint copies it into the database file, every 1000 pages by default) in 4 KiB overflow pages; the baseline writes once, sequentially. Measured apart on this machine: 64 MiB of chunk inserts took ~1.5 s with the default checkpointing and ~0.4-0.7 s with checkpoints held back (wal_autocheckpoint); that knob is left at its default, as it would let the WAL grow by the size of the largest upload for every write of the file.',
+      'Peak RSS growth is roughly constant (~20-35 MiB: socket read buffers awaiting garbage collection, one reused 1 MiB chunk buffer, the SQLite page cache), so per artifact byte it falls as the artifact grows: far under the 3x target at 64 MiB. One warm-up upload runs first, so the rows do not count the process\'s first route compilation.',
+      'Before streaming (the previous figures of this row): 0.03-0.09 of write+fsync, 1.5x the artifact in peak RSS at 64 MiB, the body hashed three times.',
     ],
   };
 }

@@ -12,6 +12,7 @@
  * Idempotent: what exists is kept. `force` re-issues the leaves and regenerates the keys; the CA
  * is never replaced (that is a rollover: `stella-gateway pki rollover`).
  */
+import { replicaAddresses } from '../topology/replicas.js';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { isIP } from 'node:net';
@@ -75,7 +76,8 @@ export async function bootstrapTopology(topology: ResolvedTopology, options: Boo
     await leaf('gateway', hop.id, hop.tls, sans);
     if (hop.upstreamTls.cert !== hop.tls.cert) await leaf('gateway', hop.id, hop.upstreamTls, sans);
   }
-  for (const service of topology.services) await leaf('service', service.id, service.tls, subjectNames(service.serverName, service.listen));
+  // One certificate for every replica of a service (docs/topology.md#replicas): each replica's host is a SAN.
+  for (const service of topology.services) await leaf('service', service.id, service.tls, subjectNames(service.serverName, ...replicaAddresses(service)));
 
   const hmac = async (subject: string, file: string): Promise<void> => {
     const action = actionFor(file);
@@ -117,12 +119,17 @@ export async function bootstrapTopology(topology: ResolvedTopology, options: Boo
 }
 
 /**
- * The SANs a listener's certificate needs: its `serverName`, and the listen host (an IP SAN for
- * an address, a DNS SAN for a name); an unspecified address (`0.0.0.0`, `::`) names no peer.
+ * The SANs a listener's certificate needs: its `serverName`, and each listen host (an IP SAN for
+ * an address, a DNS SAN for a name; every replica's of a service); an unspecified address
+ * (`0.0.0.0`, `::`) names no peer.
  */
-export function subjectNames(serverName: string, listen: string): { dns: string[]; ip: string[] } {
-  const host = splitListen(listen).host.replace(/^\[|\]$/g, '');
-  const unspecified = host === '0.0.0.0' || host === '::';
-  if (isIP(host)) return { dns: [serverName], ip: unspecified ? [] : [host] };
-  return { dns: [...new Set([serverName, host])], ip: [] };
+export function subjectNames(serverName: string, ...listens: string[]): { dns: string[]; ip: string[] } {
+  const dns = new Set([serverName]);
+  const ip = new Set<string>();
+  for (const listen of listens) {
+    const host = splitListen(listen).host.replace(/^\[|\]$/g, '');
+    if (host === '0.0.0.0' || host === '::') continue;
+    (isIP(host) ? ip : dns).add(host);
+  }
+  return { dns: [...dns], ip: [...ip] };
 }

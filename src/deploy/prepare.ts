@@ -107,6 +107,10 @@ async function moveToFreePorts(document: Record<string, unknown>): Promise<void>
     }
   }
   const moved = listeners.filter((entry) => typeof entry.listen === 'string');
-  const ports = await freePorts(moved.length);
+  // Service replicas (docs/topology.md#replicas) move too, each to a port of its own.
+  const replicated = listeners.filter((entry) => Array.isArray(entry.replicas));
+  const ports = await freePorts(moved.length + replicated.reduce((n, entry) => n + (entry.replicas as unknown[]).length, 0));
   moved.forEach((entry, i) => (entry.listen = `127.0.0.1:${ports[i]}`));
+  let next = moved.length;
+  for (const entry of replicated) entry.replicas = (entry.replicas as unknown[]).map(() => `127.0.0.1:${ports[next++]}`);
 }

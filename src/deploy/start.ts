@@ -6,6 +6,7 @@
  * (docs/operations/certificates.md#revocation). `stop()` ends everything by PID, also when a start
  * failed half-way.
  */
+import { replicaAddresses } from '../topology/replicas.js';
 import { existsSync } from 'node:fs';
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -41,7 +42,10 @@ export interface Deployment {
   readonly prepared: PreparedDeployment;
   readonly topology: ResolvedTopology;
   readonly gatewaysDir: string;
-  /** Service processes: `serve` for our services, the guard for a guarded one (docs/services.md#the-guard). */
+  /**
+   * Service processes: `serve` for our services, the guard for a guarded one (docs/services.md#the-guard).
+   * Replica N > 0 of a service (docs/topology.md#replicas) is under `<id>#<N>`.
+   */
   readonly services: ReadonlyMap<string, ManagedProcess>;
   /** The third-party programs behind guards (an OCI registry), by service id. */
   readonly registries: ReadonlyMap<string, ManagedProcess>;
@@ -50,7 +54,8 @@ export interface Deployment {
   /** Stops one gateway (outage tests); `restartGateway` brings it back. */
   stopGateway(hopId: string): Promise<void>;
   restartGateway(hopId: string): Promise<void>;
-  stopService(serviceId: string): Promise<void>;
+  /** Stops every replica of a service, or only replica `replica` (0 is its `listen`). */
+  stopService(serviceId: string, replica?: number): Promise<void>;
   restartService(serviceId: string): Promise<void>;
   /** Stops everything that is running; safe to call twice. */
   stop(): Promise<void>;
@@ -89,14 +94,18 @@ export async function startDeployment(prepared: PreparedDeployment, options: Sta
     const guarded = GUARDED_SERVICE_KINDS.has(service.kind);
     // The registry outlives a restart of its guard (outage tests restart the guard alone).
     if (guarded && !registries.has(service.id)) await startRegistry(service);
-    const cli = cliInvocation([guarded ? 'guard' : 'serve', '--topology', prepared.topologyFile, '--service', service.id]);
-    const proc = spawnManaged(service.id, cli.command, cli.args, {
-      logFile: join(logsDir, `${service.id}.log`),
-      cwd: workDir,
-      env: { ...process.env, ...options.serviceEnv },
-    });
-    services.set(service.id, proc);
-    await waitUntil(proc, () => serviceIsLive(topology, service), timeoutMs, `service ${service.id}`);
+    // Each replica is its own `serve --replica N` (docs/topology.md#replicas).
+    for (const [n, listen] of replicaAddresses(service).entries()) {
+      const key = replicaKey(service.id, n);
+      const cli = cliInvocation([guarded ? 'guard' : 'serve', '--topology', prepared.topologyFile, '--service', service.id, ...(n > 0 ? ['--replica', String(n)] : [])]);
+      const proc = spawnManaged(key, cli.command, cli.args, {
+        logFile: join(logsDir, `${n > 0 ? `${service.id}-replica-${n}` : service.id}.log`),
+        cwd: workDir,
+        env: { ...process.env, ...options.serviceEnv },
+      });
+      services.set(key, proc);
+      await waitUntil(proc, () => serviceIsLive(topology, service, listen), timeoutMs, `service ${key}`);
+    }
   };
   const startGateway = async (hop: ResolvedHop): Promise<void> => {
     gateways.set(hop.id, await startHop(topology, hop, join(gatewaysDir, hop.id), { readyTimeoutMs: timeoutMs }));
@@ -155,13 +164,15 @@ export async function startDeployment(prepared: PreparedDeployment, options: Sta
       await gateways.get(hopId)?.stop();
       await startGateway(hop);
     },
-    async stopService(serviceId) {
-      await services.get(serviceId)?.stop();
+    async stopService(serviceId, replica) {
+      const service = topology.services.find((s) => s.id === serviceId);
+      const replicas = replica === undefined ? replicaAddresses(service ?? { id: serviceId, listen: '' }).map((_a, n) => n) : [replica];
+      for (const n of replicas) await services.get(replicaKey(serviceId, n))?.stop();
     },
     async restartService(serviceId) {
       const service = topology.services.find((s) => s.id === serviceId);
       if (!service) throw new TypeError(`no service ${serviceId}`);
-      await services.get(serviceId)?.stop();
+      for (const n of replicaAddresses(service).keys()) await services.get(replicaKey(serviceId, n))?.stop();
       await startService(service);
     },
     async stop() {
@@ -172,12 +183,17 @@ export async function startDeployment(prepared: PreparedDeployment, options: Sta
   };
 }
 
-/** GET /healthz/live on a service over mTLS, presenting the certificate of the hop in front of it. */
-async function serviceIsLive(topology: ResolvedTopology, service: ResolvedService): Promise<boolean> {
+/** The key of replica `n` of a service in {@link Deployment.services}. */
+function replicaKey(serviceId: string, n: number): string {
+  return n === 0 ? serviceId : `${serviceId}#${n}`;
+}
+
+/** GET /healthz/live on a service (one replica's `listen`) over mTLS, presenting the certificate of the hop in front of it. */
+async function serviceIsLive(topology: ResolvedTopology, service: ResolvedService, listen = service.listen): Promise<boolean> {
   const front = service.chain.at(-1);
   if (!front) return false;
   const [ca, cert, key] = await Promise.all([readFile(topology.pki.caBundle), readFile(front.upstreamTls.chain), readFile(front.upstreamTls.key)]);
-  const { host, port } = splitListen(service.listen);
+  const { host, port } = splitListen(listen);
   const agent = new Agent({ connect: { ca, cert, key, servername: service.serverName } });
   try {
     const res = await request(`https://${host}:${port}/healthz/live`, { dispatcher: agent, headersTimeout: 2_000, bodyTimeout: 2_000 });

@@ -7,6 +7,12 @@ import { DsseError, parseEnvelope, parseStatement, type Subject } from '../dsse/
 
 /** Path of the artifact routes of the Evidence Locker; `/{sha256}` is appended (docs/services.md#artifacts). */
 export const ARTIFACTS_PATH = '/api/v1/artifacts';
+/**
+ * The path of an artifact upload, as a regular expression every gateway program understands (PCRE,
+ * RE2, POSIX ERE alike): the renderers give this route `maxArtifactBytes` instead of `maxBodyBytes`
+ * (docs/services.md#size), and the WAF leaves its body uninspected (docs/gateways/apache-modsecurity.md#artifact-uploads).
+ */
+export const ARTIFACT_UPLOAD_PATH_PATTERN = '^/api/v1/artifacts/[0-9a-f]{64}$';
 /** Media type of an artifact upload and download: the file's exact bytes. */
 export const ARTIFACT_MEDIA_TYPE = 'application/octet-stream';
 

@@ -2,6 +2,7 @@
  * Facts about a hop's place in the chain that every renderer needs: who may connect to it, where
  * it forwards to, whether it is the edge. Pure; derived from the resolved topology.
  */
+import { replicaAddresses } from '../topology/replicas.js';
 import type { ResolvedHop, ResolvedTopology } from '../topology/resolve.js';
 import { spiffeId, type PkiRole } from '../topology/identity.js';
 
@@ -15,6 +16,15 @@ export function splitListen(listen: string): { host: string; port: number } {
 export function nextTarget(hop: ResolvedHop): { id: string; serverName: string; host: string; port: number } {
   const target = hop.nextTarget.type === 'hop' ? hop.nextTarget.hop : hop.nextTarget.service;
   return { id: target.id, serverName: target.serverName, ...splitListen(target.listen) };
+}
+
+/**
+ * Every address of the hop's next target: the next hop's one listener, or each replica of the
+ * service, replica 0 first (docs/topology.md#replicas). All answer to the same `serverName`.
+ */
+export function nextAddresses(hop: ResolvedHop): { host: string; port: number }[] {
+  const addresses = hop.nextTarget.type === 'hop' ? [hop.nextTarget.hop.listen] : replicaAddresses(hop.nextTarget.service);
+  return addresses.map(splitListen);
 }
 
 /**

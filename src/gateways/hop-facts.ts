@@ -6,10 +6,13 @@
  * Used by the NGINX and HAProxy renderers.
  */
 import type { ResolvedHop, ResolvedTopology } from '../topology/resolve.js';
-import { DEFAULT_MAX_BODY_BYTES, type MacKeyRef, type StampProfile, type V2SigningKeyRef, type V2StampAlg } from '../topology/schema.js';
+import { DEFAULT_MAX_ARTIFACT_BYTES, DEFAULT_MAX_BODY_BYTES, type MacKeyRef, type StampProfile, type V2SigningKeyRef, type V2StampAlg } from '../topology/schema.js';
 import { hopTimeouts, type HopTimeouts } from '../topology/timeouts.js';
-import { admittedPeerIds, admittedPeerRole, isEdge as isEdgeHop, nextTarget, RULE_ONE_HEADERS, splitListen, stamperEndpoint, type StamperEndpoint } from './chain.js';
+import { admittedPeerIds, admittedPeerRole, isEdge as isEdgeHop, nextAddresses, nextTarget, RULE_ONE_HEADERS, splitListen, stamperEndpoint, type StamperEndpoint } from './chain.js';
 import { hopHealthPath } from './types.js';
+import { ARTIFACT_UPLOAD_PATH_PATTERN } from '../evidence/artifacts.js';
+
+export { ARTIFACT_UPLOAD_PATH_PATTERN };
 
 /** The header a forward-auth hop uses to hand the verified certificate to its stamper (CONVENTIONS). */
 export const STAMPER_CERT_HEADER = 'X-Stella-Client-Cert';
@@ -55,8 +58,11 @@ export interface HopFacts {
   readonly dropIncomingProvenance: boolean;
   readonly stamp: StampFacts | null;
   readonly listen: Address;
-  readonly next: { readonly id: string; readonly address: Address; readonly serverName: string; readonly healthPath: string };
+  /** `address` is the first of `addresses`: more than one when the next target is a replicated service. */
+  readonly next: { readonly id: string; readonly address: Address; readonly addresses: readonly Address[]; readonly serverName: string; readonly healthPath: string };
   readonly maxBodyBytes: number;
+  /** The body limit of the artifact upload route only ({@link hopBodyLimits}). */
+  readonly maxArtifactBytes: number;
   /** The hop's place in the chain's timeout schedule (docs/gateways/README.md#timeouts). */
   readonly timeouts: HopTimeouts;
   readonly caBundle: string;
@@ -103,6 +109,7 @@ export function hopFacts(topology: ResolvedTopology, hop: ResolvedHop): HopFacts
   const next = {
     id: target.id,
     address: { host: target.host, port: target.port },
+    addresses: nextAddresses(hop),
     serverName: target.serverName,
     // SPEC §9: a service's readiness; a hop's own liveness (a hop would forward /healthz/ready on).
     healthPath: hop.nextTarget.type === 'hop' ? hopHealthPath(target.id) : '/healthz/ready',
@@ -120,7 +127,7 @@ export function hopFacts(topology: ResolvedTopology, hop: ResolvedHop): HopFacts
     stamp,
     listen: splitListen(hop.listen),
     next,
-    maxBodyBytes: hop.limits?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+    ...hopBodyLimits(hop),
     timeouts: hopTimeouts(hop),
     caBundle: topology.pki.caBundle,
     crl: topology.pki.crl,
@@ -139,4 +146,13 @@ function previousStampingHop(hop: ResolvedHop): string | null {
 /** The JSON body of `GET /healthz/hop/<id>` (CONVENTIONS "Health"). */
 export function healthBody(hop: ResolvedHop): string {
   return JSON.stringify({ hop: hop.id, kind: hop.kind, status: 'live' });
+}
+
+/**
+ * A hop's two body limits (docs/topology.md#hops): `maxArtifactBytes` on the artifact upload route
+ * ({@link ARTIFACT_UPLOAD_PATH_PATTERN}), `maxBodyBytes` on every other path. Every renderer reads
+ * them here.
+ */
+export function hopBodyLimits(hop: ResolvedHop): { maxBodyBytes: number; maxArtifactBytes: number } {
+  return { maxBodyBytes: hop.limits?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES, maxArtifactBytes: hop.limits?.maxArtifactBytes ?? DEFAULT_MAX_ARTIFACT_BYTES };
 }

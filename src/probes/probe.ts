@@ -8,6 +8,7 @@ import { connect } from 'node:tls';
 import { Agent, request } from 'undici';
 import { hopHealthPath } from '../gateways/types.js';
 import { splitListen } from '../gateways/chain.js';
+import { replicaAddresses } from '../topology/replicas.js';
 import type { ResolvedScanner, ResolvedService, ResolvedTopology } from '../topology/resolve.js';
 
 /** How long one probe step may take. */
@@ -117,6 +118,18 @@ export async function probeTopology(topology: ResolvedTopology, options: ProbeOp
         rows.push({ id: service.id, kind: service.kind, status: 'fail', latencyMs: null, certificateExpiry: null, detail: noScanner(service) });
         continue;
       }
+      const replicas = replicaAddresses(service);
+      if (replicas.length > 1) {
+        rows.push(...(await probeReplicas(service, replicas, await tlsOf(scanner), timeoutMs)));
+        // Through the chain the last hop picks a replica: the traversal row says the service answers at all.
+        const { agent, base } = await through(service, scanner);
+        const answer = await get(agent, `${base}/healthz/traversal`, scanner, now, timeoutMs);
+        traversal[service.id] = answer.body;
+        const ok = answer.status === 200;
+        const detail = ok ? `provenance verified over ${service.chain.filter((h) => h.stamp !== false).length} stamping hops, by one of ${replicas.length} replicas` : `traversal check: ${answer.detail}`;
+        rows.push({ id: service.id, kind: service.kind, status: ok ? 'ok' : 'fail', latencyMs: answer.latencyMs, certificateExpiry: null, detail });
+        continue;
+      }
       const local = await handshake(service.listen, service.serverName, await tlsOf(scanner), timeoutMs);
       const { agent, base } = await through(service, scanner);
       const answer = await get(agent, `${base}/healthz/traversal`, scanner, now, timeoutMs);
@@ -133,6 +146,23 @@ export async function probeTopology(topology: ResolvedTopology, options: ProbeOp
     await Promise.all([...agents.values()].map((a) => a.close()));
   }
   return { ok: rows.length > 0 && rows.every((r) => r.status === 'ok'), rows, traversal };
+}
+
+/**
+ * One row per replica of a service (docs/topology.md#replicas), `<id>#<N>`: a verified TLS
+ * handshake at its own address, so a stopped replica is red even while the last hop routes around it.
+ */
+async function probeReplicas(service: ResolvedService, replicas: readonly string[], tls: ClientTls, timeoutMs: number): Promise<ProbeRow[]> {
+  return Promise.all(
+    replicas.map(async (address, n): Promise<ProbeRow> => {
+      const started = performance.now();
+      const local = await handshake(address, service.serverName, tls, timeoutMs);
+      const latencyMs = Math.round((performance.now() - started) * 10) / 10;
+      return local.ok
+        ? { id: `${service.id}#${n}`, kind: service.kind, status: 'ok', latencyMs, certificateExpiry: local.expiry, detail: `replica ${n} at ${address}: TLS verified as ${service.serverName}` }
+        : { id: `${service.id}#${n}`, kind: service.kind, status: 'fail', latencyMs: null, certificateExpiry: null, detail: `replica ${n}: no TLS at ${address}: ${local.detail}` };
+    }),
+  );
 }
 
 function noScanner(service: ResolvedService): string {

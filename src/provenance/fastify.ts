@@ -14,12 +14,13 @@
  * await app.register(provenancePlugin, { topology, serviceId: 'evidence-locker', hopKeys: await loadHopKeyring(topology) });
  * app.post('/api/v1/evidence', { config: { provenance: { envelope: true } } }, (req) => req.provenance);
  */
+import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Decision } from './decisions.js';
 import { prepareProvenance, tlsPeerIdentity, type ProvenanceBaseOptions } from './options.js';
 import { isProvenanceError, ProvenanceError } from './problems.js';
-import { checkHeaders, checkRequest, type CheckedHeaders, type PeerIdentity, type VerifiedProvenance } from './verify.js';
+import { checkHeaders, checkRequest, type CheckedHeaders, type PeerIdentity, type StreamedBody, type VerifiedProvenance } from './verify.js';
 
 /** Options of the plugin. */
 export interface ProvenancePluginOptions extends ProvenanceBaseOptions {
@@ -27,8 +28,20 @@ export interface ProvenancePluginOptions extends ProvenanceBaseOptions {
   peerIdentity?: (request: FastifyRequest) => PeerIdentity | null;
 }
 
-/** Per-route setting (`routeOptions.config.provenance`). */
-export type ProvenanceRouteConfig = false | { envelope?: boolean };
+/**
+ * Per-route setting (`routeOptions.config.provenance`). `streamBody: true` is for a route whose
+ * body is too large to buffer (the locker's artifact upload): the route's scope hands the body
+ * over as a stream (`request.body`), and the handler completes the checks with
+ * `request.verifyStreamedBody`, which reads it after the replay check.
+ */
+export type ProvenanceRouteConfig = false | { envelope?: boolean; streamBody?: boolean };
+
+/**
+ * Reads a streamed body to its destination and measures it; called by `verifyStreamedBody` once
+ * the nonce is reserved, with what the header checks proved (the body is not bound yet). It may
+ * refuse by throwing (nothing should be kept then).
+ */
+export type StreamedBodyIngest = (body: Readable, headers: VerifiedProvenance) => Promise<StreamedBody>;
 
 /** Content types whose raw bytes the plugin keeps (the body is hashed for Content-Digest). */
 export const RAW_BODY_CONTENT_TYPES = ['application/json', 'application/vnd.in-toto+json', 'application/octet-stream'] as const;
@@ -39,6 +52,11 @@ declare module 'fastify' {
     provenance: VerifiedProvenance | null;
     /** The body bytes as received (for the content types of RAW_BODY_CONTENT_TYPES), else null. */
     rawBody: Buffer | null;
+    /**
+     * On `streamBody` routes: runs the body checks (replay, then `ingest`, then the Content-Digest
+     * binding), sets `request.provenance` and answers it; throws the refusal. Null elsewhere.
+     */
+    verifyStreamedBody: ((ingest: StreamedBodyIngest) => Promise<VerifiedProvenance>) | null;
   }
   interface FastifyContextConfig {
     provenance?: ProvenanceRouteConfig;
@@ -55,6 +73,7 @@ async function provenancePlugin(fastify: FastifyInstance, options: ProvenancePlu
 
   fastify.decorateRequest('provenance', null);
   fastify.decorateRequest('rawBody', null);
+  fastify.decorateRequest('verifyStreamedBody', null);
 
   const jsonParser = fastify.getDefaultJsonParser('error', 'error');
   fastify.removeContentTypeParser([...RAW_BODY_CONTENT_TYPES].filter((t) => fastify.hasContentTypeParser(t)));
@@ -105,6 +124,27 @@ async function provenancePlugin(fastify: FastifyInstance, options: ProvenancePlu
     if (config === false) return;
     const checked = checkedHeaders.get(request);
     if (!checked) return refuse(request, reply, new TypeError('provenance: header checks did not run'));
+    if (config?.streamBody) {
+      // A media type the scope's stream parser does not take was buffered by another parser (and
+      // no body at all is none): the route sees those bytes as a stream too, and judges the type.
+      const body = request.body instanceof Readable ? request.body : Readable.from(request.rawBody ? [request.rawBody] : []);
+      request.verifyStreamedBody = async (ingest) => {
+        try {
+          const headers: VerifiedProvenance = { scanId: checked.request.scanId, contentDigest: checked.request.contentDigest, hops: checked.hops };
+          const verified = await checkRequest(checked, { body: () => ingest(body, headers), envelope: null }, ctx);
+          request.provenance = verified;
+          decide(request, { code: 'accepted', service: ctx.service.id, hops: verified.hops.map((h) => h.id), scanId: verified.scanId });
+          return verified;
+        } catch (error) {
+          if (isProvenanceError(error)) {
+            const scanId = typeof request.headers['x-stella-scan-id'] === 'string' ? request.headers['x-stella-scan-id'] : null;
+            decide(request, { code: error.code, service: ctx.service.id, hops: error.hopIds, scanId, detail: error.message });
+          }
+          throw error;
+        }
+      };
+      return;
+    }
     const contentLength = Number(request.headers['content-length'] ?? 0);
     if (request.rawBody === null && (contentLength > 0 || request.headers['transfer-encoding'] !== undefined)) {
       // A body arrived through a parser that did not keep its bytes: it cannot be bound.
@@ -128,6 +168,8 @@ async function provenancePlugin(fastify: FastifyInstance, options: ProvenancePlu
   fastify.addHook('onRoute', (route) => {
     const config = (route.config as { provenance?: ProvenanceRouteConfig } | undefined)?.provenance;
     if (config && config.envelope && !envelope) requireEnvelope(envelope);
+    // An envelope is read from bytes in memory; a streamed body never is.
+    if (config && config.envelope && config.streamBody) throw new TypeError(`provenance: route ${route.url} cannot both stream its body and carry an envelope`);
   });
 
   fastify.addHook('onClose', async () => {

@@ -5,7 +5,7 @@
  *
  * 1. {@link checkHeaders}: untrusted-peer → provenance-missing → provenance-malformed →
  *    topology-mismatch → provenance-tampered → provenance-stale. No side effects.
- * 2. {@link checkRequest}: provenance-replayed → binding-mismatch → envelope-invalid. The nonce is
+ * 2. {@link checkRequest}: provenance-replayed → (a streamed body is read) → binding-mismatch → envelope-invalid. The nonce is
  *    reserved atomically at the replay step and released again when a later check refuses, so only
  *    an accepted request consumes it (docs/provenance.md, "Replay").
  */
@@ -116,10 +116,17 @@ export interface StreamedBody {
   sha256: Buffer;
 }
 
+/**
+ * A body still to be read: called once the nonce is reserved (after the replay check), it streams
+ * the body to its destination and answers what it measured (the locker's artifact upload,
+ * docs/services.md#artifacts). It may refuse by throwing; the nonce is released then.
+ */
+export type BodyReader = () => Promise<StreamedBody>;
+
 /** The body and, on envelope routes, the envelope reader. */
 export interface BodyFacts {
-  /** Raw body bytes, or what was measured of a streamed one; null when the request has none. */
-  body: Buffer | StreamedBody | null;
+  /** Raw body bytes, or what was measured of a streamed one, or a reader that streams it; null when the request has none. */
+  body: Buffer | StreamedBody | BodyReader | null;
   /** Set on routes that carry a DSSE envelope. */
   envelope: EnvelopeReader | null;
 }
@@ -135,7 +142,8 @@ export async function checkRequest(checked: CheckedHeaders, body: BodyFacts, ctx
   const fresh = await ctx.replayCache.checkAndRemember(first.hop, first.nonce, expiresAtMs);
   if (!fresh) throw withHops(new ProvenanceError('provenance-replayed', `${first.hop} nonce ${first.nonce} was already used`), checked);
   try {
-    return await bindAndVerify(checked, body, ctx.topology.name, ctx.service.chain[0]!.id);
+    const facts = typeof body.body === 'function' ? { ...body, body: await body.body() } : (body as BodyFacts & { body: Buffer | StreamedBody | null });
+    return await bindAndVerify(checked, facts, ctx.topology.name, ctx.service.chain[0]!.id);
   } catch (error) {
     // Release the nonce so a refused request does not burn it; if the shared cache is down the
     // nonce simply stays reserved until it expires — the client still gets the real refusal.
@@ -145,7 +153,7 @@ export async function checkRequest(checked: CheckedHeaders, body: BodyFacts, ctx
   }
 }
 
-async function bindAndVerify(checked: CheckedHeaders, { body, envelope }: BodyFacts, topologyName: string, edgeHop: string): Promise<VerifiedProvenance> {
+async function bindAndVerify(checked: CheckedHeaders, { body, envelope }: BodyFacts & { body: Buffer | StreamedBody | null }, topologyName: string, edgeHop: string): Promise<VerifiedProvenance> {
   const { request, records, hops } = checked;
   const bytes = body === null ? Buffer.alloc(0) : Buffer.isBuffer(body) ? body : null;
   const streamed = bytes ? null : (body as StreamedBody);

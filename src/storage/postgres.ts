@@ -9,7 +9,6 @@ import pg from 'pg';
 import {
   ScanConflictError,
   StorageError,
-  artifactChunks,
   assertEvidenceRecord,
   assertNewArtifact,
   type ArtifactRef,
@@ -24,6 +23,8 @@ import {
   type ScanCompletion,
   type ScanRecord,
 } from './types.js';
+import { putArtifactByStaging, type ArtifactStaging } from './staging.js';
+import { dropStalePostgresUploads, readPostgresArtifact, stagePostgresArtifact, type PostgresArtifactIo } from './postgres-artifacts.js';
 import { SELECT_ARTIFACT_REF as SELECT_REF, artifactRefFromRow, completionFromRow, EVIDENCE_COLUMNS, evidenceFromRow, evidenceValues, scanFromRow, type ArtifactRefRow, type EvidenceRow, type ScanRow } from './rows.js';
 
 /** Connections per store instance; small, the services are I/O bound on fsync not CPU. */
@@ -107,12 +108,29 @@ const MIGRATIONS: readonly { version: number; sql: string }[] = [
           );
           CREATE INDEX artifact_refs_by_sha256 ON artifact_refs (sha256);`,
   },
+  {
+    // Streamed uploads (docs/services.md#artifacts): chunks are keyed by an upload id (`blob`) and
+    // reached only through `artifacts.blob`, so an upload is written where it will stay and made the
+    // artifact by one small commit. Chunks stored before keep their digest as their blob id.
+    version: 5,
+    sql: `CREATE TABLE artifact_uploads (
+            blob TEXT PRIMARY KEY,
+            started_at BIGINT NOT NULL
+          );
+          ALTER TABLE artifacts ADD COLUMN blob TEXT;
+          UPDATE artifacts SET blob = sha256;
+          ALTER TABLE artifacts ALTER COLUMN blob SET NOT NULL;
+          ALTER TABLE artifact_chunks DROP CONSTRAINT artifact_chunks_sha256_fkey;
+          ALTER TABLE artifact_chunks RENAME COLUMN sha256 TO blob;`,
+  },
 ];
 
 export interface PostgresStoreOptions {
   /** A `postgres://` connection URL. */
   readonly url: string;
   readonly poolSize?: number;
+  /** Clock in ms for upload start times and their clean-up; default `Date.now`. */
+  readonly now?: () => number;
 }
 
 const COLUMNS = EVIDENCE_COLUMNS.join(', ');
@@ -133,7 +151,9 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     await pool.end().catch(() => undefined);
     throw new StorageError('storage-unavailable', `cannot open PostgreSQL store: ${(error as Error).message}`, { cause: error });
   }
-  return new PostgresStore(pool);
+  const store = new PostgresStore(pool, options.now ?? Date.now);
+  await store.dropStaleUploads().catch(() => undefined);
+  return store;
 }
 
 async function migrate(pool: pg.Pool): Promise<void> {
@@ -162,10 +182,12 @@ async function migrate(pool: pg.Pool): Promise<void> {
 class PostgresStore implements EvidenceStore {
   readonly kind = 'postgres' as const;
   readonly #pool: pg.Pool;
+  readonly #now: () => number;
   #closed = false;
 
-  constructor(pool: pg.Pool) {
+  constructor(pool: pg.Pool, now: () => number) {
     this.#pool = pool;
+    this.#now = now;
   }
 
   async putEvidence(record: EvidenceRecord): Promise<PutResult> {
@@ -263,60 +285,25 @@ class PostgresStore implements EvidenceStore {
 
   async putArtifact(artifact: NewArtifact): Promise<PutArtifactResult> {
     assertNewArtifact(artifact);
-    return this.#guard(async () => {
-      const client = await this.#pool.connect();
-      try {
-        await client.query('BEGIN');
-        // The bytes first: a concurrent insert of the same digest waits on the primary key for the
-        // other transaction and then yields to it, so exactly one copy is written.
-        const chunks = artifactChunks(artifact.bytes);
-        const inserted = await client.query('INSERT INTO artifacts (sha256, size, chunks, stored_at) VALUES ($1, $2, $3, $4) ON CONFLICT (sha256) DO NOTHING', [
-          artifact.sha256,
-          artifact.bytes.byteLength,
-          chunks.length,
-          artifact.storedAt,
-        ]);
-        const bytesWritten = inserted.rowCount === 1;
-        if (bytesWritten) {
-          for (const [idx, chunk] of chunks.entries()) {
-            await client.query('INSERT INTO artifact_chunks (sha256, idx, bytes) VALUES ($1, $2, $3)', [artifact.sha256, idx, chunk]);
-          }
-        }
-        const ref = await client.query(
-          `INSERT INTO artifact_refs (scan_id, sha256, scanner_id, evidence_sha256, referenced_at) VALUES ($1, $2, $3, $4, $5)
-           ON CONFLICT (scan_id, sha256) DO NOTHING`,
-          [artifact.scanId, artifact.sha256, artifact.scannerId, artifact.evidenceSha256, artifact.storedAt],
-        );
-        await client.query('COMMIT');
-        const row = (await this.#pool.query<ArtifactRefRow>(`${SELECT_REF} WHERE r.scan_id = $1 AND r.sha256 = $2`, [artifact.scanId, artifact.sha256])).rows[0];
-        if (!row) throw new StorageError('storage-corrupt', `artifact ${artifact.sha256} of scan ${artifact.scanId} was written but cannot be read`);
-        return { created: ref.rowCount === 1, bytesWritten, ref: artifactRefFromRow(row) };
-      } catch (error) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw error;
-      } finally {
-        client.release();
-      }
-    });
+    return putArtifactByStaging(await this.stageArtifact(artifact.sha256), artifact);
+  }
+
+  async stageArtifact(sha256: string): Promise<ArtifactStaging> {
+    return stagePostgresArtifact(this.#io(), sha256);
+  }
+
+  /** Deletes uploads older than `STALE_UPLOAD_MS` (staging.ts): cut short by a crash, never reachable. */
+  async dropStaleUploads(): Promise<void> {
+    await dropStalePostgresUploads(this.#io());
   }
 
   async getArtifact(sha256: string): Promise<StoredArtifact | null> {
-    const row = await this.#guard(async () => (await this.#pool.query<{ size: string; chunks: number }>('SELECT size, chunks FROM artifacts WHERE sha256 = $1', [sha256])).rows[0]);
-    if (!row) return null;
-    const pool = this.#pool;
-    const guard = <T>(work: () => Promise<T>): Promise<T> => this.#guard(work);
-    return {
-      sha256,
-      size: Number(row.size),
-      // One chunk per query: a large artifact is never held whole (docs/services.md#artifacts).
-      async *chunks() {
-        for (let idx = 0; idx < row.chunks; idx++) {
-          const chunk = await guard(async () => (await pool.query<{ bytes: Buffer }>('SELECT bytes FROM artifact_chunks WHERE sha256 = $1 AND idx = $2', [sha256, idx])).rows[0]);
-          if (!chunk) throw new StorageError('storage-corrupt', `artifact ${sha256} lacks chunk ${idx}`);
-          yield chunk.bytes;
-        }
-      },
-    };
+    return readPostgresArtifact(this.#io(), sha256);
+  }
+
+  /** What the artifact functions of `postgres-artifacts.ts` use of this store. */
+  #io(): PostgresArtifactIo {
+    return { pool: this.#pool, guard: (work) => this.#guard(work), now: this.#now };
   }
 
   async getArtifactRef(scanId: string, sha256: string): Promise<ArtifactRef | null> {

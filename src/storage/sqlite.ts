@@ -11,7 +11,6 @@ import { openDurableSqlite } from '../io/sqlite.js';
 import {
   ScanConflictError,
   StorageError,
-  artifactChunks,
   assertEvidenceRecord,
   assertNewArtifact,
   type ArtifactRef,
@@ -26,6 +25,8 @@ import {
   type ScanCompletion,
   type ScanRecord,
 } from './types.js';
+import { putArtifactByStaging, type ArtifactStaging } from './staging.js';
+import { dropStaleSqliteUploads, readSqliteArtifact, stageSqliteArtifact, type SqliteArtifactIo } from './sqlite-artifacts.js';
 import { SELECT_ARTIFACT_REF, artifactRefFromRow, completionFromRow, EVIDENCE_COLUMNS, evidenceFromRow, evidenceValues, scanFromRow, type ArtifactRefRow, type EvidenceRow, type ScanRow } from './rows.js';
 
 /** How long a writer waits for another process's lock before failing. */
@@ -93,12 +94,32 @@ const MIGRATIONS: readonly string[] = [
      UNIQUE (scan_id, sha256)
    );
    CREATE INDEX artifact_refs_by_sha256 ON artifact_refs (sha256);`,
+  // Streamed uploads (docs/services.md#artifacts): chunks are keyed by an upload id (`blob`) and
+  // reached only through `artifacts.blob`, so an upload is written where it will stay and made the
+  // artifact by one small commit. Chunks stored before keep their digest as their blob id.
+  `CREATE TABLE artifact_uploads (
+     blob TEXT PRIMARY KEY,
+     started_at INTEGER NOT NULL
+   );
+   ALTER TABLE artifacts ADD COLUMN blob TEXT;
+   UPDATE artifacts SET blob = sha256;
+   CREATE TABLE artifact_blob_chunks (
+     blob TEXT NOT NULL,
+     idx INTEGER NOT NULL,
+     bytes BLOB NOT NULL,
+     PRIMARY KEY (blob, idx)
+   ) WITHOUT ROWID;
+   INSERT INTO artifact_blob_chunks (blob, idx, bytes) SELECT sha256, idx, bytes FROM artifact_chunks;
+   DROP TABLE artifact_chunks;
+   ALTER TABLE artifact_blob_chunks RENAME TO artifact_chunks;`,
 ];
 
 export interface SqliteStoreOptions {
   /** Path of the database file; its folder is created when missing. */
   readonly file: string;
   readonly busyTimeoutMs?: number;
+  /** Clock in ms for upload start times and their clean-up; default `Date.now`. */
+  readonly now?: () => number;
 }
 
 /** Opens (and migrates) a SQLite evidence store. */
@@ -109,7 +130,9 @@ export function openSqliteStore(options: SqliteStoreOptions): EvidenceStore {
   } catch (error) {
     throw new StorageError('storage-unavailable', `cannot open SQLite store ${options.file}: ${(error as Error).message}`, { cause: error });
   }
-  return new SqliteStore(db);
+  const store = new SqliteStore(db, options.now ?? Date.now);
+  store.dropStaleUploads();
+  return store;
 }
 
 class SqliteStore implements EvidenceStore {
@@ -124,9 +147,11 @@ class SqliteStore implements EvidenceStore {
   readonly #selectScan: Database.Statement<[string], ScanRow>;
   readonly #completeScan: Database.Statement;
   readonly #pendingPuts: { record: EvidenceRecord; resolve: (result: PutResult) => void; reject: (error: unknown) => void }[] = [];
+  readonly #now: () => number;
 
-  constructor(db: Database.Database) {
+  constructor(db: Database.Database, now: () => number) {
     this.#db = db;
+    this.#now = now;
     const columns = EVIDENCE_COLUMNS.join(', ');
     this.#insertEvidence = db.prepare(
       `INSERT INTO evidence (${columns}) VALUES (${EVIDENCE_COLUMNS.map(() => '?').join(', ')}) ON CONFLICT (sha256) DO NOTHING`,
@@ -240,46 +265,25 @@ class SqliteStore implements EvidenceStore {
 
   async putArtifact(artifact: NewArtifact): Promise<PutArtifactResult> {
     assertNewArtifact(artifact);
-    return this.#guard(() =>
-      this.#db
-        .transaction((): PutArtifactResult => {
-          const existing = this.#db.prepare(`${SELECT_ARTIFACT_REF} WHERE r.scan_id = ? AND r.sha256 = ?`).get(artifact.scanId, artifact.sha256) as ArtifactRefRow | undefined;
-          if (existing) return { created: false, bytesWritten: false, ref: artifactRefFromRow(existing) };
-          const chunks = artifactChunks(artifact.bytes);
-          const inserted = this.#db
-            .prepare('INSERT INTO artifacts (sha256, size, chunks, stored_at) VALUES (?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING')
-            .run(artifact.sha256, artifact.bytes.byteLength, chunks.length, artifact.storedAt);
-          if (inserted.changes === 1) {
-            const insertChunk = this.#db.prepare('INSERT INTO artifact_chunks (sha256, idx, bytes) VALUES (?, ?, ?)');
-            chunks.forEach((chunk, idx) => insertChunk.run(artifact.sha256, idx, chunk));
-          }
-          this.#db
-            .prepare('INSERT INTO artifact_refs (scan_id, sha256, scanner_id, evidence_sha256, referenced_at) VALUES (?, ?, ?, ?, ?)')
-            .run(artifact.scanId, artifact.sha256, artifact.scannerId, artifact.evidenceSha256, artifact.storedAt);
-          const row = this.#db.prepare(`${SELECT_ARTIFACT_REF} WHERE r.scan_id = ? AND r.sha256 = ?`).get(artifact.scanId, artifact.sha256) as ArtifactRefRow;
-          return { created: true, bytesWritten: inserted.changes === 1, ref: artifactRefFromRow(row) };
-        })
-        .immediate(),
-    );
+    return putArtifactByStaging(await this.stageArtifact(artifact.sha256), artifact);
+  }
+
+  async stageArtifact(sha256: string): Promise<ArtifactStaging> {
+    return stageSqliteArtifact(this.#io(), sha256);
+  }
+
+  /** Deletes uploads older than `STALE_UPLOAD_MS` (staging.ts): cut short by a crash, never reachable. */
+  dropStaleUploads(): void {
+    dropStaleSqliteUploads(this.#io());
   }
 
   async getArtifact(sha256: string): Promise<StoredArtifact | null> {
-    const row = this.#guard(() => this.#db.prepare('SELECT size, chunks FROM artifacts WHERE sha256 = ?').get(sha256) as { size: number; chunks: number } | undefined);
-    if (!row) return null;
-    const selectChunk = this.#db.prepare('SELECT bytes FROM artifact_chunks WHERE sha256 = ? AND idx = ?');
-    // One chunk per read: a large artifact is never held whole (docs/services.md#artifacts).
-    const guard = <T>(work: () => T): T => this.#guard(work);
-    return {
-      sha256,
-      size: row.size,
-      async *chunks() {
-        for (let idx = 0; idx < row.chunks; idx++) {
-          const chunk = guard(() => selectChunk.get(sha256, idx) as { bytes: Buffer } | undefined);
-          if (!chunk) throw new StorageError('storage-corrupt', `artifact ${sha256} lacks chunk ${idx}`);
-          yield chunk.bytes;
-        }
-      },
-    };
+    return readSqliteArtifact(this.#io(), sha256);
+  }
+
+  /** What the artifact functions of `sqlite-artifacts.ts` use of this store. */
+  #io(): SqliteArtifactIo {
+    return { db: this.#db, guard: (work) => this.#guard(work), now: this.#now };
   }
 
   async getArtifactRef(scanId: string, sha256: string): Promise<ArtifactRef | null> {

@@ -7,6 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { StellaError } from '../errors/base.js';
+import type { ArtifactStaging } from './staging.js';
 
 /**
  * One verified hop of the chain as the locker stored it (docs/provenance.md#2-headers, the record fields). With `mac` and the
@@ -194,6 +195,13 @@ export interface EvidenceStore {
    * @throws TypeError when `bytes` do not hash to `sha256` (the caller checks the binding first).
    */
   putArtifact(artifact: NewArtifact): Promise<PutArtifactResult>;
+  /**
+   * Starts a streamed upload of the artifact that claims digest `sha256` (docs/services.md#artifacts):
+   * its chunks are written as they arrive under an upload id no reader reaches, and become the
+   * artifact only at {@link ArtifactStaging.commit}, with the reference, in one transaction. When
+   * that digest is stored already, the bytes are only hashed, not written again.
+   */
+  stageArtifact(sha256: string): Promise<ArtifactStaging>;
   /** The stored bytes of a digest, or null. Callers scope reads with {@link getArtifactRef}. */
   getArtifact(sha256: string): Promise<StoredArtifact | null>;
   /** The reference of one scan to one digest, or null when that scan does not name it. */
@@ -246,14 +254,6 @@ export function assertNewArtifact(artifact: NewArtifact): void {
   if (!artifact.scanId || !artifact.scannerId || !artifact.storedAt) throw new TypeError('putArtifact: scanId, scannerId and storedAt are required');
   const actual = createHash('sha256').update(artifact.bytes).digest('hex');
   if (actual !== artifact.sha256) throw new TypeError(`putArtifact: the bytes hash to ${actual}, not ${artifact.sha256}`);
-}
-
-/** The chunks of `bytes` as stored (views, no copies). */
-export function artifactChunks(bytes: Uint8Array): Buffer[] {
-  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const chunks: Buffer[] = [];
-  for (let offset = 0; offset < buffer.length; offset += ARTIFACT_CHUNK_BYTES) chunks.push(buffer.subarray(offset, offset + ARTIFACT_CHUNK_BYTES));
-  return chunks;
 }
 
 /** Rejects caller mistakes before they reach SQL (STYLE: caller mistakes are TypeErrors). */

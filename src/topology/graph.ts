@@ -35,7 +35,8 @@ export function topologyGraph(topology: ResolvedTopology): { nodes: Node[]; edge
       opaque: h.stamp === false,
       column: column.get(`hop:${h.id}`) ?? 1,
     })),
-    ...topology.services.map((s) => ({ key: `service:${s.id}`, type: 'service' as const, title: s.id, detail: s.kind, opaque: false, column: column.get(`service:${s.id}`) ?? 1 })),
+    // Replicas (docs/topology.md#replicas) are one service: one node that says how many run.
+    ...topology.services.map((s) => ({ key: `service:${s.id}`, type: 'service' as const, title: s.id, detail: s.replicas ? `${s.kind} · ${s.replicas.length + 1} replicas` : s.kind, opaque: false, column: column.get(`service:${s.id}`) ?? 1 })),
   ];
   const edges: [string, string][] = [
     ...topology.scanners.map((s): [string, string] => [`scanner:${s.id}`, `hop:${s.edge}`]),

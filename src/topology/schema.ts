@@ -28,6 +28,11 @@ export const DEFAULT_CLOCK_SKEW_SECONDS = 30;
 export const DEFAULT_MAX_AGE_SECONDS = 120;
 export const DEFAULT_MAX_PROVENANCE_HEADER_BYTES = 8192;
 export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
+/**
+ * The body limit of the artifact upload route only (docs/services.md#size): an artifact's exact
+ * bytes, streamed into the store, so it can be far larger than an envelope.
+ */
+export const DEFAULT_MAX_ARTIFACT_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_UPSTREAM_TIMEOUT_SECONDS = 60;
 /**
  * How long a published CRL or CA bundle may take to reach every running part (services, stampers,
@@ -164,6 +169,8 @@ const wafConfig = z
 const hopLimits = z
   .object({
     maxBodyBytes: z.number().int().positive().default(DEFAULT_MAX_BODY_BYTES),
+    /** The limit on the artifact upload route (`POST /api/v1/artifacts/{sha256}`); every other path keeps maxBodyBytes. */
+    maxArtifactBytes: z.number().int().positive().default(DEFAULT_MAX_ARTIFACT_BYTES),
     upstreamTimeoutSeconds: z.number().int().positive().max(3600).default(DEFAULT_UPSTREAM_TIMEOUT_SECONDS),
   })
   .strict();
@@ -252,6 +259,11 @@ export const serviceSchema = z
     id: z.string().regex(HOP_ID_PATTERN, 'service id must match ^[a-z][a-z0-9.-]{0,62}$'),
     kind: z.enum(SERVICE_KINDS),
     listen: listenAddress,
+    /**
+     * More instances of the same service (docs/topology.md#replicas): `listen` is replica 0, these
+     * are replicas 1…n, each run with `serve --replica N`; the last hop balances over all of them.
+     */
+    replicas: z.array(listenAddress).min(1).max(16).optional().describe('more listen addresses of the same service, each one a replica run with serve --replica N (N = 1…); the last hop load-balances over listen and these'),
     serverName: serverName.optional(),
     /** Server certificate; defaults to `<pki.dir>/issued/service/<id>/`. */
     tls: certificateFiles.optional(),
@@ -263,6 +275,8 @@ export const serviceSchema = z
     /** How many distinct scanner keys must verify an envelope. */
     envelopeThreshold: z.number().int().min(1).max(16).default(1),
     maxBodyBytes: z.number().int().positive().default(DEFAULT_MAX_BODY_BYTES),
+    /** An evidence-locker's limit on one artifact upload, streamed into the store (docs/services.md#size). */
+    maxArtifactBytes: z.number().int().positive().default(DEFAULT_MAX_ARTIFACT_BYTES),
     access: serviceAccess.default({ readers: [] }),
   })
   .strict();

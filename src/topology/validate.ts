@@ -3,6 +3,7 @@
  * `schema.ts` cannot say on their own. Pure: files are looked at only through an injected
  * {@link FileProbe}, so the rules can be tested without a disk.
  */
+import { listenHost } from './replicas.js';
 import type { TopologyProblem } from './errors.js';
 import { FORWARD_AUTH_KINDS, GUARDED_SERVICE_KINDS, NATIVE_STAMP_KINDS, NATIVE_V2_ALGS, type HopKind, type ServiceKind, type StampProfile, type Topology, type V2StampAlg } from './schema.js';
 import { edgeHops } from './resolve.js';
@@ -55,6 +56,7 @@ export interface RuleInput {
     id: string;
     kind: ServiceKind;
     listen: string;
+    replicas?: readonly string[] | undefined;
     receiptKey?: string | undefined;
     registry?: { listen: string } | undefined;
     storage?: { kind: 'sqlite' } | { kind: 'postgres'; url: string } | undefined;
@@ -77,6 +79,24 @@ export function validateTopology(topology: Topology, options: ValidateOptions = 
   const problems = crossFieldProblems(topology);
   if (options.files) problems.push(...checkFiles(topology, options.files, options.baseDir));
   return problems;
+}
+
+/**
+ * Replicas (docs/topology.md#replicas): of a locker or WebService only (the guard of a registry
+ * keeps its registry's one address), and on one SQLite file only when every replica runs on the
+ * same host as `listen` — the file's WAL and lock are shared through the local file system, never
+ * over a network; PostgreSQL is the store for replicas on several hosts.
+ */
+function replicaProblems(service: RuleInput['services'][number], at: string): TopologyProblem[] {
+  if (!service.replicas) return [];
+  if (service.kind === 'oci-registry') return [{ path: `${at}.replicas`, message: 'an oci-registry service has one guard in front of one registry; replicas are for evidence-locker and scanner-webservice' }];
+  if (service.storage?.kind === 'postgres') return [];
+  const host = listenHost(service.listen);
+  return service.replicas.flatMap((address, r) =>
+    listenHost(address) === host
+      ? []
+      : [{ path: `${at}.replicas[${r}]`, message: `replicas sharing a SQLite file must run on the host of listen (${host}), not ${listenHost(address)}: use storage kind postgres for replicas on several hosts` }],
+  );
 }
 
 /** The cross-field rules alone (no files). */
@@ -108,6 +128,16 @@ export function crossFieldProblems(topology: RuleInput): TopologyProblem[] {
   };
   hops.forEach((h, i) => listen(h.listen, `hops[${i}].listen`));
   services.forEach((s, i) => listen(s.listen, `services[${i}].listen`));
+  services.forEach((s, i) => s.replicas?.forEach((address, r) => listen(address, `services[${i}].replicas[${r}]`)));
+  services.forEach((s, i) => problems.push(...replicaProblems(s, `services[${i}]`)));
+  // Apache proxies to a replica by the service's serverName and the replica's port (mod_proxy has
+  // no separate SNI setting), so in front of replicas it needs them all on one host.
+  hops.forEach((h, i) => {
+    const target = services.find((s) => s.id === h.next);
+    if (h.kind !== 'apache-modsecurity' || !target?.replicas) return;
+    const host = listenHost(target.listen);
+    if (target.replicas.some((address) => listenHost(address) !== host)) add(`hops[${i}].next`, `an apache-modsecurity hop reaches the replicas of ${target.id} by its serverName, so they must all listen on ${host}`);
+  });
   hops.forEach((h, i) => {
     if (h.stamp !== false && h.stamp.stamper?.listen !== undefined) listen(h.stamp.stamper.listen, `hops[${i}].stamp.stamper.listen`);
     // Two stampers on one socket path: the second would find the first's socket in use.

@@ -89,6 +89,8 @@ describe('subjectNames', () => {
     assert.deepEqual(subjectNames('gw', '0.0.0.0:8443'), { dns: ['gw'], ip: [] });
     assert.deepEqual(subjectNames('gw', 'gw.internal:8443'), { dns: ['gw', 'gw.internal'], ip: [] });
     assert.deepEqual(subjectNames('gw', 'gw:8443'), { dns: ['gw'], ip: [] });
+    // A replicated service: one certificate names every replica's host, once each.
+    assert.deepEqual(subjectNames('locker', '10.0.0.1:9443', '10.0.0.2:9443', '10.0.0.1:9444', 'locker-b.internal:9443'), { dns: ['locker', 'locker-b.internal'], ip: ['10.0.0.1', '10.0.0.2'] });
   });
 });
 

@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import Database from 'better-sqlite3';
 import { request } from 'undici';
+import { hopBodyLimits } from '../../src/gateways/hop-facts.js';
 import { ARTIFACT_FIXTURES } from '../fixtures/artifacts.js';
 import { CADDY_TOPOLOGY, REFERENCE_TOPOLOGY, startChain, type Chain } from './support/harness.js';
 import { contentDigest, edgeHost, problemCode, send, sha256Hex, startWorker, type Answer, type ChainWorker } from './support/client.js';
@@ -117,20 +118,90 @@ describe('artifacts through the reference chain', () => {
     assert.deepEqual(storedCopies(sha256Hex(bytes)).refs.includes('scan-e2e-artifact-attack'), false);
   });
 
-  it('refuses an upload over the body limit with 413 at the edge, before the body is sent', async () => {
-    const limit = chain.topology.services[0]!.maxBodyBytes;
-    const body = new Readable({ read() {} });
-    body.push(randomBytes(1024));
-    const res = await request(`${chain.edgeUrl()}/api/v1/artifacts/${'a'.repeat(64)}`, {
-      dispatcher: await chain.scannerAgent(),
-      method: 'POST',
-      headers: { host: edgeHost(chain), 'content-type': 'application/octet-stream', 'content-length': String(limit + 1), 'content-digest': contentDigest(Buffer.alloc(0)), 'x-stella-scan-id': 'scan-e2e-artifact-big' },
-      body,
-    });
-    assert.equal(res.statusCode, 413);
-    await res.body.dump();
-    body.destroy();
+  it('refuses an upload over limits.maxArtifactBytes with 413 at the edge, before the body is sent, and an envelope over maxBodyBytes too', async () => {
+    const limits = hopBodyLimits(chain.topology.hops.find((h) => h.id === 'gw-edge')!);
+    const tooLarge = async (path: string, contentLength: number, contentType: string): Promise<number> => {
+      const body = new Readable({ read() {} });
+      body.push(randomBytes(1024));
+      const res = await request(`${chain.edgeUrl()}${path}`, {
+        dispatcher: await chain.scannerAgent(),
+        method: 'POST',
+        headers: { host: edgeHost(chain), 'content-type': contentType, 'content-length': String(contentLength), 'content-digest': contentDigest(Buffer.alloc(0)), 'x-stella-scan-id': 'scan-e2e-artifact-big' },
+        body,
+      });
+      await res.body.dump();
+      body.destroy();
+      return res.statusCode;
+    };
+    assert.equal(await tooLarge(`/api/v1/artifacts/${'a'.repeat(64)}`, limits.maxArtifactBytes + 1, 'application/octet-stream'), 413);
+    // Between the two limits: an artifact would pass, an envelope does not.
+    assert.equal(await tooLarge('/api/v1/evidence', limits.maxBodyBytes + 1, 'application/json'), 413);
     assert.deepEqual(storedCopies('a'.repeat(64)), { copies: 0, refs: [] });
+  });
+
+  it('delivers a 64 MiB artifact through NGINX, the WAF and HAProxy into the locker, streamed, and reads the same bytes back', { timeout: 240_000 }, async () => {
+    const bytes = randomBytes(64 * 1024 * 1024);
+    const scanId = 'scan-e2e-artifact-64mib';
+    const [result] = await worker.submit(scanId, { 'image-layer.tar': bytes });
+    assert.equal(result?.state, 'delivered', `${result?.code}: ${result?.message}\n${chain.logTails()}`);
+    const sha256 = sha256Hex(bytes);
+    assert.deepEqual(storedCopies(sha256), { copies: 1, refs: [scanId] });
+    const read = await download(scanId, sha256);
+    assert.equal(read.status, 200);
+    assert.equal(read.bytes.length, bytes.length);
+    assert.equal(sha256Hex(read.bytes), sha256);
+  });
+});
+
+describe('artifacts of one scanner, seen by another, through the reference chain', () => {
+  let other: ChainWorker;
+  before(async () => {
+    other = await startWorker(chain, {}, 'scanner-02');
+  });
+  after(async () => {
+    await other?.close();
+  });
+
+  /** A request as scanner-02, through its own edge with its own certificate. */
+  const asOther = async (method: 'GET' | 'POST', path: string, scanId: string, body?: Buffer): Promise<Answer> =>
+    send(await chain.scannerAgent('scanner-02'), `${chain.edgeUrl('scanner-02')}${path}`, {
+      method,
+      headers: { host: edgeHost(chain, 'scanner-02'), 'x-stella-scan-id': scanId, ...(body ? { 'content-type': 'application/octet-stream', 'content-digest': contentDigest(body) } : {}) },
+      ...(body ? { body } : {}),
+    });
+
+  it('cannot read, overwrite or attach to an artifact of a scan scanner-01 owns', async () => {
+    const bytes = Buffer.from(ARTIFACT_FIXTURES[0]!.bytes.toString('utf8').replace('"version": 1', '"version": 2'));
+    const sha256 = sha256Hex(bytes);
+    const [mine] = await worker.submit('scan-e2e-owned', { 'owned.cdx.json': bytes });
+    assert.equal(mine?.state, 'delivered', `${mine?.code}: ${mine?.message}`);
+
+    // Reading: through the owner's scan, or through a scan of its own, it is as absent as no artifact.
+    for (const scanId of ['scan-e2e-owned', 'scan-e2e-other']) {
+      const read = await asOther('GET', `/api/v1/artifacts/${sha256}`, scanId);
+      assert.equal(read.status, 404, read.text);
+      assert.equal(problemCode(read), 'artifact-not-found');
+    }
+    // Attaching the same bytes, or other bytes under the same digest, to the owner's scan: refused.
+    const attach = await asOther('POST', `/api/v1/artifacts/${sha256}`, 'scan-e2e-owned', bytes);
+    assert.equal(attach.status, 409, attach.text);
+    assert.equal(problemCode(attach), 'scan-conflict');
+    const forged = Buffer.from(bytes.toString('utf8').replace('"version": 2', '"version": 3'));
+    const overwrite = await asOther('POST', `/api/v1/artifacts/${sha256}`, 'scan-e2e-owned', forged);
+    assert.equal(overwrite.status, 422, overwrite.text);
+    assert.equal(problemCode(overwrite), 'binding-mismatch');
+    // Under a scan of its own, with a statement of its own naming the digest, other bytes are refused too.
+    const [statement] = await other.submit('scan-e2e-other', { 'claims.cdx.json': bytes }, { maxAttempts: 1 });
+    assert.equal(statement?.state, 'delivered', `${statement?.code}: ${statement?.message}`);
+    const swap = await asOther('POST', `/api/v1/artifacts/${sha256}`, 'scan-e2e-other', forged);
+    assert.equal(swap.status, 422, swap.text);
+
+    // The stored copy is still scanner-01's bytes, referenced by both scans whose statements name
+    // them (scanner-02 sent the very same bytes), and scanner-01 reads exactly them.
+    assert.deepEqual(storedCopies(sha256), { copies: 1, refs: ['scan-e2e-owned', 'scan-e2e-other'] });
+    const read = await download('scan-e2e-owned', sha256);
+    assert.equal(read.status, 200);
+    assert.ok(read.bytes.equals(bytes));
   });
 });
 

@@ -167,7 +167,7 @@ describe('evidence verify and export', () => {
     await source.backup(copy);
     source.close();
     const tampered = new Database(copy);
-    tampered.prepare('UPDATE artifact_chunks SET bytes = ? WHERE sha256 = ? AND idx = 0').run(Buffer.from('{"bomFormat":"CycloneDX"}'), artifactDigests[0]);
+    tampered.prepare('UPDATE artifact_chunks SET bytes = ? WHERE blob = (SELECT blob FROM artifacts WHERE sha256 = ?) AND idx = 0').run(Buffer.from('{"bomFormat":"CycloneDX"}'), artifactDigests[0]);
     tampered.close();
     const { code, stdout } = await runCli([...base(), '--db', copy, '--scan', 'scan-cli', '--json']);
     assert.equal(code, 1);

@@ -129,7 +129,7 @@ describe('renderTopology, for any valid topology', () => {
   });
   type HopDraw = typeof hopDraw extends fc.Arbitrary<infer T> ? T : never;
 
-  function build(draws: readonly HopDraw[], strip: readonly string[]): TopologyInput {
+  function build(draws: readonly HopDraw[], strip: readonly string[], replicas = 0): TopologyInput {
     // Config checks bind no port, so fixed ports keep a failing case reproducible from its seed.
     const base = 21000;
     const hops = draws.map((draw, i) => {
@@ -152,15 +152,23 @@ describe('renderTopology, for any valid topology', () => {
       pki: { dir: './pki' },
       scanners: [{ id: 'scanner-01', signing: { keys: [{ kid: 's-1', file: './keys/scanner.hmac' }] } }],
       hops: hops.map((h) => JSON.parse(JSON.stringify(h)) as TopologyInput['hops'][number]),
-      services: [{ id: 'evidence-locker', kind: 'evidence-locker', listen: `127.0.0.1:${base + 9}`, receiptKey: './keys/receipt.pem' }],
+      services: [
+        {
+          id: 'evidence-locker',
+          kind: 'evidence-locker',
+          listen: `127.0.0.1:${base + 9}`,
+          ...(replicas > 0 ? { replicas: Array.from({ length: replicas }, (_, k) => `127.0.0.1:${base + 20 + k}`) } : {}),
+          receiptKey: './keys/receipt.pem',
+        },
+      ],
       headers: { strip: [...strip] },
     };
   }
 
-  it('renders configs that pass the real config checks (nginx -t, haproxy -c, apache2 -t, caddy validate, Envoy schema)', { timeout: 600_000 }, async () => {
+  it('renders configs that pass the real config checks (nginx -t, haproxy -c, apache2 -t, caddy validate, Envoy schema), service replicas included', { timeout: 600_000 }, async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(hopDraw, { minLength: 1, maxLength: 4 }), fc.subarray(['X-Debug', 'X-Internal-User']), async (draws, strip) => {
-        const deployment = await createDeployment(build(draws, strip));
+      fc.asyncProperty(fc.array(hopDraw, { minLength: 1, maxLength: 4 }), fc.subarray(['X-Debug', 'X-Internal-User']), fc.integer({ min: 0, max: 2 }), async (draws, strip, replicas) => {
+        const deployment = await createDeployment(build(draws, strip, replicas));
         try {
           const result = await renderGateways({ topology: join(deployment.dir, 'topology.yaml'), out: deployment.outDir, check: true });
           assert.equal(result.checks.length, draws.length);
@@ -171,6 +179,38 @@ describe('renderTopology, for any valid topology', () => {
       }),
       { numRuns: 12 },
     );
+  });
+
+  describe('renderTopology in front of service replicas (docs/topology.md#replicas)', () => {
+    /** What the last hop's config must hold for three replicas on ports 31009, 31020, 31021, per kind. */
+    const EXPECTED: Record<(typeof HOP_KINDS)[number], { file: string; patterns: RegExp[] }> = {
+      nginx: { file: 'nginx.conf', patterns: [/server 127\.0\.0\.1:31009 max_fails=1 fail_timeout=10s;\n\s+server 127\.0\.0\.1:31020 max_fails=1 fail_timeout=10s;\n\s+server 127\.0\.0\.1:31021 max_fails=1/] },
+      haproxy: { file: 'haproxy.cfg', patterns: [/balance roundrobin/, /option redispatch/, /server evidence-locker-0 127\.0\.0\.1:31009 .* check /, /server evidence-locker-2 127\.0\.0\.1:31021 .* check /] },
+      'apache-modsecurity': { file: 'apache2.conf', patterns: [/LoadModule proxy_balancer_module/, /BalancerMember "https:\/\/127\.0\.0\.1:31020" retry=10/, /ProxyPassMatch "\^\(\/\.\*\)\$" "balancer:\/\/stella-next\$1" nocanon/] },
+      caddy: { file: 'Caddyfile', patterns: [/reverse_proxy https:\/\/127\.0\.0\.1:31009 https:\/\/127\.0\.0\.1:31020 https:\/\/127\.0\.0\.1:31021 \{/, /lb_policy round_robin/, /health_uri \/healthz\/ready/, /health_interval 1s/] },
+      envoy: { file: 'envoy.yaml', patterns: [/port_value: 31020/, /outlier_detection:/, /retry_on: connect-failure/] },
+    };
+
+    for (const kind of HOP_KINDS) {
+      it(`balances a ${kind} last hop over every replica, and the real config check passes`, { timeout: 120_000 }, async () => {
+        const draw = (k: (typeof HOP_KINDS)[number]) => ({ kind: k, stamps: true, nginxViaForwardAuth: false, serverName: undefined, paranoiaLevel: 1, inboundAnomalyThreshold: 5, maxBodyBytes: undefined });
+        // A WAF cannot be the edge (it does not stamp): an NGINX edge goes first.
+        const document = build(kind === 'apache-modsecurity' ? [draw('nginx'), draw(kind)] : [draw(kind)], [], 2);
+        const doc = JSON.parse(JSON.stringify(document).replaceAll('127.0.0.1:21', '127.0.0.1:31')) as TopologyInput;
+        // The WAF reaches replicas by the service's serverName, which must resolve to their host.
+        doc.services[0]!.serverName = '127.0.0.1';
+        const deployment = await createDeployment(doc);
+        try {
+          const result = await renderGateways({ topology: join(deployment.dir, 'topology.yaml'), out: deployment.outDir, check: true });
+          for (const check of result.checks) assert.ok(check.ok, `${check.hop} (${check.kind}): ${check.output}`);
+          const last = doc.hops.at(-1)!.id;
+          const text = readFileSync(join(deployment.outDir, last, EXPECTED[kind].file), 'utf8');
+          for (const pattern of EXPECTED[kind].patterns) assert.match(text, pattern);
+        } finally {
+          deployment.remove();
+        }
+      });
+    }
   });
 });
 

@@ -2,7 +2,9 @@
  * Acknowledged artifacts are durable and never partial (docs/services.md#artifacts): a locker
  * process is SIGKILLed at random moments while statements and multi-chunk artifacts stream in;
  * afterwards every artifact that got a 201 is there, its chunks hash to its digest, and no stored
- * artifact anywhere — acknowledged or not — is partial or without its reference.
+ * artifact anywhere — acknowledged or not — is partial or without its reference. Uploads cut in
+ * flight leave only staged chunks no reader reaches, deleted once stale. test/faults/sigkill.test.ts
+ * runs this file and records its figures.
  */
 import { describe, it, after } from 'node:test';
 import { strict as assert } from 'node:assert';
@@ -14,6 +16,7 @@ import { createInterface } from 'node:readline';
 import Database from 'better-sqlite3';
 import { generateKey, parseKeyFile } from '../../src/dsse/index.js';
 import { openSqliteStore } from '../../src/storage/sqlite.js';
+import { STALE_UPLOAD_MS } from '../../src/storage/staging.js';
 import { ARTIFACT_CHUNK_BYTES } from '../../src/storage/types.js';
 import { readAll } from '../storage/contract.js';
 import { tempDir } from '../support/tmp.js';
@@ -59,6 +62,7 @@ describe('Evidence Locker artifact durability under kill -9', () => {
 
     const acknowledged = new Map<string, string>(); // artifact sha256 → scan id
     let attempted = 0;
+    let cutInFlight = 0;
     for (let trial = 0; trial < TRIALS; trial++) {
       const { child, port } = await startChild(configFile);
       const exited = new Promise((resolve) => child.once('exit', resolve));
@@ -118,7 +122,7 @@ describe('Evidence Locker artifact durability under kill -9', () => {
     try {
       const artifacts = db.prepare('SELECT sha256, size, chunks FROM artifacts').all() as { sha256: string; size: number; chunks: number }[];
       for (const a of artifacts) {
-        const chunks = db.prepare('SELECT bytes FROM artifact_chunks WHERE sha256 = ? ORDER BY idx').all(a.sha256) as { bytes: Buffer }[];
+        const chunks = db.prepare('SELECT bytes FROM artifact_chunks WHERE blob = (SELECT blob FROM artifacts WHERE sha256 = ?) ORDER BY idx').all(a.sha256) as { bytes: Buffer }[];
         assert.equal(chunks.length, a.chunks);
         const hash = createHash('sha256');
         for (const c of chunks) hash.update(c.bytes);
@@ -127,9 +131,29 @@ describe('Evidence Locker artifact durability under kill -9', () => {
       }
       const orphans = db.prepare('SELECT count(*) AS n FROM artifact_refs r LEFT JOIN artifacts a USING (sha256) LEFT JOIN evidence e ON e.sha256 = r.evidence_sha256 WHERE a.sha256 IS NULL OR e.sha256 IS NULL').get() as { n: number };
       assert.equal(orphans.n, 0);
-      process.stdout.write(`# artifact durability: ${TRIALS} kills, ${attempted} uploads attempted, ${acknowledged.size} acknowledged, ${artifacts.length} stored\n`);
+      // Uploads the kills cut short: chunk rows only under a registered upload id, which no
+      // artifact names, so no reader reaches them.
+      cutInFlight = (db.prepare('SELECT count(*) AS n FROM artifact_uploads').get() as { n: number }).n;
+      const stray = db.prepare('SELECT count(*) AS n FROM artifact_chunks WHERE blob NOT IN (SELECT blob FROM artifacts) AND blob NOT IN (SELECT blob FROM artifact_uploads)').get() as { n: number };
+      assert.equal(stray.n, 0, 'every chunk row belongs to an artifact or to a registered upload');
+      assert.equal((db.prepare('SELECT count(*) AS n FROM artifacts a JOIN artifact_uploads u USING (blob)').get() as { n: number }).n, 0, 'a committed upload is no longer registered');
+      process.stdout.write(`# artifact durability: ${TRIALS} kills, ${attempted} uploads attempted, ${acknowledged.size} acknowledged, ${artifacts.length} stored, ${cutInFlight} cut in flight\n`);
     } finally {
       db.close();
+    }
+    // Once older than any request may last, the cut uploads go at the next start; what was stored stays.
+    const later = openSqliteStore({ file: dbFile, now: () => Date.now() + STALE_UPLOAD_MS + 1000 });
+    try {
+      for (const [sha256] of acknowledged) assert.equal(sha256Hex(await readAll((await later.getArtifact(sha256))!)), sha256);
+    } finally {
+      await later.close();
+    }
+    const cleaned = new Database(dbFile, { readonly: true });
+    try {
+      assert.equal((cleaned.prepare('SELECT count(*) AS n FROM artifact_uploads').get() as { n: number }).n, 0);
+      assert.equal((cleaned.prepare('SELECT count(*) AS n FROM artifact_chunks WHERE blob NOT IN (SELECT blob FROM artifacts)').get() as { n: number }).n, 0);
+    } finally {
+      cleaned.close();
     }
   });
 });

@@ -1,6 +1,10 @@
 import { describe, it, before, after } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { connect } from 'node:net';
+import { Readable } from 'node:stream';
+import Database from 'better-sqlite3';
 import { ARTIFACT_FIXTURES } from '../fixtures/artifacts.js';
 import { readAll } from '../storage/contract.js';
 import { LAST_HOP, OTHER_SCANNER_ID, send, sha256Hex, signedEnvelope, stamp, type TestScanner } from './support/fixture.js';
@@ -34,6 +38,18 @@ function download(world: LockerWorld, scanId: string, sha256: string, scanner?: 
 async function nothingStored(world: LockerWorld, scanId: string, sha256: string): Promise<void> {
   assert.equal(await world.store.getArtifact(sha256), null);
   assert.equal(await world.store.getArtifactRef(scanId, sha256), null);
+}
+
+/** Uploads still staged, and chunk rows no artifact reaches: both zero once every upload ended. */
+function leftovers(world: LockerWorld): { uploads: number; chunks: number } {
+  const db = new Database(world.file, { readonly: true });
+  try {
+    const uploads = (db.prepare('SELECT count(*) AS n FROM artifact_uploads').get() as { n: number }).n;
+    const chunks = (db.prepare('SELECT count(*) AS n FROM artifact_chunks WHERE blob NOT IN (SELECT blob FROM artifacts)').get() as { n: number }).n;
+    return { uploads, chunks };
+  } finally {
+    db.close();
+  }
 }
 
 describe('Evidence Locker artifacts', () => {
@@ -97,6 +113,49 @@ describe('Evidence Locker artifacts', () => {
     await nothingStored(world, 'scan-art-mismatch', sha256Hex(other));
   });
 
+  it('streams a body that is not the one its Content-Digest and path name, refuses it after the last byte (422) and keeps no staged chunk', async () => {
+    const named = randomBytes(2 * 1024 * 1024 + 100);
+    await sendStatement(world, 'scan-art-swapped', named);
+    const stamped = stamp(world.topology, world.keys, { method: 'POST', url: `/api/v1/artifacts/${sha256Hex(named)}`, scanId: 'scan-art-swapped', body: named, nowMs: NOW_MS, contentType: 'application/octet-stream' });
+    // Same length, other bytes: only hashing the whole streamed body can tell.
+    const swapped = randomBytes(named.length);
+    assertProblem(await send(world.app, stamped, { body: swapped }), 422, 'binding-mismatch');
+    await nothingStored(world, 'scan-art-swapped', sha256Hex(named));
+    assert.deepEqual(leftovers(world), { uploads: 0, chunks: 0 });
+    // The nonce of the refused request was released, and the real bytes still go in.
+    assert.equal((await upload(world, 'scan-art-swapped', named)).statusCode, 201);
+  });
+
+  it('drops the staged chunks of an upload whose client goes away mid-body, and stores nothing', async () => {
+    const bytes = randomBytes(3 * 1024 * 1024);
+    await sendStatement(world, 'scan-art-abort', bytes);
+    const stamped = stamp(world.topology, world.keys, { method: 'POST', url: `/api/v1/artifacts/${sha256Hex(bytes)}`, scanId: 'scan-art-abort', body: bytes, nowMs: NOW_MS, contentType: 'application/octet-stream' });
+    const address = await world.app.listen({ host: '127.0.0.1', port: 0 });
+    const { hostname, port } = new URL(address);
+    // A raw socket: the head and 2 MiB of the 3 MiB body, then the connection ends.
+    const socket = connect({ host: hostname, port: Number(port) });
+    await once(socket, 'connect');
+    const head = [`POST ${stamped.url} HTTP/1.1`, `host: ${hostname}`, `content-length: ${bytes.length}`, ...Object.entries(stamped.headers).map(([k, v]) => `${k}: ${v}`), '', ''].join('\r\n');
+    socket.write(head);
+    socket.write(bytes.subarray(0, 2 * 1024 * 1024));
+    // Wait until the locker has staged the first chunk, then cut the connection.
+    for (const deadline = Date.now() + 10_000; leftovers(world).chunks === 0 && Date.now() < deadline; ) await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.ok(leftovers(world).chunks > 0, 'the upload was being staged');
+    socket.destroy();
+    for (const deadline = Date.now() + 10_000; leftovers(world).uploads > 0 && Date.now() < deadline; ) await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.deepEqual(leftovers(world), { uploads: 0, chunks: 0 });
+    await nothingStored(world, 'scan-art-abort', sha256Hex(bytes));
+  });
+
+  it('refuses a replay of an accepted upload: 409 provenance-replayed, nothing written again', async () => {
+    const bytes = randomBytes(4096);
+    await sendStatement(world, 'scan-art-replay', bytes);
+    const stamped = stamp(world.topology, world.keys, { method: 'POST', url: `/api/v1/artifacts/${sha256Hex(bytes)}`, scanId: 'scan-art-replay', body: bytes, nowMs: NOW_MS, contentType: 'application/octet-stream' });
+    assert.equal((await send(world.app, stamped)).statusCode, 201);
+    assertProblem(await send(world.app, stamped), 409, 'provenance-replayed');
+    assert.deepEqual(leftovers(world), { uploads: 0, chunks: 0 });
+  });
+
   it('refuses an artifact no statement of the scan names: 422 binding-mismatch, nothing stored', async () => {
     await sendStatement(world, 'scan-art-unnamed', randomBytes(64));
     const stray = randomBytes(64);
@@ -142,9 +201,26 @@ describe('Evidence Locker artifacts', () => {
 describe('Evidence Locker artifact size limit', () => {
   let world: LockerWorld;
   before(async () => {
-    world = await lockerWorld({ maxBodyBytes: 64 * 1024 });
+    world = await lockerWorld({ maxBodyBytes: 32 * 1024, maxArtifactBytes: 64 * 1024 });
   });
   after(() => world.dispose());
+
+  it('takes an artifact over maxBodyBytes up to maxArtifactBytes: the upload route has its own limit', async () => {
+    const bytes = randomBytes(48 * 1024);
+    await sendStatement(world, 'scan-art-mid', bytes);
+    assert.equal((await upload(world, 'scan-art-mid', bytes)).statusCode, 201);
+  });
+
+  it('stops a body of unknown length once it passes maxArtifactBytes: 413, nothing kept', async () => {
+    const bytes = randomBytes(64 * 1024 + 1);
+    await sendStatement(world, 'scan-art-chunked', bytes);
+    const stamped = stamp(world.topology, world.keys, { method: 'POST', url: `/api/v1/artifacts/${sha256Hex(bytes)}`, scanId: 'scan-art-chunked', body: bytes, nowMs: NOW_MS, contentType: 'application/octet-stream' });
+    // A stream payload goes without Content-Length (chunked), so only counting can stop it.
+    const response = await world.app.inject({ method: 'POST', url: stamped.url, headers: stamped.headers, payload: Readable.from([bytes.subarray(0, 40_000), bytes.subarray(40_000)]) });
+    assertProblem(response, 413, 'payload-too-large');
+    await nothingStored(world, 'scan-art-chunked', sha256Hex(bytes));
+    assert.deepEqual(leftovers(world), { uploads: 0, chunks: 0 });
+  });
 
   it('answers 413 payload-too-large from Content-Length, before reading the body, and stores nothing', async () => {
     const bytes = randomBytes(64 * 1024 + 1);

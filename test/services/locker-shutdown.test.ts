@@ -36,6 +36,7 @@ describe('Evidence Locker shutdown', () => {
       getScan: (scanId) => real.getScan(scanId),
       completeScan: (scanId, completion) => real.completeScan(scanId, completion),
       putArtifact: (artifact) => real.putArtifact(artifact),
+      stageArtifact: (sha) => real.stageArtifact(sha),
       getArtifact: (sha) => real.getArtifact(sha),
       getArtifactRef: (scanId, sha) => real.getArtifactRef(scanId, sha),
       listArtifactsByScan: (scanId) => real.listArtifactsByScan(scanId),

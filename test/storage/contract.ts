@@ -279,6 +279,65 @@ export function storeContract(name: string, factory: StoreFactory): void {
       assert.deepEqual(await store.listArtifactsByScan('scan-art-lie'), []);
     });
 
+    it('stages a streamed upload invisibly and makes it the artifact only at commit', async () => {
+      const bytes = randomBytes(2 * ARTIFACT_CHUNK_BYTES + 12_345);
+      const artifact = sampleArtifact(bytes, { scanId: 'scan-art-stream' });
+      const staging = await store.stageArtifact(artifact.sha256);
+      // Pieces of odd sizes, as a socket hands them over.
+      for (let offset = 0; offset < bytes.length; offset += 65_537) await staging.write(bytes.subarray(offset, offset + 65_537));
+      const staged = await staging.finish();
+      assert.equal(staged.length, bytes.length);
+      assert.equal(staged.sha256.toString('hex'), artifact.sha256);
+      assert.equal(await store.getArtifact(artifact.sha256), null, 'nothing is visible before the commit');
+      const { bytes: _bytes, ...ref } = artifact;
+      const put = await staging.commit(ref);
+      assert.deepEqual([put.created, put.bytesWritten, put.ref.size], [true, true, bytes.length]);
+      assert.ok((await readAll((await store.getArtifact(artifact.sha256))!)).equals(bytes));
+      await staging.discard(); // after the commit: nothing happens
+      assert.ok((await readAll((await store.getArtifact(artifact.sha256))!)).equals(bytes));
+    });
+
+    it('keeps nothing of a discarded upload, and the same bytes store whole afterwards', async () => {
+      const bytes = randomBytes(ARTIFACT_CHUNK_BYTES + 7);
+      const artifact = sampleArtifact(bytes, { scanId: 'scan-art-discard' });
+      const staging = await store.stageArtifact(artifact.sha256);
+      await staging.write(bytes);
+      await staging.finish();
+      await staging.discard();
+      await staging.discard();
+      assert.equal(await store.getArtifact(artifact.sha256), null);
+      assert.deepEqual(await store.listArtifactsByScan('scan-art-discard'), []);
+      const put = await store.putArtifact(artifact);
+      assert.equal(put.bytesWritten, true);
+      assert.ok((await readAll((await store.getArtifact(artifact.sha256))!)).equals(bytes));
+    });
+
+    it('refuses to commit staged bytes under another digest, and drops them', async () => {
+      const claimed = sampleArtifact(randomBytes(100), { scanId: 'scan-art-claim' });
+      const staging = await store.stageArtifact(claimed.sha256);
+      await staging.write(randomBytes(100));
+      await staging.finish();
+      const { bytes: _bytes, ...ref } = claimed;
+      await assert.rejects(staging.commit(ref), TypeError);
+      assert.equal(await store.getArtifact(claimed.sha256), null);
+      assert.equal(await store.getArtifactRef('scan-art-claim', claimed.sha256), null);
+      await assert.rejects(staging.commit(ref), TypeError, 'a dropped upload cannot be committed');
+    });
+
+    it('only hashes an upload of bytes stored already, and adds the reference', async () => {
+      const bytes = randomBytes(ARTIFACT_CHUNK_BYTES + 1);
+      const first = await store.putArtifact(sampleArtifact(bytes, { scanId: 'scan-art-known-1' }));
+      const second = sampleArtifact(bytes, { scanId: 'scan-art-known-2' });
+      const staging = await store.stageArtifact(second.sha256);
+      await staging.write(bytes);
+      await staging.finish();
+      const { bytes: _bytes, ...ref } = second;
+      const put = await staging.commit(ref);
+      assert.deepEqual([put.created, put.bytesWritten], [true, false]);
+      assert.equal(first.bytesWritten, true);
+      assert.ok((await readAll((await store.getArtifact(second.sha256))!)).equals(bytes));
+    });
+
     it('answers null for an artifact nobody stored and for a scan that does not reference it', async () => {
       const artifact = sampleArtifact(randomBytes(32), { scanId: 'scan-art-owner' });
       await store.putArtifact(artifact);

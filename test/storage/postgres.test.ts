@@ -5,7 +5,8 @@ import { openPostgresStore } from '../../src/storage/postgres.js';
 import { openStoreForService } from '../../src/storage/index.js';
 import { StorageError } from '../../src/storage/types.js';
 import { createTestDatabase, terminateConnections, withApplicationName, type TestDatabase } from '../support/postgres.js';
-import { sampleRecord, storeContract } from './contract.js';
+import { sampleArtifact, sampleRecord, storeContract } from './contract.js';
+import { STALE_UPLOAD_MS } from '../../src/storage/staging.js';
 
 storeContract('PostgreSQL', {
   async open() {
@@ -32,7 +33,7 @@ describe('PostgreSQL evidence store', () => {
     await client.connect();
     const { rows } = await client.query<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
     await client.end();
-    assert.deepEqual(rows.map((r) => r.version), [1, 2, 3, 4]);
+    assert.deepEqual(rows.map((r) => r.version), [1, 2, 3, 4, 5]);
   });
 
   it('survives the server ending its idle connections, and serves the next read on a new one', async () => {
@@ -48,6 +49,36 @@ describe('PostgreSQL evidence store', () => {
       assert.deepEqual(await store.getEvidence(record.sha256), record);
     } finally {
       await store.close();
+    }
+  });
+
+  it('deletes the chunks of an upload cut short once it is older than any request may last, never showing them', async () => {
+    const db = await createTestDatabase();
+    databases.push(db);
+    const start = 1_800_000_000_000;
+    const store = await openPostgresStore({ url: db.url, now: () => start });
+    const artifact = sampleArtifact(Buffer.alloc(2 * 1024 * 1024 + 3, 9), { scanId: 'scan-cut' });
+    const staging = await store.stageArtifact(artifact.sha256);
+    await staging.write(Buffer.from(artifact.bytes));
+    // The process dies here: neither commit nor discard.
+    await store.close();
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    const count = async (): Promise<number[]> => [
+      Number((await client.query('SELECT count(*) AS n FROM artifact_uploads')).rows[0].n),
+      Number((await client.query('SELECT count(*) AS n FROM artifact_chunks')).rows[0].n),
+    ];
+    try {
+      assert.deepEqual(await count(), [1, 2], 'two full chunks were written under the upload');
+      const early = await openPostgresStore({ url: db.url, now: () => start + STALE_UPLOAD_MS - 1 });
+      assert.equal(await early.getArtifact(artifact.sha256), null, 'never visible');
+      await early.close();
+      assert.deepEqual(await count(), [1, 2], 'a young upload may still be running at another instance');
+      const late = await openPostgresStore({ url: db.url, now: () => start + STALE_UPLOAD_MS + 1 });
+      await late.close();
+      assert.deepEqual(await count(), [0, 0]);
+    } finally {
+      await client.end();
     }
   });
 

@@ -27,6 +27,12 @@ describe('topology graph', () => {
     ]);
   });
 
+  it('draws a replicated service as one node that says how many replicas run', () => {
+    const replicated = resolveTopology(parseTopology(readFileSync('examples/topology.yaml', 'utf8').replace(/(\n {4}kind: evidence-locker\n)/, '$1    replicas: [127.0.0.1:9544, 127.0.0.1:9545]\n')), '/t');
+    assert.equal(replicated.services[0]!.replicas?.length, 2);
+    assert.match(renderGraph(replicated, 'mermaid'), /service_evidence_locker\[\("evidence-locker<br\/>evidence-locker · 3 replicas"\)\]/);
+  });
+
   it('marks stamping and opaque hops in Mermaid', () => {
     const text = renderGraph(topology, 'mermaid');
     assert.match(text, /^flowchart LR\n/);

@@ -58,6 +58,37 @@ describe('validateTopology', () => {
     assert.ok(paths.includes('services[0].access.ops[1]'));
   });
 
+  it('accepts replicas of a SQLite locker on the host of its listen, and of a PostgreSQL one anywhere', () => {
+    assert.deepEqual(problems((t) => (t.services[0]!.replicas = ['127.0.0.1:9444', '127.0.0.1:9445'])), []);
+    assert.deepEqual(
+      problems((t) => {
+        t.services[0]!.replicas = ['10.0.0.2:9443'];
+        t.services[0]!.storage = { kind: 'postgres', url: 'env:STELLA_PG' };
+        t.hops[2]!.next = 'evidence-locker';
+      }),
+      [],
+    );
+  });
+
+  it('refuses replicas that share a SQLite file across hosts, collide with a listener, or sit behind a registry guard', () => {
+    assert.deepEqual(
+      problems((t) => (t.services[0]!.replicas = ['10.0.0.2:9443'])).map((p) => p.path),
+      ['services[0].replicas[0]'],
+    );
+    assert.match(problems((t) => (t.services[0]!.replicas = ['10.0.0.2:9443']))[0]!.message, /use storage kind postgres/);
+    assert.deepEqual(problems((t) => (t.services[0]!.replicas = ['127.0.0.1:8445'])).map((p) => p.path), ['services[0].replicas[0]']);
+    assert.deepEqual(problems((t) => (t.services[0]!.replicas = ['127.0.0.1:9443'])).map((p) => p.path), ['services[0].replicas[0]']);
+  });
+
+  it('refuses replicas on several hosts behind an Apache WAF, which reaches them by one serverName', () => {
+    const found = problems((t) => {
+      t.hops = [t.hops[0]!, { ...t.hops[1]!, next: 'evidence-locker' }];
+      t.services[0]!.storage = { kind: 'postgres', url: 'env:STELLA_PG' };
+      t.services[0]!.replicas = ['10.0.0.2:9443'];
+    });
+    assert.deepEqual(found.map((p) => p.path), ['hops[1].next']);
+  });
+
   it('names a next that points nowhere with its path', () => {
     assert.deepEqual(problems((t) => (hop(t, 1).next = 'gw-intrnal')), [
       { path: 'hops[1].next', message: 'no hop or service "gw-intrnal"' },

@@ -10,12 +10,15 @@ import { TopologyError, formatProblems } from '../../topology/errors.js';
 import { isStellaError } from '../../errors/base.js';
 import { startService } from '../../services/common/server.js';
 import { addObserveOptions, opsOf, type ObserveCliOptions } from '../observe.js';
+import { replicaAddress } from '../../topology/replicas.js';
 
 /** Options of {@link runServe}. */
 export interface ServeOptions extends ObserveCliOptions {
   topology: string;
   service: string;
   listen?: string;
+  /** Run replica N of the service (docs/topology.md#replicas): 0 is its `listen`, N its `replicas[N-1]`. */
+  replica?: string;
 }
 
 /** Registers the `serve` command. */
@@ -25,10 +28,25 @@ export function register(program: Command): void {
     .description('Run the Evidence Locker or the Scanner WebService of a topology (mTLS, provenance middleware)')
     .requiredOption('--topology <file>', 'topology file (YAML or JSON)')
     .requiredOption('--service <id>', 'the service to run (evidence-locker or scanner-webservice kind)')
-    .option('--listen <host:port>', "override the service's listen address");
+    .option('--listen <host:port>', "override the service's listen address")
+    .option('--replica <n>', 'run replica N of the service: 0 is its listen, N its replicas[N-1] (docs/topology.md#replicas)');
   addObserveOptions(command).action(async (options: ServeOptions) => {
     await runServe(options);
   });
+}
+
+/** The listen address of `--replica N`. @throws CliError (exit 2) for a replica the topology does not name. */
+function replicaListen(topology: Awaited<ReturnType<typeof loadTopology>>, options: ServeOptions): string {
+  if (options.listen) throw new CliError('serve: give --replica or --listen, not both', EXIT_USAGE);
+  const service = topology.services.find((s) => s.id === options.service);
+  if (!service) throw new CliError(`serve: no service "${options.service}" in ${options.topology}`, EXIT_USAGE);
+  const n = /^\d+$/.test(options.replica ?? '') ? Number(options.replica) : NaN;
+  try {
+    return replicaAddress(service, n);
+  } catch (error) {
+    if (error instanceof RangeError) throw new CliError(`serve: ${error.message}; list more under services[].replicas`, EXIT_USAGE);
+    throw error;
+  }
 }
 
 /** Starts the service and resolves once a signal closed it. */
@@ -37,7 +55,8 @@ export async function runServe(options: ServeOptions): Promise<void> {
   try {
     const topology = await loadTopology(options.topology);
     const ops = opsOf(options);
-    running = await startService({ topology, serviceId: options.service, logLevel: options.logLevel, ...(ops ? { ops } : {}), ...(options.listen ? { listen: options.listen } : {}) });
+    const listen = options.replica === undefined ? options.listen : replicaListen(topology, options);
+    running = await startService({ topology, serviceId: options.service, logLevel: options.logLevel, ...(ops ? { ops } : {}), ...(listen ? { listen } : {}) });
   } catch (error) {
     if (error instanceof TopologyError) throw new CliError(`${options.topology}:\n${formatProblems(error.problems)}`, EXIT_USAGE);
     // The database is down at start: exit 2 at once rather than retry here; the service manager

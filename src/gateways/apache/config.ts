@@ -5,7 +5,7 @@
 import type { ResolvedHop, ResolvedTopology } from '../../topology/resolve.js';
 import { DEFAULT_MAX_PROVENANCE_HEADER_BYTES } from '../../topology/schema.js';
 import { hopTimeouts } from '../../topology/timeouts.js';
-import { admittedPeerIds, admittedPeerRole, isEdge, nextTarget, RULE_ONE_HEADERS } from '../chain.js';
+import { admittedPeerIds, admittedPeerRole, isEdge, nextAddresses, nextTarget, RULE_ONE_HEADERS } from '../chain.js';
 import { hopHealthPath } from '../types.js';
 import { hostName, quoted } from './directives.js';
 import { APACHE_RUN_USER, APACHE_SYSTEM_PATHS, type ApacheHopLayout } from './layout.js';
@@ -25,6 +25,13 @@ export const APACHE_MODULES = [
   ['security2_module', 'mod_security2.so'],
   ['proxy_module', 'mod_proxy.so'],
   ['proxy_http_module', 'mod_proxy_http.so'],
+] as const;
+
+/** Loaded only in front of a replicated service (docs/topology.md#replicas): a balancer of the replicas. */
+export const APACHE_BALANCER_MODULES = [
+  ['proxy_balancer_module', 'mod_proxy_balancer.so'],
+  ['lbmethod_byrequests_module', 'mod_lbmethod_byrequests.so'],
+  ['slotmem_shm_module', 'mod_slotmem_shm.so'],
 ] as const;
 
 /** Apache's default `LimitRequestFieldSize`; raised when provenance headers may be longer. */
@@ -105,7 +112,8 @@ function limitsBlock(topology: ResolvedTopology, hop: ResolvedHop): string {
   const headerBytes = topology.provenance.maxHeaderBytes ?? DEFAULT_MAX_PROVENANCE_HEADER_BYTES;
   const fieldSize = Math.max(APACHE_DEFAULT_FIELD_SIZE, headerBytes + FIELD_NAME_ALLOWANCE);
   return `# --- Limits (topology: limits.maxBodyBytes, provenance.maxHeaderBytes; the timeout from the chain's
-# schedule, docs/gateways/README.md#timeouts).
+# schedule, docs/gateways/README.md#timeouts). The body limits that hold for proxied bodies are
+# ModSecurity's (modsecurity.conf: SecRequestBodyLimit, and rule 200021 for the artifact upload path).
 Timeout ${timeout}
 ProxyTimeout ${timeout}
 LimitRequestBody ${maxBodyBytes(hop)}
@@ -230,14 +238,32 @@ ProxyRequests Off
 # so "//api/…" left as "/api/…" (docs/gateways/apache-modsecurity.md#the-request-target).
 AllowEncodedSlashes NoDecode
 MergeSlashes Off
-ProxyPassMatch "^(/.*)$" "https://${hostName(next.serverName)}:${next.port}$1" nocanon`;
+${proxyTarget(hop)}`;
+}
+
+/**
+ * The ProxyPassMatch to the next hop, or to a balancer of the service's replicas
+ * (docs/topology.md#replicas): each member by the service's serverName (it must resolve to the
+ * replicas' host, as it must for one target) and its own port; a member that refuses a connection
+ * is left out for 10 s (`retry=10`) and the request goes to another one.
+ */
+function proxyTarget(hop: ResolvedHop): string {
+  const next = nextTarget(hop);
+  const addresses = nextAddresses(hop);
+  if (addresses.length === 1) return `ProxyPassMatch "^(/.*)$" "https://${hostName(next.serverName)}:${next.port}$1" nocanon`;
+  const members = addresses.map((a) => `  BalancerMember "https://${hostName(next.serverName)}:${a.port}" retry=10`).join('\n');
+  return `<Proxy "balancer://stella-next">
+${members}
+  ProxySet lbmethod=byrequests
+</Proxy>
+ProxyPassMatch "^(/.*)$" "balancer://stella-next$1" nocanon`;
 }
 
 /** The whole `apache2.conf` of a WAF hop. */
 export function renderApacheConf(topology: ResolvedTopology, hop: ResolvedHop, layout: ApacheHopLayout): string {
   const header = `# Apache+ModSecurity WAF hop "${hop.id}" of topology "${topology.name}" — rendered by stella-gateway; do not edit by hand.
 # Run: apache2 -f ${layout.conf} -DFOREGROUND    Check: apache2 -t -f ${layout.conf}`;
-  const modules = APACHE_MODULES.map(([name, file]) => `LoadModule ${name} ${APACHE_SYSTEM_PATHS.modulesDir}/${file}`).join('\n');
+  const modules = [...APACHE_MODULES, ...(nextAddresses(hop).length > 1 ? APACHE_BALANCER_MODULES : [])].map(([name, file]) => `LoadModule ${name} ${APACHE_SYSTEM_PATHS.modulesDir}/${file}`).join('\n');
   return [
     header,
     `# --- Modules.\n${modules}`,

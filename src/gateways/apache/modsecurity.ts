@@ -8,6 +8,8 @@
  */
 import type { ResolvedHop } from '../../topology/resolve.js';
 import { IN_TOTO_PAYLOAD_TYPE } from '../../dsse/intoto.js';
+import { ARTIFACT_UPLOAD_PATH_PATTERN } from '../../evidence/artifacts.js';
+import { hopBodyLimits } from '../hop-facts.js';
 import { MANIFEST_MEDIA_TYPES, REPOSITORY_PATTERN, TAG_PATTERN } from '../../registry/oci.js';
 import { DEFAULT_MAX_BODY_BYTES, GUARDED_SERVICE_KINDS, KID_PATTERN } from '../../topology/schema.js';
 import { APACHE_SYSTEM_PATHS, type ApacheHopLayout } from './layout.js';
@@ -46,7 +48,7 @@ SecRule REQUEST_HEADERS:Content-Type "${JSON_CONTENT_TYPE_PATTERN}" \\
 # stella: an artifact upload is the file's exact bytes (an SBOM, a tarball), bound by the locker to a
 # signed digest: ModSecurity does not read or buffer it, and octet-stream is allowed on that route only
 # (docs/gateways/apache-modsecurity.md#artifact-uploads). Path, query and headers stay inspected.
-${artifactUploadRule()}
+${artifactUploadRule(hop)}
 
 # stella: the three body limits follow limits.maxBodyBytes. Debian's 128 KiB SecRequestBodyNoFilesLimit
 # would refuse every larger DSSE envelope (a JSON body has no "files"), and a body buffered in
@@ -219,7 +221,7 @@ export const CANONICAL_ENVELOPE_PATTERN =
  * The artifact upload route (docs/services.md#artifacts): `POST /api/v1/artifacts/<sha256>` with an
  * `application/octet-stream` body that the locker hashes and binds to a signed subject digest.
  */
-export const ARTIFACT_ROUTE_PATTERN = '^/api/v1/artifacts/[0-9a-f]{64}$';
+export const ARTIFACT_ROUTE_PATTERN = ARTIFACT_UPLOAD_PATH_PATTERN;
 /**
  * CRS 3.3 rule that refuses a Content-Type outside `tx.allowed_request_content_type`, where
  * `application/octet-stream` is not; removed for the artifact route only.
@@ -232,12 +234,20 @@ export const CRS_CONTENT_TYPE_RULE = 920420;
  * matched — opaque bytes have nothing the CRS could recognise, and the locker checks them against
  * a signed digest), and the content-type policy rule is lifted for it (without this rule every
  * upload is a 403 of rule 920420, test/e2e/artifacts.test.ts). The request line, query and headers
- * still go through every CRS rule; Apache's `LimitRequestBody` still bounds the body.
+ * still go through every CRS rule.
+ *
+ * The body limit of that route is a rule of its own (413 above `limits.maxArtifactBytes`): with
+ * body access off no ModSecurity limit applies, and Apache's `LimitRequestBody` does not bound a
+ * reverse-proxied body with a Content-Length (mod_proxy_http streams it; measured,
+ * test/gateways/apache/waf-behaviour.test.ts). A chunked upload of unknown length is bounded by the
+ * locker (docs/services.md#size).
  */
-function artifactUploadRule(): string {
+function artifactUploadRule(hop: ResolvedHop): string {
   return `SecRule REQUEST_FILENAME "@rx ${ARTIFACT_ROUTE_PATTERN}" "id:200020,phase:1,t:none,pass,nolog,chain"
      SecRule REQUEST_METHOD "@streq POST" "t:none,chain"
-     SecRule REQUEST_HEADERS:Content-Type "@rx ^application/octet-stream$" "t:none,t:lowercase,ctl:requestBodyAccess=Off,ctl:ruleRemoveById=${CRS_CONTENT_TYPE_RULE}"`;
+     SecRule REQUEST_HEADERS:Content-Type "@rx ^application/octet-stream$" "t:none,t:lowercase,ctl:requestBodyAccess=Off,ctl:ruleRemoveById=${CRS_CONTENT_TYPE_RULE}"
+SecRule REQUEST_FILENAME "@rx ${ARTIFACT_ROUTE_PATTERN}" "id:200021,phase:1,t:none,deny,status:413,log,msg:'Artifact upload over limits.maxArtifactBytes',chain"
+     SecRule REQUEST_HEADERS:Content-Length "@gt ${hopBodyLimits(hop).maxArtifactBytes}" "t:none"`;
 }
 
 /** Phase 1, before the JSON processor rule: marks a large (or unknown-length) envelope body. */

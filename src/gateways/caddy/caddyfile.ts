@@ -5,11 +5,11 @@
  * let a stripped header come back or a stamped one be removed.
  */
 import type { ResolvedHop, ResolvedTopology } from '../../topology/resolve.js';
-import { DEFAULT_MAX_BODY_BYTES } from '../../topology/schema.js';
 import { hopTimeouts, UPSTREAM_CONNECT_TIMEOUT_SECONDS } from '../../topology/timeouts.js';
-import { admittedPeerIds, admittedPeerRole, admittedPeerSpiffeIds, isEdge, nextTarget, RULE_ONE_HEADERS, splitListen, stamperEndpoint, type StamperEndpoint } from '../chain.js';
+import { admittedPeerIds, admittedPeerRole, admittedPeerSpiffeIds, isEdge, nextAddresses, nextTarget, RULE_ONE_HEADERS, splitListen, stamperEndpoint, type StamperEndpoint } from '../chain.js';
 import { STAMPER_PATH } from '../../provenance/record.js';
 import { hopHealthPath } from '../types.js';
+import { ARTIFACT_UPLOAD_PATH_PATTERN, hopBodyLimits } from '../hop-facts.js';
 
 /** The stamper contract (docs/CONVENTIONS.md): where forward_auth asks, what it copies back. */
 export const STAMPER_URI = STAMPER_PATH;
@@ -205,10 +205,23 @@ export function upstreamBlock(topology: ResolvedTopology, hop: ResolvedHop): str
   const next = nextTarget(hop);
   // docs/gateways/README.md#timeouts
   const timeouts = hopTimeouts(hop);
+  const addresses = nextAddresses(hop);
+  const upstreams = addresses.map((a) => `https://${a.host}:${a.port}`).join(' ');
+  // Replicas of a service (docs/topology.md#replicas): round-robin over the replicas whose
+  // readiness answers (checked every second over the same mTLS). A request whose connection fails
+  // tries another replica for up to 5 s, but Caddy 2.6 cannot send a body a second time (it keeps
+  // none): a POST that meets a replica stopped since the last check fails (502) and the worker
+  // retries it (docs/topology.md#replicas).
+  const balancing = addresses.length > 1 ? `
+			lb_policy round_robin
+			lb_try_duration 5s
+			health_uri /healthz/ready
+			health_interval 1s
+			health_timeout 2s` : '';
   return `		# Upstream: re-originate mTLS to ${next.id}. This hop presents one certificate only, so a
 		# resumed TLS session can never carry another identity.
-		reverse_proxy https://${next.host}:${next.port} {
-			header_up Host ${quoted(next.serverName)}
+		reverse_proxy ${upstreams} {
+			header_up Host ${quoted(next.serverName)}${balancing}
 			transport http {
 				tls_client_auth ${quoted(hop.upstreamTls.chain)} ${quoted(hop.upstreamTls.key)}
 				tls_trusted_ca_certs ${quoted(topology.pki.caBundle)}
@@ -219,10 +232,16 @@ export function upstreamBlock(topology: ResolvedTopology, hop: ResolvedHop): str
 		}`;
 }
 
+/**
+ * The artifact upload path for `path_regexp`: the same pattern with its `{64}` spelled out, as a
+ * Caddyfile word must hold no braces (placeholders).
+ */
+export const CADDY_ARTIFACT_PATH_REGEXP = ARTIFACT_UPLOAD_PATH_PATTERN.replace('[0-9a-f]{64}', '[0-9a-f]'.repeat(64));
+
 /** The whole Caddyfile of a hop. */
 export function renderCaddyfile(topology: ResolvedTopology, hop: ResolvedHop, hopDir: string): string {
   const { host, port } = splitListen(hop.listen);
-  const maxBody = hop.limits?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const limits = hopBodyLimits(hop);
   const route = [peerCheck(topology, hop), healthResponse(hop), stripHeaders(topology, hop), requestIdBlock(topology, hop), stampBlock(topology, hop), upstreamBlock(topology, hop)]
     .filter((block) => block !== '')
     .join('\n\n');
@@ -239,8 +258,15 @@ ${tlsBlock(topology, hop)}
 		output file ${quoted(`${hopDir}/logs/access.log`)}
 	}
 
-	request_body {
-		max_size ${maxBody}
+	# Body limits (docs/services.md#size): maxArtifactBytes on the artifact upload path, maxBodyBytes elsewhere.
+	# Two disjoint matchers: nested request_body limits would both apply, the smaller winning.
+	@stella_artifact_upload path_regexp ${quoted(CADDY_ARTIFACT_PATH_REGEXP)}
+	@stella_other_paths not path_regexp ${quoted(CADDY_ARTIFACT_PATH_REGEXP)}
+	request_body @stella_artifact_upload {
+		max_size ${limits.maxArtifactBytes}
+	}
+	request_body @stella_other_paths {
+		max_size ${limits.maxBodyBytes}
 	}
 
 	route {

@@ -5,10 +5,10 @@
  */
 import { isIP } from 'node:net';
 import type { ResolvedHop, ResolvedTopology } from '../../topology/resolve.js';
-import { DEFAULT_MAX_BODY_BYTES } from '../../topology/schema.js';
+import { ARTIFACT_UPLOAD_PATH_PATTERN, hopBodyLimits } from '../hop-facts.js';
 import { spiffeId } from '../../topology/identity.js';
 import { hopTimeouts } from '../../topology/timeouts.js';
-import { admittedPeerSpiffeIds, isEdge, nextTarget, RULE_ONE_HEADERS, splitListen, stamperEndpoint, type StamperEndpoint } from '../chain.js';
+import { admittedPeerSpiffeIds, isEdge, nextAddresses, nextTarget, RULE_ONE_HEADERS, splitListen, stamperEndpoint, type StamperEndpoint } from '../chain.js';
 import { STAMPER_PATH } from '../../provenance/record.js';
 import { hopHealthPath } from '../types.js';
 
@@ -20,6 +20,7 @@ const T = {
   extAuthz: 'type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthz',
   extAuthzPerRoute: 'type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute',
   buffer: 'type.googleapis.com/envoy.extensions.filters.http.buffer.v3.Buffer',
+  bufferPerRoute: 'type.googleapis.com/envoy.extensions.filters.http.buffer.v3.BufferPerRoute',
   router: 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router',
   earlyMutation: 'type.googleapis.com/envoy.extensions.http.early_header_mutation.header_mutation.v3.HeaderMutation',
   stdoutLog: 'type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog',
@@ -60,11 +61,13 @@ export function envoyBootstrap(topology: ResolvedTopology, hop: ResolvedHop): Js
   const nextRole = hop.nextTarget.type === 'hop' ? 'gateway' : 'service';
   const stamp = hop.stamp === false ? null : hop.stamp;
   const stamper = stamperEndpoint(hop);
-  const maxBodyBytes = hop.limits?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const { maxBodyBytes, maxArtifactBytes } = hopBodyLimits(hop);
   // docs/gateways/README.md#timeouts
   const timeouts = hopTimeouts(hop);
   const timeout = `${timeouts.upstreamSeconds}s`;
   const health = JSON.stringify({ hop: hop.id, kind: hop.kind, status: 'live' });
+  // A request whose connection to one replica failed goes to another (nothing of it was sent).
+  const retry = nextAddresses(hop).length > 1 ? { retry_policy: { retry_on: 'connect-failure', num_retries: 2 } } : {};
 
   // SPEC §4 rule 1, "before doing anything else": removed before routing and before any filter,
   // so neither ext_authz nor the stamper ever sees a client's copy. Later hops keep the incoming
@@ -156,8 +159,14 @@ export function envoyBootstrap(topology: ResolvedTopology, hop: ResolvedHop): Js
               direct_response: { status: 405 },
               ...(stamp ? { typed_per_filter_config: { 'envoy.filters.http.ext_authz': { '@type': T.extAuthzPerRoute, disabled: true } } } : {}),
             },
+            {
+              // The artifact upload path has its own body limit (docs/services.md#size).
+              match: { safe_regex: { regex: ARTIFACT_UPLOAD_PATH_PATTERN } },
+              route: { cluster: NEXT_CLUSTER, timeout, ...retry },
+              typed_per_filter_config: { 'envoy.filters.http.buffer': { '@type': T.bufferPerRoute, buffer: { max_request_bytes: maxArtifactBytes } } },
+            },
             // Every other path, /healthz/* included, goes on to the next hop like any request.
-            { match: { prefix: '/' }, route: { cluster: NEXT_CLUSTER, timeout } },
+            { match: { prefix: '/' }, route: { cluster: NEXT_CLUSTER, timeout, ...retry } },
           ],
         },
       ],
@@ -188,14 +197,19 @@ export function envoyBootstrap(topology: ResolvedTopology, hop: ResolvedHop): Js
     },
   };
 
+  const addresses = nextAddresses(hop);
+  const replicated = addresses.length > 1;
   const nextCluster: Json = {
     name: NEXT_CLUSTER,
     type: isIP(next.host.replace(/^\[(.*)\]$/, '$1')) ? 'STATIC' : 'STRICT_DNS',
     connect_timeout: `${timeouts.connectSeconds}s`,
     load_assignment: {
       cluster_name: NEXT_CLUSTER,
-      endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress(`${next.host}:${next.port}`) } }] }],
+      endpoints: [{ lb_endpoints: addresses.map((a) => ({ endpoint: { address: socketAddress(`${a.host}:${a.port}`) } })) }],
     },
+    // Replicas of a service (docs/topology.md#replicas): round-robin, and a replica whose
+    // connections fail is ejected for a while (the routes retry a connect failure elsewhere).
+    ...(replicated ? { lb_policy: 'ROUND_ROBIN', outlier_detection: { consecutive_local_origin_failure: 1, split_external_local_origin_errors: true, base_ejection_time: '10s', max_ejection_percent: 50 } } : {}),
     transport_socket: {
       name: 'envoy.transport_sockets.tls',
       typed_config: {

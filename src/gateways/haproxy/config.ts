@@ -4,7 +4,7 @@
  * ../shared/notes/gateways.md ("notes"): `req.fhdr()` (not `req.hdr()`, which splits on commas),
  * `hmac()` with binary output, `ssl_c_der,sha2(256),hex,lower`, `ssl_c_s_dn(CN)`.
  */
-import { formatAddress, healthBody, SCAN_ID_REGEX, STAMPER_CERT_HEADER, type HopFacts, type StampFacts } from '../hop-facts.js';
+import { ARTIFACT_UPLOAD_PATH_PATTERN, formatAddress, healthBody, SCAN_ID_REGEX, STAMPER_CERT_HEADER, type HopFacts, type StampFacts } from '../hop-facts.js';
 import { hopHealthPath } from '../types.js';
 import type { MacKeyRef } from '../../topology/schema.js';
 import { HAPROXY_V2_KEY_ENV, HAPROXY_V2_LUA_FILE, v2StampRules } from './v2.js';
@@ -134,12 +134,18 @@ function healthRules(facts: HopFacts): string[] {
 }
 
 /**
- * Body limit by `Content-Length` (HAProxy cannot cap a streamed chunked body; the service does),
- * and MAC-input hygiene: one line per MAC-input header (`req.fhdr` sees only the last), a scan id
+ * Body limits by `Content-Length`: `maxArtifactBytes` on the artifact upload path, `maxBodyBytes`
+ * elsewhere (docs/services.md#size). HAProxy streams bodies (no `option http-buffer-request`,
+ * which would only ever see the first `tune.bufsize` bytes), so it cannot cap a chunked body of
+ * unknown length; the service does. Then MAC-input hygiene: one line per MAC-input header (`req.fhdr` sees only the last), a scan id
  * of SPEC §4's format, no `|` in `Content-Digest` (403, as the stamper answers).
  */
 function limitRules(facts: HopFacts): string[] {
-  const rules = [`    http-request deny deny_status 413 if { req.hdr_val(content-length) gt ${facts.maxBodyBytes} }`];
+  const rules = [
+    `    acl stella_artifact_upload path -m reg ${haproxyWord(ARTIFACT_UPLOAD_PATH_PATTERN)}`,
+    `    http-request deny deny_status 413 if { req.hdr_val(content-length) gt ${facts.maxBodyBytes} } !stella_artifact_upload`,
+    `    http-request deny deny_status 413 if { req.hdr_val(content-length) gt ${facts.maxArtifactBytes} } stella_artifact_upload`,
+  ];
   if (facts.stamp) {
     rules.push(
       '    http-request deny deny_status 400 if { req.fhdr_cnt(x-stella-scan-id) gt 1 } or { req.fhdr_cnt(content-digest) gt 1 } or { req.fhdr_cnt(x-stella-provenance) gt 1 }',
@@ -217,12 +223,18 @@ export function backendSection(facts: HopFacts, hopDir: string): string {
   const name = facts.next.serverName;
   const tls = `ssl crt ${haproxyWord(`${hopDir}/${HAPROXY_TLS_FILES.upstream}`)} ca-file ${haproxyWord(facts.caBundle)} ` +
     `crl-file ${haproxyWord(facts.crl)} verify required verifyhost ${name} sni str(${name}) no-ssl-reuse alpn http/1.1`;
+  const replicas = facts.next.addresses;
+  // Replicas of a service (docs/topology.md#replicas): round-robin over the healthy ones; a
+  // connection refused is retried on another replica (redispatch), and the health check takes a
+  // stopped one out within its `fall` checks.
+  const balancing = replicas.length > 1 ? ['    balance roundrobin', '    option redispatch', '    retries 2'] : [];
   return [
     'backend next',
+    ...balancing,
     `    http-request set-header Host ${name}`,
     '    option httpchk',
     `    http-check send meth GET uri ${facts.next.healthPath} ver HTTP/1.1 hdr Host ${name}`,
     '    http-check expect status 200',
-    `    server ${facts.next.id} ${formatAddress(facts.next.address)} ${tls} check check-sni ${name} inter 5s fall 3 rise 2`,
+    ...replicas.map((address, n) => `    server ${replicas.length > 1 ? `${facts.next.id}-${n}` : facts.next.id} ${formatAddress(address)} ${tls} check check-sni ${name} inter ${replicas.length > 1 ? '1s fall 2' : '5s fall 3'} rise 2`),
   ].join('\n');
 }

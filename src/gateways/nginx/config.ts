@@ -3,7 +3,7 @@
  * reads like the list in docs/CONVENTIONS.md "Gateway behaviour". Facts about NGINX 1.22 that the
  * choices rest on are in ../shared/notes/gateways.md and cited as "notes".
  */
-import { formatAddress, healthBody, STAMPER_CERT_HEADER, type HopFacts } from '../hop-facts.js';
+import { ARTIFACT_UPLOAD_PATH_PATTERN, formatAddress, healthBody, STAMPER_CERT_HEADER, type HopFacts } from '../hop-facts.js';
 import { macInputMaps, perlStamping, STAMPER_LOCATION, stamperLocation, stamperUpstream } from './stamping.js';
 import { nginxPath, nginxString, STRIP_HEADERS_FILE, type NginxPaths } from './syntax.js';
 import { hopHealthPath } from '../types.js';
@@ -100,11 +100,17 @@ export function peerMaps(facts: HopFacts): string {
   ].join('\n');
 }
 
-/** The next hop or service; keepalive needs HTTP/1.1 and an empty Connection header (set per location). */
+/**
+ * The next hop or service; keepalive needs HTTP/1.1 and an empty Connection header (set per
+ * location). Replicas of a service (docs/topology.md#replicas) are balanced round-robin; one that
+ * refuses a connection is skipped for 10 s and the request goes to the next (`proxy_next_upstream`
+ * retries a request not yet sent, a POST included).
+ */
 function upstreamBlock(facts: HopFacts): string {
+  const replicated = facts.next.addresses.length > 1;
   return [
     '    upstream stella_next {',
-    `        server ${formatAddress(facts.next.address)};`,
+    ...facts.next.addresses.map((a) => `        server ${formatAddress(a)}${replicated ? ' max_fails=1 fail_timeout=10s' : ''};`),
     '        keepalive 16;',
     '    }',
   ].join('\n');
@@ -173,9 +179,15 @@ function provenanceHeader(facts: HopFacts): string {
   return facts.dropIncomingProvenance ? '""' : '$http_x_stella_provenance'; // opaque: untouched
 }
 
-/** Every request: strip, stamp, forward. Repeats the full header list (notes: inheritance pitfall). */
-function forwardLocation(facts: HopFacts, paths: NginxPaths): string {
-  const lines = ['        location / {'];
+/**
+ * Every request: strip, stamp, forward. Repeats the full header list (notes: inheritance pitfall).
+ * `artifact` renders the artifact upload route: the same forwarding with its own body limit
+ * (docs/services.md#size); bodies are never buffered (`proxy_request_buffering off`).
+ */
+function forwardLocation(facts: HopFacts, paths: NginxPaths, artifact = false): string {
+  const lines = artifact
+    ? [`        location ~ ${nginxString(ARTIFACT_UPLOAD_PATH_PATTERN)} {`, `            client_max_body_size ${facts.maxArtifactBytes};`]
+    : ['        location / {'];
   if (facts.stamp?.via === 'forward-auth') {
     lines.push(`            auth_request ${STAMPER_LOCATION};`, '            auth_request_set $stella_provenance $upstream_http_x_stella_provenance;');
   }
@@ -212,6 +224,7 @@ export function httpContext(facts: HopFacts, paths: NginxPaths): string {
     upstreamTls(facts),
     admission(facts),
     healthLocation(facts),
+    forwardLocation(facts, paths, true),
     forwardLocation(facts, paths),
     stamperLocation(facts, paths),
     '    }',

@@ -135,6 +135,6 @@ export async function buildLockerApp(options: LockerAppOptions): Promise<Fastify
     return { scanId, evidence: records.map((r) => evidenceView(r, { withEnvelope: false })) };
   });
 
-  installArtifactRoutes(app, { store, access, metrics, now });
+  installArtifactRoutes(app, { store, access, metrics, now, maxArtifactBytes: service.maxArtifactBytes });
   return app;
 }

@@ -6,11 +6,12 @@
  * Binding: the body's `Content-Digest` is covered by every hop MAC (docs/provenance.md#3); the body
  * must hash to the digest in the path; and a statement this scanner stored under the request's scan
  * must name that digest as a subject. Any mismatch is `422 binding-mismatch` and nothing is stored.
+ * The upload streams into the store ({@link ingestArtifact}).
  */
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import { ARTIFACTS_PATH, ARTIFACT_MEDIA_TYPE, namesSubject, sha256Hex } from '../../evidence/artifacts.js';
-import { ProvenanceError } from '../../provenance/problems.js';
+import { ARTIFACTS_PATH, ARTIFACT_MEDIA_TYPE } from '../../evidence/artifacts.js';
+import { ingestArtifact } from './artifact-ingest.js';
 import type { ArtifactRef, EvidenceStore } from '../../storage/types.js';
 import type { AccessPolicy } from '../common/access.js';
 import type { ServiceMetrics } from '../common/metrics.js';
@@ -25,6 +26,8 @@ export interface ArtifactRoutesOptions {
   access: AccessPolicy;
   metrics: ServiceMetrics;
   now: () => number;
+  /** The service's `maxArtifactBytes`: the largest upload, counted as it streams (docs/services.md#size). */
+  maxArtifactBytes: number;
 }
 
 /** The JSON view of one scan's reference to an artifact. */
@@ -36,26 +39,19 @@ export function artifactView(ref: ArtifactRef): Record<string, unknown> {
 export function installArtifactRoutes(app: FastifyInstance, options: ArtifactRoutesOptions): void {
   const { store, access, metrics, now } = options;
 
-  app.post(`${ARTIFACTS_PATH}/:sha256`, { schema: { params: SHA256_PARAM } }, async (request, reply) => {
-    const provenance = verified(request);
-    const { sha256 } = request.params as { sha256: string };
-    const mediaType = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-    if (mediaType !== ARTIFACT_MEDIA_TYPE) throw new ServiceError('unsupported-media-type', `an artifact is sent as ${ARTIFACT_MEDIA_TYPE}, not ${mediaType || 'no media type'}`);
-    const bytes = request.rawBody ?? Buffer.alloc(0);
-    // The middleware checked Content-Digest against these bytes; the path must name the same digest.
-    const actual = sha256Hex(bytes);
-    if (actual !== sha256) throw new ProvenanceError('binding-mismatch', `the body hashes to ${actual}, not to ${sha256}`);
-    const requester = access.requester(provenance);
-    const owner = await store.getScanOwner(provenance.scanId);
-    if (owner !== null && owner !== requester.scannerId) throw new ServiceError('scan-conflict', `scan ${provenance.scanId} belongs to another scanner`);
-    // Only bytes a signed statement of this scan names are taken: the locker keeps evidence, not files.
-    const statement = (await store.listByScan(provenance.scanId)).find((r) => r.scannerId === requester.scannerId && namesSubject(r.envelope, sha256));
-    if (!statement) throw new ProvenanceError('binding-mismatch', `no statement stored under scan ${provenance.scanId} names sha256 ${sha256}; send the statement first`);
-    const put = await store.putArtifact({ sha256, bytes, scanId: provenance.scanId, scannerId: requester.scannerId, evidenceSha256: statement.sha256, storedAt: new Date(now()).toISOString() });
-    metrics.artifacts.inc({ outcome: put.bytesWritten ? 'stored' : put.created ? 'referenced' : 'duplicate' });
-    request.log.info({ sha256, scanId: provenance.scanId, size: put.ref.size, created: put.created, bytesWritten: put.bytesWritten }, put.created ? 'artifact stored' : 'artifact already stored');
-    reply.code(put.created ? 201 : 200).header('location', `${ARTIFACTS_PATH}/${sha256}`);
-    return { ...artifactView(put.ref), created: put.created };
+  // Its own scope: here an octet-stream body is handed over as the request stream, unread, and
+  // streamed into the store by the handler (docs/services.md#artifacts); the plugin's hooks still run.
+  void app.register(async (scope) => {
+    scope.removeContentTypeParser(ARTIFACT_MEDIA_TYPE);
+    scope.addContentTypeParser(ARTIFACT_MEDIA_TYPE, (_request, payload, done) => done(null, payload));
+    scope.post(`${ARTIFACTS_PATH}/:sha256`, { schema: { params: SHA256_PARAM }, config: { provenance: { streamBody: true } } }, async (request, reply) => {
+      const put = await ingestArtifact(request, reply, { store, access, maxArtifactBytes: options.maxArtifactBytes, now });
+      const { sha256 } = put.ref;
+      metrics.artifacts.inc({ outcome: put.bytesWritten ? 'stored' : put.created ? 'referenced' : 'duplicate' });
+      request.log.info({ sha256, scanId: put.ref.scanId, size: put.ref.size, created: put.created, bytesWritten: put.bytesWritten }, put.created ? 'artifact stored' : 'artifact already stored');
+      reply.code(put.created ? 201 : 200).header('location', `${ARTIFACTS_PATH}/${sha256}`);
+      return { ...artifactView(put.ref), created: put.created };
+    });
   });
 
   app.get(`${ARTIFACTS_PATH}/:sha256`, { schema: { params: SHA256_PARAM } }, async (request, reply) => {

@@ -147,12 +147,12 @@ export interface ChainWorker {
 let workers = 0;
 
 /**
- * Starts a worker for the chain's first scanner. The client certificate comes from the issued
+ * Starts a worker for the chain's first scanner (or `scannerId`). The client certificate comes from the issued
  * files of the deployment (`files` source, re-read when they change) unless `credentials` are given.
  */
-export async function startWorker(chain: Chain, options: ScannerSetupOptions = {}): Promise<ChainWorker> {
+export async function startWorker(chain: Chain, options: ScannerSetupOptions = {}, scannerId?: string): Promise<ChainWorker> {
   const n = ++workers;
-  const scanner = chain.scanner();
+  const scanner = chain.scanner(scannerId);
   const setup = await deliveryOptionsFor(chain.topology, scanner.id, { certificateSource: 'files', certificatePollIntervalMs: 200, timeoutMs: 15_000, ...options });
   const outbox = Outbox.open(join(chain.workDir, 'var', `${scanner.id}-${process.pid}-${n}.outbox.db`));
   const artifactsDir = join(chain.workDir, 'artifacts', String(n));

@@ -43,7 +43,10 @@ describe('the rendered Apache+ModSecurity WAF hop, running', () => {
     requireProgram('apache2');
     const ports = await portsFor('edge', 'waf', 'service');
     wafPort = ports.waf;
-    deployment = await createDeployment(wafDocument(ports));
+    const document = wafDocument(ports);
+    // Small limits, so the per-route body limits are tested without megabytes of traffic.
+    document.hops = document.hops.map((h) => (h.id === 'waf' ? { ...h, limits: { maxBodyBytes: 65536, maxArtifactBytes: 131072 } } : h));
+    deployment = await createDeployment(document);
     const { topology } = deployment;
     const service = topology.services[0];
     assert.ok(service);
@@ -159,6 +162,18 @@ describe('the rendered Apache+ModSecurity WAF hop, running', () => {
       assert.equal(reply.status, 403);
     }
     assert.equal(seen.length, before);
+  });
+
+  it('gives the artifact upload path limits.maxArtifactBytes, uninspected, and keeps maxBodyBytes on every other path', async () => {
+    const artifactPath = `/api/v1/artifacts/${'c'.repeat(64)}`;
+    const post = (path: string, size: number, contentType = 'application/octet-stream'): Promise<Reply> =>
+      send({ role: 'gateway', name: 'gw-edge' }, path, { method: 'POST', headers: { 'content-type': contentType, 'x-stella-provenance': provenance }, body: '<script>alert(1)</script>'.padEnd(size, 'x') });
+    const passed = await post(artifactPath, 100_000);
+    assert.equal(passed.status, 200, passed.body);
+    assert.equal(seen.find((r) => r.url === artifactPath)?.body.length, 100_000);
+    assert.equal((await post(artifactPath, 131_073)).status, 413);
+    assert.equal((await post('/api/v1/evidence', 100_000, 'application/json')).status, 413);
+    assert.equal((await post(`/api/v1/artifacts/${'c'.repeat(64)}x`, 100_000)).status, 413);
   });
 
   it('refuses a client certificate whose CN is not the hop before it', async () => {

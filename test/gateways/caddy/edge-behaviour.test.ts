@@ -30,21 +30,25 @@ describe('the rendered Caddy edge with its forward-auth stamper, running', () =>
   let stamper: ListeningStamper | undefined;
   let upstream: Server | undefined;
   let edgePort = 0;
-  const seen: { url: string; headers: IncomingHttpHeaders }[] = [];
+  const seen: { url: string; headers: IncomingHttpHeaders; bodyBytes: number }[] = [];
 
   before(async () => {
     requireProgram('caddy');
     const ports = await portsFor('edge', 'stamper', 'service');
     edgePort = ports.edge;
-    deployment = await createDeployment(caddyEdgeDocument(ports));
+    const document = caddyEdgeDocument(ports);
+    // Small limits, so the per-route body limits are tested without megabytes of traffic.
+    document.hops = document.hops.map((h) => ({ ...h, limits: { maxBodyBytes: 65536, maxArtifactBytes: 131072 } }));
+    deployment = await createDeployment(document);
     const { topology } = deployment;
     const service = topology.services[0];
     assert.ok(service);
     upstream = createServer(
       { cert: readFileSync(service.tls.chain), key: readFileSync(service.tls.key), ca: readFileSync(topology.pki.caBundle), requestCert: true, rejectUnauthorized: true },
       (req, res) => {
-        seen.push({ url: req.url ?? '', headers: req.headers });
-        req.resume();
+        const entry = { url: req.url ?? '', headers: req.headers, bodyBytes: 0 };
+        seen.push(entry);
+        req.on('data', (chunk: Buffer) => (entry.bodyBytes += chunk.length));
         req.on('end', () => res.end('{"ok":true}'));
       },
     );
@@ -70,11 +74,11 @@ describe('the rendered Caddy edge with its forward-auth stamper, running', () =>
     deployment?.remove();
   });
 
-  function send(as: { role: 'gateway' | 'scanner' | 'service'; name: string }, path: string, headers: Record<string, string> = {}): Promise<Reply> {
+  function send(as: { role: 'gateway' | 'scanner' | 'service'; name: string }, path: string, headers: Record<string, string> = {}, body?: Buffer): Promise<Reply> {
     const files = issuedPaths(deployment.topology.pki.dir, as.role, as.name);
     return new Promise((resolve, reject) => {
       const req = httpsRequest(
-        { host: '127.0.0.1', port: edgePort, servername: 'gw-edge', path, headers: { host: 'gw-edge', ...headers }, ca: readFileSync(deployment.topology.pki.caBundle), cert: readFileSync(files.chain), key: readFileSync(files.key), agent: false },
+        { host: '127.0.0.1', port: edgePort, servername: 'gw-edge', path, method: body ? 'POST' : 'GET', headers: { host: 'gw-edge', ...headers }, ca: readFileSync(deployment.topology.pki.caBundle), cert: readFileSync(files.chain), key: readFileSync(files.key), agent: false },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
@@ -82,7 +86,7 @@ describe('the rendered Caddy edge with its forward-auth stamper, running', () =>
         },
       );
       req.on('error', reject);
-      req.end();
+      req.end(body);
     });
   }
 
@@ -125,6 +129,22 @@ describe('the rendered Caddy edge with its forward-auth stamper, running', () =>
     assert.equal(reply.status, 403);
     assert.equal(JSON.parse(reply.body).code, 'provenance-malformed');
     assert.equal(seen.length, before);
+  });
+
+  it('gives the artifact upload path limits.maxArtifactBytes and keeps maxBodyBytes on every other path', async () => {
+    const artifactPath = `/api/v1/artifacts/${'d'.repeat(64)}`;
+    const post = async (path: string, size: number): Promise<number> =>
+      (await send({ role: 'scanner', name: 'scanner-01' }, path, { 'x-stella-scan-id': 'limits-1', 'content-type': 'application/octet-stream' }, Buffer.alloc(size, 3))).status;
+    assert.equal(await post(artifactPath, 100_000), 200);
+    assert.equal(seen.find((r) => r.url === artifactPath)?.bodyBytes, 100_000);
+    // Caddy has no Content-Length pre-check: it streams up to the limit, then cuts the upstream
+    // request short and answers 413 (docs/gateways/caddy.md#body-limits); never more than the limit goes on.
+    const before = seen.length;
+    assert.equal(await post(artifactPath, 131_073), 413);
+    assert.equal(await post('/api/v1/evidence', 100_000), 413);
+    assert.equal(await post(`/api/v1/artifacts/${'d'.repeat(64)}/x`, 100_000), 413);
+    const forwarded = seen.slice(before).map((r) => [r.url.startsWith(artifactPath) && !r.url.endsWith('/x') ? 131_072 : 65_536, r.bodyBytes] as const);
+    assert.ok(forwarded.every(([limit, bytes]) => bytes <= limit), JSON.stringify(forwarded));
   });
 
   it('refuses a certificate whose CN is not a scanner of this edge', async () => {

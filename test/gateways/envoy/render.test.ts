@@ -56,6 +56,23 @@ describe('renderEnvoyHop at the edge', () => {
     assert.deepEqual(hcm(bootstrap).set_current_client_cert_details, { cert: true, uri: true, subject: true });
   });
 
+  it('buffers bodies up to limits.maxBodyBytes, and up to limits.maxArtifactBytes on the artifact upload route only', () => {
+    const custom = resolve(ENVOY_EXAMPLE.replace(/(\n {2}- id: gw-edge\n)/, '$1    limits: { maxBodyBytes: 65536, maxArtifactBytes: 131072 }\n'));
+    const b = render(custom, 'gw-edge');
+    const buffer = (hcm(b).http_filters as { name: string; typed_config: Tree }[]).find((f) => f.name === 'envoy.filters.http.buffer');
+    assert.equal(buffer?.typed_config.max_request_bytes, 65536);
+    const routes = (((hcm(b).route_config as Tree).virtual_hosts as Tree[])[0]!.routes as Tree[]);
+    const artifact = routes.find((r) => (r.match as Tree).safe_regex !== undefined);
+    assert.deepEqual(artifact?.match, { safe_regex: { regex: '^/api/v1/artifacts/[0-9a-f]{64}$' } });
+    assert.deepEqual((artifact?.typed_per_filter_config as Tree)['envoy.filters.http.buffer'], {
+      '@type': 'type.googleapis.com/envoy.extensions.filters.http.buffer.v3.BufferPerRoute',
+      buffer: { max_request_bytes: 131072 },
+    });
+    // Before the catch-all, so it wins; the catch-all keeps the hop-wide filter limit.
+    assert.ok(routes.indexOf(artifact!) < routes.findIndex((r) => (r.match as Tree).prefix === '/'));
+    assert.deepEqual(checkEnvoyConfig(b), []);
+  });
+
   it('never removes X-Stella-Provenance at the router, where it would delete the stamp', () => {
     const removed = (hcm(bootstrap).route_config as Tree).request_headers_to_remove as string[];
     assert.ok(removed.includes('x-forwarded-client-cert'));
@@ -88,7 +105,7 @@ describe('renderEnvoyHop at the edge', () => {
     assert.deepEqual(JSON.parse(((routes[0]!.direct_response as Tree).body as { inline_string: string }).inline_string), { hop: 'gw-edge', kind: 'envoy', status: 'live' });
     assert.deepEqual(routes[1]!.match, { path: '/healthz/hop/gw-edge' });
     assert.deepEqual(routes[1]!.direct_response, { status: 405 });
-    assert.deepEqual(routes[2], { match: { prefix: '/' }, route: { cluster: 'next_hop', timeout: '87s' } });
+    assert.deepEqual(routes.at(-1), { match: { prefix: '/' }, route: { cluster: 'next_hop', timeout: '87s' } });
   });
 
   it('re-originates mTLS to the next hop with its SNI, its identity and no session reuse', () => {

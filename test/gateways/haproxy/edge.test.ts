@@ -41,7 +41,7 @@ describe('HAProxy as the edge in front of a service', () => {
     const doc = exampleDocument();
     const edge = doc.hops[0];
     if (!edge) throw new Error('the example has an edge');
-    doc.hops = [{ ...edge, kind: 'haproxy', listen: `127.0.0.1:${edgePort}`, next: 'evidence-locker', limits: { maxBodyBytes: 65536, upstreamTimeoutSeconds: 10 } }];
+    doc.hops = [{ ...edge, kind: 'haproxy', listen: `127.0.0.1:${edgePort}`, next: 'evidence-locker', limits: { maxBodyBytes: 65536, maxArtifactBytes: 131072, upstreamTimeoutSeconds: 10 } }];
     doc.services = doc.services.map((s) => ({ ...s, listen: `127.0.0.1:${servicePort}` }));
     deployment = await createDeployment(doc);
     revoked = deployment.pki.issue('scanner', 'scanner-01', 'revoked/scanner-01');
@@ -111,6 +111,22 @@ describe('HAProxy as the edge in front of a service', () => {
     const response = await fetch(`${url}/api/v1/evidence`, { method: 'POST', dispatcher: agentWith(scanner()), body: 'x'.repeat(65537) });
     assert.equal(response.status, 413);
     await response.arrayBuffer();
+  });
+
+  it('gives the artifact upload path limits.maxArtifactBytes and keeps maxBodyBytes on every other path', async () => {
+    const artifactPath = `/api/v1/artifacts/${'a'.repeat(64)}`;
+    const post = async (path: string, size: number): Promise<number> => {
+      const response = await fetch(`${url}${path}`, { method: 'POST', dispatcher: agentWith(scanner()), headers: { 'content-type': 'application/octet-stream' }, body: Buffer.alloc(size, 1) });
+      await response.arrayBuffer();
+      return response.status;
+    };
+    assert.equal(await post(artifactPath, 100_000), 200);
+    assert.equal(upstream?.received.find((r) => r.url === artifactPath)?.body.length, 100_000);
+    assert.equal(await post(artifactPath, 131_073), 413);
+    // The same size anywhere else, a near miss of the pattern included, is over maxBodyBytes.
+    assert.equal(await post('/api/v1/evidence', 100_000), 413);
+    assert.equal(await post(`/api/v1/artifacts/${'a'.repeat(63)}`, 100_000), 413);
+    assert.equal(await post(`${artifactPath}/x`, 100_000), 413);
   });
 
   it('refuses the TLS handshake without a client certificate', async () => {

@@ -47,7 +47,7 @@ describe('an NGINX edge and an HAProxy hop in front of a service', () => {
     if (!edge || !internal) throw new Error('the example has an edge and an internal hop');
     doc.headers = { strip: ['X-Internal-Debug'] };
     doc.hops = [
-      { ...edge, listen: `127.0.0.1:${edgePort}`, next: internal.id, limits: { maxBodyBytes: 65536, upstreamTimeoutSeconds: 10 } },
+      { ...edge, listen: `127.0.0.1:${edgePort}`, next: internal.id, limits: { maxBodyBytes: 65536, maxArtifactBytes: 131072, upstreamTimeoutSeconds: 10 } },
       { ...internal, listen: `127.0.0.1:${internalPort}` },
     ];
     doc.services = doc.services.map((s) => ({ ...s, listen: `127.0.0.1:${servicePort}` }));
@@ -204,6 +204,27 @@ describe('an NGINX edge and an HAProxy hop in front of a service', () => {
       for (const record of records) seen.add(`${record.hop}/${record.nonce}`);
     }
     assert.equal(seen.size, 6);
+  });
+
+  it('gives the artifact upload path limits.maxArtifactBytes at the edge and keeps maxBodyBytes on every other path', async () => {
+    const artifactPath = `/api/v1/artifacts/${'b'.repeat(64)}`;
+    const post = async (path: string, size: number): Promise<number> => {
+      const response = await fetch(`${edgeUrl}${path}`, {
+        method: 'POST',
+        dispatcher: agentWith(scannerLeaf()),
+        headers: { 'x-stella-scan-id': 'limits-1', 'content-type': 'application/octet-stream' },
+        body: Buffer.alloc(size, 2),
+      });
+      await response.arrayBuffer();
+      return response.status;
+    };
+    assert.equal(await post(artifactPath, 100_000), 200);
+    const forwarded = upstream?.received.find((r) => r.url === artifactPath);
+    assert.equal(forwarded?.body.length, 100_000);
+    assert.equal(parseProvenance(String(forwarded?.headers['x-stella-provenance'])).length, 2, 'stamped by both hops like any request');
+    assert.equal(await post(artifactPath, 131_073), 413);
+    assert.equal(await post('/api/v1/evidence', 100_000), 413);
+    assert.equal(await post(`/api/v1/artifacts/${'b'.repeat(65)}`, 100_000), 413);
   });
 
   it('answers 400 at the edge to a request without a client certificate', async () => {

@@ -104,7 +104,7 @@ describe('renderNginxHop', () => {
     const files = renderNginxHop(deployment.topology, hop(deployment, 'gw-edge'), { outDir: '/srv/out' });
     const locations = contents(files, 'nginx.conf').split(/\n\s*location /).slice(1);
     const proxying = locations.filter((l) => l.includes('proxy_pass'));
-    assert.equal(proxying.length, 2, 'the forwarding and the stamper location');
+    assert.equal(proxying.length, 3, 'the forwarding, the artifact upload and the stamper location');
     for (const location of proxying) assert.match(location, /include "\/srv\/out\/gw-edge\/strip-headers\.conf";/);
     const include = contents(files, 'strip-headers.conf');
     for (const name of ['Client-Cert', 'Client-Cert-Chain', 'X-Forwarded-Client-Cert', 'X-Internal-Debug']) {

@@ -20,16 +20,19 @@ export interface LockerWorld {
   keys: TestKeys;
   topology: ResolvedTopology;
   registry: Registry;
+  /** The SQLite file of the world's own store (unused when a store was passed in). */
+  file: string;
   dispose: () => Promise<void>;
 }
 
 /** A locker with its own store file; `dispose` closes the app (and store) and removes the folder. */
 export async function lockerWorld(
-  options: { maxBodyBytes?: number; store?: EvidenceStore; readiness?: ReadinessCheck[]; access?: { readers?: string[]; ops?: string[] } } = {},
+  options: { maxBodyBytes?: number; maxArtifactBytes?: number; store?: EvidenceStore; readiness?: ReadinessCheck[]; access?: { readers?: string[]; ops?: string[] } } = {},
 ): Promise<LockerWorld> {
   const dir = tempDir('stella-locker-');
   const topology = serviceTopology('evidence-locker', {
     ...(options.maxBodyBytes ? { maxBodyBytes: options.maxBodyBytes } : {}),
+    ...(options.maxArtifactBytes ? { maxArtifactBytes: options.maxArtifactBytes } : {}),
     ...(options.access ? { access: { readers: options.access.readers ?? [], ...(options.access.ops ? { ops: options.access.ops } : {}) } } : {}),
   });
   const keys = testKeys();
@@ -49,6 +52,7 @@ export async function lockerWorld(
   return {
     app,
     store,
+    file: join(dir.path, 'evidence.db'),
     keys,
     topology,
     registry,
