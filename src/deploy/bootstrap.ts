@@ -82,10 +82,10 @@ export async function bootstrapTopology(topology: ResolvedTopology, options: Boo
     if (action) await writeFileAtomic(file, `${generateKey('hmac-sha256').private}\n`, 0o600);
     steps.push({ kind: 'key', subject, path: file, action: action ?? 'kept' });
   };
-  const ed25519 = async (subject: string, file: string, publicFile: string): Promise<void> => {
+  const pair = async (subject: string, file: string, publicFile: string, alg: 'ed25519' | 'ecdsa-p256-sha256' = 'ed25519'): Promise<void> => {
     const action = actionFor(file);
     if (action) {
-      const pair = generateKey('ed25519');
+      const pair = generateKey(alg);
       await writeFileAtomic(file, pair.private, 0o600);
       await writeFileAtomic(publicFile, pair.public ?? '', 0o644);
     }
@@ -93,15 +93,22 @@ export async function bootstrapTopology(topology: ResolvedTopology, options: Boo
   };
   for (const hop of topology.hops) {
     if (hop.stamp !== false) for (const key of hop.stamp.keys) await hmac(`hop ${hop.id} MAC key ${key.kid}`, key.file);
+    // v2 keys (docs/provenance.md#v2-keys): the private key 0600 for the hop, the public key for everyone else.
+    const signing = hop.stamp === false ? undefined : hop.stamp.signing;
+    for (const key of signing?.keys ?? []) {
+      const subject = `hop ${hop.id} v2 ${signing!.alg} key ${key.kid}`;
+      if (signing!.alg === 'hmac-sha256') await hmac(subject, key.file);
+      else await pair(subject, key.file, key.publicFile ?? `${key.file}.pub`, signing!.alg);
+    }
   }
   for (const scanner of topology.scanners) {
     for (const key of scanner.signing.keys) {
-      if (key.publicFile) await ed25519(`scanner ${scanner.id} signing key ${key.kid}`, key.file, key.publicFile);
+      if (key.publicFile) await pair(`scanner ${scanner.id} signing key ${key.kid}`, key.file, key.publicFile);
       else await hmac(`scanner ${scanner.id} signing key ${key.kid}`, key.file);
     }
   }
   for (const service of topology.services) {
-    if (service.receiptKey) await ed25519(`service ${service.id} receipt key`, service.receiptKey, `${service.receiptKey}.pub`);
+    if (service.receiptKey) await pair(`service ${service.id} receipt key`, service.receiptKey, `${service.receiptKey}.pub`);
     // The SQLite store's folder: the service creates the file, not the folder.
     if (service.storage?.kind === 'sqlite') await mkdir(dirname(service.storage.file), { recursive: true });
   }

@@ -115,6 +115,17 @@ export function checkFiles(topology: Topology, probe: FileProbe, baseDir = '.'):
     certs(`hops[${i}].tls`, h.tls, 'gateway', h.id);
     if (h.upstreamTls) certs(`hops[${i}].upstreamTls`, h.upstreamTls, 'gateway', h.id);
     if (h.stamp !== false) h.stamp.keys.forEach((k, j) => hmacKey(`hops[${i}].stamp.keys[${j}].file`, abs(k.file), false));
+    // v2 (docs/topology.md#stamp): the file is the hop's private key of its alg, never a public
+    // key; publicFile is the public half of that very key.
+    const signing = h.stamp === false ? undefined : h.stamp.signing;
+    signing?.keys.forEach((k, j) => {
+      const at = `hops[${i}].stamp.signing.keys[${j}]`;
+      if (signing.alg === 'hmac-sha256') return void key(`${at}.file`, abs(k.file), { algorithm: 'hmac-sha256', type: 'secret', what: 'an hmac-sha256 secret (base64 text of at least 32 bytes)' });
+      const priv = key(`${at}.file`, abs(k.file), { algorithm: signing.alg, type: 'private', what: `a ${signing.alg} signing key (a PKCS#8 private key)` });
+      if (!k.publicFile) return;
+      const pub = key(`${at}.publicFile`, abs(k.publicFile), { algorithm: signing.alg, type: 'public', what: `a ${signing.alg} public key (SPKI)` });
+      if (priv && pub && priv.keyId !== pub.keyId) problems.push({ path: `${at}.publicFile`, message: `is not the public half of ${abs(k.file)}: ${abs(k.publicFile)}` });
+    });
   });
   topology.services.forEach((s, i) => {
     certs(`services[${i}].tls`, s.tls, 'service', s.id);
@@ -143,6 +154,7 @@ export function keyFileWarnings(topology: Topology, probe: FileProbe, baseDir = 
     tls(`hops[${i}].tls`, h.tls, 'gateway', h.id);
     if (h.upstreamTls) tls(`hops[${i}].upstreamTls`, h.upstreamTls, 'gateway', h.id);
     if (h.stamp !== false) h.stamp.keys.forEach((k, j) => files.push([`hops[${i}].stamp.keys[${j}].file`, abs(k.file)]));
+    if (h.stamp !== false) h.stamp.signing?.keys.forEach((k, j) => files.push([`hops[${i}].stamp.signing.keys[${j}].file`, abs(k.file)]));
   });
   topology.services.forEach((s, i) => {
     tls(`services[${i}].tls`, s.tls, 'service', s.id);

@@ -103,7 +103,15 @@ export function resolveTopology(topology: Topology, baseDir: string): ResolvedTo
       serverName: h.serverName ?? h.id,
       tls,
       upstreamTls: files(h.upstreamTls, tls),
-      stamp: h.stamp === false ? false : { ...h.stamp, keys: h.stamp.keys.map((k) => ({ ...k, file: abs(k.file) })), ...resolvedStamper(h.stamp.stamper, abs) },
+      stamp:
+        h.stamp === false
+          ? false
+          : {
+              ...h.stamp,
+              keys: h.stamp.keys.map((k) => ({ ...k, file: abs(k.file) })),
+              ...(h.stamp.signing ? { signing: { alg: h.stamp.signing.alg, keys: h.stamp.signing.keys.map((k) => ({ ...k, file: abs(k.file), publicFile: k.publicFile ? abs(k.publicFile) : undefined })) } } : {}),
+              ...resolvedStamper(h.stamp.stamper, abs),
+            },
       // Filled in below once every hop exists.
       nextTarget: undefined as unknown as ResolvedHop['nextTarget'],
       stampSeq: null,

@@ -100,11 +100,40 @@ const stamperConfig = z.union([
   z.object({ listen: listenAddress.describe('host:port on loopback; the stamper speaks mTLS and admits only the hop\'s own gateway certificate') }).strict(),
 ]);
 
+/** The provenance versions a hop can stamp (docs/provenance.md, "Version 2"); `both` during a migration. */
+export const STAMP_PROFILES = ['v1', 'v2', 'both'] as const;
+export type StampProfile = (typeof STAMP_PROFILES)[number];
+
+/** The v2 signature algorithms (docs/provenance.md#v2-algorithms); the table that implements them is `provenance/v2/algorithms.ts`. */
+export const V2_ALGS = ['ed25519', 'ecdsa-p256-sha256', 'hmac-sha256'] as const;
+export type V2Alg = (typeof V2_ALGS)[number];
+
+/** One v2 signing key of a hop: a PKCS#8 private key (or a base64 HMAC secret) and, for asymmetric algs, its SPKI public key. */
+const signingKey = z
+  .object({
+    kid: z.string().regex(KID_PATTERN, 'kid must match [A-Za-z0-9._:-]{1,64}'),
+    file: filePath.describe('PKCS#8 PEM private key (0600, read only by the hop), or base64 text of a 32-byte secret for hmac-sha256'),
+    publicFile: filePath.optional().describe('SPKI PEM public key: what services, the guard and evidence verify load (required for asymmetric algs)'),
+  })
+  .strict();
+
+/** v2 signing of a hop (docs/topology.md#stamp): one algorithm, keys of which the last one stamps. */
+const v2Signing = z
+  .object({
+    alg: z.enum(V2_ALGS),
+    keys: z.array(signingKey).min(1, 'v2 signing needs at least one key'),
+  })
+  .strict();
+
 const stampConfig = z
   .object({
     via: z.enum(['native', 'forward-auth']),
-    /** All keys currently valid for this hop; the last one listed is used for stamping. */
-    keys: z.array(macKey).min(1, 'a stamping hop needs at least one key'),
+    /** Which provenance versions this hop stamps; default v1. */
+    profile: z.enum(STAMP_PROFILES).default('v1'),
+    /** v1 HMAC keys, all currently valid; the last one listed is used for stamping. Required for v1/both. */
+    keys: z.array(macKey).default([]),
+    /** v2 signing keys (required for v2/both). */
+    signing: v2Signing.optional(),
     /** Where the forward-auth stamper of this hop is reached (Unix socket, or mTLS over TCP). */
     stamper: stamperConfig.optional(),
   })
@@ -220,6 +249,8 @@ export const serviceSchema = z
     envelopeThreshold: z.number().int().min(1).max(16).default(1),
     maxBodyBytes: z.number().int().positive().default(DEFAULT_MAX_BODY_BYTES),
     access: serviceAccess.default({ readers: [] }),
+    /** `require: v2` refuses requests that carry only v1 records (docs/provenance.md#v2-choosing-the-version). */
+    provenance: z.object({ require: z.literal('v2').optional() }).strict().optional(),
   })
   .strict();
 
@@ -280,5 +311,7 @@ export type Scanner = Topology['scanners'][number];
 export type Service = Topology['services'][number];
 export type CertificateFiles = z.output<typeof certificateFiles>;
 export type MacKeyRef = z.output<typeof macKey>;
+/** A v2 signing key reference (`stamp.signing.keys[]`). */
+export type SigningKeyRef = z.output<typeof signingKey>;
 /** Where a forward-auth stamper is reached: `{ socket, gatewayUser? }` or `{ listen }` (mTLS). */
 export type StamperConfig = z.output<typeof stamperConfig>;

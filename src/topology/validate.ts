@@ -4,7 +4,8 @@
  * {@link FileProbe}, so the rules can be tested without a disk.
  */
 import type { TopologyProblem } from './errors.js';
-import { FORWARD_AUTH_KINDS, GUARDED_SERVICE_KINDS, NATIVE_STAMP_KINDS, type HopKind, type ServiceKind, type Topology } from './schema.js';
+import { FORWARD_AUTH_KINDS, GUARDED_SERVICE_KINDS, NATIVE_STAMP_KINDS, type HopKind, type ServiceKind, type StampProfile, type Topology, type V2Alg } from './schema.js';
+import { v2Problems } from './validate-v2.js';
 import { edgeHops } from './resolve.js';
 import { checkFiles, type FileProbe } from './files-check.js';
 
@@ -39,7 +40,15 @@ export interface RuleInput {
     id: string;
     kind: HopKind;
     listen: string;
-    stamp: false | { via: 'native' | 'forward-auth'; keys: readonly { kid: string }[]; stamper?: { listen?: string | undefined; socket?: string | undefined } | undefined };
+    stamp:
+      | false
+      | {
+          via: 'native' | 'forward-auth';
+          profile?: StampProfile | undefined;
+          keys: readonly { kid: string }[];
+          signing?: { alg: V2Alg; keys: readonly { kid: string; publicFile?: string | undefined }[] } | undefined;
+          stamper?: { listen?: string | undefined; socket?: string | undefined } | undefined;
+        };
     waf?: unknown;
     next: string;
   }[];
@@ -52,6 +61,7 @@ export interface RuleInput {
     storage?: { kind: 'sqlite' } | { kind: 'postgres'; url: string } | undefined;
     envelopeThreshold: number;
     access?: { readers?: readonly string[] | undefined; ops?: readonly string[] | undefined } | undefined;
+    provenance?: { require?: 'v2' | undefined } | undefined;
   }[];
   readonly scanners: readonly { id: string; edge?: string | undefined; signing: { keys: readonly { kid: string }[] } }[];
   readonly provenance: { maxHops: number };
@@ -130,6 +140,7 @@ export function crossFieldProblems(topology: RuleInput): TopologyProblem[] {
       add(`${at}.stamp.stamper.listen`, 'must be a loopback address: the stamper serves the gateway next to it');
     }
     duplicateKids(keys, `${at}.stamp.keys`, add);
+    if (hop.stamp.signing) duplicateKids(hop.stamp.signing.keys, `${at}.stamp.signing.keys`, add);
   });
 
   scanners.forEach((s, i) => duplicateKids(s.signing.keys, `scanners[${i}].signing.keys`, add));
@@ -160,6 +171,7 @@ export function crossFieldProblems(topology: RuleInput): TopologyProblem[] {
   });
 
   chainProblems(topology, add);
+  v2Problems(topology, add);
   return problems;
 }
 

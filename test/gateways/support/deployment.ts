@@ -76,7 +76,7 @@ export async function createDeployment(document: TopologyInput = exampleDocument
       return path;
     };
     for (const hop of document.hops) {
-      if (hop.stamp !== false) for (const key of hop.stamp.keys) macKeys.set(key.kid, writeHmacKey(keyFile(key.file)));
+      if (hop.stamp !== false) for (const key of hop.stamp.keys ?? []) macKeys.set(key.kid, writeHmacKey(keyFile(key.file)));
     }
     for (const scanner of document.scanners) {
       for (const key of scanner.signing.keys) writeHmacKey(keyFile(key.file));

@@ -50,7 +50,7 @@ export async function createDeployment(document: TopologyInput): Promise<Deploym
     }
     for (const hop of document.hops) {
       await issueCertificate({ dir: pkiDir, role: 'gateway', name: hop.id, dns: [hop.serverName ?? hop.id], ip: ['127.0.0.1'] });
-      if (hop.stamp !== false) for (const key of hop.stamp.keys) writeKey(tmp.path, key.file);
+      if (hop.stamp !== false) for (const key of hop.stamp.keys ?? []) writeKey(tmp.path, key.file);
     }
     for (const service of document.services) {
       if (service.receiptKey) writeReceiptKey(tmp.path, service.receiptKey);
