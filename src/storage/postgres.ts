@@ -107,6 +107,12 @@ const MIGRATIONS: readonly { version: number; sql: string }[] = [
           );
           CREATE INDEX artifact_refs_by_sha256 ON artifact_refs (sha256);`,
   },
+  {
+    // The v2 members as received (docs/provenance.md#part-2-version-2), so a stored chain can be
+    // re-verified with public keys alone; v1 rows keep NULL.
+    version: 5,
+    sql: 'ALTER TABLE evidence ADD COLUMN provenance_v2 TEXT;',
+  },
 ];
 
 export interface PostgresStoreOptions {

@@ -93,6 +93,9 @@ const MIGRATIONS: readonly string[] = [
      UNIQUE (scan_id, sha256)
    );
    CREATE INDEX artifact_refs_by_sha256 ON artifact_refs (sha256);`,
+  // The v2 members as received (docs/provenance.md#part-2-version-2), so a stored chain can be
+  // re-verified with public keys alone; v1 rows keep NULL.
+  `ALTER TABLE evidence ADD COLUMN provenance_v2 TEXT;`,
 ];
 
 export interface SqliteStoreOptions {

@@ -26,7 +26,7 @@ describe('SQLite evidence store', () => {
       await store.close();
       const db = new Database(file, { readonly: true });
       assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
-      assert.equal(db.pragma('user_version', { simple: true }), 4);
+      assert.equal(db.pragma('user_version', { simple: true }), 5);
       db.close();
     } finally {
       dir.remove();
@@ -45,7 +45,7 @@ describe('SQLite evidence store', () => {
       await store.close();
       // Back to the version-1 schema, as a locker of the previous release left it.
       const db = new Database(file);
-      db.exec('DROP TABLE scan_owners; ALTER TABLE evidence DROP COLUMN scanner_id; ALTER TABLE evidence DROP COLUMN request; DROP TABLE artifact_refs; DROP TABLE artifact_chunks; DROP TABLE artifacts; PRAGMA user_version = 1;');
+      db.exec('DROP TABLE scan_owners; ALTER TABLE evidence DROP COLUMN scanner_id; ALTER TABLE evidence DROP COLUMN request; ALTER TABLE evidence DROP COLUMN provenance_v2; DROP TABLE artifact_refs; DROP TABLE artifact_chunks; DROP TABLE artifacts; PRAGMA user_version = 1;');
       db.close();
       const upgraded = openSqliteStore({ file });
       assert.equal((await upgraded.getEvidence(oldest.sha256))?.scannerId, 'scanner-01');
