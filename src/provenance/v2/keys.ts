@@ -20,6 +20,13 @@ export interface V2HopKeys {
 /** hop id → its v2 verification keys. */
 export type V2Keyring = ReadonlyMap<string, V2HopKeys>;
 
+/**
+ * The kid under which an offline auditor's key (`evidence verify --hop-key HOP=FILE`) is filed: it
+ * serves whatever keyid the member names. `*` is outside the kid grammar, so no member names it;
+ * the services never file a key under it.
+ */
+export const ANY_KID = '*';
+
 /** Whether a resolved hop stamps v2 (profile `v2` or `both`). */
 export function stampsV2(hop: ResolvedHop): boolean {
   return hop.stamp !== false && hop.stamp.profile !== 'v1';
