@@ -28,10 +28,21 @@ export interface StampFacts {
   readonly via: 'native' | 'forward-auth';
   /** `hop.stampSeq`: the record's `seq`. */
   readonly seq: number;
-  /** The key used to stamp: the LAST of `hop.stamp.keys` (the others stay valid for verifiers). */
-  readonly key: MacKeyRef;
+  /** The v1 key used to stamp: the LAST of `hop.stamp.keys` (the others stay valid for verifiers); null for a v2-only hop. */
+  readonly key: MacKeyRef | null;
+  /** Whether the hop stamps v2 too (profile v2 or both, docs/provenance.md#part-2-version-2). */
+  readonly v2: boolean;
   /** How the forward-auth stamper is reached (only for `via: forward-auth`). */
   readonly stamper: StamperEndpoint | null;
+}
+
+/**
+ * The v1 MAC key of a hop that stamps v1 natively (the HAProxy and NGINX templates).
+ * @throws TypeError for a v2-only hop, which has none (validate the topology first).
+ */
+export function v1StampKey(stamp: StampFacts): MacKeyRef {
+  if (!stamp.key) throw new TypeError('this hop stamps v2 only: it has no v1 MAC key (docs/topology.md#fields)');
+  return stamp.key;
 }
 
 /** Everything the templates need. */
@@ -75,10 +86,10 @@ export function hopFacts(topology: ResolvedTopology, hop: ResolvedHop): HopFacts
   let stamp: StampFacts | null = null;
   if (hop.stamp !== false) {
     const key = hop.stamp.keys[hop.stamp.keys.length - 1];
-    if (hop.stampSeq === null || !key) throw new TypeError(`hop ${hop.id}: stamping hop outside a chain or without keys; validate the topology first`);
+    if (hop.stampSeq === null || (!key && hop.stamp.profile !== 'v2')) throw new TypeError(`hop ${hop.id}: stamping hop outside a chain or without keys; validate the topology first`);
     const stamper = stamperEndpoint(hop);
     if (hop.stamp.via === 'forward-auth' && !stamper) throw new TypeError(`hop ${hop.id}: forward-auth needs stamp.stamper`);
-    stamp = { via: hop.stamp.via, seq: hop.stampSeq, key, stamper };
+    stamp = { via: hop.stamp.via, seq: hop.stampSeq, key: key ?? null, stamper, v2: hop.stamp.profile !== 'v1' };
   }
 
   const target = nextTarget(hop);

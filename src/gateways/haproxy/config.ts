@@ -4,7 +4,7 @@
  * ../shared/notes/gateways.md ("notes"): `req.fhdr()` (not `req.hdr()`, which splits on commas),
  * `hmac()` with binary output, `ssl_c_der,sha2(256),hex,lower`, `ssl_c_s_dn(CN)`.
  */
-import { formatAddress, healthBody, SCAN_ID_REGEX, STAMPER_CERT_HEADER, type HopFacts, type StampFacts } from '../hop-facts.js';
+import { formatAddress, healthBody, SCAN_ID_REGEX, STAMPER_CERT_HEADER, type HopFacts, type StampFacts, v1StampKey } from '../hop-facts.js';
 import { hopHealthPath } from '../types.js';
 
 /** The environment variable holding the base64 stamping key (never written into the config). */
@@ -27,7 +27,7 @@ export function globalSection(facts: HopFacts): string {
   if (facts.stamp) {
     lines.push(
       `.if !defined(${HAPROXY_KEY_ENV})`,
-      `    .alert "${HAPROXY_KEY_ENV} must hold the base64 MAC key of hop ${facts.hop.id} (kid ${facts.stamp.key.kid})"`,
+      `    .alert "${HAPROXY_KEY_ENV} must hold the base64 MAC key of hop ${facts.hop.id} (kid ${v1StampKey(facts.stamp).kid})"`,
       '.endif',
     );
   }
@@ -140,7 +140,7 @@ export function stampRules(hopId: string, stamp: StampFacts): string[] {
   const input = ['stella-provenance-v1', hopId, String(stamp.seq), v('ts'), v('nonce'), `sha256:${v('peer')}`, v('peer_id'),
     '%[method]', '%[pathq]', '%[req.fhdr(x-stella-scan-id)]', '%[req.fhdr(content-digest)]', stamp.seq > 1 ? v('prev_mac') : ''].join('|');
   const record = `${hopId};seq=${stamp.seq};ts=${v('ts')};nonce="${v('nonce')}";peer="sha256:${v('peer')}";` +
-    `peer-id="${v('peer_id')}";kid="${stamp.key.kid}";mac=:${v('mac')}:`;
+    `peer-id="${v('peer_id')}";kid="${v1StampKey(stamp).kid}";mac=:${v('mac')}:`;
   const hasIncoming = '{ req.fhdr(x-stella-provenance) -m len 1: }';
   rules.push(
     `    http-request set-var-fmt(txn.stella_mac_input) '${input}'`,

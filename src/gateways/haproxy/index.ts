@@ -5,7 +5,7 @@
  */
 import { posix } from 'node:path';
 import type { GatewayProgram, HopRenderer } from '../types.js';
-import { hopFacts } from '../hop-facts.js';
+import { hopFacts, v1StampKey } from '../hop-facts.js';
 import { backendSection, defaultsSection, frontendSection, globalSection, HAPROXY_KEY_ENV } from './config.js';
 
 export { HAPROXY_KEY_ENV, HAPROXY_TLS_FILES } from './config.js';
@@ -34,7 +34,7 @@ export const renderHaproxyHop: HopRenderer = (topology, hop, context) => {
   const hopDir = posix.join(context.outDir, hop.id);
   const header = [
     `# Rendered by stella-gateway for hop ${hop.id} (haproxy). See docs/gateways/haproxy.md.`,
-    facts.stamp ? `# Needs ${HAPROXY_KEY_ENV} (base64 MAC key, kid ${facts.stamp.key.kid}) and tls/*.pem links: prepareHaproxyHop().` : '# Needs the tls/*.pem links: prepareHaproxyHop().',
+    facts.stamp ? `# Needs ${HAPROXY_KEY_ENV} (base64 MAC key, kid ${v1StampKey(facts.stamp).kid}) and tls/*.pem links: prepareHaproxyHop().` : '# Needs the tls/*.pem links: prepareHaproxyHop().',
   ];
   const sections = [header.join('\n'), globalSection(facts), defaultsSection(facts), frontendSection(facts, hopDir), backendSection(facts, hopDir)];
   return [{ path: `${hop.id}/${HAPROXY_CONF_FILE}`, contents: `${sections.join('\n\n')}\n` }];

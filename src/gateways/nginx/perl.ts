@@ -9,7 +9,7 @@
  * `$ssl_client_raw_cert` is the PEM; `$request_id` is 32 lowercase hex; a `perl_set` variable is
  * computed once per request.
  */
-import type { StampFacts } from '../hop-facts.js';
+import { v1StampKey, type StampFacts } from '../hop-facts.js';
 
 /** The file name of the module inside the hop folder, and its package. */
 export const PERL_MODULE_FILE = 'stella_stamp.pm';
@@ -27,8 +27,8 @@ function hopConstants(hopId: string, stamp: StampFacts): string {
   return [
     `our $HOP      = ${perlString(hopId)};`,
     `our $SEQ      = ${stamp.seq};`,
-    `our $KID      = ${perlString(stamp.key.kid)};`,
-    `our $KEY_FILE = ${perlString(stamp.key.file)};`,
+    `our $KID      = ${perlString(v1StampKey(stamp).kid)};`,
+    `our $KEY_FILE = ${perlString(v1StampKey(stamp).file)};`,
   ].join('\n');
 }
 
