@@ -20,8 +20,12 @@ import { provenanceOptions, scannerKeyring, send, sha256Hex, signedEnvelope, sta
 import { honestSigner, stampV2Request, v2HopKeyPairs, v2ServiceTopology, type MemberSigner, type V2HopKeyPairs } from './support/v2.js';
 import { NOW_MS } from './support/locker.js';
 import type { FastifyInstance } from 'fastify';
+import { writeFileSync } from 'node:fs';
+import { runEvidenceVerify } from '../../src/cli/commands/evidence.js';
+import { CliError } from '../../src/cli/output.js';
 
 interface World {
+  dir: string;
   app: FastifyInstance;
   store: EvidenceStore;
   keys: TestKeys;
@@ -45,7 +49,7 @@ async function world(): Promise<World> {
     registry: new Registry(),
   });
   await app.ready();
-  return { app, store, keys, pairs, dispose: async () => void (await app.close(), dir.remove()) };
+  return { dir: dir.path, app, store, keys, pairs, dispose: async () => void (await app.close(), dir.remove()) };
 }
 
 async function ingestV2(w: World, scanId: string, signer: MemberSigner = honestSigner(w.pairs)) {
@@ -132,5 +136,43 @@ describe('what the locker\'s own key material can forge under v2 (nothing)', () 
     assert.equal(signatures.ok, false);
     assert.match(signatures.detail, /hop gw-edge: signature does not verify/);
     assert.equal(result.ok, false);
+  });
+});
+
+describe('evidence verify --hop-key on a v2 store (public keys only)', () => {
+  let w: World;
+  before(async () => {
+    w = await world();
+  });
+  after(() => w.dispose());
+
+  async function verifyCli(sha256: string, hopKeys: string[]): Promise<{ ok: boolean; records: { checks: { name: string; ok: boolean; detail: string }[] }[] }> {
+    const scanner = w.keys.scanners.get('scanner-01')!;
+    writeFileSync(join(w.dir, 'scanner-01.hmac'), scanner.type === 'secret' ? scanner.secret.toString('base64') : assert.fail());
+    writeFileSync(join(w.dir, 'receipt.pub.pem'), w.keys.receiptPublicPem);
+    let out = '';
+    try {
+      await runEvidenceVerify({ db: join(w.dir, 'evidence.db'), sha256, receiptKey: join(w.dir, 'receipt.pub.pem'), key: [`scanner-01=${join(w.dir, 'scanner-01.hmac')}`], hopKey: hopKeys, json: true }, (text) => void (out += text));
+    } catch (error) {
+      if (!(error instanceof CliError)) throw error;
+    }
+    return JSON.parse(out) as { ok: boolean; records: { checks: { name: string; ok: boolean; detail: string }[] }[] };
+  }
+
+  it('verifies every stored member with the hops\' public key files, and fails with another hop\'s key; refuses a private key', async () => {
+    const { body } = await ingestV2(w, 'scan-cli-v2');
+    for (const [hop, entry] of w.pairs.publicRing) writeFileSync(join(w.dir, `${hop}.pub.pem`), [...entry.keys.values()][0]!.export({ type: 'spki', format: 'pem' }) as string);
+    const good = await verifyCli(sha256Hex(body), [`gw-edge=${join(w.dir, 'gw-edge.pub.pem')}`, `gw-internal=${join(w.dir, 'gw-internal.pub.pem')}`]);
+    assert.equal(good.ok, true, JSON.stringify(good));
+    assert.match(good.records[0]!.checks.find((c) => c.name === 'signatures')!.detail, /every v2 member verifies/);
+    // The edge's key given for the internal hop: wrong algorithm for that member.
+    const swapped = await verifyCli(sha256Hex(body), [`gw-edge=${join(w.dir, 'gw-edge.pub.pem')}`, `gw-internal=${join(w.dir, 'gw-edge.pub.pem')}`]);
+    assert.equal(swapped.ok, false);
+    assert.match(swapped.records[0]!.checks.find((c) => c.name === 'signatures')!.detail, /hop gw-internal: signed with ecdsa-p256-sha256, the key given is ed25519/);
+    writeFileSync(join(w.dir, 'edge.private.pem'), w.pairs.private.get('gw-edge')!.export({ type: 'pkcs8', format: 'pem' }) as string);
+    await assert.rejects(
+      runEvidenceVerify({ db: join(w.dir, 'evidence.db'), sha256: sha256Hex(body), receiptKey: join(w.dir, 'receipt.pub.pem'), key: [`scanner-01=${join(w.dir, 'scanner-01.hmac')}`], hopKey: [`gw-edge=${join(w.dir, 'edge.private.pem')}`] }, () => undefined),
+      (e: unknown) => e instanceof CliError && /a private key/.test(e.message),
+    );
   });
 });
