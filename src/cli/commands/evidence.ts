@@ -225,8 +225,12 @@ export async function runEvidenceVerify(options: EvidenceVerifyCliOptions, write
   }
 
   const results: EvidenceVerification[] = [];
-  // A v1 record has no members to verify; its receipt check still refuses a stripped v2 chain.
-  for (const record of records) results.push(await verifyEvidenceRecord(record, { receiptKey, scannerKeys, threshold, ...(hopKeys ? { hopKeys } : {}), ...(v2Keys && record.provenanceV2 ? { v2Keys } : {}) }));
+  // Each record is checked in the version the locker verified: `macs` for a v1 chain, `signatures`
+  // for a v2 one (it holds no MACs). A v2 receipt still refuses a record whose members were removed.
+  for (const record of records) {
+    const keys = record.provenanceV2 ? (v2Keys ? { v2Keys } : {}) : hopKeys ? { hopKeys } : {};
+    results.push(await verifyEvidenceRecord(record, { receiptKey, scannerKeys, threshold, ...keys }));
+  }
   const ok = results.length > 0 && results.every((r) => r.ok);
   if (options.json) write(`${JSON.stringify({ ok, records: results }, null, 2)}\n`);
   else if (results.length === 0) write('no evidence matched\n');
