@@ -25,11 +25,15 @@ export interface RawMember {
 /**
  * Splits a Dictionary field value into its members in order, duplicates kept. Each member is
  * parsed on its own by the RFC 9651 parser: a cut at a comma inside a String leaves an unterminated
- * String that does not parse, so only the commas between members split.
+ * String that does not parse, so only the commas between members split. Members that each parse,
+ * joined by OWS "," OWS, are exactly an RFC 9651 Dictionary (§3.2), so the whole value is not
+ * parsed a second time (that parse cost as much as the splitting).
  * @throws Error when the value is not an RFC 9651 Dictionary.
  */
 export function splitDictionary(value: string): RawMember[] {
-  parseDictionary(value); // the whole value must be a Dictionary first
+  // RFC 9651 §4.2 discards leading and trailing SP only; a tab there is not a Dictionary.
+  if (value.replace(/ /g, '') === '') return []; // the empty Dictionary
+  if (value.startsWith('\t') || value.endsWith('\t')) throw new Error('a Dictionary does not start or end with a tab');
   const members: RawMember[] = [];
   let start = 0;
   for (let comma = value.indexOf(','); ; comma = value.indexOf(',', comma + 1)) {
@@ -42,7 +46,8 @@ export function splitDictionary(value: string): RawMember[] {
     }
     if (comma === -1) break;
   }
-  if (start <= value.length && value.slice(start).trim() !== '') throw new Error('trailing text after the last member');
+  // The last member must end the value: anything after it (text, a trailing comma) is not a Dictionary.
+  if (start !== value.length + 1) throw new Error('not an RFC 9651 Dictionary (text or a comma after the last member)');
   return members;
 }
 

@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { parseDictionary } from 'structured-headers';
 import { ProvenanceError } from '../../../src/provenance/problems.js';
 import { pathAndQueryComponents, signatureBase } from '../../../src/provenance/v2/base.js';
 import { appendMember, parseV2Fields, splitDictionary, stripV2Members } from '../../../src/provenance/v2/fields.js';
@@ -55,6 +56,34 @@ describe('splitDictionary', () => {
         const value = entries.map(([k, v]) => `${k}="${v}"`).join(', ');
         assert.deepEqual(splitDictionary(value).map((m) => m.label), entries.map(([k]) => k));
       }),
+    );
+  });
+
+  it('accepts exactly what the RFC 9651 parser accepts, and finds its keys (differential property, junk included)', () => {
+    const piece = fc.oneof(
+      fc.stringMatching(/^[a-z]{1,3}$/).map((k) => `${k}=1`),
+      fc.tuple(fc.stringMatching(/^[a-z]{1,3}$/), fc.stringMatching(/^[ -!#-[\]-~]{0,8}$/)).map(([k, v]) => `${k}="${v}"`),
+      fc.stringMatching(/^[a-z]{1,3}$/).map((k) => `${k}=("a" "b,c");p=:AAAA:`),
+      fc.constantFrom(',', '"', '(', ' ', '=', ';', 'A', '\t', ''),
+    );
+    fc.assert(
+      fc.property(fc.array(piece, { minLength: 1, maxLength: 6 }), fc.constantFrom(', ', ',', ' ,  '), (pieces, separator) => {
+        const value = pieces.join(separator);
+        let expected: string[] | null;
+        try {
+          expected = [...parseDictionary(value).keys()];
+        } catch {
+          expected = null;
+        }
+        let got: string[] | null;
+        try {
+          got = [...new Set(splitDictionary(value).map((m) => m.label))];
+        } catch {
+          got = null;
+        }
+        assert.deepEqual(got === null ? null : [...got].sort(), expected === null ? null : [...expected].sort(), JSON.stringify(value));
+      }),
+      { numRuns: 2000 },
     );
   });
 
