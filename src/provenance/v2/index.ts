@@ -3,7 +3,7 @@
  * one member per stamping hop, each signed with the hop's own key and covering the previous
  * hop's signature.
  */
-export { V2_TAG, V2_LABEL_PREFIX, V2_NONCE_PATTERN, V2_NONCE_BYTES, V2_HEADER, V2_PARAMS, v2Label, parseV2Label, v2CoveredComponents } from './profile.js';
+export { V2_TAG, V2_LABEL_PREFIX, V2_NONCE_PATTERN, V2_NONCE_BYTES, V2_HEADER, V2_PARAMS, v2Label, parseV2Label, v2ComponentItems, v2CoveredComponents } from './profile.js';
 export type { V2Alg, V2Member, V2Params } from './profile.js';
 export { V2_ALGORITHMS, isV2Alg } from './algorithms.js';
 export type { V2Algorithm } from './algorithms.js';

@@ -3,6 +3,8 @@
  * one `Signature-Input` / `Signature` member per stamping hop. Facts only: names, patterns, the
  * covered components and the parameter order. Pure.
  */
+import { serializeItem } from 'structured-headers';
+import type { InnerList } from 'structured-headers';
 import { HOP_ID_PATTERN } from '../../topology/schema.js';
 import type { V2Alg } from '../../topology/schema.js';
 
@@ -26,8 +28,6 @@ export const V2_HEADER = {
 /** Signature parameters, in the order they are serialized (and the only order accepted). */
 export const V2_PARAMS = ['created', 'nonce', 'keyid', 'alg', 'tag', 'peer', 'peer-id'] as const;
 
-/** The fixed head of every covered list; `content-digest` sits between `@query` and the scan id when present. */
-export const V2_COMPONENTS = { method: '@method', path: '@path', query: '@query', contentDigest: 'content-digest', scanId: 'x-stella-scan-id', signature: 'signature' } as const;
 
 /** `stella-<seq>-<hop id>` for the hop at 1-based position `seq` among its chain's stamping hops. */
 export function v2Label(seq: number, hop: string): string {
@@ -41,13 +41,21 @@ export function parseV2Label(label: string): { seq: number; hop: string } | null
   return { seq: Number(match[1]), hop: match[2]! };
 }
 
-/** The covered component identifiers of a member, as serialized in its inner list (docs/provenance.md#v2-covered-components). */
+/**
+ * The covered components of a member, in order, as Inner List items (docs/provenance.md#v2-covered-components):
+ * the one list both the signer and the verifier derive from.
+ */
+export function v2ComponentItems(withContentDigest: boolean, previousLabel: string | null): InnerList[0] {
+  const items: InnerList[0] = [['@method', new Map()], ['@path', new Map()], ['@query', new Map()]];
+  if (withContentDigest) items.push(['content-digest', new Map()]);
+  items.push(['x-stella-scan-id', new Map()]);
+  if (previousLabel !== null) items.push(['signature', new Map([['key', previousLabel]])]);
+  return items;
+}
+
+/** The covered component identifiers of a member, each as serialized in its inner list. */
 export function v2CoveredComponents(withContentDigest: boolean, previousLabel: string | null): string[] {
-  const list = ['"@method"', '"@path"', '"@query"'];
-  if (withContentDigest) list.push('"content-digest"');
-  list.push('"x-stella-scan-id"');
-  if (previousLabel !== null) list.push(`"signature";key="${previousLabel}"`);
-  return list;
+  return v2ComponentItems(withContentDigest, previousLabel).map(([name, params]) => serializeItem(name, params));
 }
 
 /** The signature parameters of one member. */

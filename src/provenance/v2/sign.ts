@@ -5,12 +5,11 @@
  */
 import type { KeyObject } from 'node:crypto';
 import { serializeInnerList, serializeItem } from 'structured-headers';
-import type { InnerList } from 'structured-headers';
 import type { RequestFacts } from '../record.js';
 import { V2_ALGORITHMS } from './algorithms.js';
 import { signatureBase } from './base.js';
 import { appendMember } from './fields.js';
-import { V2_TAG, v2Label, type V2Alg } from './profile.js';
+import { V2_TAG, v2ComponentItems, v2Label, type V2Alg } from './profile.js';
 
 /** Everything one v2 member signs. */
 export interface V2StampInput {
@@ -49,10 +48,7 @@ export interface V2Stamp {
  */
 export function stampV2(input: V2StampInput): V2Stamp {
   const coversContentDigest = input.request.contentDigest !== null;
-  const items: InnerList[0] = [['@method', new Map()], ['@path', new Map()], ['@query', new Map()]];
-  if (coversContentDigest) items.push(['content-digest', new Map()]);
-  items.push(['x-stella-scan-id', new Map()]);
-  if (input.previous) items.push(['signature', new Map([['key', input.previous.label]])]);
+  const items = v2ComponentItems(coversContentDigest, input.previous?.label ?? null);
   const params = new Map<string, string | number>([
     ['created', input.created],
     ['nonce', input.nonce],
