@@ -1,5 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { ProvenanceError, type ProvenanceCode } from '../../../src/provenance/problems.js';
 import { MemoryReplayCache } from '../../../src/provenance/replay/memory.js';
 import { checkHeaders, checkRequest, type IncomingFacts, type VerifierContext } from '../../../src/provenance/verify.js';
@@ -179,5 +180,31 @@ describe('choosing the version', () => {
     const hops = stampingHops(v1.services[0]!).map((h, i) => (i === 1 && h.stamp !== false ? { ...h, stamp: { ...h.stamp, profile: 'v1' as const } } : h));
     assert.throws(() => chainVersions(hops, true), /require v2/);
     assert.deepEqual(chainVersions(hops, false), { v1: true, v2: false, requireV2: false });
+  });
+});
+
+describe('v2 verification under random tampering (property)', () => {
+  const built = buildV2Request(topology);
+  const fields = ['signature-input', 'signature', 'x-stella-scan-id', 'content-digest'] as const;
+  it('refuses every single-character change of either field, the scan id or the digest with a provenance code, never a crash or an acceptance', () => {
+    fc.assert(
+      fc.property(fc.constantFrom(...fields), fc.nat(), fc.integer({ min: 0x20, max: 0x7e }), (field, at, code) => {
+        const original = built.headers[field]!;
+        const index = at % original.length;
+        const changed = original.slice(0, index) + String.fromCharCode(code) + original.slice(index + 1);
+        fc.pre(changed !== original);
+        const outcome = (() => {
+          try {
+            checkHeaders(incoming(built, { [field]: changed }), context());
+            return 'accepted';
+          } catch (error) {
+            if (error instanceof ProvenanceError) return error.code;
+            throw error;
+          }
+        })();
+        assert.notEqual(outcome, 'accepted', `${field}[${index}] → ${JSON.stringify(String.fromCharCode(code))}`);
+      }),
+      { numRuns: 1500 },
+    );
   });
 });
