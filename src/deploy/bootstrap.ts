@@ -96,7 +96,7 @@ export async function bootstrapTopology(topology: ResolvedTopology, options: Boo
   for (const hop of topology.hops) {
     if (hop.stamp === false) continue;
     for (const key of hop.stamp.keys) await hmac(`hop ${hop.id} MAC key ${key.kid}`, key.file);
-    // docs/provenance.md § Version 2: the hop's own signing key; verifiers get the public half.
+    // docs/provenance.md#part-2-version-2: the hop's own signing key; verifiers get the public half.
     const signing = hop.stamp.signing;
     for (const key of signing?.keys ?? []) {
       const subject = `hop ${hop.id} v2 signing key ${key.kid}`;

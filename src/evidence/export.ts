@@ -6,6 +6,7 @@
 import { decodeBase64Strict, encodeBase64 } from '../dsse/index.js';
 import { ReceiptError } from './errors.js';
 import type { RecordedHop, RecordedRequest } from './hop-macs.js';
+import type { RecordedV2 } from './hop-signatures.js';
 import type { EvidenceRecordInput } from './verify.js';
 
 /** Format marker of an exported record. */
@@ -25,6 +26,8 @@ export interface ExportedEvidence {
   hops: RecordedHop[];
   /** The request facts the MACs cover, when the store kept them (docs/services.md#offline-verification). */
   request?: RecordedRequest;
+  /** The v2 members as received, for a v2 chain (docs/provenance.md#part-2-version-2). */
+  provenanceV2?: RecordedV2;
   receipt: unknown;
   /**
    * The artifacts stored with this statement: each file is written beside the export, named by
@@ -62,6 +65,7 @@ export function exportRecord(record: ExportableRecord, artifacts?: readonly Expo
     envelopeBase64: encodeBase64(record.envelope),
     hops: record.hops.map((h) => ({ ...h })),
     ...(record.request ? { request: { ...record.request } } : {}),
+    ...(record.provenanceV2 ? { provenanceV2: { signatureInput: record.provenanceV2.signatureInput, signature: record.provenanceV2.signature } } : {}),
     receipt: JSON.parse(record.receipt) as unknown,
     ...(artifacts ? { artifacts: artifacts.map((a) => ({ ...a })) } : {}),
   };
@@ -100,6 +104,8 @@ export function parseExportedRecords(value: unknown): ParsedExport[] {
     if (request !== undefined && (typeof request !== 'object' || request === null || typeof request.method !== 'string' || typeof request.pathAndQuery !== 'string' || (request.contentDigest !== null && typeof request.contentDigest !== 'string'))) {
       bad('request');
     }
+    const v2 = r.provenanceV2 as Record<string, unknown> | undefined;
+    if (v2 !== undefined && (typeof v2 !== 'object' || v2 === null || typeof v2.signatureInput !== 'string' || typeof v2.signature !== 'string')) bad('provenanceV2');
     let envelope: Buffer;
     try {
       envelope = decodeBase64Strict(r.envelopeBase64 as string);
@@ -117,7 +123,7 @@ export function parseExportedRecords(value: unknown): ParsedExport[] {
         artifacts.push({ sha256: entry.sha256 as string, size: entry.size as number, ...(typeof entry.file === 'string' ? { file: entry.file } : {}) });
       });
     }
-    const record = { sha256: r.sha256 as string, scanId: r.scanId as string, ...(typeof r.scannerId === 'string' ? { scannerId: r.scannerId } : {}), envelope, hops: r.hops as RecordedHop[], receipt: JSON.stringify(r.receipt), ...(request ? { request: { method: request.method as string, pathAndQuery: request.pathAndQuery as string, contentDigest: request.contentDigest as string | null } } : {}) };
+    const record = { sha256: r.sha256 as string, scanId: r.scanId as string, ...(typeof r.scannerId === 'string' ? { scannerId: r.scannerId } : {}), envelope, hops: r.hops as RecordedHop[], receipt: JSON.stringify(r.receipt), ...(request ? { request: { method: request.method as string, pathAndQuery: request.pathAndQuery as string, contentDigest: request.contentDigest as string | null } } : {}), ...(v2 ? { provenanceV2: { signatureInput: v2.signatureInput as string, signature: v2.signature as string } } : {}) };
     return { record, artifacts };
   });
 }

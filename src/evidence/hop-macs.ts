@@ -15,6 +15,10 @@ export interface RecordedHop extends ReceiptHop {
   readonly nonce?: string;
   /** Standard padded base64 of the record's MAC. */
   readonly mac?: string;
+  /** v2: the member's algorithm. */
+  readonly alg?: string;
+  /** v2: standard padded base64 of the member's signature. */
+  readonly signature?: string;
 }
 
 /** The request facts the MACs cover besides the scan id, as the service received them. */

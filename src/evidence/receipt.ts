@@ -25,6 +25,19 @@ export interface ReceiptHop {
   peer: string;
   peerId: string;
   kid: string;
+  /** v2 only: the member's algorithm (`hmac-sha256` hops are only as strong as whoever holds that secret). */
+  alg?: string;
+}
+
+/**
+ * A v2 chain as the locker received it (docs/provenance.md#part-2-version-2): the profile's
+ * members and the request facts they cover, so the receipt alone and the hops' public keys
+ * re-verify every hop (`evidence verify`).
+ */
+export interface ReceiptV2Chain {
+  signatureInput: string;
+  signature: string;
+  request: { method: string; pathAndQuery: string; contentDigest: string | null };
 }
 
 /** What the locker checked before it stored the envelope (SPEC §4 rule 3). */
@@ -65,6 +78,8 @@ export interface TraversalReceiptPredicate {
   /** RFC 3339 UTC time the locker received the envelope. */
   receivedAt: string;
   hops: ReceiptHop[];
+  /** Present when the chain was verified as v2. */
+  provenanceV2?: ReceiptV2Chain;
   verification: ReceiptVerification;
 }
 
@@ -152,7 +167,16 @@ function normalizePredicate(p: TraversalReceiptPredicate): TraversalReceiptPredi
       ? { scanner: { id: p.scanner.id, spiffeId: p.scanner.spiffeId, certificateSha256: p.scanner.certificateSha256, keyids: [...p.scanner.keyids] } }
       : {}),
     receivedAt: p.receivedAt,
-    hops: p.hops.map((h) => ({ id: h.id, seq: h.seq, ts: h.ts, peer: h.peer, peerId: h.peerId, kid: h.kid })),
+    hops: p.hops.map((h) => ({ id: h.id, seq: h.seq, ts: h.ts, peer: h.peer, peerId: h.peerId, kid: h.kid, ...(h.alg === undefined ? {} : { alg: h.alg }) })),
+    ...(p.provenanceV2
+      ? {
+          provenanceV2: {
+            signatureInput: p.provenanceV2.signatureInput,
+            signature: p.provenanceV2.signature,
+            request: { method: p.provenanceV2.request.method, pathAndQuery: p.provenanceV2.request.pathAndQuery, contentDigest: p.provenanceV2.request.contentDigest },
+          },
+        }
+      : {}),
     verification: {
       provenance: p.verification.provenance,
       binding: p.verification.binding,
@@ -189,7 +213,15 @@ function readPredicate(value: unknown): TraversalReceiptPredicate {
       if (!obj(h)) return void problems.push(`predicate.hops[${i}]: must be an object`);
       for (const key of ['id', 'peer', 'peerId', 'kid']) if (typeof h[key] !== 'string') problems.push(`predicate.hops[${i}].${key}: must be a string`);
       for (const key of ['seq', 'ts']) if (!Number.isSafeInteger(h[key])) problems.push(`predicate.hops[${i}].${key}: must be an integer`);
+      if (h.alg !== undefined && typeof h.alg !== 'string') problems.push(`predicate.hops[${i}].alg: must be a string`);
     });
+  const v2 = value.provenanceV2;
+  if (v2 !== undefined) {
+    const request = obj(v2) ? v2.request : undefined;
+    if (!obj(v2) || typeof v2.signatureInput !== 'string' || typeof v2.signature !== 'string' || !obj(request) || typeof request.method !== 'string' || typeof request.pathAndQuery !== 'string' || !(request.contentDigest === null || typeof request.contentDigest === 'string')) {
+      problems.push('predicate.provenanceV2: must hold signatureInput, signature and request { method, pathAndQuery, contentDigest }');
+    }
+  }
   const v = value.verification;
   const env = obj(v) ? v.envelope : undefined;
   if (!obj(v) || v.provenance !== 'verified' || v.binding !== 'verified' || !obj(env) || env.result !== 'verified') {

@@ -12,6 +12,8 @@ import type { KeyMaterial } from '../dsse/index.js';
 import type { ScannerKeyring } from '../provenance/envelope.js';
 import type { HopKeyring } from '../provenance/keys.js';
 import { hopMacProblems, type RecordedHop, type RecordedRequest } from './hop-macs.js';
+import { hopSignatureProblems, type RecordedV2 } from './hop-signatures.js';
+import type { V2Keyring } from '../provenance/v2/keys.js';
 import { ReceiptError } from './errors.js';
 import { verifyReceipt, type ReceiptHop, type VerifiedReceipt } from './receipt.js';
 
@@ -27,6 +29,8 @@ export interface EvidenceRecordInput {
   readonly receipt: string;
   /** The request facts the hop MACs cover; absent in records stored before they were kept. */
   readonly request?: RecordedRequest;
+  /** The v2 members as the locker received them; absent for a v1 chain. */
+  readonly provenanceV2?: RecordedV2;
   /**
    * The artifacts stored with this statement (docs/services.md#artifacts): the digest they were
    * stored under and the SHA-256 the caller computed over the bytes it has (null: bytes missing).
@@ -54,10 +58,12 @@ export interface EvidenceVerifyOptions {
   payloadType?: string;
   /** The hop MAC keys: when given, every stored MAC is recomputed (the `macs` check). */
   hopKeys?: HopKeyring;
+  /** The hops' v2 verification keys (public keys): when given, every stored v2 member is verified (the `signatures` check). */
+  v2Keys?: V2Keyring;
 }
 
-/** The names of the checks, in the order they run; `macs` only with {@link EvidenceVerifyOptions.hopKeys}. */
-export const EVIDENCE_CHECKS = ['digest', 'envelope', 'binding', 'hops', 'receipt', 'artifacts', 'macs'] as const;
+/** The names of the checks, in the order they run; `macs` only with {@link EvidenceVerifyOptions.hopKeys}, `signatures` only with {@link EvidenceVerifyOptions.v2Keys}. */
+export const EVIDENCE_CHECKS = ['digest', 'envelope', 'binding', 'hops', 'receipt', 'artifacts', 'macs', 'signatures'] as const;
 export type EvidenceCheckName = (typeof EVIDENCE_CHECKS)[number];
 
 /** One check's outcome. */
@@ -128,6 +134,10 @@ export async function verifyEvidenceRecord(record: EvidenceRecordInput, options:
   if (receipt) {
     const same = JSON.stringify(receipt.predicate.hops) === JSON.stringify(record.hops.map(receiptHop));
     const problems = [...(same ? [] : ['receipt hops differ from the stored chain']), ...(receipt.predicate.scanId === record.scanId ? [] : ['receipt scan id differs'])];
+    // A v2 receipt embeds the chain: it must be the stored one (docs/services.md#the-traversal-receipt).
+    const embedded = receipt.predicate.provenanceV2;
+    if (record.provenanceV2 && (!embedded || embedded.signatureInput !== record.provenanceV2.signatureInput || embedded.signature !== record.provenanceV2.signature)) problems.push('receipt does not embed the stored v2 chain');
+    if (embedded && !record.provenanceV2) problems.push('receipt embeds a v2 chain the record does not hold');
     const named = receipt.predicate.scanner;
     if (named && (named.id !== scannerId || named.certificateSha256 !== record.hops[0]?.peer)) problems.push(`receipt names scanner ${named.id}, the chain ${scannerId ?? '(none)'}`);
     add('receipt', problems.length === 0, problems.length === 0 ? `signed by ${receipt.keyid} at ${receipt.predicate.receivedAt}` : problems.join('; '));
@@ -137,6 +147,12 @@ export async function verifyEvidenceRecord(record: EvidenceRecordInput, options:
   if (options.hopKeys) {
     const problems = hopMacProblems(record, options.hopKeys);
     add('macs', problems.length === 0, problems.length === 0 ? `every hop MAC recomputes (${record.hops.map((h) => h.kid).join(', ')})` : problems.join('; '));
+  }
+  if (options.v2Keys) {
+    const { problems, hmacHops } = hopSignatureProblems(record, options.v2Keys);
+    // An HMAC member proves only that someone holding that hop's secret signed it: say so.
+    const weak = hmacHops.length === 0 ? 'no HMAC hop' : `HMAC hops ${hmacHops.join(', ')}: only as strong as whoever holds their secret`;
+    add('signatures', problems.length === 0, problems.length === 0 ? `every v2 member verifies (${record.hops.map((h) => `${h.id}: ${h.alg ?? '?'}`).join(', ')}); ${weak}` : problems.join('; '));
   }
   return { sha256: record.sha256, scanId: record.scanId, ok: checks.every((c) => c.ok), checks };
 }
@@ -158,7 +174,7 @@ function artifactProblems(artifacts: readonly ArtifactDigestInput[], subjects: s
 }
 
 function receiptHop(h: ReceiptHop): ReceiptHop {
-  return { id: h.id, seq: h.seq, ts: h.ts, peer: h.peer, peerId: h.peerId, kid: h.kid };
+  return { id: h.id, seq: h.seq, ts: h.ts, peer: h.peer, peerId: h.peerId, kid: h.kid, ...(h.alg === undefined ? {} : { alg: h.alg }) };
 }
 
 /** seq runs 1..n, timestamps never decrease (SPEC §4 rule 3). */

@@ -31,7 +31,7 @@ export interface StampFacts {
   readonly via: 'native' | 'forward-auth';
   /** `hop.stampSeq`: the record's `seq`. */
   readonly seq: number;
-  /** v1, v2 or both (docs/provenance.md § Version 2). */
+  /** v1, v2 or both (docs/provenance.md#part-2-version-2). */
   readonly profile: StampProfile;
   /** The v1 key used to stamp: the LAST of `hop.stamp.keys` (the others stay valid for verifiers); null for a v2-only hop. */
   readonly key: MacKeyRef | null;
@@ -39,8 +39,19 @@ export interface StampFacts {
   readonly signing: { readonly alg: V2StampAlg; readonly key: V2SigningKeyRef } | null;
   /** The stamping hop before this one in its chain (whose signature a v2 member covers); null for seq 1. */
   readonly previousHopId: string | null;
+  /** Whether the hop stamps v2 too (profile v2 or both, docs/provenance.md#part-2-version-2). */
+  readonly v2: boolean;
   /** How the forward-auth stamper is reached (only for `via: forward-auth`). */
   readonly stamper: StamperEndpoint | null;
+}
+
+/**
+ * The v1 MAC key of a hop that stamps v1 natively (the HAProxy and NGINX templates).
+ * @throws TypeError for a v2-only hop, which has none (validate the topology first).
+ */
+export function v1StampKey(stamp: StampFacts): MacKeyRef {
+  if (!stamp.key) throw new TypeError('this hop stamps v2 only: it has no v1 MAC key (docs/topology.md#fields)');
+  return stamp.key;
 }
 
 /** Everything the templates need. */
@@ -101,6 +112,7 @@ export function hopFacts(topology: ResolvedTopology, hop: ResolvedHop): HopFacts
       key: profile === 'v2' ? null : key,
       signing: profile !== 'v1' && signing && signingKey ? { alg: signing.alg, key: signingKey } : null,
       previousHopId: previousStampingHop(hop),
+      v2: profile !== 'v1',
       stamper,
     };
   }

@@ -23,6 +23,7 @@ import { SERVICE_REQUEST_TIMEOUT_SECONDS } from '../topology/timeouts.js';
 import { REQUEST_ID_HEADER, requestIdOf } from '../observe/request-id.js';
 import type { ReadinessResult } from '../observe/ops-listener.js';
 import { spoolBody, type SpooledBody } from './spool.js';
+import type { V2Keyring } from '../provenance/v2/keys.js';
 
 /** The registry's own liveness route (OCI distribution spec, "end-1"): readiness and the traversal probe look at it. */
 export const REGISTRY_BASE_PATH = '/v2/';
@@ -42,6 +43,8 @@ export interface GuardHandlerOptions {
   /** The guarded service (kind `oci-registry`, with `registry`). */
   service: ResolvedService & { registry: NonNullable<ResolvedService['registry']> };
   hopKeys: HopKeyring;
+  /** v2 verification keys (docs/provenance.md#v2-keys); default none. */
+  v2Keys?: V2Keyring;
   /** Not closed by the handler. */
   replayCache: ReplayCache;
   /** Reaches the service: mTLS with the service-role certificate in production. */
@@ -85,6 +88,7 @@ export function createGuardHandler(options: GuardHandlerOptions): GuardHandler {
     topology,
     serviceId: service.id,
     hopKeys: options.hopKeys,
+    ...(options.v2Keys ? { v2Keys: options.v2Keys } : {}),
     replayCache: options.replayCache,
     peerIdentity,
     readBody: spoolFor,

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { attachToServer, createMtlsDispatcher, createMtlsSecureContextOptions } from '../pki/index.js';
 import { loadHopKeyring } from '../provenance/keys.js';
+import { loadV2Keyring } from '../provenance/v2/keys.js';
 import type { ReplayCache } from '../provenance/replay/cache.js';
 import { openReplayCache, serviceCertificateProvider, ServiceConfigError } from '../services/common/runtime.js';
 import { parseListen } from '../services/common/server.js';
@@ -70,9 +71,11 @@ export async function startGuard(options: StartGuardOptions): Promise<RunningGua
   const { registry } = service;
   if (options.ops) parseOpsListen(options.ops.listen, options.ops.allowPublic);
   let hopKeys;
+  let v2Keys;
   try {
-    // Only the hops of its own chain, as every part (docs/operations/running.md).
+    // Only the hops of its own chain, as every part (docs/operations/running.md); public keys only for v2.
     hopKeys = await loadHopKeyring(topology, service.chain.map((hop) => hop.id));
+    v2Keys = await loadV2Keyring(topology, service.chain.map((hop) => hop.id));
   } catch (error) {
     throw new ServiceConfigError((error as Error).message, { cause: error });
   }
@@ -93,6 +96,7 @@ export async function startGuard(options: StartGuardOptions): Promise<RunningGua
     topology,
     service,
     hopKeys,
+    v2Keys,
     replayCache,
     upstream,
     origin: `https://${registry.listen}`,

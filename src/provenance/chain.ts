@@ -22,9 +22,21 @@ export interface VerifiedHop {
   peer: string;
   peerId: string;
   kid: string;
-  /** Standard padded base64 of the record's MAC, kept so the chain can be recomputed offline (docs/services.md#offline-verification). */
-  mac: string;
+  /** v1: standard padded base64 of the record's MAC, kept so the chain can be recomputed offline (docs/services.md#offline-verification). */
+  mac?: string;
+  /** v2 only: the member's algorithm (docs/provenance.md#part-2-version-2). */
+  alg?: string;
+  /** v2 only: standard padded base64 of the member's signature. */
+  signature?: string;
   result: 'verified';
+}
+
+/** What checks 4 and 6 read of a record of either version (a v2 member's `created` is its `ts`). */
+export interface ChainEntry {
+  hop: string;
+  seq: number;
+  ts: number;
+  peerId: string;
 }
 
 /** What {@link verifyChain} needs besides the records. */
@@ -42,12 +54,19 @@ export interface ChainContext {
  * @throws ProvenanceError `topology-mismatch`, `provenance-tampered` or `provenance-stale`.
  */
 export function verifyChain(records: readonly HopRecord[], ctx: ChainContext): VerifiedHop[] {
-  checkTopology(records, ctx);
+  checkChainTopology(records, ctx);
   const macs = checkMacs(records, ctx);
-  return checkTimes(records, macs, ctx);
+  const ages = checkChainTimes(records, ctx.topology, ctx.now);
+  return records.map((r, i) => ({ id: r.hop, seq: r.seq, ts: r.ts, ageSeconds: ages[i]!, nonce: r.nonce, peer: r.peer, peerId: r.peerId, kid: r.kid, mac: macs[i]!, result: 'verified' }));
 }
 
-function checkTopology(records: readonly HopRecord[], { topology, service }: ChainContext): void {
+/**
+ * Check 4 (docs/provenance.md#4-the-order-of-checks-and-the-problem-codes), shared by both
+ * versions: the records are exactly the chain's stamping hops, in order, each `peer-id` the one
+ * the topology expects.
+ * @throws ProvenanceError `topology-mismatch`.
+ */
+export function checkChainTopology(records: readonly ChainEntry[], { topology, service }: { topology: ResolvedTopology; service: ResolvedService }): void {
   const expected = stampingHops(service);
   if (records.length !== expected.length) {
     throw new ProvenanceError('topology-mismatch', `${records.length} records; the chain to ${service.id} has ${expected.length} stamping hops`);
@@ -88,7 +107,12 @@ function checkMacs(records: readonly HopRecord[], { keys, request }: ChainContex
   return macs;
 }
 
-function checkTimes(records: readonly HopRecord[], macs: readonly string[], { topology, now }: ChainContext): VerifiedHop[] {
+/**
+ * Check 6, shared by both versions: every timestamp within skew and age, not decreasing along the
+ * chain by more than the skew. Returns each record's age in seconds.
+ * @throws ProvenanceError `provenance-stale`.
+ */
+export function checkChainTimes(records: readonly ChainEntry[], topology: ResolvedTopology, now: number): number[] {
   const { clockSkewSeconds, maxAgeSeconds } = topology.provenance;
   const nowSeconds = Math.floor(now / 1000);
   let previousTs = -Infinity;
@@ -102,7 +126,7 @@ function checkTimes(records: readonly HopRecord[], macs: readonly string[], { to
       throw new ProvenanceError('provenance-stale', `${r.hop}: ts is ${previousTs - r.ts} s before the previous record's, more than the ${clockSkewSeconds} s skew`);
     }
     previousTs = r.ts;
-    return { id: r.hop, seq: r.seq, ts: r.ts, ageSeconds, nonce: r.nonce, peer: r.peer, peerId: r.peerId, kid: r.kid, mac: macs[i]!, result: 'verified' };
+    return ageSeconds;
   });
 }
 

@@ -45,7 +45,8 @@ export async function loadHopKeyring(topology: ResolvedTopology, only?: Iterable
   const wanted = only === undefined ? null : new Set(only);
   const ring = new Map<string, Map<string, Buffer>>();
   for (const hop of topology.hops) {
-    if (hop.stamp === false || (wanted && !wanted.has(hop.id))) continue;
+    // A v2-only hop has no MAC keys (docs/provenance.md#v2-keys).
+    if (hop.stamp === false || hop.stamp.profile === 'v2' || (wanted && !wanted.has(hop.id))) continue;
     const keys = new Map<string, Buffer>();
     for (const [index, ref] of hop.stamp.keys.entries()) {
       const where = `hops.${hop.id}.stamp.keys[${index}] (${ref.file})`;

@@ -7,14 +7,15 @@ import type { TLSSocket } from 'node:tls';
 import type { Socket } from 'node:net';
 import type { Registry } from 'prom-client';
 import { spiffeIdFromSubjectAltName } from '../topology/identity.js';
-import type { ResolvedTopology } from '../topology/resolve.js';
+import type { ResolvedHop, ResolvedTopology } from '../topology/resolve.js';
 import { stampingHops } from '../topology/resolve.js';
 import { createDecisionRecorder, type DecisionRecorder } from './decisions.js';
 import { createEnvelopeReader, type EnvelopeOptions, type EnvelopeReader } from './envelope.js';
 import type { HopKeyring } from './keys.js';
 import type { ReplayCache } from './replay/cache.js';
 import { MemoryReplayCache } from './replay/memory.js';
-import type { PeerIdentity, VerifierContext } from './verify.js';
+import type { ChainVersions, PeerIdentity, VerifierContext } from './verify.js';
+import { stampsV1, stampsV2, type V2Keyring } from './v2/keys.js';
 
 /** What both adapters take. */
 export interface ProvenanceBaseOptions {
@@ -23,6 +24,8 @@ export interface ProvenanceBaseOptions {
   serviceId: string;
   /** From `loadHopKeyring(topology)`. */
   hopKeys: HopKeyring;
+  /** From `loadV2Keyring(topology)`: required when the chain stamps v2 (docs/provenance.md#v2-keys). */
+  v2Keys?: V2Keyring;
   /** Default: a `MemoryReplayCache` owned (and closed) by the plugin. */
   replayCache?: ReplayCache;
   /** Clock in ms; default `Date.now`. */
@@ -57,18 +60,29 @@ export function prepareProvenance(options: ProvenanceBaseOptions): PreparedProve
   if (!(hopKeys instanceof Map)) throw new TypeError('provenance: options.hopKeys must be a HopKeyring (loadHopKeyring)');
   const stamping = stampingHops(service);
   if (stamping.length === 0) throw new TypeError(`provenance: no stamping hop in front of "${serviceId}"`);
+  const versions = chainVersions(stamping, service.provenance?.require === 'v2');
+  if (!versions.v1 && !versions.v2) throw new TypeError(`provenance: the hops in front of "${serviceId}" share no provenance version (docs/topology.md#stamp)`);
+  const v2Keys = options.v2Keys ?? new Map();
   for (const hop of stamping) {
-    if (!hopKeys.get(hop.id)?.size) throw new TypeError(`provenance: no MAC key for hop "${hop.id}"`);
+    if (versions.v1 && !versions.requireV2 && !hopKeys.get(hop.id)?.size) throw new TypeError(`provenance: no MAC key for hop "${hop.id}"`);
+    if (versions.v2 && !v2Keys.get(hop.id)?.keys.size) throw new TypeError(`provenance: no v2 key for hop "${hop.id}" (loadV2Keyring)`);
   }
   if (options.now !== undefined && typeof options.now !== 'function') throw new TypeError('provenance: options.now must be a function');
   const replayCache = options.replayCache ?? new MemoryReplayCache(options.now ? { now: options.now } : {});
   return {
-    ctx: { topology, service, keys: hopKeys, replayCache, now: options.now ?? Date.now },
+    ctx: { topology, service, keys: hopKeys, v2Keys, versions, replayCache, now: options.now ?? Date.now },
     envelope: options.envelope ? createEnvelopeReader(options.envelope) : null,
     recorder: createDecisionRecorder(options.metrics?.registry),
     logDecisions: options.logDecisions ?? true,
     ownsReplayCache: options.replayCache === undefined,
   };
+}
+
+/** The versions a chain of stamping hops can carry (docs/provenance.md#v2-choosing-the-version). */
+export function chainVersions(stamping: readonly ResolvedHop[], requireV2: boolean): ChainVersions {
+  const v2 = stamping.every(stampsV2);
+  if (requireV2 && !v2) throw new TypeError('provenance: require v2 needs every stamping hop of the chain to stamp v2');
+  return { v1: !requireV2 && stamping.every(stampsV1), v2, requireV2 };
 }
 
 /** Peer identities per TLS connection: the certificate cannot change within one connection. */

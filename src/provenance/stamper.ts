@@ -30,6 +30,8 @@ import { combineFieldLines, parseProvenanceHeader, serializeProvenanceHeader } f
 import { stampingKey, type HopKeyring } from './keys.js';
 import { ProvenanceError, isProvenanceError, type ProvenanceCode } from './problems.js';
 import { HEADER, SCAN_ID_PATTERN, STAMPER_PATH, type HopRecord } from './record.js';
+import type { V2SigningKey } from './v2/keys.js';
+import { stampV2Fields } from './v2/stamper.js';
 
 /** Nonce size: 16 random bytes → 32 lowercase hex characters (SPEC §4: 16–64). */
 export const STAMPER_NONCE_BYTES = 16;
@@ -54,6 +56,8 @@ export interface StamperOptions {
   topology: ResolvedTopology;
   hopId: string;
   keys: HopKeyring;
+  /** The key this hop signs v2 members with (`loadV2SigningKey`); required when its profile is v2 or both. */
+  v2Key?: V2SigningKey;
   /** Clock in ms. */
   now?: () => number;
   /** Random bytes source (for the nonce). */
@@ -74,8 +78,11 @@ export interface StamperOptions {
 /** The answer to one stamp request. */
 export interface StampOutcome {
   status: 200 | 403;
-  /** The new `X-Stella-Provenance` (empty on a refusal: a gateway must never forward a stale one). */
+  /** The new `X-Stella-Provenance` (empty on a refusal, and for a v2-only hop: a gateway must never forward a stale one). */
   provenance: string;
+  /** v2: the complete new `Signature-Input` and `Signature` (empty on a refusal and for a v1-only hop). */
+  signatureInput: string;
+  signature: string;
   /** The problem document (JSON) of a refusal; empty on success. */
   body: string;
   /** The request id the decision was logged with (docs/operations/running.md#the-request-id). */
@@ -102,7 +109,9 @@ export function stamperCore(options: StamperOptions): StamperCore {
   if (!hop) throw new TypeError(`stamper: no hop "${hopId}" in topology ${topology.name}`);
   if (hop.stamp === false || hop.stampSeq === null) throw new TypeError(`stamper: hop "${hopId}" is opaque (stamp: false)`);
   const seq = hop.stampSeq;
-  const { kid, secret } = stampingKey(options.keys, hopId);
+  const profile = hop.stamp.profile;
+  const v1Key = profile === 'v2' ? null : stampingKey(options.keys, hopId);
+  if (profile !== 'v1' && !options.v2Key) throw new TypeError(`stamper: hop "${hopId}" stamps ${profile}; pass its v2 signing key (loadV2SigningKey)`);
   const now = options.now ?? Date.now;
   const random = options.random ?? randomBytes;
   // CONVENTIONS: the edge's peers are its scanners; any other hop's peer is the hop before it.
@@ -138,7 +147,7 @@ export function stamperCore(options: StamperOptions): StamperCore {
     return facts;
   };
 
-  const stampHeader = (requestMethod: string, url: string, h: IncomingHttpHeaders): string => {
+  const stampHeaders = (requestMethod: string, url: string, h: IncomingHttpHeaders): Omit<StampOutcome, 'status' | 'body' | 'requestId'> => {
     const method = first(h['x-original-method']) ?? first(h['x-forwarded-method']) ?? requestMethod;
     const pathAndQuery = first(h['x-original-uri']) ?? first(h['x-forwarded-uri']) ?? stripPrefix(url);
     if (!METHOD_PATTERN.test(method)) throw refuse('provenance-malformed', `method ${JSON.stringify(method)} is not an upper-case token`);
@@ -158,6 +167,10 @@ export function stamperCore(options: StamperOptions): StamperCore {
     if (nowMs < cert.notBeforeMs || nowMs > cert.notAfterMs) throw refuse('untrusted-peer', `the certificate of "${cert.cn}" is not valid now (valid ${new Date(cert.notBeforeMs).toISOString()} to ${new Date(cert.notAfterMs).toISOString()})`);
     if (options.revocation?.isRevoked(cert.serial)) throw refuse('untrusted-peer', `the certificate of "${cert.cn}" (serial ${cert.serial}) is revoked`);
 
+    const request = { method, pathAndQuery, scanId, contentDigest };
+    const facts = { hop: hopId, seq, peer: cert.fingerprint, peerId: cert.cn, nowS: Math.floor(now() / 1000) };
+    const v2 = options.v2Key ? stampV2Fields(h, facts, request, options.v2Key, topology.provenance, random) : { signatureInput: '', signature: '' };
+    if (!v1Key) return { provenance: '', ...v2 };
     let before: HopRecord[] = [];
     // Rule 1: the first stamping hop ignores whatever the client sent.
     if (seq > 1) {
@@ -169,16 +182,16 @@ export function stamperCore(options: StamperOptions): StamperCore {
     const record = stampRecord({
       hop: hopId,
       seq,
-      ts: Math.floor(now() / 1000),
+      ts: facts.nowS,
       nonce: random(STAMPER_NONCE_BYTES).toString('hex'),
       peer: cert.fingerprint,
       peerId: cert.cn,
-      kid,
-      key: secret,
-      request: { method, pathAndQuery, scanId, contentDigest },
+      kid: v1Key.kid,
+      key: v1Key.secret,
+      request,
       previous: before.at(-1) ?? null,
     });
-    return serializeProvenanceHeader([...before, record]);
+    return { provenance: serializeProvenanceHeader([...before, record]), ...v2 };
   };
 
   return {
@@ -190,14 +203,14 @@ export function stamperCore(options: StamperOptions): StamperCore {
       const scanId = first(headers[HEADER.scanId]) ?? null;
       const reqId = requestIdOf(headers);
       try {
-        const provenance = stampHeader(method, url, headers);
+        const stamped = stampHeaders(method, url, headers);
         record({ reqId, scanId, code: 'stamped' }, started);
-        return { status: 200, provenance, body: '', requestId: reqId };
+        return { status: 200, ...stamped, body: '', requestId: reqId };
       } catch (error) {
         if (!isProvenanceError(error)) throw error;
         refused(error.code);
         record({ reqId, scanId, code: error.code, detail: error.message }, started);
-        return { status: 403, provenance: '', body: JSON.stringify({ ...error.toProblem(), status: 403 }), requestId: reqId };
+        return { status: 403, provenance: '', signatureInput: '', signature: '', body: JSON.stringify({ ...error.toProblem(), status: 403 }), requestId: reqId };
       }
     },
   };
@@ -220,11 +233,10 @@ export function answerStamp(core: StamperCore, request: IncomingMessage, respons
   const send = (): void => {
     const outcome = core.stamp(request.method ?? 'GET', request.url ?? '/', request.headers);
     if (outcome.status === 200) {
-      response.writeHead(200, { 'x-stella-provenance': outcome.provenance, 'content-length': '0' });
+      response.writeHead(200, { 'x-stella-provenance': outcome.provenance, ...v2Headers(outcome), 'content-length': '0' });
       response.end();
     } else {
-      // A refusal names the request it refused; a success adds nothing the gateway could copy on.
-      response.writeHead(403, { 'x-stella-provenance': '', 'x-request-id': outcome.requestId, 'content-type': PROBLEM_TYPE, 'content-length': Buffer.byteLength(outcome.body) });
+      response.writeHead(403, { 'x-stella-provenance': '', ...v2Headers(outcome), 'x-request-id': outcome.requestId, 'content-type': PROBLEM_TYPE, 'content-length': Buffer.byteLength(outcome.body) });
       response.end(outcome.body);
     }
   };
@@ -255,12 +267,20 @@ export function buildStamper(options: StamperOptions | (Pick<StamperOptions, 'lo
 
   const stamp = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
     const outcome = core.stamp(request.method, request.raw.url ?? '/', request.headers);
-    if (outcome.status === 200) return reply.code(200).header('x-stella-provenance', outcome.provenance).send('');
-    return reply.code(403).header('x-stella-provenance', '').header('x-request-id', outcome.requestId).type(PROBLEM_TYPE).send(outcome.body);
+    if (outcome.status === 200) return reply.code(200).header('x-stella-provenance', outcome.provenance).headers(v2Headers(outcome)).send('');
+    return reply.code(403).header('x-stella-provenance', '').headers(v2Headers(outcome)).header('x-request-id', outcome.requestId).type(PROBLEM_TYPE).send(outcome.body);
   };
   app.all(STAMPER_PATH, stamp);
   app.all(`${STAMPER_PATH}/*`, stamp);
   return app;
+}
+
+/**
+ * The v2 fields of a stamp answer: always both, empty when nothing is stamped, so a gateway that
+ * copies them (Caddy `copy_headers`) never forwards a placeholder or the client's values.
+ */
+function v2Headers(outcome: StampOutcome): Record<string, string> {
+  return { 'signature-input': outcome.signatureInput, signature: outcome.signature };
 }
 
 function refuse(code: ProvenanceCode, message: string): ProvenanceError {

@@ -20,6 +20,12 @@ import { METHOD_PATTERN } from './mac.js';
 import { ProvenanceError } from './problems.js';
 import { HEADER, SCAN_ID_PATTERN, type HopRecord, type RequestFacts } from './record.js';
 import type { ReplayCache } from './replay/cache.js';
+import { parseV2Fields } from './v2/fields.js';
+import type { V2Keyring } from './v2/keys.js';
+import { V2_HEADER, V2_TAG } from './v2/profile.js';
+import { verifyV2Chain } from './v2/verify.js';
+
+const V1_ONLY: ChainVersions = { v1: true, v2: false, requireV2: false };
 
 /** Visible ASCII and SP without `|`: what a Content-Digest may hold inside a MAC input. */
 const DIGEST_CHARS = /^[\x20-\x7b\x7d\x7e]*$/;
@@ -32,12 +38,33 @@ export interface PeerIdentity {
   spiffeId: string | null;
 }
 
+/**
+ * The profile's members of a v2 request as received (canonical, other signatures left out): what
+ * the store keeps so anyone with the hops' public keys can re-verify the chain offline.
+ */
+export interface V2Evidence {
+  signatureInput: string;
+  signature: string;
+}
+
 /** What a request proved, attached to it once every check passed. */
 export interface VerifiedProvenance {
   scanId: string;
   contentDigest: string | null;
   hops: VerifiedHop[];
+  /** Set when the chain was verified as version 2 (docs/provenance.md#part-2-version-2). */
+  v2?: V2Evidence;
   envelope?: VerifiedEnvelopeResult;
+}
+
+/**
+ * Which versions a service's chain can carry (docs/provenance.md#v2-choosing-the-version): v1 when
+ * every stamping hop stamps v1, v2 when every one stamps v2; `requireV2` refuses v1-only requests.
+ */
+export interface ChainVersions {
+  v1: boolean;
+  v2: boolean;
+  requireV2: boolean;
 }
 
 /** Fixed per service: what the checks compare against. */
@@ -45,6 +72,10 @@ export interface VerifierContext {
   topology: ResolvedTopology;
   service: ResolvedService;
   keys: HopKeyring;
+  /** The hops' v2 verification keys (public keys; secrets only of hmac-sha256 hops); default none. */
+  v2Keys?: V2Keyring;
+  /** Default: v1 only. */
+  versions?: ChainVersions;
   replayCache: ReplayCache;
   /** Clock in ms. */
   now: () => number;
@@ -59,11 +90,23 @@ export interface IncomingFacts {
   peer: PeerIdentity | null;
 }
 
+/** The first stamping hop's facts that phase 2 reads: the replay key and the scanner it saw. */
+export interface FirstHop {
+  hop: string;
+  nonce: string;
+  ts: number;
+  peer: string;
+  peerId: string;
+}
+
 /** Result of phase 1: the parsed and chain-verified header. */
 export interface CheckedHeaders {
   request: RequestFacts;
+  /** The v1 records; empty when the chain was verified as v2. */
   records: HopRecord[];
   hops: VerifiedHop[];
+  first: FirstHop;
+  v2?: V2Evidence;
 }
 
 /**
@@ -81,9 +124,13 @@ export function checkHeaders(incoming: IncomingFacts, ctx: VerifierContext): Che
     throw new ProvenanceError('untrusted-peer', `the TLS peer must be ${expected}, got ${incoming.peer.spiffeId ?? 'a certificate without one SPIFFE ID'}`);
   }
   const scanId = combineFieldLines(incoming.headers[HEADER.scanId]);
-  const provenance = combineFieldLines(incoming.headers[HEADER.provenance]);
   if (scanId === null || scanId.trim() === '') throw new ProvenanceError('provenance-missing', 'X-Stella-Scan-Id is missing');
-  if (provenance === null || provenance.trim() === '') throw new ProvenanceError('provenance-missing', 'X-Stella-Provenance is missing');
+  const versions = ctx.versions ?? V1_ONLY;
+  const v2 = v2Fields(incoming, versions);
+  const provenance = v2 ? null : combineFieldLines(incoming.headers[HEADER.provenance]);
+  if (!v2 && (provenance === null || provenance.trim() === '')) {
+    throw new ProvenanceError('provenance-missing', versions.v2 ? 'neither X-Stella-Provenance nor Signature-Input/Signature is present' : 'X-Stella-Provenance is missing');
+  }
 
   if (!SCAN_ID_PATTERN.test(scanId)) throw new ProvenanceError('provenance-malformed', 'X-Stella-Scan-Id has the wrong format');
   // The MAC input holds the method between `|`s, so its grammar is narrower than RFC 9110's token:
@@ -96,13 +143,50 @@ export function checkHeaders(incoming: IncomingFacts, ctx: VerifierContext): Che
   if (contentDigest !== null && !DIGEST_CHARS.test(contentDigest)) {
     throw new ProvenanceError('provenance-malformed', 'Content-Digest holds characters outside visible ASCII or a "|"');
   }
-  const records = parseProvenanceHeader(provenance, ctx.topology.provenance);
   const request: RequestFacts = { method: incoming.method, pathAndQuery: incoming.url, scanId, contentDigest };
+  if (v2) return checkV2(v2, request, ctx);
+  const records = parseProvenanceHeader(provenance!, ctx.topology.provenance);
   try {
     const hops = verifyChain(records, { topology: ctx.topology, service: ctx.service, keys: ctx.keys, request, now: ctx.now() });
-    return { request, records, hops };
+    const r = records[0]!;
+    return { request, records, hops, first: { hop: r.hop, nonce: r.nonce, ts: r.ts, peer: r.peer, peerId: r.peerId } };
   } catch (error) {
     if (error instanceof ProvenanceError) error.hopIds = records.map((r) => r.hop);
+    throw error;
+  }
+}
+
+/**
+ * The v2 fields when this request is to be checked as v2, or null for v1: always when the service
+ * requires v2 or its chain stamps only v2; otherwise when `Signature-Input` names the profile's tag
+ * (a v1-capable chain accepts v1, so stripping v2 gains a forger nothing there).
+ * @throws ProvenanceError `provenance-missing` when v2 is due but a field is absent.
+ */
+function v2Fields(incoming: IncomingFacts, versions: ChainVersions): { signatureInput: string; signature: string } | null {
+  if (!versions.v2) return null;
+  const signatureInput = combineFieldLines(incoming.headers[V2_HEADER.signatureInput]);
+  const signature = combineFieldLines(incoming.headers[V2_HEADER.signature]);
+  const due = versions.requireV2 || !versions.v1 || (signatureInput !== null && signatureInput.includes(V2_TAG));
+  if (!due) return null;
+  if (signatureInput === null || signatureInput.trim() === '' || signature === null || signature.trim() === '') {
+    throw new ProvenanceError('provenance-missing', 'Signature-Input or Signature is missing');
+  }
+  return { signatureInput, signature };
+}
+
+function checkV2(fields: { signatureInput: string; signature: string }, request: RequestFacts, ctx: VerifierContext): CheckedHeaders {
+  const members = parseV2Fields(fields.signatureInput, fields.signature, ctx.topology.provenance);
+  if (members.length === 0) throw new ProvenanceError('provenance-missing', `no Signature-Input member of ${V2_TAG}`);
+  try {
+    const hops = verifyV2Chain(members, { topology: ctx.topology, service: ctx.service, keys: ctx.v2Keys ?? new Map(), request, now: ctx.now() });
+    const m = members[0]!;
+    const v2: V2Evidence = {
+      signatureInput: members.map((x) => `${x.label}=${x.signatureParams}`).join(', '),
+      signature: members.map((x) => `${x.label}=${x.signatureValue}`).join(', '),
+    };
+    return { request, records: [], hops, first: { hop: m.hop, nonce: m.params.nonce, ts: m.params.created, peer: m.params.peer, peerId: m.params.peerId }, v2 };
+  } catch (error) {
+    if (error instanceof ProvenanceError) error.hopIds = members.map((x) => x.hop);
     throw error;
   }
 }
@@ -135,7 +219,7 @@ export interface BodyFacts {
  * Phase 2. @throws ProvenanceError `provenance-replayed`, `binding-mismatch` or `envelope-invalid`.
  */
 export async function checkRequest(checked: CheckedHeaders, body: BodyFacts, ctx: VerifierContext): Promise<VerifiedProvenance> {
-  const first = checked.records[0]!;
+  const { first } = checked;
   const { maxAgeSeconds, clockSkewSeconds } = ctx.topology.provenance;
   // Keep the nonce exactly as long as its record could still pass the stale check, plus a second.
   const expiresAtMs = (first.ts + maxAgeSeconds + clockSkewSeconds + 1) * 1000;
@@ -154,7 +238,7 @@ export async function checkRequest(checked: CheckedHeaders, body: BodyFacts, ctx
 }
 
 async function bindAndVerify(checked: CheckedHeaders, { body, envelope }: BodyFacts & { body: Buffer | StreamedBody | null }, topologyName: string, edgeHop: string): Promise<VerifiedProvenance> {
-  const { request, records, hops } = checked;
+  const { request, first, hops } = checked;
   const bytes = body === null ? Buffer.alloc(0) : Buffer.isBuffer(body) ? body : null;
   const streamed = bytes ? null : (body as StreamedBody);
   if (request.contentDigest === null) {
@@ -163,7 +247,7 @@ async function bindAndVerify(checked: CheckedHeaders, { body, envelope }: BodyFa
     const problem = bytes ? checkContentDigest(request.contentDigest, bytes) : checkContentDigestHash(request.contentDigest, streamed!.sha256);
     if (problem) throw new ProvenanceError('binding-mismatch', problem);
   }
-  const result: VerifiedProvenance = { scanId: request.scanId, contentDigest: request.contentDigest, hops };
+  const result: VerifiedProvenance = { scanId: request.scanId, contentDigest: request.contentDigest, hops, ...(checked.v2 ? { v2: checked.v2 } : {}) };
   if (!envelope) return result;
   // An envelope is read from its bytes; an adapter that streamed the body away cannot have one.
   if (!bytes) throw new TypeError('checkRequest: an envelope route needs the body bytes, not a streamed body');
@@ -176,17 +260,17 @@ async function bindAndVerify(checked: CheckedHeaders, { body, envelope }: BodyFa
     if (intent.scanId !== request.scanId) throw new ProvenanceError('binding-mismatch', 'the envelope intent names another scan id');
     if (intent.topology !== topologyName) throw new ProvenanceError('binding-mismatch', 'the envelope intent names another topology');
     if (intent.edgeHop !== edgeHop) throw new ProvenanceError('binding-mismatch', 'the envelope intent names another edge hop');
-    if (intent.clientCertSha256 !== records[0]!.peer) {
+    if (intent.clientCertSha256 !== first.peer) {
       throw new ProvenanceError('binding-mismatch', 'the first hop saw another client certificate than the envelope intent names');
     }
   }
   // Whose keys count is decided by the certificate the edge saw (hop 1's peer-id, which check 4
   // pinned to a scanner of this edge), never by the envelope (docs/provenance.md#4, check 9).
-  result.envelope = await envelope.verify(read, records[0]!.peerId);
+  result.envelope = await envelope.verify(read, first.peerId);
   return result;
 }
 
 function withHops(error: ProvenanceError, checked: CheckedHeaders): ProvenanceError {
-  error.hopIds = checked.records.map((r) => r.hop);
+  error.hopIds = checked.hops.map((h) => h.id);
   return error;
 }

@@ -123,6 +123,12 @@ const MIGRATIONS: readonly { version: number; sql: string }[] = [
           ALTER TABLE artifact_chunks DROP CONSTRAINT artifact_chunks_sha256_fkey;
           ALTER TABLE artifact_chunks RENAME COLUMN sha256 TO blob;`,
   },
+  {
+    // The v2 members as received (docs/provenance.md#part-2-version-2), so a stored chain can be
+    // re-verified with public keys alone; v1 rows keep NULL.
+    version: 6,
+    sql: 'ALTER TABLE evidence ADD COLUMN provenance_v2 TEXT;',
+  },
 ];
 
 export interface PostgresStoreOptions {

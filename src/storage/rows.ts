@@ -2,7 +2,7 @@
  * Row ↔ record mapping shared by the SQLite and PostgreSQL stores, so both answer with
  * byte-identical records (the contract suite checks it).
  */
-import { StorageError, type ArtifactRef, type CompleteResult, type EvidenceRecord, type ScanRecord, type StoredHop, type StoredRequest } from './types.js';
+import { StorageError, type ArtifactRef, type CompleteResult, type EvidenceRecord, type ScanRecord, type StoredHop, type StoredRequest, type StoredV2Provenance } from './types.js';
 
 /** An `evidence` row as both drivers return it (column names are the same in both schemas). */
 export interface EvidenceRow {
@@ -17,10 +17,12 @@ export interface EvidenceRow {
   received_at: string;
   /** JSON of the {@link StoredRequest}; null in rows stored before it was kept. */
   request: string | null;
+  /** JSON of the {@link StoredV2Provenance}; null for a v1 chain and in rows stored before v2. */
+  provenance_v2: string | null;
 }
 
 /** The columns of an `evidence` row, in the order {@link evidenceValues} gives them. */
-export const EVIDENCE_COLUMNS = ['sha256', 'scan_id', 'scanner_id', 'service_id', 'payload_type', 'envelope', 'hops', 'receipt', 'received_at', 'request'] as const;
+export const EVIDENCE_COLUMNS = ['sha256', 'scan_id', 'scanner_id', 'service_id', 'payload_type', 'envelope', 'hops', 'receipt', 'received_at', 'request', 'provenance_v2'] as const;
 
 /** A record's column values, in {@link EVIDENCE_COLUMNS} order. */
 export function evidenceValues(record: EvidenceRecord): unknown[] {
@@ -35,6 +37,7 @@ export function evidenceValues(record: EvidenceRecord): unknown[] {
     record.receipt,
     record.receivedAt,
     record.request ? JSON.stringify(record.request) : null,
+    record.provenanceV2 ? JSON.stringify(record.provenanceV2) : null,
   ];
 }
 
@@ -95,6 +98,7 @@ export function evidenceFromRow(row: EvidenceRow): EvidenceRecord {
     receipt: row.receipt,
     receivedAt: row.received_at,
     ...(row.request === null ? {} : { request: parseJson(row.request, `evidence ${row.sha256} request`) as StoredRequest }),
+    ...(row.provenance_v2 === null || row.provenance_v2 === undefined ? {} : { provenanceV2: parseJson(row.provenance_v2, `evidence ${row.sha256} provenance_v2`) as StoredV2Provenance }),
   };
 }
 

@@ -112,6 +112,9 @@ const MIGRATIONS: readonly string[] = [
    INSERT INTO artifact_blob_chunks (blob, idx, bytes) SELECT sha256, idx, bytes FROM artifact_chunks;
    DROP TABLE artifact_chunks;
    ALTER TABLE artifact_blob_chunks RENAME TO artifact_chunks;`,
+  // The v2 members as received (docs/provenance.md#part-2-version-2), so a stored chain can be
+  // re-verified with public keys alone; v1 rows keep NULL.
+  `ALTER TABLE evidence ADD COLUMN provenance_v2 TEXT;`,
 ];
 
 export interface SqliteStoreOptions {

@@ -24,8 +24,22 @@ export interface StoredHop {
   readonly peer: string;
   readonly peerId: string;
   readonly kid: string;
-  /** Standard padded base64 of the record's MAC, as in the header; absent in rows stored before MACs were kept. */
+  /** v1: standard padded base64 of the record's MAC, as in the header; absent in rows stored before MACs were kept. */
   readonly mac?: string;
+  /** v2: the member's algorithm (docs/provenance.md#part-2-version-2). */
+  readonly alg?: string;
+  /** v2: standard padded base64 of the member's signature. */
+  readonly signature?: string;
+}
+
+/**
+ * The v2 members as the locker received them (only the profile's, other signatures left out):
+ * with the {@link StoredRequest} and the scan id, anyone holding the hops' PUBLIC keys re-verifies
+ * the chain offline (`evidence verify`, docs/services.md#offline-verification).
+ */
+export interface StoredV2Provenance {
+  readonly signatureInput: string;
+  readonly signature: string;
 }
 
 /**
@@ -65,6 +79,8 @@ export interface EvidenceRecord {
   readonly receivedAt: string;
   /** The request facts the hop MACs cover; absent in rows stored before they were kept. */
   readonly request?: StoredRequest;
+  /** Present when the chain was verified as v2. */
+  readonly provenanceV2?: StoredV2Provenance;
 }
 
 /** What `putEvidence` answers: whether this call wrote the row, and the row as stored. */

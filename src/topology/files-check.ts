@@ -115,7 +115,7 @@ export function checkFiles(topology: Topology, probe: FileProbe, baseDir = '.'):
     certs(`hops[${i}].tls`, h.tls, 'gateway', h.id);
     if (h.upstreamTls) certs(`hops[${i}].upstreamTls`, h.upstreamTls, 'gateway', h.id);
     if (h.stamp !== false) h.stamp.keys.forEach((k, j) => hmacKey(`hops[${i}].stamp.keys[${j}].file`, abs(k.file), false));
-    // docs/provenance.md § Version 2: what the hop would refuse at start (a key of another algorithm).
+    // docs/provenance.md#part-2-version-2: what the hop would refuse at start (a key of another algorithm).
     const signing = h.stamp === false ? undefined : h.stamp.signing;
     signing?.keys.forEach((k, j) => {
       const at = `hops[${i}].stamp.signing.keys[${j}]`;

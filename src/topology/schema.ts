@@ -45,7 +45,7 @@ export const HOP_KINDS = ['nginx', 'haproxy', 'apache-modsecurity', 'caddy', 'en
 export type HopKind = (typeof HOP_KINDS)[number];
 
 /**
- * The algorithms a hop can sign a v2 member with (docs/provenance.md § Version 2): a subset of
+ * The algorithms a hop can sign a v2 member with (docs/provenance.md#part-2-version-2): a subset of
  * the one algorithm table, `src/dsse/algorithms.ts`.
  */
 export const V2_STAMP_ALGS = ['ed25519', 'ecdsa-p256-sha256', 'hmac-sha256'] as const satisfies readonly Algorithm[];
@@ -53,7 +53,7 @@ export const V2_STAMP_ALGS = ['ed25519', 'ecdsa-p256-sha256', 'hmac-sha256'] as 
 /** Which hop kinds can compute the hop-record HMAC themselves (`stamp.via: native`). */
 export const NATIVE_STAMP_KINDS: ReadonlySet<HopKind> = new Set(['nginx', 'haproxy']);
 /**
- * The v2 algorithms each kind can sign natively (docs/provenance.md § Version 2): HAProxy through
+ * The v2 algorithms each kind can sign natively (docs/provenance.md#part-2-version-2): HAProxy through
  * Lua and luaossl, which has no one-shot Ed25519 signing (../shared/notes/asymmetric-hops.md).
  */
 export const NATIVE_V2_ALGS = {
@@ -123,7 +123,7 @@ const stamperConfig = z.union([
   z.object({ listen: listenAddress.describe('host:port on loopback; the stamper speaks mTLS and admits only the hop\'s own gateway certificate') }).strict(),
 ]);
 
-/** The provenance versions a hop stamps (docs/provenance.md § Version 2); `both` during a migration. */
+/** The provenance versions a hop stamps (docs/provenance.md#part-2-version-2); `both` during a migration. */
 export const STAMP_PROFILES = ['v1', 'v2', 'both'] as const;
 /** One of {@link STAMP_PROFILES}. */
 export type StampProfile = (typeof STAMP_PROFILES)[number];
@@ -148,7 +148,7 @@ const v2Signing = z
 const stampConfig = z
   .object({
     via: z.enum(['native', 'forward-auth']),
-    /** v1, v2 or both (docs/provenance.md § Version 2). */
+    /** v1, v2 or both (docs/provenance.md#part-2-version-2). */
     profile: z.enum(STAMP_PROFILES).default('v1'),
     /** All v1 keys currently valid for this hop; the last one listed is used for stamping. Required for v1 and both. */
     keys: z.array(macKey).default([]),
@@ -278,6 +278,8 @@ export const serviceSchema = z
     /** An evidence-locker's limit on one artifact upload, streamed into the store (docs/services.md#size). */
     maxArtifactBytes: z.number().int().positive().default(DEFAULT_MAX_ARTIFACT_BYTES),
     access: serviceAccess.default({ readers: [] }),
+    /** `require: v2` refuses requests that carry only v1 records (docs/provenance.md#v2-choosing-the-version). */
+    provenance: z.object({ require: z.literal('v2').optional() }).strict().optional(),
   })
   .strict();
 

@@ -5,7 +5,8 @@
  */
 import { listenHost } from './replicas.js';
 import type { TopologyProblem } from './errors.js';
-import { FORWARD_AUTH_KINDS, GUARDED_SERVICE_KINDS, NATIVE_STAMP_KINDS, NATIVE_V2_ALGS, type HopKind, type ServiceKind, type StampProfile, type Topology, type V2StampAlg } from './schema.js';
+import { FORWARD_AUTH_KINDS, GUARDED_SERVICE_KINDS, NATIVE_STAMP_KINDS, type HopKind, type ServiceKind, type StampProfile, type Topology, type V2StampAlg } from './schema.js';
+import { v2Problems } from './validate-v2.js';
 import { edgeHops } from './resolve.js';
 import { checkFiles, type FileProbe } from './files-check.js';
 
@@ -46,7 +47,7 @@ export interface RuleInput {
           via: 'native' | 'forward-auth';
           profile?: StampProfile | undefined;
           keys?: readonly { kid: string }[] | undefined;
-          signing?: { alg: V2StampAlg; keys: readonly { kid: string }[] } | undefined;
+          signing?: { alg: V2StampAlg; keys: readonly { kid: string; publicFile?: string | undefined }[] } | undefined;
           stamper?: { listen?: string | undefined; socket?: string | undefined } | undefined;
         };
     waf?: unknown;
@@ -62,6 +63,7 @@ export interface RuleInput {
     storage?: { kind: 'sqlite' } | { kind: 'postgres'; url: string } | undefined;
     envelopeThreshold: number;
     access?: { readers?: readonly string[] | undefined; ops?: readonly string[] | undefined } | undefined;
+    provenance?: { require?: 'v2' | undefined } | undefined;
   }[];
   readonly scanners: readonly { id: string; edge?: string | undefined; signing: { keys: readonly { kid: string }[] } }[];
   readonly provenance: { maxHops: number };
@@ -168,7 +170,7 @@ export function crossFieldProblems(topology: RuleInput): TopologyProblem[] {
       add(`${at}.stamp.stamper.listen`, 'must be a loopback address: the stamper serves the gateway next to it');
     }
     duplicateKids(keys ?? [], `${at}.stamp.keys`, add);
-    profileProblems(hop.kind, hop.stamp, at, add);
+    if (hop.stamp.signing) duplicateKids(hop.stamp.signing.keys, `${at}.stamp.signing.keys`, add);
   });
 
   scanners.forEach((s, i) => duplicateKids(s.signing.keys, `scanners[${i}].signing.keys`, add));
@@ -199,24 +201,10 @@ export function crossFieldProblems(topology: RuleInput): TopologyProblem[] {
   });
 
   chainProblems(topology, add);
+  v2Problems(topology, add);
   return problems;
 }
 
-/**
- * docs/provenance.md § Version 2: v1 needs MAC keys, v2 a signing block, and a native hop signs
- * only with what its program can compute (HAProxy's Lua has no Ed25519; NGINX's module stamps v1).
- */
-function profileProblems(kind: HopKind, stamp: Exclude<RuleInput['hops'][number]['stamp'], false>, at: string, add: (path: string, message: string) => void): void {
-  const profile = stamp.profile ?? 'v1';
-  if (profile !== 'v2' && (stamp.keys ?? []).length === 0) add(`${at}.stamp.keys`, `a hop stamping ${profile} needs at least one MAC key`);
-  if (profile !== 'v1' && !stamp.signing) add(`${at}.stamp.signing`, `required when profile is ${profile} (alg and keys of the v2 signature)`);
-  if (profile === 'v1' && stamp.signing) add(`${at}.stamp.signing`, 'only used with profile v2 or both');
-  if (!stamp.signing || stamp.via !== 'native' || !NATIVE_STAMP_KINDS.has(kind)) return;
-  duplicateKids(stamp.signing.keys, `${at}.stamp.signing.keys`, add);
-  const algs: readonly V2StampAlg[] = NATIVE_V2_ALGS[kind];
-  if (algs.length === 0) add(`${at}.stamp.profile`, `a native ${kind} hop stamps v1 only; use via: forward-auth for v2`);
-  else if (!algs.includes(stamp.signing.alg)) add(`${at}.stamp.signing.alg`, `a native ${kind} hop cannot sign ${stamp.signing.alg}; use ${algs.join(' or ')}`);
-}
 
 /**
  * `services[].access` names identities that can actually reach the service that way
@@ -320,7 +308,7 @@ function chainProblems(topology: RuleInput, add: (path: string, message: string)
     if (hops[edge]!.stamp === false) {
       add(`hops[${edge}].stamp`, 'the edge hop must stamp: record 1 binds the scanner certificate to the traversal intent (SPEC §3, §4)');
     }
-    // docs/provenance.md § Version 2: a member covers the previous stamping hop's member, so a hop
+    // docs/provenance.md#part-2-version-2: a member covers the previous stamping hop's member, so a hop
     // can stamp v2 only behind stamping hops that all do.
     let v1Only: string | undefined;
     for (const index of chain) {

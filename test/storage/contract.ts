@@ -91,6 +91,21 @@ export function storeContract(name: string, factory: StoreFactory): void {
       assert.deepEqual((await store.listByScan('scan-macs')).map((r) => r.request), [record.request, withoutDigest.request]);
     });
 
+    it('keeps the v2 members as received and each hop\'s alg and signature, so public keys alone re-verify the chain', async () => {
+      const base = sampleRecord({ scanId: 'scan-v2' });
+      const record: EvidenceRecord = {
+        ...base,
+        hops: base.hops.map((h) => ({ ...h, alg: 'ed25519', signature: randomBytes(64).toString('base64') })),
+        request: { method: 'POST', pathAndQuery: '/api/v1/evidence', contentDigest: null },
+        provenanceV2: { signatureInput: 'stella-1-gw-edge=("@method");created=1', signature: `stella-1-gw-edge=:${randomBytes(64).toString('base64')}:` },
+      };
+      await store.putEvidence(record);
+      assert.deepEqual(await store.getEvidence(record.sha256), record);
+      const v1 = sampleRecord({ scanId: 'scan-v2' });
+      await store.putEvidence(v1);
+      assert.deepEqual((await store.listByScan('scan-v2')).map((r) => r.provenanceV2), [record.provenanceV2, undefined]);
+    });
+
     it('answers the original row, not a second one, when the same envelope comes again', async () => {
       const record = sampleRecord({ scanId: 'scan-twice' });
       await store.putEvidence(record);

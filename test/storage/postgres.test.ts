@@ -33,7 +33,7 @@ describe('PostgreSQL evidence store', () => {
     await client.connect();
     const { rows } = await client.query<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
     await client.end();
-    assert.deepEqual(rows.map((r) => r.version), [1, 2, 3, 4, 5]);
+    assert.deepEqual(rows.map((r) => r.version), [1, 2, 3, 4, 5, 6]);
   });
 
   it('survives the server ending its idle connections, and serves the next read on a new one', async () => {

@@ -32,7 +32,7 @@ describe('SQLite evidence store', () => {
       db.exec(`CREATE TABLE old_chunks (sha256 TEXT NOT NULL REFERENCES artifacts (sha256), idx INTEGER NOT NULL, bytes BLOB NOT NULL, PRIMARY KEY (sha256, idx)) WITHOUT ROWID;
         INSERT INTO old_chunks SELECT a.sha256, c.idx, c.bytes FROM artifact_chunks c JOIN artifacts a USING (blob);
         DROP TABLE artifact_chunks; ALTER TABLE old_chunks RENAME TO artifact_chunks; DROP TABLE artifact_uploads;
-        ALTER TABLE artifacts DROP COLUMN blob; PRAGMA user_version = 4;`);
+        ALTER TABLE artifacts DROP COLUMN blob; ALTER TABLE evidence DROP COLUMN provenance_v2; PRAGMA user_version = 4;`);
       db.close();
       const upgraded = openSqliteStore({ file });
       assert.ok((await readAll((await upgraded.getArtifact(artifact.sha256))!)).equals(bytes));
@@ -84,7 +84,7 @@ describe('SQLite evidence store', () => {
       await store.close();
       const db = new Database(file, { readonly: true });
       assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
-      assert.equal(db.pragma('user_version', { simple: true }), 5);
+      assert.equal(db.pragma('user_version', { simple: true }), 6);
       db.close();
     } finally {
       dir.remove();
@@ -103,7 +103,7 @@ describe('SQLite evidence store', () => {
       await store.close();
       // Back to the version-1 schema, as a locker of the previous release left it.
       const db = new Database(file);
-      db.exec('DROP TABLE scan_owners; ALTER TABLE evidence DROP COLUMN scanner_id; ALTER TABLE evidence DROP COLUMN request; DROP TABLE artifact_refs; DROP TABLE artifact_chunks; DROP TABLE artifact_uploads; DROP TABLE artifacts; PRAGMA user_version = 1;');
+      db.exec('DROP TABLE scan_owners; ALTER TABLE evidence DROP COLUMN scanner_id; ALTER TABLE evidence DROP COLUMN request; ALTER TABLE evidence DROP COLUMN provenance_v2; DROP TABLE artifact_refs; DROP TABLE artifact_chunks; DROP TABLE artifact_uploads; DROP TABLE artifacts; PRAGMA user_version = 1;');
       db.close();
       const upgraded = openSqliteStore({ file });
       assert.equal((await upgraded.getEvidence(oldest.sha256))?.scannerId, 'scanner-01');

@@ -1,5 +1,5 @@
 /**
- * The `stamp.profile` / `stamp.signing` rules of docs/provenance.md § Version 2 as validation sees
+ * The `stamp.profile` / `stamp.signing` rules of docs/provenance.md#part-2-version-2 as validation sees
  * them: what each profile needs, and what a native hop can sign.
  */
 import { describe, it } from 'node:test';

@@ -19,6 +19,7 @@ import type { ScannerKeyring } from '../../provenance/envelope.js';
 import { loadHopKeyring, type HopKeyring } from '../../provenance/keys.js';
 import { loadScannerKeyring } from '../../services/common/runtime.js';
 import { loadTopology } from '../../topology/load.js';
+import { hopPublicKeysOf } from './hop-public-keys.js';
 import { openPostgresStore, openSqliteStore, type EvidenceRecord, type EvidenceStore } from '../../storage/index.js';
 import { CliError, EXIT_FAILED, EXIT_USAGE, formatTable } from '../output.js';
 
@@ -38,6 +39,8 @@ export interface EvidenceVerifyCliOptions {
   threshold?: string;
   /** Recompute every hop MAC with the hop keys of `topology`. */
   hopKeys?: boolean;
+  /** v2: HOP=FILE public keys (or an HMAC hop's secret) to verify stored v2 members with. */
+  hopKey?: string[];
   json?: boolean;
 }
 
@@ -66,6 +69,7 @@ export function register(program: Command): void {
     .option('--topology <file>', "take every scanner's keys from this topology file")
     .option('--threshold <n>', 'distinct scanner keys that must verify', '1')
     .option('--hop-keys', "also recompute every hop record's MAC with the hop keys of --topology")
+    .option('--hop-key <hop=file>', "v2: a hop's public key HOP=FILE (repeatable); stored v2 chains are verified with these and the public keys of --topology", collect, [])
     .option('--json', 'print the result as JSON')
     .action(async (options: EvidenceVerifyCliOptions) => {
       await runEvidenceVerify(options);
@@ -186,6 +190,7 @@ export async function runEvidenceVerify(options: EvidenceVerifyCliOptions, write
   if (receiptKey.algorithm !== 'ed25519') throw new CliError('--receipt-key must be an Ed25519 PEM key', EXIT_USAGE);
   const scannerKeys = await scannerKeysOf(options);
   const hopKeys = options.hopKeys ? await hopKeysOf(options.topology) : undefined;
+  const v2Keys = await hopPublicKeysOf(options.hopKey ?? [], options.topology);
 
   let records: EvidenceRecordInput[];
   if (options.in) {
@@ -220,7 +225,12 @@ export async function runEvidenceVerify(options: EvidenceVerifyCliOptions, write
   }
 
   const results: EvidenceVerification[] = [];
-  for (const record of records) results.push(await verifyEvidenceRecord(record, { receiptKey, scannerKeys, threshold, ...(hopKeys ? { hopKeys } : {}) }));
+  // Each record is checked in the version the locker verified: `macs` for a v1 chain, `signatures`
+  // for a v2 one (it holds no MACs). A v2 receipt still refuses a record whose members were removed.
+  for (const record of records) {
+    const keys = record.provenanceV2 ? (v2Keys ? { v2Keys } : {}) : hopKeys ? { hopKeys } : {};
+    results.push(await verifyEvidenceRecord(record, { receiptKey, scannerKeys, threshold, ...keys }));
+  }
   const ok = results.length > 0 && results.every((r) => r.ok);
   if (options.json) write(`${JSON.stringify({ ok, records: results }, null, 2)}\n`);
   else if (results.length === 0) write('no evidence matched\n');

@@ -13,6 +13,7 @@ import { loadTopology } from '../../topology/load.js';
 import type { ResolvedHop, ResolvedTopology } from '../../topology/resolve.js';
 import { TopologyError, formatProblems } from '../../topology/errors.js';
 import { HopKeyError, loadHopKeyring } from '../../provenance/keys.js';
+import { loadV2SigningKey } from '../../provenance/v2/keys.js';
 import { stamperCore } from '../../provenance/stamper.js';
 import { listenStamper, StamperListenError, type StamperListen } from '../../provenance/stamper-listen.js';
 import { splitListen, stamperEndpoint } from '../../gateways/chain.js';
@@ -52,9 +53,13 @@ export function register(program: Command): void {
 export async function runStamper(options: StamperCliOptions): Promise<void> {
   let topology;
   let keys;
+  let v2Key;
   try {
     topology = await loadTopology(options.topology);
     keys = await loadHopKeyring(topology, [options.hop]);
+    // docs/provenance.md#v2-keys: the hop's private key, read once here and by nobody else.
+    const own = topology.hops.find((h) => h.id === options.hop);
+    if (own && own.stamp !== false && own.stamp.profile !== 'v1') v2Key = await loadV2SigningKey(own);
   } catch (error) {
     if (error instanceof TopologyError) throw new CliError(`${options.topology}:\n${formatProblems(error.problems)}`, EXIT_USAGE);
     if (error instanceof HopKeyError) throw new CliError(error.message, EXIT_USAGE);
@@ -74,7 +79,7 @@ export async function runStamper(options: StamperCliOptions): Promise<void> {
   }
   // Decision lines on stderr, one per stamp or refusal, with the gateway's request id.
   const decisionLog = pino({ name: `stamper-${hop.id}`, level: options.logLevel ?? 'info' }, pino.destination(2));
-  const core = stamperCore({ topology, hopId: hop.id, keys, revocation, decisionLog });
+  const core = stamperCore({ topology, hopId: hop.id, keys, revocation, decisionLog, ...(v2Key ? { v2Key } : {}) });
   collectDefaultMetrics({ register: core.registry });
   let stamper;
   try {

@@ -17,6 +17,8 @@ export const STAMPER_URI = STAMPER_PATH;
 const STAMPER_KEEPALIVE = '60s';
 const STAMPER_IDLE_CONNECTIONS = 32;
 export const PROVENANCE_HEADER = 'X-Stella-Provenance';
+/** The v2 fields a stamping hop copies from its stamper's answer (docs/provenance.md#part-2-version-2). */
+export const V2_HEADERS = ['Signature-Input', 'Signature'] as const;
 /** RFC 9440 `Client-Cert`: base64 DER between colons; CRS accepts it where URL-encoded PEM is blocked. */
 export const CLIENT_CERT_HEADER = 'Client-Cert';
 /**
@@ -164,14 +166,19 @@ export function stampBlock(topology: ResolvedTopology, hop: ResolvedHop): string
   if (hop.stamp === false) return '';
   const endpoint = stamperEndpoint(hop);
   if (!endpoint) throw new TypeError(`caddy renderer: hop ${hop.id} stamps via forward-auth but has no stamp.stamper`);
+  // v2 (docs/provenance.md#part-2-version-2): the stamper answers the complete Signature-Input and
+  // Signature, replacing the incoming ones; a v2-only hop is checked on Signature-Input instead.
+  const profile = hop.stamp.profile;
+  const copied = [...(profile === 'v2' ? [] : [PROVENANCE_HEADER]), ...(profile === 'v1' ? [] : V2_HEADERS)];
+  const checked = profile === 'v2' ? 'Signature-Input' : PROVENANCE_HEADER;
   return `		# Stamping: the stamper computes record seq=${hop.stampSeq ?? '?'} (docs/CONVENTIONS.md, stamper contract).
 		${stamperTransport(topology, hop, endpoint)}
 			uri ${STAMPER_URI}
 ${STAMPER_SPOOFABLE_HEADERS.map((name) => `			header_up -${name}`).join('\n')}
 			header_up ${CLIENT_CERT_HEADER} ":{http.request.tls.client.certificate_der_base64}:"
-			copy_headers ${PROVENANCE_HEADER}
+			copy_headers ${copied.join(' ')}
 		}
-		@unstamped not header_regexp ${PROVENANCE_HEADER} "^[a-z]"
+		@unstamped not header_regexp ${checked} "^[a-z]"
 		respond @unstamped "stamper returned no provenance record" 502`;
 }
 

@@ -36,7 +36,7 @@ export const STAMPER_TIMEOUT = '2s';
 export const STAMPER_IDLE_TIMEOUT = '60s';
 
 /** Headers the stamper reads (docs/CONVENTIONS.md "The stamper contract") and the request id it logs, lower-case as Envoy sees them. */
-export const STAMPER_REQUEST_HEADERS = ['x-stella-scan-id', 'content-digest', 'x-stella-provenance', 'x-forwarded-client-cert', 'x-request-id'] as const;
+export const STAMPER_REQUEST_HEADERS = ['x-stella-scan-id', 'content-digest', 'x-stella-provenance', 'signature-input', 'signature', 'x-forwarded-client-cert', 'x-request-id'] as const;
 
 type Json = Record<string, unknown>;
 
@@ -98,7 +98,8 @@ export function envoyBootstrap(topology: ResolvedTopology, hop: ResolvedHop): Js
           server_uri: { uri: stamper.kind === 'unix' ? 'http://stamper' : `https://${stamper.listen}`, cluster: STAMPER_CLUSTER, timeout: STAMPER_TIMEOUT },
           path_prefix: STAMPER_PATH,
           // "Coexistent headers will be overridden": the stamper's value replaces the incoming one.
-          authorization_response: { allowed_upstream_headers: { patterns: [{ exact: 'x-stella-provenance' }] } },
+          // v2: Signature-Input and Signature come back complete too (docs/provenance.md#part-2-version-2).
+          authorization_response: { allowed_upstream_headers: { patterns: [{ exact: 'x-stella-provenance' }, ...(stamp.profile === 'v1' ? [] : [{ exact: 'signature-input' }, { exact: 'signature' }])] } },
         },
       },
     });

@@ -193,7 +193,7 @@ export function stampRules(hopId: string, stamp: StampFacts, key: MacKeyRef): st
   return rules;
 }
 
-/** The v1 record and the v2 member the profile asks for (docs/provenance.md § Version 2). */
+/** The v1 record and the v2 member the profile asks for (docs/provenance.md#part-2-version-2). */
 function allStampRules(facts: HopFacts, stamp: StampFacts): string[] {
   return [...(stamp.key ? stampRules(facts.hop.id, stamp, stamp.key) : PEER_RULES), ...(stamp.signing ? v2StampRules() : [])];
 }

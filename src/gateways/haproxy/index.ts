@@ -1,13 +1,13 @@
 /**
  * The HAProxy hop renderer (SPEC §7): `<hop id>/haproxy.cfg`, and `<hop id>/stella-v2.lua` for a
  * hop that stamps provenance v2. HAProxy stamps v1 natively with its `hmac` converter and v2 with
- * a Lua action (docs/provenance.md § Version 2); keys come from the environment, never from a
+ * a Lua action (docs/provenance.md#part-2-version-2); keys come from the environment, never from a
  * rendered file.
  * What each section does and how to adapt it by hand: docs/gateways/haproxy.md.
  */
 import { posix } from 'node:path';
 import type { GatewayProgram, HopRenderer } from '../types.js';
-import { hopFacts } from '../hop-facts.js';
+import { hopFacts, v1StampKey } from '../hop-facts.js';
 import { backendSection, defaultsSection, frontendSection, globalSection, HAPROXY_KEY_ENV } from './config.js';
 import { HAPROXY_V2_KEY_ENV, HAPROXY_V2_LUA_FILE, v2Constants, v2LuaModule } from './v2.js';
 import { checkOnlyEnvironment } from './check-keys.js';

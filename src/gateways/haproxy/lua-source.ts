@@ -1,6 +1,6 @@
 /**
- * The per-request code of the Lua action that stamps provenance v2 in HAProxy (docs/provenance.md
- * § Version 2, docs/gateways/haproxy.md "Provenance v2"), the same for every hop: `v2.ts` renders
+ * The per-request code of the Lua action that stamps provenance v2 in HAProxy
+ * (docs/provenance.md#part-2-version-2, docs/gateways/haproxy.md#provenance-v2), the same for every hop: `v2.ts` renders
  * the hop's constants (`HOP`, `KEY_ENV`, `REFUSE_VAR`, the module paths) above it.
  *
  * What it does per request, in order: parse `Signature-Input` and `Signature` (RFC 9651 §4.2,

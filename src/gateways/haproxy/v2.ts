@@ -1,5 +1,5 @@
 /**
- * The Lua action an HAProxy hop stamps provenance v2 with (docs/provenance.md § Version 2,
+ * The Lua action an HAProxy hop stamps provenance v2 with (docs/provenance.md#part-2-version-2,
  * docs/gateways/haproxy.md "Provenance v2"): one RFC 9421 member appended to `Signature-Input` and
  * `Signature`, signed with ECDSA P-256 or HMAC-SHA256 through Debian's `lua-luaossl` (OpenSSL).
  *
@@ -49,7 +49,7 @@ export interface V2StampConstants {
   readonly alg: HaproxyV2Alg;
 }
 
-/** The member label of a stamping hop (docs/provenance.md § Version 2). */
+/** The member label of a stamping hop (docs/provenance.md#part-2-version-2). */
 export function v2Label(seq: number, hopId: string): string {
   return `stella-${seq}-${hopId}`;
 }
@@ -86,7 +86,7 @@ function constants(c: V2StampConstants): string {
  */
 export function v2LuaModule(c: V2StampConstants): string {
   const header = [
-    `-- Rendered by stella-gateway for hop ${c.hopId}: stamps provenance v2 (docs/provenance.md § Version 2).`,
+    `-- Rendered by stella-gateway for hop ${c.hopId}: stamps provenance v2 (docs/provenance.md#part-2-version-2).`,
     '-- Do not edit: change the topology and render again (docs/gateways/haproxy.md "Provenance v2").',
   ].join('\n');
   return `${header}\n${constants(c)}\n${V2_LUA_BODY}\n`;

@@ -9,7 +9,7 @@
  * `$ssl_client_raw_cert` is the PEM; `$request_id` is 32 lowercase hex; a `perl_set` variable is
  * computed once per request.
  */
-import type { StampFacts } from '../hop-facts.js';
+import { v1StampKey, type StampFacts } from '../hop-facts.js';
 
 /** The file name of the module inside the hop folder, and its package. */
 export const PERL_MODULE_FILE = 'stella_stamp.pm';
@@ -24,13 +24,13 @@ export function perlString(value: string): string {
 
 /** The constants of this hop, rendered as Perl. */
 function hopConstants(hopId: string, stamp: StampFacts): string {
-  // Validation refuses a native NGINX hop that stamps v2 (docs/provenance.md § Version 2).
+  // Validation refuses a native NGINX hop that stamps v2 (docs/provenance.md#part-2-version-2).
   if (!stamp.key) throw new TypeError(`hop ${hopId}: a native NGINX hop stamps v1 and needs a MAC key; validate the topology first`);
   return [
     `our $HOP      = ${perlString(hopId)};`,
     `our $SEQ      = ${stamp.seq};`,
-    `our $KID      = ${perlString(stamp.key.kid)};`,
-    `our $KEY_FILE = ${perlString(stamp.key.file)};`,
+    `our $KID      = ${perlString(v1StampKey(stamp).kid)};`,
+    `our $KEY_FILE = ${perlString(v1StampKey(stamp).file)};`,
   ].join('\n');
 }
 

@@ -9,6 +9,7 @@ import { createVerifier, loadKeyFile, type KeyMaterial, type Signer, type Verifi
 import { createSigner } from '../../dsse/index.js';
 import type { ScannerKeyring } from '../../provenance/envelope.js';
 import { loadHopKeyring, type HopKeyring } from '../../provenance/keys.js';
+import { loadV2Keyring, type V2Keyring } from '../../provenance/v2/keys.js';
 import type { ReplayCache } from '../../provenance/replay/cache.js';
 import { PostgresReplayCache } from '../../provenance/replay/postgres.js';
 import { SqliteReplayCache, replayFileFor } from '../../provenance/replay/sqlite.js';
@@ -26,6 +27,8 @@ export class ServiceConfigError extends StellaError {
 export interface ServiceRuntime {
   service: ResolvedService;
   hopKeys: HopKeyring;
+  /** The v2 verification keys of the hops in front (public keys; secrets of hmac-sha256 hops only). */
+  v2Keys: V2Keyring;
   /** Each scanner's DSSE verification keys, by scanner id (docs/provenance.md#4, check 9). */
   scannerKeys: ScannerKeyring;
   /** Present for an evidence-locker. */
@@ -85,9 +88,11 @@ export async function loadServiceRuntime(topology: ResolvedTopology, serviceId: 
   const service = topology.services.find((s) => s.id === serviceId);
   if (!service) throw new ServiceConfigError(`no service "${serviceId}" in topology ${topology.name} (services: ${topology.services.map((s) => s.id).join(', ')})`);
   let hopKeys: HopKeyring;
+  let v2Keys: V2Keyring;
   try {
     // Only the hops in front of this service: a key it does not need is a key it cannot leak.
     hopKeys = await loadHopKeyring(topology, service.chain.map((hop) => hop.id));
+    v2Keys = await loadV2Keyring(topology, service.chain.map((hop) => hop.id));
   } catch (error) {
     throw new ServiceConfigError((error as Error).message, { cause: error });
   }
@@ -106,7 +111,7 @@ export async function loadServiceRuntime(topology: ResolvedTopology, serviceId: 
     await store.close();
     throw error;
   }
-  return { service, hopKeys, scannerKeys, receiptSigner, store, replayCache };
+  return { service, hopKeys, v2Keys, scannerKeys, receiptSigner, store, replayCache };
 }
 
 /** The replay cache that matches the service's storage kind (the guard of an oci-registry opens its own the same way). */

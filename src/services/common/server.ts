@@ -87,6 +87,7 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
     https: { ...createMtlsSecureContextOptions(provider.current()), requestCert: true, rejectUnauthorized: true },
     provenance: {
       hopKeys: runtime.hopKeys,
+      v2Keys: runtime.v2Keys,
       replayCache: runtime.replayCache,
       envelope: { scannerKeys: runtime.scannerKeys, threshold: service.envelopeThreshold },
     },

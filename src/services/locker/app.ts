@@ -68,6 +68,7 @@ export async function buildLockerApp(options: LockerAppOptions): Promise<Fastify
       record = stored;
     } else {
       const receivedAt = new Date(now()).toISOString();
+      const requestFacts = { method: request.method, pathAndQuery: request.raw.url ?? request.url, contentDigest: provenance.contentDigest };
       const receipt = await buildReceipt(
         {
           envelopeSha256: sha256,
@@ -81,7 +82,9 @@ export async function buildLockerApp(options: LockerAppOptions): Promise<Fastify
             keyids: envelope.accepted.map((a) => a.keyid),
           },
           receivedAt,
-          hops: provenance.hops.map((h) => ({ id: h.id, seq: h.seq, ts: h.ts, peer: h.peer, peerId: h.peerId, kid: h.kid })),
+          hops: provenance.hops.map((h) => ({ id: h.id, seq: h.seq, ts: h.ts, peer: h.peer, peerId: h.peerId, kid: h.kid, ...(h.alg === undefined ? {} : { alg: h.alg }) })),
+          // v2: the receipt embeds the chain, so it and the hops' public keys suffice to re-verify it.
+          ...(provenance.v2 ? { provenanceV2: { ...provenance.v2, request: requestFacts } } : {}),
           verification: {
             provenance: 'verified',
             binding: 'verified',
@@ -99,8 +102,9 @@ export async function buildLockerApp(options: LockerAppOptions): Promise<Fastify
         envelope: body,
         // The MACs and the request facts they cover, so an auditor holding the hop keys can recompute
         // the chain from the store (`evidence verify --hop-keys`, docs/services.md#offline-verification).
-        hops: provenance.hops.map((h) => ({ id: h.id, seq: h.seq, ts: h.ts, nonce: h.nonce, peer: h.peer, peerId: h.peerId, kid: h.kid, mac: h.mac })),
-        request: { method: request.method, pathAndQuery: request.raw.url ?? request.url, contentDigest: provenance.contentDigest },
+        hops: provenance.hops.map((h) => ({ id: h.id, seq: h.seq, ts: h.ts, nonce: h.nonce, peer: h.peer, peerId: h.peerId, kid: h.kid, ...(h.mac === undefined ? {} : { mac: h.mac }), ...(h.alg === undefined ? {} : { alg: h.alg, signature: h.signature! }) })),
+        request: requestFacts,
+        ...(provenance.v2 ? { provenanceV2: provenance.v2 } : {}),
         receipt: serializeEnvelope(receipt),
         receivedAt,
       });

@@ -93,7 +93,7 @@ describe('haproxyKeyEnvironment', () => {
   it('gives the last key of the rotation as padded standard base64', async () => {
     const deployment = await deploy((doc) => {
       const internal = doc.hops[2];
-      if (internal?.stamp) internal.stamp.keys?.push({ kid: 'internal-2026-12', file: './keys/gw-internal-next.key' });
+      if (internal?.stamp) (internal.stamp.keys ??= []).push({ kid: 'internal-2026-12', file: './keys/gw-internal-next.key' });
     });
     const secret = deployment.macKeys.get('internal-2026-12');
     assert.ok(secret);

@@ -1,5 +1,5 @@
 /**
- * Provenance v2 stamped by the real HAProxy through its Lua action (docs/provenance.md § Version 2,
+ * Provenance v2 stamped by the real HAProxy through its Lua action (docs/provenance.md#part-2-version-2,
  * docs/gateways/haproxy.md "Provenance v2"): one hop as the edge (ECDSA P-256, stamping v1 too),
  * then two chained hops (ECDSA, then HMAC covering the first signature). Every label is checked on
  * its own by node:crypto over an independently built signature base and by the npm RFC 9421

@@ -123,7 +123,7 @@ describe('renderNginxHop', () => {
   it('stamps with the last key of a rotation and fails nginx -t when that key file is too short', async () => {
     const deployment = await deploy((doc) => {
       const edge = doc.hops[0];
-      if (edge?.stamp) edge.stamp.keys?.push({ kid: 'edge-2026-12', file: './keys/gw-edge-next.key' });
+      if (edge?.stamp) (edge.stamp.keys ??= []).push({ kid: 'edge-2026-12', file: './keys/gw-edge-next.key' });
     });
     writeFileSync(join(deployment.dir, 'keys/gw-edge-next.key'), Buffer.alloc(16).toString('base64'));
     const { files, code, output } = await renderAndCheck(deployment, 'gw-edge');

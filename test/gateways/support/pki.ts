@@ -160,7 +160,7 @@ export function certificateFingerprint(certFile: string): string {
 export type V2TestKey = { readonly alg: 'hmac-sha256'; readonly secret: Buffer } | { readonly alg: 'ecdsa-p256-sha256' | 'ed25519'; readonly publicKey: KeyObject };
 
 /**
- * Writes a fresh provenance v2 signing key (docs/provenance.md § Version 2): a PKCS#8 PEM private
+ * Writes a fresh provenance v2 signing key (docs/provenance.md#part-2-version-2): a PKCS#8 PEM private
  * key (0600) and, when asked, its SPKI public key; or a base64 32-byte secret for hmac-sha256.
  */
 export function writeV2Key(alg: 'ed25519' | 'ecdsa-p256-sha256' | 'hmac-sha256', file: string, publicFile?: string): V2TestKey {

@@ -1,5 +1,5 @@
 /**
- * Two independent readings of provenance v2 (docs/provenance.md § Version 2) for gateway tests,
+ * Two independent readings of provenance v2 (docs/provenance.md#part-2-version-2) for gateway tests,
  * neither sharing code with the product: an oracle that parses the headers with the third-party
  * `structured-field-values` (RFC 9651), rebuilds each member's signature base (RFC 9421 §2.5) and
  * checks it with node:crypto; and the npm RFC 9421 implementation `http-message-signatures`,
