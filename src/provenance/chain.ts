@@ -116,7 +116,7 @@ export function checkChainTimes(records: readonly ChainEntry[], topology: Resolv
   const { clockSkewSeconds, maxAgeSeconds } = topology.provenance;
   const nowSeconds = Math.floor(now / 1000);
   let previousTs = -Infinity;
-  return records.map((r, i) => {
+  return records.map((r) => {
     const ageSeconds = nowSeconds - r.ts;
     if (ageSeconds < -clockSkewSeconds) throw new ProvenanceError('provenance-stale', `${r.hop}: ts is ${-ageSeconds} s in the future`);
     if (ageSeconds > maxAgeSeconds + clockSkewSeconds) throw new ProvenanceError('provenance-stale', `${r.hop}: ts is ${ageSeconds} s old`);

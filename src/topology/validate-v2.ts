@@ -20,11 +20,12 @@ export function v2Problems(topology: RuleInput, add: (path: string, message: str
       return;
     }
     if (!signing) return void add(`${at}.signing`, `required for profile ${profile} (alg and keys)`);
-    if (hop.stamp.via === 'native') {
+    if (hop.stamp.via === 'native' && NATIVE_STAMP_KINDS.has(hop.kind)) {
+      // What each program can sign itself (docs/provenance.md#v2-algorithms): HAProxy's Lua has no
+      // Ed25519; NGINX's module stamps v1 only, so v2 there goes through the forward-auth stamper.
       const native: readonly V2StampAlg[] = NATIVE_V2_ALGS[hop.kind];
-      if (NATIVE_STAMP_KINDS.has(hop.kind) && !native.includes(signing.alg)) {
-        add(`${at}.signing.alg`, native.length === 0 ? `${hop.kind} stamps v2 through the forward-auth stamper; use via: forward-auth` : `${hop.kind} cannot sign ${signing.alg} natively (${native.join(' or ')}); use one of those`);
-      }
+      if (native.length === 0) add(`${at}.profile`, `a native ${hop.kind} hop stamps v1 only; use via: forward-auth for v2`);
+      else if (!native.includes(signing.alg)) add(`${at}.signing.alg`, `a native ${hop.kind} hop cannot sign ${signing.alg}; use ${native.join(' or ')}`);
     }
     signing.keys.forEach((k, j) => {
       if (signing.alg === 'hmac-sha256' && k.publicFile !== undefined) add(`${at}.signing.keys[${j}].publicFile`, 'an hmac-sha256 key has no public half');

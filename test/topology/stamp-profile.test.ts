@@ -19,7 +19,7 @@ function valid(): Doc {
     pki: { dir: './pki' },
     scanners: [{ id: 'scanner-01', signing: { keys: [{ kid: 's1', file: './keys/s1.hmac' }] } }],
     hops: [
-      { id: 'gw-edge', kind: 'haproxy', listen: '127.0.0.1:8443', stamp: { via: 'native', profile: 'both', keys: [{ kid: 'e1', file: './keys/e.key' }], signing: { alg: 'ecdsa-p256-sha256', keys: [{ kid: 'e-v2', file: './keys/e.v2.pem' }] } }, next: 'gw-internal' },
+      { id: 'gw-edge', kind: 'haproxy', listen: '127.0.0.1:8443', stamp: { via: 'native', profile: 'both', keys: [{ kid: 'e1', file: './keys/e.key' }], signing: { alg: 'ecdsa-p256-sha256', keys: [{ kid: 'e-v2', file: './keys/e.v2.pem', publicFile: './keys/e.v2.pub.pem' }] } }, next: 'gw-internal' },
       { id: 'gw-internal', kind: 'haproxy', listen: '127.0.0.1:8445', stamp: { via: 'native', keys: [{ kid: 'i1', file: './keys/i.key' }] }, next: 'evidence-locker' },
     ],
     services: [{ id: 'evidence-locker', kind: 'evidence-locker', listen: '127.0.0.1:9443', receiptKey: './keys/r.pem' }],
@@ -60,14 +60,14 @@ describe('validateTopology: stamp.profile and stamp.signing', () => {
   });
 
   it('needs signing for v2 and both, and MAC keys for v1 and both', () => {
-    assert.deepEqual(problems(1, { via: 'native', profile: 'v2' }), [{ path: 'hops[1].stamp.signing', message: 'required when profile is v2 (alg and keys of the v2 signature)' }]);
+    assert.deepEqual(problems(1, { via: 'native', profile: 'v2' }), [{ path: 'hops[1].stamp.signing', message: 'required for profile v2 (alg and keys)' }]);
     assert.deepEqual(problems(1, { via: 'native', profile: 'both', signing: ecdsa }), [{ path: 'hops[1].stamp.keys', message: 'a hop stamping both needs at least one MAC key' }]);
     assert.deepEqual(problems(1, { via: 'native' }), [{ path: 'hops[1].stamp.keys', message: 'a hop stamping v1 needs at least one MAC key' }]);
   });
 
   it('refuses a signing block the profile would not use, and duplicate signing kids', () => {
     assert.deepEqual(problems(1, { via: 'native', keys: [{ kid: 'i1', file: './keys/i.key' }], signing: ecdsa }), [{ path: 'hops[1].stamp.signing', message: 'only used with profile v2 or both' }]);
-    const twice = { ...ecdsa, keys: [...ecdsa.keys, { kid: 'i-v2', file: './keys/other.pem' }] };
+    const twice = { ...ecdsa, keys: [...ecdsa.keys, { kid: 'i-v2', file: './keys/other.pem', publicFile: './keys/other.pub.pem' }] };
     assert.deepEqual(problems(1, { via: 'native', profile: 'v2', signing: twice }), [{ path: 'hops[1].stamp.signing.keys[1].kid', message: 'duplicate kid "i-v2"' }]);
   });
 
@@ -78,8 +78,9 @@ describe('validateTopology: stamp.profile and stamp.signing', () => {
     const result = checkTopology(doc);
     assert.deepEqual(result.ok ? [] : result.problems, [
       { path: 'hops[1].stamp.profile', message: 'stamps v2, but gw-edge before it stamps v1 only: its member would cover a signature that never exists' },
+      { path: 'services[0]', message: 'the stamping hops in front of "evidence-locker" share no provenance version (gw-edge: v1, gw-internal: v2); make the v1 ones both, or the v2 ones both' },
     ]);
-    doc.hops[0]!.stamp = { via: 'native', profile: 'both', keys: [{ kid: 'e1', file: './keys/e.key' }], signing: { ...ecdsa, keys: [{ kid: 'e-v2', file: './keys/e.v2.pem' }] } };
+    doc.hops[0]!.stamp = { via: 'native', profile: 'both', keys: [{ kid: 'e1', file: './keys/e.key' }], signing: { ...ecdsa, keys: [{ kid: 'e-v2', file: './keys/e.v2.pem', publicFile: './keys/e.v2.pub.pem' }] } };
     assert.ok(checkTopology(doc).ok, 'an edge stamping both lets the next hop stamp v2');
   });
 

@@ -56,8 +56,8 @@ describe('topology validation of provenance v2', () => {
   });
 
   const cases: [string, (t: Doc) => void, string, RegExp][] = [
-    ['Ed25519 on a native HAProxy hop', (t) => (signing(t, 2).alg = 'ed25519'), 'hops[2].stamp.signing.alg', /cannot sign ed25519 natively/],
-    ['v2 on a native NGINX hop', (t) => Object.assign(t.hops[0]!, { stamp: { via: 'native', profile: 'both', keys: [{ kid: 'e1', file: './e.key' }], signing: signing(t, 0) } }), 'hops[0].stamp.signing.alg', /forward-auth stamper/],
+    ['Ed25519 on a native HAProxy hop', (t) => (signing(t, 2).alg = 'ed25519'), 'hops[2].stamp.signing.alg', /cannot sign ed25519/],
+    ['v2 on a native NGINX hop', (t) => Object.assign(t.hops[0]!, { stamp: { via: 'native', profile: 'both', keys: [{ kid: 'e1', file: './e.key' }], signing: signing(t, 0) } }), 'hops[0].stamp.profile', /stamps v1 only; use via: forward-auth/],
     ['profile v2 without signing', (t) => delete stamp(t, 0).signing, 'hops[0].stamp.signing', /required for profile v2/],
     ['profile both without MAC keys', (t) => (stamp(t, 2).keys = []), 'hops[2].stamp.keys', /at least one MAC key/],
     ['profile v1 (default) without MAC keys', (t) => Object.assign(t.hops[2]!, { stamp: { via: 'native' } }), 'hops[2].stamp.keys', /at least one MAC key/],

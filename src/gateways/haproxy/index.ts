@@ -7,7 +7,7 @@
  */
 import { posix } from 'node:path';
 import type { GatewayProgram, HopRenderer } from '../types.js';
-import { hopFacts, v1StampKey } from '../hop-facts.js';
+import { hopFacts } from '../hop-facts.js';
 import { backendSection, defaultsSection, frontendSection, globalSection, HAPROXY_KEY_ENV } from './config.js';
 import { HAPROXY_V2_KEY_ENV, HAPROXY_V2_LUA_FILE, v2Constants, v2LuaModule } from './v2.js';
 import { checkOnlyEnvironment } from './check-keys.js';

@@ -35,9 +35,9 @@ function internalV2(profile: 'v2' | 'both', alg: 'ecdsa-p256-sha256' | 'hmac-sha
     const [edge, , internal] = doc.hops;
     if (!edge || !internal || edge.stamp === false || internal.stamp === false) throw new Error('gw-edge and gw-internal stamp in the example');
     edge.kind = 'haproxy';
-    edge.stamp = { ...edge.stamp, profile: 'both', signing: { alg: 'ecdsa-p256-sha256', keys: [{ kid: 'edge-v2-2026-12', file: './keys/gw-edge.v2.pem' }] } };
+    edge.stamp = { ...edge.stamp, profile: 'both', signing: { alg: 'ecdsa-p256-sha256', keys: [{ kid: 'edge-v2-2026-12', file: './keys/gw-edge.v2.pem', publicFile: './keys/gw-edge.v2.pub.pem' }] } };
     const file = alg === 'hmac-sha256' ? './keys/gw-internal.v2.key' : './keys/gw-internal.v2.pem';
-    const stamp: Stamp = { via: 'native', profile, signing: { alg, keys: [{ kid: 'internal-v2-2026-12', file }] } };
+    const stamp: Stamp = { via: 'native', profile, signing: { alg, keys: [{ kid: 'internal-v2-2026-12', file, ...(alg === 'hmac-sha256' ? {} : { publicFile: `${file}.pub` }) }] } };
     if (profile === 'both') stamp.keys = internal.stamp.keys;
     internal.stamp = stamp;
   };

@@ -327,7 +327,7 @@ describe('an HAProxy edge, the Apache+ModSecurity+CRS WAF (opaque) and an HAProx
     doc.hops = [
       { ...edge, kind: 'haproxy', listen: `127.0.0.1:${edgePort}`, stamp: { ...edge.stamp, profile: 'both', signing: EDGE_V2 } },
       { ...waf, listen: `127.0.0.1:${wafPort}` },
-      { ...internal, listen: `127.0.0.1:${internalPort}`, stamp: { via: 'native', profile: 'v2', signing: { ...EDGE_V2!, keys: [{ kid: 'internal-v2-ecdsa', file: './keys/gw-internal.v2.pem' }] } } },
+      { ...internal, listen: `127.0.0.1:${internalPort}`, stamp: { via: 'native', profile: 'v2', signing: { ...EDGE_V2!, keys: [{ kid: 'internal-v2-ecdsa', file: './keys/gw-internal.v2.pem', publicFile: './keys/gw-internal.v2.pub.pem' }] } } },
     ];
     doc.services = doc.services.map((s) => ({ ...s, listen: `127.0.0.1:${servicePort}` }));
     await h.start(doc, servicePort);
