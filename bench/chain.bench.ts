@@ -1,5 +1,5 @@
 /**
- * What the gateway chain costs (SPEC §2, §11), on the real programs: the same requests sent by a
+ * What the gateway chain costs (README.md#the-chain, docs/faults.md), on the real programs: the same requests sent by a
  * scanner through the chain (edge presenting the scanner's certificate, every hop re-originating
  * mTLS and the stamping hops adding records) against the same requests sent straight to the same
  * locker process (presenting the last hop's certificate and carrying the records the chain would

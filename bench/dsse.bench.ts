@@ -1,5 +1,5 @@
 /**
- * DSSE sign and verify against raw node:crypto over the same PAE bytes (SPEC §3, §11), per
+ * DSSE sign and verify against raw node:crypto over the same PAE bytes (docs/dsse.md, docs/faults.md), per
  * algorithm at 1 KiB and 1 MiB, and at 64 MiB for HMAC and Ed25519 with the peak-RSS growth per
  * payload byte. The ratio shows what the envelope layer costs on top of the primitive.
  */

@@ -2,7 +2,7 @@
  * Closed-loop HTTP load for the network benches (locker, chain): a fixed list of prepared
  * requests is sent by N concurrent callers (each on its own keep-alive connection of an undici
  * Agent), and subject and baseline alternate in rounds in the same process, so both see the same
- * machine load (SPEC §11: ratios measured in one run). Preparing a round's requests (signing,
+ * machine load (docs/faults.md: ratios measured in one run). Preparing a round's requests (signing,
  * stamping) happens before its clock starts.
  */
 import { median, type BenchRow } from './support.js';

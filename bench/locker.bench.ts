@@ -1,5 +1,5 @@
 /**
- * Evidence Locker ingest over real HTTPS with mTLS (SPEC §8, §11): POST /api/v1/evidence through
+ * Evidence Locker ingest over real HTTPS with mTLS (docs/services.md, docs/faults.md): POST /api/v1/evidence through
  * the provenance middleware (a 3-record chain stamped with `stampRecord` and the topology's hop
  * keys, the client presenting the last hop's certificate) against an opted-out route of the SAME
  * app that does the rest of the ingest itself — DSSE verification, receipt, durable store — so the

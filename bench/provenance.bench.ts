@@ -1,5 +1,5 @@
 /**
- * What the receiving provenance middleware costs per request (SPEC §4, §11): a POST through the
+ * What the receiving provenance middleware costs per request (docs/provenance.md, docs/faults.md): a POST through the
  * Fastify plugin with a 1-, 3- and 8-record chain, against the same POST to a route of the same
  * app that opts out (`config: { provenance: false }`), both via `app.inject()` in one process.
  * A second row per chain length times the checks alone (a direct call of `checkHeaders` +

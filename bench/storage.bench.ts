@@ -1,5 +1,5 @@
 /**
- * Durable ingest in the evidence stores (SPEC §8 "acknowledged means durable", §11): the store's
+ * Durable ingest in the evidence stores (docs/services.md "acknowledged means durable", §11): the store's
  * `putEvidence` (validation, idempotent insert, conflict read-back) against a bare INSERT of the
  * same rows into a table of the same shape with the same durability (SQLite WAL +
  * synchronous=FULL; PostgreSQL synchronous_commit=on, fsync=on). Extra rows set eight puts, one

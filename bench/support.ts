@@ -1,5 +1,5 @@
 /**
- * The shared benchmark harness (SPEC §11: "measured as ratios in one run").
+ * The shared benchmark harness (docs/faults.md: "measured as ratios in one run").
  *
  * Absolute ops/s depend on the machine and on whatever else it runs; the figure that means
  * something is the ratio of a function to its baseline measured in the SAME process, in

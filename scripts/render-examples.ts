@@ -1,6 +1,6 @@
 /**
  * Regenerates the committed gateway configs under devops/gateway/ from the example topologies
- * (SPEC §2: "committed examples under devops/gateway/"). Paths inside them are rendered as if
+ * (README.md#the-chain: "committed examples under devops/gateway/"). Paths inside them are rendered as if
  * the deployment lived in /etc/stella-gateway, so they do not depend on where the repository is.
  *
  *   node --import tsx scripts/render-examples.ts

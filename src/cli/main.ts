@@ -1,5 +1,5 @@
 /**
- * `stella-gateway <group> <command>` (SPEC §10).
+ * `stella-gateway <group> <command>` (README.md#command-line).
  *
  * Commands parse their flags and call an `async fn(options)` of the library; only this entry point
  * decides the process exit code: 0 ok, 1 the check failed or was rejected, 2 usage or configuration

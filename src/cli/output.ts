@@ -1,4 +1,4 @@
-/** Exit codes and output helpers shared by every command (SPEC §10). */
+/** Exit codes and output helpers shared by every command (README.md#command-line). */
 
 export const EXIT_OK = 0;
 /** The check failed or the input was rejected. */

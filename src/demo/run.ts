@@ -208,7 +208,7 @@ async function forgedRequests(topology: ResolvedTopology, print: (t: string) => 
 
 /**
  * A scanner with a valid certificate of its own signs with another scanner's key and sends
- * through the real chain: only the keys of the scanner the edge saw count (docs/provenance.md#4).
+ * through the real chain: only the keys of the scanner the edge saw count (docs/provenance.md#4-the-order-of-checks-and-the-problem-codes).
  */
 async function stolenKey(topology: ResolvedTopology, print: (t: string) => void): Promise<DemoOutcome['rejections']> {
   const [owner, thief] = topology.scanners;

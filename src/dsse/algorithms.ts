@@ -1,5 +1,5 @@
 /**
- * The one table of signature algorithms (SPEC §3, §10; the habit of jose's `jws_algorithms`).
+ * The one table of signature algorithms (docs/dsse.md, README.md#command-line; the habit of jose's `jws_algorithms`).
  * Nothing else in the product lists algorithms: key parsing, signing, verifying, key generation
  * and the CLI's `--alg` names all read this table.
  */
@@ -23,7 +23,7 @@ export interface AlgorithmSpec {
   readonly coordinateBytes?: number;
 }
 
-/** Every supported algorithm. RSA keys of either Node key type are used with PSS (SPEC §10). */
+/** Every supported algorithm. RSA keys of either Node key type are used with PSS (README.md#command-line). */
 export const ALGORITHMS = {
   'hmac-sha256': { family: 'hmac', hash: 'sha256', cliName: 'hmac-sha256', keyTypes: [] },
   ed25519: { family: 'eddsa', hash: null, cliName: 'ed25519', keyTypes: ['ed25519'] },
@@ -38,7 +38,7 @@ export type Algorithm = keyof typeof ALGORITHMS;
 /** Every algorithm name, in table order. */
 export const ALGORITHM_NAMES = Object.keys(ALGORITHMS) as Algorithm[];
 
-/** HMAC-SHA256 secrets shorter than the hash output weaken the MAC (RFC 2104 §3); SPEC §3. */
+/** HMAC-SHA256 secrets shorter than the hash output weaken the MAC (RFC 2104 §3); docs/dsse.md. */
 export const MIN_HMAC_SECRET_BYTES = 32;
 
 /** RSA moduli below 2048 bits are no longer acceptable for new signatures (NIST SP 800-131A). */
@@ -53,7 +53,7 @@ export function algorithmByCliName(name: string): Algorithm | undefined {
 }
 
 /**
- * The algorithm an asymmetric key is used with, following its type (SPEC §10), or `undefined`
+ * The algorithm an asymmetric key is used with, following its type (README.md#command-line), or `undefined`
  * when the product does not use such keys (other curves, DSA, X25519, small RSA moduli).
  */
 export function algorithmForKey(key: KeyObject): Algorithm | undefined {

@@ -1,5 +1,5 @@
 /**
- * Strict base64 for untrusted input (SPEC §3).
+ * Strict base64 for untrusted input (docs/dsse.md).
  *
  * Node's `Buffer.from(s, 'base64')` silently skips characters outside the alphabet and ignores bad
  * padding, so two different strings can decode to the same bytes. Here a string is accepted only

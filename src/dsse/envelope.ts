@@ -1,5 +1,5 @@
 /**
- * The DSSE envelope model and its strict JSON codec (SPEC §3; secure-systems-lab/dsse
+ * The DSSE envelope model and its strict JSON codec (docs/dsse.md; secure-systems-lab/dsse
  * envelope.md). Envelopes arriving from the network are untrusted: they enter as `unknown`, are
  * bounded by {@link EnvelopeLimits} before any expensive work, and leave as a typed
  * {@link Envelope} or a {@link DsseError}.

@@ -1,5 +1,5 @@
 /**
- * The DSSE area's error class and its one table of stable codes (SPEC §3: "fail with typed errors
+ * The DSSE area's error class and its one table of stable codes (docs/dsse.md: "fail with typed errors
  * that carry stable codes"). Callers branch on `error.code`; messages are for humans only.
  */
 import { StellaError } from '../errors/base.js';

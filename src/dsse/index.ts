@@ -1,5 +1,5 @@
 /**
- * The DSSE library (SPEC §3): envelopes, PAE, strict base64, key material, signers and verifiers
+ * The DSSE library (docs/dsse.md): envelopes, PAE, strict base64, key material, signers and verifiers
  * for every algorithm of one table, threshold verification, and in-toto Statement helpers.
  * Published as `stella-gateway/dsse`. See docs/dsse.md.
  *

@@ -1,9 +1,9 @@
 /**
- * in-toto Statement v1 helpers and the traversal intent predicate (SPEC §3).
+ * in-toto Statement v1 helpers and the traversal intent predicate (docs/dsse.md).
  *
  * The scanner signs a Statement whose subject is the artifact digest and whose predicate binds the
  * artifact to the mTLS identity that crosses the gateway chain: the provenance middleware compares
- * `clientCertSha256` with the `peer` of hop 1 (SPEC §4 rule 3, `binding-mismatch`).
+ * `clientCertSha256` with the `peer` of hop 1 (docs/provenance.md#4-the-order-of-checks-and-the-problem-codes, `binding-mismatch`).
  */
 import { DsseError } from './errors.js';
 import { assertUnambiguousJson } from './unambiguous.js';
@@ -30,9 +30,9 @@ export interface Statement {
   predicate?: Record<string, unknown>;
 }
 
-/** What the worker declares about the request that carries an artifact (SPEC §3). */
+/** What the worker declares about the request that carries an artifact (docs/dsse.md). */
 export interface TraversalIntent {
-  /** The scan id, same syntax as `X-Stella-Scan-Id` (SPEC §4). */
+  /** The scan id, same syntax as `X-Stella-Scan-Id` (docs/provenance.md). */
   scanId: string;
   /** The topology name. */
   topology: string;

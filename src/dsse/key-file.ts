@@ -10,7 +10,7 @@ import type { KeyMaterial, ParseKeyOptions } from './keys.js';
 export const MAX_KEY_FILE_BYTES = 64 * 1024;
 
 /**
- * Reads and parses a key file (SPEC §10).
+ * Reads and parses a key file (README.md#command-line).
  *
  * @throws {DsseError} `DSSE_KEY_INVALID` when the file is unreadable, too large or not a usable key.
  */

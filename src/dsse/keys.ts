@@ -1,5 +1,5 @@
 /**
- * Key material (SPEC §10, docs/CONVENTIONS.md "Key files"): a tagged union over the
+ * Key material (README.md#command-line, docs/CONVENTIONS.md "Key files"): a tagged union over the
  * {@link ALGORITHMS} table. A PEM file is asymmetric (PKCS#8 private or SPKI public, the algorithm
  * following the key type); any other file is an HMAC-SHA256 secret held as base64 text.
  */
@@ -92,7 +92,7 @@ export function generateKey(alg: Algorithm): { private: string; public?: string 
       return { private: pair.privateKey, public: pair.publicKey };
     }
     case 'rsa-pss-sha256': {
-      // A plain rsaEncryption key: every tool reads it, and SPEC §10 maps RSA keys to PSS.
+      // A plain rsaEncryption key: every tool reads it, and README.md#command-line maps RSA keys to PSS.
       const pair = generateKeyPairSync('rsa', { modulusLength: RSA_KEYGEN_MODULUS_BITS, publicKeyEncoding, privateKeyEncoding });
       return { private: pair.privateKey, public: pair.publicKey };
     }

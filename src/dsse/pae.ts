@@ -1,6 +1,6 @@
 
 /**
- * The DSSE v1 Pre-Authentication Encoding (SPEC §3; secure-systems-lab/dsse protocol.md).
+ * The DSSE v1 Pre-Authentication Encoding (docs/dsse.md; secure-systems-lab/dsse protocol.md).
  *
  * `PAE(type, body) = "DSSEv1" SP LEN(type) SP type SP LEN(body) SP body`, LEN being the decimal
  * byte length without leading zeros. Signatures are always over these bytes, never over the

@@ -1,5 +1,5 @@
 /**
- * Signing and threshold verification of envelopes (SPEC §3).
+ * Signing and threshold verification of envelopes (docs/dsse.md).
  */
 import type { Algorithm } from './algorithms.js';
 import type { Envelope } from './envelope.js';
@@ -9,7 +9,7 @@ import { localSignParts, localVerify, type Signer, type Verifier } from './signe
 
 /** Options of {@link verifyEnvelope}. */
 export interface VerifyOptions {
-  /** The payload type the caller expects; any other is rejected (SPEC §3: explicit input). */
+  /** The payload type the caller expects; any other is rejected (docs/dsse.md: explicit input). */
   payloadType: string;
   /** The trusted keys. A signature's keyid only narrows which of them are tried. */
   verifiers: Verifier[];
@@ -129,7 +129,7 @@ export async function verifyEnvelope(env: Envelope, options: VerifyOptions): Pro
 }
 
 /**
- * keyid is a hint (SPEC §3): verifiers with the signature's keyid are tried; when there are none
+ * keyid is a hint (docs/dsse.md): verifiers with the signature's keyid are tried; when there are none
  * (or the keyid is empty), every verifier is tried.
  */
 function candidates(verifiers: Verifier[], keyid: string): Verifier[] {

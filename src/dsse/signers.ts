@@ -1,5 +1,5 @@
 /**
- * Signers and verifiers over PAE bytes for every algorithm of the table (SPEC §3). Both are
+ * Signers and verifiers over PAE bytes for every algorithm of the table (docs/dsse.md). Both are
  * interfaces with async methods so a KMS or HSM can implement them; the ones made here use
  * node:crypto and never a hand-written primitive.
  */
@@ -104,7 +104,7 @@ export function createVerifier(key: KeyMaterial, keyid: string = key.keyId): Ver
   }
 }
 
-/** HMAC-SHA256 check in constant time (SPEC §3); a length mismatch reveals only the length. */
+/** HMAC-SHA256 check in constant time (docs/dsse.md); a length mismatch reveals only the length. */
 export function verifyMac(secret: Buffer, pae: Buffer, sig: Buffer): boolean {
   const expected = createHmac('sha256', secret).update(pae).digest();
   return sig.length === expected.length && timingSafeEqual(sig, expected);
@@ -117,7 +117,7 @@ function verifySignature(spec: AlgorithmSpec, key: KeyObject, pae: Buffer, sig: 
     case 'rsa-pss':
       return safeVerify(() => cryptoVerify(spec.hash, pae, { key, ...PSS_VERIFY }, sig));
     case 'ecdsa': {
-      // SPEC §3: DER (what Go, Python and Node emit) and raw r‖s (IEEE P1363, WebCrypto, JOSE).
+      // docs/dsse.md: DER (what Go, Python and Node emit) and raw r‖s (IEEE P1363, WebCrypto, JOSE).
       // A DER signature is never exactly 2n bytes in practice, but try both when it is.
       const der = () => safeVerify(() => cryptoVerify(spec.hash, pae, { key, dsaEncoding: 'der' }, sig));
       if (sig.length !== 2 * (spec.coordinateBytes ?? 0)) return der();

@@ -1,5 +1,5 @@
 /**
- * The traversal receipt (SPEC §8): a DSSE envelope, signed by the Evidence Locker's Ed25519 key,
+ * The traversal receipt (docs/services.md): a DSSE envelope, signed by the Evidence Locker's Ed25519 key,
  * whose in-toto Statement v1 names the submitted envelope's SHA-256 as subject and records what
  * the locker verified — the hop chain, the bindings and the envelope's accepted keys.
  *
@@ -16,7 +16,7 @@ export const TRAVERSAL_RECEIPT_PREDICATE_TYPE = 'https://stella-ops.org/attestat
 /** Subject name of the receipt's single subject: the envelope that was submitted. */
 export const RECEIPT_SUBJECT_NAME = 'dsse-envelope';
 
-/** One verified hop as the receipt states it (SPEC §4 record fields without nonce and MAC). */
+/** One verified hop as the receipt states it (docs/provenance.md record fields without nonce and MAC). */
 export interface ReceiptHop {
   id: string;
   seq: number;
@@ -40,7 +40,7 @@ export interface ReceiptV2Chain {
   request: { method: string; pathAndQuery: string; contentDigest: string | null };
 }
 
-/** What the locker checked before it stored the envelope (SPEC §4 rule 3). */
+/** What the locker checked before it stored the envelope (docs/provenance.md#4-the-order-of-checks-and-the-problem-codes). */
 export interface ReceiptVerification {
   /** The hop chain: topology, MACs, freshness and replay. */
   provenance: 'verified';
@@ -105,7 +105,7 @@ const SHA256_HEX = /^[0-9a-f]{64}$/;
  * @example
  * const receipt = await buildReceipt({ envelopeSha256, service: 'evidence-locker', ... }, createSigner(lockerKey));
  * serializeEnvelope(receipt); // the JSON the locker returns and stores
- * @throws {TypeError} for a malformed digest or a signer that is not Ed25519 (SPEC §8).
+ * @throws {TypeError} for a malformed digest or a signer that is not Ed25519 (docs/services.md).
  */
 export async function buildReceipt(input: ReceiptInput, signer: Signer): Promise<Envelope> {
   if (!SHA256_HEX.test(input.envelopeSha256)) throw new TypeError('buildReceipt: envelopeSha256 must be 64 lowercase hex characters');

@@ -1,5 +1,5 @@
 /**
- * Offline re-verification of stored evidence (SPEC §8, §10 `evidence verify`): given a record as
+ * Offline re-verification of stored evidence (docs/services.md, README.md#command-line `evidence verify`): given a record as
  * the locker stored it, check that it still proves what the receipt says — the envelope bytes
  * hash to the key, the envelope verifies with the scanners' keys, its traversal intent is bound to
  * the stored hop chain, the chain is well formed, and the receipt verifies and agrees with it.
@@ -51,7 +51,7 @@ export interface EvidenceVerifyOptions {
   receiptKey: KeyMaterial;
   /**
    * Each scanner's keys (HMAC secrets or public keys), by scanner id. Only the keys of the scanner
-   * hop 1 recorded may verify, as at the locker (docs/provenance.md#4, check 9).
+   * hop 1 recorded may verify, as at the locker (docs/provenance.md#4-the-order-of-checks-and-the-problem-codes, check 9).
    */
   scannerKeys: ScannerKeyring;
   threshold?: number;
@@ -177,7 +177,7 @@ function receiptHop(h: ReceiptHop): ReceiptHop {
   return { id: h.id, seq: h.seq, ts: h.ts, peer: h.peer, peerId: h.peerId, kid: h.kid, ...(h.alg === undefined ? {} : { alg: h.alg }) };
 }
 
-/** seq runs 1..n, timestamps never decrease (SPEC §4 rule 3). */
+/** seq runs 1..n, timestamps never decrease (docs/provenance.md#4-the-order-of-checks-and-the-problem-codes). */
 function chainShapeProblems(hops: readonly ReceiptHop[]): string[] {
   if (hops.length === 0) return ['no hop recorded'];
   const problems: string[] = [];

@@ -51,12 +51,12 @@ export function admittedPeerSpiffeIds(topology: ResolvedTopology, hop: ResolvedH
   return admittedPeerIds(topology, hop).map((id) => spiffeId(topology.trustDomain, role, id));
 }
 
-/** Whether scanners connect to this hop directly (SPEC §4 rule 1 applies to it). */
+/** Whether scanners connect to this hop directly (docs/provenance.md#rules-for-every-hop, rule 1 applies to it). */
 export function isEdge(topology: ResolvedTopology, hop: ResolvedHop): boolean {
   return !topology.hops.some((h) => h.next === hop.id);
 }
 
-/** The headers the edge removes before anything else (SPEC §4 rule 1, plus `headers.strip`). */
+/** The headers the edge removes before anything else (docs/provenance.md#rules-for-every-hop, rule 1, plus `headers.strip`). */
 export const RULE_ONE_HEADERS = ['X-Stella-Provenance', 'Client-Cert', 'Client-Cert-Chain', 'X-Forwarded-Client-Cert'] as const;
 
 /**

@@ -1,6 +1,6 @@
 /**
  * What a hop must do, read once from the resolved topology, so that each renderer's templates only
- * decide *how* its program does it (SPEC §4, §7, §9; docs/CONVENTIONS.md "Gateway behaviour").
+ * decide *how* its program does it (docs/provenance.md, docs/gateways/README.md, docs/services.md#health-and-metrics; docs/CONVENTIONS.md "Gateway behaviour").
  * Built on the chain facts all renderers share (`../chain.ts`).
  *
  * Used by the NGINX and HAProxy renderers.
@@ -17,7 +17,7 @@ export { ARTIFACT_UPLOAD_PATH_PATTERN };
 /** The header a forward-auth hop uses to hand the verified certificate to its stamper (CONVENTIONS). */
 export const STAMPER_CERT_HEADER = 'X-Stella-Client-Cert';
 
-/** SPEC §4: the format of `X-Stella-Scan-Id`, a field of the MAC input. */
+/** docs/provenance.md: the format of `X-Stella-Scan-Id`, a field of the MAC input. */
 export const SCAN_ID_REGEX = '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$';
 
 /** A `host:port` split for programs that want them apart. */
@@ -57,7 +57,7 @@ export function v1StampKey(stamp: StampFacts): MacKeyRef {
 /** Everything the templates need. */
 export interface HopFacts {
   readonly hop: ResolvedHop;
-  /** No hop forwards to this one: scanners connect here (SPEC §4 rule 1 applies). */
+  /** No hop forwards to this one: scanners connect here (docs/provenance.md#rules-for-every-hop, rule 1 applies). */
   readonly isEdge: boolean;
   /** CNs admitted as the TLS peer: the scanners of this edge, or the hops that forward here. */
   readonly expectedPeers: readonly string[];
@@ -123,7 +123,7 @@ export function hopFacts(topology: ResolvedTopology, hop: ResolvedHop): HopFacts
     address: { host: target.host, port: target.port },
     addresses: nextAddresses(hop),
     serverName: target.serverName,
-    // SPEC §9: a service's readiness; a hop's own liveness (a hop would forward /healthz/ready on).
+    // docs/services.md#health-and-metrics: a service's readiness; a hop's own liveness (a hop would forward /healthz/ready on).
     healthPath: hop.nextTarget.type === 'hop' ? hopHealthPath(target.id) : '/healthz/ready',
   };
 
@@ -161,7 +161,7 @@ export function healthBody(hop: ResolvedHop): string {
 }
 
 /**
- * A hop's two body limits (docs/topology.md#hops): `maxArtifactBytes` on the artifact upload route
+ * A hop's two body limits (docs/topology.md#fields): `maxArtifactBytes` on the artifact upload route
  * ({@link ARTIFACT_UPLOAD_PATH_PATTERN}), `maxBodyBytes` on every other path. Every renderer reads
  * them here.
  */

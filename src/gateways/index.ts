@@ -1,5 +1,5 @@
 /**
- * The render dispatcher (SPEC §7): one renderer and one program per hop kind, chosen by an
+ * The render dispatcher (docs/gateways/README.md): one renderer and one program per hop kind, chosen by an
  * exhaustive switch so a new kind in the schema fails to compile here until it is wired up.
  * Pure: rendering returns files; `write.ts` writes them and `runtime.ts` runs the programs.
  */

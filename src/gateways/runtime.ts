@@ -1,5 +1,5 @@
 /**
- * Runs rendered hops with the real programs (SPEC §7, §9): prepares the hop folder, starts the
+ * Runs rendered hops with the real programs (docs/gateways/README.md, docs/services.md#health-and-metrics): prepares the hop folder, starts the
  * program in the foreground, waits until its listener completes a verified TLS handshake, and
  * stops it by PID. The E2E harness and `stella-gateway demo` build on this.
  */

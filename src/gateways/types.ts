@@ -1,5 +1,5 @@
 /**
- * The contract every gateway renderer implements (SPEC §7). Rendering is a pure function from the
+ * The contract every gateway renderer implements (docs/gateways/README.md). Rendering is a pure function from the
  * resolved topology to files; `write.ts` puts them on disk and `runtime.ts` starts the programs.
  */
 import type { ResolvedHop, ResolvedTopology } from '../topology/resolve.js';
@@ -60,7 +60,7 @@ export interface GatewayProgram {
   reload(hopDir: string, hop: ResolvedHop): GracefulReload;
 }
 
-/** Health endpoints every gateway serves (SPEC §9, docs/CONVENTIONS.md). */
+/** Health endpoints every gateway serves (docs/services.md#health-and-metrics, docs/CONVENTIONS.md). */
 export const GATEWAY_HEALTH_PREFIX = '/healthz/';
 /** A hop answers `GET /healthz/hop/<its id>` itself and passes every other `/healthz/*` on. */
 export function hopHealthPath(hopId: string): string {

@@ -118,7 +118,7 @@ export function createGuardHandler(options: GuardHandlerOptions): GuardHandler {
     req.headers['x-request-id'] = requestId;
     res.setHeader(REQUEST_ID_HEADER, requestId);
     if (req.method === 'GET' && req.url === '/healthz/live') return sendJson(res, 200, { service: service.id, status: 'live' });
-    // The last hop's health check (docs/services.md#health): a direct route for the ops
+    // The last hop's health check (docs/services.md#health-and-metrics): a direct route for the ops
     // identities, ready when the certificate is and the registry answers.
     if (req.method === 'GET' && req.url === '/healthz/ready') {
       if (refused(res, () => access.requireOps(peerIdentity(req)?.spiffeId ?? null, 'GET /healthz/ready', { direct: true }))) return;

@@ -1,7 +1,7 @@
 /**
  * The verifying guard (docs/services.md#the-guard): a small streaming reverse proxy that listens
  * where the last hop forwards to a service that cannot verify provenance itself (an OCI registry),
- * runs the receiving checks of docs/provenance.md#4 through the plain Node adapter — the same
+ * runs the receiving checks of docs/provenance.md#4-the-order-of-checks-and-the-problem-codes through the plain Node adapter — the same
  * `checkHeaders`/`checkRequest` core as the services, in the same order, with the same codes — and
  * only then forwards the request over mTLS to the service with its own service-role certificate.
  *

@@ -1,5 +1,5 @@
 /**
- * The local CA (SPEC §5): `initPki` creates generation 1 (a root and an issuing intermediate,
+ * The local CA (docs/operations/certificates.md): `initPki` creates generation 1 (a root and an issuing intermediate,
  * ECDSA P-256), `publishTrust` writes `ca-bundle.pem`, `crl.pem` and the active `root.pem` /
  * `intermediate.pem` (docs/CONVENTIONS.md), `revokeCertificate` adds a serial to the CRL.
  */

@@ -1,5 +1,5 @@
 /**
- * The PKI area's error class and its ONE registry of stable codes (SPEC §5, STYLE "one table per
+ * The PKI area's error class and its ONE registry of stable codes (docs/operations/certificates.md, STYLE "one table per
  * concept"). Each code carries the HTTP status the enrollment endpoint answers with, so the
  * endpoint, the CLI and the docs (docs/operations/certificates.md) read the same table.
  */

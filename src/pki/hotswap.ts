@@ -1,5 +1,5 @@
 /**
- * Hot swap of mTLS material (SPEC §5): clients get a dispatcher whose requests go to a fresh
+ * Hot swap of mTLS material (docs/operations/certificates.md): clients get a dispatcher whose requests go to a fresh
  * undici `Agent` after every rotation while the old Agent is `close()`d (it finishes its
  * in-flight requests; never `destroy()`ed); servers get `setSecureContext` on every rotation.
  *

@@ -1,5 +1,5 @@
 /**
- * The PKI of SPEC §5: a local CA, leaf issuance and revocation, inspection, the
+ * The PKI of docs/operations/certificates.md: a local CA, leaf issuance and revocation, inspection, the
  * `MtlsCertificateProvider` with hot swap for undici clients and Node TLS servers, and the
  * enrollment endpoint. File layout: docs/CONVENTIONS.md; operations: docs/operations/certificates.md.
  */

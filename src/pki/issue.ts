@@ -40,7 +40,7 @@ export interface IssuedCertificate {
   spiffeId: string;
   /** Lowercase hex, as `pki revoke --serial` takes it. */
   serial: string;
-  /** `sha256:` + lowercase hex of the DER (SPEC §4 `peer`). */
+  /** `sha256:` + lowercase hex of the DER (docs/provenance.md `peer`). */
   fingerprint: string;
   notBefore: Date;
   notAfter: Date;

@@ -1,5 +1,5 @@
 /**
- * The leaf certificate profile of SPEC §5, as pure functions: which names are acceptable and
+ * The leaf certificate profile of docs/operations/certificates.md, as pure functions: which names are acceptable and
  * which extensions a leaf of each role carries. Nothing here touches a file.
  */
 import { isIP } from 'node:net';
@@ -8,11 +8,11 @@ import { PKI_ROLES, spiffeId, type PkiRole } from '../topology/identity.js';
 
 export { PKI_ROLES, type PkiRole };
 
-/** Default leaf lifetime: 24 h (SPEC §5). */
+/** Default leaf lifetime: 24 h (docs/operations/certificates.md). */
 export const DEFAULT_LEAF_TTL_SECONDS = 24 * 3600;
 
 /**
- * Names must also be valid `peer-id`s (SPEC §4: `[A-Za-z0-9._-]{1,64}`) and SPIFFE path
+ * Names must also be valid `peer-id`s (docs/provenance.md: `[A-Za-z0-9._-]{1,64}`) and SPIFFE path
  * segments (no `.` or `..` segment).
  */
 const NAME = /^[A-Za-z0-9._-]{1,64}$/;

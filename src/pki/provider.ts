@@ -1,8 +1,8 @@
 /**
- * `MtlsCertificateProvider` (SPEC §5): holds a worker's or a service's current key, certificate
+ * `MtlsCertificateProvider` (docs/operations/certificates.md): holds a worker's or a service's current key, certificate
  * chain and trust bundle, renews at a fraction of the lifetime with jitter, retries with
  * backoff, validates every new certificate before swapping it in, reloads the trust bundle, and
- * reports readiness (SPEC §9: degraded when renewal keeps failing and expiry nears).
+ * reports readiness (docs/services.md#health-and-metrics: degraded when renewal keeps failing and expiry nears).
  */
 import { EventEmitter } from 'node:events';
 import { PkiError } from './errors.js';
@@ -10,7 +10,7 @@ import { enrollmentSource } from './enrollment/client.js';
 import { filesSource, localCaSource, type CertificateSource, type MtlsSource } from './sources.js';
 import { validateMaterial, type MtlsIdentity, type TlsMaterial } from './validate.js';
 
-/** Renew when this fraction of the lifetime has passed (SPEC §5). */
+/** Renew when this fraction of the lifetime has passed (docs/operations/certificates.md). */
 export const DEFAULT_RENEW_AT_FRACTION = 2 / 3;
 /** ±10 % jitter on the renewal moment, so a fleet issued together does not renew together. */
 export const DEFAULT_JITTER_FRACTION = 0.1;
@@ -125,7 +125,7 @@ export class MtlsCertificateProvider extends EventEmitter<MtlsCertificateProvide
   }
 
   /**
-   * Readiness for `/healthz/ready` (SPEC §9): false without material, once expired, or while
+   * Readiness for `/healthz/ready` (docs/services.md#health-and-metrics): false without material, once expired, or while
    * renewal keeps failing after `degradedAtFraction` of the lifetime.
    */
   ready(): { ready: boolean; reason?: string } {

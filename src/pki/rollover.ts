@@ -1,5 +1,5 @@
 /**
- * CA rollover without dropped requests (SPEC §5 "add new, re-issue, drop old"), as three steps
+ * CA rollover without dropped requests (docs/operations/certificates.md "add new, re-issue, drop old"), as three steps
  * with a pause between them for every party to pick up the change:
  *
  * 1. `add`      — create a new root + intermediate; publish a bundle and CRL holding old AND new.

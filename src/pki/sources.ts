@@ -1,5 +1,5 @@
 /**
- * Where a provider gets its material (SPEC §5): the embedded local CA, or files an external
+ * Where a provider gets its material (docs/operations/certificates.md): the embedded local CA, or files an external
  * issuer (cert-manager, step, Vault agent) writes and renews. The enrollment source lives in
  * `enrollment/client.ts`.
  */

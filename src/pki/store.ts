@@ -1,6 +1,6 @@
 /**
  * The CA directory on disk: the file layout of docs/CONVENTIONS.md, the CA state file (serials
- * issued, revocations, CA generations) and atomic writes (temp file + rename, SPEC §5).
+ * issued, revocations, CA generations) and atomic writes (temp file + rename, docs/operations/certificates.md).
  *
  * Writers inside one process are serialised per directory; the CLI and a `pki serve` process
  * should not write the same directory at the same moment (documented in

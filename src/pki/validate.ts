@@ -1,5 +1,5 @@
 /**
- * Checks a candidate key + chain + trust bundle before the provider swaps it in (SPEC §5): the
+ * Checks a candidate key + chain + trust bundle before the provider swaps it in (docs/operations/certificates.md): the
  * key belongs to the certificate, the chain verifies to the bundle, the certificate is within
  * its validity, and the identity (CN + SPIFFE URI) is the one expected. Pure: no file, no clock
  * of its own.
@@ -109,7 +109,7 @@ export function verifyCertificate(leaf: NodeX509, intermediatePems: readonly str
   verifyChain(leaf, intermediatePems.map((p) => new NodeX509(p)), anchors, now);
   const summary = inspectCertificate(new Uint8Array(leaf.raw));
   if (summary.uris.length !== 1 || !summary.commonName) {
-    throw new PkiError('PKI_IDENTITY_MISMATCH', 'the certificate must carry a CN and exactly one URI SAN (SPEC §5)');
+    throw new PkiError('PKI_IDENTITY_MISMATCH', 'the certificate must carry a CN and exactly one URI SAN (docs/operations/certificates.md)');
   }
   const identity = { commonName: summary.commonName, spiffeId: summary.uris[0]! };
   checkRoleConsistency(identity, summary.organizationalUnits);

@@ -16,7 +16,7 @@ export type CryptoKey = webcrypto.CryptoKey;
 /** A WebCrypto key pair. */
 export type CryptoKeyPair = webcrypto.CryptoKeyPair;
 
-/** Key and signature algorithms of the CA and of locally generated leaves (SPEC §5: P-256). */
+/** Key and signature algorithms of the CA and of locally generated leaves (docs/operations/certificates.md: P-256). */
 export const PKI_ALGORITHMS = {
   keyGen: { name: 'ECDSA', namedCurve: 'P-256' } as webcrypto.EcKeyGenParams,
   signing: { name: 'ECDSA', hash: 'SHA-256' } as webcrypto.EcdsaParams,
@@ -60,7 +60,7 @@ export function certificateDer(derOrPem: string | Uint8Array): Buffer {
 }
 
 /**
- * `sha256:` + lowercase hex of the DER: the format of the provenance `peer` param (SPEC §4).
+ * `sha256:` + lowercase hex of the DER: the format of the provenance `peer` param (docs/provenance.md).
  *
  * @example certificateFingerprint(readFileSync('cert.pem', 'utf8')) // 'sha256:9b1e…'
  */

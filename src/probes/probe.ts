@@ -1,5 +1,5 @@
 /**
- * The traversal probe (SPEC §9): checks each gateway locally (a verified TLS handshake, its
+ * The traversal probe (docs/services.md#health-and-metrics): checks each gateway locally (a verified TLS handshake, its
  * certificate's expiry), reaches each hop through the edge by its health path, and runs the full
  * provenance validation at each service through `/healthz/traversal`.
  */

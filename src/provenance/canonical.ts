@@ -1,6 +1,6 @@
 /**
  * The fast path of the `X-Stella-Provenance` codec: a reader for exactly the canonical form every
- * stamping hop writes (docs/provenance.md#2): members joined by `,` and spaces, each a hop-id Token
+ * stamping hop writes (docs/provenance.md#2-headers): members joined by `,` and spaces, each a hop-id Token
  * followed by the seven parameters in {@link RECORD_PARAMS} order, every value in its canonical
  * RFC 9651 §4.1 serialization. It only ever says "this is that form, and these are its records" or
  * "not that form" (null); it never refuses a header itself.

@@ -1,5 +1,5 @@
 /**
- * Chain verification and stamping (SPEC §4). Pure: the caller passes the clock reading, the keys
+ * Chain verification and stamping (docs/provenance.md). Pure: the caller passes the clock reading, the keys
  * and the request facts. Runs the three chain checks in the protocol's order — topology-mismatch,
  * provenance-tampered, provenance-stale — and throws the first failure.
  */
@@ -121,7 +121,7 @@ export function checkChainTimes(records: readonly ChainEntry[], topology: Resolv
     if (ageSeconds < -clockSkewSeconds) throw new ProvenanceError('provenance-stale', `${r.hop}: ts is ${-ageSeconds} s in the future`);
     if (ageSeconds > maxAgeSeconds + clockSkewSeconds) throw new ProvenanceError('provenance-stale', `${r.hop}: ts is ${ageSeconds} s old`);
     // Two hops' clocks may disagree by up to the skew, so a later record may read that much older
-    // (docs/provenance.md#4, detail 6): no tolerance would refuse genuine requests.
+    // (docs/provenance.md#4-the-order-of-checks-and-the-problem-codes, detail 6): no tolerance would refuse genuine requests.
     if (r.ts < previousTs - clockSkewSeconds) {
       throw new ProvenanceError('provenance-stale', `${r.hop}: ts is ${previousTs - r.ts} s before the previous record's, more than the ${clockSkewSeconds} s skew`);
     }

@@ -1,5 +1,5 @@
 /**
- * Parse and serialize `X-Stella-Provenance` (SPEC §4): an RFC 9651 List of Tokens with exactly the
+ * Parse and serialize `X-Stella-Provenance` (docs/provenance.md): an RFC 9651 List of Tokens with exactly the
  * parameters of {@link RECORD_PARAMS}. Pure; structured-field syntax is left to `structured-headers`.
  *
  * Beyond RFC 9651 syntax this codec insists on the *canonical* serialization of every member
@@ -109,7 +109,7 @@ export function serializeProvenanceHeader(records: readonly HopRecord[]): string
   );
 }
 
-/** The standard, padded base64 of a MAC, as the next record's chain field uses it (SPEC §4). */
+/** The standard, padded base64 of a MAC, as the next record's chain field uses it (docs/provenance.md). */
 export function macToBase64(mac: Uint8Array): string {
   return Buffer.from(mac.buffer, mac.byteOffset, mac.byteLength).toString('base64');
 }

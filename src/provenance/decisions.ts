@@ -1,6 +1,6 @@
 /**
  * Every provenance decision is logged (one structured line: code, hop ids, scan id) and counted by
- * code (SPEC §4 rule 4). Shared by the Fastify plugin and the Node adapter.
+ * code (docs/provenance.md#rules-for-every-hop, rule 4). Shared by the Fastify plugin and the Node adapter.
  */
 import { Counter, register as defaultRegistry, type Registry } from 'prom-client';
 import type { ProvenanceCode } from './problems.js';

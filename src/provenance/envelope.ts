@@ -1,5 +1,5 @@
 /**
- * The envelope checks of an envelope route (SPEC §4 checks 8 and 9): read the DSSE envelope and its
+ * The envelope checks of an envelope route (docs/provenance.md checks 8 and 9): read the DSSE envelope and its
  * traversal intent for the binding check, then verify the signatures. Thin glue over `src/dsse`.
  */
 import {
@@ -18,7 +18,7 @@ import { ProvenanceError } from './problems.js';
 
 /**
  * Each scanner's DSSE verification keys, by scanner id. Only the keys of the scanner whose
- * certificate the edge saw may satisfy an envelope's threshold (docs/provenance.md#4, check 9).
+ * certificate the edge saw may satisfy an envelope's threshold (docs/provenance.md#4-the-order-of-checks-and-the-problem-codes, check 9).
  */
 export type ScannerKeyring = ReadonlyMap<string, readonly Verifier[]>;
 

@@ -1,5 +1,5 @@
 /**
- * The receiving middleware as a Fastify plugin (SPEC §4 rule 3).
+ * The receiving middleware as a Fastify plugin (docs/provenance.md#4-the-order-of-checks-and-the-problem-codes).
  *
  * Anatomy: options validated at registration; `request.provenance` and `request.rawBody`
  * decorated with `null`; header checks in `onRequest` (before any body is buffered), replay,
@@ -84,7 +84,7 @@ async function provenancePlugin(fastify: FastifyInstance, options: ProvenancePlu
       request.rawBody = body;
       if (mediaTypeOf(request) === 'application/octet-stream') return done(null, body);
       // On a protected route the JSON is parsed only once every provenance check passed, so a
-      // replayed or forged request with a broken body still gets its own code (SPEC §4 order) and
+      // replayed or forged request with a broken body still gets its own code (docs/provenance.md order) and
       // is counted with the other decisions; see parseDeferredJson in preValidation.
       if (routeConfig(request) !== false) return done(null, undefined);
       jsonParser(request, body.toString('utf8'), done);

@@ -1,5 +1,5 @@
 /**
- * The provenance protocol (SPEC §4, docs/provenance.md): the hop-record codec and MAC (pure), chain
+ * The provenance protocol (docs/provenance.md): the hop-record codec and MAC (pure), chain
  * verification, replay caches, the receiving middleware (Fastify plugin and Node adapter) and the
  * forward-auth stamper.
  */

@@ -1,5 +1,5 @@
 /**
- * Hop MAC keys (SPEC §6, docs/CONVENTIONS.md "Key files"): base64 text of an HMAC-SHA256 secret,
+ * Hop MAC keys (docs/topology.md, docs/CONVENTIONS.md "Key files"): base64 text of an HMAC-SHA256 secret,
  * at least 32 bytes decoded, surrounding whitespace ignored. A hop lists several keys during a
  * rollover: every listed key verifies, the LAST one stamps.
  */
@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { StellaError } from '../errors/base.js';
 import type { ResolvedTopology } from '../topology/resolve.js';
 
-/** Minimum HMAC-SHA256 key length in bytes (SPEC §3, RFC 2104 §3: at least the output length). */
+/** Minimum HMAC-SHA256 key length in bytes (docs/dsse.md, RFC 2104 §3: at least the output length). */
 export const MIN_MAC_KEY_BYTES = 32;
 
 /** hop id → kid → secret, kids in the topology's order (the last one stamps). */

@@ -1,5 +1,5 @@
 /**
- * The hop-record MAC (SPEC §4): HMAC-SHA256 over a `|`-joined UTF-8 string. Pure, Node's crypto
+ * The hop-record MAC (docs/provenance.md): HMAC-SHA256 over a `|`-joined UTF-8 string. Pure, Node's crypto
  * primitives only, comparison in constant time.
  */
 import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
@@ -22,7 +22,7 @@ export interface MacFields {
 }
 
 /**
- * The MAC input string (SPEC §4):
+ * The MAC input string (docs/provenance.md):
  * `stella-provenance-v1|hop|seq|ts|nonce|peer|peer-id|METHOD|path-and-query|scan-id|content-digest|prev-mac`.
  *
  * Only the path can contain `|`; every other field's format excludes it (the middleware rejects a

@@ -1,7 +1,7 @@
 /**
  * The receiving middleware for plain Node servers and Connect/Express-style stacks:
  * `(req, res, next) => void`, the same checks in the same order as the Fastify plugin
- * (SPEC §4 rule 3). It reads the body itself (bounded) unless an earlier layer left the raw bytes
+ * (docs/provenance.md#4-the-order-of-checks-and-the-problem-codes). It reads the body itself (bounded) unless an earlier layer left the raw bytes
  * in `req.rawBody`, and sets `req.rawBody` and `req.provenance` before calling `next()`.
  *
  * @example

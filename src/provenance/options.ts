@@ -61,7 +61,7 @@ export function prepareProvenance(options: ProvenanceBaseOptions): PreparedProve
   const stamping = stampingHops(service);
   if (stamping.length === 0) throw new TypeError(`provenance: no stamping hop in front of "${serviceId}"`);
   const versions = chainVersions(stamping, service.provenance?.require === 'v2');
-  if (!versions.v1 && !versions.v2) throw new TypeError(`provenance: the hops in front of "${serviceId}" share no provenance version (docs/topology.md#stamp)`);
+  if (!versions.v1 && !versions.v2) throw new TypeError(`provenance: the hops in front of "${serviceId}" share no provenance version (docs/topology.md#fields)`);
   const v2Keys = options.v2Keys ?? new Map();
   for (const hop of stamping) {
     if (versions.v1 && !versions.requireV2 && !hopKeys.get(hop.id)?.size) throw new TypeError(`provenance: no MAC key for hop "${hop.id}"`);

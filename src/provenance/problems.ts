@@ -1,5 +1,5 @@
 /**
- * The problem codes of the provenance protocol (SPEC §4 rule 3): the ONE registry that maps each
+ * The problem codes of the provenance protocol (docs/provenance.md#4-the-order-of-checks-and-the-problem-codes): the ONE registry that maps each
  * stable code to its HTTP status and title. The table in `docs/provenance.md` and the
  * {@link ProvenanceCode} type are checked against this object by `test/provenance/problems.test.ts`.
  *

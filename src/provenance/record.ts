@@ -1,16 +1,16 @@
 /**
- * The hop record of `X-Stella-Provenance` (SPEC §4) as a typed value, and the formats of each
+ * The hop record of `X-Stella-Provenance` (docs/provenance.md) as a typed value, and the formats of each
  * field. Pure: no I/O, no parsing of header text (that is `codec.ts`).
  */
 import { HOP_ID_PATTERN, KID_PATTERN, PEER_ID_PATTERN } from '../topology/schema.js';
 
 export { HOP_ID_PATTERN, KID_PATTERN, PEER_ID_PATTERN };
 
-/** The version label that starts every MAC input (SPEC §4). */
+/** The version label that starts every MAC input (docs/provenance.md). */
 export const MAC_CONTEXT = 'stella-provenance-v1';
 /** HMAC-SHA256 output length in bytes. */
 export const MAC_BYTES = 32;
-/** `X-Stella-Scan-Id` (SPEC §4). */
+/** `X-Stella-Scan-Id` (docs/provenance.md). */
 export const SCAN_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 /** `nonce`: 16–64 lowercase hex characters. */
 export const NONCE_PATTERN = /^[0-9a-f]{16,64}$/;

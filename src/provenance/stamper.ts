@@ -33,7 +33,7 @@ import { HEADER, SCAN_ID_PATTERN, STAMPER_PATH, type HopRecord } from './record.
 import type { V2SigningKey } from './v2/keys.js';
 import { stampV2Fields } from './v2/stamper.js';
 
-/** Nonce size: 16 random bytes → 32 lowercase hex characters (SPEC §4: 16–64). */
+/** Nonce size: 16 random bytes → 32 lowercase hex characters (docs/provenance.md: 16–64). */
 export const STAMPER_NONCE_BYTES = 16;
 
 /** The refusal counter of a stamper (docs/provenance.md#the-forward-auth-stamper). */

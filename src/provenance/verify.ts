@@ -1,5 +1,5 @@
 /**
- * The receiving side's checks (SPEC §4 rule 3), in protocol order, shared by the Fastify plugin and
+ * The receiving side's checks (docs/provenance.md#4-the-order-of-checks-and-the-problem-codes), in protocol order, shared by the Fastify plugin and
  * the plain Node adapter. Split in two phases so an adapter can refuse on headers alone before it
  * buffers a body:
  *
@@ -118,7 +118,7 @@ export function checkHeaders(incoming: IncomingFacts, ctx: VerifierContext): Che
     throw new ProvenanceError('untrusted-peer', `the TLS peer must be ${lastHop?.id ?? '(none)'}, got ${incoming.peer ? `"${incoming.peer.cn}"` : 'none'}`);
   }
   // The CN alone is not the identity: a scanner or service leaf may carry any CN its issuer
-  // allowed, so the role in the SPIFFE ID must say gateway too (docs/provenance.md#4, check 1).
+  // allowed, so the role in the SPIFFE ID must say gateway too (docs/provenance.md#4-the-order-of-checks-and-the-problem-codes, check 1).
   const expected = spiffeId(ctx.topology.trustDomain, 'gateway', lastHop.id);
   if (incoming.peer.spiffeId !== expected) {
     throw new ProvenanceError('untrusted-peer', `the TLS peer must be ${expected}, got ${incoming.peer.spiffeId ?? 'a certificate without one SPIFFE ID'}`);
@@ -139,7 +139,7 @@ export function checkHeaders(incoming: IncomingFacts, ctx: VerifierContext): Che
     throw new ProvenanceError('provenance-malformed', `method ${JSON.stringify(incoming.method)} is not one a hop record can cover (upper-case letters only)`);
   }
   const contentDigest = combineFieldLines(incoming.headers[HEADER.contentDigest]);
-  // The MAC input is `|`-joined; only the path may hold `|`, so the digest must not (SPEC §4).
+  // The MAC input is `|`-joined; only the path may hold `|`, so the digest must not (docs/provenance.md).
   if (contentDigest !== null && !DIGEST_CHARS.test(contentDigest)) {
     throw new ProvenanceError('provenance-malformed', 'Content-Digest holds characters outside visible ASCII or a "|"');
   }
@@ -252,7 +252,7 @@ async function bindAndVerify(checked: CheckedHeaders, { body, envelope }: BodyFa
   // An envelope is read from its bytes; an adapter that streamed the body away cannot have one.
   if (!bytes) throw new TypeError('checkRequest: an envelope route needs the body bytes, not a streamed body');
 
-  // Binding (422) is judged before the signatures (401), per the order of SPEC §4; the intent read
+  // Binding (422) is judged before the signatures (401), per the order of docs/provenance.md; the intent read
   // here is compared only, and the verified payload must be these very bytes.
   const read = envelope.read(bytes);
   if (read.ok) {
@@ -265,7 +265,7 @@ async function bindAndVerify(checked: CheckedHeaders, { body, envelope }: BodyFa
     }
   }
   // Whose keys count is decided by the certificate the edge saw (hop 1's peer-id, which check 4
-  // pinned to a scanner of this edge), never by the envelope (docs/provenance.md#4, check 9).
+  // pinned to a scanner of this edge), never by the envelope (docs/provenance.md#4-the-order-of-checks-and-the-problem-codes, check 9).
   result.envelope = await envelope.verify(read, first.peerId);
   return result;
 }

@@ -154,7 +154,7 @@ export class RegistryClient {
     const headers: Record<string, string> = { host: hostHeader(endpoint), 'x-stella-scan-id': scanId };
     if (init.accept) headers.accept = init.accept;
     if (init.body) {
-      // docs/provenance.md#2: the edge binds this digest into record 1; the guard checks it.
+      // docs/provenance.md#2-headers: the edge binds this digest into record 1; the guard checks it.
       headers['content-digest'] = contentDigest(init.body);
       headers['content-type'] = init.contentType ?? 'application/octet-stream';
     }

@@ -1,5 +1,5 @@
 /**
- * Retry schedule of the outbox (SPEC §8: "retries with backoff and jitter"). Pure: no clock, no
+ * Retry schedule of the outbox (docs/scanner.md: "retries with backoff and jitter"). Pure: no clock, no
  * global random — both come in as arguments so the schedule can be tested exactly.
  *
  * "Full jitter" (AWS Architecture Blog, "Exponential Backoff and Jitter"): the delay before retry

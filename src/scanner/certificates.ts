@@ -1,5 +1,5 @@
 /**
- * Where the worker's client certificate comes from (SPEC §5): the PKI's `MtlsCertificateProvider`,
+ * Where the worker's client certificate comes from (docs/operations/certificates.md): the PKI's `MtlsCertificateProvider`,
  * started from the topology.
  *
  * * `local-ca` (the embedded default): the worker issues its own leaf from `<pki.dir>` for role

@@ -1,5 +1,5 @@
 /**
- * Everything a delivery needs, derived from the topology (SPEC §6, docs/CONVENTIONS.md): the
+ * Everything a delivery needs, derived from the topology (docs/topology.md, docs/CONVENTIONS.md): the
  * scanner's edge hop (`https://<listen>`, SNI = its `serverName`), its client certificate
  * (`scanner.tls`, by default the local CA layout `<pki.dir>/issued/scanner/<id>/`), its signing
  * keys, and the receipt key of the locker at the end of the edge's chain.
@@ -94,7 +94,7 @@ export async function deliveryOptionsFor(topology: ResolvedTopology, scannerId: 
   };
 }
 
-/** The service a request entering at `edge` ends up at (SPEC §2: one chain per service). */
+/** The service a request entering at `edge` ends up at (README.md#the-chain: one chain per service). */
 function serviceBehind(edge: ResolvedHop): ResolvedService | undefined {
   let hop: ResolvedHop = edge;
   for (let i = 0; i < 64; i++) {

@@ -1,5 +1,5 @@
 /**
- * The client certificate the worker presents at the edge (SPEC §5, §8) and the connection pools
+ * The client certificate the worker presents at the edge (docs/operations/certificates.md, docs/scanner.md) and the connection pools
  * that present it.
  *
  * The delivery code depends only on {@link ClientCredentials}: "give me the material to use now".
@@ -9,7 +9,7 @@
  * Why the worker keeps its own pool per certificate instead of the PKI's hot-swapping dispatcher
  * (`createMtlsDispatcher`): the
  * traversal intent signed into the envelope names the fingerprint of the certificate presented
- * on *this* request (SPEC §3), and hop 1 records the certificate it actually saw (SPEC §4). If a
+ * on *this* request (docs/dsse.md), and hop 1 records the certificate it actually saw (docs/provenance.md). If a
  * rotation landed between signing and sending, a swapping dispatcher would present the new
  * certificate under an envelope naming the old one → `binding-mismatch`. Here the material is
  * read once per attempt, and the same snapshot picks both the fingerprint and the pool.
@@ -27,7 +27,7 @@ export interface ClientMaterial {
   chain?: string;
   /** Trust bundle the edge's server certificate must chain to. */
   ca: string;
-  /** `sha256:` + lower-case hex SHA-256 of the leaf's DER (SPEC §4 `peer`). */
+  /** `sha256:` + lower-case hex SHA-256 of the leaf's DER (docs/provenance.md `peer`). */
   fingerprint: string;
 }
 
@@ -50,7 +50,7 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
 /**
  * One undici `Agent` per client certificate. Asking for a new fingerprint builds a new agent and
- * closes the previous one gracefully (undici's `close()` lets in-flight requests finish, SPEC §5
+ * closes the previous one gracefully (undici's `close()` lets in-flight requests finish, docs/operations/certificates.md
  * "hot swap"). TLS verification of the edge stays on: `ca` is the topology's trust bundle.
  */
 export class AgentPool {

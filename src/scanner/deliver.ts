@@ -1,8 +1,8 @@
 /**
- * One delivery attempt of one outbox item (SPEC §8): choose the client certificate, sign (or reuse
+ * One delivery attempt of one outbox item (docs/scanner.md): choose the client certificate, sign (or reuse
  * the frozen envelope), POST through the edge, check the receipt, then send the artifact's bytes.
  *
- * The envelope is signed at send time with the certificate that will be presented (SPEC §3: the
+ * The envelope is signed at send time with the certificate that will be presented (docs/dsse.md: the
  * traversal intent names its fingerprint) and frozen in the outbox *before* it leaves, so a retry
  * resends the very same bytes and the locker, idempotent by envelope SHA-256, stores it once. Only
  * when the certificate changed since the envelope was signed must it be re-signed (the old intent
@@ -17,7 +17,7 @@ import { DEFAULT_REQUEST_TIMEOUT_MS, lookupEnvelope, postArtifact, postEnvelope 
 import type { ArtifactAnswer, EdgeEndpoint, ReceiptAnswer } from './http.js';
 import type { Outbox, OutboxItem } from './outbox.js';
 
-/** The traversal intent of SPEC §3 (the DSSE library's type; re-exported for callers of this module). */
+/** The traversal intent of docs/dsse.md (the DSSE library's type; re-exported for callers of this module). */
 export type { TraversalIntent };
 
 /** What gets signed: the artifact (subject) and the intent (predicate). */

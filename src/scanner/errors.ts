@@ -1,8 +1,8 @@
 /**
- * The scanner worker's error codes (SPEC §8 "Scanner worker"): one class, one table.
+ * The scanner worker's error codes (docs/scanner.md "Scanner worker"): one class, one table.
  *
  * Each code says whether a delivery that failed with it may be retried. The rule is the one of
- * SPEC §8: network trouble, timeouts, 5xx and 429 are transient (the outbox keeps the item and
+ * docs/scanner.md: network trouble, timeouts, 5xx and 429 are transient (the outbox keeps the item and
  * retries with backoff); a 4xx rejection from the chain is final (the item is marked rejected with
  * the problem `code` the service or gateway answered, e.g. `binding-mismatch`).
  */
@@ -24,7 +24,7 @@ export const SCANNER_ERROR_CODES = {
   SCANNER_RECEIPT_INVALID: { retryable: false, summary: 'the receipt does not verify or covers another envelope' },
   /** An artifact file could not be read. */
   SCANNER_ARTIFACT_UNREADABLE: { retryable: false, summary: 'the artifact file could not be read' },
-  /** A scan id that does not match SPEC §4's `X-Stella-Scan-Id` pattern. */
+  /** A scan id that does not match docs/provenance.md's `X-Stella-Scan-Id` pattern. */
   SCANNER_SCAN_ID_INVALID: { retryable: false, summary: 'scan id does not match ^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$' },
   /** The topology has no such scanner, edge or key, or a key/certificate file is unusable. */
   SCANNER_CONFIG: { retryable: false, summary: 'the scanner configuration is unusable' },

@@ -1,5 +1,5 @@
 /**
- * The two requests the worker sends to the edge (SPEC §4, §8), and how their answers map onto
+ * The two requests the worker sends to the edge (docs/provenance.md, docs/scanner.md), and how their answers map onto
  * {@link ScannerError} codes. No outbox, no retries here: one request, one classified outcome.
  */
 import { createHash } from 'node:crypto';
@@ -9,7 +9,7 @@ import { ARTIFACTS_PATH, ARTIFACT_MEDIA_TYPE } from '../evidence/artifacts.js';
 import { parseRetryAfter } from './backoff.js';
 import { ScannerError } from './errors.js';
 
-/** Path of the Evidence Locker's ingest endpoint (SPEC §8). */
+/** Path of the Evidence Locker's ingest endpoint (docs/scanner.md). */
 export const EVIDENCE_PATH = '/api/v1/evidence';
 /** Whole-request timeout (connect, send, answer) when none is configured. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
@@ -43,7 +43,7 @@ export function hostHeader(endpoint: EdgeEndpoint): string {
 }
 
 /**
- * POSTs a DSSE envelope to `/api/v1/evidence` with the headers of SPEC §4 and returns the receipt.
+ * POSTs a DSSE envelope to `/api/v1/evidence` with the headers of docs/provenance.md and returns the receipt.
  *
  * @throws ScannerError classified by {@link classifyFailure} / {@link classifyStatus}.
  */
@@ -77,7 +77,7 @@ export interface ArtifactAnswer {
 
 /**
  * POSTs an artifact's exact bytes to `/api/v1/artifacts/{sha256}` after its statement was stored:
- * `Content-Digest` covers the bytes, so every hop MAC does too (docs/provenance.md#4, check 8).
+ * `Content-Digest` covers the bytes, so every hop MAC does too (docs/provenance.md#4-the-order-of-checks-and-the-problem-codes, check 8).
  *
  * @throws ScannerError classified like {@link postEnvelope}'s.
  */
@@ -153,7 +153,7 @@ export async function fetchArtifactDigest(
 }
 
 /**
- * Asks the locker whether an envelope is already stored (`GET /api/v1/evidence/{sha256}`, SPEC §8).
+ * Asks the locker whether an envelope is already stored (`GET /api/v1/evidence/{sha256}`, docs/scanner.md).
  * Returns its receipt, or null on 404. Used before re-signing an item whose client certificate
  * changed, so an envelope that did arrive before a crash is not stored a second time.
  */
@@ -231,7 +231,7 @@ function receiptOf(body: unknown): unknown {
 }
 
 /**
- * Maps a non-2xx status onto a code (SPEC §8): 429, 5xx and 408 are transient; any other status
+ * Maps a non-2xx status onto a code (docs/scanner.md): 429, 5xx and 408 are transient; any other status
  * is a final rejection carrying the RFC 9457 problem `code` when the body has one.
  */
 export function classifyStatus(status: number, body: unknown, retryAfterMs?: number): ScannerError {

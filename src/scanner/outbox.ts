@@ -1,5 +1,5 @@
 /**
- * The durable outbox of the scanner worker (SPEC §8): every artifact is committed here — its
+ * The durable outbox of the scanner worker (docs/scanner.md): every artifact is committed here — its
  * bytes, scan id and delivery state — before any attempt to send it, so nothing is lost while a
  * gateway or the locker is down, or when the worker is killed.
  *
@@ -7,7 +7,7 @@
  * state change has reached the disk. The worker is the only writer of an outbox; `scanner status`
  * may read it concurrently (WAL lets readers run beside the writer).
  *
- * Exactly-once towards the locker (which is idempotent by envelope SHA-256, SPEC §8) rests on two
+ * Exactly-once towards the locker (which is idempotent by envelope SHA-256, docs/scanner.md) rests on two
  * facts kept here: the signed envelope is frozen in the item *before* the first send, so a retry
  * (after a crash too) resends the same bytes; and `enqueue` is idempotent per (scan id, artifact
  * digest, name), so re-submitting a file after a crash finds the existing item. See
@@ -169,7 +169,7 @@ export class Outbox {
       db.pragma('busy_timeout = 5000');
       if (!options.readonly) {
         db.pragma('journal_mode = WAL');
-        // FULL: a commit is on disk when it returns, so "enqueued" survives power loss (SPEC §8).
+        // FULL: a commit is on disk when it returns, so "enqueued" survives power loss (docs/scanner.md).
         db.pragma('synchronous = FULL');
         const version = db.pragma('user_version', { simple: true }) as number;
         if (version > SCHEMA_VERSION) throw new Error(`outbox schema version ${version} is newer than this worker's ${SCHEMA_VERSION}`);

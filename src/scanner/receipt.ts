@@ -1,5 +1,5 @@
 /**
- * Checking the locker's traversal receipt (SPEC §8) with the evidence area's `verifyReceipt`:
+ * Checking the locker's traversal receipt (docs/scanner.md) with the evidence area's `verifyReceipt`:
  * signed by the locker's Ed25519 key, and naming the envelope the worker sent as its subject.
  *
  * A receipt that verifies proves the locker accepted *this* envelope; the worker marks an item
@@ -26,7 +26,7 @@ export async function receiptVerifierFromFile(publicKeyFile: string): Promise<Re
     throw new ScannerError('SCANNER_CONFIG', `receipt key ${publicKeyFile}: ${(error as Error).message}`, { cause: error });
   }
   if (key.type === 'secret' || key.algorithm !== 'ed25519') {
-    throw new ScannerError('SCANNER_CONFIG', `receipt key ${publicKeyFile} must be an Ed25519 PEM key (SPEC §8)`);
+    throw new ScannerError('SCANNER_CONFIG', `receipt key ${publicKeyFile} must be an Ed25519 PEM key (docs/scanner.md)`);
   }
   const publicKey: KeyMaterial = key.type === 'private' ? { type: 'public', algorithm: key.algorithm, publicKey: key.publicKey, keyId: key.keyId } : key;
   return async (receipt, envelopeSha256) => {

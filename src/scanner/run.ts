@@ -1,5 +1,5 @@
 /**
- * `scanner run` as a library call (SPEC §8): sweep the spool into the outbox every
+ * `scanner run` as a library call (docs/scanner.md): sweep the spool into the outbox every
  * `pollIntervalMs` and deliver in the background until `signal` aborts. Accepting never depends on
  * the edge: while it is down, files keep moving into the outbox and wait there with backoff.
  * Stopping is graceful: the sweep and the attempt in flight finish and are recorded.

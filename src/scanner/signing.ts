@@ -1,5 +1,5 @@
 /**
- * Signing for the worker (SPEC §3, §8): the in-toto Statement with the traversal intent, signed
+ * Signing for the worker (docs/dsse.md, docs/scanner.md): the in-toto Statement with the traversal intent, signed
  * with every signing key of the scanner (keyid = the key's `kid` from the topology).
  *
  * Key files are read at signing time, not once at start: a rotated signing key file is picked up
@@ -20,7 +20,7 @@ import type { EnvelopeFactory } from './deliver.js';
 /** A signing key of a scanner, as resolved from the topology (`scanners[].signing.keys`). */
 export interface SigningKeyRef {
   kid: string;
-  /** HMAC base64 secret, or a PKCS#8 PEM private key (SPEC §10). */
+  /** HMAC base64 secret, or a PKCS#8 PEM private key (README.md#command-line). */
   file: string;
 }
 

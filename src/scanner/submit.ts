@@ -1,5 +1,5 @@
 /**
- * `scanner submit` as a library call (SPEC §8, §10): enqueue every file durably, then deliver
+ * `scanner submit` as a library call (docs/scanner.md, README.md#command-line): enqueue every file durably, then deliver
  * with retries until each item is delivered or rejected, or until `maxAttempts` / the deadline.
  * Items still pending at the end stay in the outbox; a later `submit` or `scanner run` over the
  * same outbox delivers them (never twice: enqueue is idempotent, envelopes are frozen).
@@ -12,7 +12,7 @@ import type { Outbox, OutboxItem } from './outbox.js';
 import { processItem } from './worker.js';
 import type { WorkerOptions } from './worker.js';
 
-/** `X-Stella-Scan-Id` syntax (SPEC §4). */
+/** `X-Stella-Scan-Id` syntax (docs/provenance.md). */
 export const SCAN_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 /** Attempts per item per `submit` run when none is given. */
 export const DEFAULT_MAX_ATTEMPTS = 8;

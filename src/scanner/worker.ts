@@ -1,5 +1,5 @@
 /**
- * The delivery loop over the outbox (SPEC §8): take due items, attempt each, and record the
+ * The delivery loop over the outbox (docs/scanner.md): take due items, attempt each, and record the
  * outcome — delivered (receipt stored), rejected (4xx, final) or retry later (backoff with full
  * jitter, Retry-After honoured). Used by `scanner submit` (bounded) and `scanner run` (until
  * stopped).
@@ -38,7 +38,7 @@ export async function processItem(outbox: Outbox, item: OutboxItem, options: Wor
   let event: DeliveryEvent;
   try {
     const delivered = await attemptDelivery(outbox, { ...item, attempts: attempt }, options);
-    // Delivered only once the receipt is on disk (SPEC §8 "verifies and keeps the receipt").
+    // Delivered only once the receipt is on disk (docs/scanner.md "verifies and keeps the receipt").
     outbox.markDelivered(item.id, delivered.receipt, delivered.status);
     event = { type: 'delivered', item: outbox.get(item.id) ?? item, delivered };
   } catch (thrown) {

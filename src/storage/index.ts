@@ -1,5 +1,5 @@
 /**
- * Opens the evidence store a service's topology entry asks for (SPEC §8): SQLite by default,
+ * Opens the evidence store a service's topology entry asks for (docs/services.md): SQLite by default,
  * PostgreSQL when a connection URL is configured.
  */
 import { join } from 'node:path';

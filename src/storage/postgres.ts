@@ -1,5 +1,5 @@
 /**
- * The shared evidence store (SPEC §8): PostgreSQL through `pg`, for several locker instances on
+ * The shared evidence store (docs/services.md): PostgreSQL through `pg`, for several locker instances on
  * one database. Idempotency rests on the primary key and `ON CONFLICT DO NOTHING`: a concurrent
  * insert of the same digest waits for the first transaction and then yields to it, so every
  * instance answers with the one original row. A commit returns after PostgreSQL flushed its WAL
@@ -146,7 +146,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   const pool = new pg.Pool({
     connectionString: options.url,
     max: options.poolSize ?? DEFAULT_PG_POOL_SIZE,
-    // A server may default to asynchronous commit; the 201 contract needs it on (SPEC §8).
+    // A server may default to asynchronous commit; the 201 contract needs it on (docs/services.md).
     options: '-c synchronous_commit=on',
   });
   // An idle client losing its connection must not crash the process; the next query reports it.

@@ -1,5 +1,5 @@
 /**
- * The embedded evidence store (SPEC §8): one SQLite file, better-sqlite3 12, WAL journal.
+ * The embedded evidence store (docs/services.md): one SQLite file, better-sqlite3 12, WAL journal.
  *
  * Durability: `synchronous = FULL` makes every commit fsync the WAL before `run()` returns, so a
  * promise of this store resolves only once the row is on disk — the locker may send 201 then.
@@ -177,7 +177,7 @@ class SqliteStore implements EvidenceStore {
   /**
    * Group commit: puts that arrive in the same turn of the event loop share one transaction, so
    * one fsync (synchronous=FULL) acknowledges them all. Each promise resolves only after that
-   * commit returned, i.e. after the row is durable (SPEC §8: acknowledged means durable).
+   * commit returned, i.e. after the row is durable (docs/services.md: acknowledged means durable).
    */
   async putEvidence(record: EvidenceRecord): Promise<PutResult> {
     assertEvidenceRecord(record);

@@ -19,7 +19,7 @@ export const STALE_UPLOAD_MS = 15 * 60 * 1000;
 /** What the scan's reference records; the bytes are the ones staged. */
 export type ArtifactReference = Omit<NewArtifact, 'bytes'>;
 
-/** The measured upload: what the binding checks compare (docs/provenance.md#3, Content-Digest). */
+/** The measured upload: what the binding checks compare (docs/provenance.md#3-the-mac, Content-Digest). */
 export interface StagedBytes {
   readonly length: number;
   readonly sha256: Buffer;

@@ -1,6 +1,6 @@
 /**
  * The evidence store: where the Evidence Locker keeps accepted envelopes with their verified hop
- * chain and receipt, and where the Scanner WebService keeps scans (SPEC §8).
+ * chain and receipt, and where the Scanner WebService keeps scans (docs/services.md).
  *
  * Two implementations share this contract and one test suite (`test/storage/contract.ts`):
  * SQLite (embedded default) and PostgreSQL (several instances on one database).
@@ -120,7 +120,7 @@ export interface NewScan {
   readonly registeredAt: string;
 }
 
-/** Outcome of `completeScan`; the WebService maps each to a status (SPEC §8). */
+/** Outcome of `completeScan`; the WebService maps each to a status (docs/services.md). */
 export type CompleteResult =
   | { readonly outcome: 'completed'; readonly record: ScanRecord }
   | { readonly outcome: 'already-completed'; readonly record: ScanRecord }

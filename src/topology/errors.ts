@@ -1,5 +1,5 @@
 /**
- * Errors of the topology area (SPEC §6). Validation never stops at the first problem: a
+ * Errors of the topology area (docs/topology.md). Validation never stops at the first problem: a
  * {@link TopologyError} carries every problem found, each with the path of the field it is about.
  */
 import { StellaError } from '../errors/base.js';
@@ -26,7 +26,7 @@ export function formatProblems(problems: readonly TopologyProblem[]): string {
 }
 
 /**
- * A topology that cannot be used. `problems` lists every problem found (SPEC §6), never just the
+ * A topology that cannot be used. `problems` lists every problem found (docs/topology.md), never just the
  * first; the message repeats them so a log line is self-contained.
  */
 export class TopologyError extends StellaError {

@@ -1,5 +1,5 @@
 /**
- * File checks of a topology (SPEC §6 "key files exist and are ≥ 32 bytes"), through an injected
+ * File checks of a topology (docs/topology.md "key files exist and are ≥ 32 bytes"), through an injected
  * probe so the rules stay pure. Paths are resolved the way `resolveTopology` resolves them.
  */
 import { decodeBase64Strict } from '../dsse/base64.js';
@@ -20,13 +20,13 @@ export interface FileProbe {
 
 /** Key files are small; anything larger is certainly not a key. */
 export const MAX_KEY_FILE_BYTES = 64 * 1024;
-/** HMAC-SHA256 keys are at least 32 bytes (SPEC §3). */
+/** HMAC-SHA256 keys are at least 32 bytes (docs/dsse.md). */
 export const MIN_HMAC_KEY_BYTES = 32;
 
 /**
  * Decodes an HMAC key file's base64 text (docs/CONVENTIONS.md: surrounding whitespace ignored,
  * standard or URL-safe alphabet), by the strict policy of docs/dsse.md. Returns undefined for
- * anything else, since `Buffer.from(s, 'base64')` would silently drop stray characters (SPEC §3).
+ * anything else, since `Buffer.from(s, 'base64')` would silently drop stray characters (docs/dsse.md).
  * The one decoder of key files: the hop keyring and the HAProxy runtime use it too.
  */
 export function decodeBase64Key(text: string): Buffer | undefined {

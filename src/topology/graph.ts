@@ -1,6 +1,6 @@
 /**
  * Pictures of a topology (`stella-gateway topology graph`): scanners → hops → services, each hop
- * labelled with its kind and whether it stamps (with its seq) or is opaque (SPEC §4 rule 2).
+ * labelled with its kind and whether it stamps (with its seq) or is opaque (docs/provenance.md#rules-for-every-hop, rule 2).
  * Pure: text out, no Graphviz needed — the SVG is laid out here, column by chain position.
  */
 import type { ResolvedTopology } from './resolve.js';

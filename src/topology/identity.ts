@@ -3,7 +3,7 @@
  * every leaf of the product's PKI carries exactly one SPIFFE ID URI SAN,
  * `spiffe://<trust domain>/<role>/<name>`, its CN is `<name>` and its `OU` is `<role>`. The role
  * says what the holder may be — a scanner, a gateway or a service — and every hop and service
- * checks it, not only the CN (docs/provenance.md#4, check 1).
+ * checks it, not only the CN (docs/provenance.md#4-the-order-of-checks-and-the-problem-codes, check 1).
  *
  * Pure, with no dependency: renderers, services, the PKI and the topology rules read these facts
  * from here. Reading the SAN out of a certificate is the TLS stack's job.

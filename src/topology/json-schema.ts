@@ -1,5 +1,5 @@
 /**
- * The published JSON Schema of a topology file (SPEC §6: "the schema is written once in
+ * The published JSON Schema of a topology file (docs/topology.md: "the schema is written once in
  * TypeScript and exported as a JSON Schema file that editors can use"). Generated from the zod
  * schema in *input* mode, so fields with defaults are optional as they are in a file.
  * `schema/topology.schema.json` is this output; a test fails when the committed file is stale;

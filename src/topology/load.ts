@@ -1,5 +1,5 @@
 /**
- * Reads a topology file (SPEC §6): parse, validate (optionally with its files), resolve. The only
+ * Reads a topology file (docs/topology.md): parse, validate (optionally with its files), resolve. The only
  * topology module that touches the disk; everything it calls is pure.
  */
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';

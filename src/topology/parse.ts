@@ -1,5 +1,5 @@
 /**
- * Text → typed {@link Topology} (SPEC §6). Pure: no file access. Syntax errors, shape errors and
+ * Text → typed {@link Topology} (docs/topology.md). Pure: no file access. Syntax errors, shape errors and
  * cross-field rule violations all come back together as one {@link TopologyError}.
  */
 import { parseDocument } from 'yaml';
@@ -49,7 +49,7 @@ const draftSchema = z.looseObject({
 /** Input formats of a topology document. JSON is also valid YAML; `json` only makes errors stricter. */
 export type TopologyFormat = 'yaml' | 'json';
 
-/** `['hops', 1, 'next']` → `hops[1].next`, the path notation of every problem (SPEC §6). */
+/** `['hops', 1, 'next']` → `hops[1].next`, the path notation of every problem (docs/topology.md). */
 export function formatPath(path: readonly PropertyKey[]): string {
   let out = '';
   for (const part of path) {
@@ -132,7 +132,7 @@ export function checkTopology(
 ): { ok: true; topology: Topology } | { ok: false; problems: TopologyProblem[] } {
   const shaped = topologySchema.safeParse(value);
   if (!shaped.success) {
-    // Report the cross-field problems too when the fields those rules read are usable (SPEC §6:
+    // Report the cross-field problems too when the fields those rules read are usable (docs/topology.md:
     // every problem at once), so a typo in a port does not hide a dangling `next`.
     const problems = shapeProblems(shaped.error.issues);
     const draft = draftSchema.safeParse(value);

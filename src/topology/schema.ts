@@ -1,5 +1,5 @@
 /**
- * The topology of a deployment (SPEC §6): written once here as zod schemas, from which the
+ * The topology of a deployment (docs/topology.md): written once here as zod schemas, from which the
  * TypeScript types and the published JSON Schema (`schema/topology.schema.json`) are derived.
  *
  * This module only describes *shapes*. Rules that span several fields (dangling `next`, cycles,
@@ -8,13 +8,13 @@
 import { z } from 'zod';
 import type { Algorithm } from '../dsse/algorithms.js';
 
-/** Hop and service ids double as the token of a provenance record (SPEC §4). */
+/** Hop and service ids double as the token of a provenance record (docs/provenance.md). */
 export const HOP_ID_PATTERN = /^[a-z][a-z0-9.-]{0,62}$/;
-/** Scanner ids become certificate Common Names and `peer-id` values (SPEC §4). */
+/** Scanner ids become certificate Common Names and `peer-id` values (docs/provenance.md). */
 export const PEER_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 /**
  * A scanner id is a `peer-id` that is also a folder of the PKI layout and the last segment of a
- * SPIFFE ID, so `.` and `..` are refused here as `pki issue` refuses them (docs/topology.md#rules).
+ * SPIFFE ID, so `.` and `..` are refused here as `pki issue` refuses them (docs/topology.md#the-rules).
  */
 export const SCANNER_ID_PATTERN = new RegExp(`^(?!\\.{1,2}$)${PEER_ID_PATTERN.source.slice(1)}`);
 /** A DNS name or IP address: `serverName` is written into every gateway config, unquoted by some. */
@@ -186,7 +186,7 @@ export const hopSchema = z
     tls: certificateFiles.optional(),
     /** Client certificate presented to the next hop; defaults to the server certificate. */
     upstreamTls: certificateFiles.optional(),
-    /** `false` for an opaque hop (it forwards but adds no record, SPEC §4 rule 2). */
+    /** `false` for an opaque hop (it forwards but adds no record, docs/provenance.md#rules-for-every-hop, rule 2). */
     stamp: z.union([z.literal(false), stampConfig]),
     waf: wafConfig.optional(),
     limits: hopLimits.optional(),
@@ -294,7 +294,7 @@ export const provenanceSchema = z
 
 export const headerRulesSchema = z
   .object({
-    /** Extra request headers the edge removes, on top of SPEC §4 rule 1. */
+    /** Extra request headers the edge removes, on top of docs/provenance.md#rules-for-every-hop, rule 1. */
     strip: z.array(z.string().regex(/^[A-Za-z0-9-]{1,64}$/)).default([]),
   })
   .strict();

@@ -1,5 +1,5 @@
 /**
- * The topology rules of provenance version 2 (docs/topology.md#stamp, docs/provenance.md#part-2-version-2):
+ * The topology rules of provenance version 2 (docs/topology.md#fields, docs/provenance.md#part-2-version-2):
  * which keys each profile needs, which gateway can sign which algorithm natively, and that every
  * chain shares a version its service can check. Pure.
  */

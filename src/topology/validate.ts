@@ -1,5 +1,5 @@
 /**
- * The cross-field rules of a topology (SPEC §6, docs/topology.md): everything the zod shapes of
+ * The cross-field rules of a topology (docs/topology.md): everything the zod shapes of
  * `schema.ts` cannot say on their own. Pure: files are looked at only through an injected
  * {@link FileProbe}, so the rules can be tested without a disk.
  */
@@ -20,7 +20,7 @@ export interface ValidateOptions {
   readonly baseDir?: string;
 }
 
-/** Request headers the edge must forward (SPEC §4): scan id and digest are MAC inputs. */
+/** Request headers the edge must forward (docs/provenance.md): scan id and digest are MAC inputs. */
 const PROTOCOL_HEADERS = ['x-stella-scan-id', 'content-digest'];
 
 /** Addresses a TCP stamper may listen on: next to its gateway, loopback only (docs/provenance.md#the-forward-auth-stamper). */
@@ -110,7 +110,7 @@ export function crossFieldProblems(topology: RuleInput): TopologyProblem[] {
   const { hops, services, scanners } = topology;
 
   // Unique ids: hop and service ids share one namespace (a `next` names either); scanner ids are
-  // certificate CNs like hop ids, so a scanner named like a hop could pass for it (SPEC §4 peer-id).
+  // certificate CNs like hop ids, so a scanner named like a hop could pass for it (docs/provenance.md peer-id).
   const idOwner = new Map<string, string>();
   const claim = (id: string, path: string, what: string): void => {
     const other = idOwner.get(id);
@@ -152,7 +152,7 @@ export function crossFieldProblems(topology: RuleInput): TopologyProblem[] {
   hops.forEach((hop, i) => {
     const at = `hops[${i}]`;
     if (hop.kind === 'apache-modsecurity') {
-      if (hop.stamp !== false) add(`${at}.stamp`, 'an apache-modsecurity hop cannot stamp; set stamp: false (an opaque hop, SPEC §4 rule 2)');
+      if (hop.stamp !== false) add(`${at}.stamp`, 'an apache-modsecurity hop cannot stamp; set stamp: false (an opaque hop, docs/provenance.md#rules-for-every-hop, rule 2)');
     } else if (hop.waf) {
       add(`${at}.waf`, `only apache-modsecurity hops take waf settings, not ${hop.kind}`);
     }
@@ -177,7 +177,7 @@ export function crossFieldProblems(topology: RuleInput): TopologyProblem[] {
 
   services.forEach((service, i) => {
     const at = `services[${i}]`;
-    if (service.kind === 'evidence-locker' && !service.receiptKey) add(`${at}.receiptKey`, 'required for an evidence-locker (it signs traversal receipts, SPEC §8)');
+    if (service.kind === 'evidence-locker' && !service.receiptKey) add(`${at}.receiptKey`, 'required for an evidence-locker (it signs traversal receipts, docs/services.md)');
     if (service.kind !== 'evidence-locker' && service.receiptKey) add(`${at}.receiptKey`, `only an evidence-locker signs receipts, not a ${service.kind}`);
     if (service.storage?.kind === 'postgres' && !/^(postgres(ql)?:\/\/.+|env:[A-Za-z_][A-Za-z0-9_]*)$/.test(service.storage.url)) {
       add(`${at}.storage.url`, 'must be a postgres:// or postgresql:// URL, or env:NAME to read it from the environment');
@@ -195,7 +195,7 @@ export function crossFieldProblems(topology: RuleInput): TopologyProblem[] {
     }
   });
 
-  // The MAC covers these (SPEC §4); an edge that stripped them would make every request fail.
+  // The MAC covers these (docs/provenance.md); an edge that stripped them would make every request fail.
   topology.headers.strip.forEach((name, i) => {
     if (PROTOCOL_HEADERS.includes(name.toLowerCase())) add(`headers.strip[${i}]`, `${name} is part of the provenance protocol and must reach the services`);
   });
@@ -257,7 +257,7 @@ function chainProblems(topology: RuleInput, add: (path: string, message: string)
       return;
     }
     const other = before.get(hop.next);
-    // A chain is a line (SPEC §6): a fan-in would give one target two different expected peers.
+    // A chain is a line (docs/topology.md): a fan-in would give one target two different expected peers.
     if (other !== undefined) add(`hops[${i}].next`, `"${hop.next}" already follows hops[${other}] (${hops[other]?.id}); each hop or service has one hop in front of it`);
     else before.set(hop.next, i);
   });
@@ -306,7 +306,7 @@ function chainProblems(topology: RuleInput, add: (path: string, message: string)
     }
     const edge = chain[0]!;
     if (hops[edge]!.stamp === false) {
-      add(`hops[${edge}].stamp`, 'the edge hop must stamp: record 1 binds the scanner certificate to the traversal intent (SPEC §3, §4)');
+      add(`hops[${edge}].stamp`, 'the edge hop must stamp: record 1 binds the scanner certificate to the traversal intent (docs/dsse.md, docs/provenance.md)');
     }
     // docs/provenance.md#part-2-version-2: a member covers the previous stamping hop's member, so a hop
     // can stamp v2 only behind stamping hops that all do.

@@ -54,7 +54,7 @@ describe('stella-gateway dsse', () => {
     writeFileSync(path('payload.bin'), payload);
   });
 
-  it('documents every flag of SPEC §10 in --help of each command', () => {
+  it('documents every flag of README.md#command-line in --help of each command', () => {
     const dsse = buildProgram().commands.find((c) => c.name() === 'dsse');
     assert.ok(dsse);
     const help = (name: string) => dsse.commands.find((c) => c.name() === name)?.helpInformation() ?? '';
@@ -156,7 +156,7 @@ describe('interop with OpenSSL over the PAE bytes', () => {
   before(async () => {
     openssl = requireProgram('openssl');
     writeFileSync(path('payload.bin'), payload);
-    // Spelled out here rather than taken from src/dsse, so OpenSSL checks the PAE of SPEC §3 itself.
+    // Spelled out here rather than taken from src/dsse, so OpenSSL checks the PAE of docs/dsse.md itself.
     writeFileSync(path('pae.bin'), Buffer.concat([Buffer.from(`DSSEv1 ${Buffer.byteLength(TYPE)} ${TYPE} ${payload.length} `), payload]));
     for (const [alg, out] of [['ed25519', 'ed.key'], ['hmac-sha256', 'mac.key'], ['ecdsa-p256', 'ec.key']] as const) {
       await dsseKeygen({ cliAlg: alg, out: path(out) });

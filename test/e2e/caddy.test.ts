@@ -1,5 +1,5 @@
 /**
- * SPEC §2, §11 with a Caddy edge (examples/topology-caddy.yaml): Caddy cannot compute the hop MAC,
+ * README.md#the-chain, docs/faults.md with a Caddy edge (examples/topology-caddy.yaml): Caddy cannot compute the hop MAC,
  * so its forward-auth stamper (`stella-gateway stamper`) does; then the same Apache WAF and HAProxy
  * as the reference chain. The worker's delivery is stored with a verified chain and receipt.
  */

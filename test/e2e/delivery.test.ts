@@ -1,5 +1,5 @@
 /**
- * SPEC §11: a scanner worker behind NGINX delivers HMAC-signed DSSE envelopes to the Evidence
+ * docs/faults.md: a scanner worker behind NGINX delivers HMAC-signed DSSE envelopes to the Evidence
  * Locker through the reference chain (worker → NGINX → Apache+ModSecurity → HAProxy → locker);
  * the gateways inject provenance, the locker validates it, stores the envelope with its hop chain
  * and returns a receipt that verifies; the envelope's signature survives the chain.

@@ -1,5 +1,5 @@
 /**
- * SPEC §9 on the real programs: every gateway kind answers its own `/healthz/hop/<id>` alike —
+ * docs/services.md#health-and-metrics on the real programs: every gateway kind answers its own `/healthz/hop/<id>` alike —
  * GET 200 with the JSON body, HEAD 200 without a body, any other method 405 — whichever program
  * runs the hop (NGINX, Apache+ModSecurity, HAProxy in the reference chain; Caddy at the other edge).
  */

@@ -1,5 +1,5 @@
 /**
- * SPEC §5, §7, §11: the NGINX edge requires a client certificate from the product's CA, with the
+ * docs/operations/certificates.md, docs/gateways/README.md, docs/faults.md: the NGINX edge requires a client certificate from the product's CA, with the
  * CRL applied. No certificate, one from another CA, an expired one and a revoked one are all
  * refused before anything reaches the WAF, and the scanner worker reports a clear error code.
  * NGINX reads the CRL at start, so the revoked certificate is revoked before the edge restarts.

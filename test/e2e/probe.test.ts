@@ -1,5 +1,5 @@
 /**
- * SPEC §9: health probes through the real chain. `probeTopology` reports every hop and the locker
+ * docs/services.md#health-and-metrics: health probes through the real chain. `probeTopology` reports every hop and the locker
  * OK; with the WAF stopped it reports the WAF and everything behind it as failing, the edge still
  * OK. The CLI `stella-gateway probe` exits 0 when healthy and 1 with a hop down, naming the hop.
  */

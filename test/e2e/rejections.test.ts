@@ -1,5 +1,5 @@
 /**
- * SPEC §4 and §11: forged, bypassing, replayed, reordered, tampered and missing provenance is
+ * docs/provenance.md, docs/faults.md: forged, bypassing, replayed, reordered, tampered and missing provenance is
  * rejected by the locker with the code and status of the problem table, and nothing is stored.
  *
  * Positions on the path come from two recording relays spliced into the real chain (support/relay.ts):

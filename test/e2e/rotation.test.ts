@@ -1,10 +1,10 @@
 /**
- * SPEC §5 "zero failed requests across a rotation under load": while two workers deliver a steady
+ * docs/operations/certificates.md "zero failed requests across a rotation under load": while two workers deliver a steady
  * stream through the reference chain, the worker's certificate is re-issued in place (the `files`
  * source re-reads it) and then the edge's (re-issued, then NGINX reloaded with SIGHUP). Every
  * submission is delivered, and stored once, and both identities of each side were really used.
  *
- * "Delivered" allows the outbox's retry (SPEC §8): when NGINX reloads, an old worker closes its idle
+ * "Delivered" allows the outbox's retry (docs/services.md): when NGINX reloads, an old worker closes its idle
  * keep-alive connections, and a POST the client had just put on one fails with "other side closed"
  * (the classic keep-alive race; undici does not retry a POST). The worker retries such a transient
  * failure and the locker, idempotent by envelope SHA-256, stores the artifact once — which is what

@@ -1,5 +1,5 @@
 /**
- * The WAF still does its job inside the provenance chain (SPEC §2, §7): an attack in a submission
+ * The WAF still does its job inside the provenance chain (README.md#the-chain, docs/gateways/README.md): an attack in a submission
  * is blocked with 403 at the Apache+ModSecurity+CRS hop, the request never reaches gw-internal or
  * the locker, and nothing is stored. The same request without the attack goes through, so the 403
  * is the WAF's verdict on the attack, not on the provenance headers.

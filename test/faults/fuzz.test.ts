@@ -1,5 +1,5 @@
 /**
- * Fuzzed envelopes and headers against the Evidence Locker (SPEC §11): ≥ 100,000 generated
+ * Fuzzed envelopes and headers against the Evidence Locker (docs/faults.md): ≥ 100,000 generated
  * requests through the real app (`inject()`, real SQLite store, and a PostgreSQL part) — hostile
  * provenance headers, mutated valid headers, wrong scan ids and digests, mutated or arbitrary
  * bodies that the "gateways" stamped correctly (so they reach the envelope checks). No answer may

@@ -1,5 +1,5 @@
 /**
- * Gateway and locker outages during `scanner run` (SPEC §8, §11): the worker daemon runs over a
+ * Gateway and locker outages during `scanner run` (docs/services.md, docs/faults.md): the worker daemon runs over a
  * spool folder against the real chain (NGINX → Apache+ModSecurity → HAProxy → locker); artifacts
  * are dropped before, during a WAF outage and during a locker outage. After both come back, every
  * artifact is in the locker exactly once (one row whose signed statement names it), and every

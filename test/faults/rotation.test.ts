@@ -1,5 +1,5 @@
 /**
- * Rotation under load (SPEC §5, §11): the `scanner run` daemon streams artifacts through the real
+ * Rotation under load (docs/operations/certificates.md, docs/faults.md): the `scanner run` daemon streams artifacts through the real
  * chain while the scanner's client certificate is re-issued on disk ≥ 10 times; the worker's
  * `files` certificate source picks each one up and new requests present it, requests in flight
  * finish on the old connection. No attempt may fail, and the outbox must show the deliveries

@@ -1,5 +1,5 @@
 /**
- * SIGKILL during ingest (SPEC §8, §11). The experiment itself lives with the locker's tests
+ * SIGKILL during ingest (docs/services.md, docs/faults.md). The experiment itself lives with the locker's tests
  * (test/services/locker-durability.test.ts: 20 SIGKILLs of a real locker process while four
  * senders stream ingests; after each restart every 201 must be present, whole, with a verifying
  * receipt, and no row may be partial), and for artifacts in test/services/locker-artifact-durability.test.ts.

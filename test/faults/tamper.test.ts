@@ -1,5 +1,5 @@
 /**
- * The tamper matrix through the REAL chain (SPEC §4, §11): a scanner posts evidence to the NGINX
+ * The tamper matrix through the REAL chain (docs/provenance.md, docs/faults.md): a scanner posts evidence to the NGINX
  * edge; between HAProxy (the last hop) and the Evidence Locker sits a relay that holds the
  * locker's certificate towards HAProxy and gw-internal's towards the locker — an on-path attacker
  * with stolen TLS identities but no hop MAC key. It forges, tampers with, replays and reorders the

@@ -49,7 +49,7 @@ describe('issueCertificate', () => {
 
   const verify = (leaf: string) => openssl(['verify', '-CAfile', join(ca.dir, 'root.pem'), '-untrusted', join(ca.dir, 'intermediate.pem'), leaf]);
 
-  it('issues a scanner certificate that openssl verifies, with exactly the SAN, EKU and key usage of SPEC §5', async () => {
+  it('issues a scanner certificate that openssl verifies, with exactly the SAN, EKU and key usage of docs/operations/certificates.md', async () => {
     const leaf = await issueCertificate({ dir: ca.dir, role: 'scanner', name: 'scanner-01' });
     assert.equal(leaf.paths?.cert, join(ca.dir, 'issued/scanner/scanner-01/cert.pem'));
     assert.equal((await verify(leaf.paths!.cert)).code, 0);

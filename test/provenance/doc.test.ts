@@ -31,8 +31,8 @@ describe('docs/provenance.md', () => {
     for (const row of rows) assert.equal(row.status, PROVENANCE_PROBLEMS[row.code as ProvenanceCode].status, row.code);
   });
 
-  it('has the registry agree with the ProvenanceCode type and SPEC §4 statuses', () => {
-    // The literal list is the SPEC §4 table; the `satisfies` makes tsc fail if a code is not a ProvenanceCode.
+  it('has the registry agree with the ProvenanceCode type and docs/provenance.md statuses', () => {
+    // The literal list is the docs/provenance.md table; the `satisfies` makes tsc fail if a code is not a ProvenanceCode.
     const spec = {
       'untrusted-peer': 403,
       'provenance-missing': 401,

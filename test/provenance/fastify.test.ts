@@ -248,7 +248,7 @@ describe('the provenance plugin', () => {
   });
 
   describe('body parsing after the checks', () => {
-    it('answers a replayed request with a broken JSON body 409, not the parser\'s 400 (SPEC §4 order)', async () => {
+    it('answers a replayed request with a broken JSON body 409, not the parser\'s 400 (docs/provenance.md order)', async () => {
       const broken = Buffer.from('{"hello": ');
       const built = buildRequest(topology, keys, { body: broken });
       const first = await send(t.app, built);

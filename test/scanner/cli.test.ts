@@ -48,7 +48,7 @@ describe('stella-gateway scanner (child processes against a real mTLS edge)', ()
     assert.equal(statusOf(join(fx.dir, 'rejected.db')).lastErrors[0]?.code, 'binding-mismatch');
   });
 
-  it('submit exits 2 for a scan id outside the SPEC §4 syntax, an unknown scanner, or a missing file', async () => {
+  it('submit exits 2 for a scan id outside the docs/provenance.md syntax, an unknown scanner, or a missing file', async () => {
     const file = fx.artifact('u.json', '{}');
     const badScan = await inProcess(['scanner', 'submit', ...base, '--outbox', join(fx.dir, 'u.db'), '--scan-id', '-bad id', file]);
     assert.equal(badScan.code, 2);

@@ -1,5 +1,5 @@
 /**
- * Acknowledged means durable (SPEC §8): a locker process is SIGKILLed at random moments while
+ * Acknowledged means durable (docs/services.md): a locker process is SIGKILLed at random moments while
  * ingests stream in; after each restart every envelope that got a 201 is present, whole and
  * readable, its receipt verifies, and no row is partial.
  */

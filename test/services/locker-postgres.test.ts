@@ -1,5 +1,5 @@
 /**
- * Several lockers on one PostgreSQL (SPEC §8, §4 rule 5): the same envelope sent to two instances
+ * Several lockers on one PostgreSQL (docs/services.md, docs/provenance.md#rules-for-every-hop, rule 5): the same envelope sent to two instances
  * at once is stored once with one receipt, and a replayed request is caught by the other instance.
  */
 import { describe, it, before, after } from 'node:test';

@@ -1,5 +1,5 @@
 /**
- * Graceful shutdown (SPEC §8): `close()` stops accepting but lets an ingest that is already
+ * Graceful shutdown (docs/services.md): `close()` stops accepting but lets an ingest that is already
  * writing finish — the client gets its 201 and the row is there.
  */
 import { describe, it } from 'node:test';

@@ -14,7 +14,7 @@ describe('the published JSON Schema', () => {
     assert.equal(schema.additionalProperties, false);
   });
 
-  it('lists the hop kinds and the hop id pattern of SPEC §4', () => {
+  it('lists the hop kinds and the hop id pattern of docs/provenance.md', () => {
     const hop = (topologyJsonSchema() as { properties: { hops: { items: { properties: Record<string, { enum?: string[]; pattern?: string }> } } } }).properties.hops.items;
     assert.deepEqual(hop.properties.kind?.enum, ['nginx', 'haproxy', 'apache-modsecurity', 'caddy', 'envoy']);
     assert.equal(hop.properties.id?.pattern, '^[a-z][a-z0-9.-]{0,62}$');

@@ -139,7 +139,7 @@ describe('validateTopology', () => {
 
   it('requires the edge hop to stamp', () => {
     const found = problems((t) => (hop(t, 0).stamp = false));
-    assert.deepEqual(found, [{ path: 'hops[0].stamp', message: 'the edge hop must stamp: record 1 binds the scanner certificate to the traversal intent (SPEC §3, §4)' }]);
+    assert.deepEqual(found, [{ path: 'hops[0].stamp', message: 'the edge hop must stamp: record 1 binds the scanner certificate to the traversal intent (docs/dsse.md, docs/provenance.md)' }]);
   });
 
   it('rejects native stamping on a kind that cannot compute the MAC', () => {
@@ -178,7 +178,7 @@ describe('validateTopology', () => {
     });
     assert.deepEqual(found, [
       { path: 'hops[0].waf', message: 'only apache-modsecurity hops take waf settings, not nginx' },
-      { path: 'hops[1].stamp', message: 'an apache-modsecurity hop cannot stamp; set stamp: false (an opaque hop, SPEC §4 rule 2)' },
+      { path: 'hops[1].stamp', message: 'an apache-modsecurity hop cannot stamp; set stamp: false (an opaque hop, docs/provenance.md#rules-for-every-hop, rule 2)' },
     ]);
   });
 
@@ -206,7 +206,7 @@ describe('validateTopology', () => {
 
   it('requires a receipt key for an evidence locker and only there', () => {
     assert.deepEqual(problems((t) => delete t.services[0]!.receiptKey), [
-      { path: 'services[0].receiptKey', message: 'required for an evidence-locker (it signs traversal receipts, SPEC §8)' },
+      { path: 'services[0].receiptKey', message: 'required for an evidence-locker (it signs traversal receipts, docs/services.md)' },
     ]);
   });
 

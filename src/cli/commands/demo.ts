@@ -1,5 +1,5 @@
 /**
- * `stella-gateway demo` (SPEC §10, §11): the whole chain on the real programs in a temp folder.
+ * `stella-gateway demo` (README.md#command-line, docs/faults.md): the whole chain on the real programs in a temp folder.
  * Exit 0 when every sample was delivered with a verified receipt, both forgeries were rejected
  * with the expected codes and the probe passed; 1 otherwise.
  */

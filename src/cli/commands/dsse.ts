@@ -1,5 +1,5 @@
 /**
- * `stella-gateway dsse sign | verify | keygen` (SPEC §3, §10; docs/dsse.md).
+ * `stella-gateway dsse sign | verify | keygen` (docs/dsse.md, README.md#command-line).
  *
  * Exit codes (src/cli/output.ts): 0 ok; 1 the envelope was rejected (the DSSE error code is
  * printed); 2 usage or configuration, which includes an unusable key file.
@@ -104,7 +104,7 @@ export async function dsseKeygen(options: { cliAlg: string; out: string; force?:
 
 /** Registers the `dsse` group. */
 export function register(program: Command): void {
-  const group = program.command('dsse').description('Sign and verify DSSE envelopes, generate keys (SPEC §3)');
+  const group = program.command('dsse').description('Sign and verify DSSE envelopes, generate keys (docs/dsse.md)');
   const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
   group

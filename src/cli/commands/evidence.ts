@@ -1,5 +1,5 @@
 /**
- * `stella-gateway evidence verify|export` (SPEC §10): re-verify stored evidence offline — the
+ * `stella-gateway evidence verify|export` (README.md#command-line): re-verify stored evidence offline — the
  * envelope, its stored hop chain and the locker's receipt — from a store (`--db`, a SQLite file
  * or a postgres:// URL) or an exported record file (`--in`); and export records as JSON.
  * Exit 0 every record verifies, 1 a record failed or none matched, 2 usage or configuration.

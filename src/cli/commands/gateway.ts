@@ -1,5 +1,5 @@
 /**
- * `stella-gateway gateway render --topology FILE --out DIR [--check]` (SPEC §7, §10): renders every
+ * `stella-gateway gateway render --topology FILE --out DIR [--check]` (docs/gateways/README.md, README.md#command-line): renders every
  * hop of a topology, writes the files, and with `--check` runs each real program's config check.
  * Exit codes (src/cli/output.ts): 0 rendered (and accepted), 1 a check failed, 2 a bad topology or flags.
  *
@@ -137,7 +137,7 @@ export async function runGateway(options: RunGatewayOptions): Promise<void> {
 
 /** Registers the `gateway` group. */
 export function register(program: Command): void {
-  const group = program.command('gateway').description('Render gateway configurations from a topology (SPEC §7)');
+  const group = program.command('gateway').description('Render gateway configurations from a topology (docs/gateways/README.md)');
   group
     .command('render')
     .description('Render NGINX / HAProxy / Apache+ModSecurity / Caddy / Envoy configs for every hop into DIR/<hop id>/')

@@ -1,6 +1,6 @@
 /**
  * `stella-gateway pki init | issue | revoke | inspect | token | serve | rollover | crl | bootstrap`
- * (SPEC §5, §10). Exit codes (src/cli/output.ts): 0 ok; 1 refused (unknown serial, bad
+ * (docs/operations/certificates.md, README.md#command-line). Exit codes (src/cli/output.ts): 0 ok; 1 refused (unknown serial, bad
  * certificate); 2 usage or configuration (bad name, no CA, CA already there).
  */
 import { readFile } from 'node:fs/promises';
@@ -36,7 +36,7 @@ const collect = (value: string, previous: string[] = []): string[] => [...previo
 
 /** Registers the `pki` group. */
 export function register(program: Command): void {
-  const group = program.command('pki').description('Local CA, certificates, revocation and enrollment (SPEC §5)');
+  const group = program.command('pki').description('Local CA, certificates, revocation and enrollment (docs/operations/certificates.md)');
   const roleOption = () => new Option('--role <role>', 'certificate role').choices(PKI_ROLES).makeOptionMandatory();
 
   group

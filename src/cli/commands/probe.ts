@@ -1,5 +1,5 @@
 /**
- * `stella-gateway probe --topology FILE` (SPEC §9): each hop checked locally and through the
+ * `stella-gateway probe --topology FILE` (docs/services.md#health-and-metrics): each hop checked locally and through the
  * chain, each service's provenance validation exercised, each chain from its own edge with a
  * scanner of that edge; a table, or `--json`. Exit 1 when any part fails, 2 for an unknown scanner.
  */
@@ -31,7 +31,7 @@ export function register(program: Command): void {
     });
 }
 
-/** The probe result as the table of SPEC §9: hop, kind, status, latency, certificate expiry. */
+/** The probe result as the table of docs/services.md#health-and-metrics: hop, kind, status, latency, certificate expiry. */
 export function formatProbeTable(result: ProbeResult): string {
   const rows = result.rows.map((r) => [
     r.id,

@@ -1,5 +1,5 @@
 /**
- * `stella-gateway scanner submit | run | status` (SPEC §8, §10; docs/scanner.md).
+ * `stella-gateway scanner submit | run | status` (docs/services.md, README.md#command-line; docs/scanner.md).
  *
  * Exit codes (src/cli/output.ts): submit → 0 every file delivered, 1 any rejected or still
  * pending after its attempts/deadline, 2 usage or configuration (bad topology, scanner, key,
@@ -70,7 +70,7 @@ async function configurationStep<T>(step: () => Promise<T>): Promise<T> {
 
 /** Adds the `scanner` group. */
 export function register(program: Command): void {
-  const group = program.command('scanner').description('Sign scan artifacts and deliver them through the gateway chain (SPEC §8)');
+  const group = program.command('scanner').description('Sign scan artifacts and deliver them through the gateway chain (docs/services.md)');
   const common = (c: Command): Command =>
     c
       .requiredOption('--topology <file>', 'topology file (YAML or JSON)')

@@ -1,5 +1,5 @@
 /**
- * `stella-gateway serve --topology FILE --service ID` (SPEC §10): runs the Evidence Locker or the
+ * `stella-gateway serve --topology FILE --service ID` (README.md#command-line): runs the Evidence Locker or the
  * Scanner WebService of a topology on its mTLS listener until SIGINT or SIGTERM, then shuts down
  * gracefully (in-flight requests finish, the store closes). Exit 2 for configuration errors.
  */

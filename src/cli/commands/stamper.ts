@@ -1,5 +1,5 @@
 /**
- * `stella-gateway stamper --topology FILE --hop ID` (SPEC §10; docs/CONVENTIONS.md "The stamper
+ * `stella-gateway stamper --topology FILE --hop ID` (README.md#command-line; docs/CONVENTIONS.md "The stamper
  * contract", docs/provenance.md#the-forward-auth-stamper): runs the forward-auth stamper of one hop
  * where `hop.stamp.stamper` says — a Unix socket only the gateway's account can open, or mTLS with
  * the hop's own certificate — until SIGINT or SIGTERM. Exit 2 for a bad topology, hop, key file or

@@ -1,5 +1,5 @@
 /**
- * `stella-gateway topology validate | schema | graph` (SPEC §6, §10).
+ * `stella-gateway topology validate | schema | graph` (docs/topology.md, README.md#command-line).
  * Exit codes (src/cli/output.ts): 0 valid, 2 for an invalid or unreadable topology — a topology
  * is configuration, so its problems are configuration errors.
  */
@@ -16,7 +16,7 @@ import { GRAPH_FORMATS, renderGraph, type GraphFormat } from '../../topology/gra
 
 /** Registers the `topology` group. */
 export function register(program: Command): void {
-  const group = program.command('topology').description('Check, publish and draw the topology of a deployment (SPEC §6)');
+  const group = program.command('topology').description('Check, publish and draw the topology of a deployment (docs/topology.md)');
 
   group
     .command('validate')

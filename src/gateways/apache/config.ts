@@ -1,5 +1,5 @@
 /**
- * The blocks of `apache2.conf` for the opaque WAF hop (SPEC §4 rule 2, §7): each function returns
+ * The blocks of `apache2.conf` for the opaque WAF hop (docs/provenance.md#rules-for-every-hop, rule 2, docs/gateways/README.md): each function returns
  * one commented block, `renderApacheConf` puts them in the order Apache needs.
  */
 import type { ResolvedHop, ResolvedTopology } from '../../topology/resolve.js';
@@ -157,7 +157,7 @@ function peerAdmissionBlock(topology: ResolvedTopology, hop: ResolvedHop): strin
 </Location>`;
 }
 
-/** SPEC §4 rule 1, when this WAF is itself the edge; a WAF behind an edge sets none of them. */
+/** docs/provenance.md#rules-for-every-hop, rule 1, when this WAF is itself the edge; a WAF behind an edge sets none of them. */
 function edgeStripBlock(topology: ResolvedTopology, hop: ResolvedHop): string {
   if (!isEdge(topology, hop)) {
     return `# --- Headers: an opaque hop sets no provenance header, so it removes none and forwards
@@ -194,7 +194,7 @@ IncludeOptional ${quoted(APACHE_SYSTEM_PATHS.crsExclusionsAfter)}`;
 }
 
 /**
- * `GET /healthz/hop/<id>` answered here (SPEC §9), HEAD too; any other method is a 405, as on
+ * `GET /healthz/hop/<id>` answered here (docs/services.md#health-and-metrics), HEAD too; any other method is a 405, as on
  * every gateway kind. The body is an inline ErrorDocument for a forced 200, so the unprivileged
  * children read no file to serve it.
  */

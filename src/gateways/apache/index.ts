@@ -1,6 +1,6 @@
 /**
  * The Apache 2.4 + ModSecurity 2 + OWASP CRS hop (kind `apache-modsecurity`): the opaque WAF of
- * SPEC §4 rule 2. It terminates mTLS, admits only the hop before it, inspects every request with
+ * docs/provenance.md#rules-for-every-hop, rule 2. It terminates mTLS, admits only the hop before it, inspects every request with
  * the CRS and blocks at the configured anomaly threshold, forwards `X-Stella-Provenance` untouched
  * and presents its own certificate to the next hop, whose record then names it as `peer-id`.
  *

@@ -189,7 +189,7 @@ SecRule REQUEST_FILENAME "@rx ${REGISTRY_MANIFEST_ROUTE_PATTERN}" \\
 }
 
 /**
- * The routes whose body is a DSSE envelope (SPEC §8): evidence ingest and signed completion reports.
+ * The routes whose body is a DSSE envelope (docs/services.md): evidence ingest and signed completion reports.
  * Their `payload` and `signatures[].sig` are base64, opaque to the CRS (it does not decode them),
  * and random base64 trips its rules: `…9onnylMrIVQ=` reads as an XSS event handler to rule
  * 941120, which blocked about 1 genuine envelope in 1,000 (bench/RESULTS.md). So the two fields

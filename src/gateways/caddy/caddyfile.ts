@@ -1,5 +1,5 @@
 /**
- * The blocks of a Caddy 2.6 hop's Caddyfile (SPEC §4, §7, §9; notes/gateways.md "Caddy 2.6").
+ * The blocks of a Caddy 2.6 hop's Caddyfile (docs/provenance.md, docs/gateways/README.md, docs/services.md#health-and-metrics; notes/gateways.md "Caddy 2.6").
  * Everything of the site sits in one `route` so the handlers run in the order written here:
  * Caddy's default directive order would run `forward_auth` before `request_header`, which would
  * let a stripped header come back or a stamped one be removed.
@@ -121,7 +121,7 @@ export function healthResponse(hop: ResolvedHop): string {
 		respond ${hopHealthPath(hop.id)} \`${body}\` 200`;
 }
 
-/** SPEC §4 rule 1 at the edge; elsewhere the headers this hop sets itself. */
+/** docs/provenance.md#rules-for-every-hop, rule 1 at the edge; elsewhere the headers this hop sets itself. */
 export function stripHeaders(topology: ResolvedTopology, hop: ResolvedHop): string {
   const names = isEdge(topology, hop)
     ? [...RULE_ONE_HEADERS, ...topology.headers.strip]
@@ -129,7 +129,7 @@ export function stripHeaders(topology: ResolvedTopology, hop: ResolvedHop): stri
       ? []
       : [CLIENT_CERT_HEADER];
   if (names.length === 0) return '		# Headers: an opaque hop sets none, so it removes none and forwards X-Stella-Provenance untouched.';
-  const why = isEdge(topology, hop) ? 'this hop is the edge: client copies go before anything else (SPEC §4 rule 1)' : 'client copies of what this hop sets';
+  const why = isEdge(topology, hop) ? 'this hop is the edge: client copies go before anything else (docs/provenance.md#rules-for-every-hop, rule 1)' : 'client copies of what this hop sets';
   return [`		# Headers: ${why}.`, ...names.map((name) => `		request_header -${name}`)].join('\n');
 }
 

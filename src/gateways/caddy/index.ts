@@ -1,6 +1,6 @@
 /**
  * The Caddy 2.6 hop (kind `caddy`): terminates mTLS, admits only the expected peers, strips the
- * headers of SPEC §4 rule 1 at the edge, stamps through the forward-auth stamper
+ * headers of docs/provenance.md#rules-for-every-hop, rule 1 at the edge, stamps through the forward-auth stamper
  * (`stella-gateway stamper`), re-originates mTLS to the next hop and answers its health endpoint.
  * One file: `<outDir>/<hop id>/Caddyfile` (blocks in `caddyfile.ts`).
  */

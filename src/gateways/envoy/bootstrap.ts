@@ -1,5 +1,5 @@
 /**
- * The Envoy v3 static bootstrap of one hop (SPEC §7, §9; docs/CONVENTIONS.md), as a plain object
+ * The Envoy v3 static bootstrap of one hop (docs/gateways/README.md, docs/services.md#health-and-metrics; docs/CONVENTIONS.md), as a plain object
  * that `index.ts` writes as YAML. Every block is explained in docs/gateways/envoy.md.
  * Pure: builds data from the resolved topology; touches no file.
  */
@@ -69,7 +69,7 @@ export function envoyBootstrap(topology: ResolvedTopology, hop: ResolvedHop): Js
   // A request whose connection to one replica failed goes to another (nothing of it was sent).
   const retry = nextAddresses(hop).length > 1 ? { retry_policy: { retry_on: 'connect-failure', num_retries: 2 } } : {};
 
-  // SPEC §4 rule 1, "before doing anything else": removed before routing and before any filter,
+  // docs/provenance.md#rules-for-every-hop, rule 1, "before doing anything else": removed before routing and before any filter,
   // so neither ext_authz nor the stamper ever sees a client's copy. Later hops keep the incoming
   // X-Stella-Provenance (their stamper chains to it) and let ext_authz replace it.
   // X-Forwarded-Client-Cert is left to forward_client_cert_details (SANITIZE*), which drops the
@@ -89,7 +89,7 @@ export function envoyBootstrap(topology: ResolvedTopology, hop: ResolvedHop): Js
       typed_config: {
         '@type': T.extAuthz,
         transport_api_version: 'V3',
-        // No record, no request (SPEC §4): an unreachable stamper must not let requests through.
+        // No record, no request (docs/provenance.md): an unreachable stamper must not let requests through.
         failure_mode_allow: false,
         status_on_error: { code: 'ServiceUnavailable' },
         // What the stamper reads (CONVENTIONS); Host, Method and Path are always sent.
@@ -113,7 +113,7 @@ export function envoyBootstrap(topology: ResolvedTopology, hop: ResolvedHop): Js
     '@type': T.hcm,
     stat_prefix: hop.id.replace(/[.-]/g, '_'),
     codec_type: 'AUTO',
-    // SPEC §4 rule 2: hops do not rewrite the path the MAC covers.
+    // docs/provenance.md#rules-for-every-hop, rule 2: hops do not rewrite the path the MAC covers.
     normalize_path: false,
     merge_slashes: false,
     path_with_escaped_slashes_action: 'KEEP_UNCHANGED',
@@ -148,7 +148,7 @@ export function envoyBootstrap(topology: ResolvedTopology, hop: ResolvedHop): Js
           domains: ['*'],
           routes: [
             {
-              // SPEC §9: the hop answers its own liveness (GET, HEAD); no stamping for it.
+              // docs/services.md#health-and-metrics: the hop answers its own liveness (GET, HEAD); no stamping for it.
               match: { path: hopHealthPath(hop.id), headers: [{ name: ':method', string_match: { safe_regex: { regex: '^(GET|HEAD)$' } } }] },
               direct_response: { status: 200, body: { inline_string: health } },
               response_headers_to_add: [{ header: { key: 'content-type', value: 'application/json' }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' }],
@@ -216,7 +216,7 @@ export function envoyBootstrap(topology: ResolvedTopology, hop: ResolvedHop): Js
       typed_config: {
         '@type': T.upstreamTls,
         sni: next.serverName,
-        // SPEC §7: no TLS session reuse toward an upstream where the client certificate matters.
+        // docs/gateways/README.md: no TLS session reuse toward an upstream where the client certificate matters.
         max_session_keys: 0,
         common_tls_context: {
           tls_certificates: [{ certificate_chain: { filename: hop.upstreamTls.chain }, private_key: { filename: hop.upstreamTls.key } }],

@@ -1,5 +1,5 @@
 /**
- * Checks an Envoy config against the Envoy v3 API schema (SPEC §7: "for Envoy, by a check against
+ * Checks an Envoy config against the Envoy v3 API schema (docs/gateways/README.md: "for Envoy, by a check against
  * the Envoy v3 API schema"), since no Envoy binary runs here. protobufjs's `fromObject`/`verify`
  * ignore unknown fields and reject proto3-JSON forms such as `"5s"`, so the JSON is walked against
  * the message types here, the way Envoy's own loader reads it: unknown fields, scalar types, enum

@@ -1,5 +1,5 @@
 /**
- * The Envoy hop renderer (SPEC §7): `<hop id>/envoy.yaml`, a static v3 bootstrap. Envoy cannot
+ * The Envoy hop renderer (docs/gateways/README.md): `<hop id>/envoy.yaml`, a static v3 bootstrap. Envoy cannot
  * compute the hop MAC, so a stamping Envoy hop calls its forward-auth stamper through `ext_authz`.
  * What each block does and how to adapt it by hand: docs/gateways/envoy.md.
  */

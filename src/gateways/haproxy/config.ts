@@ -1,5 +1,5 @@
 /**
- * The sections of an HAProxy hop's `haproxy.cfg`, one small function per duty of SPEC §7 so the
+ * The sections of an HAProxy hop's `haproxy.cfg`, one small function per duty of docs/gateways/README.md so the
  * file reads like docs/CONVENTIONS.md "Gateway behaviour". HAProxy 2.6 facts these rest on are in
  * ../shared/notes/gateways.md ("notes"): `req.fhdr()` (not `req.hdr()`, which splits on commas),
  * `hmac()` with binary output, `ssl_c_der,sha2(256),hex,lower`, `ssl_c_s_dn(CN)`.
@@ -90,7 +90,7 @@ function bindLine(facts: HopFacts, hopDir: string): string {
     `ca-file ${haproxyWord(facts.caBundle)} crl-file ${haproxyWord(facts.crl)} verify required no-tls-tickets alpn http/1.1`;
 }
 
-/** SPEC §4 rule 1 (edge) and client copies of headers this hop sets — first, on every path. */
+/** docs/provenance.md#rules-for-every-hop, rule 1 (edge) and client copies of headers this hop sets — first, on every path. */
 function stripRules(facts: HopFacts): string[] {
   const names = [...(facts.dropIncomingProvenance ? ['X-Stella-Provenance'] : []), ...facts.stripHeaders, STAMPER_CERT_HEADER];
   return names.map((name) => `    http-request del-header ${name}`);
@@ -124,7 +124,7 @@ function admissionRules(facts: HopFacts): string[] {
   ];
 }
 
-/** SPEC §9: own liveness answered here; every other `/healthz/*` is forwarded like any request. */
+/** docs/services.md#health-and-metrics: own liveness answered here; every other `/healthz/*` is forwarded like any request. */
 function healthRules(facts: HopFacts): string[] {
   const path = hopHealthPath(facts.hop.id);
   return [
@@ -138,7 +138,7 @@ function healthRules(facts: HopFacts): string[] {
  * elsewhere (docs/services.md#size). HAProxy streams bodies (no `option http-buffer-request`,
  * which would only ever see the first `tune.bufsize` bytes), so it cannot cap a chunked body of
  * unknown length; the service does. Then MAC-input hygiene: one line per MAC-input header (`req.fhdr` sees only the last), a scan id
- * of SPEC §4's format, no `|` in `Content-Digest` (403, as the stamper answers).
+ * of docs/provenance.md's format, no `|` in `Content-Digest` (403, as the stamper answers).
  */
 function limitRules(facts: HopFacts): string[] {
   const rules = [
@@ -163,7 +163,7 @@ const PEER_RULES = [
 ];
 
 /**
- * SPEC §4: this hop's v1 record. Each field goes into a transaction variable, the MAC input is
+ * docs/provenance.md: this hop's v1 record. Each field goes into a transaction variable, the MAC input is
  * built with `set-var-fmt`, and the record is appended to the incoming list with `, `.
  */
 export function stampRules(hopId: string, stamp: StampFacts, key: MacKeyRef): string[] {
@@ -198,7 +198,7 @@ function allStampRules(facts: HopFacts, stamp: StampFacts): string[] {
   return [...(stamp.key ? stampRules(facts.hop.id, stamp, stamp.key) : PEER_RULES), ...(stamp.signing ? v2StampRules() : [])];
 }
 
-/** The frontend: every rule in the order SPEC §4 asks (strip first, then refuse, then stamp). */
+/** The frontend: every rule in the order docs/provenance.md asks (strip first, then refuse, then stamp). */
 export function frontendSection(facts: HopFacts, hopDir: string): string {
   return [
     `frontend ${facts.hop.id}`,
@@ -215,8 +215,8 @@ export function frontendSection(facts: HopFacts, hopDir: string): string {
 }
 
 /**
- * SPEC §7: mTLS to the next hop with this hop's certificate, verified against the CA bundle and
- * the next hop's name (SNI + verifyhost), session reuse off. SPEC §9: HAProxy checks its
+ * docs/gateways/README.md: mTLS to the next hop with this hop's certificate, verified against the CA bundle and
+ * the next hop's name (SNI + verifyhost), session reuse off. docs/services.md#health-and-metrics: HAProxy checks its
  * upstream's readiness over the same mTLS (a service's `/healthz/ready`, a hop's own liveness).
  */
 export function backendSection(facts: HopFacts, hopDir: string): string {

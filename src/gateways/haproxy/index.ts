@@ -1,5 +1,5 @@
 /**
- * The HAProxy hop renderer (SPEC §7): `<hop id>/haproxy.cfg`, and `<hop id>/stella-v2.lua` for a
+ * The HAProxy hop renderer (docs/gateways/README.md): `<hop id>/haproxy.cfg`, and `<hop id>/stella-v2.lua` for a
  * hop that stamps provenance v2. HAProxy stamps v1 natively with its `hmac` converter and v2 with
  * a Lua action (docs/provenance.md#part-2-version-2); keys come from the environment, never from a
  * rendered file.

@@ -1,5 +1,5 @@
 /**
- * The blocks of an NGINX hop's `nginx.conf`, one small function per duty of SPEC §7 so the file
+ * The blocks of an NGINX hop's `nginx.conf`, one small function per duty of docs/gateways/README.md so the file
  * reads like the list in docs/CONVENTIONS.md "Gateway behaviour". Facts about NGINX 1.22 that the
  * choices rest on are in ../shared/notes/gateways.md and cited as "notes".
  */
@@ -116,7 +116,7 @@ function upstreamBlock(facts: HopFacts): string {
   ].join('\n');
 }
 
-/** SPEC §7: terminate mTLS, client certificate required, verified against the CA bundle with the CRL. */
+/** docs/gateways/README.md: terminate mTLS, client certificate required, verified against the CA bundle with the CRL. */
 function downstreamTls(facts: HopFacts): string {
   const tls = facts.hop.tls;
   return [
@@ -134,7 +134,7 @@ function downstreamTls(facts: HopFacts): string {
   ].join('\n');
 }
 
-/** SPEC §7: re-originate mTLS with this hop's client certificate; session reuse off (notes pitfall). */
+/** docs/gateways/README.md: re-originate mTLS with this hop's client certificate; session reuse off (notes pitfall). */
 function upstreamTls(facts: HopFacts): string {
   const tls = facts.hop.upstreamTls;
   return [
@@ -162,7 +162,7 @@ function admission(facts: HopFacts): string {
   return lines.join('\n');
 }
 
-/** SPEC §9: `GET /healthz/hop/<id>` answered here; every other `/healthz/*` goes on like any request. */
+/** docs/services.md#health-and-metrics: `GET /healthz/hop/<id>` answered here; every other `/healthz/*` goes on like any request. */
 function healthLocation(facts: HopFacts): string {
   return [
     `        location = ${hopHealthPath(facts.hop.id)} {`,
@@ -238,7 +238,7 @@ export function httpContext(facts: HopFacts, paths: NginxPaths): string {
   return ['http {', ...blocks, server.join('\n'), '}'].join('\n');
 }
 
-/** The include of SPEC §4 rule 1 (and `headers.strip` at the edge): `proxy_set_header X "";` removes X. */
+/** The include of docs/provenance.md#rules-for-every-hop, rule 1 (and `headers.strip` at the edge): `proxy_set_header X "";` removes X. */
 export function stripHeadersInclude(facts: HopFacts): string {
   return [
     `# Rendered by stella-gateway for hop ${facts.hop.id}: headers removed from every forwarded request.`,

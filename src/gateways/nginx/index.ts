@@ -1,5 +1,5 @@
 /**
- * The NGINX hop renderer (SPEC §7): `<hop id>/nginx.conf`, the header include every proxying
+ * The NGINX hop renderer (docs/gateways/README.md): `<hop id>/nginx.conf`, the header include every proxying
  * location repeats, and — for `stamp.via: native` — the Perl module that stamps the hop record.
  * What each block does and how to adapt it by hand: docs/gateways/nginx.md.
  */

@@ -1,6 +1,6 @@
 /**
  * The Perl module an NGINX hop stamps with (`perl_set`, Debian's libnginx-mod-http-perl): it builds
- * this hop's record of SPEC §4 and returns the new `X-Stella-Provenance` value.
+ * this hop's record of docs/provenance.md and returns the new `X-Stella-Provenance` value.
  *
  * Only hop constants (id, seq, kid, key *path*) are rendered into it; the key is read from its file
  * when NGINX loads the module, so the rendered folder holds no secret (docs/CONVENTIONS.md).
@@ -51,7 +51,7 @@ sub load_key {
 
 our $KEY = load_key($KEY_FILE);`;
 
-/** The per-request code: SPEC §4 MAC input, record serialization (RFC 9651) and chaining. */
+/** The per-request code: docs/provenance.md MAC input, record serialization (RFC 9651) and chaining. */
 const STAMP = String.raw`# The DER of the PEM NGINX verified; its SHA-256 is the record's "peer".
 sub pem_to_der {
     my ($pem) = @_;

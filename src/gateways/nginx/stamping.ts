@@ -1,5 +1,5 @@
 /**
- * The stamping blocks of an NGINX hop (SPEC §4): MAC-input hygiene, native stamping through the
+ * The stamping blocks of an NGINX hop (docs/provenance.md): MAC-input hygiene, native stamping through the
  * Perl module, and the `auth_request` location of a forward-auth hop (the stamper contract of
  * docs/CONVENTIONS.md). `config.ts` places them in `nginx.conf`.
  */
@@ -13,7 +13,7 @@ export const STAMPER_LOCATION = '/_stella/stamp';
 
 /**
  * A stamping hop refuses (403, as the stamper does) input that would make the MAC fields ambiguous:
- * a scan id outside SPEC §4's format, or a `|` in `Content-Digest`.
+ * a scan id outside docs/provenance.md's format, or a `|` in `Content-Digest`.
  */
 export function macInputMaps(): string {
   return [

@@ -1,7 +1,7 @@
 /**
  * The provider's enrollment source: a fresh P-256 key and CSR for every certificate; the first
  * one with the bootstrap token, every later one over mTLS with the current certificate
- * (SPEC §5). The endpoint's refusal code (PKI_TOKEN_USED, PKI_REVOKED, …) is passed through.
+ * (docs/operations/certificates.md). The endpoint's refusal code (PKI_TOKEN_USED, PKI_REVOKED, …) is passed through.
  */
 import { Agent, request } from 'undici';
 import { PkiError, PKI_ERROR_CODES, type PkiErrorCode } from '../errors.js';

@@ -1,5 +1,5 @@
 /**
- * The enrollment endpoint (SPEC §5), a Fastify plugin any service can mount:
+ * The enrollment endpoint (docs/operations/certificates.md), a Fastify plugin any service can mount:
  *
  * * `POST /pki/v1/enroll` — first certificate: `Authorization: Bearer <bootstrap token>`, body
  *   `{"csr": "<PKCS#10 PEM>"}`; the token decides the identity and is used up.

@@ -1,5 +1,5 @@
 /**
- * One-time bootstrap tokens for the first certificate (SPEC §5): single use, expiring, stored
+ * One-time bootstrap tokens for the first certificate (docs/operations/certificates.md): single use, expiring, stored
  * only as a SHA-256 hash in `<dir>/enrollment-tokens.json` (mode 0600), compared in constant
  * time. The secret is 32 random bytes, so a plain hash (no slow KDF) resists guessing.
  */

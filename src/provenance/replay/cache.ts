@@ -1,5 +1,5 @@
 /**
- * Replay caches for the first hop's (`hop`, `nonce`) pair (SPEC §4 check 7, rule 5).
+ * Replay caches for the first hop's (`hop`, `nonce`) pair (docs/provenance.md check 7, rule 5).
  */
 
 import { StellaError } from '../../errors/base.js';

@@ -1,5 +1,5 @@
 /**
- * The in-process replay cache (SPEC §4 rule 5: one instance). Bounded: expired entries are swept
+ * The in-process replay cache (docs/provenance.md#rules-for-every-hop, rule 5: one instance). Bounded: expired entries are swept
  * when the cache is full; when every entry is still live the cache fails closed (throws), because
  * evicting a live nonce would re-open a replay window.
  */

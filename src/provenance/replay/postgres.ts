@@ -1,5 +1,5 @@
 /**
- * The shared replay cache (SPEC §4 rule 5): several service instances on one PostgreSQL database
+ * The shared replay cache (docs/provenance.md#rules-for-every-hop, rule 5): several service instances on one PostgreSQL database
  * see each other's nonces. Atomicity comes from the primary key: `INSERT … ON CONFLICT` either
  * inserts the pair, takes over an expired row, or returns nothing (a replay).
  */

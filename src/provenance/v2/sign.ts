@@ -1,5 +1,5 @@
 /**
- * Stamping one v2 member (docs/provenance.md#v2-stamping): what a hop that signs in Node (the
+ * Stamping one v2 member (docs/provenance.md#v2-signature-base): what a hop that signs in Node (the
  * forward-auth stamper, tests, the demo) appends to `Signature-Input` and `Signature`. Pure apart
  * from the signing call.
  */

@@ -1,5 +1,5 @@
 /**
- * What the Evidence Locker and the Scanner WebService share (SPEC §8, §9): a Fastify instance with
+ * What the Evidence Locker and the Scanner WebService share (docs/services.md, docs/services.md#health-and-metrics): a Fastify instance with
  * problem+json handlers, metrics, health probes and the provenance plugin in front of every route
  * that does not opt out. Each service adds its own routes to the instance this returns.
  */
@@ -84,7 +84,7 @@ export async function createServiceBase(options: ServiceAppOptions, kind: Resolv
     bodyLimit: service.maxBodyBytes,
     // The innermost timeout of the chain's schedule (docs/gateways/README.md#timeouts).
     requestTimeout: SERVICE_REQUEST_TIMEOUT_SECONDS * 1000,
-    // Graceful shutdown (SPEC §8): close() stops accepting, lets in-flight requests finish, and
+    // Graceful shutdown (docs/services.md): close() stops accepting, lets in-flight requests finish, and
     // only then runs onClose hooks (which close the store).
     forceCloseConnections: 'idle',
     return503OnClosing: true,

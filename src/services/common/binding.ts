@@ -11,7 +11,7 @@ export function verifiedProvenance(request: FastifyRequest): VerifiedProvenance 
 
 /**
  * A scan-scoped route answers only requests made for that scan: the scan id is bound in the
- * header, every hop record and the envelope (SPEC §4 rule 3), so the path must agree with it.
+ * header, every hop record and the envelope (docs/provenance.md#4-the-order-of-checks-and-the-problem-codes), so the path must agree with it.
  */
 export function requireSameScan(provenance: VerifiedProvenance, scanId: string): void {
   if (provenance.scanId !== scanId) {
@@ -19,7 +19,7 @@ export function requireSameScan(provenance: VerifiedProvenance, scanId: string):
   }
 }
 
-/** JSON-schema of a `:scanId` path parameter (SPEC §4 scan id syntax). */
+/** JSON-schema of a `:scanId` path parameter (docs/provenance.md scan id syntax). */
 export const SCAN_ID_PARAMS = {
   type: 'object',
   required: ['scanId'],

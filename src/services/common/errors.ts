@@ -1,6 +1,6 @@
 /**
  * One error handler and one not-found handler for both services: every refusal leaves as RFC 9457
- * `application/problem+json` with a stable `code` (SPEC §4 rule 3, §8). Fastify's own client
+ * `application/problem+json` with a stable `code` (docs/provenance.md#4-the-order-of-checks-and-the-problem-codes, docs/services.md). Fastify's own client
  * errors (body too large, bad JSON, schema validation, media type) are mapped onto the registry
  * so a client's mistake is never a 500.
  */

@@ -1,5 +1,5 @@
 /**
- * Health probes of a service (SPEC §9): `/healthz/live` (the process answers), `/healthz/ready`
+ * Health probes of a service (docs/services.md#health-and-metrics): `/healthz/live` (the process answers), `/healthz/ready`
  * (database, keys, certificate) and `/healthz/traversal` (the full provenance validation run on
  * the probe request itself, answered with the verified chain).
  */

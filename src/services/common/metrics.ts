@@ -1,5 +1,5 @@
 /**
- * Prometheus metrics of a service (SPEC §8): request counts and latency by route and status, and
+ * Prometheus metrics of a service (docs/services.md): request counts and latency by route and status, and
  * the `/metrics` endpoint. The provenance plugin registers its decision counter on the same
  * registry, so one scrape shows both.
  */

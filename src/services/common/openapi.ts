@@ -1,5 +1,5 @@
 /**
- * Pieces of the OpenAPI 3.1 descriptions both services share (SPEC §8): the problem document,
+ * Pieces of the OpenAPI 3.1 descriptions both services share (docs/services.md): the problem document,
  * the provenance headers, and the health and metrics paths. Hand-written so the documents say
  * what the routes do, including every problem code; `test/services/openapi.test.ts` checks each
  * document against the routes the app really registers.
@@ -12,7 +12,7 @@ export type OpenApiDocument = Record<string, unknown> & { openapi: string; paths
 
 const problemResponse = (description: string) => ({ description, content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } });
 
-/** Responses every protected route can give: the provenance refusals of SPEC §4 rule 3. */
+/** Responses every protected route can give: the provenance refusals of docs/provenance.md#4-the-order-of-checks-and-the-problem-codes. */
 export function provenanceResponses(options: { envelope: boolean }): Record<string, unknown> {
   const byStatus = new Map<number, string[]>();
   for (const [code, { status }] of Object.entries(PROVENANCE_PROBLEMS)) {
@@ -23,10 +23,10 @@ export function provenanceResponses(options: { envelope: boolean }): Record<stri
   return Object.fromEntries([...byStatus].map(([status, codes]) => [String(status), problemResponse(codes.join(', '))]));
 }
 
-/** The request headers of SPEC §4 every protected route requires. */
+/** The request headers of docs/provenance.md every protected route requires. */
 export const PROVENANCE_PARAMETERS = [
   { name: 'X-Stella-Scan-Id', in: 'header', required: true, schema: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$' } },
-  { name: 'X-Stella-Provenance', in: 'header', required: true, description: 'RFC 9651 List of hop records (SPEC §4)', schema: { type: 'string' } },
+  { name: 'X-Stella-Provenance', in: 'header', required: true, description: 'RFC 9651 List of hop records (docs/provenance.md)', schema: { type: 'string' } },
   { name: 'Content-Digest', in: 'header', required: false, description: 'RFC 9530 sha-256 of the body; required with a body', schema: { type: 'string' } },
 ];
 

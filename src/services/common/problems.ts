@@ -1,6 +1,6 @@
 /**
- * The problem codes of the services (SPEC §8) — the one registry mapping each code to its HTTP
- * status and title. Provenance codes (SPEC §4) live in `src/provenance/problems.ts`; the error
+ * The problem codes of the services (docs/services.md) — the one registry mapping each code to its HTTP
+ * status and title. Provenance codes (docs/provenance.md) live in `src/provenance/problems.ts`; the error
  * handler renders both kinds as RFC 9457 `application/problem+json` with a `code` member.
  *
  * No client mistake maps to a 5xx: 503 means the database is down, 500 a bug of ours.

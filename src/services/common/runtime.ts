@@ -1,5 +1,5 @@
 /**
- * Loads what a service needs from its topology entry (SPEC §8, §10 `serve`): hop MAC keys, the
+ * Loads what a service needs from its topology entry (docs/services.md, README.md#command-line `serve`): hop MAC keys, the
  * scanners' DSSE verification keys, the locker's receipt key, the store and the replay cache.
  * Every failure here is a configuration error (exit 2), reported with the file or field it names.
  */
@@ -29,7 +29,7 @@ export interface ServiceRuntime {
   hopKeys: HopKeyring;
   /** The v2 verification keys of the hops in front (public keys; secrets of hmac-sha256 hops only). */
   v2Keys: V2Keyring;
-  /** Each scanner's DSSE verification keys, by scanner id (docs/provenance.md#4, check 9). */
+  /** Each scanner's DSSE verification keys, by scanner id (docs/provenance.md#4-the-order-of-checks-and-the-problem-codes, check 9). */
   scannerKeys: ScannerKeyring;
   /** Present for an evidence-locker. */
   receiptSigner: Signer | null;
@@ -67,7 +67,7 @@ export async function loadScannerKeyring(topology: ResolvedTopology): Promise<Sc
   return keyring;
 }
 
-/** The locker's receipt signer: an Ed25519 PKCS#8 private key (SPEC §8). */
+/** The locker's receipt signer: an Ed25519 PKCS#8 private key (docs/services.md). */
 export async function loadReceiptSigner(service: ResolvedService): Promise<Signer> {
   if (!service.receiptKey) throw new ServiceConfigError(`services.${service.id}.receiptKey: an evidence-locker needs an Ed25519 receipt key`);
   try {

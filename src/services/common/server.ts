@@ -1,7 +1,7 @@
 /**
- * `serve` (SPEC §10): one service of a topology on its mTLS HTTPS listener. The server certificate
+ * `serve` (README.md#command-line): one service of a topology on its mTLS HTTPS listener. The server certificate
  * comes from the PKI provider's `files` source, so a certificate re-issued on disk is swapped in
- * without a restart (`setSecureContext`, SPEC §5); client certificates are required and verified
+ * without a restart (`setSecureContext`, docs/operations/certificates.md); client certificates are required and verified
  * against the CA bundle and CRL; the TLS peer is then checked against the topology by the
  * provenance middleware (`untrusted-peer`).
  */

@@ -1,5 +1,5 @@
 /**
- * The Evidence Locker (SPEC §8): takes DSSE envelopes that crossed the gateway chain, stores each
+ * The Evidence Locker (docs/services.md): takes DSSE envelopes that crossed the gateway chain, stores each
  * with its verified hop chain, and answers with a signed traversal receipt.
  *
  * Acknowledged means durable: the store's `putEvidence` resolves only after the commit reached
@@ -21,7 +21,7 @@ import { lockerOpenApi } from './openapi.js';
 
 /** Options of {@link buildLockerApp}. */
 export interface LockerAppOptions extends ServiceAppOptions {
-  /** Signs receipts; must be Ed25519 (SPEC §8). */
+  /** Signs receipts; must be Ed25519 (docs/services.md). */
   receiptSigner: Signer;
 }
 

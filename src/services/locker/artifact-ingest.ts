@@ -8,7 +8,7 @@
  *    another scanner's (409), a stored statement of this scanner naming the digest (422);
  * 3. the body, hashed and written as staged chunks no reader can reach; past `maxArtifactBytes`
  *    (a body of unknown length) the upload stops (413);
- * 4. Content-Digest against the whole body (422, docs/provenance.md#3), the path digest again;
+ * 4. Content-Digest against the whole body (422, docs/provenance.md#3-the-mac), the path digest again;
  * 5. one commit makes the chunks the artifact and adds the scan's reference; 201 after it.
  *
  * A refused, failed or aborted upload drops its staged chunks; the nonce is released until the

@@ -3,7 +3,7 @@
  * signed statement names by SHA-256 travel as their own request after the statement, are stored
  * once per digest, and are read back only through a scan that references them.
  *
- * Binding: the body's `Content-Digest` is covered by every hop MAC (docs/provenance.md#3); the body
+ * Binding: the body's `Content-Digest` is covered by every hop MAC (docs/provenance.md#3-the-mac); the body
  * must hash to the digest in the path; and a statement this scanner stored under the request's scan
  * must name that digest as a subject. Any mismatch is `422 binding-mismatch` and nothing is stored.
  * The upload streams into the store ({@link ingestArtifact}).

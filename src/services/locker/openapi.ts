@@ -1,4 +1,4 @@
-/** The OpenAPI 3.1 description of the Evidence Locker (SPEC §8), served at `/openapi.json`. */
+/** The OpenAPI 3.1 description of the Evidence Locker (docs/services.md), served at `/openapi.json`. */
 import { operationalPaths, provenanceResponses, PROVENANCE_PARAMETERS, serviceProblem, sharedComponents, type OpenApiDocument } from '../common/openapi.js';
 
 const envelopeBody = { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/DsseEnvelope' } } } };

@@ -1,5 +1,5 @@
 /**
- * The Scanner WebService (SPEC §8): scan registration and signed completion reports, behind the
+ * The Scanner WebService (docs/services.md): scan registration and signed completion reports, behind the
  * same provenance middleware and health endpoints as the Evidence Locker.
  *
  * Registration is idempotent by scan id (a retry answers 200 with the first registration; other

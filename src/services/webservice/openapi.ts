@@ -1,4 +1,4 @@
-/** The OpenAPI 3.1 description of the Scanner WebService (SPEC §8), served at `/openapi.json`. */
+/** The OpenAPI 3.1 description of the Scanner WebService (docs/services.md), served at `/openapi.json`. */
 import { operationalPaths, provenanceResponses, PROVENANCE_PARAMETERS, serviceProblem, sharedComponents, type OpenApiDocument } from '../common/openapi.js';
 
 const scanAnswer = (description: string) => ({ description, content: { 'application/json': { schema: { $ref: '#/components/schemas/Scan' } } } });

@@ -1,5 +1,5 @@
 /**
- * A small mTLS relay spliced between two parts of a running chain, for the attacks of SPEC §4 that
+ * A small mTLS relay spliced between two parts of a running chain, for the attacks of docs/provenance.md that
  * need a position on the path: it records every request it forwards and can rewrite it on the way
  * (flip a MAC byte, reorder records). It poses as the next part (serves that part's certificate and
  * requires a client certificate from the CA) and presents the previous part's client certificate

@@ -138,7 +138,7 @@ describe('the rendered Caddy edge with its forward-auth stamper, running', () =>
     assert.equal(await post(artifactPath, 100_000), 200);
     assert.equal(seen.find((r) => r.url === artifactPath)?.bodyBytes, 100_000);
     // Caddy has no Content-Length pre-check: it streams up to the limit, then cuts the upstream
-    // request short and answers 413 (docs/gateways/caddy.md#body-limits); never more than the limit goes on.
+    // request short and answers 413 (docs/gateways/caddy.md#what-each-block-does); never more than the limit goes on.
     const before = seen.length;
     assert.equal(await post(artifactPath, 131_073), 413);
     assert.equal(await post('/api/v1/evidence', 100_000), 413);

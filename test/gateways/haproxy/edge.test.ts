@@ -93,7 +93,7 @@ describe('HAProxy as the edge in front of a service', () => {
     assert.ok(macVerifies(record, { method: 'GET', pathAndQuery, scanId: 'scan:7', contentDigest: '' }, undefined, key));
   });
 
-  it('refuses a scan id outside the format of SPEC §4 with 403', async () => {
+  it('refuses a scan id outside the format of docs/provenance.md with 403', async () => {
     const response = await fetch(`${url}/api/v1/scans`, { dispatcher: agentWith(scanner()), headers: { 'x-stella-scan-id': 'a|b' } });
     assert.equal(response.status, 403);
     await response.arrayBuffer();

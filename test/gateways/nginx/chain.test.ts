@@ -1,6 +1,6 @@
 /**
  * Runs the rendered NGINX edge and the rendered HAProxy hop, for real, in front of a recording
- * mTLS upstream, and checks what arrives against SPEC §4 with an independent MAC recomputation.
+ * mTLS upstream, and checks what arrives against docs/provenance.md with an independent MAC recomputation.
  */
 import { strict as assert } from 'node:assert';
 import { createHash } from 'node:crypto';

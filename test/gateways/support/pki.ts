@@ -151,7 +151,7 @@ export function createTestPki(dir: string, trustDomain = 'stella.local'): TestPk
   };
 }
 
-/** Lower-case hex SHA-256 of a PEM certificate's DER: the `peer` of SPEC §4 without its prefix. */
+/** Lower-case hex SHA-256 of a PEM certificate's DER: the `peer` of docs/provenance.md without its prefix. */
 export function certificateFingerprint(certFile: string): string {
   return new X509Certificate(readFileSync(certFile)).fingerprint256.replaceAll(':', '').toLowerCase();
 }
@@ -171,7 +171,7 @@ export function writeV2Key(alg: 'ed25519' | 'ecdsa-p256-sha256' | 'hmac-sha256',
   return { alg, publicKey };
 }
 
-/** Writes a fresh HMAC-SHA256 key file (base64 text, SPEC §10) and returns the secret bytes. */
+/** Writes a fresh HMAC-SHA256 key file (base64 text, README.md#command-line) and returns the secret bytes. */
 export function writeHmacKey(file: string): Buffer {
   const secret = randomBytes(32);
   writeFileSync(file, `${secret.toString('base64')}\n`, { mode: 0o600 });

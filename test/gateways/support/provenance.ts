@@ -1,5 +1,5 @@
 /**
- * An independent reading of SPEC §4 for gateway tests: parses `X-Stella-Provenance` with the
+ * An independent reading of docs/provenance.md for gateway tests: parses `X-Stella-Provenance` with the
  * third-party `structured-headers` (RFC 9651) and recomputes each MAC with node:crypto. It uses
  * no product code, so a renderer bug cannot hide behind a shared helper.
  */
@@ -46,7 +46,7 @@ export function parseProvenance(header: string): ParsedRecord[] {
   });
 }
 
-/** What the MAC of a record covers besides the record itself (SPEC §4). */
+/** What the MAC of a record covers besides the record itself (docs/provenance.md). */
 export interface RequestFacts {
   readonly method: string;
   readonly pathAndQuery: string;
@@ -54,7 +54,7 @@ export interface RequestFacts {
   readonly contentDigest: string;
 }
 
-/** SPEC §4's MAC input, written out field by field. */
+/** docs/provenance.md's MAC input, written out field by field. */
 export function macInput(record: ParsedRecord, request: RequestFacts, previous: ParsedRecord | undefined): string {
   return [
     'stella-provenance-v1', record.hop, String(record.seq), String(record.ts), record.nonce, record.peer, record.peerId,

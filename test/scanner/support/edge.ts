@@ -1,9 +1,9 @@
 /**
  * A real mTLS HTTPS server on 127.0.0.1 standing in for the edge + locker (the scanner tests
  * need no real gateway chain): it requires a client certificate from the test CA, checks the
- * headers the worker must set (SPEC §4), verifies the DSSE envelope with the scanner's key, checks
+ * headers the worker must set (docs/provenance.md), verifies the DSSE envelope with the scanner's key, checks
  * that the traversal intent names the certificate it actually saw, stores idempotently by
- * envelope SHA-256 and answers with a receipt built by the locker's own `buildReceipt` (SPEC §8).
+ * envelope SHA-256 and answers with a receipt built by the locker's own `buildReceipt` (docs/services.md).
  *
  * `plan` holds answers to give before behaving normally: 'pass' (behave normally), a status (with
  * a problem body), or

@@ -111,7 +111,7 @@ export function provenanceOptions(keys: TestKeys, now: () => number) {
   };
 }
 
-/** Each test scanner's verifier, keyed like the services key them (docs/provenance.md#4, check 9). */
+/** Each test scanner's verifier, keyed like the services key them (docs/provenance.md#4-the-order-of-checks-and-the-problem-codes, check 9). */
 export function scannerKeyring(keys: TestKeys): Map<string, ReturnType<typeof createVerifier>[]> {
   return new Map([...keys.scanners].map(([id, key]) => [id, [createVerifier(key, `${id}-hmac`)]]));
 }
