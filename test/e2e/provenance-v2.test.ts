@@ -7,13 +7,12 @@
  */
 import { after, before, describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
-import { createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import type { SubmitResult } from '../../src/scanner/submit.js';
 import { loadV2Keyring } from '../../src/provenance/v2/keys.js';
 import { hopSignatureProblems } from '../../src/evidence/hop-signatures.js';
 import { splitDictionary } from '../../src/provenance/v2/fields.js';
-import { verifyEveryLabel } from '../interop/support/rfc9421.js';
+import { publishedKeys, receiptMessage, verifyEveryLabel } from '../interop/support/rfc9421.js';
 import { CADDY_TOPOLOGY, startChain, type Chain } from './support/harness.js';
 import { checkReceipt, contentDigest, edgeHost, problemCode, send, sha256Hex, startWorker, storedEvidence, type ChainWorker } from './support/client.js';
 
@@ -67,13 +66,7 @@ describe('provenance v2 through Caddy (Ed25519 stamper) → Apache WAF → Caddy
     const stored = await storedEvidence(chain, result!.envelopeSha256!, SCAN_ID);
     const { provenanceV2: v2 } = (await checkReceipt(chain, stored.receipt, stored.sha256)).predicate;
     assert.ok(v2);
-    const keys = new Map<string, { alg: string; key: KeyObject }>();
-    for (const hop of chain.topology.hops) {
-      if (hop.stamp === false || !hop.stamp.signing) continue;
-      for (const k of hop.stamp.signing.keys) keys.set(k.kid, { alg: hop.stamp.signing.alg, key: createPublicKey(await readFile(k.publicFile!)) });
-    }
-    const message = { method: v2.request.method, url: v2.request.pathAndQuery, headers: { 'x-stella-scan-id': SCAN_ID, 'content-digest': v2.request.contentDigest!, 'signature-input': v2.signatureInput, signature: v2.signature } };
-    assert.deepEqual(await verifyEveryLabel(message, keys), [['stella-1-gw-edge', true], ['stella-2-gw-internal', true]]);
+    assert.deepEqual(await verifyEveryLabel(receiptMessage(v2, SCAN_ID), await publishedKeys(chain.topology)), [['stella-1-gw-edge', true], ['stella-2-gw-internal', true]]);
     const report = hopSignatureProblems({ scanId: SCAN_ID, hops: stored.hops, request: v2.request, provenanceV2: v2 }, await loadV2Keyring(chain.topology));
     assert.deepEqual(report, { problems: [], hmacHops: [] });
   });

@@ -4,9 +4,11 @@
  * result even with `all: true`, so each label is verified alone: Signature-Input is cut down to
  * that one member while Signature stays whole (a later member covers an earlier one's value).
  */
-import type { KeyObject } from 'node:crypto';
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { createVerifier, httpbis } from 'http-message-signatures';
 import { splitDictionary } from '../../../src/provenance/v2/fields.js';
+import type { ResolvedTopology } from '../../../src/topology/resolve.js';
 
 /** A message as it reached the verifier. */
 export interface SignedMessage {
@@ -50,4 +52,23 @@ export async function verifyEveryLabel(message: SignedMessage, keys: PublicKeys)
   const results: [string, boolean | string][] = [];
   for (const label of labels) results.push([label, await verifyLabel(message, label, keys)]);
   return results;
+}
+
+/** The public keys every v2 hop of a resolved topology publishes (`stamp.signing.keys[].publicFile`), by kid. */
+export async function publishedKeys(topology: ResolvedTopology): Promise<PublicKeys> {
+  const keys = new Map<string, { alg: string; key: KeyObject }>();
+  for (const hop of topology.hops) {
+    if (hop.stamp === false || !hop.stamp.signing) continue;
+    for (const k of hop.stamp.signing.keys) {
+      if (k.publicFile) keys.set(k.kid, { alg: hop.stamp.signing.alg, key: createPublicKey(await readFile(k.publicFile)) });
+    }
+  }
+  return keys;
+}
+
+/** The request a receipt's embedded v2 chain covers, as the independent verifier reads it. */
+export function receiptMessage(v2: { request: { method: string; pathAndQuery: string; contentDigest: string | null }; signatureInput: string; signature: string }, scanId: string): SignedMessage {
+  const headers: Record<string, string> = { 'x-stella-scan-id': scanId, 'signature-input': v2.signatureInput, signature: v2.signature };
+  if (v2.request.contentDigest !== null) headers['content-digest'] = v2.request.contentDigest;
+  return { method: v2.request.method, url: v2.request.pathAndQuery, headers };
 }
