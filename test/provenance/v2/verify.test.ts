@@ -67,6 +67,9 @@ describe('v2 verification (checkHeaders)', () => {
     assert.equal(checked.hops[1]!.kid, 'gw-mid1-old');
   });
 
+  /** A hex digit other than `c`: a mutation that always changes the value (a fixed 'f' left one nonce in 16 untouched). */
+  const otherHex = (c: string): string => (c === 'f' ? '0' : 'f');
+
   describe('the tamper matrix: the v1 codes in the v1 order', () => {
     const built = buildV2Request(topology);
     const input = built.headers['signature-input']!;
@@ -80,13 +83,13 @@ describe('v2 verification (checkHeaders)', () => {
       ['Content-Digest removed', () => incoming(built, { 'content-digest': undefined }), 'provenance-tampered'],
       ['another scan id', () => incoming(built, { 'x-stella-scan-id': 'scan-0002' }), 'provenance-tampered'],
       ['created changed', () => incoming(built, { 'signature-input': input.replace(/created=(\d+)/, (_, n: string) => `created=${Number(n) - 1}`) }), 'provenance-tampered'],
-      ['nonce changed', () => incoming(built, { 'signature-input': input.replace(/nonce="[0-9a-f]/, 'nonce="f') }), 'provenance-tampered'],
+      ['nonce changed', () => incoming(built, { 'signature-input': input.replace(/nonce="([0-9a-f])/, (_, c: string) => `nonce="${otherHex(c)}`) }), 'provenance-tampered'],
       ['keyid of another listed key', () => incoming(built, { 'signature-input': input.replace('keyid="gw-edge-new"', 'keyid="gw-edge-old"') }), 'provenance-tampered'],
       ['unknown keyid', () => incoming(built, { 'signature-input': input.replace('keyid="gw-edge-new"', 'keyid="gw-edge-nope"') }), 'provenance-tampered'],
       ['alg of another profile algorithm (same length)', () => incoming(built, { 'signature-input': input.replace('alg="ed25519"', 'alg="ecdsa-p256-sha256"') }), 'provenance-tampered'],
       ['alg not of the profile', () => incoming(built, { 'signature-input': input.replace('alg="ed25519"', 'alg="rsa-pss-sha512"') }), 'provenance-malformed'],
       ['tag changed', () => incoming(built, { 'signature-input': input.replace(/tag="stella-provenance-v2"/, 'tag="stella-provenance-v3"') }), 'provenance-malformed'],
-      ['peer changed', () => incoming(built, { 'signature-input': input.replace(/peer="sha256:[0-9a-f]/, 'peer="sha256:f') }), 'provenance-tampered'],
+      ['peer changed', () => incoming(built, { 'signature-input': input.replace(/peer="sha256:([0-9a-f])/, (_, c: string) => `peer="sha256:${otherHex(c)}`) }), 'provenance-tampered'],
       ['peer-id of another scanner', () => incoming(built, { 'signature-input': input.replace('peer-id="scanner-01"', 'peer-id="scanner-02"') }), 'topology-mismatch'],
       ['a parameter added', () => incoming(built, { 'signature-input': input.replace(';peer-id="scanner-01"', ';peer-id="scanner-01";expires=1') }), 'provenance-malformed'],
       ['a parameter dropped', () => incoming(built, { 'signature-input': input.replace(/;nonce="[0-9a-f]+"/, '') }), 'provenance-malformed'],
