@@ -3,8 +3,8 @@
  * bytes, scan id and delivery state — before any attempt to send it, so nothing is lost while a
  * gateway or the locker is down, or when the worker is killed.
  *
- * SQLite through better-sqlite3 12 in WAL mode with `synchronous=FULL`: a returned `enqueue` or
- * state change has reached the disk. The worker is the only writer of an outbox; `scanner status`
+ * SQLite (better-sqlite3 12, or 13 on Node.js 24: src/io/sqlite-driver.ts) in WAL mode with
+ * `synchronous=FULL`: a returned `enqueue` or state change has reached the disk. The worker is the only writer of an outbox; `scanner status`
  * may read it concurrently (WAL lets readers run beside the writer).
  *
  * Exactly-once towards the locker (which is idempotent by envelope SHA-256, docs/scanner.md) rests on two
