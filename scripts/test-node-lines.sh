@@ -82,6 +82,8 @@ for line in "${lines[@]}"; do
   # The tracked files plus the build output, as they are now; node_modules hard-linked (cheap),
   # better-sqlite3 a real copy since its addon is replaced on 22.
   git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf - | tar -C "$copy" -xf -
+  # A repository of its own, so tests that list the tracked files (test/citations.test.ts) see them.
+  git -C "$copy" init -q && git -C "$copy" add -A
   [ -d dist ] && cp -a dist "$copy/dist"
   cp -al node_modules "$copy/node_modules"
   rm -rf "$copy/node_modules/better-sqlite3"
