@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import { openSqlite } from '../src/io/sqlite-driver.js';
 import pg from 'pg';
 import { openPostgresStore } from '../src/storage/postgres.js';
 import { openSqliteStore } from '../src/storage/sqlite.js';
@@ -51,7 +51,7 @@ const OPTIONS = { rounds: 7, roundMs: 400, warmupMs: 200 };
 
 async function sqliteRows(dir: string): Promise<BenchRow[]> {
   const store = openSqliteStore({ file: join(dir, 'store.db') });
-  const bare = new Database(join(dir, 'bare.db'));
+  const bare = openSqlite(join(dir, 'bare.db'));
   bare.pragma('journal_mode = WAL');
   bare.pragma('synchronous = FULL');
   bare.exec(`CREATE TABLE evidence (id INTEGER PRIMARY KEY AUTOINCREMENT, sha256 TEXT NOT NULL UNIQUE, scan_id TEXT NOT NULL, service_id TEXT NOT NULL,

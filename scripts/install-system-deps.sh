@@ -17,7 +17,7 @@ node_ok() {
 }
 if ! node_ok; then
   echo "stella-gateway: Node.js >= 20.19 with npm is required (found: $(node --version 2>/dev/null || echo none))." >&2
-  echo "Debian 12's own nodejs is 18. Install Node.js 22 (the LTS line; 20 >= 20.19 also works), for example as root:" >&2
+  echo "Debian 12's own nodejs is 18. Install Node.js 22 or 24 (the LTS lines; 20 >= 20.19 also works), for example as root:" >&2
   echo "  curl -fsSL https://deb.nodesource.com/setup_22.x | bash - && apt-get install -y nodejs" >&2
   exit 1
 fi

@@ -4,7 +4,8 @@
  * returns, and versioned migrations under `BEGIN IMMEDIATE` so two processes opening a fresh file
  * do not both create the schema (docs/services.md, durability).
  */
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openSqlite } from './sqlite-driver.js';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 
@@ -26,7 +27,7 @@ export interface DurableSqliteOptions {
  */
 export function openDurableSqlite(options: DurableSqliteOptions): Database.Database {
   mkdirSync(dirname(options.file), { recursive: true });
-  const db = new Database(options.file, { timeout: options.busyTimeoutMs });
+  const db = openSqlite(options.file, { timeout: options.busyTimeoutMs });
   try {
     db.pragma('journal_mode = WAL');
     // FULL, not NORMAL: in WAL mode NORMAL may lose the last commits on power loss.

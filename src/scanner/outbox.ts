@@ -3,8 +3,8 @@
  * bytes, scan id and delivery state — before any attempt to send it, so nothing is lost while a
  * gateway or the locker is down, or when the worker is killed.
  *
- * SQLite through better-sqlite3 12 in WAL mode with `synchronous=FULL`: a returned `enqueue` or
- * state change has reached the disk. The worker is the only writer of an outbox; `scanner status`
+ * SQLite (better-sqlite3 12, or 13 on Node.js 24: src/io/sqlite-driver.ts) in WAL mode with
+ * `synchronous=FULL`: a returned `enqueue` or state change has reached the disk. The worker is the only writer of an outbox; `scanner status`
  * may read it concurrently (WAL lets readers run beside the writer).
  *
  * Exactly-once towards the locker (which is idempotent by envelope SHA-256, docs/scanner.md) rests on two
@@ -17,7 +17,8 @@
  * different certificates. A writer therefore holds `<file>.lock` (its pid); a lock left by a dead
  * process (kill -9) is taken over, a live one makes `open` fail with `SCANNER_OUTBOX`.
  */
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openSqlite } from '../io/sqlite-driver.js';
 import { createHash } from 'node:crypto';
 import { chmodSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -165,7 +166,7 @@ export class Outbox {
         writeFileSync(file, '', { flag: 'a', mode: OUTBOX_FILE_MODE });
         chmodSync(file, OUTBOX_FILE_MODE);
       }
-      db = new Database(file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
+      db = openSqlite(file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
       db.pragma('busy_timeout = 5000');
       if (!options.readonly) {
         db.pragma('journal_mode = WAL');

@@ -1,5 +1,6 @@
 /**
- * The embedded evidence store (docs/services.md): one SQLite file, better-sqlite3 12, WAL journal.
+ * The embedded evidence store (docs/services.md): one SQLite file, WAL journal, through the driver
+ * of the running Node.js line (src/io/sqlite-driver.ts: better-sqlite3 12, or 13 on Node.js 24).
  *
  * Durability: `synchronous = FULL` makes every commit fsync the WAL before `run()` returns, so a
  * promise of this store resolves only once the row is on disk — the locker may send 201 then.

@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import Database from 'better-sqlite3';
+import { openSqlite } from '../../src/io/sqlite-driver.js';
 import { request } from 'undici';
 import { hopBodyLimits } from '../../src/gateways/hop-facts.js';
 import { ARTIFACT_FIXTURES } from '../fixtures/artifacts.js';
@@ -32,7 +32,7 @@ after(async () => {
 function storedCopies(sha256: string): { copies: number; refs: string[] } {
   const storage = chain.topology.services[0]?.storage;
   if (storage?.kind !== 'sqlite') throw new TypeError('the reference locker stores in SQLite');
-  const db = new Database(storage.file, { readonly: true, fileMustExist: true });
+  const db = openSqlite(storage.file, { readonly: true, fileMustExist: true });
   try {
     const copies = (db.prepare('SELECT count(*) AS n FROM artifacts WHERE sha256 = ?').get(sha256) as { n: number }).n;
     const refs = (db.prepare('SELECT scan_id FROM artifact_refs WHERE sha256 = ? ORDER BY id').all(sha256) as { scan_id: string }[]).map((r) => r.scan_id);

@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import { openSqlite } from '../../src/io/sqlite-driver.js';
 import { parse, stringify } from 'yaml';
 import { probeTopology } from '../../src/probes/probe.js';
 import { tempDir } from '../support/tmp.js';
@@ -77,7 +77,7 @@ for (const variant of VARIANTS) {
     const stored = (scanId: string): number => {
       const storage = chain.topology.services[0]?.storage;
       if (storage?.kind !== 'sqlite') throw new TypeError('the reference locker stores in SQLite');
-      const db = new Database(storage.file, { readonly: true, fileMustExist: true });
+      const db = openSqlite(storage.file, { readonly: true, fileMustExist: true });
       try {
         return (db.prepare('SELECT count(*) AS n FROM evidence WHERE scan_id = ?').get(scanId) as { n: number }).n;
       } finally {

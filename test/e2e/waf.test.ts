@@ -9,7 +9,7 @@ import { strict as assert } from 'node:assert';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import { openSqlite } from '../../src/io/sqlite-driver.js';
 import { REFERENCE_TOPOLOGY, startChain, type Chain } from './support/harness.js';
 import { contentDigest, edgeGet, edgeHost, problemCode, send, sha256Hex, startWorker, type Answer, type ChainWorker } from './support/client.js';
 
@@ -53,7 +53,7 @@ async function post(scanId: string, body: Buffer, options: { query?: string; hea
 function storedRows(): number {
   const storage = chain.topology.services[0]?.storage;
   if (storage?.kind !== 'sqlite') throw new TypeError('the reference locker stores in SQLite');
-  const db = new Database(storage.file, { readonly: true, fileMustExist: true });
+  const db = openSqlite(storage.file, { readonly: true, fileMustExist: true });
   try {
     return (db.prepare('SELECT count(*) AS n FROM evidence').get() as { n: number }).n;
   } finally {

@@ -6,7 +6,7 @@ import { describe, it, before, after } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import Database from 'better-sqlite3';
+import { openSqlite } from '../../src/io/sqlite-driver.js';
 import { generateKey } from '../../src/dsse/index.js';
 import { CommanderError } from 'commander';
 import { buildProgram } from '../../src/cli/main.js';
@@ -163,10 +163,10 @@ describe('evidence verify and export', () => {
 
   it('detects a stored artifact chunk changed in the database', async () => {
     const copy = join(dir.path, 'artifact-tampered.db');
-    const source = new Database(db);
+    const source = openSqlite(db);
     await source.backup(copy);
     source.close();
-    const tampered = new Database(copy);
+    const tampered = openSqlite(copy);
     tampered.prepare('UPDATE artifact_chunks SET bytes = ? WHERE blob = (SELECT blob FROM artifacts WHERE sha256 = ?) AND idx = 0').run(Buffer.from('{"bomFormat":"CycloneDX"}'), artifactDigests[0]);
     tampered.close();
     const { code, stdout } = await runCli([...base(), '--db', copy, '--scan', 'scan-cli', '--json']);
@@ -177,10 +177,10 @@ describe('evidence verify and export', () => {
 
   it('detects a stored hop chain changed after the receipt was signed', async () => {
     const copy = join(dir.path, 'tampered.db');
-    const source = new Database(db);
+    const source = openSqlite(db);
     await source.backup(copy);
     source.close();
-    const tampered = new Database(copy);
+    const tampered = openSqlite(copy);
     const row = tampered.prepare('SELECT hops FROM evidence WHERE sha256 = ?').get(digests[1]) as { hops: string };
     tampered.prepare('UPDATE evidence SET hops = ? WHERE sha256 = ?').run(row.hops.replace('"peerId":"waf"', '"peerId":"gw-rogue"'), digests[1]);
     tampered.close();

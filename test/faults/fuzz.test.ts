@@ -9,7 +9,7 @@
 import { describe, it, after } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import { openSqlite } from '../../src/io/sqlite-driver.js';
 import fc from 'fast-check';
 import pg from 'pg';
 import { parseProvenanceHeader, serializeProvenanceHeader } from '../../src/provenance/codec.js';
@@ -186,7 +186,7 @@ describe('Fuzzed envelopes and headers at the Evidence Locker', () => {
     worlds.push(world);
     await control(world);
     const statuses = await fuzz(world, SQLITE_CASES, 0);
-    const db = new Database(file, { readonly: true });
+    const db = openSqlite(file, { readonly: true });
     const rows = (db.prepare('SELECT count(*) AS n FROM evidence').get() as { n: number }).n;
     db.close();
     const fiveXx = [...statuses].filter(([s]) => s >= 500).reduce((sum, [, n]) => sum + n, 0);

@@ -10,7 +10,7 @@ import { strict as assert } from 'node:assert';
 import { createHash } from 'node:crypto';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import { openSqlite } from '../../src/io/sqlite-driver.js';
 import { deliveryOptionsFor, type ScannerSetup } from '../../src/scanner/config.js';
 import { Outbox } from '../../src/scanner/outbox.js';
 import { runScanner } from '../../src/scanner/run.js';
@@ -47,7 +47,7 @@ async function until(what: string, check: () => boolean, timeoutMs: number): Pro
 
 /** The artifact digests named by the signed statements of every stored envelope. */
 function storedArtifacts(dbFile: string): string[] {
-  const db = new Database(dbFile, { readonly: true });
+  const db = openSqlite(dbFile, { readonly: true });
   try {
     const rows = db.prepare('SELECT envelope FROM evidence').all() as { envelope: Buffer }[];
     return rows.map((row) => {

@@ -8,7 +8,7 @@ import { strict as assert } from 'node:assert';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import { openSqlite } from '../../src/io/sqlite-driver.js';
 import { Outbox } from '../../src/scanner/outbox.js';
 import { sweepSpool } from '../../src/scanner/spool.js';
 import { tempDir } from '../support/tmp.js';
@@ -113,7 +113,7 @@ describe('outbox retention', () => {
 
   it('migrates a version 1 outbox and keeps its items', () => {
     const file = join(tmp.path, 'v1.db');
-    const old = new Database(file);
+    const old = openSqlite(file);
     old.exec(`CREATE TABLE items (id INTEGER PRIMARY KEY, scan_id TEXT NOT NULL, name TEXT NOT NULL, artifact_sha256 TEXT NOT NULL, bytes BLOB NOT NULL,
       state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, enqueued_ms INTEGER NOT NULL, next_attempt_ms INTEGER NOT NULL, envelope BLOB, envelope_sha256 TEXT,
       client_fingerprint TEXT, last_status INTEGER, last_error_code TEXT, last_error_message TEXT, receipt TEXT, delivered_ms INTEGER, UNIQUE (scan_id, artifact_sha256, name));

@@ -13,7 +13,7 @@ import { createHash, randomBytes, randomInt } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import Database from 'better-sqlite3';
+import { openSqlite } from '../../src/io/sqlite-driver.js';
 import { generateKey, parseKeyFile } from '../../src/dsse/index.js';
 import { openSqliteStore } from '../../src/storage/sqlite.js';
 import { STALE_UPLOAD_MS } from '../../src/storage/staging.js';
@@ -118,7 +118,7 @@ describe('Evidence Locker artifact durability under kill -9', () => {
     }
     // Nothing partial, acknowledged or not: every stored artifact has all its chunks, hashes to its
     // key, and is referenced; every reference names a stored artifact and a stored statement.
-    const db = new Database(dbFile, { readonly: true });
+    const db = openSqlite(dbFile, { readonly: true });
     try {
       const artifacts = db.prepare('SELECT sha256, size, chunks FROM artifacts').all() as { sha256: string; size: number; chunks: number }[];
       for (const a of artifacts) {
@@ -148,7 +148,7 @@ describe('Evidence Locker artifact durability under kill -9', () => {
     } finally {
       await later.close();
     }
-    const cleaned = new Database(dbFile, { readonly: true });
+    const cleaned = openSqlite(dbFile, { readonly: true });
     try {
       assert.equal((cleaned.prepare('SELECT count(*) AS n FROM artifact_uploads').get() as { n: number }).n, 0);
       assert.equal((cleaned.prepare('SELECT count(*) AS n FROM artifact_chunks WHERE blob NOT IN (SELECT blob FROM artifacts)').get() as { n: number }).n, 0);

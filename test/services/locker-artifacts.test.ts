@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { connect } from 'node:net';
 import { Readable } from 'node:stream';
-import Database from 'better-sqlite3';
+import { openSqlite } from '../../src/io/sqlite-driver.js';
 import { ARTIFACT_FIXTURES } from '../fixtures/artifacts.js';
 import { readAll } from '../storage/contract.js';
 import { LAST_HOP, OTHER_SCANNER_ID, send, sha256Hex, signedEnvelope, stamp, type TestScanner } from './support/fixture.js';
@@ -42,7 +42,7 @@ async function nothingStored(world: LockerWorld, scanId: string, sha256: string)
 
 /** Uploads still staged, and chunk rows no artifact reaches: both zero once every upload ended. */
 function leftovers(world: LockerWorld): { uploads: number; chunks: number } {
-  const db = new Database(world.file, { readonly: true });
+  const db = openSqlite(world.file, { readonly: true });
   try {
     const uploads = (db.prepare('SELECT count(*) AS n FROM artifact_uploads').get() as { n: number }).n;
     const chunks = (db.prepare('SELECT count(*) AS n FROM artifact_chunks WHERE blob NOT IN (SELECT blob FROM artifacts)').get() as { n: number }).n;

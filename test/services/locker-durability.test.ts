@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import Database from 'better-sqlite3';
+import { openSqlite } from '../../src/io/sqlite-driver.js';
 import { generateKey, parseEnvelope, parseKeyFile } from '../../src/dsse/index.js';
 import { verifyReceipt } from '../../src/evidence/receipt.js';
 import { openSqliteStore } from '../../src/storage/sqlite.js';
@@ -103,7 +103,7 @@ describe('Evidence Locker durability under kill -9', () => {
     }
     // No partial row anywhere, acknowledged or not: every stored envelope hashes to its key and
     // carries a receipt that verifies for it.
-    const db = new Database(dbFile, { readonly: true });
+    const db = openSqlite(dbFile, { readonly: true });
     const rows = db.prepare('SELECT sha256, envelope, receipt, hops FROM evidence').all() as { sha256: string; envelope: Buffer; receipt: string; hops: string }[];
     db.close();
     assert.ok(rows.length >= acknowledged.size);

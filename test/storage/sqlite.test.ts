@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import { openSqlite } from '../../src/io/sqlite-driver.js';
 import { openSqliteStore } from '../../src/storage/sqlite.js';
 import { STALE_UPLOAD_MS } from '../../src/storage/staging.js';
 import { StorageError } from '../../src/storage/types.js';
@@ -28,7 +28,7 @@ describe('SQLite evidence store', () => {
       await store.putArtifact(artifact);
       await store.close();
       // Back to the version-4 layout: chunks keyed by the digest, no upload table.
-      const db = new Database(file);
+      const db = openSqlite(file);
       db.exec(`CREATE TABLE old_chunks (sha256 TEXT NOT NULL REFERENCES artifacts (sha256), idx INTEGER NOT NULL, bytes BLOB NOT NULL, PRIMARY KEY (sha256, idx)) WITHOUT ROWID;
         INSERT INTO old_chunks SELECT a.sha256, c.idx, c.bytes FROM artifact_chunks c JOIN artifacts a USING (blob);
         DROP TABLE artifact_chunks; ALTER TABLE old_chunks RENAME TO artifact_chunks; DROP TABLE artifact_uploads;
@@ -54,7 +54,7 @@ describe('SQLite evidence store', () => {
       // The process dies here: neither commit nor discard.
       await store.close();
       const count = (): number[] => {
-        const db = new Database(file, { readonly: true });
+        const db = openSqlite(file, { readonly: true });
         try {
           return [(db.prepare('SELECT count(*) AS n FROM artifact_uploads').get() as { n: number }).n, (db.prepare('SELECT count(*) AS n FROM artifact_chunks').get() as { n: number }).n];
         } finally {
@@ -82,7 +82,7 @@ describe('SQLite evidence store', () => {
       const store = openSqliteStore({ file });
       await store.putEvidence(sampleRecord());
       await store.close();
-      const db = new Database(file, { readonly: true });
+      const db = openSqlite(file, { readonly: true });
       assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
       assert.equal(db.pragma('user_version', { simple: true }), 6);
       db.close();
@@ -102,7 +102,7 @@ describe('SQLite evidence store', () => {
       await store.putEvidence(later);
       await store.close();
       // Back to the version-1 schema, as a locker of the previous release left it.
-      const db = new Database(file);
+      const db = openSqlite(file);
       db.exec('DROP TABLE scan_owners; ALTER TABLE evidence DROP COLUMN scanner_id; ALTER TABLE evidence DROP COLUMN request; ALTER TABLE evidence DROP COLUMN provenance_v2; DROP TABLE artifact_refs; DROP TABLE artifact_chunks; DROP TABLE artifact_uploads; DROP TABLE artifacts; PRAGMA user_version = 1;');
       db.close();
       const upgraded = openSqliteStore({ file });
