@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { createSigner, hmacKeyFromSecret, parseKeyFile } from '../src/dsse/index.js';
+import { decodeBase64Strict } from '../src/dsse/base64.js';
 import { buildLockerApp } from '../src/services/locker/app.js';
 import { openSqliteStore } from '../src/storage/sqlite.js';
 import { provenanceOptions, SCANNER_ID, serviceTopology, TEST_SCANNERS, type TestKeys } from '../test/services/support/fixture.js';
@@ -24,10 +25,10 @@ export interface ArtifactLockerConfig {
 }
 
 const config = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as ArtifactLockerConfig;
-const scanner = hmacKeyFromSecret(Buffer.from(config.scannerSecret, 'base64'));
+const scanner = hmacKeyFromSecret(decodeBase64Strict(config.scannerSecret));
 const receiptPrivate = parseKeyFile(Buffer.from(config.receiptPrivatePem));
 const keys: TestKeys = {
-  hopKeys: new Map(Object.entries(config.hopKeys).map(([hop, ring]) => [hop, new Map(Object.entries(ring).map(([kid, b64]) => [kid, Buffer.from(b64, 'base64')]))])),
+  hopKeys: new Map(Object.entries(config.hopKeys).map(([hop, ring]) => [hop, new Map(Object.entries(ring).map(([kid, b64]) => [kid, decodeBase64Strict(b64)]))])),
   scanner,
   scanners: new Map(TEST_SCANNERS.map((id) => [id, id === SCANNER_ID ? scanner : hmacKeyFromSecret(randomBytes(32))] as const)),
   receiptPrivate,

@@ -39,8 +39,6 @@ export interface StampFacts {
   readonly signing: { readonly alg: V2StampAlg; readonly key: V2SigningKeyRef } | null;
   /** The stamping hop before this one in its chain (whose signature a v2 member covers); null for seq 1. */
   readonly previousHopId: string | null;
-  /** Whether the hop stamps v2 too (profile v2 or both, docs/provenance.md#part-2-version-2). */
-  readonly v2: boolean;
   /** How the forward-auth stamper is reached (only for `via: forward-auth`). */
   readonly stamper: StamperEndpoint | null;
 }
@@ -112,7 +110,6 @@ export function hopFacts(topology: ResolvedTopology, hop: ResolvedHop): HopFacts
       key: profile === 'v2' ? null : key,
       signing: profile !== 'v1' && signing && signingKey ? { alg: signing.alg, key: signingKey } : null,
       previousHopId: previousStampingHop(hop),
-      v2: profile !== 'v1',
       stamper,
     };
   }

@@ -190,7 +190,7 @@ function forwardLocation(facts: HopFacts, paths: NginxPaths, artifact = false): 
     : ['        location / {'];
   if (facts.stamp?.via === 'forward-auth') {
     lines.push(`            auth_request ${STAMPER_LOCATION};`, '            auth_request_set $stella_provenance $upstream_http_x_stella_provenance;');
-    if (facts.stamp.v2) {
+    if (facts.stamp.signing) {
       // v2 (docs/provenance.md#part-2-version-2): the stamper answers the complete fields, which
       // replace the incoming ones (the client's members are gone from them at the edge).
       lines.push('            auth_request_set $stella_signature_input $upstream_http_signature_input;', '            auth_request_set $stella_signature $upstream_http_signature;');

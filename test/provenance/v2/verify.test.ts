@@ -67,6 +67,13 @@ describe('v2 verification (checkHeaders)', () => {
     assert.equal(checked.hops[1]!.kid, 'gw-mid1-old');
   });
 
+  it("refuses a member signed with another hop's key (a compromised hop forging the edge's member)", () => {
+    // gw-mid1 holds only its own ECDSA key; it signs the edge's label with it, naming its own kid.
+    const forged = buildV2Request(topology, { keyOwner: (hop) => (hop === 'gw-edge' ? 'gw-mid1' : hop) });
+    assert.match(forged.headers['signature-input']!, /stella-1-gw-edge=\([^)]*\);.*keyid="gw-mid1-new"/);
+    assert.equal(code(() => checkHeaders(incoming(forged), context())), 'provenance-tampered');
+  });
+
   /** A hex digit other than `c`: a mutation that always changes the value (a fixed 'f' left one nonce in 16 untouched). */
   const otherHex = (c: string): string => (c === 'f' ? '0' : 'f');
 

@@ -106,6 +106,8 @@ export interface V2BuildOptions {
   createdS?: number | number[];
   nonce?: string;
   kid?: (hop: string) => string;
+  /** Whose key signs a hop's member (default its own): a hop forging another hop's member with its own key. */
+  keyOwner?: (hop: string) => string;
 }
 
 /** Stamps a valid v2 chain through every stamping hop of the service, the way the gateways would. */
@@ -121,7 +123,8 @@ export function buildV2Request(topology: ResolvedTopology, options: V2BuildOptio
   let fields: { signatureInput: string | null; signature: string | null } = { signatureInput: null, signature: null };
   stampingHops(service).forEach((hop, i) => {
     const index = service.chain.indexOf(hop);
-    const kid = options.kid?.(hop.id) ?? `${hop.id}-new`;
+    const owner = options.keyOwner?.(hop.id) ?? hop.id;
+    const kid = options.kid?.(hop.id) ?? `${owner}-new`;
     const previous = stamps.at(-1);
     const stamp = stampV2({
       hop: hop.id,
@@ -131,8 +134,8 @@ export function buildV2Request(topology: ResolvedTopology, options: V2BuildOptio
       peer: index === 0 ? SCANNER_CERT : `sha256:${createHash('sha256').update(`${service.chain[index - 1]!.id} certificate`).digest('hex')}`,
       peerId: index === 0 ? 'scanner-01' : service.chain[index - 1]!.id,
       keyid: kid,
-      alg: HOP_ALGS[hop.id]!,
-      key: fixtureV2Key(hop.id, kid).signing,
+      alg: HOP_ALGS[owner]!,
+      key: fixtureV2Key(owner, kid).signing,
       request,
       previous: previous ? { label: previous.label, signatureValue: previous.signatureValue } : null,
     });
