@@ -168,7 +168,12 @@ describe('HAProxy as the edge stamping provenance v2 with ECDSA P-256 (profile b
 
   it('signs the path and query exactly as received, for any such request target (property, 25 runs)', async () => {
     const unreserved = fc.constantFrom(...'abcXYZ019-._~'.split(''), '%2F', '%41', '%e2%82%ac', '!', '$', "'", '(', ')', '*', '+', ',', ';', ':', '@');
-    const segment = fc.array(unreserved, { minLength: 0, maxLength: 6 }).map((parts) => parts.join(''));
+    // "." and ".." alone are left out: the client's URL parser resolves them before sending, so
+    // the request would not reach the path the property looks for (1 run in a few hundred hit it).
+    const segment = fc
+      .array(unreserved, { minLength: 0, maxLength: 6 })
+      .map((parts) => parts.join(''))
+      .filter((s) => s !== '.' && s !== '..');
     const query = fc.option(fc.array(fc.oneof(unreserved, fc.constantFrom('=', '&', '/', '?')), { maxLength: 12 }).map((parts) => parts.join('')), { nil: undefined });
     const method = fc.constantFrom('GET', 'DELETE', 'POST', 'PUT');
     let n = 0;
