@@ -149,11 +149,15 @@ export type ReadyOutcome = 'ready' | 'exited' | 'timeout';
  * is in flight) or the timeout passes ('timeout'). A check that throws counts as not ready yet.
  */
 export async function pollReady(proc: ManagedProcess | null, check: () => Promise<boolean>, timeoutMs: number): Promise<ReadyOutcome> {
+  // A program that could not be spawned is never ready, whatever answers the check (another
+  // process on the same port, say): its spawn error arrives on a later tick.
+  if (proc && proc.pid < 0) return proc.exited.then(() => 'exited');
   const deadline = Date.now() + timeoutMs;
   const exited = proc ? proc.exited.then(() => 'exited' as const) : new Promise<never>(() => undefined);
   while (Date.now() < deadline) {
     if (proc?.hasExited()) return 'exited';
     const outcome = await Promise.race([check().then((ok) => (ok ? ('ready' as const) : null), () => null), exited]);
+    if (outcome === 'ready' && proc?.hasExited()) return 'exited';
     if (outcome !== null) return outcome;
     await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS));
   }
