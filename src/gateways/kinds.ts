@@ -14,13 +14,13 @@ import { nginxKind } from './nginx/index.js';
 import type { GatewayKindModule } from './types.js';
 
 /** Every gateway kind's module, by kind. */
-export const GATEWAY_KINDS: Readonly<Record<HopKind, GatewayKindModule>> = {
+export const GATEWAY_KINDS: Readonly<Record<HopKind, GatewayKindModule>> = Object.freeze({
   nginx: nginxKind,
   haproxy: haproxyKind,
   'apache-modsecurity': apacheKind,
   caddy: caddyKind,
   envoy: envoyKind,
-};
+});
 
 /**
  * The module of a hop kind.
