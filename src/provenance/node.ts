@@ -119,3 +119,7 @@ function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer | 'too
     req.on('error', reject);
   });
 }
+// What a caller of this adapter needs from the modules it loads anyway (the pure index stays free of them).
+export { tlsPeerIdentity } from './options.js';
+export type { ProvenanceBaseOptions } from './options.js';
+export { DECISIONS_METRIC } from './decisions.js';

@@ -40,9 +40,27 @@ export const DEFAULT_UPSTREAM_TIMEOUT_SECONDS = 60;
  */
 export const DEFAULT_PKI_RELOAD_SECONDS = 30;
 
-/** The gateway programs a hop can be rendered for. */
-export const HOP_KINDS = ['nginx', 'haproxy', 'apache-modsecurity', 'caddy', 'envoy'] as const;
-export type HopKind = (typeof HOP_KINDS)[number];
+/**
+ * What each gateway kind can do, one line per kind (docs/CONVENTIONS.md#gateway-behaviour-every-renderer-implements):
+ * how it can stamp (`stamp.via`; none for the opaque WAF), the v2 algorithms it signs natively
+ * (docs/provenance.md#part-2-version-2: HAProxy through Lua and luaossl, which has no one-shot
+ * Ed25519 signing, ../shared/notes/asymmetric-hops.md) and the seconds it may spend on a request
+ * before forwarding it (`HOP_PROCESSING_SECONDS`, src/topology/timeouts.ts: the WAF buffers and
+ * inspects the whole body first; the others stream). How it is rendered and run is its line of
+ * `GATEWAY_KINDS` (src/gateways/kinds.ts).
+ */
+export const HOP_KIND_TRAITS = {
+  nginx: { stampVia: ['native', 'forward-auth'], nativeV2Algs: [], processingSeconds: 2 },
+  haproxy: { stampVia: ['native'], nativeV2Algs: ['ecdsa-p256-sha256', 'hmac-sha256'], processingSeconds: 2 },
+  'apache-modsecurity': { stampVia: [], nativeV2Algs: [], processingSeconds: 15 },
+  caddy: { stampVia: ['forward-auth'], nativeV2Algs: [], processingSeconds: 2 },
+  envoy: { stampVia: ['forward-auth'], nativeV2Algs: [], processingSeconds: 2 },
+} as const satisfies Readonly<Record<string, { readonly stampVia: readonly ('native' | 'forward-auth')[]; readonly nativeV2Algs: readonly V2StampAlg[]; readonly processingSeconds: number }>>;
+
+/** A gateway program a hop can be rendered for. */
+export type HopKind = keyof typeof HOP_KIND_TRAITS;
+/** The gateway programs a hop can be rendered for, in the order of {@link HOP_KIND_TRAITS}. */
+export const HOP_KINDS = Object.keys(HOP_KIND_TRAITS) as [HopKind, ...HopKind[]];
 
 /**
  * The algorithms a hop can sign a v2 member with (docs/provenance.md#part-2-version-2): a subset of
@@ -50,21 +68,13 @@ export type HopKind = (typeof HOP_KINDS)[number];
  */
 export const V2_STAMP_ALGS = ['ed25519', 'ecdsa-p256-sha256', 'hmac-sha256'] as const satisfies readonly Algorithm[];
 
+const kindsThatStamp = (via: 'native' | 'forward-auth'): ReadonlySet<HopKind> => new Set(HOP_KINDS.filter((kind) => (HOP_KIND_TRAITS[kind].stampVia as readonly string[]).includes(via)));
 /** Which hop kinds can compute the hop-record HMAC themselves (`stamp.via: native`). */
-export const NATIVE_STAMP_KINDS: ReadonlySet<HopKind> = new Set(['nginx', 'haproxy']);
-/**
- * The v2 algorithms each kind can sign natively (docs/provenance.md#part-2-version-2): HAProxy through
- * Lua and luaossl, which has no one-shot Ed25519 signing (../shared/notes/asymmetric-hops.md).
- */
-export const NATIVE_V2_ALGS = {
-  nginx: [],
-  haproxy: ['ecdsa-p256-sha256', 'hmac-sha256'],
-  'apache-modsecurity': [],
-  caddy: [],
-  envoy: [],
-} as const satisfies Readonly<Record<HopKind, readonly V2StampAlg[]>>;
+export const NATIVE_STAMP_KINDS: ReadonlySet<HopKind> = kindsThatStamp('native');
+/** The v2 algorithms each kind can sign natively (its `nativeV2Algs` in {@link HOP_KIND_TRAITS}). */
+export const NATIVE_V2_ALGS = Object.fromEntries(HOP_KINDS.map((kind) => [kind, HOP_KIND_TRAITS[kind].nativeV2Algs])) as { readonly [K in HopKind]: (typeof HOP_KIND_TRAITS)[K]['nativeV2Algs'] };
 /** Which hop kinds can call the forward-auth stamper (`stamp.via: forward-auth`). */
-export const FORWARD_AUTH_KINDS: ReadonlySet<HopKind> = new Set(['nginx', 'caddy', 'envoy']);
+export const FORWARD_AUTH_KINDS: ReadonlySet<HopKind> = kindsThatStamp('forward-auth');
 
 export const SERVICE_KINDS = ['evidence-locker', 'scanner-webservice', 'oci-registry'] as const;
 export type ServiceKind = (typeof SERVICE_KINDS)[number];

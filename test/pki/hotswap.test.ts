@@ -10,11 +10,11 @@ import {
   attachToServer,
   caRolloverStep,
   certificateFingerprint,
-  createMtlsDispatcher,
   createMtlsSecureContextOptions,
   inspectCertificate,
   type TlsMaterial,
 } from '../../src/pki/index.js';
+import { createMtlsDispatcher } from '../../src/pki/dispatcher.js';
 import { freshCa } from './helpers.js';
 
 /** An HTTPS server requiring client certificates, recording every client certificate it saw. */

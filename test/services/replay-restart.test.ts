@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { Agent, request } from 'undici';
 import { generateKey, hmacKeyFromSecret, parseKeyFile } from '../../src/dsse/index.js';
 import { freePort } from '../../src/deploy/prepare.js';
-import { cliInvocation, spawnManaged, waitUntil, type ManagedProcess } from '../../src/deploy/process.js';
+import { cliInvocation, spawnManaged, waitUntil, type ManagedProcess } from '../../src/io/process.js';
 import { initPki, issueCertificate } from '../../src/pki/index.js';
 import { loadTopology } from '../../src/topology/load.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';

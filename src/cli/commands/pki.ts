@@ -10,7 +10,6 @@ import {
   CA_ROLLOVER_STEPS,
   PKI_ROLES,
   caRolloverStep,
-  createBootstrapToken,
   initPki,
   inspectCertificate,
   isPkiError,
@@ -18,10 +17,10 @@ import {
   parseDurationSeconds,
   refreshCrl,
   revokeCertificate,
-  startEnrollmentServer,
   type CaRolloverStep,
   type PkiRole,
 } from '../../pki/index.js';
+import { createBootstrapToken, startEnrollmentServer } from '../../pki/enrollment/index.js';
 import { bootstrapTopology } from '../../deploy/bootstrap.js';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { registerCertificateExpiry } from '../../observe/certificates.js';
