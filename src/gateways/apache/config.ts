@@ -235,7 +235,9 @@ ProxyPreserveHost Off
 ProxyRequests Off
 # The request target goes on byte for byte: every hop record's MAC covers it (docs/provenance.md).
 # ProxyPassMatch, not ProxyPass "/": a prefix match lets one "/" of the prefix eat every leading slash,
-# so "//api/…" left as "/api/…" (docs/gateways/apache-modsecurity.md#the-request-target).
+# so "//api/…" left as "/api/…" (docs/gateways/apache-modsecurity.md#the-request-target). Its target has
+# no backreference: Apache appends the raw target, and the next hop keeps a worker of its own whose
+# connections are reused (docs/gateways/apache-modsecurity.md#connections-to-the-next-hop).
 AllowEncodedSlashes NoDecode
 MergeSlashes Off
 ${proxyTarget(hop)}`;
@@ -250,13 +252,13 @@ ${proxyTarget(hop)}`;
 function proxyTarget(hop: ResolvedHop): string {
   const next = nextTarget(hop);
   const addresses = nextAddresses(hop);
-  if (addresses.length === 1) return `ProxyPassMatch "^(/.*)$" "https://${hostName(next.serverName)}:${next.port}$1" nocanon`;
+  if (addresses.length === 1) return `ProxyPassMatch "^/" "https://${hostName(next.serverName)}:${next.port}" nocanon`;
   const members = addresses.map((a) => `  BalancerMember "https://${hostName(next.serverName)}:${a.port}" retry=10`).join('\n');
   return `<Proxy "balancer://stella-next">
 ${members}
   ProxySet lbmethod=byrequests
 </Proxy>
-ProxyPassMatch "^(/.*)$" "balancer://stella-next$1" nocanon`;
+ProxyPassMatch "^/" "balancer://stella-next" nocanon`;
 }
 
 /** The whole `apache2.conf` of a WAF hop. */
