@@ -6,6 +6,7 @@
  * Used by the NGINX and HAProxy renderers.
  */
 import type { ResolvedHop, ResolvedTopology } from '../topology/resolve.js';
+import { formatHostPort, SCAN_ID_SOURCE } from '../conventions/index.js';
 import { DEFAULT_MAX_ARTIFACT_BYTES, DEFAULT_MAX_BODY_BYTES, type MacKeyRef, type StampProfile, type V2SigningKeyRef, type V2StampAlg } from '../topology/schema.js';
 import { hopTimeouts, type HopTimeouts } from '../topology/timeouts.js';
 import { admittedPeerIds, admittedPeerRole, isEdge as isEdgeHop, nextAddresses, nextTarget, RULE_ONE_HEADERS, splitListen, stamperEndpoint, type StamperEndpoint } from './chain.js';
@@ -17,8 +18,8 @@ export { ARTIFACT_UPLOAD_PATH_PATTERN };
 /** The header a forward-auth hop uses to hand the verified certificate to its stamper (CONVENTIONS). */
 export const STAMPER_CERT_HEADER = 'X-Stella-Client-Cert';
 
-/** docs/provenance.md: the format of `X-Stella-Scan-Id`, a field of the MAC input. */
-export const SCAN_ID_REGEX = '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$';
+/** docs/provenance.md#2-headers: the format of `X-Stella-Scan-Id`, a field of the MAC input, as the templates write it. */
+export const SCAN_ID_REGEX = SCAN_ID_SOURCE;
 
 /** A `host:port` split for programs that want them apart. */
 export interface Address {
@@ -78,9 +79,9 @@ export interface HopFacts {
   readonly crl: string;
 }
 
-/** An address as NGINX and HAProxy write it (`splitListen` keeps an IPv6 host in its brackets). */
+/** An address as NGINX and HAProxy write it: the floor's `host:port`, an IPv6 host in brackets. */
 export function formatAddress(address: Address): string {
-  return `${address.host}:${address.port}`;
+  return formatHostPort(address);
 }
 
 /**

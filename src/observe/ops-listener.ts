@@ -15,6 +15,7 @@ import { createServer, type Server } from 'node:http';
 import { BlockList, isIP } from 'node:net';
 import type { Registry } from 'prom-client';
 import { StellaError } from '../errors/base.js';
+import { parseHostPort } from '../conventions/index.js';
 
 /** The listener cannot start as asked: a malformed or non-loopback address without the opt-in. */
 export class OpsListenError extends StellaError {
@@ -57,11 +58,12 @@ loopback.addAddress('::1', 'ipv6');
  * @throws OpsListenError for a malformed address, or one that is not loopback without `allowPublic`.
  */
 export function parseOpsListen(listen: string, allowPublic = false): { host: string; port: number } {
-  const colon = listen.lastIndexOf(':');
-  const host = listen.slice(0, colon).replace(/^\[(.*)\]$/, '$1');
-  const portText = listen.slice(colon + 1);
-  const port = Number(portText);
-  if (colon < 1 || !/^\d{1,5}$/.test(portText) || port > 65535) throw new OpsListenError(`--ops-listen must be host:port, got "${listen}"`);
+  let host: string, port: number;
+  try {
+    ({ host, port } = parseHostPort(listen));
+  } catch (error) {
+    throw new OpsListenError(`--ops-listen must be host:port, got "${listen}"`, { cause: error });
+  }
   const family = isIP(host);
   if (family === 0 && host !== 'localhost') throw new OpsListenError(`--ops-listen needs an IP address or localhost, got "${host}"`);
   const isLoopback = host === 'localhost' || loopback.check(host, family === 6 ? 'ipv6' : 'ipv4');

@@ -6,20 +6,17 @@
  * topology that `validateTopology` accepted; on anything else it throws a `TypeError`.
  */
 import { isAbsolute, join, resolve as resolvePath } from 'node:path';
+import { issuedPaths as issuedLeafPaths, PKI_LAYOUT, type PkiRole } from '../conventions/index.js';
 import { spiffeId } from './identity.js';
 import type { CertificateFiles, Hop, Scanner, Service, StamperConfig, StampingHop, Topology } from './schema.js';
 
-/** Where `pki issue` puts a leaf: `<pki.dir>/issued/<role>/<name>/{cert,key,chain}.pem`. */
-export function issuedPaths(pkiDir: string, role: 'scanner' | 'gateway' | 'service', name: string): Required<CertificateFiles> {
-  const dir = join(pkiDir, 'issued', role, name);
-  return { cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem'), chain: join(dir, 'chain.pem') };
+/** Where `pki issue` puts a leaf: `<pki.dir>/issued/<role>/<name>/{cert,key,chain}.pem` (the conventions floor's PKI layout). */
+export function issuedPaths(pkiDir: string, role: PkiRole, name: string): Required<CertificateFiles> {
+  return { ...issuedLeafPaths(pkiDir, role, name) };
 }
 
-/** Default file names inside a PKI directory. */
-export const PKI_LAYOUT = {
-  caBundle: 'ca-bundle.pem',
-  crl: 'crl.pem',
-} as const;
+/** Default file names inside a PKI directory (the conventions floor's PKI layout). */
+export { PKI_LAYOUT };
 
 export interface ResolvedHop extends Omit<Hop, 'tls' | 'upstreamTls'> {
   serverName: string;

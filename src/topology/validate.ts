@@ -27,7 +27,7 @@ const PROTOCOL_HEADERS = ['x-stella-scan-id', 'content-digest'];
 const LOOPBACK_HOST = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|\[::1\]|localhost)$/;
 
 function isLoopback(listen: string): boolean {
-  return LOOPBACK_HOST.test(listen.slice(0, listen.lastIndexOf(':')));
+  return LOOPBACK_HOST.test(listenHost(listen));
 }
 
 /**

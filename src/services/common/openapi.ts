@@ -4,6 +4,7 @@
  * what the routes do, including every problem code; `test/services/openapi.test.ts` checks each
  * document against the routes the app really registers.
  */
+import { SCAN_ID_SOURCE } from '../../conventions/index.js';
 import { PROVENANCE_PROBLEMS } from '../../provenance/problems.js';
 import { SERVICE_PROBLEMS } from './problems.js';
 
@@ -25,7 +26,7 @@ export function provenanceResponses(options: { envelope: boolean }): Record<stri
 
 /** The request headers of docs/provenance.md every protected route requires. */
 export const PROVENANCE_PARAMETERS = [
-  { name: 'X-Stella-Scan-Id', in: 'header', required: true, schema: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$' } },
+  { name: 'X-Stella-Scan-Id', in: 'header', required: true, schema: { type: 'string', pattern: SCAN_ID_SOURCE } },
   { name: 'X-Stella-Provenance', in: 'header', required: true, description: 'RFC 9651 List of hop records (docs/provenance.md)', schema: { type: 'string' } },
   { name: 'Content-Digest', in: 'header', required: false, description: 'RFC 9530 sha-256 of the body; required with a body', schema: { type: 'string' } },
 ];
