@@ -15,7 +15,7 @@ import { createServer, type Server } from 'node:http';
 import { BlockList, isIP } from 'node:net';
 import type { Registry } from 'prom-client';
 import { StellaError } from '../errors/base.js';
-import { parseHostPort } from '../conventions/index.js';
+import { OPS_PATHS, parseHostPort } from '../conventions/index.js';
 
 /** The listener cannot start as asked: a malformed or non-loopback address without the opt-in. */
 export class OpsListenError extends StellaError {
@@ -86,22 +86,22 @@ export async function startOpsListener(options: OpsListenerOptions): Promise<Ops
     const json = 'application/json; charset=utf-8';
     if (request.method !== 'GET' && request.method !== 'HEAD') return send(405, json, JSON.stringify({ error: 'method not allowed' }));
     switch (path) {
-      case '/livez':
+      case OPS_PATHS.live:
         return send(200, json, JSON.stringify({ part: options.part, status: 'live' }));
-      case '/readyz':
+      case OPS_PATHS.ready:
         void options.readiness().then(
           (result) => send(result.ready ? 200 : 503, json, JSON.stringify({ part: options.part, status: result.ready ? 'ready' : 'not-ready', checks: result.checks })),
           (error: unknown) => send(503, json, JSON.stringify({ part: options.part, status: 'not-ready', detail: (error as Error).message })),
         );
         return;
-      case '/metrics':
+      case OPS_PATHS.metrics:
         void options.registry.metrics().then(
           (text) => send(200, options.registry.contentType, text),
           (error: unknown) => send(500, json, JSON.stringify({ error: (error as Error).message })),
         );
         return;
       default:
-        return send(404, json, JSON.stringify({ error: 'not found', routes: ['/livez', '/readyz', '/metrics'] }));
+        return send(404, json, JSON.stringify({ error: 'not found', routes: [OPS_PATHS.live, OPS_PATHS.ready, OPS_PATHS.metrics] }));
     }
   });
   server.headersTimeout = 10_000;

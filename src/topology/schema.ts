@@ -31,6 +31,10 @@ export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
  */
 export const DEFAULT_MAX_ARTIFACT_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_UPSTREAM_TIMEOUT_SECONDS = 60;
+/** CRS defaults when a WAF hop has no `waf:` block (docs/topology.md#fields). */
+export const DEFAULT_PARANOIA_LEVEL = 1;
+/** CRS's inbound anomaly threshold when a WAF hop has no `waf:` block. */
+export const DEFAULT_INBOUND_ANOMALY_THRESHOLD = 5;
 /**
  * How long a published CRL or CA bundle may take to reach every running part (services, stampers,
  * supervised gateways): each re-reads the PKI files this often (docs/operations/certificates.md#revocation).
@@ -152,8 +156,8 @@ const stampConfig = z
 
 const wafConfig = z
   .object({
-    paranoiaLevel: z.number().int().min(1).max(4).default(1),
-    inboundAnomalyThreshold: z.number().int().min(1).max(1000).default(5),
+    paranoiaLevel: z.number().int().min(1).max(4).default(DEFAULT_PARANOIA_LEVEL),
+    inboundAnomalyThreshold: z.number().int().min(1).max(1000).default(DEFAULT_INBOUND_ANOMALY_THRESHOLD),
   })
   .strict();
 
@@ -337,3 +341,19 @@ export type V2SigningKeyRef = z.output<typeof v2SigningKey>;
 export type V2StampAlg = (typeof V2_STAMP_ALGS)[number];
 /** Where a forward-auth stamper is reached: `{ socket, gatewayUser? }` or `{ listen }` (mTLS). */
 export type StamperConfig = z.output<typeof stamperConfig>;
+/** A hop's `limits`, every field present (the schema's defaults). */
+export type HopLimits = z.output<typeof hopLimits>;
+/** A WAF hop's `waf`, every field present (the schema's defaults). */
+export type WafSettings = z.output<typeof wafConfig>;
+
+/** A hop's limits when the topology sets none: what `resolveTopology` fills in (docs/topology.md#the-resolved-model). */
+export const DEFAULT_HOP_LIMITS: Readonly<HopLimits> = {
+  maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
+  maxArtifactBytes: DEFAULT_MAX_ARTIFACT_BYTES,
+  upstreamTimeoutSeconds: DEFAULT_UPSTREAM_TIMEOUT_SECONDS,
+};
+/** A hop's WAF settings when the topology sets none: what `resolveTopology` fills in. */
+export const DEFAULT_WAF_SETTINGS: Readonly<WafSettings> = {
+  paranoiaLevel: DEFAULT_PARANOIA_LEVEL,
+  inboundAnomalyThreshold: DEFAULT_INBOUND_ANOMALY_THRESHOLD,
+};

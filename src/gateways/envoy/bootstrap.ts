@@ -4,6 +4,7 @@
  * Pure: builds data from the resolved topology; touches no file.
  */
 import { isIP } from 'node:net';
+import { WIRE_HEADERS as W } from '../../conventions/index.js';
 import type { ResolvedHop, ResolvedTopology } from '../../topology/resolve.js';
 import { ARTIFACT_UPLOAD_PATH_PATTERN, hopBodyLimits } from '../hop-facts.js';
 import { spiffeId } from '../../topology/identity.js';
@@ -36,7 +37,7 @@ export const STAMPER_TIMEOUT = '2s';
 export const STAMPER_IDLE_TIMEOUT = '60s';
 
 /** Headers the stamper reads (docs/CONVENTIONS.md "The stamper contract") and the request id it logs, lower-case as Envoy sees them. */
-export const STAMPER_REQUEST_HEADERS = ['x-stella-scan-id', 'content-digest', 'x-stella-provenance', 'signature-input', 'signature', 'x-forwarded-client-cert', 'x-request-id'] as const;
+export const STAMPER_REQUEST_HEADERS = [W.scanId, W.contentDigest, W.provenance, W.signatureInput, W.signature, W.forwardedClientCert, W.requestId] as const;
 
 type Json = Record<string, unknown>;
 
