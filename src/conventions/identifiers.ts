@@ -56,6 +56,14 @@ export const NONCE_SOURCE = '^[0-9a-f]{16,64}$';
 export const NONCE_PATTERN = new RegExp(NONCE_SOURCE);
 
 /**
+ * A SHA-256 digest as 64 lowercase hex characters: an artifact's address
+ * (docs/services.md#artifacts) and an in-toto subject digest (docs/dsse.md#in-toto-traversal-intent).
+ */
+export const SHA256_HEX_SOURCE = '^[0-9a-f]{64}$';
+/** {@link SHA256_HEX_SOURCE} as a RegExp. */
+export const SHA256_HEX_PATTERN = new RegExp(SHA256_HEX_SOURCE);
+
+/**
  * A certificate fingerprint: `sha256:` and the lowercase hex SHA-256 of the DER certificate. The
  * `peer` of a record and the intent's `clientCertSha256` share it, so they compare as strings
  * (docs/dsse.md#in-toto-traversal-intent).

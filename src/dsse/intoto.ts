@@ -5,7 +5,7 @@
  * artifact to the mTLS identity that crosses the gateway chain: the provenance middleware compares
  * `clientCertSha256` with the `peer` of hop 1 (docs/provenance.md#4-the-order-of-checks-and-the-problem-codes, `binding-mismatch`).
  */
-import { CERT_FINGERPRINT_PATTERN, HOP_ID_PATTERN, NONCE_PATTERN, SCAN_ID_PATTERN, TOPOLOGY_NAME_PATTERN } from '../conventions/index.js';
+import { CERT_FINGERPRINT_PATTERN, HOP_ID_PATTERN, NONCE_PATTERN, SCAN_ID_PATTERN, SHA256_HEX_PATTERN, TOPOLOGY_NAME_PATTERN } from '../conventions/index.js';
 import { DsseError } from './errors.js';
 import { assertUnambiguousJson } from './unambiguous.js';
 
@@ -50,7 +50,7 @@ export interface TraversalIntent {
 // RFC 3339 §5.6 date-time (seconds required, optional fraction, Z or offset).
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
 const HEX = /^[0-9a-f]+$/;
-const SHA256_HEX = /^[0-9a-f]{64}$/;
+const SHA256_HEX = SHA256_HEX_PATTERN;
 
 /** Builds a Statement; the result passes {@link parseStatement}. */
 export function buildStatement(input: { subject: Subject[]; predicateType: string; predicate?: Record<string, unknown> }): Statement {

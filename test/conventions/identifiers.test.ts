@@ -16,6 +16,8 @@ import {
   PEER_ID_SOURCE,
   SCAN_ID_PATTERN,
   SCAN_ID_SOURCE,
+  SHA256_HEX_PATTERN,
+  SHA256_HEX_SOURCE,
   TOPOLOGY_NAME_PATTERN,
   TOPOLOGY_NAME_SOURCE,
 } from '../../src/conventions/index.js';
@@ -65,6 +67,12 @@ const CASES: { name: string; pattern: RegExp; accept: string[]; refuse: string[]
     refuse: ['ab'.repeat(32), `sha256:${'AB'.repeat(32)}`, `sha256:${'ab'.repeat(31)}`, `sha256:${'ab'.repeat(32)}0`, `SHA256:${'ab'.repeat(32)}`],
   },
   {
+    name: 'SHA-256 hex',
+    pattern: SHA256_HEX_PATTERN,
+    accept: ['0'.repeat(64), 'cd'.repeat(32)],
+    refuse: ['0'.repeat(63), '0'.repeat(65), 'CD'.repeat(32), `sha256:${'cd'.repeat(32)}`, `${'cd'.repeat(32)}\n`],
+  },
+  {
     name: 'listen address',
     pattern: LISTEN_ADDRESS_PATTERN,
     accept: ['127.0.0.1:8443', '[::1]:1', 'gw-edge.example:65535', 'localhost:443'],
@@ -91,6 +99,7 @@ describe('identifier patterns', () => {
       [KID_PATTERN, KID_SOURCE],
       [NONCE_PATTERN, NONCE_SOURCE],
       [CERT_FINGERPRINT_PATTERN, CERT_FINGERPRINT_SOURCE],
+      [SHA256_HEX_PATTERN, SHA256_HEX_SOURCE],
       [LISTEN_ADDRESS_PATTERN, LISTEN_ADDRESS_SOURCE],
     ];
     for (const [pattern, source] of pairs) {

@@ -10,6 +10,7 @@
  */
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
+import { SHA256_HEX_SOURCE } from '../../conventions/index.js';
 import { ARTIFACTS_PATH, ARTIFACT_MEDIA_TYPE } from '../../evidence/artifacts.js';
 import { ingestArtifact } from './artifact-ingest.js';
 import type { ArtifactRef, EvidenceStore } from '../../storage/types.js';
@@ -18,7 +19,7 @@ import type { ServiceMetrics } from '../common/metrics.js';
 import { requireSameScan, SCAN_ID_PARAMS, verifiedProvenance as verified } from '../common/binding.js';
 import { ServiceError } from '../common/problems.js';
 
-const SHA256_PARAM = { type: 'object', required: ['sha256'], properties: { sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' } } } as const;
+const SHA256_PARAM = { type: 'object', required: ['sha256'], properties: { sha256: { type: 'string', pattern: SHA256_HEX_SOURCE } } } as const;
 
 /** What the artifact routes need from the locker. */
 export interface ArtifactRoutesOptions {
