@@ -47,8 +47,8 @@ export function parseV2Label(label: string): { seq: number; hop: string } | null
  */
 export function v2ComponentItems(withContentDigest: boolean, previousLabel: string | null): InnerList[0] {
   const items: InnerList[0] = [['@method', new Map()], ['@path', new Map()], ['@query', new Map()]];
-  if (withContentDigest) items.push(['content-digest', new Map()]);
-  items.push(['x-stella-scan-id', new Map()]);
+  if (withContentDigest) items.push([WIRE_HEADERS.contentDigest, new Map()]);
+  items.push([WIRE_HEADERS.scanId, new Map()]);
   if (previousLabel !== null) items.push(['signature', new Map([['key', previousLabel]])]);
   return items;
 }
