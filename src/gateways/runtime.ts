@@ -7,6 +7,8 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { openSync, closeSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { StellaError } from '../errors/base.js';
+import { GATEWAY_ERRORS } from './errors.js';
 import { connect } from 'node:tls';
 import type { ResolvedHop, ResolvedTopology } from '../topology/resolve.js';
 import { prepareApacheHop } from './apache/index.js';
@@ -51,18 +53,26 @@ export interface RunningGateway {
 }
 
 /** A hop could not be reloaded in place. */
-export class GatewayReloadError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'GatewayReloadError';
+export class GatewayReloadError extends StellaError {
+  readonly code = 'GATEWAY_RELOAD_FAILED';
+
+  /** {@link GATEWAY_ERRORS}. */
+  get registry(): typeof GATEWAY_ERRORS {
+    return GATEWAY_ERRORS;
   }
 }
 
 /** Raised when a hop does not come up; carries the tail of its stderr (and of `logs/error.log`, where Apache writes). */
-export class GatewayStartError extends Error {
+export class GatewayStartError extends StellaError {
+  readonly code = 'GATEWAY_START_FAILED';
+
   constructor(message: string, readonly stderrTail: string) {
     super(stderrTail ? `${message}\n${stderrTail}` : message);
-    this.name = 'GatewayStartError';
+  }
+
+  /** {@link GATEWAY_ERRORS}. */
+  get registry(): typeof GATEWAY_ERRORS {
+    return GATEWAY_ERRORS;
   }
 }
 

@@ -3,7 +3,7 @@
  * `MtlsCertificateProvider` with hot swap for undici clients and Node TLS servers, and the
  * enrollment endpoint. File layout: docs/CONVENTIONS.md; operations: docs/operations/certificates.md.
  */
-export { PkiError, PKI_ERROR_CODES, isPkiError, type PkiErrorCode } from './errors.js';
+export { PkiError, PKI_ERRORS, PKI_ERROR_CODES, isPkiError, type PkiErrorCode } from './errors.js';
 export { certificateFingerprint, normalizeSerial } from './x509.js';
 export { spiffeId, parseSpiffeId, roleOf, ROLE_SUBJECT_ATTRIBUTE, type SpiffeIdParts } from '../topology/identity.js';
 export { PKI_ROLES, DEFAULT_LEAF_TTL_SECONDS, parseDurationSeconds, type PkiRole, type LeafIdentity } from './profile.js';
