@@ -4,12 +4,24 @@
  * line; no stack trace (set `STELLA_DEBUG=1` to get one for an unexpected error).
  *
  * 0 ok, 1 a check failed or the input was rejected, 2 usage or configuration — which includes the
- * machine the command runs on: a port in use, a folder that cannot be written.
+ * machine the command runs on: a port in use, a folder that cannot be written. A domain error's
+ * exit code is its registry entry's exit class (docs/CONVENTIONS.md#the-error-registry), decided
+ * here and nowhere else; a command only says when a failure was met while reading its
+ * configuration ({@link ConfigurationFailure}), which makes it exit 2.
  */
 import { CommanderError } from 'commander';
-import { isStellaError } from '../errors/base.js';
+import { isStellaError, type StellaError } from '../errors/base.js';
+import type { ExitClass } from '../errors/registry.js';
 import { TopologyError, formatProblems } from '../topology/errors.js';
-import { CliError, EXIT_FAILED, EXIT_OK, EXIT_USAGE } from './output.js';
+import { CliError, ConfigurationFailure, EXIT_FAILED, EXIT_OK, EXIT_USAGE } from './output.js';
+
+/** The exit code of each exit class of the error registry (src/errors/registry.ts). */
+const EXIT_CODE_OF_CLASS: Readonly<Record<ExitClass, number>> = { failed: EXIT_FAILED, usage: EXIT_USAGE };
+
+/** The exit code of a domain error: its registry entry's exit class, nothing else. */
+export function exitCodeOf(error: StellaError): number {
+  return EXIT_CODE_OF_CLASS[error.spec.exit];
+}
 
 /** How a failure ends the process: the exit code and the text for stderr (empty: nothing). */
 export interface FailureReport {
@@ -70,11 +82,13 @@ export function reportFailure(error: unknown, command: string, debug = false): F
     return { exitCode: EXIT_USAGE, text: '' };
   }
   if (error instanceof CliError) return { exitCode: error.exitCode, text: error.message ? `${prefix}${error.message}\n` : '' };
+  // Met while reading the configuration or starting a service: the configuration is what failed.
+  if (error instanceof ConfigurationFailure) return { exitCode: EXIT_USAGE, text: `${prefix}${error.message}\n` };
   if (error instanceof TopologyError) {
-    // A topology is configuration: its problems are usage errors, listed together, one per line.
-    return { exitCode: EXIT_USAGE, text: `${prefix}${error.code}:\n${formatProblems(error.problems)}\n` };
+    // Its problems are listed together, one per line.
+    return { exitCode: exitCodeOf(error), text: `${prefix}${error.code}:\n${formatProblems(error.problems)}\n` };
   }
-  if (isStellaError(error)) return { exitCode: EXIT_FAILED, text: `${prefix}${error.code}: ${oneLine(error.message)}\n` };
+  if (isStellaError(error)) return { exitCode: exitCodeOf(error), text: `${prefix}${error.code}: ${oneLine(error.message)}\n` };
   if (isSystemError(error)) {
     const known = SYSTEM_ERRORS[error.code];
     const where = whereOf(error);
