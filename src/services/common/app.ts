@@ -17,9 +17,6 @@ import { installHealth, storeCheck, type ReadinessCheck } from './health.js';
 import { installMetrics, type ServiceMetrics } from './metrics.js';
 import { REQUEST_ID_HEADER, requestIdOf } from '../../observe/request-id.js';
 
-/** How long `close()` waits for in-flight requests before it cuts connections. */
-export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
-
 /** Options every service app takes. I/O comes in through them (STYLE: inject I/O). */
 export interface ServiceAppOptions {
   topology: ResolvedTopology;
