@@ -4,7 +4,7 @@
  */
 import { Option, type Command } from 'commander';
 import { OpsListenError, parseOpsListen } from '../observe/ops-listener.js';
-import { ConfigurationFailure } from './output.js';
+import { ConfigurationFailure } from './failure.js';
 
 /** pino's levels, most verbose first; `silent` logs nothing. */
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;

@@ -5,8 +5,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { CommanderError } from 'commander';
-import { reportFailure } from '../../src/cli/failure.js';
-import { CliError, ConfigurationFailure } from '../../src/cli/output.js';
+import { ConfigurationFailure, reportFailure } from '../../src/cli/failure.js';
+import { CliError } from '../../src/cli/output.js';
 import { PkiError } from '../../src/pki/errors.js';
 import { StorageError } from '../../src/storage/types.js';
 import { TopologyError } from '../../src/topology/errors.js';

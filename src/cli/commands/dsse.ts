@@ -9,7 +9,8 @@ import { access, readFile, writeFile } from 'node:fs/promises';
 import { InvalidArgumentError, Option } from 'commander';
 import { writeFileAtomic } from '../../io/atomic-file.js';
 import type { Command } from 'commander';
-import { CliError, EXIT_USAGE, configurationStep, printJson } from '../output.js';
+import { configurationStep } from '../failure.js';
+import { CliError, EXIT_USAGE, printJson } from '../output.js';
 import {
   ALGORITHMS,
   ALGORITHM_NAMES,

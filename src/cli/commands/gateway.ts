@@ -20,7 +20,8 @@ import { TopologyError, formatProblems } from '../../topology/errors.js';
 import { loadTopology, formatOf, nodeFileProbe } from '../../topology/load.js';
 import { checkTopology, parseText } from '../../topology/parse.js';
 import { resolveTopology, type ResolvedTopology } from '../../topology/resolve.js';
-import { CliError, ConfigurationFailure, EXIT_FAILED, EXIT_USAGE, formatTable, printJson } from '../output.js';
+import { ConfigurationFailure } from '../failure.js';
+import { CliError, EXIT_FAILED, EXIT_USAGE, formatTable, printJson } from '../output.js';
 
 /** Options of {@link renderGateways}. */
 export interface RenderGatewaysOptions {

@@ -5,7 +5,7 @@
  * Exit 2 for configuration errors.
  */
 import type { Command } from 'commander';
-import { configurationStep, explainStart } from '../output.js';
+import { configurationStep, explainStart } from '../failure.js';
 import { loadTopology } from '../../topology/load.js';
 import { startGuard } from '../../guard/server.js';
 import { addObserveOptions, opsOf, type ObserveCliOptions } from '../observe.js';

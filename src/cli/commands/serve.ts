@@ -4,7 +4,8 @@
  * gracefully (in-flight requests finish, the store closes). Exit 2 for configuration errors.
  */
 import type { Command } from 'commander';
-import { CliError, EXIT_USAGE, configurationStep, explainStart } from '../output.js';
+import { configurationStep, explainStart } from '../failure.js';
+import { CliError, EXIT_USAGE } from '../output.js';
 import { loadTopology } from '../../topology/load.js';
 import { startService } from '../../services/common/server.js';
 import { addObserveOptions, opsOf, type ObserveCliOptions } from '../observe.js';
