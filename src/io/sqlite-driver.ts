@@ -17,7 +17,7 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import { createRequire } from 'node:module';
 import { StellaError } from '../errors/base.js';
-import { STORAGE_ERRORS } from '../storage/errors.js';
+import { IO_ERRORS } from './errors.js';
 
 /** The driver's Database constructor (same API in better-sqlite3 12 and 13). */
 export type SqliteDriver = typeof BetterSqlite3;
@@ -34,9 +34,9 @@ export const ABI_DRIVER_PACKAGE = 'better-sqlite3';
 /** The SQLite driver cannot be loaded on this Node.js (it is not installed for this line). */
 export class SqliteDriverError extends StellaError {
   readonly code = 'sqlite-driver-missing';
-  /** {@link STORAGE_ERRORS}. */
-  get registry(): typeof STORAGE_ERRORS {
-    return STORAGE_ERRORS;
+  /** {@link IO_ERRORS}. */
+  get registry(): typeof IO_ERRORS {
+    return IO_ERRORS;
   }
 }
 

@@ -1,6 +1,6 @@
 /**
- * The codes of the evidence store and its SQLite driver (docs/services.md#problem-codes for the two
- * the services answer with as they are, docs/operations/running.md for the rest).
+ * The codes of the evidence store (docs/services.md#problem-codes for the two the services answer
+ * with as they are, docs/operations/running.md#when-a-command-fails for the rest).
  */
 import { defineErrors } from '../errors/registry.js';
 
@@ -13,5 +13,4 @@ export const STORAGE_ERRORS = defineErrors('storage', {
   'storage-corrupt': { title: 'a stored row cannot be read back as written', exit: 'failed', retryable: false },
   'storage-config': { title: 'the store settings of the service are unusable', exit: 'usage', retryable: false },
   'scan-conflict': { status: 409, title: 'The scan belongs to another scanner, exists with different data, or was completed with another report', exit: 'failed', retryable: false },
-  'sqlite-driver-missing': { title: 'the SQLite driver package of this Node.js line is not installed', exit: 'usage', retryable: false },
 });

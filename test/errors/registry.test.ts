@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { DSSE_ERRORS } from '../../src/dsse/errors.js';
 import { EVIDENCE_ERRORS } from '../../src/evidence/errors.js';
 import { GATEWAY_ERRORS } from '../../src/gateways/errors.js';
+import { IO_ERRORS } from '../../src/io/errors.js';
 import { OBSERVE_ERRORS } from '../../src/observe/errors.js';
 import { PKI_ERRORS } from '../../src/pki/errors.js';
 import { PROVENANCE_RUNTIME_ERRORS } from '../../src/provenance/errors.js';
@@ -26,7 +27,7 @@ const ROOT = join(import.meta.dirname, '../..');
 /** Every registry of the product; the first test proves none is missing from this list. */
 const REGISTRIES: readonly AnyErrorRegistry[] = [
   DSSE_ERRORS, PKI_ERRORS, TOPOLOGY_ERRORS, PROVENANCE_ERRORS, PROVENANCE_RUNTIME_ERRORS, SCANNER_ERRORS, REGISTRY_ERRORS,
-  EVIDENCE_ERRORS, SERVICE_ERRORS, SERVICE_START_ERRORS, STORAGE_ERRORS, OBSERVE_ERRORS, GATEWAY_ERRORS,
+  EVIDENCE_ERRORS, SERVICE_ERRORS, SERVICE_START_ERRORS, STORAGE_ERRORS, OBSERVE_ERRORS, GATEWAY_ERRORS, IO_ERRORS,
 ];
 
 function filesUnder(dir: string, suffix: string): string[] {
