@@ -1,7 +1,7 @@
 /**
  * The problem codes of the provenance protocol (docs/provenance.md#4-the-order-of-checks-and-the-problem-codes): the ONE registry that maps each
  * stable code to its HTTP status and title. The table in `docs/provenance.md` and the
- * {@link ProvenanceCode} type are checked against this object by `test/provenance/problems.test.ts`.
+ * {@link ProvenanceCode} type are checked against this object by `test/provenance/doc.test.ts`.
  *
  * Order matters: it is the order in which the receiving middleware runs its checks.
  */
