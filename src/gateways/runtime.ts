@@ -7,6 +7,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
+import { StellaError } from '../errors/base.js';
+import { GATEWAY_ERRORS } from './errors.js';
 import { DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_STOP_GRACE_MS, fileTail, pollReady, reloadManaged, runCommand, spawnManaged, type Invocation } from '../io/process.js';
 import type { ResolvedHop, ResolvedTopology } from '../topology/resolve.js';
 import { splitListen } from './chain.js';
@@ -50,18 +52,26 @@ export interface RunningGateway {
 }
 
 /** A hop could not be reloaded in place. */
-export class GatewayReloadError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'GatewayReloadError';
+export class GatewayReloadError extends StellaError {
+  readonly code = 'GATEWAY_RELOAD_FAILED';
+
+  /** {@link GATEWAY_ERRORS}. */
+  get registry(): typeof GATEWAY_ERRORS {
+    return GATEWAY_ERRORS;
   }
 }
 
 /** Raised when a hop does not come up; carries the tail of its stderr (and of `logs/error.log`, where Apache writes). */
-export class GatewayStartError extends Error {
+export class GatewayStartError extends StellaError {
+  readonly code = 'GATEWAY_START_FAILED';
+
   constructor(message: string, readonly stderrTail: string) {
     super(stderrTail ? `${message}\n${stderrTail}` : message);
-    this.name = 'GatewayStartError';
+  }
+
+  /** {@link GATEWAY_ERRORS}. */
+  get registry(): typeof GATEWAY_ERRORS {
+    return GATEWAY_ERRORS;
   }
 }
 

@@ -18,6 +18,7 @@ import type { ReplayCache } from '../provenance/replay/cache.js';
 import { HEADER } from '../provenance/record.js';
 import type { PeerIdentity } from '../provenance/verify.js';
 import { accessPolicy } from '../services/common/access.js';
+import { PROBLEM_CONTENT_TYPE } from '../errors/problem.js';
 import { problemFor, ServiceError, type ServiceProblemCode } from '../services/common/problems.js';
 import type { ResolvedService, ResolvedTopology } from '../topology/resolve.js';
 import { SERVICE_REQUEST_TIMEOUT_SECONDS } from '../topology/timeouts.js';
@@ -126,7 +127,7 @@ export function createGuardHandler(options: GuardHandlerOptions): GuardHandler {
       void guardReadiness(upstream, origin, certificate).then(({ ready, checks }) => {
         if (ready) return sendJson(res, 200, { service: service.id, status: 'ready', checks });
         const failed = Object.entries(checks).filter(([, c]) => !c.ok).map(([name, c]) => `${name}: ${c.detail}`);
-        sendJson(res, 503, { ...problemFor('not-ready', failed.join('; ')), checks }, 'application/problem+json; charset=utf-8');
+        sendJson(res, 503, { ...problemFor('not-ready', failed.join('; ')), checks }, PROBLEM_CONTENT_TYPE);
       });
       return;
     }
@@ -234,7 +235,7 @@ function sendServiceProblem(res: ServerResponse, code: ServiceProblemCode, detai
   const problem = problemFor(code, detail);
   const text = JSON.stringify(problem);
   res.statusCode = problem.status;
-  res.setHeader('content-type', 'application/problem+json; charset=utf-8');
+  res.setHeader('content-type', PROBLEM_CONTENT_TYPE);
   res.setHeader('content-length', Buffer.byteLength(text));
   res.end(text);
 }

@@ -16,10 +16,16 @@ import { BlockList, isIP } from 'node:net';
 import type { Registry } from 'prom-client';
 import { StellaError } from '../errors/base.js';
 import { OPS_PATHS, parseHostPort } from '../conventions/index.js';
+import { OBSERVE_ERRORS } from './errors.js';
 
 /** The listener cannot start as asked: a malformed or non-loopback address without the opt-in. */
 export class OpsListenError extends StellaError {
   readonly code = 'ops-listen';
+
+  /** {@link OBSERVE_ERRORS}. */
+  get registry(): typeof OBSERVE_ERRORS {
+    return OBSERVE_ERRORS;
+  }
 }
 
 /** One readiness check's result, as `/readyz` and `/healthz/ready` print it. */

@@ -5,7 +5,7 @@
  * follows rotations is `stella-gateway/pki/dispatcher`, the enrollment endpoint and tokens
  * `stella-gateway/pki/enrollment` (the provider loads its enrollment client on first use).
  */
-export { PkiError, PKI_ERROR_CODES, isPkiError, type PkiErrorCode } from './errors.js';
+export { PkiError, PKI_ERRORS, PKI_ERROR_CODES, isPkiError, type PkiErrorCode } from './errors.js';
 export { certificateFingerprint, normalizeSerial } from './x509.js';
 export { spiffeId, parseSpiffeId, roleOf, ROLE_SUBJECT_ATTRIBUTE, type SpiffeIdParts } from '../topology/identity.js';
 export { PKI_ROLES, DEFAULT_LEAF_TTL_SECONDS, parseDurationSeconds, type PkiRole, type LeafIdentity } from './profile.js';
