@@ -14,6 +14,7 @@
  * await app.register(provenancePlugin, { topology, serviceId: 'evidence-locker', hopKeys: await loadHopKeyring(topology) });
  * app.post('/api/v1/evidence', { config: { provenance: { envelope: true } } }, (req) => req.provenance);
  */
+import { WIRE_HEADERS } from '../conventions/index.js';
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
@@ -100,7 +101,7 @@ async function provenancePlugin(fastify: FastifyInstance, options: ProvenancePlu
 
   const refuse = (request: FastifyRequest, reply: FastifyReply, error: unknown): FastifyReply => {
     if (!isProvenanceError(error)) throw error;
-    const scanId = typeof request.headers['x-stella-scan-id'] === 'string' ? request.headers['x-stella-scan-id'] : null;
+    const scanId = headerText(request.headers[WIRE_HEADERS.scanId]);
     decide(request, { code: error.code, service: ctx.service.id, hops: error.hopIds, scanId, detail: error.message });
     return reply.code(error.status).header('content-type', 'application/problem+json; charset=utf-8').send(JSON.stringify(error.toProblem()));
   };
@@ -137,7 +138,7 @@ async function provenancePlugin(fastify: FastifyInstance, options: ProvenancePlu
           return verified;
         } catch (error) {
           if (isProvenanceError(error)) {
-            const scanId = typeof request.headers['x-stella-scan-id'] === 'string' ? request.headers['x-stella-scan-id'] : null;
+            const scanId = headerText(request.headers[WIRE_HEADERS.scanId]);
             decide(request, { code: error.code, service: ctx.service.id, hops: error.hopIds, scanId, detail: error.message });
           }
           throw error;
@@ -195,3 +196,8 @@ export type { VerifiedProvenance, PeerIdentity };
 export { tlsPeerIdentity } from './options.js';
 export type { ProvenanceBaseOptions } from './options.js';
 export { DECISIONS_METRIC } from './decisions.js';
+
+/** A header's value when it came once, else null (a repeated header arrives as an array). */
+function headerText(value: string | string[] | undefined): string | null {
+  return typeof value === 'string' ? value : null;
+}

@@ -8,6 +8,7 @@
  * const guard = createProvenanceMiddleware({ topology, serviceId: 'evidence-locker', hopKeys });
  * https.createServer(tlsOptions, (req, res) => guard(req, res, (err) => (err ? fail(res, err) : handle(req, res))));
  */
+import { WIRE_HEADERS } from '../conventions/index.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PROBLEM_CONTENT_TYPE } from '../errors/problem.js';
 import type { DecisionLog } from './decisions.js';
@@ -65,7 +66,7 @@ export function createProvenanceMiddleware(options: ProvenanceMiddlewareOptions)
   if (options.readBody && prepared.envelope) throw new TypeError('provenance: readBody cannot be combined with envelope (an envelope is verified from its bytes)');
 
   const refuse = (req: IncomingMessage, res: ServerResponse, error: ProvenanceError): void => {
-    const scanId = typeof req.headers['x-stella-scan-id'] === 'string' ? req.headers['x-stella-scan-id'] : null;
+    const scanId = headerText(req.headers[WIRE_HEADERS.scanId]);
     recorder.record({ code: error.code, service: ctx.service.id, hops: error.hopIds, scanId, detail: error.message }, logFor(req));
     sendProblem(res, error.status, JSON.stringify(error.toProblem()));
   };
@@ -124,3 +125,8 @@ function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer | 'too
 export { tlsPeerIdentity } from './options.js';
 export type { ProvenanceBaseOptions } from './options.js';
 export { DECISIONS_METRIC } from './decisions.js';
+
+/** A header's value when it came once, else null (a repeated header arrives as an array). */
+function headerText(value: string | string[] | undefined): string | null {
+  return typeof value === 'string' ? value : null;
+}

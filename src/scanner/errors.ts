@@ -6,6 +6,7 @@
  * retries with backoff); a 4xx rejection from the chain is final (the item is marked rejected with
  * the problem `code` the service or gateway answered, e.g. `binding-mismatch`).
  */
+import { SCAN_ID_SOURCE } from '../conventions/index.js';
 import { StellaError } from '../errors/base.js';
 import { defineErrors, type CodeOf } from '../errors/registry.js';
 
@@ -29,7 +30,7 @@ export const SCANNER_ERRORS = defineErrors('scanner', {
   /** An artifact file could not be read. */
   SCANNER_ARTIFACT_UNREADABLE: { title: 'the artifact file could not be read', exit: 'failed', retryable: false },
   /** A scan id that does not match docs/provenance.md's `X-Stella-Scan-Id` pattern. */
-  SCANNER_SCAN_ID_INVALID: { title: 'scan id does not match ^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$', exit: 'usage', retryable: false },
+  SCANNER_SCAN_ID_INVALID: { title: `scan id does not match ${SCAN_ID_SOURCE}`, exit: 'usage', retryable: false },
   /** The topology has no such scanner, edge or key, or a key/certificate file is unusable. */
   SCANNER_CONFIG: { title: 'the scanner configuration is unusable', exit: 'usage', retryable: false },
   /** The outbox database could not be opened or has an unknown schema. */

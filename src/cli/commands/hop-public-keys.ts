@@ -7,6 +7,7 @@
  */
 import { createSecretKey, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { HOP_ID_PATTERN } from '../../conventions/index.js';
 import { parseKeyFile } from '../../dsse/index.js';
 import { isV2Alg } from '../../provenance/v2/algorithms.js';
 import { ANY_KID, loadV2Keyring, type V2HopKeys, type V2Keyring } from '../../provenance/v2/keys.js';
@@ -34,12 +35,14 @@ export async function hopPublicKeysOf(hopKeyOptions: readonly string[], topology
     }
   }
   for (const value of hopKeyOptions) {
-    const match = /^([a-z][a-z0-9.-]{0,62})=(.+)$/.exec(value);
-    if (!match) throw new CliError(`--hop-key ${value}: say whose key it is, as --hop-key HOP=FILE (e.g. --hop-key gw-edge=keys/gw-edge.v2.pub.pem)`, EXIT_USAGE);
-    const [, hop, file] = match;
+    // HOP=FILE: the hop id by the topology's rule (src/conventions/identifiers.ts), then any path.
+    const at = value.indexOf('=');
+    const hop = value.slice(0, Math.max(at, 0));
+    const file = value.slice(at + 1);
+    if (at < 0 || !HOP_ID_PATTERN.test(hop) || file === '') throw new CliError(`--hop-key ${value}: say whose key it is, as --hop-key HOP=FILE (e.g. --hop-key gw-edge=keys/gw-edge.v2.pub.pem)`, EXIT_USAGE);
     let key: ReturnType<typeof parseKeyFile>;
     try {
-      key = parseKeyFile(await readFile(file!));
+      key = parseKeyFile(await readFile(file));
     } catch (error) {
       throw new CliError(`--hop-key ${value}: ${(error as Error).message}`, EXIT_USAGE);
     }
