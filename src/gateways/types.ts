@@ -2,6 +2,7 @@
  * The contract every gateway renderer implements (docs/gateways/README.md). Rendering is a pure function from the
  * resolved topology to files; `write.ts` puts them on disk and `runtime.ts` starts the programs.
  */
+import { HEALTH_PREFIX, hopHealthPath } from '../conventions/index.js';
 import type { GracefulReload, Invocation } from '../io/process.js';
 import type { ResolvedHop, ResolvedTopology } from '../topology/resolve.js';
 
@@ -90,9 +91,7 @@ export interface GatewayKindModule {
   };
 }
 
-/** Health endpoints every gateway serves (docs/services.md#health-and-metrics, docs/CONVENTIONS.md). */
-export const GATEWAY_HEALTH_PREFIX = '/healthz/';
-/** A hop answers `GET /healthz/hop/<its id>` itself and passes every other `/healthz/*` on. */
-export function hopHealthPath(hopId: string): string {
-  return `/healthz/hop/${hopId}`;
-}
+/** Health endpoints every gateway serves (docs/services.md#health-and-metrics, docs/CONVENTIONS.md#gateway-behaviour-every-renderer-implements). */
+export const GATEWAY_HEALTH_PREFIX = HEALTH_PREFIX;
+/** A hop answers `GET /healthz/hop/<its id>` itself and passes every other `/healthz/*` on (the conventions floor's path). */
+export { hopHealthPath };

@@ -21,6 +21,7 @@ import { dirname } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { promisify } from 'node:util';
 import { StellaError } from '../errors/base.js';
+import { HEALTH_PATHS } from '../conventions/index.js';
 import { attachToServer, createMtlsSecureContextOptions } from '../pki/hotswap.js';
 import { inspectCertificate } from '../pki/inspect.js';
 import { MtlsCertificateProvider } from '../pki/provider.js';
@@ -74,7 +75,7 @@ export async function listenStamper(core: StamperCore, where: StamperListen): Pr
     const url = request.url ?? '/';
     if (isStampTarget(url)) return answerStamp(core, request, response);
     request.resume();
-    const live = url === '/healthz/live' && (request.method === 'GET' || request.method === 'HEAD');
+    const live = url === HEALTH_PATHS.live && (request.method === 'GET' || request.method === 'HEAD');
     response.writeHead(live ? 200 : 404, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(live ? health : body404) });
     response.end(request.method === 'HEAD' ? undefined : live ? health : body404);
   };

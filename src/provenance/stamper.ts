@@ -21,6 +21,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { Counter, Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import { requestIdOf } from '../observe/request-id.js';
+import { HEALTH_PATHS, WIRE_HEADERS } from '../conventions/index.js';
 import { stampRecorder } from './stamper-metrics.js';
 import type { ResolvedTopology } from '../topology/resolve.js';
 import { stampRecord } from './chain.js';
@@ -135,7 +136,7 @@ export function stamperCore(options: StamperOptions): StamperCore {
   // the bytes are kept; peer admission and revocation are decided on every request.
   const certs = new Map<string, ClientCertFacts | string>();
   const certFacts = (headers: IncomingHttpHeaders): ClientCertFacts | string => {
-    const parts = [headers['client-cert'], headers['x-stella-client-cert'], headers['x-forwarded-client-cert']];
+    const parts = [headers[WIRE_HEADERS.clientCert], headers[WIRE_HEADERS.stamperClientCert], headers[WIRE_HEADERS.forwardedClientCert]];
     if (parts.some((part) => Array.isArray(part))) return clientCertFromHeaders(headers);
     // Header values hold no line feed, so this key tells absent, empty and present apart.
     const key = parts.map((part) => (part === undefined ? '-' : `+${part as string}`)).join('\n');
@@ -233,10 +234,10 @@ export function answerStamp(core: StamperCore, request: IncomingMessage, respons
   const send = (): void => {
     const outcome = core.stamp(request.method ?? 'GET', request.url ?? '/', request.headers);
     if (outcome.status === 200) {
-      response.writeHead(200, { 'x-stella-provenance': outcome.provenance, ...v2Headers(outcome), 'content-length': '0' });
+      response.writeHead(200, { [WIRE_HEADERS.provenance]: outcome.provenance, ...v2Headers(outcome), 'content-length': '0' });
       response.end();
     } else {
-      response.writeHead(403, { 'x-stella-provenance': '', ...v2Headers(outcome), 'x-request-id': outcome.requestId, 'content-type': PROBLEM_TYPE, 'content-length': Buffer.byteLength(outcome.body) });
+      response.writeHead(403, { [WIRE_HEADERS.provenance]: '', ...v2Headers(outcome), [WIRE_HEADERS.requestId]: outcome.requestId, 'content-type': PROBLEM_TYPE, 'content-length': Buffer.byteLength(outcome.body) });
       response.end(outcome.body);
     }
   };
@@ -263,12 +264,12 @@ export function buildStamper(options: StamperOptions | (Pick<StamperOptions, 'lo
     payload.on('end', () => done(null, undefined));
   });
 
-  app.get('/healthz/live', async () => ({ hop: core.hopId, status: 'live' }));
+  app.get(HEALTH_PATHS.live, async () => ({ hop: core.hopId, status: 'live' }));
 
   const stamp = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
     const outcome = core.stamp(request.method, request.raw.url ?? '/', request.headers);
-    if (outcome.status === 200) return reply.code(200).header('x-stella-provenance', outcome.provenance).headers(v2Headers(outcome)).send('');
-    return reply.code(403).header('x-stella-provenance', '').headers(v2Headers(outcome)).header('x-request-id', outcome.requestId).type(PROBLEM_TYPE).send(outcome.body);
+    if (outcome.status === 200) return reply.code(200).header(WIRE_HEADERS.provenance, outcome.provenance).headers(v2Headers(outcome)).send('');
+    return reply.code(403).header(WIRE_HEADERS.provenance, '').headers(v2Headers(outcome)).header(WIRE_HEADERS.requestId, outcome.requestId).type(PROBLEM_TYPE).send(outcome.body);
   };
   app.all(STAMPER_PATH, stamp);
   app.all(`${STAMPER_PATH}/*`, stamp);
@@ -280,7 +281,7 @@ export function buildStamper(options: StamperOptions | (Pick<StamperOptions, 'lo
  * copies them (Caddy `copy_headers`) never forwards a placeholder or the client's values.
  */
 function v2Headers(outcome: StampOutcome): Record<string, string> {
-  return { 'signature-input': outcome.signatureInput, signature: outcome.signature };
+  return { [WIRE_HEADERS.signatureInput]: outcome.signatureInput, [WIRE_HEADERS.signature]: outcome.signature };
 }
 
 function refuse(code: ProvenanceCode, message: string): ProvenanceError {

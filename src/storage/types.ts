@@ -6,6 +6,7 @@
  * SQLite (embedded default) and PostgreSQL (several instances on one database).
  */
 import { createHash } from 'node:crypto';
+import { SHA256_HEX_PATTERN } from '../conventions/index.js';
 import { StellaError } from '../errors/base.js';
 import type { ArtifactStaging } from './staging.js';
 
@@ -256,7 +257,7 @@ export class StorageError extends StellaError {
   }
 }
 
-const SHA256_HEX = /^[0-9a-f]{64}$/;
+const SHA256_HEX = SHA256_HEX_PATTERN;
 
 /** True for a lowercase hex SHA-256, the only form of digest the store accepts as a key. */
 export function isSha256Hex(value: string): boolean {

@@ -7,11 +7,10 @@
  */
 import { z } from 'zod';
 import type { Algorithm } from '../dsse/algorithms.js';
+import { HOP_ID_PATTERN, HOP_ID_SOURCE, KID_PATTERN, LISTEN_ADDRESS_PATTERN, PEER_ID_PATTERN, TOPOLOGY_NAME_PATTERN, TOPOLOGY_NAME_SOURCE } from '../conventions/index.js';
 
-/** Hop and service ids double as the token of a provenance record (docs/provenance.md). */
-export const HOP_ID_PATTERN = /^[a-z][a-z0-9.-]{0,62}$/;
-/** Scanner ids become certificate Common Names and `peer-id` values (docs/provenance.md). */
-export const PEER_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+/** Hop and service ids, scanner ids (`peer-id`s), kids and listen addresses: the conventions floor's formats. */
+export { HOP_ID_PATTERN, KID_PATTERN, LISTEN_ADDRESS_PATTERN, PEER_ID_PATTERN };
 /**
  * A scanner id is a `peer-id` that is also a folder of the PKI layout and the last segment of a
  * SPIFFE ID, so `.` and `..` are refused here as `pki issue` refuses them (docs/topology.md#the-rules).
@@ -20,8 +19,6 @@ export const SCANNER_ID_PATTERN = new RegExp(`^(?!\\.{1,2}$)${PEER_ID_PATTERN.so
 /** A DNS name or IP address: `serverName` is written into every gateway config, unquoted by some. */
 export const SERVER_NAME_PATTERN = /^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/;
 const serverName = z.string().regex(SERVER_NAME_PATTERN, 'serverName must be a DNS name or IPv4 address');
-/** A MAC key id; never contains `|`, `"` or `\` so it is safe inside an sf-string. */
-export const KID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
 
 export const DEFAULT_MAX_HOPS = 8;
 export const DEFAULT_CLOCK_SKEW_SECONDS = 30;
@@ -34,6 +31,10 @@ export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
  */
 export const DEFAULT_MAX_ARTIFACT_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_UPSTREAM_TIMEOUT_SECONDS = 60;
+/** CRS defaults when a WAF hop has no `waf:` block (docs/topology.md#fields). */
+export const DEFAULT_PARANOIA_LEVEL = 1;
+/** CRS's inbound anomaly threshold when a WAF hop has no `waf:` block. */
+export const DEFAULT_INBOUND_ANOMALY_THRESHOLD = 5;
 /**
  * How long a published CRL or CA bundle may take to reach every running part (services, stampers,
  * supervised gateways): each re-reads the PKI files this often (docs/operations/certificates.md#revocation).
@@ -84,12 +85,6 @@ export type ServiceKind = (typeof SERVICE_KINDS)[number];
  */
 export const GUARDED_SERVICE_KINDS: ReadonlySet<ServiceKind> = new Set(['oci-registry']);
 
-/**
- * `host:port`, with an IPv4 address, a bracketed IPv6 address or a DNS name, and a port 1-65535
- * without leading zeros. The port range is part of the pattern, not a refinement, so the published
- * JSON Schema carries it too (docs/topology.md#the-json-schema).
- */
-export const LISTEN_ADDRESS_PATTERN = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})$/;
 const listenAddress = z.string().regex(LISTEN_ADDRESS_PATTERN, 'must be host:port with a port 1-65535, e.g. 127.0.0.1:8443');
 
 const filePath = z.string().min(1, 'must not be empty');
@@ -171,8 +166,8 @@ const stampConfig = z
 
 const wafConfig = z
   .object({
-    paranoiaLevel: z.number().int().min(1).max(4).default(1),
-    inboundAnomalyThreshold: z.number().int().min(1).max(1000).default(5),
+    paranoiaLevel: z.number().int().min(1).max(4).default(DEFAULT_PARANOIA_LEVEL),
+    inboundAnomalyThreshold: z.number().int().min(1).max(1000).default(DEFAULT_INBOUND_ANOMALY_THRESHOLD),
   })
   .strict();
 
@@ -187,7 +182,7 @@ const hopLimits = z
 
 export const hopSchema = z
   .object({
-    id: z.string().regex(HOP_ID_PATTERN, 'hop id must match ^[a-z][a-z0-9.-]{0,62}$'),
+    id: z.string().regex(HOP_ID_PATTERN, `hop id must match ${HOP_ID_SOURCE}`),
     kind: z.enum(HOP_KINDS),
     listen: listenAddress,
     /** The DNS name peers use for SNI and certificate verification; defaults to the hop id. */
@@ -266,7 +261,7 @@ const postgresStorage = z
 
 export const serviceSchema = z
   .object({
-    id: z.string().regex(HOP_ID_PATTERN, 'service id must match ^[a-z][a-z0-9.-]{0,62}$'),
+    id: z.string().regex(HOP_ID_PATTERN, `service id must match ${HOP_ID_SOURCE}`),
     kind: z.enum(SERVICE_KINDS),
     listen: listenAddress,
     /**
@@ -314,7 +309,7 @@ export const topologySchema = z
     $schema: z.string().optional(),
     apiVersion: z.literal('stella-gateway/v1'),
     kind: z.literal('Topology'),
-    name: z.string().regex(HOP_ID_PATTERN, 'name must match ^[a-z][a-z0-9.-]{0,62}$'),
+    name: z.string().regex(TOPOLOGY_NAME_PATTERN, `name must match ${TOPOLOGY_NAME_SOURCE}`),
     trustDomain: z.string().regex(/^[a-z0-9.-]{1,253}$/, 'trust domain must be a lower-case DNS name'),
     pki: z
       .object({
@@ -356,3 +351,19 @@ export type V2SigningKeyRef = z.output<typeof v2SigningKey>;
 export type V2StampAlg = (typeof V2_STAMP_ALGS)[number];
 /** Where a forward-auth stamper is reached: `{ socket, gatewayUser? }` or `{ listen }` (mTLS). */
 export type StamperConfig = z.output<typeof stamperConfig>;
+/** A hop's `limits`, every field present (the schema's defaults). */
+export type HopLimits = z.output<typeof hopLimits>;
+/** A WAF hop's `waf`, every field present (the schema's defaults). */
+export type WafSettings = z.output<typeof wafConfig>;
+
+/** A hop's limits when the topology sets none: what `resolveTopology` fills in (docs/topology.md#the-resolved-model). */
+export const DEFAULT_HOP_LIMITS: Readonly<HopLimits> = {
+  maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
+  maxArtifactBytes: DEFAULT_MAX_ARTIFACT_BYTES,
+  upstreamTimeoutSeconds: DEFAULT_UPSTREAM_TIMEOUT_SECONDS,
+};
+/** A hop's WAF settings when the topology sets none: what `resolveTopology` fills in. */
+export const DEFAULT_WAF_SETTINGS: Readonly<WafSettings> = {
+  paranoiaLevel: DEFAULT_PARANOIA_LEVEL,
+  inboundAnomalyThreshold: DEFAULT_INBOUND_ANOMALY_THRESHOLD,
+};

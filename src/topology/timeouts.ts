@@ -12,7 +12,7 @@
  * it, and the hops in front of it then wait longer still. Pure.
  */
 import type { ResolvedHop, ResolvedTopology } from './resolve.js';
-import { DEFAULT_UPSTREAM_TIMEOUT_SECONDS, HOP_KIND_TRAITS, HOP_KINDS, type HopKind } from './schema.js';
+import { HOP_KIND_TRAITS, HOP_KINDS, type HopKind } from './schema.js';
 
 /** How long a service takes to receive a whole request (Node's `requestTimeout` of its listener). */
 export const SERVICE_REQUEST_TIMEOUT_SECONDS = 30;
@@ -70,6 +70,6 @@ function upstreamWaitSeconds(hop: ResolvedHop, depth: number): number {
   const behind = next.type === 'service'
     ? SERVICE_REQUEST_TIMEOUT_SECONDS
     : upstreamWaitSeconds(next.hop, depth + 1) + HOP_PROCESSING_SECONDS[next.hop.kind];
-  const floor = hop.limits?.upstreamTimeoutSeconds ?? DEFAULT_UPSTREAM_TIMEOUT_SECONDS;
+  const floor = hop.limits.upstreamTimeoutSeconds;
   return Math.max(floor, behind + TIMEOUT_MARGIN_SECONDS);
 }

@@ -3,7 +3,6 @@
  * one commented block, `renderApacheConf` puts them in the order Apache needs.
  */
 import type { ResolvedHop, ResolvedTopology } from '../../topology/resolve.js';
-import { DEFAULT_MAX_PROVENANCE_HEADER_BYTES } from '../../topology/schema.js';
 import { hopTimeouts } from '../../topology/timeouts.js';
 import { admittedPeerIds, admittedPeerRole, isEdge, nextAddresses, nextTarget, RULE_ONE_HEADERS } from '../chain.js';
 import { hopHealthPath } from '../types.js';
@@ -109,7 +108,7 @@ MaxKeepAliveRequests 1000`;
 
 function limitsBlock(topology: ResolvedTopology, hop: ResolvedHop): string {
   const timeout = hopTimeouts(hop).upstreamSeconds;
-  const headerBytes = topology.provenance.maxHeaderBytes ?? DEFAULT_MAX_PROVENANCE_HEADER_BYTES;
+  const headerBytes = topology.provenance.maxHeaderBytes;
   const fieldSize = Math.max(APACHE_DEFAULT_FIELD_SIZE, headerBytes + FIELD_NAME_ALLOWANCE);
   return `# --- Limits (topology: limits.maxBodyBytes, provenance.maxHeaderBytes; the timeout from the chain's
 # schedule, docs/gateways/README.md#timeouts). The body limits that hold for proxied bodies are
