@@ -23,17 +23,19 @@ import { shots, trafficContext, type TrafficContext } from './traffic.js';
 export const name = 'chain';
 
 const SERVICE = 'evidence-locker';
-const TRAVERSAL = '/healthz/traversal';
+/** The route every GET row sends: the full provenance validation, no storage. */
+export const TRAVERSAL = '/healthz/traversal';
 const EVIDENCE = '/api/v1/evidence';
 
 /** examples/topology.yaml without the WAF: NGINX edge → HAProxy → locker. */
-function dropWaf(document: Record<string, unknown>): void {
+export function dropWaf(document: Record<string, unknown>): void {
   const hops = (document.hops as Record<string, unknown>[]).filter((h) => h.id !== 'waf');
   hops[0]!.next = 'gw-internal';
   document.hops = hops;
 }
 
-interface Target {
+/** A started chain with its agents: through its edge, and straight to its service. */
+export interface Target {
   label: string;
   chain: Chain;
   ctx: TrafficContext;
@@ -43,7 +45,8 @@ interface Target {
   directOrigin: string;
 }
 
-async function target(label: string, chain: Chain): Promise<Target> {
+/** Readies a started chain for measurement. */
+export async function target(label: string, chain: Chain): Promise<Target> {
   const ctx = await trafficContext(chain.topology, SERVICE);
   const service = ctx.service;
   const last = service.chain.at(-1)!;
@@ -67,7 +70,8 @@ async function target(label: string, chain: Chain): Promise<Target> {
 const wafBlocked = new Map<string, number>();
 let chainRequests = 0;
 
-function viaChain(t: Target, method: 'GET' | 'POST', url: string): Prepare {
+/** Requests through the chain's edge, as its scanner sends them. */
+export function viaChain(t: Target, method: 'GET' | 'POST', url: string): Prepare {
   const prepare = shots({
     ctx: t.ctx,
     origin: t.edgeOrigin,
@@ -88,7 +92,8 @@ function viaChain(t: Target, method: 'GET' | 'POST', url: string): Prepare {
   };
 }
 
-function direct(t: Target, method: 'GET' | 'POST', url: string): Prepare {
+/** The same requests straight to the service, with the records the chain would stamp. */
+export function direct(t: Target, method: 'GET' | 'POST', url: string): Prepare {
   return shots({ ctx: t.ctx, origin: t.directOrigin, agent: t.direct, method, url, stamp: true, expect: method === 'POST' ? 201 : 200 });
 }
 
