@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { Agent } from 'undici';
 import { issueCertificate, type PkiRole } from '../../src/pki/index.js';
 import { CADDY_TOPOLOGY, REFERENCE_TOPOLOGY, startChain, type Chain } from './support/harness.js';
+import { logLinesWith } from '../support/logs.js';
 import { contentDigest, edgeHost, problemCode, send, storedCount } from './support/client.js';
 
 /** An Agent presenting a fresh leaf of `role`/`name` from the chain's own CA to `servername`. */
@@ -33,12 +34,7 @@ const wafAccessLog = (chain: Chain): Promise<string> => readFile(join(chain.depl
 
 /** Apache writes its access-log line after the response left, so the client can be faster: wait for it a little. */
 async function wafLogged(chain: Chain, marker: string, timeoutMs = 5_000): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if ((await wafAccessLog(chain)).includes(marker)) return true;
-    if (Date.now() > deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  return (await logLinesWith(join(chain.deployment.gatewaysDir, 'waf', 'logs', 'access.log'), marker, timeoutMs)).length > 0;
 }
 
 /** A POST of an envelope-shaped body to the edge as `agent`, under a scan id unique to the case. */

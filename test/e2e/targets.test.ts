@@ -9,9 +9,9 @@
 import { after, before, describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CADDY_TOPOLOGY, REFERENCE_TOPOLOGY, startChain, type Chain } from './support/harness.js';
+import { logLinesWith } from '../support/logs.js';
 import { contentDigest, edgeGet, edgeHost, problemCode, send, sha256Hex, startWorker, storedCount, type Answer, type ChainWorker } from './support/client.js';
 
 let chain: Chain;
@@ -58,13 +58,7 @@ async function assertNothingStored(scanId: string, on: Chain = chain): Promise<v
 
 /** The request lines gw-internal (behind the WAF) logged that contain `marker`. */
 async function internalLines(marker: string, timeoutMs = 3_000, on: Chain = chain): Promise<string[]> {
-  const file = join(on.deployment.gatewaysDir, 'gw-internal', 'stderr.log');
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const lines = (await readFile(file, 'utf8').catch(() => '')).split('\n').filter((l) => l.includes(marker));
-    if (lines.length > 0 || Date.now() > deadline) return lines;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  return logLinesWith(join(on.deployment.gatewaysDir, 'gw-internal', 'stderr.log'), marker, timeoutMs);
 }
 
 /** The target cases, run against the chain `get()` returns (started by the caller). */

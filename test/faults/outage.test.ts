@@ -16,6 +16,7 @@ import { Outbox } from '../../src/scanner/outbox.js';
 import { runScanner } from '../../src/scanner/run.js';
 import type { DeliveryEvent } from '../../src/scanner/worker.js';
 import { REFERENCE_TOPOLOGY, startChain, type Chain } from '../e2e/support/harness.js';
+import { letTimePass, waitFor } from '../support/wait.js';
 import { recordFault } from './support/figures.js';
 
 const PER_PHASE = 8;
@@ -35,14 +36,6 @@ function drop(spool: string, scanId: string, count: number): Map<string, string>
     dropped.set(createHash('sha256').update(bytes).digest('hex'), `${scanId}/${name}`);
   }
   return dropped;
-}
-
-async function until(what: string, check: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 /** The artifact digests named by the signed statements of every stored envelope. */
@@ -100,21 +93,21 @@ describe('scanner run through gateway and locker outages', () => {
     const expected = new Map<string, string>();
 
     for (const [k, v] of drop(spool, 'outage-before', PER_PHASE)) expected.set(k, v);
-    await until('the first artifacts', () => delivered() === expected.size, SETTLE_TIMEOUT_MS);
+    await waitFor(() => delivered() === expected.size, { what: 'the first artifacts', timeout: SETTLE_TIMEOUT_MS, interval: 100 });
 
     await dep.stopGateway('waf');
     for (const [k, v] of drop(spool, 'outage-waf', PER_PHASE)) expected.set(k, v);
-    await new Promise((resolve) => setTimeout(resolve, OUTAGE_MS));
+    await letTimePass(OUTAGE_MS, 'the WAF stays down while the scanner keeps trying');
     const deliveredDuringWafOutage = delivered() - PER_PHASE;
     await dep.restartGateway('waf');
-    await until('deliveries after the WAF came back', () => delivered() === expected.size, SETTLE_TIMEOUT_MS);
+    await waitFor(() => delivered() === expected.size, { what: 'deliveries after the WAF came back', timeout: SETTLE_TIMEOUT_MS, interval: 100 });
 
     await dep.stopService(service.id);
     for (const [k, v] of drop(spool, 'outage-locker', PER_PHASE)) expected.set(k, v);
-    await new Promise((resolve) => setTimeout(resolve, OUTAGE_MS));
+    await letTimePass(OUTAGE_MS, 'the locker stays down while the scanner keeps trying');
     const deliveredDuringLockerOutage = delivered() - 2 * PER_PHASE;
     await dep.restartService(service.id);
-    await until('deliveries after the locker came back', () => delivered() === expected.size, SETTLE_TIMEOUT_MS);
+    await waitFor(() => delivered() === expected.size, { what: 'deliveries after the locker came back', timeout: SETTLE_TIMEOUT_MS, interval: 100 });
 
     abort.abort();
     await daemon;

@@ -15,6 +15,7 @@ import { Outbox } from '../../src/scanner/outbox.js';
 import { runScanner } from '../../src/scanner/run.js';
 import type { DeliveryEvent } from '../../src/scanner/worker.js';
 import { REFERENCE_TOPOLOGY, startChain, type Chain } from '../e2e/support/harness.js';
+import { letTimePass, waitFor } from '../support/wait.js';
 import { recordFault } from './support/figures.js';
 
 const ROTATIONS = 12;
@@ -58,18 +59,18 @@ describe('client certificate rotation under load', () => {
         writeFileSync(join(dir, `.${name}`), JSON.stringify({ bomFormat: 'CycloneDX', specVersion: '1.5', serialNumber: `urn:uuid:rotation-${dropped}` }));
         renameSync(join(dir, `.${name}`), join(dir, name));
         dropped += 1;
-        await new Promise((resolve) => setTimeout(resolve, ARTIFACT_INTERVAL_MS));
+        await letTimePass(ARTIFACT_INTERVAL_MS, 'the pace of the stream');
       }
     })();
     for (let rotation = 0; rotation < ROTATIONS; rotation++) {
-      await new Promise((resolve) => setTimeout(resolve, ROTATION_INTERVAL_MS));
+      await letTimePass(ROTATION_INTERVAL_MS, 'the pace of the rotations: deliveries in between');
       await issueCertificate({ dir: topology.pki.dir, role: 'scanner', name: scanner.id, out: dirname(scanner.tls.cert) });
     }
-    await new Promise((resolve) => setTimeout(resolve, ROTATION_INTERVAL_MS));
+    await letTimePass(ROTATION_INTERVAL_MS, 'deliveries with the last certificate');
     streaming = false;
     await producer;
-    const deadline = Date.now() + SETTLE_TIMEOUT_MS;
-    while (box.summary().counts.delivered + box.summary().counts.rejected < dropped && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    // A stream that does not settle is recorded as a miss and fails the assertions below.
+    await waitFor(() => box.summary().counts.delivered + box.summary().counts.rejected >= dropped, { what: 'the stream to settle', timeout: SETTLE_TIMEOUT_MS, interval: 100 }).catch(() => undefined);
     abort.abort();
     await daemon;
 
