@@ -13,7 +13,7 @@ import { openSqlite } from '../../src/io/sqlite-driver.js';
 import { request } from 'undici';
 import { hopBodyLimits } from '../../src/gateways/hop-facts.js';
 import { ARTIFACT_FIXTURES } from '../fixtures/artifacts.js';
-import { CADDY_TOPOLOGY, REFERENCE_TOPOLOGY, startChain, type Chain } from './support/harness.js';
+import { CADDY_TOPOLOGY, REFERENCE_TOPOLOGY, startChain, type Chain } from '../support/chain.js';
 import { contentDigest, edgeHost, problemCode, send, sha256Hex, startWorker, type Answer, type ChainWorker } from './support/client.js';
 
 let chain: Chain;

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { Agent } from 'undici';
 import type { SubmitResult } from '../../src/scanner/submit.js';
-import { CADDY_TOPOLOGY, startChain, type Chain } from './support/harness.js';
+import { CADDY_TOPOLOGY, startChain, type Chain } from '../support/chain.js';
 import {
   checkEnvelopeSignature,
   checkReceipt,

@@ -12,7 +12,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Agent } from 'undici';
 import { issueCertificate, type PkiRole } from '../../src/pki/index.js';
-import { CADDY_TOPOLOGY, REFERENCE_TOPOLOGY, startChain, type Chain } from './support/harness.js';
+import { CADDY_TOPOLOGY, REFERENCE_TOPOLOGY, startChain, type Chain } from '../support/chain.js';
 import { logLinesWith } from '../support/logs.js';
 import { contentDigest, edgeHost, problemCode, send, storedCount } from './support/client.js';
 

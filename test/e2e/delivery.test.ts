@@ -7,7 +7,7 @@
 import { after, before, describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
 import type { SubmitResult } from '../../src/scanner/submit.js';
-import { REFERENCE_TOPOLOGY, startChain, type Chain } from './support/harness.js';
+import { REFERENCE_TOPOLOGY, startChain, type Chain } from '../support/chain.js';
 import {
   checkEnvelopeSignature,
   checkReceipt,

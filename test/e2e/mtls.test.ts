@@ -17,7 +17,7 @@ import type { ClientCredentials } from '../../src/scanner/credentials.js';
 import { deliveryOptionsFor } from '../../src/scanner/config.js';
 import { ScannerError } from '../../src/scanner/errors.js';
 import { tempDir } from '../support/tmp.js';
-import { REFERENCE_TOPOLOGY, startChain, type Chain } from './support/harness.js';
+import { REFERENCE_TOPOLOGY, startChain, type Chain } from '../support/chain.js';
 import { logLinesWith } from '../support/logs.js';
 import { edgeHost, fingerprintOf, problemCode, send, startWorker, storedCount, type Answer } from './support/client.js';
 

@@ -2,7 +2,7 @@
  * docs/provenance.md, docs/faults.md: forged, bypassing, replayed, reordered, tampered and missing provenance is
  * rejected by the locker with the code and status of the problem table, and nothing is stored.
  *
- * Positions on the path come from two recording relays spliced into the real chain (support/relay.ts):
+ * Positions on the path come from two recording relays spliced into the real chain (test/support/relay.ts, test/support/chain-splice.ts):
  * one between the WAF and gw-internal (it holds the WAF's client certificate, as a compromised WAF
  * would), one between gw-internal and the locker (it sees exactly what the locker receives).
  */
@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { parseProvenanceHeader, serializeProvenanceHeader } from '../../src/provenance/codec.js';
 import type { HopRecord } from '../../src/provenance/record.js';
 import type { ResolvedHop, ResolvedService } from '../../src/topology/resolve.js';
-import { REFERENCE_TOPOLOGY, startChain, type Chain } from './support/harness.js';
+import { REFERENCE_TOPOLOGY, startChain, type Chain } from '../support/chain.js';
 import {
   contentDigest,
   edgeHost,
@@ -26,7 +26,8 @@ import {
   type Answer,
   type ChainWorker,
 } from './support/client.js';
-import { spliceAfterWaf, spliceBeforeService, type Relay, type RelayedRequest } from './support/relay.js';
+import { spliceAfterWaf, spliceBeforeService } from '../support/chain-splice.js';
+import type { Relay, RelayedRequest } from '../support/relay.js';
 
 const LIMITS = { maxHeaderBytes: 8192, maxHops: 8 };
 

@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CADDY_TOPOLOGY, EXAMPLES, REFERENCE_TOPOLOGY, startChain, type Chain } from './support/harness.js';
+import { CADDY_TOPOLOGY, EXAMPLES, REFERENCE_TOPOLOGY, startChain, type Chain } from '../support/chain.js';
 import { edgeHost, send } from './support/client.js';
 import { waitFor } from '../support/wait.js';
 

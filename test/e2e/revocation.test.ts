@@ -16,7 +16,7 @@ import type { Agent } from 'undici';
 import { revokeCertificate } from '../../src/pki/index.js';
 import type { SubmitResult } from '../../src/scanner/submit.js';
 import { waitFor } from '../support/wait.js';
-import { CADDY_TOPOLOGY, REFERENCE_TOPOLOGY, startChain, type Chain } from './support/harness.js';
+import { CADDY_TOPOLOGY, REFERENCE_TOPOLOGY, startChain, type Chain } from '../support/chain.js';
 import { edgeHost, send, startWorker, storedCount, type ChainWorker } from './support/client.js';
 import { recordFault } from '../faults/support/figures.js';
 

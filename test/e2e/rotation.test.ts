@@ -19,7 +19,7 @@ import { issueCertificate } from '../../src/pki/index.js';
 import type { SubmitResult } from '../../src/scanner/submit.js';
 import { splitListen } from '../../src/gateways/chain.js';
 import { waitFor } from '../support/wait.js';
-import { REFERENCE_TOPOLOGY, startChain, type Chain } from './support/harness.js';
+import { REFERENCE_TOPOLOGY, startChain, type Chain } from '../support/chain.js';
 import { startWorker, storedCount, storedEvidence, type ChainWorker } from './support/client.js';
 
 const LANES = 2;

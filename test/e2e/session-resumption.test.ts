@@ -12,7 +12,7 @@ import { readFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { issueCertificate, type PkiRole } from '../../src/pki/index.js';
-import { REFERENCE_TOPOLOGY, startChain, type Chain } from './support/harness.js';
+import { REFERENCE_TOPOLOGY, startChain, type Chain } from '../support/chain.js';
 import { letTimePass } from '../support/wait.js';
 import { recordFault } from '../faults/support/figures.js';
 

@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { CADDY_TOPOLOGY, REFERENCE_TOPOLOGY, startChain, type Chain } from './support/harness.js';
+import { CADDY_TOPOLOGY, REFERENCE_TOPOLOGY, startChain, type Chain } from '../support/chain.js';
 import { logLinesWith } from '../support/logs.js';
 import { contentDigest, edgeGet, edgeHost, problemCode, send, sha256Hex, startWorker, storedCount, type Answer, type ChainWorker } from './support/client.js';
 

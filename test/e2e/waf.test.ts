@@ -9,7 +9,7 @@ import { strict as assert } from 'node:assert';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { openSqlite } from '../../src/io/sqlite-driver.js';
-import { REFERENCE_TOPOLOGY, startChain, type Chain } from './support/harness.js';
+import { REFERENCE_TOPOLOGY, startChain, type Chain } from '../support/chain.js';
 import { logLinesWith } from '../support/logs.js';
 import { contentDigest, edgeGet, edgeHost, problemCode, send, sha256Hex, startWorker, type Answer, type ChainWorker } from './support/client.js';
 

@@ -15,7 +15,7 @@ import { deliveryOptionsFor, type ScannerSetup } from '../../src/scanner/config.
 import { Outbox } from '../../src/scanner/outbox.js';
 import { runScanner } from '../../src/scanner/run.js';
 import type { DeliveryEvent } from '../../src/scanner/worker.js';
-import { REFERENCE_TOPOLOGY, startChain, type Chain } from '../e2e/support/harness.js';
+import { REFERENCE_TOPOLOGY, startChain, type Chain } from '../support/chain.js';
 import { letTimePass, waitFor } from '../support/wait.js';
 import { recordFault } from './support/figures.js';
 

@@ -23,7 +23,7 @@ import { deliveryOptionsFor, type ScannerSetup, type ScannerSetupOptions } from 
 import { Outbox } from '../../../src/scanner/outbox.js';
 import { submitArtifacts, type SubmitResult } from '../../../src/scanner/submit.js';
 import type { DeliveryEvent } from '../../../src/scanner/worker.js';
-import type { Chain } from './harness.js';
+import type { Chain } from '../../support/chain.js';
 
 /** An answer, body read as text and (when it is JSON) parsed. */
 export interface Answer {

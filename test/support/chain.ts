@@ -7,11 +7,11 @@ import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Agent } from 'undici';
-import { prepareDeployment, type PrepareOptions } from '../../../src/deploy/prepare.js';
-import { startDeployment, type Deployment } from '../../../src/deploy/start.js';
-import type { ResolvedScanner, ResolvedTopology } from '../../../src/topology/resolve.js';
-import { requireProgram } from '../../support/programs.js';
-import { tempDir } from '../../support/tmp.js';
+import { prepareDeployment, type PrepareOptions } from '../../src/deploy/prepare.js';
+import { startDeployment, type Deployment } from '../../src/deploy/start.js';
+import type { ResolvedScanner, ResolvedTopology } from '../../src/topology/resolve.js';
+import { requireProgram } from './programs.js';
+import { tempDir } from './tmp.js';
 
 export const EXAMPLES = resolve('examples');
 
