@@ -14,7 +14,7 @@ import { Agent } from 'undici';
 import { issueCertificate, type PkiRole } from '../../src/pki/index.js';
 import { CADDY_TOPOLOGY, REFERENCE_TOPOLOGY, startChain, type Chain } from '../support/chain.js';
 import { logLinesWith } from '../support/logs.js';
-import { contentDigest, edgeHost, problemCode, send, storedCount } from './support/client.js';
+import { edgeHost, edgePost, problemCode, send, storedCount } from './support/client.js';
 
 /** An Agent presenting a fresh leaf of `role`/`name` from the chain's own CA to `servername`. */
 async function agentAs(chain: Chain, agents: Agent[], role: PkiRole, name: string, servername: string): Promise<Agent> {
@@ -40,11 +40,7 @@ async function wafLogged(chain: Chain, marker: string, timeoutMs = 5_000): Promi
 /** A POST of an envelope-shaped body to the edge as `agent`, under a scan id unique to the case. */
 async function postAtEdge(chain: Chain, agent: Agent, scanId: string) {
   const body = Buffer.from(JSON.stringify({ payloadType: 'application/vnd.in-toto+json', payload: 'e30=', signatures: [] }));
-  return send(agent, `${chain.edgeUrl()}/api/v1/evidence`, {
-    method: 'POST',
-    headers: { host: edgeHost(chain), 'content-type': 'application/json', 'x-stella-scan-id': scanId, 'content-digest': contentDigest(body) },
-    body,
-  });
+  return edgePost(chain, '/api/v1/evidence', scanId, body, { agent });
 }
 
 /** The edge cases, the same for every edge kind. */

@@ -15,7 +15,7 @@ import type { ResolvedHop, ResolvedService } from '../../src/topology/resolve.js
 import { REFERENCE_TOPOLOGY, startChain, type Chain } from '../support/chain.js';
 import {
   contentDigest,
-  edgeHost,
+  edgePost,
   fingerprintOf,
   problemCode,
   send,
@@ -23,6 +23,7 @@ import {
   startWorker,
   storedCount,
   storedEvidence,
+  workerEnvelope,
   type Answer,
   type ChainWorker,
 } from './support/client.js';
@@ -59,34 +60,12 @@ after(async () => {
 
 /** A DSSE envelope the worker signs for `scanId`, naming the certificate it presents. */
 async function signedEnvelope(scanId: string): Promise<Buffer> {
-  const artifact = `artifact-${randomBytes(8).toString('hex')}`;
-  const bytes = await worker.setup.createEnvelope({
-    artifact: { name: 'sbom.json', sha256: sha256Hex(artifact) },
-    intent: {
-      scanId,
-      topology: chain.topology.name,
-      edgeHop: 'gw-edge',
-      clientCertSha256: worker.setup.credentials.current().fingerprint,
-      nonce: randomBytes(16).toString('hex'),
-      issuedAt: new Date().toISOString(),
-    },
-  });
-  return Buffer.from(bytes);
+  return workerEnvelope(chain, worker, scanId);
 }
 
 /** POSTs an envelope through the edge as the scanner, with the worker's headers plus `extra`. */
 async function postThroughEdge(scanId: string | null, body: Buffer, extra: Record<string, string> = {}): Promise<Answer> {
-  return send(await chain.scannerAgent(), `${chain.edgeUrl()}/api/v1/evidence`, {
-    method: 'POST',
-    headers: {
-      host: edgeHost(chain),
-      'content-type': 'application/json',
-      'content-digest': contentDigest(body),
-      ...(scanId === null ? {} : { 'x-stella-scan-id': scanId }),
-      ...extra,
-    },
-    body,
-  });
+  return edgePost(chain, '/api/v1/evidence', scanId, body, { headers: extra });
 }
 
 /** Sends a recorded request again, byte for byte, with the given client identity. */

@@ -12,41 +12,22 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { CADDY_TOPOLOGY, REFERENCE_TOPOLOGY, startChain, type Chain } from '../support/chain.js';
 import { logLinesWith } from '../support/logs.js';
-import { contentDigest, edgeGet, edgeHost, problemCode, send, sha256Hex, startWorker, storedCount, type Answer, type ChainWorker } from './support/client.js';
+import { chainPerFile, edgeGet, edgePost, problemCode, startWorker, storedCount, workerEnvelope, type Answer, type ChainWorker } from './support/client.js';
 
 let chain: Chain;
 let worker: ChainWorker;
 
-before(async () => {
-  chain = await startChain(REFERENCE_TOPOLOGY);
-  worker = await startWorker(chain);
-});
-after(async () => {
-  await worker?.close();
-  await chain?.close();
+chainPerFile(REFERENCE_TOPOLOGY, (c, w) => {
+  chain = c;
+  worker = w;
 });
 
 async function envelope(scanId: string, extra: Record<string, string> = {}, on: Chain = chain, by: ChainWorker = worker): Promise<Buffer> {
-  const bytes = await by.setup.createEnvelope({
-    artifact: { name: 'sbom.json', sha256: sha256Hex(randomBytes(16)) },
-    intent: {
-      scanId,
-      topology: on.topology.name,
-      edgeHop: 'gw-edge',
-      clientCertSha256: by.setup.credentials.current().fingerprint,
-      nonce: randomBytes(16).toString('hex'),
-      issuedAt: new Date().toISOString(),
-    },
-  });
-  return Buffer.from(JSON.stringify({ ...(JSON.parse(Buffer.from(bytes).toString('utf8')) as object), ...extra }));
+  return workerEnvelope(on, by, scanId, { extra });
 }
 
 async function post(target: string, scanId: string, body: Buffer, contentType = 'application/json', on: Chain = chain): Promise<Answer> {
-  return send(await on.scannerAgent(), `${on.edgeUrl()}${target}`, {
-    method: 'POST',
-    headers: { host: edgeHost(on), 'content-type': contentType, 'content-digest': contentDigest(body), 'x-stella-scan-id': scanId },
-    body,
-  });
+  return edgePost(on, target, scanId, body, { contentType });
 }
 
 /** Nothing was stored under `scanId`: the locker knows no such scan. */

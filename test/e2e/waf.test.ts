@@ -4,49 +4,30 @@
  * the locker, and nothing is stored. The same request without the attack goes through, so the 403
  * is the WAF's verdict on the attack, not on the provenance headers.
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { openSqlite } from '../../src/io/sqlite-driver.js';
-import { REFERENCE_TOPOLOGY, startChain, type Chain } from '../support/chain.js';
+import { REFERENCE_TOPOLOGY, type Chain } from '../support/chain.js';
 import { logLinesWith } from '../support/logs.js';
-import { contentDigest, edgeGet, edgeHost, problemCode, send, sha256Hex, startWorker, type Answer, type ChainWorker } from './support/client.js';
+import { chainPerFile, edgeGet, edgePost, problemCode, workerEnvelope, type Answer, type ChainWorker } from './support/client.js';
 
 let chain: Chain;
 let worker: ChainWorker;
 
-before(async () => {
-  chain = await startChain(REFERENCE_TOPOLOGY);
-  worker = await startWorker(chain);
-});
-after(async () => {
-  await worker?.close();
-  await chain?.close();
+chainPerFile(REFERENCE_TOPOLOGY, (c, w) => {
+  chain = c;
+  worker = w;
 });
 
 /** A signed envelope for `scanId`; `extra` adds top-level JSON members (DSSE ignores unknown fields). */
 async function envelope(scanId: string, extra: Record<string, string> = {}): Promise<Buffer> {
-  const bytes = await worker.setup.createEnvelope({
-    artifact: { name: 'sbom.json', sha256: sha256Hex(randomBytes(16)) },
-    intent: {
-      scanId,
-      topology: chain.topology.name,
-      edgeHop: 'gw-edge',
-      clientCertSha256: worker.setup.credentials.current().fingerprint,
-      nonce: randomBytes(16).toString('hex'),
-      issuedAt: new Date().toISOString(),
-    },
-  });
-  return Buffer.from(JSON.stringify({ ...(JSON.parse(Buffer.from(bytes).toString('utf8')) as object), ...extra }));
+  return workerEnvelope(chain, worker, scanId, { extra });
 }
 
 async function post(scanId: string, body: Buffer, options: { query?: string; headers?: Record<string, string> } = {}): Promise<Answer> {
-  return send(await chain.scannerAgent(), `${chain.edgeUrl()}/api/v1/evidence${options.query ?? ''}`, {
-    method: 'POST',
-    headers: { host: edgeHost(chain), 'content-type': 'application/json', 'content-digest': contentDigest(body), 'x-stella-scan-id': scanId, ...options.headers },
-    body,
-  });
+  return edgePost(chain, `/api/v1/evidence${options.query ?? ''}`, scanId, body, { ...(options.headers ? { headers: options.headers } : {}) });
 }
 
 /** Rows in the locker's SQLite file, read-only. */
