@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
 import { createProvenanceMiddleware, type ProvenanceIncomingMessage, type ProvenanceMiddleware } from '../../../src/provenance/node.js';
 import { TEST_PEER_HEADER } from '../support/app.js';
-import { buildV2Request, fixtureV2Keyring, fixtureV2Topology, NOW_MS, SERVICE } from './support/fixture.js';
+import { buildV2Request, fixtureV2Keyring, fixtureV2Topology, NOW_MS, SERVICE } from '../support/fixture.js';
 
 const topology = fixtureV2Topology('v2', true);
 
