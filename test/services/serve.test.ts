@@ -19,6 +19,7 @@ import { CliError, EXIT_USAGE } from '../../src/cli/output.js';
 import type { ResolvedTopology } from '../../src/topology/resolve.js';
 import { tempDir } from '../support/tmp.js';
 import { sha256Hex, signedEnvelope, stamp, type TestKeys } from './support/fixture.js';
+import { topologyHead } from '../support/topology.js';
 
 describe('serve: the locker on its mTLS listener', () => {
   const dir = tempDir('stella-serve-');
@@ -63,12 +64,7 @@ describe('serve: the locker on its mTLS listener', () => {
     writeFileSync(
       file,
       JSON.stringify({
-        apiVersion: 'stella-gateway/v1',
-        kind: 'Topology',
-        name: 'demo',
-        trustDomain: 'stella.local',
-        pki: { dir: './pki' },
-        scanners: [{ id: 'scanner-01', signing: { keys: [{ kid: 'scanner-01-hmac', file: './keys/scanner.hmac' }] } }],
+        ...topologyHead({ kid: 'scanner-01-hmac', file: './keys/scanner.hmac' }),
         hops: [
           { id: 'gw-edge', kind: 'nginx', listen: '127.0.0.1:8443', stamp: { via: 'native', keys: [{ kid: 'edge-1', file: './keys/edge.key' }] }, next: 'waf' },
           { id: 'waf', kind: 'apache-modsecurity', listen: '127.0.0.1:8444', stamp: false, next: 'gw-internal' },

@@ -26,6 +26,7 @@ import type { HopKeyring } from '../../../src/provenance/keys.js';
 import type { HopRecord } from '../../../src/provenance/record.js';
 import { topologySchema, type ServiceKind, type TopologyInput } from '../../../src/topology/schema.js';
 import { resolveTopology, stampingHops, type ResolvedTopology } from '../../../src/topology/resolve.js';
+import { topologyHead } from '../../support/topology.js';
 
 export const SCANNER_ID = 'scanner-01';
 /** A second scanner of the same edge: the attacker of the scanner-identity tests. */
@@ -49,11 +50,7 @@ export const LAST_HOP: Readonly<Record<string, string>> = { [TEST_PEER_HEADER]: 
 export function serviceTopology(kind: ServiceKind = 'evidence-locker', serviceOverrides: Partial<TopologyInput['services'][number]> = {}): ResolvedTopology {
   const serviceId = kind === 'evidence-locker' ? 'evidence-locker' : 'scanner-webservice';
   const input: TopologyInput = {
-    apiVersion: 'stella-gateway/v1',
-    kind: 'Topology',
-    name: 'demo',
-    trustDomain: 'stella.local',
-    pki: { dir: './pki' },
+    ...topologyHead(),
     scanners: TEST_SCANNERS.map((id) => ({ id, signing: { keys: [{ kid: `${id}-hmac`, file: `./keys/${id}.hmac` }] } })),
     hops: [
       { id: 'gw-edge', kind: 'nginx', listen: '127.0.0.1:8443', stamp: { via: 'native', keys: [{ kid: 'edge-1', file: './keys/edge.key' }] }, next: 'waf' },
