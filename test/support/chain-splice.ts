@@ -10,6 +10,19 @@ import { splitListen } from '../../src/gateways/chain.js';
 import type { Chain } from './chain.js';
 import { forwardTo, startRelay, type Relay } from './relay.js';
 
+/** Certificate and key of a part, as the resolved topology names them. */
+type Tls = { chain: string; key: string };
+
+/** A relay posing as `target` (its certificate) and forwarding to it with the `from` hop's client certificate. */
+function relayBefore(chain: Chain, target: { tls: Tls; listen: string; serverName: string }, from: { upstreamTls: Tls }): Promise<Relay> {
+  const ca = chain.topology.pki.caBundle;
+  return startRelay({
+    ca,
+    serverIdentity: { cert: target.tls.chain, key: target.tls.key },
+    forward: forwardTo({ ca, listen: target.listen, servername: target.serverName, client: { cert: from.upstreamTls.chain, key: from.upstreamTls.key } }),
+  });
+}
+
 /**
  * Splices a relay between the WAF and the hop after it: the WAF now proxies to the relay, which
  * poses as that hop and forwards with the WAF's own client certificate.
@@ -18,12 +31,7 @@ export async function spliceAfterWaf(chain: Chain, wafId = 'waf'): Promise<Relay
   const waf = chain.topology.hops.find((h) => h.id === wafId);
   if (!waf || waf.nextTarget.type !== 'hop') throw new TypeError(`no hop after ${wafId}`);
   const next = waf.nextTarget.hop;
-  const ca = chain.topology.pki.caBundle;
-  const relay = await startRelay({
-    ca,
-    serverIdentity: { cert: next.tls.chain, key: next.tls.key },
-    forward: forwardTo({ ca, listen: next.listen, servername: next.serverName, client: { cert: waf.upstreamTls.chain, key: waf.upstreamTls.key } }),
-  });
+  const relay = await relayBefore(chain, next, waf);
   const file = join(chain.deployment.gatewaysDir, waf.id, 'apache2.conf');
   // The WAF forwards with `ProxyPassMatch "^(/.*)$" "https://<next>:<port>$1" nocanon` (the target
   // byte for byte, docs/gateways/apache-modsecurity.md): swap the port for the relay's.
@@ -48,12 +56,7 @@ export async function spliceBeforeService(chain: Chain, serviceId?: string): Pro
   const last = service?.chain.at(-1);
   if (!service || !last) throw new TypeError('no service with a chain');
   if (last.kind !== 'haproxy') throw new TypeError(`the last hop is ${last.kind}; only HAProxy is spliced here`);
-  const ca = chain.topology.pki.caBundle;
-  const relay = await startRelay({
-    ca,
-    serverIdentity: { cert: service.tls.chain, key: service.tls.key },
-    forward: forwardTo({ ca, listen: service.listen, servername: service.serverName, client: { cert: last.upstreamTls.chain, key: last.upstreamTls.key } }),
-  });
+  const relay = await relayBefore(chain, service, last);
   const file = join(chain.deployment.gatewaysDir, last.id, 'haproxy.cfg');
   const config = await readFile(file, 'utf8');
   const pattern = new RegExp(`(server \\S+ )${service.listen.replace(/[.]/g, '\\.')}( )`);
