@@ -5,6 +5,8 @@
  * identity comes from a test header, read by the `peerIdentity` option of the plugin.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import {
   IN_TOTO_PAYLOAD_TYPE,
@@ -86,6 +88,30 @@ export function testKeys(): TestKeys {
     hopKeys,
     scanner: scanners.get(SCANNER_ID)!,
     scanners,
+    receiptPrivate: parseKeyFile(Buffer.from(receipt.private)),
+    receiptPublic: parseKeyFile(Buffer.from(receipt.public!)),
+    receiptPublicPem: receipt.public!,
+  };
+}
+
+/**
+ * Fresh keys written where a topology file of `keys/` names them (edge.key, internal.key,
+ * scanner.hmac for scanner-01, receipt.pem), for a service started from files; returns them.
+ */
+export function writeKeyFiles(keysDir: string): TestKeys {
+  mkdirSync(keysDir, { recursive: true });
+  const edge = randomBytes(32);
+  const internal = randomBytes(32);
+  const scanner = randomBytes(32);
+  const receipt = generateKey('ed25519');
+  writeFileSync(join(keysDir, 'edge.key'), edge.toString('base64'), { mode: 0o600 });
+  writeFileSync(join(keysDir, 'internal.key'), internal.toString('base64'), { mode: 0o600 });
+  writeFileSync(join(keysDir, 'scanner.hmac'), scanner.toString('base64'), { mode: 0o600 });
+  writeFileSync(join(keysDir, 'receipt.pem'), receipt.private, { mode: 0o600 });
+  return {
+    hopKeys: new Map([['gw-edge', new Map([['edge-1', edge]])], ['gw-internal', new Map([['internal-1', internal]])]]),
+    scanner: hmacKeyFromSecret(scanner),
+    scanners: new Map([['scanner-01', hmacKeyFromSecret(scanner)]]),
     receiptPrivate: parseKeyFile(Buffer.from(receipt.private)),
     receiptPublic: parseKeyFile(Buffer.from(receipt.public!)),
     receiptPublicPem: receipt.public!,
