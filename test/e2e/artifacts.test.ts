@@ -13,13 +13,13 @@ import { openSqlite } from '../../src/io/sqlite-driver.js';
 import { request } from 'undici';
 import { hopBodyLimits } from '../../src/gateways/hop-facts.js';
 import { ARTIFACT_FIXTURES } from '../fixtures/artifacts.js';
-import { CADDY_TOPOLOGY, REFERENCE_TOPOLOGY, startChain, type Chain } from '../support/chain.js';
-import { chainPerFile, contentDigest, edgeHost, edgePost, problemCode, send, sha256Hex, startWorker, workerEnvelope, type Answer, type ChainWorker } from './support/client.js';
+import { CADDY_TOPOLOGY, REFERENCE_TOPOLOGY, type Chain } from '../support/chain.js';
+import { contentDigest, edgeHost, edgePost, problemCode, send, sha256Hex, startWorker, useChain, workerEnvelope, type Answer, type ChainWorker } from './support/client.js';
 
 let chain: Chain;
 let worker: ChainWorker;
 
-chainPerFile(REFERENCE_TOPOLOGY, (c, w) => {
+useChain(REFERENCE_TOPOLOGY, (c, w) => {
   chain = c;
   worker = w;
 });
@@ -191,13 +191,9 @@ describe('artifacts of one scanner, seen by another, through the reference chain
 describe('artifacts through the Caddy chain (Caddy + forward-auth stamper → WAF → HAProxy)', () => {
   let caddy: Chain;
   let caddyWorker: ChainWorker;
-  before(async () => {
-    caddy = await startChain(CADDY_TOPOLOGY);
-    caddyWorker = await startWorker(caddy);
-  });
-  after(async () => {
-    await caddyWorker?.close();
-    await caddy?.close();
+  useChain(CADDY_TOPOLOGY, (c, w) => {
+    caddy = c;
+    caddyWorker = w;
   });
 
   it('delivers every artifact kind, bytes included, on the first attempt', async () => {

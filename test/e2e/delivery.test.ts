@@ -8,7 +8,7 @@ import { before, describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
 import type { SubmitResult } from '../../src/scanner/submit.js';
 import { REFERENCE_TOPOLOGY, type Chain } from '../support/chain.js';
-import { chainPerFile, checkEnvelopeSignature, checkReceipt, edgeGet, edgePost, fingerprintOf, sha256Hex, storedEvidence, type ChainWorker, type StoredEvidence } from './support/client.js';
+import { checkEnvelopeSignature, checkReceipt, edgeGet, edgePost, fingerprintOf, sha256Hex, storedEvidence, useChain, type ChainWorker, type StoredEvidence } from './support/client.js';
 
 const SCAN_ID = 'scan-e2e-delivery.001';
 const SBOM = JSON.stringify({ bomFormat: 'CycloneDX', specVersion: '1.5', version: 1, components: [{ name: 'openssl', version: '3.0.15' }] });
@@ -18,7 +18,7 @@ let chain: Chain;
 let worker: ChainWorker;
 
 // One chain for the file: every test uses its own scan id, so they do not interfere.
-chainPerFile(REFERENCE_TOPOLOGY, (c, w) => {
+useChain(REFERENCE_TOPOLOGY, (c, w) => {
   chain = c;
   worker = w;
 });

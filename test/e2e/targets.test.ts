@@ -6,18 +6,18 @@
  * (docs/gateways/apache-modsecurity.md#envelope-routes). A target the locker has no route for is
  * its `not-found`, never a `provenance-tampered`.
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { CADDY_TOPOLOGY, REFERENCE_TOPOLOGY, startChain, type Chain } from '../support/chain.js';
+import { CADDY_TOPOLOGY, REFERENCE_TOPOLOGY, type Chain } from '../support/chain.js';
 import { logLinesWith } from '../support/logs.js';
-import { chainPerFile, edgeGet, edgePost, problemCode, startWorker, storedCount, workerEnvelope, type Answer, type ChainWorker } from './support/client.js';
+import { edgeGet, edgePost, problemCode, storedCount, useChain, workerEnvelope, type Answer, type ChainWorker } from './support/client.js';
 
 let chain: Chain;
 let worker: ChainWorker;
 
-chainPerFile(REFERENCE_TOPOLOGY, (c, w) => {
+useChain(REFERENCE_TOPOLOGY, (c, w) => {
   chain = c;
   worker = w;
 });
@@ -77,13 +77,9 @@ describe('request targets through the reference chain', () => {
 describe('request targets through the Caddy chain', () => {
   let caddy: Chain;
   let caddyWorker: ChainWorker;
-  before(async () => {
-    caddy = await startChain(CADDY_TOPOLOGY);
-    caddyWorker = await startWorker(caddy);
-  });
-  after(async () => {
-    await caddyWorker?.close();
-    await caddy?.close();
+  useChain(CADDY_TOPOLOGY, (c, w) => {
+    caddy = c;
+    caddyWorker = w;
   });
   targetCases(() => caddy, () => caddyWorker);
 });

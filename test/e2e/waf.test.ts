@@ -11,12 +11,12 @@ import { join } from 'node:path';
 import { openSqlite } from '../../src/io/sqlite-driver.js';
 import { REFERENCE_TOPOLOGY, type Chain } from '../support/chain.js';
 import { logLinesWith } from '../support/logs.js';
-import { chainPerFile, edgeGet, edgePost, problemCode, workerEnvelope, type Answer, type ChainWorker } from './support/client.js';
+import { edgeGet, edgePost, problemCode, useChain, workerEnvelope, type Answer, type ChainWorker } from './support/client.js';
 
 let chain: Chain;
 let worker: ChainWorker;
 
-chainPerFile(REFERENCE_TOPOLOGY, (c, w) => {
+useChain(REFERENCE_TOPOLOGY, (c, w) => {
   chain = c;
   worker = w;
 });

@@ -245,10 +245,11 @@ export async function startWorker(chain: Chain, options: ScannerSetupOptions = {
 }
 
 /**
- * One chain and its worker for a whole test file (node:test `before`/`after`): `set` receives them
- * once started, for the file's own variables. Every test of such a file uses its own scan ids.
+ * One chain and its worker for the enclosing test file or `describe` (node:test `before`/`after`):
+ * `set` receives them once started, for the caller's own variables. Every test sharing them uses
+ * its own scan ids.
  */
-export function chainPerFile(topologyFile: string, set: (chain: Chain, worker: ChainWorker) => void, options: Partial<PrepareOptions> = {}): void {
+export function useChain(topologyFile: string, set: (chain: Chain, worker: ChainWorker) => void, options: Partial<PrepareOptions> = {}): void {
   let chain: Chain | undefined;
   let worker: ChainWorker | undefined;
   before(async () => {
