@@ -1,5 +1,6 @@
 /**
- * The E2E harness: from a topology file, a deployment in a temp folder (PKI, keys, rendered
+ * The chain harness of the E2E and fault tests and the benches (the only one: a test that needs
+ * real gateways in front of a real service starts them here): from a topology file, a deployment in a temp folder (PKI, keys, rendered
  * configs), the real gateway programs and the services on free loopback ports, and helpers to
  * talk to the edge as a scanner. Everything is stopped by PID in `close()`, also after a failure.
  */
