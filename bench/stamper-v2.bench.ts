@@ -16,7 +16,7 @@ import { Agent, request } from 'undici';
 import { renderCaddyHop } from '../src/gateways/caddy/index.js';
 import { renderNginxHop } from '../src/gateways/nginx/index.js';
 import { startHop, type RunningGateway } from '../src/gateways/runtime.js';
-import { cliInvocation, spawnManaged, waitUntil, type ManagedProcess } from '../src/deploy/process.js';
+import { cliInvocation, spawnManaged, waitUntil, type ManagedProcess } from '../src/io/process.js';
 import type { TopologyInput } from '../src/topology/schema.js';
 import { portsFor } from '../test/support/programs.js';
 import { createDeployment, exampleDocument, type Deployment } from '../test/gateways/support/deployment.js';

@@ -6,9 +6,10 @@
 //   node scripts/run-tests.mjs test/dsse       the files below the given folders or files
 // Node 20 cannot take a folder or a glob after --test, hence this script.
 import { spawn } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
-import { availableParallelism } from 'node:os';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { availableParallelism, tmpdir } from 'node:os';
+import { pathToFileURL } from 'node:url';
 
 const args = process.argv.slice(2);
 let only = null;
@@ -33,10 +34,25 @@ const concurrency = Math.max(1, Math.min(2, availableParallelism()));
 // A file that hangs (a server left open after a failure) must fail rather than use up CI's time:
 // no file of the suite comes near this on the 2-core machine (the longest take 2-4 minutes).
 const FILE_TIMEOUT_MS = 15 * 60 * 1000;
-const child = spawn(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, `--test-timeout=${FILE_TIMEOUT_MS}`, ...files], {
+// Node's usual reporter (spec on a terminal, TAP otherwise), and the list of what did not pass,
+// printed once more after the summary (scripts/failure-summary.mjs).
+const summaryDir = mkdtempSync(join(tmpdir(), 'stella-test-summary-'));
+const summaryFile = join(summaryDir, 'failures.txt');
+const reporters = [
+  `--test-reporter=${process.stdout.isTTY ? 'spec' : 'tap'}`,
+  '--test-reporter-destination=stdout',
+  `--test-reporter=${pathToFileURL(resolve('scripts/failure-summary.mjs')).href}`,
+  `--test-reporter-destination=${summaryFile}`,
+];
+const child = spawn(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, `--test-timeout=${FILE_TIMEOUT_MS}`, ...reporters, ...files], {
   stdio: 'inherit',
 });
-child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+child.on('exit', (code, signal) => {
+  const failures = existsSync(summaryFile) ? readFileSync(summaryFile, 'utf8') : '';
+  rmSync(summaryDir, { recursive: true, force: true });
+  if (failures) process.stdout.write(`\n${failures}`);
+  process.exit(code ?? (signal ? 1 : 0));
+});
 
 function collect(path) {
   const st = statSync(path);

@@ -4,12 +4,77 @@
  * line; no stack trace (set `STELLA_DEBUG=1` to get one for an unexpected error).
  *
  * 0 ok, 1 a check failed or the input was rejected, 2 usage or configuration — which includes the
- * machine the command runs on: a port in use, a folder that cannot be written.
+ * machine the command runs on: a port in use, a folder that cannot be written. A domain error's
+ * exit code is its registry entry's exit class (docs/CONVENTIONS.md#the-error-registry), decided
+ * here and nowhere else; a command only says when a failure was met while reading its
+ * configuration ({@link ConfigurationFailure}), which makes it exit 2.
  */
 import { CommanderError } from 'commander';
-import { isStellaError } from '../errors/base.js';
+import { isStellaError, type StellaError } from '../errors/base.js';
+import type { ExitClass } from '../errors/registry.js';
 import { TopologyError, formatProblems } from '../topology/errors.js';
 import { CliError, EXIT_FAILED, EXIT_OK, EXIT_USAGE } from './output.js';
+
+/** The exit code of each exit class of the error registry (src/errors/registry.ts). */
+const EXIT_CODE_OF_CLASS: Readonly<Record<ExitClass, number>> = { failed: EXIT_FAILED, usage: EXIT_USAGE };
+
+/** The exit code of a domain error: its registry entry's exit class, nothing else. */
+export function exitCodeOf(error: StellaError): number {
+  return EXIT_CODE_OF_CLASS[error.spec.exit];
+}
+
+/**
+ * A domain error met while a command reads its configuration (its topology, keys, files, flags'
+ * values) or starts a long-running service, told in the command's words. Whatever the code's own
+ * exit class, such a failure is a usage or configuration error: exit 2, decided here. The command
+ * says when it happened, never which exit code it gets.
+ */
+export class ConfigurationFailure extends CliError {
+  constructor(
+    message: string,
+    readonly failure: StellaError | TypeError,
+  ) {
+    super(message, EXIT_USAGE);
+    this.name = 'ConfigurationFailure';
+    this.cause = failure;
+  }
+}
+
+/** How a {@link configurationStep} words a failure: `CODE: message` unless told otherwise. */
+export type ExplainFailure = (error: StellaError | TypeError) => string;
+
+const codeAndMessage: ExplainFailure = (error) => (isStellaError(error) ? `${error.code}: ${error.message}` : error.message);
+
+/**
+ * Runs a step of reading the configuration: a domain error it throws becomes a
+ * {@link ConfigurationFailure}; with `typeErrors`, so does a `TypeError` (a service's settings
+ * checked by its constructor, e.g. a malformed listen address). Anything else passes unchanged.
+ *
+ * @example
+ * const topology = await configurationStep(() => loadTopology(file), (e) => `${file}: ${e.message}`);
+ */
+export async function configurationStep<T>(step: () => T | Promise<T>, explain: ExplainFailure = codeAndMessage, options: { typeErrors?: boolean } = {}): Promise<T> {
+  try {
+    return await step();
+  } catch (error) {
+    if (isStellaError(error) || (options.typeErrors === true && error instanceof TypeError)) throw new ConfigurationFailure(explain(error), error);
+    throw error;
+  }
+}
+
+/**
+ * The words of a service that cannot start (`serve`, `guard`): the topology file and its problems,
+ * or the service and what stops it; a store that does not answer says how to go on.
+ */
+export function explainStart(topologyFile: string, serviceId: string): ExplainFailure {
+  return (error) => {
+    if (error instanceof TopologyError) return `${topologyFile}:\n${formatProblems(error.problems)}`;
+    // The database is down at start: exit 2 at once rather than retry here; the service manager
+    // restarts the process (docs/operations/running.md#when-a-command-fails).
+    if (isStellaError(error) && error.code === 'storage-unavailable') return `${serviceId}: ${error.message}; start the database or correct services[].storage.url, then start again`;
+    return `${serviceId}: ${error.message}`;
+  };
+}
 
 /** How a failure ends the process: the exit code and the text for stderr (empty: nothing). */
 export interface FailureReport {
@@ -69,12 +134,13 @@ export function reportFailure(error: unknown, command: string, debug = false): F
     if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return { exitCode: EXIT_OK, text: '' };
     return { exitCode: EXIT_USAGE, text: '' };
   }
+  // A command's own verdict, or a domain error met while reading the configuration (ConfigurationFailure).
   if (error instanceof CliError) return { exitCode: error.exitCode, text: error.message ? `${prefix}${error.message}\n` : '' };
   if (error instanceof TopologyError) {
-    // A topology is configuration: its problems are usage errors, listed together, one per line.
-    return { exitCode: EXIT_USAGE, text: `${prefix}${error.code}:\n${formatProblems(error.problems)}\n` };
+    // Its problems are listed together, one per line.
+    return { exitCode: exitCodeOf(error), text: `${prefix}${error.code}:\n${formatProblems(error.problems)}\n` };
   }
-  if (isStellaError(error)) return { exitCode: EXIT_FAILED, text: `${prefix}${error.code}: ${oneLine(error.message)}\n` };
+  if (isStellaError(error)) return { exitCode: exitCodeOf(error), text: `${prefix}${error.code}: ${oneLine(error.message)}\n` };
   if (isSystemError(error)) {
     const known = SYSTEM_ERRORS[error.code];
     const where = whereOf(error);

@@ -4,7 +4,7 @@
  */
 import { Option, type Command } from 'commander';
 import { OpsListenError, parseOpsListen } from '../observe/ops-listener.js';
-import { CliError, EXIT_USAGE } from './output.js';
+import { ConfigurationFailure } from './failure.js';
 
 /** pino's levels, most verbose first; `silent` logs nothing. */
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -39,7 +39,7 @@ export function opsOf(options: ObserveCliOptions, fallback?: string): { listen: 
   try {
     parseOpsListen(listen, allowPublic);
   } catch (error) {
-    if (error instanceof OpsListenError) throw new CliError(error.message, EXIT_USAGE);
+    if (error instanceof OpsListenError) throw new ConfigurationFailure(error.message, error);
     throw error;
   }
   return { listen, allowPublic };

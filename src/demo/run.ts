@@ -12,6 +12,7 @@ import { dirname, join, resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { Agent, request } from 'undici';
+import { parseHostPort } from '../conventions/index.js';
 import { loadKeyFile, parseEnvelope } from '../dsse/index.js';
 import { verifyReceipt, type VerifiedReceipt } from '../evidence/receipt.js';
 import { computeMac, contentDigestOf, macInput, serializeProvenanceHeader, type HopRecord } from '../provenance/index.js';
@@ -235,7 +236,7 @@ async function stolenKey(topology: ResolvedTopology, print: (t: string) => void)
         },
       }),
     );
-    const port = edge.listen.slice(edge.listen.lastIndexOf(':') + 1);
+    const { port } = parseHostPort(edge.listen);
     const res = await request(`https://${edge.listen}/api/v1/evidence`, {
       method: 'POST',
       dispatcher: agent,

@@ -18,8 +18,8 @@ import { mkdir } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { dirname, join } from 'node:path';
 import { generateKey } from '../dsse/index.js';
-import { splitListen } from '../gateways/chain.js';
 import { writeFileAtomic } from '../io/atomic-file.js';
+import { parseHostPort, PKI_LAYOUT } from '../conventions/index.js';
 import { initPki, issueCertificate, type PkiRole } from '../pki/index.js';
 import type { ResolvedTopology } from '../topology/resolve.js';
 
@@ -52,7 +52,7 @@ export async function bootstrapTopology(topology: ResolvedTopology, options: Boo
   const steps: BootstrapStep[] = [];
   const force = options.force === true;
   const dir = topology.pki.dir;
-  if (existsSync(join(dir, 'ca-bundle.pem'))) steps.push({ kind: 'ca', subject: `CA of ${topology.trustDomain}`, path: dir, action: 'kept' });
+  if (existsSync(join(dir, PKI_LAYOUT.caBundle))) steps.push({ kind: 'ca', subject: `CA of ${topology.trustDomain}`, path: dir, action: 'kept' });
   else {
     await initPki({ dir, trustDomain: topology.trustDomain });
     steps.push({ kind: 'ca', subject: `CA of ${topology.trustDomain}`, path: dir, action: 'created' });
@@ -127,7 +127,7 @@ export function subjectNames(serverName: string, ...listens: string[]): { dns: s
   const dns = new Set([serverName]);
   const ip = new Set<string>();
   for (const listen of listens) {
-    const host = splitListen(listen).host.replace(/^\[|\]$/g, '');
+    const { host } = parseHostPort(listen);
     if (host === '0.0.0.0' || host === '::') continue;
     (isIP(host) ? ip : dns).add(host);
   }

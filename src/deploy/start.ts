@@ -11,14 +11,14 @@ import { existsSync } from 'node:fs';
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
-import { renderTopology } from '../gateways/index.js';
+import { gatewayKind, renderTopology } from '../gateways/index.js';
 import { startHop, type RunningGateway } from '../gateways/runtime.js';
 import { superviseGateway, trustFilesOf, type GatewaySupervisor } from '../gateways/supervise.js';
 import { writeRenderedFiles } from '../gateways/write.js';
 import { splitListen, stamperEndpoint, type StamperEndpoint } from '../gateways/chain.js';
 import type { ResolvedHop, ResolvedService, ResolvedTopology } from '../topology/resolve.js';
 import type { PreparedDeployment } from './prepare.js';
-import { cliInvocation, spawnManaged, waitUntil, type ManagedProcess } from './process.js';
+import { cliInvocation, spawnManaged, waitUntil, type ManagedProcess } from '../io/process.js';
 import { REGISTRY_BASE_PATH } from '../guard/server.js';
 import { REGISTRY_PROGRAM, renderRegistryConfig } from '../registry/config.js';
 import { GUARDED_SERVICE_KINDS } from '../topology/schema.js';
@@ -133,7 +133,8 @@ export async function startDeployment(prepared: PreparedDeployment, options: Sta
     for (const hop of [...topology.hops].reverse()) await startGateway(hop);
     const intervalMs = options.reloadIntervalMs ?? topology.pki.reloadSeconds * 1000;
     for (const hop of topology.hops) {
-      if (hop.kind === 'envoy') continue; // no envoy binary runs here; docs/gateways/envoy.md
+      // Only a program with an in-place reload is supervised (Envoy has none: docs/gateways/envoy.md).
+      if (gatewayKind(hop.kind).program.reload(join(gatewaysDir, hop.id), hop).kind === 'unsupported') continue;
       supervisors.push(
         await superviseGateway(() => gateways.get(hop.id), trustFilesOf(topology, hop), {
           intervalMs,

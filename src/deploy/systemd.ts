@@ -11,6 +11,7 @@
 import { dirname, posix } from 'node:path';
 import type { RenderedFile } from '../gateways/types.js';
 import { splitListen, stamperEndpoint } from '../gateways/chain.js';
+import { gatewayKind } from '../gateways/kinds.js';
 import { credentialsOfPart, type DeploymentPart } from '../topology/credentials.js';
 import type { ResolvedHop, ResolvedTopology } from '../topology/resolve.js';
 
@@ -128,17 +129,17 @@ function planOf(topology: ResolvedTopology, part: DeploymentPart, user: string):
       const hop = hopOf(topology, part.id);
       const state = `stella/gateways/${hop.id}`;
       const endpoint = stamperEndpoint(hop);
-      const apache = hop.kind === 'apache-modsecurity';
+      // How the kind's unit differs (GATEWAY_KINDS): Apache's root parent reads keys and certificates, its children drop to www-data.
+      const unit = gatewayKind(hop.kind).unit ?? {};
       return {
         ...base,
         description: `${hop.kind} hop ${hop.id}`,
-        // Apache's own model: the root parent reads keys and certificates, its children drop to www-data.
-        user: apache ? 'root' : endpoint?.kind === 'unix' && endpoint.gatewayUser ? endpoint.gatewayUser : user,
+        user: unit.asRoot ? 'root' : endpoint?.kind === 'unix' && endpoint.gatewayUser ? endpoint.gatewayUser : user,
         args: ['gateway', 'run', '--hop', hop.id, '--out', `${STATE_ROOT}/gateways/${hop.id}`],
         stateDirectory: state,
-        capabilities: apache ? ['CAP_NET_BIND_SERVICE', 'CAP_SETUID', 'CAP_SETGID', 'CAP_CHOWN', 'CAP_KILL', 'CAP_DAC_READ_SEARCH'] : needsLowPort(hop.listen),
+        capabilities: unit.capabilities ?? needsLowPort(hop.listen),
         reload: true,
-        notes: hop.kind === 'envoy' ? ['Envoy has no in-place reload: `systemctl reload` reports the failure; restart instead'] : [],
+        notes: [...(unit.notes ?? [])],
       };
     }
     case 'scanner': {

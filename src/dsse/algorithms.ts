@@ -4,6 +4,7 @@
  * and the CLI's `--alg` names all read this table.
  */
 import type { KeyObject } from 'node:crypto';
+import { MIN_HMAC_KEY_BYTES } from '../conventions/index.js';
 
 /** How an algorithm signs: a shared-secret MAC, or a public-key signature. */
 export type AlgorithmFamily = 'hmac' | 'eddsa' | 'ecdsa' | 'rsa-pss';
@@ -38,8 +39,8 @@ export type Algorithm = keyof typeof ALGORITHMS;
 /** Every algorithm name, in table order. */
 export const ALGORITHM_NAMES = Object.keys(ALGORITHMS) as Algorithm[];
 
-/** HMAC-SHA256 secrets shorter than the hash output weaken the MAC (RFC 2104 §3); docs/dsse.md. */
-export const MIN_HMAC_SECRET_BYTES = 32;
+/** HMAC-SHA256 secrets shorter than the hash output weaken the MAC (RFC 2104 §3); docs/dsse.md#keys. The conventions floor's key-file limit. */
+export const MIN_HMAC_SECRET_BYTES = MIN_HMAC_KEY_BYTES;
 
 /** RSA moduli below 2048 bits are no longer acceptable for new signatures (NIST SP 800-131A). */
 export const MIN_RSA_MODULUS_BITS = 2048;

@@ -8,7 +8,7 @@
  * const env = await signEnvelope(IN_TOTO_PAYLOAD_TYPE, serializeStatement(statement), [createSigner(key)]);
  * const { payload } = await verifyEnvelope(parseEnvelope(json), { payloadType: IN_TOTO_PAYLOAD_TYPE, verifiers: [createVerifier(pub)] });
  */
-export { DsseError, DSSE_ERROR_CODES } from './errors.js';
+export { DsseError, DSSE_ERRORS, DSSE_ERROR_CODES } from './errors.js';
 export type { DsseErrorCode } from './errors.js';
 export { decodeBase64Strict, encodeBase64 } from './base64.js';
 export { pae } from './pae.js';

@@ -5,6 +5,7 @@
  * artifact to the mTLS identity that crosses the gateway chain: the provenance middleware compares
  * `clientCertSha256` with the `peer` of hop 1 (docs/provenance.md#4-the-order-of-checks-and-the-problem-codes, `binding-mismatch`).
  */
+import { CERT_FINGERPRINT_PATTERN, HOP_ID_PATTERN, NONCE_PATTERN, SCAN_ID_PATTERN, SHA256_HEX_PATTERN, TOPOLOGY_NAME_PATTERN } from '../conventions/index.js';
 import { DsseError } from './errors.js';
 import { assertUnambiguousJson } from './unambiguous.js';
 
@@ -34,7 +35,7 @@ export interface Statement {
 export interface TraversalIntent {
   /** The scan id, same syntax as `X-Stella-Scan-Id` (docs/provenance.md). */
   scanId: string;
-  /** The topology name. */
+  /** The topology's `name`, in its format (docs/topology.md#fields). */
   topology: string;
   /** The edge hop id the worker sends to. */
   edgeHop: string;
@@ -46,15 +47,10 @@ export interface TraversalIntent {
   issuedAt: string;
 }
 
-const SCAN_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
-const HOP_ID = /^[a-z][a-z0-9.-]{0,62}$/;
-const TOPOLOGY_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
-const CERT_SHA256 = /^sha256:[0-9a-f]{64}$/;
-const NONCE = /^[0-9a-f]{16,64}$/;
 // RFC 3339 §5.6 date-time (seconds required, optional fraction, Z or offset).
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
 const HEX = /^[0-9a-f]+$/;
-const SHA256_HEX = /^[0-9a-f]{64}$/;
+const SHA256_HEX = SHA256_HEX_PATTERN;
 
 /** Builds a Statement; the result passes {@link parseStatement}. */
 export function buildStatement(input: { subject: Subject[]; predicateType: string; predicate?: Record<string, unknown> }): Statement {
@@ -161,11 +157,11 @@ function statementProblems(value: unknown): string[] {
 function intentProblems(p: unknown): string[] {
   if (!isObject(p)) return ['predicate: must be an object'];
   const checks: [keyof TraversalIntent, RegExp][] = [
-    ['scanId', SCAN_ID],
-    ['topology', TOPOLOGY_NAME],
-    ['edgeHop', HOP_ID],
-    ['clientCertSha256', CERT_SHA256],
-    ['nonce', NONCE],
+    ['scanId', SCAN_ID_PATTERN],
+    ['topology', TOPOLOGY_NAME_PATTERN],
+    ['edgeHop', HOP_ID_PATTERN],
+    ['clientCertSha256', CERT_FINGERPRINT_PATTERN],
+    ['nonce', NONCE_PATTERN],
     ['issuedAt', RFC3339],
   ];
   const problems: string[] = [];

@@ -2,12 +2,13 @@
  * Reading key files from disk (the I/O layer above {@link parseKeyFile}).
  */
 import { readFile } from 'node:fs/promises';
+import { MAX_KEY_FILE_BYTES } from '../conventions/index.js';
 import { DsseError } from './errors.js';
 import { parseKeyFile } from './keys.js';
 import type { KeyMaterial, ParseKeyOptions } from './keys.js';
 
-/** Largest key file read: PEM keys and base64 secrets are a few KiB at most. */
-export const MAX_KEY_FILE_BYTES = 64 * 1024;
+/** Largest key file read: PEM keys and base64 secrets are a few KiB at most (the conventions floor's limit). */
+export { MAX_KEY_FILE_BYTES };
 
 /**
  * Reads and parses a key file (README.md#command-line).

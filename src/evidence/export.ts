@@ -4,6 +4,7 @@
  * a re-serialization), the receipt as the DSSE JSON object. Pure.
  */
 import { decodeBase64Strict, encodeBase64 } from '../dsse/index.js';
+import { SHA256_HEX_PATTERN } from '../conventions/index.js';
 import { ReceiptError } from './errors.js';
 import type { RecordedHop, RecordedRequest } from './hop-macs.js';
 import type { RecordedV2 } from './hop-signatures.js';
@@ -77,7 +78,7 @@ export interface ParsedExport {
   artifacts: ExportedArtifact[];
 }
 
-const SHA256_HEX = /^[0-9a-f]{64}$/;
+const SHA256_HEX = SHA256_HEX_PATTERN;
 /** An artifact's file name in an export: its digest in a folder, nothing that climbs out of it. */
 const ARTIFACT_FILE = /^[A-Za-z0-9._-]+\/[0-9a-f]{64}$/;
 

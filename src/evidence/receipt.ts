@@ -8,6 +8,7 @@
  */
 import { IN_TOTO_PAYLOAD_TYPE, buildStatement, createVerifier, parseStatement, serializeStatement, signEnvelope, verifyEnvelope } from '../dsse/index.js';
 import type { Envelope, KeyMaterial, Signer } from '../dsse/index.js';
+import { SHA256_HEX_PATTERN } from '../conventions/index.js';
 import { DsseError } from '../dsse/errors.js';
 import { ReceiptError } from './errors.js';
 
@@ -97,7 +98,7 @@ export interface VerifiedReceipt {
   keyid: string;
 }
 
-const SHA256_HEX = /^[0-9a-f]{64}$/;
+const SHA256_HEX = SHA256_HEX_PATTERN;
 
 /**
  * Builds and signs a receipt.

@@ -5,11 +5,16 @@
 import { replicaAddresses } from '../topology/replicas.js';
 import type { ResolvedHop, ResolvedTopology } from '../topology/resolve.js';
 import { spiffeId, type PkiRole } from '../topology/identity.js';
+import { bracketHost, HEADERS, parseHostPort } from '../conventions/index.js';
 
-/** Splits `host:port` (the schema's listen format; IPv6 in brackets). */
+/**
+ * Splits `host:port` (the schema's listen format) with the floor's one parser, the host as
+ * configs and URLs write it: an IPv6 address keeps its brackets.
+ * @throws {TypeError} for text that is not `host:port` (validate the topology first).
+ */
 export function splitListen(listen: string): { host: string; port: number } {
-  const at = listen.lastIndexOf(':');
-  return { host: listen.slice(0, at), port: Number(listen.slice(at + 1)) };
+  const { host, port } = parseHostPort(listen);
+  return { host: bracketHost(host), port };
 }
 
 /** Where a hop forwards to: the next hop or the service, with the name its certificate carries. */
@@ -57,7 +62,7 @@ export function isEdge(topology: ResolvedTopology, hop: ResolvedHop): boolean {
 }
 
 /** The headers the edge removes before anything else (docs/provenance.md#rules-for-every-hop, rule 1, plus `headers.strip`). */
-export const RULE_ONE_HEADERS = ['X-Stella-Provenance', 'Client-Cert', 'Client-Cert-Chain', 'X-Forwarded-Client-Cert'] as const;
+export const RULE_ONE_HEADERS = [HEADERS.provenance, HEADERS.clientCert, HEADERS.clientCertChain, HEADERS.forwardedClientCert] as const;
 
 /**
  * How a gateway reaches its forward-auth stamper (docs/provenance.md#the-forward-auth-stamper):

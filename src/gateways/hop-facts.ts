@@ -6,7 +6,8 @@
  * Used by the NGINX and HAProxy renderers.
  */
 import type { ResolvedHop, ResolvedTopology } from '../topology/resolve.js';
-import { DEFAULT_MAX_ARTIFACT_BYTES, DEFAULT_MAX_BODY_BYTES, type MacKeyRef, type StampProfile, type V2SigningKeyRef, type V2StampAlg } from '../topology/schema.js';
+import { formatHostPort, HEADERS, HEALTH_PATHS, SCAN_ID_SOURCE } from '../conventions/index.js';
+import type { MacKeyRef, StampProfile, V2SigningKeyRef, V2StampAlg } from '../topology/schema.js';
 import { hopTimeouts, type HopTimeouts } from '../topology/timeouts.js';
 import { admittedPeerIds, admittedPeerRole, isEdge as isEdgeHop, nextAddresses, nextTarget, RULE_ONE_HEADERS, splitListen, stamperEndpoint, type StamperEndpoint } from './chain.js';
 import { hopHealthPath } from './types.js';
@@ -15,10 +16,10 @@ import { ARTIFACT_UPLOAD_PATH_PATTERN } from '../evidence/artifacts.js';
 export { ARTIFACT_UPLOAD_PATH_PATTERN };
 
 /** The header a forward-auth hop uses to hand the verified certificate to its stamper (CONVENTIONS). */
-export const STAMPER_CERT_HEADER = 'X-Stella-Client-Cert';
+export const STAMPER_CERT_HEADER = HEADERS.stamperClientCert;
 
-/** docs/provenance.md: the format of `X-Stella-Scan-Id`, a field of the MAC input. */
-export const SCAN_ID_REGEX = '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$';
+/** docs/provenance.md#2-headers: the format of `X-Stella-Scan-Id`, a field of the MAC input, as the templates write it. */
+export const SCAN_ID_REGEX = SCAN_ID_SOURCE;
 
 /** A `host:port` split for programs that want them apart. */
 export interface Address {
@@ -78,9 +79,9 @@ export interface HopFacts {
   readonly crl: string;
 }
 
-/** An address as NGINX and HAProxy write it (`splitListen` keeps an IPv6 host in its brackets). */
+/** An address as NGINX and HAProxy write it: the floor's `host:port`, an IPv6 host in brackets. */
 export function formatAddress(address: Address): string {
-  return `${address.host}:${address.port}`;
+  return formatHostPort(address);
 }
 
 /**
@@ -121,7 +122,7 @@ export function hopFacts(topology: ResolvedTopology, hop: ResolvedHop): HopFacts
     addresses: nextAddresses(hop),
     serverName: target.serverName,
     // docs/services.md#health-and-metrics: a service's readiness; a hop's own liveness (a hop would forward /healthz/ready on).
-    healthPath: hop.nextTarget.type === 'hop' ? hopHealthPath(target.id) : '/healthz/ready',
+    healthPath: hop.nextTarget.type === 'hop' ? hopHealthPath(target.id) : HEALTH_PATHS.ready,
   };
 
   return {
@@ -131,7 +132,7 @@ export function hopFacts(topology: ResolvedTopology, hop: ResolvedHop): HopFacts
     expectedPeerRole: admittedPeerRole(topology, hop),
     // Rule 1's certificate headers go at every hop (no hop sets them toward the next one);
     // X-Stella-Provenance is handled by `dropIncomingProvenance` and the stamping itself.
-    stripHeaders: [...RULE_ONE_HEADERS.filter((h) => h !== 'X-Stella-Provenance'), ...(isEdge ? topology.headers.strip : [])],
+    stripHeaders: [...RULE_ONE_HEADERS.filter((h) => h !== HEADERS.provenance), ...(isEdge ? topology.headers.strip : [])],
     dropIncomingProvenance: isEdge || stamp?.seq === 1,
     stamp,
     listen: splitListen(hop.listen),
@@ -163,5 +164,5 @@ export function healthBody(hop: ResolvedHop): string {
  * them here.
  */
 export function hopBodyLimits(hop: ResolvedHop): { maxBodyBytes: number; maxArtifactBytes: number } {
-  return { maxBodyBytes: hop.limits?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES, maxArtifactBytes: hop.limits?.maxArtifactBytes ?? DEFAULT_MAX_ARTIFACT_BYTES };
+  return { maxBodyBytes: hop.limits.maxBodyBytes, maxArtifactBytes: hop.limits.maxArtifactBytes };
 }

@@ -1,52 +1,27 @@
 /**
- * The render dispatcher (docs/gateways/README.md): one renderer and one program per hop kind, chosen by an
- * exhaustive switch so a new kind in the schema fails to compile here until it is wired up.
+ * The render dispatcher (docs/gateways/README.md): one renderer and one program per hop kind, looked
+ * up in the one table of kinds (`kinds.ts`, `GATEWAY_KINDS`).
  * Pure: rendering returns files; `write.ts` writes them and `runtime.ts` runs the programs.
  */
 import type { ResolvedHop, ResolvedTopology } from '../topology/resolve.js';
 import type { HopKind } from '../topology/schema.js';
-import { apacheProgram, renderApacheHop } from './apache/index.js';
-import { caddyProgram, renderCaddyHop } from './caddy/index.js';
-import { envoyProgram, renderEnvoyHop } from './envoy/index.js';
-import { haproxyProgram, renderHaproxyHop } from './haproxy/index.js';
-import { nginxProgram, renderNginxHop } from './nginx/index.js';
+import { gatewayKind } from './kinds.js';
 import type { GatewayProgram, HopRenderer, RenderContext, RenderedFile } from './types.js';
 
-export type { GatewayProgram, HopRenderer, Invocation, RenderContext, RenderedFile } from './types.js';
+export type { GatewayKindModule, GatewayProgram, HopCheckResult, HopRenderer, Invocation, RenderContext, RenderedFile } from './types.js';
+export { GATEWAY_KINDS, gatewayKind } from './kinds.js';
 
 /** The name of the index file `renderTopology` adds at the top of the output folder. */
 export const RENDER_INDEX_FILE = 'README.txt';
 
-/** The renderer of a hop kind. */
+/** The renderer of a hop kind (`GATEWAY_KINDS[kind].render`). */
 export function rendererFor(kind: HopKind): HopRenderer {
-  switch (kind) {
-    case 'nginx':
-      return renderNginxHop;
-    case 'haproxy':
-      return renderHaproxyHop;
-    case 'apache-modsecurity':
-      return renderApacheHop;
-    case 'caddy':
-      return renderCaddyHop;
-    case 'envoy':
-      return renderEnvoyHop;
-  }
+  return gatewayKind(kind).render;
 }
 
-/** How to check and run the program of a hop kind. */
+/** How to check and run the program of a hop kind (`GATEWAY_KINDS[kind].program`). */
 export function programFor(kind: HopKind): GatewayProgram {
-  switch (kind) {
-    case 'nginx':
-      return nginxProgram;
-    case 'haproxy':
-      return haproxyProgram;
-    case 'apache-modsecurity':
-      return apacheProgram;
-    case 'caddy':
-      return caddyProgram;
-    case 'envoy':
-      return envoyProgram;
-  }
+  return gatewayKind(kind).program;
 }
 
 /** Renders one hop with the renderer of its kind. */

@@ -9,6 +9,7 @@ import { createReadStream } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { Registry } from 'prom-client';
+import { HEALTH_PATHS, WIRE_HEADERS } from '../conventions/index.js';
 import type { DecisionLog } from '../provenance/decisions.js';
 import type { HopKeyring } from '../provenance/keys.js';
 import { createProvenanceMiddleware, type ProvenanceIncomingMessage } from '../provenance/node.js';
@@ -17,6 +18,7 @@ import type { ReplayCache } from '../provenance/replay/cache.js';
 import { HEADER } from '../provenance/record.js';
 import type { PeerIdentity } from '../provenance/verify.js';
 import { accessPolicy } from '../services/common/access.js';
+import { PROBLEM_CONTENT_TYPE } from '../errors/problem.js';
 import { problemFor, ServiceError, type ServiceProblemCode } from '../services/common/problems.js';
 import type { ResolvedService, ResolvedTopology } from '../topology/resolve.js';
 import { SERVICE_REQUEST_TIMEOUT_SECONDS } from '../topology/timeouts.js';
@@ -115,17 +117,17 @@ export function createGuardHandler(options: GuardHandlerOptions): GuardHandler {
     // docs/operations/running.md#the-request-id: kept when sane, else replaced; echoed, forwarded, logged.
     const requestId = requestIdOf(req.headers);
     requestIds.set(req, requestId);
-    req.headers['x-request-id'] = requestId;
+    req.headers[WIRE_HEADERS.requestId] = requestId;
     res.setHeader(REQUEST_ID_HEADER, requestId);
-    if (req.method === 'GET' && req.url === '/healthz/live') return sendJson(res, 200, { service: service.id, status: 'live' });
+    if (req.method === 'GET' && req.url === HEALTH_PATHS.live) return sendJson(res, 200, { service: service.id, status: 'live' });
     // The last hop's health check (docs/services.md#health-and-metrics): a direct route for the ops
     // identities, ready when the certificate is and the registry answers.
-    if (req.method === 'GET' && req.url === '/healthz/ready') {
-      if (refused(res, () => access.requireOps(peerIdentity(req)?.spiffeId ?? null, 'GET /healthz/ready', { direct: true }))) return;
+    if (req.method === 'GET' && req.url === HEALTH_PATHS.ready) {
+      if (refused(res, () => access.requireOps(peerIdentity(req)?.spiffeId ?? null, `GET ${HEALTH_PATHS.ready}`, { direct: true }))) return;
       void guardReadiness(upstream, origin, certificate).then(({ ready, checks }) => {
         if (ready) return sendJson(res, 200, { service: service.id, status: 'ready', checks });
         const failed = Object.entries(checks).filter(([, c]) => !c.ok).map(([name, c]) => `${name}: ${c.detail}`);
-        sendJson(res, 503, { ...problemFor('not-ready', failed.join('; ')), checks }, 'application/problem+json; charset=utf-8');
+        sendJson(res, 503, { ...problemFor('not-ready', failed.join('; ')), checks }, PROBLEM_CONTENT_TYPE);
       });
       return;
     }
@@ -133,8 +135,8 @@ export function createGuardHandler(options: GuardHandlerOptions): GuardHandler {
       if (error) return sendServiceProblem(res, 'internal-error', (error as Error).message);
       const verified = (req as ProvenanceIncomingMessage).provenance!;
       // Behind the checks like any request: reaching here means every check passed.
-      if (req.method === 'GET' && req.url === '/healthz/traversal') {
-        if (refused(res, () => access.requireOps(access.requester(verified).spiffeId, 'GET /healthz/traversal'))) return;
+      if (req.method === 'GET' && req.url === HEALTH_PATHS.traversal) {
+        if (refused(res, () => access.requireOps(access.requester(verified).spiffeId, `GET ${HEALTH_PATHS.traversal}`))) return;
         void registryAnswers(upstream, origin).then((status) =>
           status === 200
             ? sendJson(res, 200, { service: service.id, status: 'verified', scanId: verified.scanId, registry: 'reachable', hops: verified.hops.map((h) => ({ id: h.id, seq: h.seq, ageSeconds: h.ageSeconds, peerId: h.peerId, kid: h.kid, result: h.result })) })
@@ -233,7 +235,7 @@ function sendServiceProblem(res: ServerResponse, code: ServiceProblemCode, detai
   const problem = problemFor(code, detail);
   const text = JSON.stringify(problem);
   res.statusCode = problem.status;
-  res.setHeader('content-type', 'application/problem+json; charset=utf-8');
+  res.setHeader('content-type', PROBLEM_CONTENT_TYPE);
   res.setHeader('content-length', Buffer.byteLength(text));
   res.end(text);
 }

@@ -12,7 +12,8 @@
 import { createServer, type Server } from 'node:https';
 import { join } from 'node:path';
 import pino from 'pino';
-import { attachToServer, createMtlsDispatcher, createMtlsSecureContextOptions } from '../pki/index.js';
+import { attachToServer, createMtlsSecureContextOptions } from '../pki/index.js';
+import { createMtlsDispatcher } from '../pki/dispatcher.js';
 import { loadHopKeyring } from '../provenance/keys.js';
 import { loadV2Keyring } from '../provenance/v2/keys.js';
 import type { ReplayCache } from '../provenance/replay/cache.js';

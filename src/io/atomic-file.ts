@@ -1,9 +1,11 @@
 /**
- * Atomic file writes, shared by everything that writes keys, certificates, CA state or rendered
- * configs: a temp file beside the target (same file system) created with its final mode, the
- * mode forced past the umask, fsync, then rename. A reader (a gateway reloading, a crash
- * recovery) sees the old file or the new one, never half of one, and a private key is never
- * readable by others, even briefly.
+ * Atomic file writes, used by the PKI store (CA and leaf keys, certificates, CA state, tokens),
+ * `deploy` bootstrap (hop and scanner keys), `dsse keygen` and the gateway config writer: a temp
+ * file beside the target (same file system) created with its final mode, the mode forced past
+ * the umask, fsync, then rename. A reader (a gateway reloading, a crash recovery) sees the old
+ * file or the new one, never half of one, and a private key is never readable by others, even
+ * briefly. One key file is written elsewhere: the Apache hop's combined upstream certificate and
+ * key (src/gateways/apache/prepare.ts), created 0600 and renamed into place, without fsync.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, rename, rm } from 'node:fs/promises';

@@ -17,6 +17,7 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import { createRequire } from 'node:module';
 import { StellaError } from '../errors/base.js';
+import { IO_ERRORS } from './errors.js';
 
 /** The driver's Database constructor (same API in better-sqlite3 12 and 13). */
 export type SqliteDriver = typeof BetterSqlite3;
@@ -33,6 +34,10 @@ export const ABI_DRIVER_PACKAGE = 'better-sqlite3';
 /** The SQLite driver cannot be loaded on this Node.js (it is not installed for this line). */
 export class SqliteDriverError extends StellaError {
   readonly code = 'sqlite-driver-missing';
+  /** {@link IO_ERRORS}. */
+  get registry(): typeof IO_ERRORS {
+    return IO_ERRORS;
+  }
 }
 
 /** The package that serves the Node.js of version `nodeVersion` (e.g. `process.versions.node`). */

@@ -15,10 +15,17 @@ import { createServer, type Server } from 'node:http';
 import { BlockList, isIP } from 'node:net';
 import type { Registry } from 'prom-client';
 import { StellaError } from '../errors/base.js';
+import { OPS_PATHS, parseHostPort } from '../conventions/index.js';
+import { OBSERVE_ERRORS } from './errors.js';
 
 /** The listener cannot start as asked: a malformed or non-loopback address without the opt-in. */
 export class OpsListenError extends StellaError {
   readonly code = 'ops-listen';
+
+  /** {@link OBSERVE_ERRORS}. */
+  get registry(): typeof OBSERVE_ERRORS {
+    return OBSERVE_ERRORS;
+  }
 }
 
 /** One readiness check's result, as `/readyz` and `/healthz/ready` print it. */
@@ -57,11 +64,12 @@ loopback.addAddress('::1', 'ipv6');
  * @throws OpsListenError for a malformed address, or one that is not loopback without `allowPublic`.
  */
 export function parseOpsListen(listen: string, allowPublic = false): { host: string; port: number } {
-  const colon = listen.lastIndexOf(':');
-  const host = listen.slice(0, colon).replace(/^\[(.*)\]$/, '$1');
-  const portText = listen.slice(colon + 1);
-  const port = Number(portText);
-  if (colon < 1 || !/^\d{1,5}$/.test(portText) || port > 65535) throw new OpsListenError(`--ops-listen must be host:port, got "${listen}"`);
+  let host: string, port: number;
+  try {
+    ({ host, port } = parseHostPort(listen));
+  } catch (error) {
+    throw new OpsListenError(`--ops-listen must be host:port, got "${listen}"`, { cause: error });
+  }
   const family = isIP(host);
   if (family === 0 && host !== 'localhost') throw new OpsListenError(`--ops-listen needs an IP address or localhost, got "${host}"`);
   const isLoopback = host === 'localhost' || loopback.check(host, family === 6 ? 'ipv6' : 'ipv4');
@@ -84,22 +92,22 @@ export async function startOpsListener(options: OpsListenerOptions): Promise<Ops
     const json = 'application/json; charset=utf-8';
     if (request.method !== 'GET' && request.method !== 'HEAD') return send(405, json, JSON.stringify({ error: 'method not allowed' }));
     switch (path) {
-      case '/livez':
+      case OPS_PATHS.live:
         return send(200, json, JSON.stringify({ part: options.part, status: 'live' }));
-      case '/readyz':
+      case OPS_PATHS.ready:
         void options.readiness().then(
           (result) => send(result.ready ? 200 : 503, json, JSON.stringify({ part: options.part, status: result.ready ? 'ready' : 'not-ready', checks: result.checks })),
           (error: unknown) => send(503, json, JSON.stringify({ part: options.part, status: 'not-ready', detail: (error as Error).message })),
         );
         return;
-      case '/metrics':
+      case OPS_PATHS.metrics:
         void options.registry.metrics().then(
           (text) => send(200, options.registry.contentType, text),
           (error: unknown) => send(500, json, JSON.stringify({ error: (error as Error).message })),
         );
         return;
       default:
-        return send(404, json, JSON.stringify({ error: 'not found', routes: ['/livez', '/readyz', '/metrics'] }));
+        return send(404, json, JSON.stringify({ error: 'not found', routes: [OPS_PATHS.live, OPS_PATHS.ready, OPS_PATHS.metrics] }));
     }
   });
   server.headersTimeout = 10_000;

@@ -9,9 +9,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
+import { HEADERS, WIRE_HEADERS } from '../conventions/index.js';
 
 /** The header, as every gateway, service, stamper and guard writes it. */
-export const REQUEST_ID_HEADER = 'X-Request-Id';
+export const REQUEST_ID_HEADER = HEADERS.requestId;
 /** Longest id kept: a UUID is 36, NGINX's `$request_id` 32, Apache's UNIQUE_ID 27. */
 export const MAX_REQUEST_ID_LENGTH = 128;
 /** Visible ASCII (0x21–0x7E), 1 to {@link MAX_REQUEST_ID_LENGTH} characters. */
@@ -30,6 +31,6 @@ export function isAcceptableRequestId(value: unknown): value is string {
  * requestIdOf({ 'x-request-id': 'a b\n' }) // a fresh UUID
  */
 export function requestIdOf(headers: IncomingHttpHeaders, generate: () => string = randomUUID): string {
-  const value = headers['x-request-id'];
+  const value = headers[WIRE_HEADERS.requestId];
   return isAcceptableRequestId(value) ? value : generate();
 }

@@ -1,9 +1,11 @@
 /**
  * The PKI of docs/operations/certificates.md: a local CA, leaf issuance and revocation, inspection, the
- * `MtlsCertificateProvider` with hot swap for undici clients and Node TLS servers, and the
- * enrollment endpoint. File layout: docs/CONVENTIONS.md; operations: docs/operations/certificates.md.
+ * `MtlsCertificateProvider` with hot swap for Node TLS servers. File layout: docs/CONVENTIONS.md;
+ * operations: docs/operations/certificates.md. It loads no HTTP library: the undici dispatcher that
+ * follows rotations is `stella-gateway/pki/dispatcher`, the enrollment endpoint and tokens
+ * `stella-gateway/pki/enrollment` (the provider loads its enrollment client on first use).
  */
-export { PkiError, PKI_ERROR_CODES, isPkiError, type PkiErrorCode } from './errors.js';
+export { PkiError, PKI_ERRORS, PKI_ERROR_CODES, isPkiError, type PkiErrorCode } from './errors.js';
 export { certificateFingerprint, normalizeSerial } from './x509.js';
 export { spiffeId, parseSpiffeId, roleOf, ROLE_SUBJECT_ATTRIBUTE, type SpiffeIdParts } from '../topology/identity.js';
 export { PKI_ROLES, DEFAULT_LEAF_TTL_SECONDS, parseDurationSeconds, type PkiRole, type LeafIdentity } from './profile.js';
@@ -43,8 +45,4 @@ export {
   type MtlsCertificateProviderEvents,
   type RotationReason,
 } from './provider.js';
-export { createMtlsDispatcher, createMtlsAgentOptions, createMtlsSecureContextOptions, attachToServer, MtlsDispatcher } from './hotswap.js';
-export { enrollmentPlugin, sendProblem, PKI_PROBLEM_TYPE_BASE, type EnrollmentPluginOptions } from './enrollment/plugin.js';
-export { startEnrollmentServer, ENROLLMENT_SERVER_NAME, type EnrollmentServer, type EnrollmentServerOptions } from './enrollment/server.js';
-export { createBootstrapToken, consumeBootstrapToken, DEFAULT_TOKEN_TTL_SECONDS, type CreateTokenOptions, type TokenRecord } from './enrollment/tokens.js';
-export { enrollmentSource } from './enrollment/client.js';
+export { createMtlsSecureContextOptions, attachToServer, type AttachOptions } from './hotswap.js';

@@ -5,7 +5,7 @@
  */
 import { KeyObject } from 'node:crypto';
 import { join } from 'node:path';
-import { issuedPaths } from '../topology/resolve.js';
+import { ISSUED_DIR, leafPaths } from '../conventions/index.js';
 import { leafProfile, leafValidity, type PkiRole } from './profile.js';
 import { loadCa, randomSerial } from './ca.js';
 import { ROLE_SUBJECT_ATTRIBUTE } from '../topology/identity.js';
@@ -126,8 +126,9 @@ export async function issueCertificate(options: IssueOptions): Promise<IssuedCer
       ...(keyPem ? { keyPem } : {}),
     };
     if (options.write === false) return result;
-    const dir = options.out ?? join(issuedPaths(options.dir, profile.role, profile.name).cert, '..');
-    const paths = { dir, cert: join(dir, 'cert.pem'), chain: join(dir, 'chain.pem'), ...(keyPem ? { key: join(dir, 'key.pem') } : {}) };
+    const dir = options.out ?? join(options.dir, ISSUED_DIR, profile.role, profile.name);
+    const leaf = leafPaths(dir);
+    const paths = { dir, cert: leaf.cert, chain: leaf.chain, ...(keyPem ? { key: leaf.key } : {}) };
     // Key first: a watcher that sees the new cert.pem finds its key already in place.
     if (keyPem && paths.key) await writeFileAtomic(paths.key, keyPem, PRIVATE_FILE_MODE);
     await writeFileAtomic(paths.cert, certPem);

@@ -6,8 +6,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { PkiError } from './errors.js';
-import { enrollmentSource } from './enrollment/client.js';
-import { filesSource, localCaSource, type CertificateSource, type MtlsSource } from './sources.js';
+import { filesSource, localCaSource, type CertificateSource, type EnrollmentSource, type MtlsSource } from './sources.js';
 import { validateMaterial, type MtlsIdentity, type TlsMaterial } from './validate.js';
 
 /** Renew when this fraction of the lifetime has passed (docs/operations/certificates.md). */
@@ -230,10 +229,24 @@ function sourceFor(source: MtlsSource, clock: () => Date): CertificateSource {
     case 'files':
       return filesSource(source);
     case 'enrollment':
-      return enrollmentSource(source);
+      return lazyEnrollmentSource(source);
     default: {
       const never: never = source;
       throw new TypeError(`unknown certificate source ${JSON.stringify(never)}`);
     }
   }
+}
+
+/**
+ * The enrollment source, its HTTP client (undici) loaded on first use: `stella-gateway/pki` loads no
+ * HTTP library for a provider that never enrolls.
+ */
+function lazyEnrollmentSource(source: EnrollmentSource): CertificateSource {
+  let loaded: Promise<CertificateSource> | undefined;
+  const real = (): Promise<CertificateSource> => (loaded ??= import('./enrollment/client.js').then((m) => m.enrollmentSource(source)));
+  return {
+    external: false,
+    obtain: async (current) => (await real()).obtain(current),
+    loadTrust: async () => (await real()).loadTrust(),
+  };
 }

@@ -9,7 +9,7 @@
 import { open, readFile, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '../io/atomic-file.js';
-import { PKI_LAYOUT } from '../topology/resolve.js';
+import { PKI_LAYOUT } from '../conventions/index.js';
 import { PkiError } from './errors.js';
 
 /** Name of the CA state file inside the PKI directory. */
@@ -77,8 +77,8 @@ export function pkiPaths(dir: string) {
     caBundle: join(root, PKI_LAYOUT.caBundle),
     crl: join(root, PKI_LAYOUT.crl),
     /** The active generation's root and intermediate, for `openssl verify -CAfile root.pem -untrusted intermediate.pem`. */
-    rootCert: join(root, 'root.pem'),
-    intermediateCert: join(root, 'intermediate.pem'),
+    rootCert: join(root, PKI_LAYOUT.rootCert),
+    intermediateCert: join(root, PKI_LAYOUT.intermediateCert),
     tokens: join(root, 'enrollment-tokens.json'),
     generation: gen,
   };

@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { connect } from 'node:tls';
 import { Agent, request } from 'undici';
+import { WIRE_HEADERS } from '../conventions/index.js';
 import { hopHealthPath } from '../gateways/types.js';
 import { splitListen } from '../gateways/chain.js';
 import { replicaAddresses } from '../topology/replicas.js';
@@ -181,7 +182,7 @@ async function get(agent: Agent, url: string, scanner: ResolvedScanner, now: () 
   try {
     const res = await request(url, {
       dispatcher: agent,
-      headers: { 'x-stella-scan-id': `probe-${scanner.id}-${Math.floor(now() / 1000)}` },
+      headers: { [WIRE_HEADERS.scanId]: `probe-${scanner.id}-${Math.floor(now() / 1000)}` },
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,
     });

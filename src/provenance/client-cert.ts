@@ -7,6 +7,7 @@
  */
 import { createHash, X509Certificate } from 'node:crypto';
 import { parseItem } from 'structured-headers';
+import { WIRE_HEADERS } from '../conventions/index.js';
 import { spiffeIdFromSubjectAltName } from '../topology/identity.js';
 
 /** What a hop record keeps about its downstream, and what the stamper checks per request. */
@@ -28,11 +29,11 @@ type Headers = Readonly<Record<string, string | string[] | undefined>>;
 
 /** Returns the certificate facts, or a reason string when no usable certificate is present. */
 export function clientCertFromHeaders(headers: Headers): ClientCertFacts | string {
-  const rfc9440 = single(headers['client-cert']);
+  const rfc9440 = single(headers[WIRE_HEADERS.clientCert]);
   if (rfc9440 !== undefined) return facts(() => derFromClientCert(rfc9440));
-  const escaped = single(headers['x-stella-client-cert']);
+  const escaped = single(headers[WIRE_HEADERS.stamperClientCert]);
   if (escaped !== undefined) return facts(() => new X509Certificate(decodeURIComponent(escaped)).raw);
-  const xfcc = single(headers['x-forwarded-client-cert']);
+  const xfcc = single(headers[WIRE_HEADERS.forwardedClientCert]);
   if (xfcc !== undefined) {
     const matches = [...xfcc.matchAll(/(?:^|[;,])\s*Cert="([^"]*)"/gi)];
     const last = matches.at(-1)?.[1];

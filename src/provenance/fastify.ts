@@ -191,3 +191,7 @@ function requireEnvelope<T>(reader: T | null): T {
 export default fp(provenancePlugin, { fastify: '5.x', name: 'stella-provenance' });
 export { provenancePlugin };
 export type { VerifiedProvenance, PeerIdentity };
+// What a caller of this adapter needs from the modules it loads anyway (the pure index stays free of them).
+export { tlsPeerIdentity } from './options.js';
+export type { ProvenanceBaseOptions } from './options.js';
+export { DECISIONS_METRIC } from './decisions.js';

@@ -1,7 +1,10 @@
 /**
- * The provenance protocol (docs/provenance.md): the hop-record codec and MAC (pure), chain
- * verification, replay caches, the receiving middleware (Fastify plugin and Node adapter) and the
- * forward-auth stamper.
+ * The provenance protocol (docs/provenance.md), entry point `stella-gateway/provenance`: the
+ * hop-record codec and MAC, chain verification, the receiving checks, hop keys and the in-memory
+ * replay cache. Pure of I/O libraries (no HTTP server or client, database driver or metrics
+ * registry; test/exports.test.ts holds it to that). The rest has its own entry point:
+ * `stella-gateway/provenance/fastify` (the Fastify plugin), `…/node` (the `node:http` adapter),
+ * `…/stamper` (the forward-auth stamper), `…/replay/sqlite` and `…/replay/postgres` (durable replay caches).
  */
 export { PROVENANCE_PROBLEMS, PROVENANCE_CODES, PROBLEM_TYPE_BASE, ProvenanceError, isProvenanceError } from './problems.js';
 export type { ProvenanceCode, ProvenanceProblem } from './problems.js';
@@ -18,20 +21,9 @@ export { loadHopKeyring, parseMacKey, stampingKey, HopKeyError, MIN_MAC_KEY_BYTE
 export type { HopKeyring } from './keys.js';
 export type { ReplayCache } from './replay/cache.js';
 export { MemoryReplayCache, ReplayCacheFullError, DEFAULT_MAX_REPLAY_ENTRIES } from './replay/memory.js';
-export { PostgresReplayCache, REPLAY_MIGRATIONS } from './replay/postgres.js';
-export { DECISIONS_METRIC } from './decisions.js';
 export type { EnvelopeOptions, VerifiedEnvelopeResult } from './envelope.js';
 export { checkHeaders, checkRequest } from './verify.js';
 export type { PeerIdentity, StreamedBody, VerifiedProvenance } from './verify.js';
-export { tlsPeerIdentity } from './options.js';
-export type { ProvenanceBaseOptions } from './options.js';
-export { default as provenancePlugin, RAW_BODY_CONTENT_TYPES } from './fastify.js';
-export type { ProvenancePluginOptions, ProvenanceRouteConfig } from './fastify.js';
-export { createProvenanceMiddleware } from './node.js';
-export type { ProvenanceMiddleware, ProvenanceMiddlewareOptions, ProvenanceIncomingMessage } from './node.js';
-export { buildStamper, stamperCore, STAMPER_NONCE_BYTES, STAMPER_REFUSALS_METRIC } from './stamper.js';
-export type { StamperCore, StamperOptions, StamperRefusalReason, StampOutcome } from './stamper.js';
-export { listenStamper, StamperListenError } from './stamper-listen.js';
-export type { ListeningStamper, StamperListen, StamperTlsFiles } from './stamper-listen.js';
 export { clientCertFromHeaders } from './client-cert.js';
 export type { ClientCertFacts } from './client-cert.js';
+export * from './v2/index.js';

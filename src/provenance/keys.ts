@@ -5,11 +5,13 @@
  */
 import { decodeBase64Key } from '../topology/files-check.js';
 import { readFile } from 'node:fs/promises';
+import { MIN_HMAC_KEY_BYTES } from '../conventions/index.js';
 import { StellaError } from '../errors/base.js';
+import { PROVENANCE_RUNTIME_ERRORS } from './errors.js';
 import type { ResolvedTopology } from '../topology/resolve.js';
 
-/** Minimum HMAC-SHA256 key length in bytes (docs/dsse.md, RFC 2104 §3: at least the output length). */
-export const MIN_MAC_KEY_BYTES = 32;
+/** Minimum HMAC-SHA256 key length in bytes (docs/dsse.md#keys, RFC 2104 §3: at least the output length), the conventions floor's. */
+export const MIN_MAC_KEY_BYTES = MIN_HMAC_KEY_BYTES;
 
 /** hop id → kid → secret, kids in the topology's order (the last one stamps). */
 export type HopKeyring = ReadonlyMap<string, ReadonlyMap<string, Buffer>>;
@@ -17,6 +19,10 @@ export type HopKeyring = ReadonlyMap<string, ReadonlyMap<string, Buffer>>;
 /** A hop key file is unreadable or does not hold a usable secret. */
 export class HopKeyError extends StellaError {
   readonly code = 'hop-key-invalid';
+  /** {@link PROVENANCE_RUNTIME_ERRORS}. */
+  get registry(): typeof PROVENANCE_RUNTIME_ERRORS {
+    return PROVENANCE_RUNTIME_ERRORS;
+  }
 }
 
 /**

@@ -9,6 +9,7 @@
  * https.createServer(tlsOptions, (req, res) => guard(req, res, (err) => (err ? fail(res, err) : handle(req, res))));
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { PROBLEM_CONTENT_TYPE } from '../errors/problem.js';
 import type { DecisionLog } from './decisions.js';
 import { prepareProvenance, tlsPeerIdentity, type ProvenanceBaseOptions } from './options.js';
 import { isProvenanceError, type ProvenanceError } from './problems.js';
@@ -98,7 +99,7 @@ export function createProvenanceMiddleware(options: ProvenanceMiddlewareOptions)
 
 function sendProblem(res: ServerResponse, status: number, body: string): void {
   res.statusCode = status;
-  res.setHeader('content-type', 'application/problem+json; charset=utf-8');
+  res.setHeader('content-type', PROBLEM_CONTENT_TYPE);
   res.setHeader('content-length', Buffer.byteLength(body));
   res.end(body);
 }
@@ -119,3 +120,7 @@ function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer | 'too
     req.on('error', reject);
   });
 }
+// What a caller of this adapter needs from the modules it loads anyway (the pure index stays free of them).
+export { tlsPeerIdentity } from './options.js';
+export type { ProvenanceBaseOptions } from './options.js';
+export { DECISIONS_METRIC } from './decisions.js';

@@ -2,25 +2,22 @@
  * The hop record of `X-Stella-Provenance` (docs/provenance.md) as a typed value, and the formats of each
  * field. Pure: no I/O, no parsing of header text (that is `codec.ts`).
  */
-import { HOP_ID_PATTERN, KID_PATTERN, PEER_ID_PATTERN } from '../topology/schema.js';
+import { CERT_FINGERPRINT_PATTERN, HOP_ID_PATTERN, KID_PATTERN, NONCE_PATTERN, PEER_ID_PATTERN, SCAN_ID_PATTERN, WIRE_HEADERS } from '../conventions/index.js';
 
-export { HOP_ID_PATTERN, KID_PATTERN, PEER_ID_PATTERN };
+/** The field formats of a record (docs/provenance.md#grammar-of-x-stella-provenance), from the conventions floor. */
+export { HOP_ID_PATTERN, KID_PATTERN, NONCE_PATTERN, PEER_ID_PATTERN, SCAN_ID_PATTERN };
 
 /** The version label that starts every MAC input (docs/provenance.md). */
 export const MAC_CONTEXT = 'stella-provenance-v1';
 /** HMAC-SHA256 output length in bytes. */
 export const MAC_BYTES = 32;
-/** `X-Stella-Scan-Id` (docs/provenance.md). */
-export const SCAN_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
-/** `nonce`: 16–64 lowercase hex characters. */
-export const NONCE_PATTERN = /^[0-9a-f]{16,64}$/;
 /** `peer`: `sha256:` and the lowercase hex SHA-256 of the downstream's certificate (DER). */
-export const PEER_FINGERPRINT_PATTERN = /^sha256:[0-9a-f]{64}$/;
+export const PEER_FINGERPRINT_PATTERN = CERT_FINGERPRINT_PATTERN;
 /** Header names, lower-case as Node presents them. */
 export const HEADER = {
-  provenance: 'x-stella-provenance',
-  scanId: 'x-stella-scan-id',
-  contentDigest: 'content-digest',
+  provenance: WIRE_HEADERS.provenance,
+  scanId: WIRE_HEADERS.scanId,
+  contentDigest: WIRE_HEADERS.contentDigest,
 } as const;
 
 /** The path of the stamper contract (docs/CONVENTIONS.md): every forward-auth request goes to it. */

@@ -21,11 +21,14 @@ import { dirname } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { promisify } from 'node:util';
 import { StellaError } from '../errors/base.js';
+import { HEALTH_PATHS } from '../conventions/index.js';
 import { attachToServer, createMtlsSecureContextOptions } from '../pki/hotswap.js';
 import { inspectCertificate } from '../pki/inspect.js';
 import { MtlsCertificateProvider } from '../pki/provider.js';
 import { spiffeId } from '../topology/identity.js';
-import { PROVENANCE_PROBLEMS, PROBLEM_TYPE_BASE } from './problems.js';
+import { PROBLEM_CONTENT_TYPE, problemDocument } from '../errors/problem.js';
+import { PROVENANCE_RUNTIME_ERRORS } from './errors.js';
+import { PROVENANCE_ERRORS } from './problems.js';
 import { answerStamp, isStampTarget, type StamperCore } from './stamper.js';
 
 /** Longest socket path `bind()` takes on Linux (`sun_path` is 108 bytes with its NUL). */
@@ -49,6 +52,10 @@ export interface StamperTlsFiles {
 /** A listener could not be set up safely. */
 export class StamperListenError extends StellaError {
   readonly code = 'STAMPER_LISTEN_UNSAFE';
+  /** {@link PROVENANCE_RUNTIME_ERRORS}. */
+  get registry(): typeof PROVENANCE_RUNTIME_ERRORS {
+    return PROVENANCE_RUNTIME_ERRORS;
+  }
 }
 
 /** A listening stamper. */
@@ -74,7 +81,7 @@ export async function listenStamper(core: StamperCore, where: StamperListen): Pr
     const url = request.url ?? '/';
     if (isStampTarget(url)) return answerStamp(core, request, response);
     request.resume();
-    const live = url === '/healthz/live' && (request.method === 'GET' || request.method === 'HEAD');
+    const live = url === HEALTH_PATHS.live && (request.method === 'GET' || request.method === 'HEAD');
     response.writeHead(live ? 200 : 404, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(live ? health : body404) });
     response.end(request.method === 'HEAD' ? undefined : live ? health : body404);
   };
@@ -93,19 +100,13 @@ export async function listenStamper(core: StamperCore, where: StamperListen): Pr
   await provider.start();
   const expectedSpiffe = spiffeId(where.trustDomain, 'gateway', core.hopId);
   const refusedPeers = new WeakSet<Socket>();
-  const problem = JSON.stringify({
-    type: `${PROBLEM_TYPE_BASE}untrusted-peer`,
-    title: PROVENANCE_PROBLEMS['untrusted-peer'].title,
-    status: 403,
-    code: 'untrusted-peer',
-    detail: `the stamper of ${core.hopId} admits only the certificate of gateway ${core.hopId}`,
-  });
+  const problem = JSON.stringify(problemDocument(PROVENANCE_ERRORS, 'untrusted-peer', `the stamper of ${core.hopId} admits only the certificate of gateway ${core.hopId}`));
   const server = tuned(
     createHttpsServer({ ...createMtlsSecureContextOptions(provider.current()), requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' }, (request, response) => {
       if (!refusedPeers.has(request.socket)) return route(request, response);
       core.refused('not-own-gateway');
       request.resume();
-      response.writeHead(403, { 'content-type': 'application/problem+json; charset=utf-8', 'content-length': Buffer.byteLength(problem), connection: 'close' });
+      response.writeHead(403, { 'content-type': PROBLEM_CONTENT_TYPE, 'content-length': Buffer.byteLength(problem), connection: 'close' });
       response.end(problem);
     }),
   );

@@ -20,7 +20,9 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { Counter, Registry } from 'prom-client';
 import type { Logger } from 'pino';
+import { PROBLEM_CONTENT_TYPE, problemDocument } from '../errors/problem.js';
 import { requestIdOf } from '../observe/request-id.js';
+import { HEALTH_PATHS, WIRE_HEADERS } from '../conventions/index.js';
 import { stampRecorder } from './stamper-metrics.js';
 import type { ResolvedTopology } from '../topology/resolve.js';
 import { stampRecord } from './chain.js';
@@ -28,7 +30,7 @@ import { METHOD_PATTERN } from './mac.js';
 import { clientCertFromHeaders, type ClientCertFacts } from './client-cert.js';
 import { combineFieldLines, parseProvenanceHeader, serializeProvenanceHeader } from './codec.js';
 import { stampingKey, type HopKeyring } from './keys.js';
-import { ProvenanceError, isProvenanceError, type ProvenanceCode } from './problems.js';
+import { PROVENANCE_ERRORS, ProvenanceError, isProvenanceError, type ProvenanceCode } from './problems.js';
 import { HEADER, SCAN_ID_PATTERN, STAMPER_PATH, type HopRecord } from './record.js';
 import type { V2SigningKey } from './v2/keys.js';
 import { stampV2Fields } from './v2/stamper.js';
@@ -74,6 +76,12 @@ export interface StamperOptions {
   /** One line per decision (stamped or refused), with the request id; default none. */
   decisionLog?: Logger;
 }
+
+/**
+ * The status of every stamper refusal, whatever the status of its code elsewhere
+ * (docs/provenance.md#4-the-order-of-checks-and-the-problem-codes: "the forward-auth stamper answers 403 for everything it refuses").
+ */
+export const STAMPER_REFUSAL_STATUS = 403;
 
 /** The answer to one stamp request. */
 export interface StampOutcome {
@@ -135,7 +143,7 @@ export function stamperCore(options: StamperOptions): StamperCore {
   // the bytes are kept; peer admission and revocation are decided on every request.
   const certs = new Map<string, ClientCertFacts | string>();
   const certFacts = (headers: IncomingHttpHeaders): ClientCertFacts | string => {
-    const parts = [headers['client-cert'], headers['x-stella-client-cert'], headers['x-forwarded-client-cert']];
+    const parts = [headers[WIRE_HEADERS.clientCert], headers[WIRE_HEADERS.stamperClientCert], headers[WIRE_HEADERS.forwardedClientCert]];
     if (parts.some((part) => Array.isArray(part))) return clientCertFromHeaders(headers);
     // Header values hold no line feed, so this key tells absent, empty and present apart.
     const key = parts.map((part) => (part === undefined ? '-' : `+${part as string}`)).join('\n');
@@ -210,7 +218,7 @@ export function stamperCore(options: StamperOptions): StamperCore {
         if (!isProvenanceError(error)) throw error;
         refused(error.code);
         record({ reqId, scanId, code: error.code, detail: error.message }, started);
-        return { status: 403, provenance: '', signatureInput: '', signature: '', body: JSON.stringify({ ...error.toProblem(), status: 403 }), requestId: reqId };
+        return { status: STAMPER_REFUSAL_STATUS, provenance: '', signatureInput: '', signature: '', body: JSON.stringify(problemDocument(PROVENANCE_ERRORS, error.code, error.message, { status: STAMPER_REFUSAL_STATUS })), requestId: reqId };
       }
     },
   };
@@ -223,7 +231,6 @@ export function isStampTarget(url: string): boolean {
   return Number.isNaN(next) || next === 0x2f /* / */ || next === 0x3f /* ? */;
 }
 
-const PROBLEM_TYPE = 'application/problem+json; charset=utf-8';
 
 /**
  * Answers a stamp request on a raw `node:http` response: the hot path. A request body (forward-auth
@@ -233,10 +240,10 @@ export function answerStamp(core: StamperCore, request: IncomingMessage, respons
   const send = (): void => {
     const outcome = core.stamp(request.method ?? 'GET', request.url ?? '/', request.headers);
     if (outcome.status === 200) {
-      response.writeHead(200, { 'x-stella-provenance': outcome.provenance, ...v2Headers(outcome), 'content-length': '0' });
+      response.writeHead(200, { [WIRE_HEADERS.provenance]: outcome.provenance, ...v2Headers(outcome), 'content-length': '0' });
       response.end();
     } else {
-      response.writeHead(403, { 'x-stella-provenance': '', ...v2Headers(outcome), 'x-request-id': outcome.requestId, 'content-type': PROBLEM_TYPE, 'content-length': Buffer.byteLength(outcome.body) });
+      response.writeHead(STAMPER_REFUSAL_STATUS, { [WIRE_HEADERS.provenance]: '', ...v2Headers(outcome), [WIRE_HEADERS.requestId]: outcome.requestId, 'content-type': PROBLEM_CONTENT_TYPE, 'content-length': Buffer.byteLength(outcome.body) });
       response.end(outcome.body);
     }
   };
@@ -263,12 +270,12 @@ export function buildStamper(options: StamperOptions | (Pick<StamperOptions, 'lo
     payload.on('end', () => done(null, undefined));
   });
 
-  app.get('/healthz/live', async () => ({ hop: core.hopId, status: 'live' }));
+  app.get(HEALTH_PATHS.live, async () => ({ hop: core.hopId, status: 'live' }));
 
   const stamp = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
     const outcome = core.stamp(request.method, request.raw.url ?? '/', request.headers);
-    if (outcome.status === 200) return reply.code(200).header('x-stella-provenance', outcome.provenance).headers(v2Headers(outcome)).send('');
-    return reply.code(403).header('x-stella-provenance', '').headers(v2Headers(outcome)).header('x-request-id', outcome.requestId).type(PROBLEM_TYPE).send(outcome.body);
+    if (outcome.status === 200) return reply.code(200).header(WIRE_HEADERS.provenance, outcome.provenance).headers(v2Headers(outcome)).send('');
+    return reply.code(STAMPER_REFUSAL_STATUS).header(WIRE_HEADERS.provenance, '').headers(v2Headers(outcome)).header(WIRE_HEADERS.requestId, outcome.requestId).type(PROBLEM_CONTENT_TYPE).send(outcome.body);
   };
   app.all(STAMPER_PATH, stamp);
   app.all(`${STAMPER_PATH}/*`, stamp);
@@ -280,7 +287,7 @@ export function buildStamper(options: StamperOptions | (Pick<StamperOptions, 'lo
  * copies them (Caddy `copy_headers`) never forwards a placeholder or the client's values.
  */
 function v2Headers(outcome: StampOutcome): Record<string, string> {
-  return { 'signature-input': outcome.signatureInput, signature: outcome.signature };
+  return { [WIRE_HEADERS.signatureInput]: outcome.signatureInput, [WIRE_HEADERS.signature]: outcome.signature };
 }
 
 function refuse(code: ProvenanceCode, message: string): ProvenanceError {

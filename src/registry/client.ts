@@ -7,6 +7,7 @@
  * byte of it.
  */
 import { request, type Dispatcher } from 'undici';
+import { WIRE_HEADERS } from '../conventions/index.js';
 import { parseRetryAfter } from '../scanner/backoff.js';
 import { ScannerError } from '../scanner/errors.js';
 import { classifyFailure, classifyStatus, contentDigest, DEFAULT_REQUEST_TIMEOUT_MS, hostHeader, type EdgeEndpoint } from '../scanner/http.js';
@@ -151,11 +152,11 @@ export class RegistryClient {
   async #send(method: 'GET' | 'HEAD' | 'POST' | 'PUT', path: string, init: { body?: Buffer; contentType?: string; accept?: string; maxBytes?: number }): Promise<Answer> {
     const { dispatcher, endpoint, scanId } = this.#options;
     const timeoutMs = this.#options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-    const headers: Record<string, string> = { host: hostHeader(endpoint), 'x-stella-scan-id': scanId };
+    const headers: Record<string, string> = { host: hostHeader(endpoint), [WIRE_HEADERS.scanId]: scanId };
     if (init.accept) headers.accept = init.accept;
     if (init.body) {
       // docs/provenance.md#2-headers: the edge binds this digest into record 1; the guard checks it.
-      headers['content-digest'] = contentDigest(init.body);
+      headers[WIRE_HEADERS.contentDigest] = contentDigest(init.body);
       headers['content-type'] = init.contentType ?? 'application/octet-stream';
     }
     let status: number;

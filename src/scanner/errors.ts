@@ -7,33 +7,40 @@
  * the problem `code` the service or gateway answered, e.g. `binding-mismatch`).
  */
 import { StellaError } from '../errors/base.js';
+import { defineErrors, type CodeOf } from '../errors/registry.js';
 
-/** Every code a {@link ScannerError} can carry, with whether a delivery failing with it is retried. */
-export const SCANNER_ERROR_CODES = {
+/**
+ * Every code a {@link ScannerError} can carry, with whether a delivery failing with it is retried
+ * (`retryable`). Configuration codes end a CLI command with exit 2.
+ */
+export const SCANNER_ERRORS = defineErrors('scanner', {
   /** The edge could not be reached or the connection broke (refused, reset, TLS handshake). */
-  SCANNER_NETWORK: { retryable: true, summary: 'the edge could not be reached or the connection broke' },
+  SCANNER_NETWORK: { title: 'the edge could not be reached or the connection broke', exit: 'failed', retryable: true },
   /** No complete answer within `timeoutMs`. */
-  SCANNER_TIMEOUT: { retryable: true, summary: 'no answer within the request timeout' },
+  SCANNER_TIMEOUT: { title: 'no answer within the request timeout', exit: 'failed', retryable: true },
   /** The chain answered 5xx or 429: the item stays pending and is retried (Retry-After honoured). */
-  SCANNER_UNAVAILABLE: { retryable: true, summary: 'the chain answered 5xx or 429' },
+  SCANNER_UNAVAILABLE: { title: 'the chain answered 5xx or 429', exit: 'failed', retryable: true },
   /** A 4xx answer: final, never retried. The item's code is the problem `code` when one was sent. */
-  SCANNER_REJECTED: { retryable: false, summary: 'the chain rejected the request (4xx)' },
+  SCANNER_REJECTED: { title: 'the chain rejected the request (4xx)', exit: 'failed', retryable: false },
   /** A 2xx answer without a usable receipt envelope. */
-  SCANNER_RESPONSE_MALFORMED: { retryable: false, summary: 'the locker answered 2xx without a usable receipt' },
+  SCANNER_RESPONSE_MALFORMED: { title: 'the locker answered 2xx without a usable receipt', exit: 'failed', retryable: false },
   /** The receipt did not verify with the configured locker key or does not cover the envelope sent. */
-  SCANNER_RECEIPT_INVALID: { retryable: false, summary: 'the receipt does not verify or covers another envelope' },
+  SCANNER_RECEIPT_INVALID: { title: 'the receipt does not verify or covers another envelope', exit: 'failed', retryable: false },
   /** An artifact file could not be read. */
-  SCANNER_ARTIFACT_UNREADABLE: { retryable: false, summary: 'the artifact file could not be read' },
+  SCANNER_ARTIFACT_UNREADABLE: { title: 'the artifact file could not be read', exit: 'failed', retryable: false },
   /** A scan id that does not match docs/provenance.md's `X-Stella-Scan-Id` pattern. */
-  SCANNER_SCAN_ID_INVALID: { retryable: false, summary: 'scan id does not match ^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$' },
+  SCANNER_SCAN_ID_INVALID: { title: 'scan id does not match ^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$', exit: 'usage', retryable: false },
   /** The topology has no such scanner, edge or key, or a key/certificate file is unusable. */
-  SCANNER_CONFIG: { retryable: false, summary: 'the scanner configuration is unusable' },
+  SCANNER_CONFIG: { title: 'the scanner configuration is unusable', exit: 'usage', retryable: false },
   /** The outbox database could not be opened or has an unknown schema. */
-  SCANNER_OUTBOX: { retryable: false, summary: 'the outbox database is unusable' },
-} as const;
+  SCANNER_OUTBOX: { title: 'the outbox database is unusable', exit: 'usage', retryable: false },
+});
+
+/** code → entry of {@link SCANNER_ERRORS} (the name docs and tests know the table by). */
+export const SCANNER_ERROR_CODES = SCANNER_ERRORS.codes;
 
 /** A stable scanner error code. */
-export type ScannerErrorCode = keyof typeof SCANNER_ERROR_CODES;
+export type ScannerErrorCode = CodeOf<typeof SCANNER_ERRORS>;
 
 /** Details a delivery failure carries besides its code. */
 export interface ScannerErrorDetails {
@@ -61,9 +68,14 @@ export class ScannerError extends StellaError {
     this.retryAfterMs = details.retryAfterMs;
   }
 
+  /** {@link SCANNER_ERRORS}. */
+  get registry(): typeof SCANNER_ERRORS {
+    return SCANNER_ERRORS;
+  }
+
   /** Whether the outbox should try this delivery again later. */
   get retryable(): boolean {
-    return SCANNER_ERROR_CODES[this.code].retryable;
+    return SCANNER_ERRORS.codes[this.code].retryable;
   }
 
   /**

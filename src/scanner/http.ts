@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { request } from 'undici';
 import type { Dispatcher } from 'undici';
+import { WIRE_HEADERS } from '../conventions/index.js';
 import { ARTIFACTS_PATH, ARTIFACT_MEDIA_TYPE } from '../evidence/artifacts.js';
 import { parseRetryAfter } from './backoff.js';
 import { ScannerError } from './errors.js';
@@ -60,8 +61,8 @@ export async function postEnvelope(
     headers: {
       host: hostHeader(endpoint),
       'content-type': 'application/json',
-      'content-digest': contentDigest(envelope),
-      'x-stella-scan-id': scanId,
+      [WIRE_HEADERS.contentDigest]: contentDigest(envelope),
+      [WIRE_HEADERS.scanId]: scanId,
     },
     body: Buffer.from(envelope),
   });
@@ -94,8 +95,8 @@ export async function postArtifact(
     headers: {
       host: hostHeader(endpoint),
       'content-type': ARTIFACT_MEDIA_TYPE,
-      'content-digest': contentDigest(artifact.bytes),
-      'x-stella-scan-id': scanId,
+      [WIRE_HEADERS.contentDigest]: contentDigest(artifact.bytes),
+      [WIRE_HEADERS.scanId]: scanId,
     },
     body: Buffer.from(artifact.bytes.buffer, artifact.bytes.byteOffset, artifact.bytes.byteLength),
   });
@@ -122,7 +123,7 @@ export async function fetchArtifactDigest(
     response = await request(new URL(`${ARTIFACTS_PATH}/${sha256}`, endpoint.origin), {
       method: 'GET',
       dispatcher,
-      headers: { host: hostHeader(endpoint), 'x-stella-scan-id': scanId },
+      headers: { host: hostHeader(endpoint), [WIRE_HEADERS.scanId]: scanId },
       signal: AbortSignal.timeout(timeoutMs),
     });
   } catch (error) {
@@ -148,7 +149,7 @@ export async function fetchArtifactDigest(
   } catch (error) {
     throw classifyFailure(error);
   }
-  const digest = response.headers['content-digest'];
+  const digest = response.headers[WIRE_HEADERS.contentDigest];
   return { size, sha256: hash.digest('hex'), contentDigest: Array.isArray(digest) ? digest[0] : digest };
 }
 
@@ -169,7 +170,7 @@ export async function lookupEnvelope(
   try {
     const answer = await send(dispatcher, url, timeoutMs, nowMs, {
       method: 'GET',
-      headers: { host: hostHeader(endpoint), 'x-stella-scan-id': scanId },
+      headers: { host: hostHeader(endpoint), [WIRE_HEADERS.scanId]: scanId },
     });
     return { status: answer.status, receipt: receiptOf(answer.body) };
   } catch (error) {

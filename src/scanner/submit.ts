@@ -7,13 +7,14 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
+import { SCAN_ID_PATTERN } from '../conventions/index.js';
 import { ScannerError } from './errors.js';
 import type { Outbox, OutboxItem } from './outbox.js';
 import { processItem } from './worker.js';
 import type { WorkerOptions } from './worker.js';
 
-/** `X-Stella-Scan-Id` syntax (docs/provenance.md). */
-export const SCAN_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+/** `X-Stella-Scan-Id` syntax (docs/provenance.md#2-headers), from the conventions floor. */
+export { SCAN_ID_PATTERN };
 /** Attempts per item per `submit` run when none is given. */
 export const DEFAULT_MAX_ATTEMPTS = 8;
 /** How long one `submit` keeps retrying when no deadline is given. */

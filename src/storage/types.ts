@@ -6,7 +6,10 @@
  * SQLite (embedded default) and PostgreSQL (several instances on one database).
  */
 import { createHash } from 'node:crypto';
+import { SHA256_HEX_PATTERN } from '../conventions/index.js';
 import { StellaError } from '../errors/base.js';
+import type { CodeOf } from '../errors/registry.js';
+import { STORAGE_ERRORS } from './errors.js';
 import type { ArtifactStaging } from './staging.js';
 
 /**
@@ -232,6 +235,7 @@ export interface EvidenceStore {
 /** Evidence for a scan that another scanner owns: nothing was written (services answer 409 `scan-conflict`). */
 export class ScanConflictError extends StellaError {
   readonly code = 'scan-conflict';
+
   constructor(
     readonly scanId: string,
     readonly owner: string,
@@ -239,10 +243,16 @@ export class ScanConflictError extends StellaError {
   ) {
     super(`scan ${scanId} belongs to another scanner; ${scannerId} cannot add evidence to it`);
   }
+
+  /** {@link STORAGE_ERRORS}. */
+  get registry(): typeof STORAGE_ERRORS {
+    return STORAGE_ERRORS;
+  }
 }
 
-/** Stable codes of the storage layer. */
-export const STORAGE_ERROR_CODES = ['storage-unavailable', 'storage-corrupt', 'storage-config'] as const;
+/** The codes a {@link StorageError} carries (the others of {@link STORAGE_ERRORS} have their own classes). */
+export const STORAGE_ERROR_CODES = ['storage-unavailable', 'storage-corrupt', 'storage-config'] as const satisfies readonly CodeOf<typeof STORAGE_ERRORS>[];
+/** A code of {@link StorageError}. */
 export type StorageErrorCode = (typeof STORAGE_ERROR_CODES)[number];
 
 /** A failure of the database itself (never a client's mistake): services answer 503. */
@@ -254,9 +264,14 @@ export class StorageError extends StellaError {
   ) {
     super(message, options);
   }
+
+  /** {@link STORAGE_ERRORS}. */
+  get registry(): typeof STORAGE_ERRORS {
+    return STORAGE_ERRORS;
+  }
 }
 
-const SHA256_HEX = /^[0-9a-f]{64}$/;
+const SHA256_HEX = SHA256_HEX_PATTERN;
 
 /** True for a lowercase hex SHA-256, the only form of digest the store accepts as a key. */
 export function isSha256Hex(value: string): boolean {

@@ -3,6 +3,7 @@
  * {@link TopologyError} carries every problem found, each with the path of the field it is about.
  */
 import { StellaError } from '../errors/base.js';
+import { defineErrors, type CodeOf } from '../errors/registry.js';
 
 /** One thing wrong with a topology, e.g. `{ path: 'hops[1].next', message: 'no hop or service "gw-intrnal"' }`. */
 export interface TopologyProblem {
@@ -11,14 +12,16 @@ export interface TopologyProblem {
   readonly message: string;
 }
 
-/** The stable codes of {@link TopologyError}. */
-export const TOPOLOGY_ERROR_CODES = {
-  /** The document does not parse, has the wrong shape or breaks a cross-field rule. */
-  TOPOLOGY_INVALID: 'TOPOLOGY_INVALID',
-  /** The topology file itself could not be read. */
-  TOPOLOGY_UNREADABLE: 'TOPOLOGY_UNREADABLE',
-} as const;
-export type TopologyErrorCode = keyof typeof TOPOLOGY_ERROR_CODES;
+/** The stable codes of {@link TopologyError}: a topology is configuration, so both are usage errors. */
+export const TOPOLOGY_ERRORS = defineErrors('topology', {
+  TOPOLOGY_INVALID: { title: 'the document does not parse, has the wrong shape or breaks a cross-field rule', exit: 'usage', retryable: false },
+  TOPOLOGY_UNREADABLE: { title: 'the topology file itself could not be read', exit: 'usage', retryable: false },
+});
+
+/** code → entry of {@link TOPOLOGY_ERRORS}. */
+export const TOPOLOGY_ERROR_CODES = TOPOLOGY_ERRORS.codes;
+/** A stable topology code. */
+export type TopologyErrorCode = CodeOf<typeof TOPOLOGY_ERRORS>;
 
 /** Formats problems one per line, `path: message`, as the CLI prints them. */
 export function formatProblems(problems: readonly TopologyProblem[]): string {
@@ -46,5 +49,10 @@ export class TopologyError extends StellaError {
     this.code = code;
     this.problems = problems;
     this.file = options?.file;
+  }
+
+  /** {@link TOPOLOGY_ERRORS}. */
+  get registry(): typeof TOPOLOGY_ERRORS {
+    return TOPOLOGY_ERRORS;
   }
 }

@@ -5,6 +5,7 @@
 import { decodeBase64Strict } from '../dsse/base64.js';
 import { parseKeyFile, type KeyMaterial, type ParseKeyOptions } from '../dsse/keys.js';
 import { isAbsolute, join, resolve as resolvePath } from 'node:path';
+import { MAX_KEY_FILE_BYTES, MIN_HMAC_KEY_BYTES } from '../conventions/index.js';
 import type { TopologyProblem } from './errors.js';
 import type { Topology } from './schema.js';
 import { issuedPaths, PKI_LAYOUT } from './resolve.js';
@@ -18,10 +19,8 @@ export interface FileProbe {
   read(path: string): { size: number; text: string; mode?: number } | undefined;
 }
 
-/** Key files are small; anything larger is certainly not a key. */
-export const MAX_KEY_FILE_BYTES = 64 * 1024;
-/** HMAC-SHA256 keys are at least 32 bytes (docs/dsse.md). */
-export const MIN_HMAC_KEY_BYTES = 32;
+/** Key files are small, and HMAC-SHA256 keys at least 32 bytes: the conventions floor's key-file limits. */
+export { MAX_KEY_FILE_BYTES, MIN_HMAC_KEY_BYTES };
 
 /**
  * Decodes an HMAC key file's base64 text (docs/CONVENTIONS.md: surrounding whitespace ignored,

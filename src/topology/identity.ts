@@ -9,10 +9,10 @@
  * from here. Reading the SAN out of a certificate is the TLS stack's job.
  */
 
-/** The roles a leaf can have. */
-export const PKI_ROLES = ['scanner', 'gateway', 'service'] as const;
-/** A leaf's role. */
-export type PkiRole = (typeof PKI_ROLES)[number];
+import { PKI_ROLES, type PkiRole } from '../conventions/index.js';
+
+/** The roles a leaf can have, and a leaf's role (the conventions floor's PKI layout). */
+export { PKI_ROLES, type PkiRole };
 
 /**
  * The subject attribute that carries a leaf's role, equal to the role segment of its SPIFFE ID.

@@ -3,6 +3,7 @@
  * replica 0 and `replicas[i]` is replica i+1; they share the service's name, certificate, keys and
  * store, and the last hop of the service's chain balances over all of them. Pure.
  */
+import { bracketHost, parseHostPort } from '../conventions/index.js';
 
 /** What this module reads of a service. */
 export interface ReplicatedService {
@@ -28,7 +29,15 @@ export function replicaAddress(service: ReplicatedService, n: number): string {
   return address;
 }
 
-/** The host part of a `host:port` listen address (an IPv6 host keeps its brackets). */
+/**
+ * The host part of a `host:port` listen address (an IPv6 host keeps its brackets), by the floor's
+ * parser; text that does not parse (a draft that failed its shape check) is returned whole, so
+ * the rules that compare hosts still run and the shape problem is reported at its own path.
+ */
 export function listenHost(listen: string): string {
-  return listen.slice(0, listen.lastIndexOf(':'));
+  try {
+    return bracketHost(parseHostPort(listen).host);
+  } catch {
+    return listen;
+  }
 }

@@ -6,23 +6,24 @@
  * topology that `validateTopology` accepted; on anything else it throws a `TypeError`.
  */
 import { isAbsolute, join, resolve as resolvePath } from 'node:path';
+import { issuedPaths as issuedLeafPaths, PKI_LAYOUT, type PkiRole } from '../conventions/index.js';
 import { spiffeId } from './identity.js';
-import type { CertificateFiles, Hop, Scanner, Service, StamperConfig, StampingHop, Topology } from './schema.js';
+import { DEFAULT_HOP_LIMITS, DEFAULT_WAF_SETTINGS, type CertificateFiles, type Hop, type HopLimits, type Scanner, type Service, type StamperConfig, type StampingHop, type Topology, type WafSettings } from './schema.js';
 
-/** Where `pki issue` puts a leaf: `<pki.dir>/issued/<role>/<name>/{cert,key,chain}.pem`. */
-export function issuedPaths(pkiDir: string, role: 'scanner' | 'gateway' | 'service', name: string): Required<CertificateFiles> {
-  const dir = join(pkiDir, 'issued', role, name);
-  return { cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem'), chain: join(dir, 'chain.pem') };
+/** Where `pki issue` puts a leaf: `<pki.dir>/issued/<role>/<name>/{cert,key,chain}.pem` (the conventions floor's PKI layout). */
+export function issuedPaths(pkiDir: string, role: PkiRole, name: string): Required<CertificateFiles> {
+  return { ...issuedLeafPaths(pkiDir, role, name) };
 }
 
-/** Default file names inside a PKI directory. */
-export const PKI_LAYOUT = {
-  caBundle: 'ca-bundle.pem',
-  crl: 'crl.pem',
-} as const;
+/** Default file names inside a PKI directory (the conventions floor's PKI layout). */
+export { PKI_LAYOUT };
 
-export interface ResolvedHop extends Omit<Hop, 'tls' | 'upstreamTls'> {
+export interface ResolvedHop extends Omit<Hop, 'tls' | 'upstreamTls' | 'limits' | 'waf'> {
   serverName: string;
+  /** `limits` with every default applied here, once: renderers and the timeout schedule read these values as they are. */
+  limits: HopLimits;
+  /** `waf` with the CRS defaults applied (read by apache-modsecurity hops only; validation refuses `waf` on other kinds). */
+  waf: WafSettings;
   tls: Required<CertificateFiles>;
   upstreamTls: Required<CertificateFiles>;
   /** Where this hop forwards to: another hop or a service. */
@@ -101,6 +102,8 @@ export function resolveTopology(topology: Topology, baseDir: string): ResolvedTo
     return {
       ...h,
       serverName: h.serverName ?? h.id,
+      limits: { ...DEFAULT_HOP_LIMITS, ...h.limits },
+      waf: { ...DEFAULT_WAF_SETTINGS, ...h.waf },
       tls,
       upstreamTls: files(h.upstreamTls, tls),
       stamp: h.stamp === false ? false : { ...h.stamp, keys: h.stamp.keys.map((k) => ({ ...k, file: abs(k.file) })), ...resolvedSigning(h.stamp.signing, abs), ...resolvedStamper(h.stamp.stamper, abs) },

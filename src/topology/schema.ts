@@ -7,11 +7,10 @@
  */
 import { z } from 'zod';
 import type { Algorithm } from '../dsse/algorithms.js';
+import { HOP_ID_PATTERN, HOP_ID_SOURCE, KID_PATTERN, LISTEN_ADDRESS_PATTERN, PEER_ID_PATTERN, TOPOLOGY_NAME_PATTERN, TOPOLOGY_NAME_SOURCE } from '../conventions/index.js';
 
-/** Hop and service ids double as the token of a provenance record (docs/provenance.md). */
-export const HOP_ID_PATTERN = /^[a-z][a-z0-9.-]{0,62}$/;
-/** Scanner ids become certificate Common Names and `peer-id` values (docs/provenance.md). */
-export const PEER_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+/** Hop and service ids, scanner ids (`peer-id`s), kids and listen addresses: the conventions floor's formats. */
+export { HOP_ID_PATTERN, KID_PATTERN, LISTEN_ADDRESS_PATTERN, PEER_ID_PATTERN };
 /**
  * A scanner id is a `peer-id` that is also a folder of the PKI layout and the last segment of a
  * SPIFFE ID, so `.` and `..` are refused here as `pki issue` refuses them (docs/topology.md#the-rules).
@@ -20,8 +19,6 @@ export const SCANNER_ID_PATTERN = new RegExp(`^(?!\\.{1,2}$)${PEER_ID_PATTERN.so
 /** A DNS name or IP address: `serverName` is written into every gateway config, unquoted by some. */
 export const SERVER_NAME_PATTERN = /^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/;
 const serverName = z.string().regex(SERVER_NAME_PATTERN, 'serverName must be a DNS name or IPv4 address');
-/** A MAC key id; never contains `|`, `"` or `\` so it is safe inside an sf-string. */
-export const KID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
 
 export const DEFAULT_MAX_HOPS = 8;
 export const DEFAULT_CLOCK_SKEW_SECONDS = 30;
@@ -34,15 +31,37 @@ export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
  */
 export const DEFAULT_MAX_ARTIFACT_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_UPSTREAM_TIMEOUT_SECONDS = 60;
+/** CRS defaults when a WAF hop has no `waf:` block (docs/topology.md#fields). */
+export const DEFAULT_PARANOIA_LEVEL = 1;
+/** CRS's inbound anomaly threshold when a WAF hop has no `waf:` block. */
+export const DEFAULT_INBOUND_ANOMALY_THRESHOLD = 5;
 /**
  * How long a published CRL or CA bundle may take to reach every running part (services, stampers,
  * supervised gateways): each re-reads the PKI files this often (docs/operations/certificates.md#revocation).
  */
 export const DEFAULT_PKI_RELOAD_SECONDS = 30;
 
-/** The gateway programs a hop can be rendered for. */
-export const HOP_KINDS = ['nginx', 'haproxy', 'apache-modsecurity', 'caddy', 'envoy'] as const;
-export type HopKind = (typeof HOP_KINDS)[number];
+/**
+ * What each gateway kind can do, one line per kind (docs/CONVENTIONS.md#gateway-behaviour-every-renderer-implements):
+ * how it can stamp (`stamp.via`; none for the opaque WAF), the v2 algorithms it signs natively
+ * (docs/provenance.md#part-2-version-2: HAProxy through Lua and luaossl, which has no one-shot
+ * Ed25519 signing, ../shared/notes/asymmetric-hops.md) and the seconds it may spend on a request
+ * before forwarding it (`HOP_PROCESSING_SECONDS`, src/topology/timeouts.ts: the WAF buffers and
+ * inspects the whole body first; the others stream). How it is rendered and run is its line of
+ * `GATEWAY_KINDS` (src/gateways/kinds.ts).
+ */
+export const HOP_KIND_TRAITS = {
+  nginx: { stampVia: ['native', 'forward-auth'], nativeV2Algs: [], processingSeconds: 2 },
+  haproxy: { stampVia: ['native'], nativeV2Algs: ['ecdsa-p256-sha256', 'hmac-sha256'], processingSeconds: 2 },
+  'apache-modsecurity': { stampVia: [], nativeV2Algs: [], processingSeconds: 15 },
+  caddy: { stampVia: ['forward-auth'], nativeV2Algs: [], processingSeconds: 2 },
+  envoy: { stampVia: ['forward-auth'], nativeV2Algs: [], processingSeconds: 2 },
+} as const satisfies Readonly<Record<string, { readonly stampVia: readonly ('native' | 'forward-auth')[]; readonly nativeV2Algs: readonly V2StampAlg[]; readonly processingSeconds: number }>>;
+
+/** A gateway program a hop can be rendered for. */
+export type HopKind = keyof typeof HOP_KIND_TRAITS;
+/** The gateway programs a hop can be rendered for, in the order of {@link HOP_KIND_TRAITS}. */
+export const HOP_KINDS = Object.keys(HOP_KIND_TRAITS) as [HopKind, ...HopKind[]];
 
 /**
  * The algorithms a hop can sign a v2 member with (docs/provenance.md#part-2-version-2): a subset of
@@ -50,21 +69,13 @@ export type HopKind = (typeof HOP_KINDS)[number];
  */
 export const V2_STAMP_ALGS = ['ed25519', 'ecdsa-p256-sha256', 'hmac-sha256'] as const satisfies readonly Algorithm[];
 
+const kindsThatStamp = (via: 'native' | 'forward-auth'): ReadonlySet<HopKind> => new Set(HOP_KINDS.filter((kind) => (HOP_KIND_TRAITS[kind].stampVia as readonly string[]).includes(via)));
 /** Which hop kinds can compute the hop-record HMAC themselves (`stamp.via: native`). */
-export const NATIVE_STAMP_KINDS: ReadonlySet<HopKind> = new Set(['nginx', 'haproxy']);
-/**
- * The v2 algorithms each kind can sign natively (docs/provenance.md#part-2-version-2): HAProxy through
- * Lua and luaossl, which has no one-shot Ed25519 signing (../shared/notes/asymmetric-hops.md).
- */
-export const NATIVE_V2_ALGS = {
-  nginx: [],
-  haproxy: ['ecdsa-p256-sha256', 'hmac-sha256'],
-  'apache-modsecurity': [],
-  caddy: [],
-  envoy: [],
-} as const satisfies Readonly<Record<HopKind, readonly V2StampAlg[]>>;
+export const NATIVE_STAMP_KINDS: ReadonlySet<HopKind> = kindsThatStamp('native');
+/** The v2 algorithms each kind can sign natively (its `nativeV2Algs` in {@link HOP_KIND_TRAITS}). */
+export const NATIVE_V2_ALGS = Object.fromEntries(HOP_KINDS.map((kind) => [kind, HOP_KIND_TRAITS[kind].nativeV2Algs])) as { readonly [K in HopKind]: (typeof HOP_KIND_TRAITS)[K]['nativeV2Algs'] };
 /** Which hop kinds can call the forward-auth stamper (`stamp.via: forward-auth`). */
-export const FORWARD_AUTH_KINDS: ReadonlySet<HopKind> = new Set(['nginx', 'caddy', 'envoy']);
+export const FORWARD_AUTH_KINDS: ReadonlySet<HopKind> = kindsThatStamp('forward-auth');
 
 export const SERVICE_KINDS = ['evidence-locker', 'scanner-webservice', 'oci-registry'] as const;
 export type ServiceKind = (typeof SERVICE_KINDS)[number];
@@ -74,12 +85,6 @@ export type ServiceKind = (typeof SERVICE_KINDS)[number];
  */
 export const GUARDED_SERVICE_KINDS: ReadonlySet<ServiceKind> = new Set(['oci-registry']);
 
-/**
- * `host:port`, with an IPv4 address, a bracketed IPv6 address or a DNS name, and a port 1-65535
- * without leading zeros. The port range is part of the pattern, not a refinement, so the published
- * JSON Schema carries it too (docs/topology.md#the-json-schema).
- */
-export const LISTEN_ADDRESS_PATTERN = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})$/;
 const listenAddress = z.string().regex(LISTEN_ADDRESS_PATTERN, 'must be host:port with a port 1-65535, e.g. 127.0.0.1:8443');
 
 const filePath = z.string().min(1, 'must not be empty');
@@ -161,8 +166,8 @@ const stampConfig = z
 
 const wafConfig = z
   .object({
-    paranoiaLevel: z.number().int().min(1).max(4).default(1),
-    inboundAnomalyThreshold: z.number().int().min(1).max(1000).default(5),
+    paranoiaLevel: z.number().int().min(1).max(4).default(DEFAULT_PARANOIA_LEVEL),
+    inboundAnomalyThreshold: z.number().int().min(1).max(1000).default(DEFAULT_INBOUND_ANOMALY_THRESHOLD),
   })
   .strict();
 
@@ -177,7 +182,7 @@ const hopLimits = z
 
 export const hopSchema = z
   .object({
-    id: z.string().regex(HOP_ID_PATTERN, 'hop id must match ^[a-z][a-z0-9.-]{0,62}$'),
+    id: z.string().regex(HOP_ID_PATTERN, `hop id must match ${HOP_ID_SOURCE}`),
     kind: z.enum(HOP_KINDS),
     listen: listenAddress,
     /** The DNS name peers use for SNI and certificate verification; defaults to the hop id. */
@@ -256,7 +261,7 @@ const postgresStorage = z
 
 export const serviceSchema = z
   .object({
-    id: z.string().regex(HOP_ID_PATTERN, 'service id must match ^[a-z][a-z0-9.-]{0,62}$'),
+    id: z.string().regex(HOP_ID_PATTERN, `service id must match ${HOP_ID_SOURCE}`),
     kind: z.enum(SERVICE_KINDS),
     listen: listenAddress,
     /**
@@ -304,7 +309,7 @@ export const topologySchema = z
     $schema: z.string().optional(),
     apiVersion: z.literal('stella-gateway/v1'),
     kind: z.literal('Topology'),
-    name: z.string().regex(HOP_ID_PATTERN, 'name must match ^[a-z][a-z0-9.-]{0,62}$'),
+    name: z.string().regex(TOPOLOGY_NAME_PATTERN, `name must match ${TOPOLOGY_NAME_SOURCE}`),
     trustDomain: z.string().regex(/^[a-z0-9.-]{1,253}$/, 'trust domain must be a lower-case DNS name'),
     pki: z
       .object({
@@ -346,3 +351,19 @@ export type V2SigningKeyRef = z.output<typeof v2SigningKey>;
 export type V2StampAlg = (typeof V2_STAMP_ALGS)[number];
 /** Where a forward-auth stamper is reached: `{ socket, gatewayUser? }` or `{ listen }` (mTLS). */
 export type StamperConfig = z.output<typeof stamperConfig>;
+/** A hop's `limits`, every field present (the schema's defaults). */
+export type HopLimits = z.output<typeof hopLimits>;
+/** A WAF hop's `waf`, every field present (the schema's defaults). */
+export type WafSettings = z.output<typeof wafConfig>;
+
+/** A hop's limits when the topology sets none: what `resolveTopology` fills in (docs/topology.md#the-resolved-model). */
+export const DEFAULT_HOP_LIMITS: Readonly<HopLimits> = {
+  maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
+  maxArtifactBytes: DEFAULT_MAX_ARTIFACT_BYTES,
+  upstreamTimeoutSeconds: DEFAULT_UPSTREAM_TIMEOUT_SECONDS,
+};
+/** A hop's WAF settings when the topology sets none: what `resolveTopology` fills in. */
+export const DEFAULT_WAF_SETTINGS: Readonly<WafSettings> = {
+  paranoiaLevel: DEFAULT_PARANOIA_LEVEL,
+  inboundAnomalyThreshold: DEFAULT_INBOUND_ANOMALY_THRESHOLD,
+};

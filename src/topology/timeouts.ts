@@ -12,24 +12,19 @@
  * it, and the hops in front of it then wait longer still. Pure.
  */
 import type { ResolvedHop, ResolvedTopology } from './resolve.js';
-import { DEFAULT_UPSTREAM_TIMEOUT_SECONDS, type HopKind } from './schema.js';
+import { HOP_KIND_TRAITS, HOP_KINDS, type HopKind } from './schema.js';
 
 /** How long a service takes to receive a whole request (Node's `requestTimeout` of its listener). */
 export const SERVICE_REQUEST_TIMEOUT_SECONDS = 30;
 /** What each part waits beyond everything behind it: transfer and scheduling slack. */
 export const TIMEOUT_MARGIN_SECONDS = 5;
 /**
- * Time a hop of each kind may spend on a request before it forwards it. The WAF buffers and
- * inspects the whole body first; with envelope inspection bounded (docs/gateways/apache-modsecurity.md#envelope-routes)
- * four 16 MiB envelopes at once took a few seconds on two cores. The others stream.
+ * Time a hop of each kind may spend on a request before it forwards it (its `processingSeconds` in
+ * `HOP_KIND_TRAITS`). The WAF buffers and inspects the whole body first; with envelope inspection
+ * bounded (docs/gateways/apache-modsecurity.md#envelope-routes) four 16 MiB envelopes at once took a
+ * few seconds on two cores. The others stream.
  */
-export const HOP_PROCESSING_SECONDS: Readonly<Record<HopKind, number>> = {
-  nginx: 2,
-  haproxy: 2,
-  'apache-modsecurity': 15,
-  caddy: 2,
-  envoy: 2,
-};
+export const HOP_PROCESSING_SECONDS = Object.fromEntries(HOP_KINDS.map((kind) => [kind, HOP_KIND_TRAITS[kind].processingSeconds])) as Readonly<Record<HopKind, number>>;
 /** How long a hop waits for a TCP+TLS connection to its next hop; part of its upstream wait. */
 export const UPSTREAM_CONNECT_TIMEOUT_SECONDS = 5;
 
@@ -75,6 +70,6 @@ function upstreamWaitSeconds(hop: ResolvedHop, depth: number): number {
   const behind = next.type === 'service'
     ? SERVICE_REQUEST_TIMEOUT_SECONDS
     : upstreamWaitSeconds(next.hop, depth + 1) + HOP_PROCESSING_SECONDS[next.hop.kind];
-  const floor = hop.limits?.upstreamTimeoutSeconds ?? DEFAULT_UPSTREAM_TIMEOUT_SECONDS;
+  const floor = hop.limits.upstreamTimeoutSeconds;
   return Math.max(floor, behind + TIMEOUT_MARGIN_SECONDS);
 }

@@ -4,6 +4,7 @@
  * {@link FileProbe}, so the rules can be tested without a disk.
  */
 import { listenHost } from './replicas.js';
+import { WIRE_HEADERS } from '../conventions/index.js';
 import type { TopologyProblem } from './errors.js';
 import { FORWARD_AUTH_KINDS, GUARDED_SERVICE_KINDS, NATIVE_STAMP_KINDS, type HopKind, type ServiceKind, type StampProfile, type Topology, type V2StampAlg } from './schema.js';
 import { v2Problems } from './validate-v2.js';
@@ -21,13 +22,13 @@ export interface ValidateOptions {
 }
 
 /** Request headers the edge must forward (docs/provenance.md): scan id and digest are MAC inputs. */
-const PROTOCOL_HEADERS = ['x-stella-scan-id', 'content-digest'];
+const PROTOCOL_HEADERS: readonly string[] = [WIRE_HEADERS.scanId, WIRE_HEADERS.contentDigest];
 
 /** Addresses a TCP stamper may listen on: next to its gateway, loopback only (docs/provenance.md#the-forward-auth-stamper). */
 const LOOPBACK_HOST = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|\[::1\]|localhost)$/;
 
 function isLoopback(listen: string): boolean {
-  return LOOPBACK_HOST.test(listen.slice(0, listen.lastIndexOf(':')));
+  return LOOPBACK_HOST.test(listenHost(listen));
 }
 
 /**

@@ -5,8 +5,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { CommanderError } from 'commander';
-import { reportFailure } from '../../src/cli/failure.js';
+import { ConfigurationFailure, reportFailure } from '../../src/cli/failure.js';
 import { CliError } from '../../src/cli/output.js';
+import { PkiError } from '../../src/pki/errors.js';
 import { StorageError } from '../../src/storage/types.js';
 import { TopologyError } from '../../src/topology/errors.js';
 
@@ -19,6 +20,9 @@ describe('reportFailure', () => {
     ['a folder it may not write', systemError('EACCES', 'mkdir', { path: '/srv/out' }), 2, 'stella-gateway serve: cannot mkdir /srv/out: permission denied (EACCES); run as a user that may use it, or choose another path or a port above 1023\n'],
     ['an unlisted system error', systemError('ELOOP', 'open', { path: '/a' }), 2, 'stella-gateway serve: cannot open /a: open ELOOP\n'],
     ['a domain error', new StorageError('storage-unavailable', 'PostgreSQL:\n  down'), 1, 'stella-gateway serve: storage-unavailable: PostgreSQL:; down\n'],
+    ['a domain error whose registry entry says usage', new PkiError('PKI_NOT_INITIALIZED', 'no CA in /srv/pki'), 2, 'stella-gateway serve: PKI_NOT_INITIALIZED: no CA in /srv/pki\n'],
+    ['a domain error whose registry entry says failed', new PkiError('PKI_UNKNOWN_SERIAL', 'no certificate 0a'), 1, 'stella-gateway serve: PKI_UNKNOWN_SERIAL: no certificate 0a\n'],
+    ['a domain error met while reading the configuration', new ConfigurationFailure('evidence-locker: PostgreSQL down', new StorageError('storage-unavailable', 'PostgreSQL down')), 2, 'stella-gateway serve: evidence-locker: PostgreSQL down\n'],
     ['a command\'s own error', new CliError('--spool x: not a folder', 2), 2, 'stella-gateway serve: --spool x: not a folder\n'],
     ['a command that printed its result already', new CliError('', 1), 1, ''],
     ['a usage error commander printed', new CommanderError(1, 'commander.unknownOption', 'unknown option'), 2, ''],

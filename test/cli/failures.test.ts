@@ -11,7 +11,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { cliInvocation } from '../../src/deploy/process.js';
+import { cliInvocation } from '../../src/io/process.js';
 import { freePort, prepareDeployment, type PreparedDeployment } from '../../src/deploy/prepare.js';
 import { tempDir } from '../support/tmp.js';
 

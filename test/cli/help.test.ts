@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { cliInvocation } from '../../src/deploy/process.js';
+import { cliInvocation } from '../../src/io/process.js';
 import { buildProgram } from '../../src/cli/main.js';
 import { allCommands, COMMAND_EXAMPLES, commandPath } from '../../src/cli/examples.js';
 import { requireProgram } from '../support/programs.js';

@@ -13,7 +13,7 @@ import { deploymentParts, renderSystemdUnits, renderUnit, unitName } from '../..
 import { credentialsOfPart } from '../../src/topology/credentials.js';
 import { loadTopology } from '../../src/topology/load.js';
 import type { ResolvedTopology } from '../../src/topology/resolve.js';
-import { cliInvocation } from '../../src/deploy/process.js';
+import { cliInvocation } from '../../src/io/process.js';
 import { requireProgram } from '../support/programs.js';
 import { tempDir } from '../support/tmp.js';
 import { SYSTEMD_VARIANTS, renderSystemdExample, systemdVariantDir } from '../../scripts/render-systemd-examples.js';

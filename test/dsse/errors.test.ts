@@ -8,7 +8,7 @@ describe('DSSE error codes', () => {
   it('are documented in docs/dsse.md exactly as the table in src/dsse/errors.ts says', () => {
     const doc = readFileSync(new URL('../../docs/dsse.md', import.meta.url), 'utf8');
     const rows = [...doc.matchAll(/^\| `(DSSE_[A-Z_]+)` \| (.+) \|$/gm)].map((m) => [m[1], m[2]]);
-    assert.deepEqual(Object.fromEntries(rows), DSSE_ERROR_CODES);
+    assert.deepEqual(Object.fromEntries(rows), Object.fromEntries(Object.entries(DSSE_ERROR_CODES).map(([code, { title }]) => [code, title])));
   });
 
   it('make a DsseError a StellaError carrying the code and the cause', () => {

@@ -44,7 +44,7 @@ describe('buildScanArtifactStatement', () => {
     const hex = (min: number, max: number) => fc.string({ unit: fc.constantFrom(...'0123456789abcdef'), minLength: min, maxLength: max });
     const arbitraryIntent = fc.record({
       scanId: fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/),
-      topology: fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._-]{0,20}$/),
+      topology: fc.stringMatching(/^[a-z][a-z0-9.-]{0,62}$/), // the topology name (docs/topology.md#fields)
       edgeHop: fc.stringMatching(/^[a-z][a-z0-9.-]{0,62}$/),
       clientCertSha256: hex(64, 64).map((h) => `sha256:${h}`),
       nonce: hex(16, 64),

@@ -11,7 +11,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Agent } from 'undici';
 import { parse, stringify } from 'yaml';
-import { cliInvocation } from '../../src/deploy/process.js';
+import { cliInvocation } from '../../src/io/process.js';
 import { initPki, issueCertificate, revokeCertificate } from '../../src/pki/index.js';
 import type { ClientCredentials } from '../../src/scanner/credentials.js';
 import { deliveryOptionsFor } from '../../src/scanner/config.js';

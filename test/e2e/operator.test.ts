@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { cliInvocation, spawnManaged, waitUntil, type ManagedProcess } from '../../src/deploy/process.js';
+import { cliInvocation, spawnManaged, waitUntil, type ManagedProcess } from '../../src/io/process.js';
 import { freePorts } from '../../src/deploy/prepare.js';
 import { GATEWAY_RUN_COMMAND } from '../../src/gateways/index.js';
 import { probeTopology } from '../../src/probes/probe.js';

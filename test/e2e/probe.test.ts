@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { cliInvocation } from '../../src/deploy/process.js';
+import { cliInvocation } from '../../src/io/process.js';
 import { probeTopology, type ProbeResult } from '../../src/probes/probe.js';
 import { REFERENCE_TOPOLOGY, startChain, type Chain } from '../support/chain.js';
 

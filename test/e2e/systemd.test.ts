@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { cliInvocation, spawnManaged, waitUntil, type ManagedProcess } from '../../src/deploy/process.js';
+import { cliInvocation, spawnManaged, waitUntil, type ManagedProcess } from '../../src/io/process.js';
 import { freePorts } from '../../src/deploy/prepare.js';
 import { renderUnit } from '../../src/deploy/systemd.js';
 import type { DeploymentPart } from '../../src/topology/credentials.js';

@@ -186,7 +186,7 @@ describe('renderTopology, for any valid topology', () => {
     const EXPECTED: Record<(typeof HOP_KINDS)[number], { file: string; patterns: RegExp[] }> = {
       nginx: { file: 'nginx.conf', patterns: [/server 127\.0\.0\.1:31009 max_fails=1 fail_timeout=10s;\n\s+server 127\.0\.0\.1:31020 max_fails=1 fail_timeout=10s;\n\s+server 127\.0\.0\.1:31021 max_fails=1/] },
       haproxy: { file: 'haproxy.cfg', patterns: [/balance roundrobin/, /option redispatch/, /server evidence-locker-0 127\.0\.0\.1:31009 .* check /, /server evidence-locker-2 127\.0\.0\.1:31021 .* check /] },
-      'apache-modsecurity': { file: 'apache2.conf', patterns: [/LoadModule proxy_balancer_module/, /BalancerMember "https:\/\/127\.0\.0\.1:31020" retry=10/, /ProxyPassMatch "\^\(\/\.\*\)\$" "balancer:\/\/stella-next\$1" nocanon/] },
+      'apache-modsecurity': { file: 'apache2.conf', patterns: [/LoadModule proxy_balancer_module/, /BalancerMember "https:\/\/127\.0\.0\.1:31020" retry=10/, /ProxyPassMatch "\^\/" "balancer:\/\/stella-next" nocanon/] },
       caddy: { file: 'Caddyfile', patterns: [/reverse_proxy https:\/\/127\.0\.0\.1:31009 https:\/\/127\.0\.0\.1:31020 https:\/\/127\.0\.0\.1:31021 \{/, /lb_policy round_robin/, /health_uri \/healthz\/ready/, /health_interval 1s/] },
       envoy: { file: 'envoy.yaml', patterns: [/port_value: 31020/, /outlier_detection:/, /retry_on: connect-failure/] },
     };

@@ -6,16 +6,14 @@ import { webcrypto } from 'node:crypto';
 import { Agent, request } from 'undici';
 import {
   caRolloverStep,
-  createBootstrapToken,
   inspectCertificate,
   issueCertificate,
   MtlsCertificateProvider,
   revokeCertificate,
-  startEnrollmentServer,
-  type EnrollmentServer,
   type IssuedCertificate,
   type PkiError,
 } from '../../src/pki/index.js';
+import { createBootstrapToken, startEnrollmentServer, type EnrollmentServer } from '../../src/pki/enrollment/index.js';
 import { x509, PKI_ALGORITHMS } from '../../src/pki/x509.js';
 import { freshCa } from './helpers.js';
 

@@ -9,11 +9,11 @@ import {
   attachToServer,
   caRolloverStep,
   certificateFingerprint,
-  createMtlsDispatcher,
   createMtlsSecureContextOptions,
   inspectCertificate,
   type TlsMaterial,
 } from '../../src/pki/index.js';
+import { createMtlsDispatcher } from '../../src/pki/dispatcher.js';
 import { letTimePass, waitFor } from '../support/wait.js';
 import { freshCa } from './helpers.js';
 

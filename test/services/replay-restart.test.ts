@@ -11,7 +11,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { freePort } from '../../src/deploy/prepare.js';
-import { cliInvocation, spawnManaged, waitUntil, type ManagedProcess } from '../../src/deploy/process.js';
+import { cliInvocation, spawnManaged, waitUntil, type ManagedProcess } from '../../src/io/process.js';
 import { initPki, issueCertificate } from '../../src/pki/index.js';
 import { loadTopology } from '../../src/topology/load.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';

@@ -13,7 +13,7 @@ import { randomBytes, X509Certificate } from 'node:crypto';
 import { Agent, request } from 'undici';
 import { generateKey } from '../../src/dsse/index.js';
 import { freePort } from '../../src/deploy/prepare.js';
-import { cliInvocation, spawnManaged, waitUntil, type ManagedProcess } from '../../src/deploy/process.js';
+import { cliInvocation, spawnManaged, waitUntil, type ManagedProcess } from '../../src/io/process.js';
 import { initPki, issueCertificate, revokeCertificate } from '../../src/pki/index.js';
 import { tempDir } from '../support/tmp.js';
 import { letTimePass, waitFor, WaitTimeout } from '../support/wait.js';

@@ -33,16 +33,16 @@ export async function spliceAfterWaf(chain: Chain, wafId = 'waf'): Promise<Relay
   const next = waf.nextTarget.hop;
   const relay = await relayBefore(chain, next, waf);
   const file = join(chain.deployment.gatewaysDir, waf.id, 'apache2.conf');
-  // The WAF forwards with `ProxyPassMatch "^(/.*)$" "https://<next>:<port>$1" nocanon` (the target
-  // byte for byte, docs/gateways/apache-modsecurity.md): swap the port for the relay's.
-  const target = `https://${next.serverName}:${splitListen(next.listen).port}`;
+  // The WAF forwards with `ProxyPassMatch "^/" "https://<next>:<port>" nocanon` (the target byte for
+  // byte, docs/gateways/apache-modsecurity.md#the-request-target): swap the port for the relay's.
+  const target = `"https://${next.serverName}:${splitListen(next.listen).port}"`;
   const config = await readFile(file, 'utf8');
-  if (!config.includes(`${target}$1`)) {
+  if (!config.includes(target)) {
     // An open relay would keep the test process alive after the failure.
     await relay.close();
     throw new Error(`${file} does not proxy to ${target}`);
   }
-  await writeFile(file, config.split(`${target}$1`).join(`https://${next.serverName}:${relay.port}$1`));
+  await writeFile(file, config.split(target).join(`"https://${next.serverName}:${relay.port}"`));
   await chain.deployment.restartGateway(waf.id);
   return relay;
 }

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cliInvocation } from '../../src/deploy/process.js';
+import { cliInvocation } from '../../src/io/process.js';
 import { credentialName } from '../../src/topology/credentials.js';
 import { TopologyError } from '../../src/topology/errors.js';
 import { loadTopology } from '../../src/topology/load.js';

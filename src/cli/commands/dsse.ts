@@ -9,7 +9,8 @@ import { access, readFile, writeFile } from 'node:fs/promises';
 import { InvalidArgumentError, Option } from 'commander';
 import { writeFileAtomic } from '../../io/atomic-file.js';
 import type { Command } from 'commander';
-import { CliError, EXIT_FAILED, EXIT_USAGE, printJson } from '../output.js';
+import { configurationStep } from '../failure.js';
+import { CliError, EXIT_USAGE, printJson } from '../output.js';
 import {
   ALGORITHMS,
   ALGORITHM_NAMES,
@@ -140,7 +141,7 @@ export function register(program: Command): void {
         if (!(error instanceof DsseError)) throw error;
         // A rejection is a result too: scripts read stdout either way, people read stderr.
         printJson({ verified: false, code: error.code, message: error.message });
-        throw new CliError(`${error.code}: ${error.message}`, EXIT_FAILED);
+        throw error;
       }
       printJson(report);
     });
@@ -169,14 +170,9 @@ async function loadKeys(files: string[], type?: KeyMaterial['type']): Promise<Ke
   if (files.length === 0) throw new CliError('at least one --key is required', EXIT_USAGE);
   const keys: KeyMaterial[] = [];
   for (const file of files) {
-    try {
-      const key = await loadKeyFile(file);
-      if (type === 'private' && key.type === 'public') throw new CliError(`${file}: a public key cannot sign`, EXIT_USAGE);
-      keys.push(key);
-    } catch (error) {
-      if (error instanceof DsseError) throw new CliError(`${error.code}: ${error.message}`, EXIT_USAGE);
-      throw error;
-    }
+    const key = await configurationStep(() => loadKeyFile(file));
+    if (type === 'private' && key.type === 'public') throw new CliError(`${file}: a public key cannot sign`, EXIT_USAGE);
+    keys.push(key);
   }
   return keys;
 }

@@ -14,7 +14,6 @@ import type { Command } from 'commander';
 import { createVerifier, loadKeyFile, type KeyMaterial, type Verifier } from '../../dsse/index.js';
 import { exportRecord, parseExportedRecords, type ExportedArtifact } from '../../evidence/export.js';
 import { verifyEvidenceRecord, EVIDENCE_CHECKS, type ArtifactDigestInput, type EvidenceRecordInput, type EvidenceVerification } from '../../evidence/verify.js';
-import { isStellaError } from '../../errors/base.js';
 import type { ScannerKeyring } from '../../provenance/envelope.js';
 import { loadHopKeyring, type HopKeyring } from '../../provenance/keys.js';
 import { loadScannerKeyring } from '../../services/common/runtime.js';
@@ -270,9 +269,6 @@ export async function runEvidenceExport(options: EvidenceExportCliOptions, write
       }
       exported.push(exportRecord(record, artifacts));
     }
-  } catch (error) {
-    if (isStellaError(error)) throw new CliError(`${error.code}: ${error.message}`, EXIT_FAILED);
-    throw error;
   } finally {
     await store.close();
   }

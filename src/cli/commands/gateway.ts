@@ -20,6 +20,7 @@ import { TopologyError, formatProblems } from '../../topology/errors.js';
 import { loadTopology, formatOf, nodeFileProbe } from '../../topology/load.js';
 import { checkTopology, parseText } from '../../topology/parse.js';
 import { resolveTopology, type ResolvedTopology } from '../../topology/resolve.js';
+import { ConfigurationFailure } from '../failure.js';
 import { CliError, EXIT_FAILED, EXIT_USAGE, formatTable, printJson } from '../output.js';
 
 /** Options of {@link renderGateways}. */
@@ -56,14 +57,21 @@ export async function renderGateways(options: RenderGatewaysOptions): Promise<Re
   const topologyFile = options.baseDir === undefined ? resolve(options.topology) : join(resolve(options.baseDir), basename(options.topology));
   const written = await writeRenderedFiles(out, renderTopology(topology, { outDir: installDir, topologyFile }));
   const checks: HopCheckResult[] = [];
-  if (options.check) for (const hop of topology.hops) checks.push(await checkHop(hop, join(out, hop.id)).catch(machineProblem));
+  if (options.check) for (const hop of topology.hops) checks.push(await machineStep(() => checkHop(hop, join(out, hop.id))));
   return { written, checks };
 }
 
-/** The Envoy check's optional packages are missing: the machine's configuration, exit 2. */
-function machineProblem(error: unknown): never {
-  if (error instanceof EnvoyCheckUnavailableError) throw new CliError(error.message, EXIT_USAGE);
-  throw error;
+/**
+ * A step that needs the Envoy check's optional packages: their absence is the machine's
+ * configuration (ENVOY_CHECK_UNAVAILABLE), told as the install command alone.
+ */
+async function machineStep<T>(step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (error) {
+    if (error instanceof EnvoyCheckUnavailableError) throw new ConfigurationFailure(error.message, error);
+    throw error;
+  }
 }
 
 async function loadForRender(file: string, baseDir: string | undefined, checkFiles: boolean): Promise<ResolvedTopology> {
@@ -75,7 +83,7 @@ async function loadForRender(file: string, baseDir: string | undefined, checkFil
     if (!checked.ok) throw new TopologyError('TOPOLOGY_INVALID', checked.problems, { file });
     return resolveTopology(checked.topology, resolve(baseDir));
   } catch (error) {
-    if (error instanceof TopologyError) throw new CliError(`${file}: ${error.problems.length} problem(s)\n${formatProblems(error.problems)}`, EXIT_USAGE);
+    if (error instanceof TopologyError) throw new ConfigurationFailure(`${file}: ${error.problems.length} problem(s)\n${formatProblems(error.problems)}`, error);
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new CliError(`${file}: no such file`, EXIT_USAGE);
     throw error;
   }
@@ -184,7 +192,7 @@ export function register(program: Command): void {
       } catch (error) {
         throw new CliError(`${file}: ${(error as Error).message}`, EXIT_USAGE);
       }
-      const checkEnvoyConfig = await loadEnvoyCheck().catch(machineProblem);
+      const checkEnvoyConfig = await machineStep(loadEnvoyCheck);
       const problems = checkEnvoyConfig(text);
       for (const p of problems) process.stderr.write(`${file}: ${p.path || '(root)'}: ${p.message}\n`);
       if (problems.length > 0) throw new CliError('', EXIT_FAILED);

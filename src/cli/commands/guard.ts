@@ -5,10 +5,8 @@
  * Exit 2 for configuration errors.
  */
 import type { Command } from 'commander';
-import { CliError, EXIT_USAGE } from '../output.js';
+import { configurationStep, explainStart } from '../failure.js';
 import { loadTopology } from '../../topology/load.js';
-import { TopologyError, formatProblems } from '../../topology/errors.js';
-import { isStellaError } from '../../errors/base.js';
 import { startGuard } from '../../guard/server.js';
 import { addObserveOptions, opsOf, type ObserveCliOptions } from '../observe.js';
 
@@ -34,16 +32,12 @@ export function register(program: Command): void {
 
 /** Starts the guard and resolves once a signal closed it. */
 export async function runGuard(options: GuardOptions): Promise<void> {
-  let running;
-  try {
+  // Keys, certificates, settings: whatever stops the start is the configuration.
+  const running = await configurationStep(async () => {
     const topology = await loadTopology(options.topology);
     const ops = opsOf(options);
-    running = await startGuard({ topology, serviceId: options.service, logLevel: options.logLevel, ...(ops ? { ops } : {}), ...(options.listen ? { listen: options.listen } : {}) });
-  } catch (error) {
-    if (error instanceof TopologyError) throw new CliError(`${options.topology}:\n${formatProblems(error.problems)}`, EXIT_USAGE);
-    if (isStellaError(error) || error instanceof TypeError) throw new CliError(`${options.service}: ${error.message}`, EXIT_USAGE);
-    throw error;
-  }
+    return startGuard({ topology, serviceId: options.service, logLevel: options.logLevel, ...(ops ? { ops } : {}), ...(options.listen ? { listen: options.listen } : {}) });
+  }, explainStart(options.topology, options.service), { typeErrors: true });
   process.stderr.write(`guard of ${options.service} listening on ${running.url}${running.opsUrl ? ` (ops: ${running.opsUrl})` : ''}\n`);
   await new Promise<void>((resolve) => {
     const stop = (): void => {

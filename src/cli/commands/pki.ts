@@ -10,27 +10,22 @@ import {
   CA_ROLLOVER_STEPS,
   PKI_ROLES,
   caRolloverStep,
-  createBootstrapToken,
   initPki,
   inspectCertificate,
-  isPkiError,
   issueCertificate,
   parseDurationSeconds,
   refreshCrl,
   revokeCertificate,
-  startEnrollmentServer,
   type CaRolloverStep,
   type PkiRole,
 } from '../../pki/index.js';
+import { createBootstrapToken, startEnrollmentServer } from '../../pki/enrollment/index.js';
 import { bootstrapTopology } from '../../deploy/bootstrap.js';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { registerCertificateExpiry } from '../../observe/certificates.js';
 import { startOpsListener, type ReadinessResult } from '../../observe/ops-listener.js';
 import { addObserveOptions, opsOf, type ObserveCliOptions } from '../observe.js';
 import { loadTopology } from '../../topology/load.js';
-
-/** PKI codes that mean the command line or the directory is wrong, not that a check failed. */
-const USAGE_CODES = new Set(['PKI_INVALID_NAME', 'PKI_INVALID_LIFETIME', 'PKI_INVALID_SERIAL', 'PKI_NOT_INITIALIZED', 'PKI_ALREADY_INITIALIZED', 'PKI_STATE_CORRUPT']);
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
@@ -45,13 +40,11 @@ export function register(program: Command): void {
     .requiredOption('--dir <dir>', 'PKI directory')
     .option('--trust-domain <domain>', 'SPIFFE trust domain', 'stella.local')
     .option('--json', 'machine-readable output')
-    .action((o: { dir: string; trustDomain: string; json?: boolean }) =>
-      run(async () => {
-        const info = await initPki({ dir: o.dir, trustDomain: o.trustDomain });
-        if (o.json) printJson(info);
-        else process.stdout.write(`CA created in ${info.dir} (trust domain ${info.trustDomain})\n  bundle ${info.caBundle}\n  crl    ${info.crl}\n  root   ${info.rootFingerprint}\n`);
-      }),
-    );
+    .action(async (o: { dir: string; trustDomain: string; json?: boolean }) => {
+      const info = await initPki({ dir: o.dir, trustDomain: o.trustDomain });
+      if (o.json) printJson(info);
+      else process.stdout.write(`CA created in ${info.dir} (trust domain ${info.trustDomain})\n  bundle ${info.caBundle}\n  crl    ${info.crl}\n  root   ${info.rootFingerprint}\n`);
+    });
 
   group
     .command('issue')
@@ -64,61 +57,55 @@ export function register(program: Command): void {
     .option('--ttl <duration>', 'lifetime, e.g. 24h, 90m, 7d', '24h')
     .option('--out <dir>', 'folder for key.pem, cert.pem, chain.pem (default DIR/issued/ROLE/NAME)')
     .option('--json', 'machine-readable output')
-    .action((o: { dir: string; role: PkiRole; name: string; dns?: string[]; ip?: string[]; ttl: string; out?: string; json?: boolean }) =>
-      run(async () => {
-        const leaf = await issueCertificate({
-          dir: o.dir,
-          role: o.role,
-          name: o.name,
-          dns: o.dns ?? [],
-          ip: o.ip ?? [],
-          ttlSeconds: parseDurationSeconds(o.ttl),
-          ...(o.out ? { out: o.out } : {}),
-        });
-        const summary = { ...leaf.paths, serial: leaf.serial, fingerprint: leaf.fingerprint, spiffeId: leaf.spiffeId, notBefore: leaf.notBefore, notAfter: leaf.notAfter };
-        if (o.json) printJson(summary);
-        else process.stdout.write(`${formatTable(['field', 'value'], Object.entries(summary).map(([k, v]) => [k, v instanceof Date ? v.toISOString() : String(v)]))}\n`);
-      }),
-    );
+    .action(async (o: { dir: string; role: PkiRole; name: string; dns?: string[]; ip?: string[]; ttl: string; out?: string; json?: boolean }) => {
+      const leaf = await issueCertificate({
+        dir: o.dir,
+        role: o.role,
+        name: o.name,
+        dns: o.dns ?? [],
+        ip: o.ip ?? [],
+        ttlSeconds: parseDurationSeconds(o.ttl),
+        ...(o.out ? { out: o.out } : {}),
+      });
+      const summary = { ...leaf.paths, serial: leaf.serial, fingerprint: leaf.fingerprint, spiffeId: leaf.spiffeId, notBefore: leaf.notBefore, notAfter: leaf.notAfter };
+      if (o.json) printJson(summary);
+      else process.stdout.write(`${formatTable(['field', 'value'], Object.entries(summary).map(([k, v]) => [k, v instanceof Date ? v.toISOString() : String(v)]))}\n`);
+    });
 
   group
     .command('revoke')
     .description('Revoke a certificate by serial and republish crl.pem')
     .requiredOption('--dir <dir>', 'PKI directory')
     .requiredOption('--serial <hex>', 'serial as printed by pki issue / pki inspect')
-    .action((o: { dir: string; serial: string }) =>
-      run(async () => {
-        await revokeCertificate({ dir: o.dir, serial: o.serial });
-        process.stdout.write(`revoked ${o.serial}; crl.pem republished\n`);
-      }),
-    );
+    .action(async (o: { dir: string; serial: string }) => {
+      await revokeCertificate({ dir: o.dir, serial: o.serial });
+      process.stdout.write(`revoked ${o.serial}; crl.pem republished\n`);
+    });
 
   group
     .command('inspect')
     .description('Show identity, SANs, EKU, validity and fingerprints of a certificate')
     .argument('<file>', 'PEM certificate (the first one of a chain)')
     .option('--json', 'machine-readable output')
-    .action((file: string, o: { json?: boolean }) =>
-      run(async () => {
-        const s = inspectCertificate(await readFile(file, 'utf8'));
-        if (o.json) return printJson(s);
-        const rows: [string, string][] = [
-          ['subject', s.subject],
-          ['issuer', s.issuer],
-          ['serial', s.serial],
-          ['notBefore', s.notBefore.toISOString()],
-          ['notAfter', s.notAfter.toISOString()],
-          ['uri', s.uris.join(', ')],
-          ['dns', s.dns.join(', ')],
-          ['ip', s.ip.join(', ')],
-          ['keyUsage', s.keyUsage.join(', ')],
-          ['extKeyUsage', s.extendedKeyUsage.join(', ')],
-          ['sha256', s.fingerprint],
-          ['sha1', s.sha1],
-        ];
-        process.stdout.write(`${formatTable(['field', 'value'], rows)}\n`);
-      }),
-    );
+    .action(async (file: string, o: { json?: boolean }) => {
+      const s = inspectCertificate(await readFile(file, 'utf8'));
+      if (o.json) return printJson(s);
+      const rows: [string, string][] = [
+        ['subject', s.subject],
+        ['issuer', s.issuer],
+        ['serial', s.serial],
+        ['notBefore', s.notBefore.toISOString()],
+        ['notAfter', s.notAfter.toISOString()],
+        ['uri', s.uris.join(', ')],
+        ['dns', s.dns.join(', ')],
+        ['ip', s.ip.join(', ')],
+        ['keyUsage', s.keyUsage.join(', ')],
+        ['extKeyUsage', s.extendedKeyUsage.join(', ')],
+        ['sha256', s.fingerprint],
+        ['sha1', s.sha1],
+      ];
+      process.stdout.write(`${formatTable(['field', 'value'], rows)}\n`);
+    });
 
   group
     .command('token')
@@ -131,58 +118,54 @@ export function register(program: Command): void {
     .option('--ttl <duration>', 'token lifetime', '1h')
     .option('--cert-ttl <duration>', 'lifetime of the enrolled certificate (default 24h)')
     .option('--json', 'machine-readable output')
-    .action((o: { dir: string; role: PkiRole; name: string; dns?: string[]; ip?: string[]; ttl: string; certTtl?: string; json?: boolean }) =>
-      run(async () => {
-        const t = await createBootstrapToken({
-          dir: o.dir,
-          role: o.role,
-          name: o.name,
-          dns: o.dns ?? [],
-          ip: o.ip ?? [],
-          ttlSeconds: parseDurationSeconds(o.ttl),
-          ...(o.certTtl ? { certTtlSeconds: parseDurationSeconds(o.certTtl) } : {}),
-        });
-        if (o.json) printJson({ token: t.token, id: t.id, expiresAt: t.expiresAt });
-        else process.stdout.write(`${t.token}\n`);
-      }),
-    );
+    .action(async (o: { dir: string; role: PkiRole; name: string; dns?: string[]; ip?: string[]; ttl: string; certTtl?: string; json?: boolean }) => {
+      const t = await createBootstrapToken({
+        dir: o.dir,
+        role: o.role,
+        name: o.name,
+        dns: o.dns ?? [],
+        ip: o.ip ?? [],
+        ttlSeconds: parseDurationSeconds(o.ttl),
+        ...(o.certTtl ? { certTtlSeconds: parseDurationSeconds(o.certTtl) } : {}),
+      });
+      if (o.json) printJson({ token: t.token, id: t.id, expiresAt: t.expiresAt });
+      else process.stdout.write(`${t.token}\n`);
+    });
 
   const serve = group
     .command('serve')
     .description('Run the enrollment endpoint over TLS until SIGINT/SIGTERM')
     .requiredOption('--dir <dir>', 'PKI directory')
     .requiredOption('--listen <host:port>', 'address to listen on, e.g. 127.0.0.1:8600');
-  addObserveOptions(serve).action((o: ObserveCliOptions & { dir: string; listen: string }) =>
-    run(async () => {
-      const match = /^(.*):(\d{1,5})$/.exec(o.listen);
-      if (!match) throw new CliError(`--listen ${o.listen}: expected HOST:PORT`, EXIT_USAGE);
-      const host = match[1]!.replace(/^\[(.*)\]$/, '$1');
-      const ops = opsOf(o);
-      const server = await startEnrollmentServer({ dir: o.dir, host, port: Number(match[2]), logger: { level: o.logLevel ?? 'info' } });
-      let listener = null;
-      if (ops) {
-        // Process metrics and the endpoint's own certificate; ready while that certificate is.
-        const registry = new Registry();
-        collectDefaultMetrics({ register: registry });
-        registerCertificateExpiry(registry, 'pki-serve', () => server.provider.current());
-        const ready = async (): Promise<ReadinessResult> => {
-          const cert = server.provider.ready();
-          return { ready: cert.ready, checks: { certificate: { ok: cert.ready, detail: cert.ready ? 'valid' : (cert.reason ?? 'not ready') } } };
-        };
-        listener = await startOpsListener({ ...ops, part: 'pki-serve', registry, readiness: ready }).catch(async (error: unknown) => {
-          await server.close();
-          throw error;
-        });
-      }
-      process.stdout.write(`enrollment endpoint on ${server.url}${listener ? ` (ops: ${listener.url})` : ''}\n`);
-      await new Promise<void>((resolve) => {
-        process.once('SIGINT', resolve);
-        process.once('SIGTERM', resolve);
+  addObserveOptions(serve).action(async (o: ObserveCliOptions & { dir: string; listen: string }) => {
+    const match = /^(.*):(\d{1,5})$/.exec(o.listen);
+    if (!match) throw new CliError(`--listen ${o.listen}: expected HOST:PORT`, EXIT_USAGE);
+    const host = match[1]!.replace(/^\[(.*)\]$/, '$1');
+    const ops = opsOf(o);
+    const server = await startEnrollmentServer({ dir: o.dir, host, port: Number(match[2]), logger: { level: o.logLevel ?? 'info' } });
+    let listener = null;
+    if (ops) {
+      // Process metrics and the endpoint's own certificate; ready while that certificate is.
+      const registry = new Registry();
+      collectDefaultMetrics({ register: registry });
+      registerCertificateExpiry(registry, 'pki-serve', () => server.provider.current());
+      const ready = async (): Promise<ReadinessResult> => {
+        const cert = server.provider.ready();
+        return { ready: cert.ready, checks: { certificate: { ok: cert.ready, detail: cert.ready ? 'valid' : (cert.reason ?? 'not ready') } } };
+      };
+      listener = await startOpsListener({ ...ops, part: 'pki-serve', registry, readiness: ready }).catch(async (error: unknown) => {
+        await server.close();
+        throw error;
       });
-      await listener?.close();
-      await server.close();
-    }),
-  );
+    }
+    process.stdout.write(`enrollment endpoint on ${server.url}${listener ? ` (ops: ${listener.url})` : ''}\n`);
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+    await listener?.close();
+    await server.close();
+  });
 
   group
     .command('rollover')
@@ -190,13 +173,11 @@ export function register(program: Command): void {
     .requiredOption('--dir <dir>', 'PKI directory')
     .addOption(new Option('--step <step>', 'rollover step').choices(CA_ROLLOVER_STEPS).makeOptionMandatory())
     .option('--json', 'machine-readable output')
-    .action((o: { dir: string; step: CaRolloverStep; json?: boolean }) =>
-      run(async () => {
-        const result = await caRolloverStep({ dir: o.dir, step: o.step });
-        if (o.json) printJson(result);
-        else process.stdout.write(`rollover ${result.step}: active generation ${result.activeGeneration}, trusted ${result.trustedGenerations.join(', ')}\n`);
-      }),
-    );
+    .action(async (o: { dir: string; step: CaRolloverStep; json?: boolean }) => {
+      const result = await caRolloverStep({ dir: o.dir, step: o.step });
+      if (o.json) printJson(result);
+      else process.stdout.write(`rollover ${result.step}: active generation ${result.activeGeneration}, trusted ${result.trustedGenerations.join(', ')}\n`);
+    });
 
   group
     .command('bootstrap')
@@ -206,32 +187,20 @@ export function register(program: Command): void {
     .option('--ttl <duration>', 'lifetime of the issued leaves, e.g. 24h, 30d', '24h')
     .option('--json', 'machine-readable output')
     .addHelpText('after', '\nExample:\n  stella-gateway pki bootstrap --topology /etc/stella/topology.yaml\n  stella-gateway topology validate /etc/stella/topology.yaml')
-    .action((o: { topology: string; force?: boolean; ttl: string; json?: boolean }) =>
-      run(async () => {
-        const ttlSeconds = parseDurationSeconds(o.ttl);
-        const steps = await bootstrapTopology(await loadTopology(o.topology), { force: o.force === true, leafTtlSeconds: ttlSeconds });
-        // docs/operations/running.md#bootstrap: afterwards every file the topology names is there.
-        await loadTopology(o.topology, { checkFiles: true });
-        if (o.json) return printJson({ steps });
-        process.stdout.write(`${formatTable(['kind', 'for', 'path', 'action'], steps.map((st) => [st.kind, st.subject, st.path, st.action]))}\n`);
-        const made = steps.filter((st) => st.action !== 'kept').length;
-        process.stdout.write(`${made} created or replaced, ${steps.length - made} kept; next: stella-gateway topology validate ${o.topology}\n`);
-      }),
-    );
+    .action(async (o: { topology: string; force?: boolean; ttl: string; json?: boolean }) => {
+      const ttlSeconds = parseDurationSeconds(o.ttl);
+      const steps = await bootstrapTopology(await loadTopology(o.topology), { force: o.force === true, leafTtlSeconds: ttlSeconds });
+      // docs/operations/running.md#bootstrap: afterwards every file the topology names is there.
+      await loadTopology(o.topology, { checkFiles: true });
+      if (o.json) return printJson({ steps });
+      process.stdout.write(`${formatTable(['kind', 'for', 'path', 'action'], steps.map((st) => [st.kind, st.subject, st.path, st.action]))}\n`);
+      const made = steps.filter((st) => st.action !== 'kept').length;
+      process.stdout.write(`${made} created or replaced, ${steps.length - made} kept; next: stella-gateway topology validate ${o.topology}\n`);
+    });
 
   group
     .command('crl')
     .description('Republish crl.pem with a fresh nextUpdate (run daily)')
     .requiredOption('--dir <dir>', 'PKI directory')
-    .action((o: { dir: string }) => run(() => refreshCrl({ dir: o.dir })));
-}
-
-/** Maps configuration-type PKI errors to exit code 2; everything else keeps main's handling. */
-async function run(fn: () => Promise<void>): Promise<void> {
-  try {
-    await fn();
-  } catch (error) {
-    if (isPkiError(error) && USAGE_CODES.has(error.code)) throw new CliError(`${error.code}: ${error.message}`, EXIT_USAGE);
-    throw error;
-  }
+    .action((o: { dir: string }) => refreshCrl({ dir: o.dir }));
 }

@@ -11,9 +11,9 @@ import { stat } from 'node:fs/promises';
 import { InvalidArgumentError, Option } from 'commander';
 import type { Command } from 'commander';
 import pino from 'pino';
+import { configurationStep } from '../failure.js';
 import { CliError, EXIT_FAILED, EXIT_USAGE, formatTable, printJson } from '../output.js';
 import { loadTopology } from '../../topology/load.js';
-import { isStellaError } from '../../errors/base.js';
 import type { ResolvedTopology } from '../../topology/resolve.js';
 import { CERTIFICATE_SOURCES } from '../../scanner/certificates.js';
 import type { CertificateSourceKind } from '../../scanner/certificates.js';
@@ -57,15 +57,6 @@ async function checkSpool(spool: string): Promise<void> {
     throw error;
   });
   if (found && !found.isDirectory()) throw new CliError(`--spool ${spool}: not a folder; name a folder (created when missing), e.g. /var/spool/stella/<scanner>`, EXIT_USAGE);
-}
-
-async function configurationStep<T>(step: () => Promise<T>): Promise<T> {
-  try {
-    return await step();
-  } catch (error) {
-    if (isStellaError(error)) throw new CliError(`${error.code}: ${error.message}`, EXIT_USAGE);
-    throw error;
-  }
 }
 
 /** Adds the `scanner` group. */

@@ -4,10 +4,9 @@
  * gracefully (in-flight requests finish, the store closes). Exit 2 for configuration errors.
  */
 import type { Command } from 'commander';
+import { configurationStep, explainStart } from '../failure.js';
 import { CliError, EXIT_USAGE } from '../output.js';
 import { loadTopology } from '../../topology/load.js';
-import { TopologyError, formatProblems } from '../../topology/errors.js';
-import { isStellaError } from '../../errors/base.js';
 import { startService } from '../../services/common/server.js';
 import { addObserveOptions, opsOf, type ObserveCliOptions } from '../observe.js';
 import { replicaAddress } from '../../topology/replicas.js';
@@ -51,23 +50,13 @@ function replicaListen(topology: Awaited<ReturnType<typeof loadTopology>>, optio
 
 /** Starts the service and resolves once a signal closed it. */
 export async function runServe(options: ServeOptions): Promise<void> {
-  let running;
-  try {
+  // Keys, certificates, store settings, a database down: the service cannot start as configured.
+  const running = await configurationStep(async () => {
     const topology = await loadTopology(options.topology);
     const ops = opsOf(options);
     const listen = options.replica === undefined ? options.listen : replicaListen(topology, options);
-    running = await startService({ topology, serviceId: options.service, logLevel: options.logLevel, ...(ops ? { ops } : {}), ...(listen ? { listen } : {}) });
-  } catch (error) {
-    if (error instanceof TopologyError) throw new CliError(`${options.topology}:\n${formatProblems(error.problems)}`, EXIT_USAGE);
-    // The database is down at start: exit 2 at once rather than retry here; the service manager
-    // restarts the process (docs/operations/running.md#when-a-command-fails).
-    if (isStellaError(error) && error.code === 'storage-unavailable') {
-      throw new CliError(`${options.service}: ${error.message}; start the database or correct services[].storage.url, then start again`, EXIT_USAGE);
-    }
-    // Keys, certificates, store settings: the service cannot start as configured.
-    if (isStellaError(error) || error instanceof TypeError) throw new CliError(`${options.service}: ${error.message}`, EXIT_USAGE);
-    throw error;
-  }
+    return startService({ topology, serviceId: options.service, logLevel: options.logLevel, ...(ops ? { ops } : {}), ...(listen ? { listen } : {}) });
+  }, explainStart(options.topology, options.service), { typeErrors: true });
   process.stderr.write(`${options.service} listening on ${running.url}${running.opsUrl ? ` (ops: ${running.opsUrl})` : ''}\n`);
   await new Promise<void>((resolve) => {
     const stop = (): void => {

@@ -8,6 +8,8 @@
 import { Option, type Command } from 'commander';
 import pino from 'pino';
 import { collectDefaultMetrics } from 'prom-client';
+import { isStellaError, type StellaError } from '../../errors/base.js';
+import { configurationStep, type ExplainFailure } from '../failure.js';
 import { CliError, EXIT_USAGE } from '../output.js';
 import { loadTopology } from '../../topology/load.js';
 import type { ResolvedHop, ResolvedTopology } from '../../topology/resolve.js';
@@ -49,22 +51,25 @@ export function register(program: Command): void {
   });
 }
 
+/** The words of a failure to load the topology or the hop's keys: the file and its problems, or the key file's. */
+function explainLoad(topologyFile: string): ExplainFailure {
+  return (error) => {
+    if (error instanceof TopologyError) return `${topologyFile}:\n${formatProblems(error.problems)}`;
+    if (error instanceof HopKeyError || !isStellaError(error)) return error.message;
+    return `${error.code}: ${error.message}`;
+  };
+}
+
 /** Loads everything, listens, and resolves once a signal closed the server. */
 export async function runStamper(options: StamperCliOptions): Promise<void> {
-  let topology;
-  let keys;
-  let v2Key;
-  try {
-    topology = await loadTopology(options.topology);
-    keys = await loadHopKeyring(topology, [options.hop]);
+  const { topology, keys, v2Key } = await configurationStep(async () => {
+    const loaded = await loadTopology(options.topology);
+    const ring = await loadHopKeyring(loaded, [options.hop]);
     // docs/provenance.md#v2-keys: the hop's private key, read once here and by nobody else.
-    const own = topology.hops.find((h) => h.id === options.hop);
-    if (own && own.stamp !== false && own.stamp.profile !== 'v1') v2Key = await loadV2SigningKey(own);
-  } catch (error) {
-    if (error instanceof TopologyError) throw new CliError(`${options.topology}:\n${formatProblems(error.problems)}`, EXIT_USAGE);
-    if (error instanceof HopKeyError) throw new CliError(error.message, EXIT_USAGE);
-    throw error;
-  }
+    const own = loaded.hops.find((h) => h.id === options.hop);
+    const signing = own && own.stamp !== false && own.stamp.profile !== 'v1' ? await loadV2SigningKey(own) : undefined;
+    return { topology: loaded, keys: ring, v2Key: signing };
+  }, explainLoad(options.topology));
   const hop = topology.hops.find((h) => h.id === options.hop);
   if (!hop || hop.stamp === false) throw new CliError(`hop "${options.hop}" does not exist or does not stamp`, EXIT_USAGE);
   const where = listenOf(topology, hop, options);
@@ -83,10 +88,9 @@ export async function runStamper(options: StamperCliOptions): Promise<void> {
   collectDefaultMetrics({ register: core.registry });
   let stamper;
   try {
-    stamper = await listenStamper(core, where);
+    stamper = await configurationStep(() => listenStamper(core, where), (error) => (error instanceof StamperListenError ? error.message : `${(error as StellaError).code}: ${error.message}`));
   } catch (error) {
     revocation.stop();
-    if (error instanceof StamperListenError) throw new CliError(error.message, EXIT_USAGE);
     throw error;
   }
   const provider = stamper.certificates;

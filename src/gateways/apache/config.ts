@@ -3,7 +3,6 @@
  * one commented block, `renderApacheConf` puts them in the order Apache needs.
  */
 import type { ResolvedHop, ResolvedTopology } from '../../topology/resolve.js';
-import { DEFAULT_MAX_PROVENANCE_HEADER_BYTES } from '../../topology/schema.js';
 import { hopTimeouts } from '../../topology/timeouts.js';
 import { admittedPeerIds, admittedPeerRole, isEdge, nextAddresses, nextTarget, RULE_ONE_HEADERS } from '../chain.js';
 import { hopHealthPath } from '../types.js';
@@ -109,7 +108,7 @@ MaxKeepAliveRequests 1000`;
 
 function limitsBlock(topology: ResolvedTopology, hop: ResolvedHop): string {
   const timeout = hopTimeouts(hop).upstreamSeconds;
-  const headerBytes = topology.provenance.maxHeaderBytes ?? DEFAULT_MAX_PROVENANCE_HEADER_BYTES;
+  const headerBytes = topology.provenance.maxHeaderBytes;
   const fieldSize = Math.max(APACHE_DEFAULT_FIELD_SIZE, headerBytes + FIELD_NAME_ALLOWANCE);
   return `# --- Limits (topology: limits.maxBodyBytes, provenance.maxHeaderBytes; the timeout from the chain's
 # schedule, docs/gateways/README.md#timeouts). The body limits that hold for proxied bodies are
@@ -235,7 +234,9 @@ ProxyPreserveHost Off
 ProxyRequests Off
 # The request target goes on byte for byte: every hop record's MAC covers it (docs/provenance.md).
 # ProxyPassMatch, not ProxyPass "/": a prefix match lets one "/" of the prefix eat every leading slash,
-# so "//api/…" left as "/api/…" (docs/gateways/apache-modsecurity.md#the-request-target).
+# so "//api/…" left as "/api/…" (docs/gateways/apache-modsecurity.md#the-request-target). Its target has
+# no backreference: Apache appends the raw target, and the next hop keeps a worker of its own whose
+# connections are reused (docs/gateways/apache-modsecurity.md#connections-to-the-next-hop).
 AllowEncodedSlashes NoDecode
 MergeSlashes Off
 ${proxyTarget(hop)}`;
@@ -250,13 +251,13 @@ ${proxyTarget(hop)}`;
 function proxyTarget(hop: ResolvedHop): string {
   const next = nextTarget(hop);
   const addresses = nextAddresses(hop);
-  if (addresses.length === 1) return `ProxyPassMatch "^(/.*)$" "https://${hostName(next.serverName)}:${next.port}$1" nocanon`;
+  if (addresses.length === 1) return `ProxyPassMatch "^/" "https://${hostName(next.serverName)}:${next.port}" nocanon`;
   const members = addresses.map((a) => `  BalancerMember "https://${hostName(next.serverName)}:${a.port}" retry=10`).join('\n');
   return `<Proxy "balancer://stella-next">
 ${members}
   ProxySet lbmethod=byrequests
 </Proxy>
-ProxyPassMatch "^(/.*)$" "balancer://stella-next$1" nocanon`;
+ProxyPassMatch "^/" "balancer://stella-next" nocanon`;
 }
 
 /** The whole `apache2.conf` of a WAF hop. */

@@ -8,10 +8,12 @@
  * and `crs-tuning.conf` (`modsecurity.ts`). Before the first check or start, `prepareApacheHop`
  * (I/O) assembles the upstream client certificate file and the runtime folders.
  */
-import type { GatewayProgram, HopRenderer, RenderedFile } from '../types.js';
+import { dirname } from 'node:path';
+import type { GatewayKindModule, GatewayProgram, HopRenderer, RenderedFile } from '../types.js';
 import { renderApacheConf } from './config.js';
 import { apacheHopLayout } from './layout.js';
 import { renderCrsTuning, renderModSecurityConf } from './modsecurity.js';
+import { prepareApacheHop } from './prepare.js';
 
 export { apacheHopLayout, APACHE_SYSTEM_PATHS, APACHE_RUN_USER, type ApacheHopLayout } from './layout.js';
 export { prepareApacheHop } from './prepare.js';
@@ -48,4 +50,19 @@ export const apacheProgram: GatewayProgram = {
   reload() {
     return { kind: 'signal', signal: 'SIGUSR1' };
   },
+};
+
+/**
+ * The Apache + ModSecurity kind (one line of `GATEWAY_KINDS`): runtime folders and the combined
+ * upstream certificate file before each check, start and reload; its unit runs as root, with the
+ * capabilities a parent that drops its children to www-data needs.
+ */
+export const apacheKind: GatewayKindModule = {
+  render: renderApacheHop,
+  program: apacheProgram,
+  prepare: async (hop, hopDir) => {
+    await prepareApacheHop(hop, dirname(hopDir));
+    return {};
+  },
+  unit: { asRoot: true, capabilities: ['CAP_NET_BIND_SERVICE', 'CAP_SETUID', 'CAP_SETGID', 'CAP_CHOWN', 'CAP_KILL', 'CAP_DAC_READ_SEARCH'] },
 };

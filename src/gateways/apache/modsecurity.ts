@@ -11,18 +11,17 @@ import { IN_TOTO_PAYLOAD_TYPE } from '../../dsse/intoto.js';
 import { ARTIFACT_UPLOAD_PATH_PATTERN } from '../../evidence/artifacts.js';
 import { hopBodyLimits } from '../hop-facts.js';
 import { MANIFEST_MEDIA_TYPES, REPOSITORY_PATTERN, TAG_PATTERN } from '../../registry/oci.js';
-import { DEFAULT_MAX_BODY_BYTES, GUARDED_SERVICE_KINDS, KID_PATTERN } from '../../topology/schema.js';
+import { DEFAULT_INBOUND_ANOMALY_THRESHOLD, DEFAULT_PARANOIA_LEVEL, GUARDED_SERVICE_KINDS, KID_PATTERN } from '../../topology/schema.js';
 import { APACHE_SYSTEM_PATHS, type ApacheHopLayout } from './layout.js';
 
-/** CRS defaults when a WAF hop has no `waf:` block (the schema's defaults). */
-export const DEFAULT_PARANOIA_LEVEL = 1;
-export const DEFAULT_INBOUND_ANOMALY_THRESHOLD = 5;
+/** CRS defaults when a WAF hop has no `waf:` block (the schema's defaults, which `resolveTopology` applies). */
+export { DEFAULT_INBOUND_ANOMALY_THRESHOLD, DEFAULT_PARANOIA_LEVEL };
 /** CRS 3.3's own default; response inspection is not what this hop is for. */
 const OUTBOUND_ANOMALY_THRESHOLD = 4;
 
 /** The request body limit the WAF enforces: the hop's `limits.maxBodyBytes`. */
 export function maxBodyBytes(hop: ResolvedHop): number {
-  return hop.limits?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  return hop.limits.maxBodyBytes;
 }
 
 /** `modsecurity.conf`: Debian's recommended engine configuration, engine on, paths inside the hop folder. */
@@ -116,8 +115,7 @@ SecStatusEngine Off
  * right after an upgrade.
  */
 export function renderCrsTuning(hop: ResolvedHop): string {
-  const paranoia = hop.waf?.paranoiaLevel ?? DEFAULT_PARANOIA_LEVEL;
-  const threshold = hop.waf?.inboundAnomalyThreshold ?? DEFAULT_INBOUND_ANOMALY_THRESHOLD;
+  const { paranoiaLevel: paranoia, inboundAnomalyThreshold: threshold } = hop.waf;
   return `# OWASP CRS tuning of WAF hop "${hop.id}" (topology: waf.paranoiaLevel, waf.inboundAnomalyThreshold).
 SecAction \\
     "id:900000,\\

@@ -4,6 +4,7 @@
  * Caddy's default directive order would run `forward_auth` before `request_header`, which would
  * let a stripped header come back or a stamped one be removed.
  */
+import { HEADERS } from '../../conventions/index.js';
 import type { ResolvedHop, ResolvedTopology } from '../../topology/resolve.js';
 import { hopTimeouts, UPSTREAM_CONNECT_TIMEOUT_SECONDS } from '../../topology/timeouts.js';
 import { admittedPeerIds, admittedPeerRole, admittedPeerSpiffeIds, isEdge, nextAddresses, nextTarget, RULE_ONE_HEADERS, splitListen, stamperEndpoint, type StamperEndpoint } from '../chain.js';
@@ -16,11 +17,11 @@ export const STAMPER_URI = STAMPER_PATH;
 /** Idle connections to the stamper: kept open so a request costs no new connection (or handshake). */
 const STAMPER_KEEPALIVE = '60s';
 const STAMPER_IDLE_CONNECTIONS = 32;
-export const PROVENANCE_HEADER = 'X-Stella-Provenance';
+export const PROVENANCE_HEADER = HEADERS.provenance;
 /** The v2 fields a stamping hop copies from its stamper's answer (docs/provenance.md#part-2-version-2). */
-export const V2_HEADERS = ['Signature-Input', 'Signature'] as const;
+export const V2_HEADERS = [HEADERS.signatureInput, HEADERS.signature] as const;
 /** RFC 9440 `Client-Cert`: base64 DER between colons; CRS accepts it where URL-encoded PEM is blocked. */
-export const CLIENT_CERT_HEADER = 'Client-Cert';
+export const CLIENT_CERT_HEADER = HEADERS.clientCert;
 /**
  * Headers the stamper reads in preference to what Caddy sets (docs/CONVENTIONS.md: it takes
  * `X-Original-*` before `X-Forwarded-*`, and other certificate headers after `Client-Cert`).

@@ -5,7 +5,7 @@
  * One file: `<outDir>/<hop id>/Caddyfile` (blocks in `caddyfile.ts`).
  */
 import { posix } from 'node:path';
-import type { GatewayProgram, HopRenderer, RenderedFile } from '../types.js';
+import type { GatewayKindModule, GatewayProgram, HopRenderer, RenderedFile } from '../types.js';
 import { caddyAdminAddress, renderCaddyfile } from './caddyfile.js';
 
 export { CLIENT_CERT_HEADER, PROVENANCE_HEADER, STAMPER_URI, caddyAdminAddress } from './caddyfile.js';
@@ -41,4 +41,11 @@ export const caddyProgram: GatewayProgram = {
       invocation: { command: 'caddy', args: ['reload', '--config', `${hopDir}/${CADDYFILE}`, '--adapter', 'caddyfile', '--address', caddyAdminAddress(hopDir), '--force'] },
     };
   },
+};
+
+/** The Caddy kind (one line of `GATEWAY_KINDS`): nothing to prepare. */
+export const caddyKind: GatewayKindModule = {
+  render: renderCaddyHop,
+  program: caddyProgram,
+  prepare: async () => ({}),
 };

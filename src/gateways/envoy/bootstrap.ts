@@ -4,11 +4,12 @@
  * Pure: builds data from the resolved topology; touches no file.
  */
 import { isIP } from 'node:net';
+import { parseHostPort, WIRE_HEADERS as W } from '../../conventions/index.js';
 import type { ResolvedHop, ResolvedTopology } from '../../topology/resolve.js';
 import { ARTIFACT_UPLOAD_PATH_PATTERN, hopBodyLimits } from '../hop-facts.js';
 import { spiffeId } from '../../topology/identity.js';
 import { hopTimeouts } from '../../topology/timeouts.js';
-import { admittedPeerSpiffeIds, isEdge, nextAddresses, nextTarget, RULE_ONE_HEADERS, splitListen, stamperEndpoint, type StamperEndpoint } from '../chain.js';
+import { admittedPeerSpiffeIds, isEdge, nextAddresses, nextTarget, RULE_ONE_HEADERS, stamperEndpoint, type StamperEndpoint } from '../chain.js';
 import { STAMPER_PATH } from '../../provenance/record.js';
 import { hopHealthPath } from '../types.js';
 
@@ -36,14 +37,14 @@ export const STAMPER_TIMEOUT = '2s';
 export const STAMPER_IDLE_TIMEOUT = '60s';
 
 /** Headers the stamper reads (docs/CONVENTIONS.md "The stamper contract") and the request id it logs, lower-case as Envoy sees them. */
-export const STAMPER_REQUEST_HEADERS = ['x-stella-scan-id', 'content-digest', 'x-stella-provenance', 'signature-input', 'signature', 'x-forwarded-client-cert', 'x-request-id'] as const;
+export const STAMPER_REQUEST_HEADERS = [W.scanId, W.contentDigest, W.provenance, W.signatureInput, W.signature, W.forwardedClientCert, W.requestId] as const;
 
 type Json = Record<string, unknown>;
 
 /** A `SocketAddress` for `host:port`; IPv6 brackets dropped. */
 function socketAddress(listen: string): Json {
-  const { host, port } = splitListen(listen);
-  return { socket_address: { address: host.replace(/^\[(.*)\]$/, '$1'), port_value: port } };
+  const { host, port } = parseHostPort(listen);
+  return { socket_address: { address: host, port_value: port } };
 }
 
 /**
@@ -99,7 +100,7 @@ export function envoyBootstrap(topology: ResolvedTopology, hop: ResolvedHop): Js
           path_prefix: STAMPER_PATH,
           // "Coexistent headers will be overridden": the stamper's value replaces the incoming one.
           // v2: Signature-Input and Signature come back complete too (docs/provenance.md#part-2-version-2).
-          authorization_response: { allowed_upstream_headers: { patterns: [{ exact: 'x-stella-provenance' }, ...(stamp.profile === 'v1' ? [] : [{ exact: 'signature-input' }, { exact: 'signature' }])] } },
+          authorization_response: { allowed_upstream_headers: { patterns: [{ exact: W.provenance }, ...(stamp.profile === 'v1' ? [] : [{ exact: W.signatureInput }, { exact: W.signature }])] } },
         },
       },
     });

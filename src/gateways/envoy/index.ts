@@ -3,10 +3,12 @@
  * compute the hop MAC, so a stamping Envoy hop calls its forward-auth stamper through `ext_authz`.
  * What each block does and how to adapt it by hand: docs/gateways/envoy.md.
  */
-import { posix } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { join, posix } from 'node:path';
 import { stringify } from 'yaml';
-import type { GatewayProgram, HopRenderer } from '../types.js';
+import type { GatewayKindModule, GatewayProgram, HopRenderer } from '../types.js';
 import { envoyBootstrap } from './bootstrap.js';
+import { loadEnvoyCheck } from './lazy-check.js';
 
 export { envoyBootstrap, NEXT_CLUSTER, STAMPER_CLUSTER, STAMPER_REQUEST_HEADERS } from './bootstrap.js';
 export type { EnvoyConfigProblem } from './check.js';
@@ -49,3 +51,19 @@ function hashBaseId(id: string): number {
   for (const c of id) h = (h * 31 + c.charCodeAt(0)) % 100000;
   return h + 1;
 }
+
+/**
+ * The Envoy kind (one line of `GATEWAY_KINDS`): checked in-process against the Envoy v3 API schema
+ * (the check loads lazily: `./gateways` never loads protobufjs); no in-place reload.
+ */
+export const envoyKind: GatewayKindModule = {
+  render: renderEnvoyHop,
+  program: envoyProgram,
+  prepare: async () => ({}),
+  async check(hop, hopDir) {
+    const checkEnvoyConfig = await loadEnvoyCheck();
+    const problems = checkEnvoyConfig(await readFile(join(hopDir, ENVOY_CONFIG_FILE), 'utf8'));
+    return { hop: hop.id, kind: hop.kind, ok: problems.length === 0, output: problems.map((p) => `${p.path || '(root)'}: ${p.message}`).join('\n') || 'accepted by the Envoy v3 API schema' };
+  },
+  unit: { notes: ['Envoy has no in-place reload: `systemctl reload` reports the failure; restart instead'] },
+};

@@ -7,6 +7,7 @@
  */
 import { createRequire } from 'node:module';
 import { StellaError } from '../../errors/base.js';
+import { GATEWAY_ERRORS } from '../errors.js';
 import type { EnvoyConfigProblem } from './check.js';
 
 /**
@@ -24,6 +25,11 @@ export const ENVOY_CHECK_INSTALL = `npm install ${Object.entries(ENVOY_CHECK_PAC
 /** The Envoy API check cannot run: a package it needs is not installed. */
 export class EnvoyCheckUnavailableError extends StellaError {
   readonly code = 'ENVOY_CHECK_UNAVAILABLE';
+
+  /** {@link GATEWAY_ERRORS}. */
+  get registry(): typeof GATEWAY_ERRORS {
+    return GATEWAY_ERRORS;
+  }
 }
 
 type CheckFn = (config: unknown, typeName?: string) => EnvoyConfigProblem[];

@@ -6,11 +6,12 @@
  * What each section does and how to adapt it by hand: docs/gateways/haproxy.md.
  */
 import { posix } from 'node:path';
-import type { GatewayProgram, HopRenderer } from '../types.js';
+import type { GatewayKindModule, GatewayProgram, HopRenderer } from '../types.js';
 import { hopFacts } from '../hop-facts.js';
 import { backendSection, defaultsSection, frontendSection, globalSection, HAPROXY_KEY_ENV } from './config.js';
 import { HAPROXY_V2_KEY_ENV, HAPROXY_V2_LUA_FILE, v2Constants, v2LuaModule } from './v2.js';
 import { checkOnlyEnvironment } from './check-keys.js';
+import { prepareHaproxyHop } from './runtime.js';
 
 export { HAPROXY_KEY_ENV, HAPROXY_TLS_FILES } from './config.js';
 export { HAPROXY_V2_KEY_ENV, HAPROXY_V2_LUA_FILE, v2Label } from './v2.js';
@@ -57,4 +58,11 @@ export const haproxyProgram: GatewayProgram = {
   check: (hopDir, hop) => ({ command: 'haproxy', args: ['-c', '-f', posix.join(hopDir, HAPROXY_CONF_FILE)], env: checkOnlyEnvironment(hop) }),
   run: (hopDir) => ({ command: 'haproxy', args: ['-W', '-db', '-f', posix.join(hopDir, HAPROXY_CONF_FILE)] }),
   reload: () => ({ kind: 'signal', signal: 'SIGUSR2' }),
+};
+
+/** The HAProxy kind (one line of `GATEWAY_KINDS`): its certificate links and its keys as environment. */
+export const haproxyKind: GatewayKindModule = {
+  render: renderHaproxyHop,
+  program: haproxyProgram,
+  prepare: (hop, hopDir) => prepareHaproxyHop(hopDir, hop),
 };

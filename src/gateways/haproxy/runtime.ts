@@ -8,6 +8,7 @@ import { parseMacKey } from '../../provenance/keys.js';
 import { mkdir, readFile, rm, symlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { StellaError } from '../../errors/base.js';
+import { GATEWAY_ERRORS } from '../errors.js';
 import type { ResolvedHop } from '../../topology/resolve.js';
 import { HAPROXY_KEY_ENV, HAPROXY_TLS_FILES } from './config.js';
 import { HAPROXY_V2_KEY_ENV } from './v2.js';
@@ -17,6 +18,11 @@ import { createPrivateKey, type KeyObject } from 'node:crypto';
 /** A hop's key or certificate files cannot be used. */
 export class GatewayFilesError extends StellaError {
   readonly code = 'GATEWAY_FILES_INVALID';
+
+  /** {@link GATEWAY_ERRORS}. */
+  get registry(): typeof GATEWAY_ERRORS {
+    return GATEWAY_ERRORS;
+  }
 }
 
 

@@ -4,7 +4,7 @@
  * What each block does and how to adapt it by hand: docs/gateways/nginx.md.
  */
 import { posix } from 'node:path';
-import type { GatewayProgram, HopRenderer, RenderedFile } from '../types.js';
+import type { GatewayKindModule, GatewayProgram, HopRenderer, RenderedFile } from '../types.js';
 import { httpContext, mainContext, stripHeadersInclude } from './config.js';
 import { STRIP_HEADERS_FILE } from './syntax.js';
 import { hopFacts } from '../hop-facts.js';
@@ -50,4 +50,11 @@ export const nginxProgram: GatewayProgram = {
   run: (hopDir) => ({ command: 'nginx', args: ['-p', `${hopDir}/`, '-c', posix.join(hopDir, NGINX_CONF_FILE)] }),
   // SIGHUP = `nginx -s reload`: new workers with the re-read files; old ones finish their requests.
   reload: () => ({ kind: 'signal', signal: 'SIGHUP' }),
+};
+
+/** The NGINX kind (one line of `GATEWAY_KINDS`): nothing to prepare, the Perl module reads its key file. */
+export const nginxKind: GatewayKindModule = {
+  render: renderNginxHop,
+  program: nginxProgram,
+  prepare: async () => ({}),
 };

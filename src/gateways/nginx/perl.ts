@@ -9,6 +9,7 @@
  * `$ssl_client_raw_cert` is the PEM; `$request_id` is 32 lowercase hex; a `perl_set` variable is
  * computed once per request.
  */
+import { MIN_HMAC_KEY_BYTES } from '../../conventions/index.js';
 import { v1StampKey, type StampFacts } from '../hop-facts.js';
 
 /** The file name of the module inside the hop folder, and its package. */
@@ -35,7 +36,7 @@ function hopConstants(hopId: string, stamp: StampFacts): string {
 }
 
 /** Reads the key file once at start-up; dies (NGINX then refuses to start) on a bad file. */
-const LOAD_KEY = String.raw`# docs/CONVENTIONS.md: base64 text, >= 32 bytes decoded, whitespace ignored.
+const LOAD_KEY = String.raw`# docs/CONVENTIONS.md: base64 text, >= ${MIN_HMAC_KEY_BYTES} bytes decoded, whitespace ignored.
 sub load_key {
     my ($file) = @_;
     open(my $fh, '<', $file) or die "stella: cannot read MAC key file $file: $!\n";
@@ -45,7 +46,7 @@ sub load_key {
     $text =~ tr{-_}{+/};
     die "stella: $file is not base64 text\n" unless $text =~ m{\A[A-Za-z0-9+/]+={0,2}\z};
     my $key = decode_base64($text);
-    die "stella: $file holds fewer than 32 bytes\n" if length($key) < 32;
+    die "stella: $file holds fewer than ${MIN_HMAC_KEY_BYTES} bytes\n" if length($key) < ${MIN_HMAC_KEY_BYTES};
     return $key;
 }
 

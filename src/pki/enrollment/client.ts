@@ -4,7 +4,7 @@
  * (docs/operations/certificates.md). The endpoint's refusal code (PKI_TOKEN_USED, PKI_REVOKED, …) is passed through.
  */
 import { Agent, request } from 'undici';
-import { PkiError, PKI_ERROR_CODES, type PkiErrorCode } from '../errors.js';
+import { PkiError, PKI_ERRORS } from '../errors.js';
 import { generateKeyPair, PKI_ALGORITHMS, privateKeyToPem, x509 } from '../x509.js';
 import type { CertificateSource, EnrollmentSource } from '../sources.js';
 import type { RawMaterial, TlsMaterial } from '../validate.js';
@@ -40,7 +40,7 @@ export function enrollmentSource(source: EnrollmentSource): CertificateSource {
       if (response.statusCode >= 200 && response.statusCode < 300) return body;
       const code = (body as { code?: unknown } | null)?.code;
       const detail = (body as { detail?: unknown } | null)?.detail;
-      const known = typeof code === 'string' && code in PKI_ERROR_CODES ? (code as PkiErrorCode) : 'PKI_ENROLLMENT_FAILED';
+      const known = typeof code === 'string' && PKI_ERRORS.has(code) ? code : 'PKI_ENROLLMENT_FAILED';
       throw new PkiError(known, `enrollment endpoint answered ${response.statusCode}: ${typeof detail === 'string' ? detail : 'no detail'}`);
     } catch (error) {
       if (error instanceof PkiError) throw error;

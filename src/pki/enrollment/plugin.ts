@@ -8,7 +8,7 @@
  * * `GET /pki/v1/trust` — `{caBundle, crl}` so clients reload trust.
  *
  * Answers 201 `{certificate, chain, caBundle, crl, serial, fingerprint, notAfter}`, or RFC 9457
- * problem+json with a stable `code` and the status of PKI_ERROR_CODES.
+ * problem+json with a stable `code` and the status of PKI_ERRORS.
  *
  * Deliberately not wrapped in fastify-plugin: its routes and error handler stay encapsulated.
  * The server must request client certificates without rejecting missing ones
@@ -19,7 +19,8 @@ import type { X509Certificate as NodeX509 } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { TLSSocket } from 'node:tls';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { PkiError, PKI_ERROR_CODES, isPkiError } from '../errors.js';
+import { problemDocument } from '../../errors/problem.js';
+import { PkiError, PKI_ERRORS, isPkiError } from '../errors.js';
 import { isRevoked } from '../ca.js';
 import { issueCertificate, type IssuedCertificate } from '../issue.js';
 import { inspectCertificate } from '../inspect.js';
@@ -102,7 +103,7 @@ export function sendProblem(reply: FastifyReply, error: PkiError, status: number
   return reply
     .code(status)
     .type('application/problem+json')
-    .send({ type: `${PKI_PROBLEM_TYPE_BASE}${error.code}`, title: PKI_ERROR_CODES[error.code].title, status, detail: error.message, code: error.code });
+    .send(problemDocument(PKI_ERRORS, error.code, error.message, { status, typeBase: PKI_PROBLEM_TYPE_BASE }));
 }
 
 async function issuedBody(dir: string, leaf: IssuedCertificate) {

@@ -3,6 +3,7 @@
  */
 
 import { StellaError } from '../../errors/base.js';
+import { PROVENANCE_RUNTIME_ERRORS } from '../errors.js';
 
 /**
  * The cache's store did not answer (a PostgreSQL outage, a failing disk). Not the client's doing
@@ -11,6 +12,10 @@ import { StellaError } from '../../errors/base.js';
  */
 export class ReplayCacheUnavailableError extends StellaError {
   readonly code = 'replay-cache-unavailable';
+  /** {@link PROVENANCE_RUNTIME_ERRORS}. */
+  get registry(): typeof PROVENANCE_RUNTIME_ERRORS {
+    return PROVENANCE_RUNTIME_ERRORS;
+  }
 }
 
 /** Default period of the expiry sweep of the persistent caches (SQLite, PostgreSQL). */

@@ -3,6 +3,8 @@
  * when the cache is full; when every entry is still live the cache fails closed (throws), because
  * evicting a live nonce would re-open a replay window.
  */
+import { StellaError } from '../../errors/base.js';
+import { PROVENANCE_RUNTIME_ERRORS } from '../errors.js';
 import type { ReplayCache } from './cache.js';
 
 /** Default bound: at 120 s of window this holds ~800 accepted requests per second. */
@@ -16,10 +18,16 @@ export interface MemoryReplayCacheOptions {
 }
 
 /** An unexpired entry had to be dropped to admit a new one; the request is refused (5xx). */
-export class ReplayCacheFullError extends Error {
+export class ReplayCacheFullError extends StellaError {
+  readonly code = 'replay-cache-full';
+
   constructor(maxEntries: number) {
     super(`replay cache full: ${maxEntries} live nonces`);
-    this.name = 'ReplayCacheFullError';
+  }
+
+  /** {@link PROVENANCE_RUNTIME_ERRORS}. */
+  get registry(): typeof PROVENANCE_RUNTIME_ERRORS {
+    return PROVENANCE_RUNTIME_ERRORS;
   }
 }
 

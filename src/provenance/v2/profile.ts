@@ -5,7 +5,7 @@
  */
 import { serializeItem } from 'structured-headers';
 import type { InnerList } from 'structured-headers';
-import { HOP_ID_PATTERN } from '../../topology/schema.js';
+import { HOP_ID_PATTERN, WIRE_HEADERS } from '../../conventions/index.js';
 import type { V2StampAlg } from '../../topology/schema.js';
 
 export type { V2StampAlg };
@@ -21,8 +21,8 @@ export const V2_NONCE_BYTES = 16;
 
 /** Header names, lower-case as Node presents them. */
 export const V2_HEADER = {
-  signatureInput: 'signature-input',
-  signature: 'signature',
+  signatureInput: WIRE_HEADERS.signatureInput,
+  signature: WIRE_HEADERS.signature,
 } as const;
 
 /** Signature parameters, in the order they are serialized (and the only order accepted). */
@@ -47,8 +47,8 @@ export function parseV2Label(label: string): { seq: number; hop: string } | null
  */
 export function v2ComponentItems(withContentDigest: boolean, previousLabel: string | null): InnerList[0] {
   const items: InnerList[0] = [['@method', new Map()], ['@path', new Map()], ['@query', new Map()]];
-  if (withContentDigest) items.push(['content-digest', new Map()]);
-  items.push(['x-stella-scan-id', new Map()]);
+  if (withContentDigest) items.push([WIRE_HEADERS.contentDigest, new Map()]);
+  items.push([WIRE_HEADERS.scanId, new Map()]);
   if (previousLabel !== null) items.push(['signature', new Map([['key', previousLabel]])]);
   return items;
 }

@@ -17,9 +17,6 @@ import { installHealth, storeCheck, type ReadinessCheck } from './health.js';
 import { installMetrics, type ServiceMetrics } from './metrics.js';
 import { REQUEST_ID_HEADER, requestIdOf } from '../../observe/request-id.js';
 
-/** How long `close()` waits for in-flight requests before it cuts connections. */
-export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
-
 /** Options every service app takes. I/O comes in through them (STYLE: inject I/O). */
 export interface ServiceAppOptions {
   topology: ResolvedTopology;
@@ -85,7 +82,8 @@ export async function createServiceBase(options: ServiceAppOptions, kind: Resolv
     // The innermost timeout of the chain's schedule (docs/gateways/README.md#timeouts).
     requestTimeout: SERVICE_REQUEST_TIMEOUT_SECONDS * 1000,
     // Graceful shutdown (docs/services.md): close() stops accepting, lets in-flight requests finish, and
-    // only then runs onClose hooks (which close the store).
+    // only then runs onClose hooks (which close the store). It sets no bound of its own: whoever stops
+    // the process bounds it (the process runtime's DEFAULT_STOP_GRACE_MS, then SIGKILL; systemd's TimeoutStopSec).
     forceCloseConnections: 'idle',
     return503OnClosing: true,
     ajv: { customOptions: { removeAdditional: false, allErrors: false } },

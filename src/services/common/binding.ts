@@ -1,5 +1,6 @@
 /** Request-level helpers the protected routes of both services share. */
 import type { FastifyRequest } from 'fastify';
+import { SCAN_ID_SOURCE } from '../../conventions/index.js';
 import { ProvenanceError } from '../../provenance/problems.js';
 import type { VerifiedProvenance } from '../../provenance/verify.js';
 
@@ -19,9 +20,9 @@ export function requireSameScan(provenance: VerifiedProvenance, scanId: string):
   }
 }
 
-/** JSON-schema of a `:scanId` path parameter (docs/provenance.md scan id syntax). */
+/** JSON-schema of a `:scanId` path parameter (docs/provenance.md#2-headers, the scan id format). */
 export const SCAN_ID_PARAMS = {
   type: 'object',
   required: ['scanId'],
-  properties: { scanId: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$' } },
+  properties: { scanId: { type: 'string', pattern: SCAN_ID_SOURCE } },
 } as const;

@@ -5,13 +5,14 @@
  * so a client's mistake is never a 500.
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { PROBLEM_CONTENT_TYPE } from '../../errors/problem.js';
 import { isProvenanceError } from '../../provenance/problems.js';
 import { ReplayCacheUnavailableError } from '../../provenance/replay/cache.js';
 import { ScanConflictError, StorageError } from '../../storage/types.js';
 import { STORAGE_RETRY_AFTER_SECONDS, ServiceError, problemFor, type ServiceProblem, type ServiceProblemCode } from './problems.js';
 
-/** The media type of every refusal (RFC 9457 §3). */
-export const PROBLEM_CONTENT_TYPE = 'application/problem+json; charset=utf-8';
+/** The media type of every refusal (RFC 9457 §3), from src/errors/problem.ts. */
+export { PROBLEM_CONTENT_TYPE };
 
 /** Sends a problem document; a store outage tells the client when to retry (docs/services.md#problem-codes). */
 export function sendProblem(reply: FastifyReply, problem: ServiceProblem | { status: number }): FastifyReply {

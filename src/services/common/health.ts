@@ -4,6 +4,7 @@
  * the probe request itself, answered with the verified chain).
  */
 import type { FastifyInstance } from 'fastify';
+import { HEALTH_PATHS } from '../../conventions/index.js';
 import type { EvidenceStore } from '../../storage/types.js';
 import type { AccessPolicy } from './access.js';
 import { sendProblem } from './errors.js';
@@ -61,10 +62,10 @@ export async function runReadiness(checks: readonly ReadinessCheck[]): Promise<{
 
 /** Registers the three probes. `service` is the id the answers name. */
 export function installHealth(app: FastifyInstance, options: { service: string; checks: readonly ReadinessCheck[]; access: AccessPolicy }): void {
-  app.get('/healthz/live', { config: { provenance: false } }, async () => ({ service: options.service, status: 'live' }));
+  app.get(HEALTH_PATHS.live, { config: { provenance: false } }, async () => ({ service: options.service, status: 'live' }));
 
-  app.get('/healthz/ready', { config: { provenance: false } }, async (request, reply) => {
-    options.access.requireOps(options.access.peerOf(request)?.spiffeId ?? null, 'GET /healthz/ready', { direct: true });
+  app.get(HEALTH_PATHS.ready, { config: { provenance: false } }, async (request, reply) => {
+    options.access.requireOps(options.access.peerOf(request)?.spiffeId ?? null, `GET ${HEALTH_PATHS.ready}`, { direct: true });
     const { ready, checks, failed } = await runReadiness(options.checks);
     if (!ready) {
       return sendProblem(reply, { ...problemFor('not-ready', failed.join('; ')), checks } as ReturnType<typeof problemFor>);
@@ -73,11 +74,11 @@ export function installHealth(app: FastifyInstance, options: { service: string; 
   });
 
   // Behind the provenance plugin like any API route: reaching the handler means every check passed.
-  app.get('/healthz/traversal', async (request) => {
+  app.get(HEALTH_PATHS.traversal, async (request) => {
     const provenance = request.provenance;
     if (!provenance) throw new TypeError('/healthz/traversal reached without verified provenance');
     // Through the chain: the scanner whose certificate the edge saw must be named in access.ops.
-    options.access.requireOps(options.access.requester(provenance).spiffeId, 'GET /healthz/traversal');
+    options.access.requireOps(options.access.requester(provenance).spiffeId, `GET ${HEALTH_PATHS.traversal}`);
     return {
       service: options.service,
       status: 'verified',

@@ -4,6 +4,7 @@
  * registry, so one scrape shows both.
  */
 import type { AccessPolicy } from './access.js';
+import { METRICS_PATH } from '../../conventions/index.js';
 import type { FastifyInstance } from 'fastify';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
@@ -61,9 +62,9 @@ export function installMetrics(app: FastifyInstance, options: { registry?: Regis
     duration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
   });
 
-  app.get('/metrics', { config: { provenance: false } }, async (request, reply) => {
+  app.get(METRICS_PATH, { config: { provenance: false } }, async (request, reply) => {
     // Direct route: the TLS peer itself must be named in access.ops (docs/services.md#health-and-metrics).
-    options.access.requireOps(options.access.peerOf(request)?.spiffeId ?? null, 'GET /metrics', { direct: true });
+    options.access.requireOps(options.access.peerOf(request)?.spiffeId ?? null, `GET ${METRICS_PATH}`, { direct: true });
     reply.header('content-type', registry.contentType);
     return registry.metrics();
   });

@@ -4,6 +4,7 @@
  * what the routes do, including every problem code; `test/services/openapi.test.ts` checks each
  * document against the routes the app really registers.
  */
+import { HEADERS, HEALTH_PATHS, METRICS_PATH, SCAN_ID_SOURCE } from '../../conventions/index.js';
 import { PROVENANCE_PROBLEMS } from '../../provenance/problems.js';
 import { SERVICE_PROBLEMS } from './problems.js';
 
@@ -25,9 +26,9 @@ export function provenanceResponses(options: { envelope: boolean }): Record<stri
 
 /** The request headers of docs/provenance.md every protected route requires. */
 export const PROVENANCE_PARAMETERS = [
-  { name: 'X-Stella-Scan-Id', in: 'header', required: true, schema: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$' } },
-  { name: 'X-Stella-Provenance', in: 'header', required: true, description: 'RFC 9651 List of hop records (docs/provenance.md)', schema: { type: 'string' } },
-  { name: 'Content-Digest', in: 'header', required: false, description: 'RFC 9530 sha-256 of the body; required with a body', schema: { type: 'string' } },
+  { name: HEADERS.scanId, in: 'header', required: true, schema: { type: 'string', pattern: SCAN_ID_SOURCE } },
+  { name: HEADERS.provenance, in: 'header', required: true, description: 'RFC 9651 List of hop records (docs/provenance.md)', schema: { type: 'string' } },
+  { name: HEADERS.contentDigest, in: 'header', required: false, description: 'RFC 9530 sha-256 of the body; required with a body', schema: { type: 'string' } },
 ];
 
 /** The shared components: Problem, DsseEnvelope, Hop. */
@@ -63,9 +64,9 @@ export function sharedComponents(): Record<string, unknown> {
 export function operationalPaths(): Record<string, Record<string, unknown>> {
   const json = (description: string) => ({ description, content: { 'application/json': { schema: { type: 'object' } } } });
   return {
-    '/healthz/live': { get: { operationId: 'live', summary: 'Liveness of the process', responses: { '200': json('live') } } },
-    '/healthz/ready': { get: { operationId: 'ready', summary: 'Database, keys and certificate', responses: { '200': json('ready'), '503': problemResponse('not-ready') } } },
-    '/healthz/traversal': {
+    [HEALTH_PATHS.live]: { get: { operationId: 'live', summary: 'Liveness of the process', responses: { '200': json('live') } } },
+    [HEALTH_PATHS.ready]: { get: { operationId: 'ready', summary: 'Database, keys and certificate', responses: { '200': json('ready'), '503': problemResponse('not-ready') } } },
+    [HEALTH_PATHS.traversal]: {
       get: {
         operationId: 'traversal',
         summary: 'Runs the full provenance validation on this request and answers with the verified chain',
@@ -73,7 +74,7 @@ export function operationalPaths(): Record<string, Record<string, unknown>> {
         responses: { '200': json('each hop: id, seq, ageSeconds, peerId, kid, result'), ...provenanceResponses({ envelope: false }) },
       },
     },
-    '/metrics': { get: { operationId: 'metrics', summary: 'Prometheus metrics', responses: { '200': { description: 'text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } } } } },
+    [METRICS_PATH]: { get: { operationId: 'metrics', summary: 'Prometheus metrics', responses: { '200': { description: 'text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } } } } },
     '/openapi.json': { get: { operationId: 'openapi', summary: 'This document', responses: { '200': json('OpenAPI 3.1') } } },
   };
 }

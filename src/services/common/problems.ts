@@ -1,47 +1,58 @@
 /**
  * The problem codes of the services (docs/services.md) — the one registry mapping each code to its HTTP
  * status and title. Provenance codes (docs/provenance.md) live in `src/provenance/problems.ts`; the error
- * handler renders both kinds as RFC 9457 `application/problem+json` with a `code` member.
+ * handler renders both kinds as RFC 9457 `application/problem+json` with a `code` member, built by
+ * `problemDocument` (src/errors/problem.ts).
  *
  * No client mistake maps to a 5xx: 503 means the database is down, 500 a bug of ours.
  */
 import { StellaError } from '../../errors/base.js';
-import { PROBLEM_TYPE_BASE } from '../../provenance/problems.js';
+import { problemDocument, type ProblemDocument } from '../../errors/problem.js';
+import { defineErrors, type CodeOf } from '../../errors/registry.js';
+import { STORAGE_ERRORS } from '../../storage/errors.js';
 
-/** code → HTTP status and RFC 9457 `title`. */
-export const SERVICE_PROBLEMS = {
-  'invalid-request': { status: 400, title: 'The request does not match the API description' },
-  'identity-not-allowed': { status: 403, title: 'The client identity is not named for this endpoint in the topology' },
-  'not-found': { status: 404, title: 'No such route' },
-  'evidence-not-found': { status: 404, title: 'No evidence is stored under this digest, or none the requesting scanner may read' },
-  'artifact-not-found': { status: 404, title: 'No artifact with this digest is referenced by the scan, or none the requesting scanner may read' },
-  'scan-not-found': { status: 404, title: 'No scan is registered under this id, or none the requesting scanner may read' },
-  'scan-conflict': { status: 409, title: 'The scan belongs to another scanner, exists with different data, or was completed with another report' },
-  'payload-too-large': { status: 413, title: 'The request body exceeds the size limit of the service' },
-  'unsupported-media-type': { status: 415, title: 'The request body has a media type the route does not take' },
-  'not-ready': { status: 503, title: 'The service is not ready' },
-  'storage-unavailable': { status: 503, title: 'The evidence store is unavailable' },
-  'upstream-unavailable': { status: 502, title: 'The service behind the guard did not answer' },
-  'internal-error': { status: 500, title: 'Unexpected server error' },
-} as const satisfies Record<string, { status: number; title: string }>;
+/**
+ * code → HTTP status and RFC 9457 `title`, in the order of docs/services.md#problem-codes.
+ * `scan-conflict` and `storage-unavailable` are the store's own entries, answered as they are.
+ */
+export const SERVICE_ERRORS = defineErrors('services', {
+  'invalid-request': { status: 400, title: 'The request does not match the API description', exit: 'failed', retryable: false },
+  'identity-not-allowed': { status: 403, title: 'The client identity is not named for this endpoint in the topology', exit: 'failed', retryable: false },
+  'not-found': { status: 404, title: 'No such route', exit: 'failed', retryable: false },
+  'evidence-not-found': { status: 404, title: 'No evidence is stored under this digest, or none the requesting scanner may read', exit: 'failed', retryable: false },
+  'artifact-not-found': { status: 404, title: 'No artifact with this digest is referenced by the scan, or none the requesting scanner may read', exit: 'failed', retryable: false },
+  'scan-not-found': { status: 404, title: 'No scan is registered under this id, or none the requesting scanner may read', exit: 'failed', retryable: false },
+  'scan-conflict': STORAGE_ERRORS.codes['scan-conflict'],
+  'payload-too-large': { status: 413, title: 'The request body exceeds the size limit of the service', exit: 'failed', retryable: false },
+  'unsupported-media-type': { status: 415, title: 'The request body has a media type the route does not take', exit: 'failed', retryable: false },
+  'not-ready': { status: 503, title: 'The service is not ready', exit: 'failed', retryable: true },
+  'storage-unavailable': STORAGE_ERRORS.codes['storage-unavailable'],
+  'upstream-unavailable': { status: 502, title: 'The service behind the guard did not answer', exit: 'failed', retryable: true },
+  'internal-error': { status: 500, title: 'Unexpected server error', exit: 'failed', retryable: false },
+});
+
+/** code → entry of {@link SERVICE_ERRORS} (the name docs and tests know the table by). */
+export const SERVICE_PROBLEMS = SERVICE_ERRORS.codes;
+
+/**
+ * Why a service or guard cannot start (docs/operations/running.md#when-a-command-fails); never an
+ * HTTP answer.
+ */
+export const SERVICE_START_ERRORS = defineErrors('service-start', {
+  'service-config': { title: 'a key, file or setting the service needs is missing or unusable', exit: 'usage', retryable: false },
+});
 
 /** The `Retry-After` of a `storage-unavailable` answer: a database fail-over or restart takes seconds. */
 export const STORAGE_RETRY_AFTER_SECONDS = 5;
 
 /** A stable service problem code. */
-export type ServiceProblemCode = keyof typeof SERVICE_PROBLEMS;
+export type ServiceProblemCode = CodeOf<typeof SERVICE_ERRORS>;
 
 /** Every service code, in registry order. */
-export const SERVICE_PROBLEM_CODES = Object.keys(SERVICE_PROBLEMS) as ServiceProblemCode[];
+export const SERVICE_PROBLEM_CODES: readonly ServiceProblemCode[] = SERVICE_ERRORS.list;
 
 /** An RFC 9457 problem document as the services send it. */
-export interface ServiceProblem {
-  type: string;
-  title: string;
-  status: number;
-  code: string;
-  detail: string;
-}
+export type ServiceProblem = ProblemDocument;
 
 /** A request the service refuses; `status` comes from the registry, never from the thrower. */
 export class ServiceError extends StellaError {
@@ -50,6 +61,11 @@ export class ServiceError extends StellaError {
   constructor(code: ServiceProblemCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
+  }
+
+  /** {@link SERVICE_ERRORS}. */
+  get registry(): typeof SERVICE_ERRORS {
+    return SERVICE_ERRORS;
   }
 
   /** The HTTP status the registry assigns to this code. */
@@ -65,6 +81,5 @@ export class ServiceError extends StellaError {
 
 /** Builds the problem document of a service code. */
 export function problemFor(code: ServiceProblemCode, detail: string): ServiceProblem {
-  const entry = SERVICE_PROBLEMS[code];
-  return { type: `${PROBLEM_TYPE_BASE}${code}`, title: entry.title, status: entry.status, code, detail };
+  return problemDocument(SERVICE_ERRORS, code, detail);
 }

@@ -14,6 +14,7 @@ import type { ReplayCache } from '../../provenance/replay/cache.js';
 import { PostgresReplayCache } from '../../provenance/replay/postgres.js';
 import { SqliteReplayCache, replayFileFor } from '../../provenance/replay/sqlite.js';
 import { StellaError } from '../../errors/base.js';
+import { SERVICE_START_ERRORS } from './problems.js';
 import { defaultSqliteFile, openStoreForService } from '../../storage/index.js';
 import type { EvidenceStore } from '../../storage/types.js';
 import type { ResolvedService, ResolvedTopology } from '../../topology/resolve.js';
@@ -21,6 +22,11 @@ import type { ResolvedService, ResolvedTopology } from '../../topology/resolve.j
 /** A service cannot start: a missing or unusable key, file or setting. */
 export class ServiceConfigError extends StellaError {
   readonly code = 'service-config';
+
+  /** {@link SERVICE_START_ERRORS}. */
+  get registry(): typeof SERVICE_START_ERRORS {
+    return SERVICE_START_ERRORS;
+  }
 }
 
 /** Everything `serve` loads before it builds the app. */

@@ -9,6 +9,7 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Server as HttpsServer } from 'node:https';
 import { attachToServer, createMtlsSecureContextOptions } from '../../pki/index.js';
 import type { ResolvedTopology } from '../../topology/resolve.js';
+import { parseHostPort } from '../../conventions/index.js';
 import { buildLockerApp } from '../locker/app.js';
 import { buildWebServiceApp } from '../webservice/app.js';
 import { certificateCheck } from './health.js';
@@ -45,13 +46,13 @@ export interface RunningService {
   close(): Promise<void>;
 }
 
-/** Splits `host:port` (IPv6 in brackets). */
+/** Splits `host:port` (IPv6 in brackets) with the conventions floor's parser. @throws TypeError for anything else. */
 export function parseListen(listen: string): { host: string; port: number } {
-  const colon = listen.lastIndexOf(':');
-  const host = listen.slice(0, colon).replace(/^\[(.*)\]$/, '$1');
-  const port = Number(listen.slice(colon + 1));
-  if (!host || !Number.isInteger(port) || port < 0 || port > 65535) throw new TypeError(`listen must be host:port, got "${listen}"`);
-  return { host, port };
+  try {
+    return parseHostPort(listen);
+  } catch (error) {
+    throw new TypeError(`listen must be host:port, got "${listen}"`, { cause: error });
+  }
 }
 
 /** Loads keys, store and certificate, builds the app of the service's kind and listens. */

@@ -8,6 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
+import { SHA256_HEX_SOURCE } from '../../conventions/index.js';
 import { serializeEnvelope, type Signer } from '../../dsse/index.js';
 import { buildReceipt } from '../../evidence/receipt.js';
 import type { EvidenceRecord } from '../../storage/types.js';
@@ -25,7 +26,7 @@ export interface LockerAppOptions extends ServiceAppOptions {
   receiptSigner: Signer;
 }
 
-const SHA256_PARAM = { type: 'object', required: ['sha256'], properties: { sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' } } } as const;
+const SHA256_PARAM = { type: 'object', required: ['sha256'], properties: { sha256: { type: 'string', pattern: SHA256_HEX_SOURCE } } } as const;
 
 /**
  * Builds the locker app (not listening). The caller owns `listen`/`close`; closing the app

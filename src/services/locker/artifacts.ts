@@ -10,6 +10,7 @@
  */
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
+import { SHA256_HEX_SOURCE, WIRE_HEADERS } from '../../conventions/index.js';
 import { ARTIFACTS_PATH, ARTIFACT_MEDIA_TYPE } from '../../evidence/artifacts.js';
 import { ingestArtifact } from './artifact-ingest.js';
 import type { ArtifactRef, EvidenceStore } from '../../storage/types.js';
@@ -18,7 +19,7 @@ import type { ServiceMetrics } from '../common/metrics.js';
 import { requireSameScan, SCAN_ID_PARAMS, verifiedProvenance as verified } from '../common/binding.js';
 import { ServiceError } from '../common/problems.js';
 
-const SHA256_PARAM = { type: 'object', required: ['sha256'], properties: { sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' } } } as const;
+const SHA256_PARAM = { type: 'object', required: ['sha256'], properties: { sha256: { type: 'string', pattern: SHA256_HEX_SOURCE } } } as const;
 
 /** What the artifact routes need from the locker. */
 export interface ArtifactRoutesOptions {
@@ -66,7 +67,7 @@ export function installArtifactRoutes(app: FastifyInstance, options: ArtifactRou
     reply
       .type(ARTIFACT_MEDIA_TYPE)
       .header('content-length', String(artifact.size))
-      .header('content-digest', `sha-256=:${Buffer.from(sha256, 'hex').toString('base64')}:`)
+      .header(WIRE_HEADERS.contentDigest, `sha-256=:${Buffer.from(sha256, 'hex').toString('base64')}:`)
       .header('x-stella-evidence-sha256', ref.evidenceSha256);
     return reply.send(Readable.from(artifact.chunks()));
   });

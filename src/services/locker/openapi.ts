@@ -1,5 +1,6 @@
 /** The OpenAPI 3.1 description of the Evidence Locker (docs/services.md), served at `/openapi.json`. */
 import { operationalPaths, provenanceResponses, PROVENANCE_PARAMETERS, serviceProblem, sharedComponents, type OpenApiDocument } from '../common/openapi.js';
+import { SHA256_HEX_SOURCE } from '../../conventions/index.js';
 
 const envelopeBody = { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/DsseEnvelope' } } } };
 const ingestAnswer = (description: string) => ({ description, content: { 'application/json': { schema: { $ref: '#/components/schemas/IngestResult' } } } });
@@ -11,7 +12,7 @@ export function lockerOpenApi(): OpenApiDocument {
     type: 'object',
     required: ['sha256', 'scanId', 'receivedAt', 'created', 'receipt'],
     properties: {
-      sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
+      sha256: { type: 'string', pattern: SHA256_HEX_SOURCE },
       scanId: { type: 'string' },
       receivedAt: { type: 'string', format: 'date-time' },
       created: { type: 'boolean' },
@@ -36,15 +37,15 @@ export function lockerOpenApi(): OpenApiDocument {
     type: 'object',
     required: ['sha256', 'scanId', 'size', 'evidenceSha256', 'referencedAt'],
     properties: {
-      sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
+      sha256: { type: 'string', pattern: SHA256_HEX_SOURCE },
       scanId: { type: 'string' },
       size: { type: 'integer', minimum: 0 },
-      evidenceSha256: { type: 'string', pattern: '^[0-9a-f]{64}$', description: 'the stored statement whose subject names this digest' },
+      evidenceSha256: { type: 'string', pattern: SHA256_HEX_SOURCE, description: 'the stored statement whose subject names this digest' },
       referencedAt: { type: 'string', format: 'date-time' },
       created: { type: 'boolean' },
     },
   };
-  const sha256Param = { name: 'sha256', in: 'path', required: true, schema: { type: 'string', pattern: '^[0-9a-f]{64}$' } };
+  const sha256Param = { name: 'sha256', in: 'path', required: true, schema: { type: 'string', pattern: SHA256_HEX_SOURCE } };
   const artifactAnswer = (description: string) => ({ description, content: { 'application/json': { schema: { $ref: '#/components/schemas/Artifact' } } } });
   return {
     openapi: '3.1.0',
@@ -67,7 +68,7 @@ export function lockerOpenApi(): OpenApiDocument {
       '/api/v1/evidence/{sha256}': {
         get: {
           operationId: 'getEvidence',
-          parameters: [{ name: 'sha256', in: 'path', required: true, schema: { type: 'string', pattern: '^[0-9a-f]{64}$' } }, ...PROVENANCE_PARAMETERS],
+          parameters: [{ name: 'sha256', in: 'path', required: true, schema: { type: 'string', pattern: SHA256_HEX_SOURCE } }, ...PROVENANCE_PARAMETERS],
           responses: {
             '200': { description: 'envelope, hop chain and receipt', content: { 'application/json': { schema: { $ref: '#/components/schemas/Evidence' } } } },
             ...provenanceResponses({ envelope: false }),

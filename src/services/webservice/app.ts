@@ -8,6 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
+import { SCAN_ID_SOURCE } from '../../conventions/index.js';
 import { parseStatement } from '../../dsse/index.js';
 import { ProvenanceError } from '../../provenance/problems.js';
 import type { ScanRecord } from '../../storage/types.js';
@@ -25,7 +26,7 @@ const REGISTRATION_BODY = {
   type: 'object',
   required: ['scanId'],
   properties: {
-    scanId: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$' },
+    scanId: { type: 'string', pattern: SCAN_ID_SOURCE },
     target: { type: 'string', maxLength: 1024 },
     labels: { type: 'object', additionalProperties: { type: 'string', maxLength: 256 }, maxProperties: 64 },
   },

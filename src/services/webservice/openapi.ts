@@ -1,8 +1,9 @@
 /** The OpenAPI 3.1 description of the Scanner WebService (docs/services.md), served at `/openapi.json`. */
 import { operationalPaths, provenanceResponses, PROVENANCE_PARAMETERS, serviceProblem, sharedComponents, type OpenApiDocument } from '../common/openapi.js';
+import { SCAN_ID_SOURCE } from '../../conventions/index.js';
 
 const scanAnswer = (description: string) => ({ description, content: { 'application/json': { schema: { $ref: '#/components/schemas/Scan' } } } });
-const scanIdParam = { name: 'scanId', in: 'path', required: true, schema: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$' } };
+const scanIdParam = { name: 'scanId', in: 'path', required: true, schema: { type: 'string', pattern: SCAN_ID_SOURCE } };
 
 /** Builds the document (a fresh object each call). */
 export function webServiceOpenApi(): OpenApiDocument {

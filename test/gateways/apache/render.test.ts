@@ -54,7 +54,10 @@ describe('renderApacheHop', () => {
     assert.match(conf, /^SSLSessionCache none$/m);
     assert.match(conf, /^SSLSessionTickets off$/m);
     assert.match(conf, /^SSLCARevocationCheck chain$/m);
-    assert.match(conf, /^ProxyPassMatch "\^\(\/\.\*\)\$" "https:\/\/localhost:\d+\$1" nocanon$/m);
+    assert.match(conf, /^ProxyPassMatch "\^\/" "https:\/\/localhost:\d+" nocanon$/m);
+    // No backreference in the target: a "$1" would put the next hop behind Apache's default worker,
+    // which opens a new connection (a new mTLS handshake) for every request.
+    assert.doesNotMatch(conf, /ProxyPassMatch .*\$1/);
     assert.match(conf, /^SSLProxyCARevocationCheck chain$/m);
     assert.match(conf, /^SSLProxyCheckPeerName on$/m);
   });

@@ -1,4 +1,4 @@
-import { cliInvocation } from '../../../src/deploy/process.js';
+import { cliInvocation } from '../../../src/io/process.js';
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';

@@ -7,7 +7,7 @@ import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { cliInvocation } from '../../../src/deploy/process.js';
+import { cliInvocation } from '../../../src/io/process.js';
 import { waitFor } from '../../support/wait.js';
 
 /** How long a part may take to print its start-up line (tsx compiles on first run). */
