@@ -14,7 +14,7 @@ import { loadavg } from 'node:os';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent } from 'undici';
-import { CADDY_TOPOLOGY, REFERENCE_TOPOLOGY, startChain, type Chain } from '../test/e2e/support/harness.js';
+import { CADDY_TOPOLOGY, REFERENCE_TOPOLOGY, startChain, type Chain } from '../test/support/chain.js';
 import { compareLoad, type LoadOptions, type Prepare } from './load.js';
 import { machineInfo, type BenchResult, type BenchRow } from './support.js';
 import { shots, trafficContext, type TrafficContext } from './traffic.js';

@@ -12,7 +12,7 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request, type Dispatcher } from 'undici';
 import { RegistryClient } from '../src/registry/client.js';
-import { EXAMPLES, startChain, type Chain } from '../test/e2e/support/harness.js';
+import { EXAMPLES, startChain, type Chain } from '../test/support/chain.js';
 import { contentDigest } from '../src/scanner/http.js';
 import { compare, machineInfo, type BenchResult, type BenchRow } from './support.js';
 

@@ -13,19 +13,15 @@ import { openSqlite } from '../../src/io/sqlite-driver.js';
 import { request } from 'undici';
 import { hopBodyLimits } from '../../src/gateways/hop-facts.js';
 import { ARTIFACT_FIXTURES } from '../fixtures/artifacts.js';
-import { CADDY_TOPOLOGY, REFERENCE_TOPOLOGY, startChain, type Chain } from './support/harness.js';
-import { contentDigest, edgeHost, problemCode, send, sha256Hex, startWorker, type Answer, type ChainWorker } from './support/client.js';
+import { CADDY_TOPOLOGY, REFERENCE_TOPOLOGY, type Chain } from '../support/chain.js';
+import { contentDigest, edgeHost, edgePost, problemCode, send, sha256Hex, startWorker, useChain, workerEnvelope, type Answer, type ChainWorker } from './support/client.js';
 
 let chain: Chain;
 let worker: ChainWorker;
 
-before(async () => {
-  chain = await startChain(REFERENCE_TOPOLOGY);
-  worker = await startWorker(chain);
-});
-after(async () => {
-  await worker?.close();
-  await chain?.close();
+useChain(REFERENCE_TOPOLOGY, (c, w) => {
+  chain = c;
+  worker = w;
 });
 
 /** Reads the locker's SQLite file (read-only): stored copies and references of a digest. */
@@ -51,26 +47,13 @@ async function download(scanId: string, sha256: string): Promise<{ status: numbe
 }
 
 async function upload(scanId: string, path: string, body: Buffer, query = ''): Promise<Answer> {
-  return send(await chain.scannerAgent(), `${chain.edgeUrl()}${path}${query}`, {
-    method: 'POST',
-    headers: { host: edgeHost(chain), 'content-type': 'application/octet-stream', 'content-digest': contentDigest(body), 'x-stella-scan-id': scanId },
-    body,
-  });
+  return edgePost(chain, `${path}${query}`, scanId, body, { contentType: 'application/octet-stream' });
 }
 
 /** Stores a signed statement naming `bytes` under `scanId`, as the worker's first request does. */
 async function storeStatement(scanId: string, bytes: Buffer): Promise<void> {
-  const envelope = Buffer.from(
-    await worker.setup.createEnvelope({
-      artifact: { name: 'artifact', sha256: sha256Hex(bytes) },
-      intent: { scanId, topology: chain.topology.name, edgeHop: 'gw-edge', clientCertSha256: worker.setup.credentials.current().fingerprint, nonce: randomBytes(16).toString('hex'), issuedAt: new Date().toISOString() },
-    }),
-  );
-  const answer = await send(await chain.scannerAgent(), `${chain.edgeUrl()}/api/v1/evidence`, {
-    method: 'POST',
-    headers: { host: edgeHost(chain), 'content-type': 'application/json', 'content-digest': contentDigest(envelope), 'x-stella-scan-id': scanId },
-    body: envelope,
-  });
+  const envelope = await workerEnvelope(chain, worker, scanId, { artifact: { name: 'artifact', sha256: sha256Hex(bytes) } });
+  const answer = await edgePost(chain, '/api/v1/evidence', scanId, envelope);
   assert.equal(answer.status, 201, answer.text);
 }
 
@@ -208,13 +191,9 @@ describe('artifacts of one scanner, seen by another, through the reference chain
 describe('artifacts through the Caddy chain (Caddy + forward-auth stamper → WAF → HAProxy)', () => {
   let caddy: Chain;
   let caddyWorker: ChainWorker;
-  before(async () => {
-    caddy = await startChain(CADDY_TOPOLOGY);
-    caddyWorker = await startWorker(caddy);
-  });
-  after(async () => {
-    await caddyWorker?.close();
-    await caddy?.close();
+  useChain(CADDY_TOPOLOGY, (c, w) => {
+    caddy = c;
+    caddyWorker = w;
   });
 
   it('delivers every artifact kind, bytes included, on the first attempt', async () => {

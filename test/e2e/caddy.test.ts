@@ -9,12 +9,12 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { Agent } from 'undici';
 import type { SubmitResult } from '../../src/scanner/submit.js';
-import { CADDY_TOPOLOGY, startChain, type Chain } from './support/harness.js';
+import { CADDY_TOPOLOGY, startChain, type Chain } from '../support/chain.js';
 import {
   checkEnvelopeSignature,
   checkReceipt,
-  contentDigest,
   edgeHost,
+  edgePost,
   fingerprintOf,
   problemCode,
   send,
@@ -22,6 +22,7 @@ import {
   startWorker,
   storedCount,
   storedEvidence,
+  workerEnvelope,
   type ChainWorker,
   type StoredEvidence,
 } from './support/client.js';
@@ -81,25 +82,9 @@ describe('delivery through the Caddy edge (forward-auth stamper) → Apache WAF 
 
   it('strips a client-sent X-Stella-Provenance at the Caddy edge too', async () => {
     const scanId = 'scan-caddy-forged';
-    const envelope = Buffer.from(
-      await worker.setup.createEnvelope({
-        artifact: { name: 'x.json', sha256: sha256Hex(randomBytes(8)) },
-        intent: {
-          scanId,
-          topology: chain.topology.name,
-          edgeHop: 'gw-edge',
-          clientCertSha256: worker.setup.credentials.current().fingerprint,
-          nonce: randomBytes(16).toString('hex'),
-          issuedAt: new Date().toISOString(),
-        },
-      }),
-    );
+    const envelope = await workerEnvelope(chain, worker, scanId, { artifact: { name: 'x.json', sha256: sha256Hex(randomBytes(8)) } });
     const forged = `gw-edge;seq=1;ts=${Math.floor(Date.now() / 1000)};nonce="abababababababab";peer="sha256:${'1'.repeat(64)}";peer-id="scanner-01";kid="edge-2026-11";mac=:${Buffer.alloc(32).toString('base64')}:`;
-    const answer = await send(await chain.scannerAgent(), `${chain.edgeUrl()}/api/v1/evidence`, {
-      method: 'POST',
-      headers: { host: edgeHost(chain), 'content-type': 'application/json', 'content-digest': contentDigest(envelope), 'x-stella-scan-id': scanId, 'x-stella-provenance': forged },
-      body: envelope,
-    });
+    const answer = await edgePost(chain, '/api/v1/evidence', scanId, envelope, { headers: { 'x-stella-provenance': forged } });
     assert.equal(answer.status, 201, `${answer.status} ${problemCode(answer) ?? ''} ${answer.text}`);
     const record = await storedEvidence(chain, sha256Hex(envelope), scanId);
     assert.deepEqual(record.hops.map((h) => h.nonce === 'abababababababab'), [false, false]);

@@ -12,8 +12,9 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Agent } from 'undici';
 import { issueCertificate, type PkiRole } from '../../src/pki/index.js';
-import { CADDY_TOPOLOGY, REFERENCE_TOPOLOGY, startChain, type Chain } from './support/harness.js';
-import { contentDigest, edgeHost, problemCode, send, storedCount } from './support/client.js';
+import { CADDY_TOPOLOGY, REFERENCE_TOPOLOGY, startChain, type Chain } from '../support/chain.js';
+import { logLinesWith } from '../support/logs.js';
+import { edgeHost, edgePost, problemCode, send, storedCount } from './support/client.js';
 
 /** An Agent presenting a fresh leaf of `role`/`name` from the chain's own CA to `servername`. */
 async function agentAs(chain: Chain, agents: Agent[], role: PkiRole, name: string, servername: string): Promise<Agent> {
@@ -33,22 +34,13 @@ const wafAccessLog = (chain: Chain): Promise<string> => readFile(join(chain.depl
 
 /** Apache writes its access-log line after the response left, so the client can be faster: wait for it a little. */
 async function wafLogged(chain: Chain, marker: string, timeoutMs = 5_000): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if ((await wafAccessLog(chain)).includes(marker)) return true;
-    if (Date.now() > deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  return (await logLinesWith(join(chain.deployment.gatewaysDir, 'waf', 'logs', 'access.log'), marker, timeoutMs)).length > 0;
 }
 
 /** A POST of an envelope-shaped body to the edge as `agent`, under a scan id unique to the case. */
 async function postAtEdge(chain: Chain, agent: Agent, scanId: string) {
   const body = Buffer.from(JSON.stringify({ payloadType: 'application/vnd.in-toto+json', payload: 'e30=', signatures: [] }));
-  return send(agent, `${chain.edgeUrl()}/api/v1/evidence`, {
-    method: 'POST',
-    headers: { host: edgeHost(chain), 'content-type': 'application/json', 'x-stella-scan-id': scanId, 'content-digest': contentDigest(body) },
-    body,
-  });
+  return edgePost(chain, '/api/v1/evidence', scanId, body, { agent });
 }
 
 /** The edge cases, the same for every edge kind. */

@@ -4,24 +4,11 @@
  * the gateways inject provenance, the locker validates it, stores the envelope with its hop chain
  * and returns a receipt that verifies; the envelope's signature survives the chain.
  */
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
 import type { SubmitResult } from '../../src/scanner/submit.js';
-import { REFERENCE_TOPOLOGY, startChain, type Chain } from './support/harness.js';
-import {
-  checkEnvelopeSignature,
-  checkReceipt,
-  contentDigest,
-  edgeGet,
-  edgeHost,
-  fingerprintOf,
-  send,
-  sha256Hex,
-  startWorker,
-  storedEvidence,
-  type ChainWorker,
-  type StoredEvidence,
-} from './support/client.js';
+import { REFERENCE_TOPOLOGY, type Chain } from '../support/chain.js';
+import { checkEnvelopeSignature, checkReceipt, edgeGet, edgePost, fingerprintOf, sha256Hex, storedEvidence, useChain, type ChainWorker, type StoredEvidence } from './support/client.js';
 
 const SCAN_ID = 'scan-e2e-delivery.001';
 const SBOM = JSON.stringify({ bomFormat: 'CycloneDX', specVersion: '1.5', version: 1, components: [{ name: 'openssl', version: '3.0.15' }] });
@@ -31,13 +18,9 @@ let chain: Chain;
 let worker: ChainWorker;
 
 // One chain for the file: every test uses its own scan id, so they do not interfere.
-before(async () => {
-  chain = await startChain(REFERENCE_TOPOLOGY);
-  worker = await startWorker(chain);
-});
-after(async () => {
-  await worker?.close();
-  await chain?.close();
+useChain(REFERENCE_TOPOLOGY, (c, w) => {
+  chain = c;
+  worker = w;
 });
 
 describe('delivery through the reference chain (NGINX → Apache WAF → HAProxy → Evidence Locker)', () => {
@@ -103,11 +86,7 @@ describe('delivery through the reference chain (NGINX → Apache WAF → HAProxy
   it('answers the same envelope again with 200 and the original receipt, without a second record', async () => {
     const item = worker.outbox.get(results[0]?.itemId ?? -1);
     assert.ok(item?.envelope);
-    const answer = await send(await chain.scannerAgent(), `${chain.edgeUrl()}/api/v1/evidence`, {
-      method: 'POST',
-      headers: { host: edgeHost(chain), 'content-type': 'application/json', 'content-digest': contentDigest(item.envelope), 'x-stella-scan-id': SCAN_ID },
-      body: item.envelope,
-    });
+    const answer = await edgePost(chain, '/api/v1/evidence', SCAN_ID, Buffer.from(item.envelope));
     assert.equal(answer.status, 200);
     assert.deepEqual((answer.json as { receipt: unknown }).receipt, sbom.receipt);
     const list = await edgeGet(chain, `/api/v1/scans/${SCAN_ID}/evidence`, SCAN_ID);

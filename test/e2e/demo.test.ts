@@ -12,7 +12,7 @@ import { parse, stringify } from 'yaml';
 import { DEMO_ARTIFACTS, runDemo } from '../../src/demo/run.js';
 import { requireProgram } from '../support/programs.js';
 import { tempDir } from '../support/tmp.js';
-import { EXAMPLES } from './support/harness.js';
+import { EXAMPLES } from '../support/chain.js';
 
 describe('stella-gateway demo', () => {
   it('delivers the sample SBOM through NGINX, the WAF and HAProxy, rejects both forgeries and cleans up', async () => {

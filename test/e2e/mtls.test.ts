@@ -17,7 +17,8 @@ import type { ClientCredentials } from '../../src/scanner/credentials.js';
 import { deliveryOptionsFor } from '../../src/scanner/config.js';
 import { ScannerError } from '../../src/scanner/errors.js';
 import { tempDir } from '../support/tmp.js';
-import { REFERENCE_TOPOLOGY, startChain, type Chain } from './support/harness.js';
+import { REFERENCE_TOPOLOGY, startChain, type Chain } from '../support/chain.js';
+import { logLinesWith } from '../support/logs.js';
 import { edgeHost, fingerprintOf, problemCode, send, startWorker, storedCount, type Answer } from './support/client.js';
 
 const DAY_MS = 86_400_000;
@@ -95,8 +96,7 @@ describe('the NGINX edge', () => {
     assert.equal(problemCode(answer), 'scan-not-found');
     // The WAF logs what it forwards: its silence about the refused requests below means something.
     // Apache writes the access-log line after the response left: give it a moment.
-    const deadline = Date.now() + 5_000;
-    while (!(await readFile(wafAccessLog(), 'utf8')).includes('scan-mtls-good') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    await logLinesWith(wafAccessLog(), 'scan-mtls-good', 5_000);
     assert.match(await readFile(wafAccessLog(), 'utf8'), /scan-mtls-good/);
   });
 

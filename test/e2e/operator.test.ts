@@ -19,7 +19,7 @@ import { loadTopology } from '../../src/topology/load.js';
 import type { ResolvedTopology } from '../../src/topology/resolve.js';
 import { requireProgram } from '../support/programs.js';
 import { tempDir } from '../support/tmp.js';
-import { EXAMPLES } from './support/harness.js';
+import { EXAMPLES } from '../support/chain.js';
 
 const START_TIMEOUT_MS = 60_000;
 

@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { cliInvocation } from '../../src/io/process.js';
 import { probeTopology, type ProbeResult } from '../../src/probes/probe.js';
-import { REFERENCE_TOPOLOGY, startChain, type Chain } from './support/harness.js';
+import { REFERENCE_TOPOLOGY, startChain, type Chain } from '../support/chain.js';
 
 let chain: Chain;
 

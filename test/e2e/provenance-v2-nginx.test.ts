@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SubmitResult } from '../../src/scanner/submit.js';
 import { publishedKeys, receiptMessage, verifyEveryLabel } from '../interop/support/rfc9421.js';
-import { REFERENCE_TOPOLOGY, startChain, type Chain } from './support/harness.js';
+import { REFERENCE_TOPOLOGY, startChain, type Chain } from '../support/chain.js';
 import { checkReceipt, startWorker, storedEvidence, type ChainWorker } from './support/client.js';
 
 const INTERNAL_SIGNING = { alg: 'ecdsa-p256-sha256', keys: [{ kid: 'internal-v2-2026-12', file: './keys/gw-internal.v2.pem', publicFile: './keys/gw-internal.v2.pub.pem' }] };

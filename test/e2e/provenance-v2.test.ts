@@ -13,7 +13,7 @@ import { loadV2Keyring } from '../../src/provenance/v2/keys.js';
 import { hopSignatureProblems } from '../../src/evidence/hop-signatures.js';
 import { splitDictionary } from '../../src/provenance/v2/fields.js';
 import { publishedKeys, receiptMessage, verifyEveryLabel } from '../interop/support/rfc9421.js';
-import { CADDY_TOPOLOGY, startChain, type Chain } from './support/harness.js';
+import { CADDY_TOPOLOGY, startChain, type Chain } from '../support/chain.js';
 import { checkReceipt, contentDigest, edgeHost, problemCode, send, sha256Hex, startWorker, storedEvidence, type ChainWorker } from './support/client.js';
 
 const SCAN_ID = 'scan-e2e-v2';

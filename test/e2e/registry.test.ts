@@ -20,9 +20,10 @@ import { DSSE_LAYER_MEDIA_TYPE, cosignAttestationTag } from '../../src/registry/
 import { ScannerError } from '../../src/scanner/errors.js';
 import { keyFileEnvelopeFactory } from '../../src/scanner/signing.js';
 import type { ResolvedHop, ResolvedService } from '../../src/topology/resolve.js';
-import { EXAMPLES, startChain, type Chain } from './support/harness.js';
+import { EXAMPLES, startChain, type Chain } from '../support/chain.js';
 import { checkEnvelopeSignature, contentDigest, fingerprintOf, problemCode, send, type Answer } from './support/client.js';
-import { spliceBeforeService, type Relay, type RelayedRequest } from './support/relay.js';
+import { spliceBeforeService } from '../support/chain-splice.js';
+import type { Relay, RelayedRequest } from '../support/relay.js';
 import { makeTestImage, publisherCertDir, skopeoPush, skopeoRawManifest, type TestImage } from './support/oci.js';
 
 const REPOSITORY = 'stella/hello';

@@ -2,7 +2,7 @@
  * docs/provenance.md, docs/faults.md: forged, bypassing, replayed, reordered, tampered and missing provenance is
  * rejected by the locker with the code and status of the problem table, and nothing is stored.
  *
- * Positions on the path come from two recording relays spliced into the real chain (support/relay.ts):
+ * Positions on the path come from two recording relays spliced into the real chain (test/support/relay.ts, test/support/chain-splice.ts):
  * one between the WAF and gw-internal (it holds the WAF's client certificate, as a compromised WAF
  * would), one between gw-internal and the locker (it sees exactly what the locker receives).
  */
@@ -12,10 +12,10 @@ import { randomBytes } from 'node:crypto';
 import { parseProvenanceHeader, serializeProvenanceHeader } from '../../src/provenance/codec.js';
 import type { HopRecord } from '../../src/provenance/record.js';
 import type { ResolvedHop, ResolvedService } from '../../src/topology/resolve.js';
-import { REFERENCE_TOPOLOGY, startChain, type Chain } from './support/harness.js';
+import { REFERENCE_TOPOLOGY, startChain, type Chain } from '../support/chain.js';
 import {
   contentDigest,
-  edgeHost,
+  edgePost,
   fingerprintOf,
   problemCode,
   send,
@@ -23,10 +23,12 @@ import {
   startWorker,
   storedCount,
   storedEvidence,
+  workerEnvelope,
   type Answer,
   type ChainWorker,
 } from './support/client.js';
-import { spliceAfterWaf, spliceBeforeService, type Relay, type RelayedRequest } from './support/relay.js';
+import { spliceAfterWaf, spliceBeforeService } from '../support/chain-splice.js';
+import type { Relay, RelayedRequest } from '../support/relay.js';
 
 const LIMITS = { maxHeaderBytes: 8192, maxHops: 8 };
 
@@ -58,34 +60,12 @@ after(async () => {
 
 /** A DSSE envelope the worker signs for `scanId`, naming the certificate it presents. */
 async function signedEnvelope(scanId: string): Promise<Buffer> {
-  const artifact = `artifact-${randomBytes(8).toString('hex')}`;
-  const bytes = await worker.setup.createEnvelope({
-    artifact: { name: 'sbom.json', sha256: sha256Hex(artifact) },
-    intent: {
-      scanId,
-      topology: chain.topology.name,
-      edgeHop: 'gw-edge',
-      clientCertSha256: worker.setup.credentials.current().fingerprint,
-      nonce: randomBytes(16).toString('hex'),
-      issuedAt: new Date().toISOString(),
-    },
-  });
-  return Buffer.from(bytes);
+  return workerEnvelope(chain, worker, scanId);
 }
 
 /** POSTs an envelope through the edge as the scanner, with the worker's headers plus `extra`. */
 async function postThroughEdge(scanId: string | null, body: Buffer, extra: Record<string, string> = {}): Promise<Answer> {
-  return send(await chain.scannerAgent(), `${chain.edgeUrl()}/api/v1/evidence`, {
-    method: 'POST',
-    headers: {
-      host: edgeHost(chain),
-      'content-type': 'application/json',
-      'content-digest': contentDigest(body),
-      ...(scanId === null ? {} : { 'x-stella-scan-id': scanId }),
-      ...extra,
-    },
-    body,
-  });
+  return edgePost(chain, '/api/v1/evidence', scanId, body, { headers: extra });
 }
 
 /** Sends a recorded request again, byte for byte, with the given client identity. */

@@ -12,7 +12,7 @@ import { openSqlite } from '../../src/io/sqlite-driver.js';
 import { parse, stringify } from 'yaml';
 import { probeTopology } from '../../src/probes/probe.js';
 import { tempDir } from '../support/tmp.js';
-import { CADDY_TOPOLOGY, REFERENCE_TOPOLOGY, startChain, type Chain } from './support/harness.js';
+import { CADDY_TOPOLOGY, REFERENCE_TOPOLOGY, startChain, type Chain } from '../support/chain.js';
 import { startWorker, type ChainWorker } from './support/client.js';
 
 /** A hop or service of the example topology, as far as the variants change it. */

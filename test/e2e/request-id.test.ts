@@ -8,23 +8,23 @@ import { after, before, describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
-import { CADDY_TOPOLOGY, EXAMPLES, REFERENCE_TOPOLOGY, startChain, type Chain } from './support/harness.js';
+import { CADDY_TOPOLOGY, EXAMPLES, REFERENCE_TOPOLOGY, startChain, type Chain } from '../support/chain.js';
 import { edgeHost, send } from './support/client.js';
+import { waitFor } from '../support/wait.js';
 
 /** How long a log line may take to reach its file after the answer (each program writes at request end). */
 const LOG_DEADLINE_MS = 10_000;
 
 /** Waits until `file` has a line containing `needle`; returns that line. */
 async function lineWith(file: string, needle: string): Promise<string> {
-  const deadline = Date.now() + LOG_DEADLINE_MS;
-  for (;;) {
-    const text = await readFile(file, 'utf8').catch(() => '');
-    const line = text.split('\n').find((l) => l.includes(needle));
-    if (line !== undefined) return line;
-    if (Date.now() > deadline) throw new assert.AssertionError({ message: `no line with ${needle} in ${file} within ${LOG_DEADLINE_MS} ms:\n${text.slice(-2000)}` });
-    await delay(50);
-  }
+  let text = '';
+  return waitFor(
+    async () => {
+      text = await readFile(file, 'utf8').catch(() => '');
+      return text.split('\n').find((l) => l.includes(needle));
+    },
+    { what: `a line with ${needle} in ${file}`, timeout: LOG_DEADLINE_MS, detail: () => text.slice(-2000) },
+  );
 }
 
 describe('the request id across the reference chain (NGINX → Apache+ModSecurity → HAProxy → locker)', () => {

@@ -15,7 +15,8 @@ import { join } from 'node:path';
 import type { Agent } from 'undici';
 import { revokeCertificate } from '../../src/pki/index.js';
 import type { SubmitResult } from '../../src/scanner/submit.js';
-import { CADDY_TOPOLOGY, REFERENCE_TOPOLOGY, startChain, type Chain } from './support/harness.js';
+import { waitFor } from '../support/wait.js';
+import { CADDY_TOPOLOGY, REFERENCE_TOPOLOGY, startChain, type Chain } from '../support/chain.js';
 import { edgeHost, send, startWorker, storedCount, type ChainWorker } from './support/client.js';
 import { recordFault } from '../faults/support/figures.js';
 
@@ -42,13 +43,6 @@ function reloadLog(chain: Chain): string {
   }
 }
 
-async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** One round trip through the edge as the revoked scanner: true when it got through. */
 async function passes(chain: Chain, agent: Agent): Promise<boolean> {
@@ -93,15 +87,15 @@ for (const [name, file] of [
       };
       const stream = lane();
       try {
-        await until('a first few deliveries', () => results.length >= 4);
+        await waitFor(() => results.length >= 4, { what: 'a first few deliveries' });
         const revokedAt = Date.now();
         await revokeCertificate({ dir: chain.topology.pki.dir, serial });
-        await until('the revoked certificate refused', async () => !(await passes(chain, revokedAgent)), RELOAD_SECONDS * 1000 + RELOAD_SLACK_MS + 10_000);
+        await waitFor(async () => !(await passes(chain, revokedAgent)), { what: 'the revoked certificate refused', timeout: RELOAD_SECONDS * 1000 + RELOAD_SLACK_MS + 10_000 });
         refusedAfterMs = Date.now() - revokedAt;
         // Every gateway reloads on the new CRL while the stream runs; deliveries keep flowing after.
-        await until('every supervised gateway reloaded', () => supervised.every((id) => reloadLog(chain).includes(` ${id} `)), RELOAD_SLACK_MS + 10_000);
+        await waitFor(() => supervised.every((id) => reloadLog(chain).includes(` ${id} `)), { what: 'every supervised gateway reloaded', timeout: RELOAD_SLACK_MS + 10_000 });
         const afterReloads = results.length;
-        await until('deliveries after the reloads', () => results.length >= afterReloads + 4);
+        await waitFor(() => results.length >= afterReloads + 4, { what: 'deliveries after the reloads' });
       } finally {
         running = false;
         await stream;

@@ -18,7 +18,8 @@ import { connect } from 'node:tls';
 import { issueCertificate } from '../../src/pki/index.js';
 import type { SubmitResult } from '../../src/scanner/submit.js';
 import { splitListen } from '../../src/gateways/chain.js';
-import { REFERENCE_TOPOLOGY, startChain, type Chain } from './support/harness.js';
+import { waitFor } from '../support/wait.js';
+import { REFERENCE_TOPOLOGY, startChain, type Chain } from '../support/chain.js';
 import { startWorker, storedCount, storedEvidence, type ChainWorker } from './support/client.js';
 
 const LANES = 2;
@@ -51,13 +52,6 @@ async function edgeServes(): Promise<string> {
   });
 }
 
-async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('certificate rotation during a stream of deliveries', () => {
   const results: SubmitResult[] = [];
@@ -84,23 +78,23 @@ describe('certificate rotation during a stream of deliveries', () => {
     };
     const lanes = workers.map((w, i) => lane(w, i));
     try {
-      await until('a first few deliveries', () => results.length >= 6);
+      await waitFor(() => results.length >= 6, { what: 'a first few deliveries' });
 
       // The worker's certificate, re-issued in place, as an external issuer would write it.
       const reissued = await issueCertificate({ dir: chain.topology.pki.dir, role: 'scanner', name: scanner.id, out: dirname(scanner.tls.cert) });
       newScanner = reissued.fingerprint;
-      await until('both workers presenting the new certificate', () => workers.every((w) => w.setup.credentials.current().fingerprint === newScanner));
+      await waitFor(() => workers.every((w) => w.setup.credentials.current().fingerprint === newScanner), { what: 'both workers presenting the new certificate' });
       const afterScanner = results.length;
-      await until('deliveries with the new worker certificate', () => results.length >= afterScanner + 6);
+      await waitFor(() => results.length >= afterScanner + 6, { what: 'deliveries with the new worker certificate' });
 
       // The edge's certificate, re-issued in place, then NGINX reloads (SIGHUP: new workers, old ones finish).
       const host = splitListen(edge.listen).host;
       const edgeCert = await issueCertificate({ dir: chain.topology.pki.dir, role: 'gateway', name: edge.id, dns: [edge.serverName], ip: [host], out: dirname(edge.tls.cert) });
       newEdge = edgeCert.fingerprint;
       process.kill(nginx.pid, 'SIGHUP');
-      await until('the edge serving its new certificate', async () => (await edgeServes()) === newEdge);
+      await waitFor(async () => (await edgeServes()) === newEdge, { what: 'the edge serving its new certificate' });
       const afterEdge = results.length;
-      await until('deliveries through the reloaded edge', () => results.length >= afterEdge + 6);
+      await waitFor(() => results.length >= afterEdge + 6, { what: 'deliveries through the reloaded edge' });
     } finally {
       running = false;
       await Promise.all(lanes);

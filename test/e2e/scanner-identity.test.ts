@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { deliveryOptionsFor, type ScannerSetup } from '../../src/scanner/config.js';
 import { openSqliteStore } from '../../src/storage/sqlite.js';
 import type { EvidenceStore } from '../../src/storage/types.js';
-import { REFERENCE_TOPOLOGY, startChain, type Chain } from './support/harness.js';
+import { REFERENCE_TOPOLOGY, startChain, type Chain } from '../support/chain.js';
 import { checkReceipt, contentDigest, edgeHost, fingerprintOf, problemCode, send, sha256Hex, type Answer } from './support/client.js';
 
 /** The reference topology's second scanner. */

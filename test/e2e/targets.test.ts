@@ -6,47 +6,28 @@
  * (docs/gateways/apache-modsecurity.md#envelope-routes). A target the locker has no route for is
  * its `not-found`, never a `provenance-tampered`.
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CADDY_TOPOLOGY, REFERENCE_TOPOLOGY, startChain, type Chain } from './support/harness.js';
-import { contentDigest, edgeGet, edgeHost, problemCode, send, sha256Hex, startWorker, storedCount, type Answer, type ChainWorker } from './support/client.js';
+import { CADDY_TOPOLOGY, REFERENCE_TOPOLOGY, type Chain } from '../support/chain.js';
+import { logLinesWith } from '../support/logs.js';
+import { edgeGet, edgePost, problemCode, storedCount, useChain, workerEnvelope, type Answer, type ChainWorker } from './support/client.js';
 
 let chain: Chain;
 let worker: ChainWorker;
 
-before(async () => {
-  chain = await startChain(REFERENCE_TOPOLOGY);
-  worker = await startWorker(chain);
-});
-after(async () => {
-  await worker?.close();
-  await chain?.close();
+useChain(REFERENCE_TOPOLOGY, (c, w) => {
+  chain = c;
+  worker = w;
 });
 
 async function envelope(scanId: string, extra: Record<string, string> = {}, on: Chain = chain, by: ChainWorker = worker): Promise<Buffer> {
-  const bytes = await by.setup.createEnvelope({
-    artifact: { name: 'sbom.json', sha256: sha256Hex(randomBytes(16)) },
-    intent: {
-      scanId,
-      topology: on.topology.name,
-      edgeHop: 'gw-edge',
-      clientCertSha256: by.setup.credentials.current().fingerprint,
-      nonce: randomBytes(16).toString('hex'),
-      issuedAt: new Date().toISOString(),
-    },
-  });
-  return Buffer.from(JSON.stringify({ ...(JSON.parse(Buffer.from(bytes).toString('utf8')) as object), ...extra }));
+  return workerEnvelope(on, by, scanId, { extra });
 }
 
 async function post(target: string, scanId: string, body: Buffer, contentType = 'application/json', on: Chain = chain): Promise<Answer> {
-  return send(await on.scannerAgent(), `${on.edgeUrl()}${target}`, {
-    method: 'POST',
-    headers: { host: edgeHost(on), 'content-type': contentType, 'content-digest': contentDigest(body), 'x-stella-scan-id': scanId },
-    body,
-  });
+  return edgePost(on, target, scanId, body, { contentType });
 }
 
 /** Nothing was stored under `scanId`: the locker knows no such scan. */
@@ -58,13 +39,7 @@ async function assertNothingStored(scanId: string, on: Chain = chain): Promise<v
 
 /** The request lines gw-internal (behind the WAF) logged that contain `marker`. */
 async function internalLines(marker: string, timeoutMs = 3_000, on: Chain = chain): Promise<string[]> {
-  const file = join(on.deployment.gatewaysDir, 'gw-internal', 'stderr.log');
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const lines = (await readFile(file, 'utf8').catch(() => '')).split('\n').filter((l) => l.includes(marker));
-    if (lines.length > 0 || Date.now() > deadline) return lines;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  return logLinesWith(join(on.deployment.gatewaysDir, 'gw-internal', 'stderr.log'), marker, timeoutMs);
 }
 
 /** The target cases, run against the chain `get()` returns (started by the caller). */
@@ -102,13 +77,9 @@ describe('request targets through the reference chain', () => {
 describe('request targets through the Caddy chain', () => {
   let caddy: Chain;
   let caddyWorker: ChainWorker;
-  before(async () => {
-    caddy = await startChain(CADDY_TOPOLOGY);
-    caddyWorker = await startWorker(caddy);
-  });
-  after(async () => {
-    await caddyWorker?.close();
-    await caddy?.close();
+  useChain(CADDY_TOPOLOGY, (c, w) => {
+    caddy = c;
+    caddyWorker = w;
   });
   targetCases(() => caddy, () => caddyWorker);
 });

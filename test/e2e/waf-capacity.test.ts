@@ -11,7 +11,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_MAX_BODY_BYTES } from '../../src/topology/schema.js';
 import { submitArtifacts } from '../../src/scanner/submit.js';
-import { REFERENCE_TOPOLOGY, startChain, type Chain } from './support/harness.js';
+import { REFERENCE_TOPOLOGY, startChain, type Chain } from '../support/chain.js';
 import { checkReceipt, startWorker, storedCount, type ChainWorker } from './support/client.js';
 import { paddedEnvelopeFactory } from './support/big-envelope.js';
 import { recordFault } from '../faults/support/figures.js';

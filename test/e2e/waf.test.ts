@@ -4,49 +4,30 @@
  * the locker, and nothing is stored. The same request without the attack goes through, so the 403
  * is the WAF's verdict on the attack, not on the provenance headers.
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { openSqlite } from '../../src/io/sqlite-driver.js';
-import { REFERENCE_TOPOLOGY, startChain, type Chain } from './support/harness.js';
-import { contentDigest, edgeGet, edgeHost, problemCode, send, sha256Hex, startWorker, type Answer, type ChainWorker } from './support/client.js';
+import { REFERENCE_TOPOLOGY, type Chain } from '../support/chain.js';
+import { logLinesWith } from '../support/logs.js';
+import { edgeGet, edgePost, problemCode, useChain, workerEnvelope, type Answer, type ChainWorker } from './support/client.js';
 
 let chain: Chain;
 let worker: ChainWorker;
 
-before(async () => {
-  chain = await startChain(REFERENCE_TOPOLOGY);
-  worker = await startWorker(chain);
-});
-after(async () => {
-  await worker?.close();
-  await chain?.close();
+useChain(REFERENCE_TOPOLOGY, (c, w) => {
+  chain = c;
+  worker = w;
 });
 
 /** A signed envelope for `scanId`; `extra` adds top-level JSON members (DSSE ignores unknown fields). */
 async function envelope(scanId: string, extra: Record<string, string> = {}): Promise<Buffer> {
-  const bytes = await worker.setup.createEnvelope({
-    artifact: { name: 'sbom.json', sha256: sha256Hex(randomBytes(16)) },
-    intent: {
-      scanId,
-      topology: chain.topology.name,
-      edgeHop: 'gw-edge',
-      clientCertSha256: worker.setup.credentials.current().fingerprint,
-      nonce: randomBytes(16).toString('hex'),
-      issuedAt: new Date().toISOString(),
-    },
-  });
-  return Buffer.from(JSON.stringify({ ...(JSON.parse(Buffer.from(bytes).toString('utf8')) as object), ...extra }));
+  return workerEnvelope(chain, worker, scanId, { extra });
 }
 
 async function post(scanId: string, body: Buffer, options: { query?: string; headers?: Record<string, string> } = {}): Promise<Answer> {
-  return send(await chain.scannerAgent(), `${chain.edgeUrl()}/api/v1/evidence${options.query ?? ''}`, {
-    method: 'POST',
-    headers: { host: edgeHost(chain), 'content-type': 'application/json', 'content-digest': contentDigest(body), 'x-stella-scan-id': scanId, ...options.headers },
-    body,
-  });
+  return edgePost(chain, `/api/v1/evidence${options.query ?? ''}`, scanId, body, { ...(options.headers ? { headers: options.headers } : {}) });
 }
 
 /** Rows in the locker's SQLite file, read-only. */
@@ -61,16 +42,6 @@ function storedRows(): number {
   }
 }
 
-/** Waits until a log file of a hop mentions `marker`, and returns the lines that do. */
-async function logLines(file: string, marker: string, timeoutMs = 3_000): Promise<string[]> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const lines = (await readFile(file, 'utf8').catch(() => '')).split('\n').filter((l) => l.includes(marker));
-    if (lines.length > 0 || Date.now() > deadline) return lines;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 const wafAccessLog = (): string => join(chain.deployment.gatewaysDir, 'waf', 'logs', 'access.log');
 const internalLog = (): string => join(chain.deployment.gatewaysDir, 'gw-internal', 'stderr.log');
 
@@ -81,7 +52,7 @@ describe('the WAF hop of the reference chain', () => {
     assert.equal(answer.status, 201, answer.text);
     assert.equal(storedRows(), rows + 1);
     // gw-internal logs every request line it forwards: its silence about an attack below means something.
-    assert.equal((await logLines(internalLog(), 'trace=clean')).length, 1);
+    assert.equal((await logLinesWith(internalLog(), 'trace=clean')).length, 1);
   });
 
   const attacks: Array<{ name: string; scanId: string; build: (marker: string) => Promise<{ body: Buffer; query?: string; headers?: Record<string, string> }> }> = [
@@ -110,10 +81,10 @@ describe('the WAF hop of the reference chain', () => {
       const answer = await post(attack.scanId, request.body, request);
       assert.equal(answer.status, 403, answer.text);
       assert.equal(problemCode(answer), undefined, 'the refusal is the WAF page, not a locker problem');
-      const waf = await logLines(wafAccessLog(), marker);
+      const waf = await logLinesWith(wafAccessLog(), marker);
       assert.equal(waf.length, 1, 'the WAF logged the request once');
       assert.match(waf[0] ?? '', /" 403 /);
-      assert.deepEqual(await logLines(internalLog(), marker, 300), [], 'gw-internal never saw it');
+      assert.deepEqual(await logLinesWith(internalLog(), marker, 300), [], 'gw-internal never saw it');
       assert.equal(storedRows(), rows);
       const scan = await edgeGet(chain, `/api/v1/scans/${attack.scanId}/evidence`, attack.scanId);
       assert.equal(scan.status, 404, scan.text);

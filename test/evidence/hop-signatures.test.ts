@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { hopSignatureProblems } from '../../src/evidence/hop-signatures.js';
 import { ANY_KID } from '../../src/provenance/v2/keys.js';
-import { buildV2Request, fixtureV2Key, fixtureV2Keyring, fixtureV2Topology, NOW_S } from '../provenance/v2/support/fixture.js';
+import { buildV2Request, fixtureV2Key, fixtureV2Keyring, fixtureV2Topology, NOW_S } from '../provenance/support/fixture.js';
 
 const topology = fixtureV2Topology();
 const keys = fixtureV2Keyring(topology);

@@ -11,11 +11,9 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openSqlite } from '../../src/io/sqlite-driver.js';
-import { deliveryOptionsFor, type ScannerSetup } from '../../src/scanner/config.js';
-import { Outbox } from '../../src/scanner/outbox.js';
-import { runScanner } from '../../src/scanner/run.js';
-import type { DeliveryEvent } from '../../src/scanner/worker.js';
-import { REFERENCE_TOPOLOGY, startChain, type Chain } from '../e2e/support/harness.js';
+import { REFERENCE_TOPOLOGY, startChain, type Chain } from '../support/chain.js';
+import { letTimePass, waitFor } from '../support/wait.js';
+import { startScannerDaemon, type ScannerDaemon } from './support/daemon.js';
 import { recordFault } from './support/figures.js';
 
 const PER_PHASE = 8;
@@ -37,14 +35,6 @@ function drop(spool: string, scanId: string, count: number): Map<string, string>
   return dropped;
 }
 
-async function until(what: string, check: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
 /** The artifact digests named by the signed statements of every stored envelope. */
 function storedArtifacts(dbFile: string): string[] {
   const db = openSqlite(dbFile, { readonly: true });
@@ -62,15 +52,9 @@ function storedArtifacts(dbFile: string): string[] {
 
 describe('scanner run through gateway and locker outages', () => {
   let chain: Chain | undefined;
-  let setup: ScannerSetup | undefined;
-  let outbox: Outbox | undefined;
-  const abort = new AbortController();
-  let daemon: Promise<void> | undefined;
+  let daemon: ScannerDaemon | undefined;
   after(async () => {
-    abort.abort();
-    await daemon?.catch(() => undefined);
-    outbox?.close();
-    await setup?.close();
+    await daemon?.close();
     await chain?.close();
   });
 
@@ -80,44 +64,29 @@ describe('scanner run through gateway and locker outages', () => {
     const service = chain.topology.services[0]!;
     assert.equal(service.storage?.kind, 'sqlite');
     const dbFile = service.storage.kind === 'sqlite' ? service.storage.file : '';
-    setup = await deliveryOptionsFor(chain.topology, chain.scanner().id, { timeoutMs: 10_000 });
-    outbox = Outbox.open(join(chain.workDir, 'outbox.db'));
-    const spool = join(chain.workDir, 'spool');
-    const events: DeliveryEvent[] = [];
-    const box = outbox;
-    daemon = runScanner({
-      ...setup,
-      outbox: box,
-      spoolDir: spool,
-      signal: abort.signal,
-      pollIntervalMs: 100,
-      settleMs: 0,
-      idlePollMs: 200,
-      backoff: { baseMs: 200, capMs: 1_500 },
-      onEvent: (event) => events.push(event),
-    });
+    daemon = await startScannerDaemon(chain, { timeoutMs: 10_000 }, { pollIntervalMs: 100, settleMs: 0, idlePollMs: 200, backoff: { baseMs: 200, capMs: 1_500 } });
+    const { outbox: box, spool, events } = daemon;
     const delivered = () => box.summary().counts.delivered;
     const expected = new Map<string, string>();
 
     for (const [k, v] of drop(spool, 'outage-before', PER_PHASE)) expected.set(k, v);
-    await until('the first artifacts', () => delivered() === expected.size, SETTLE_TIMEOUT_MS);
+    await waitFor(() => delivered() === expected.size, { what: 'the first artifacts', timeout: SETTLE_TIMEOUT_MS, interval: 100 });
 
     await dep.stopGateway('waf');
     for (const [k, v] of drop(spool, 'outage-waf', PER_PHASE)) expected.set(k, v);
-    await new Promise((resolve) => setTimeout(resolve, OUTAGE_MS));
+    await letTimePass(OUTAGE_MS, 'the WAF stays down while the scanner keeps trying');
     const deliveredDuringWafOutage = delivered() - PER_PHASE;
     await dep.restartGateway('waf');
-    await until('deliveries after the WAF came back', () => delivered() === expected.size, SETTLE_TIMEOUT_MS);
+    await waitFor(() => delivered() === expected.size, { what: 'deliveries after the WAF came back', timeout: SETTLE_TIMEOUT_MS, interval: 100 });
 
     await dep.stopService(service.id);
     for (const [k, v] of drop(spool, 'outage-locker', PER_PHASE)) expected.set(k, v);
-    await new Promise((resolve) => setTimeout(resolve, OUTAGE_MS));
+    await letTimePass(OUTAGE_MS, 'the locker stays down while the scanner keeps trying');
     const deliveredDuringLockerOutage = delivered() - 2 * PER_PHASE;
     await dep.restartService(service.id);
-    await until('deliveries after the locker came back', () => delivered() === expected.size, SETTLE_TIMEOUT_MS);
+    await waitFor(() => delivered() === expected.size, { what: 'deliveries after the locker came back', timeout: SETTLE_TIMEOUT_MS, interval: 100 });
 
-    abort.abort();
-    await daemon;
+    await daemon.stop();
     const summary = box.summary();
     const stored = storedArtifacts(dbFile);
     const counts = new Map<string, number>();

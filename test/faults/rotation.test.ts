@@ -10,11 +10,9 @@ import { strict as assert } from 'node:assert';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { issueCertificate } from '../../src/pki/index.js';
-import { deliveryOptionsFor, type ScannerSetup } from '../../src/scanner/config.js';
-import { Outbox } from '../../src/scanner/outbox.js';
-import { runScanner } from '../../src/scanner/run.js';
-import type { DeliveryEvent } from '../../src/scanner/worker.js';
-import { REFERENCE_TOPOLOGY, startChain, type Chain } from '../e2e/support/harness.js';
+import { REFERENCE_TOPOLOGY, startChain, type Chain } from '../support/chain.js';
+import { letTimePass, waitFor } from '../support/wait.js';
+import { startScannerDaemon, type ScannerDaemon } from './support/daemon.js';
 import { recordFault } from './support/figures.js';
 
 const ROTATIONS = 12;
@@ -24,15 +22,9 @@ const SETTLE_TIMEOUT_MS = 120_000;
 
 describe('client certificate rotation under load', () => {
   let chain: Chain | undefined;
-  let setup: ScannerSetup | undefined;
-  let outbox: Outbox | undefined;
-  const abort = new AbortController();
-  let daemon: Promise<void> | undefined;
+  let daemon: ScannerDaemon | undefined;
   after(async () => {
-    abort.abort();
-    await daemon?.catch(() => undefined);
-    outbox?.close();
-    await setup?.close();
+    await daemon?.close();
     await chain?.close();
   });
 
@@ -40,12 +32,8 @@ describe('client certificate rotation under load', () => {
     chain = await startChain(REFERENCE_TOPOLOGY);
     const topology = chain.topology;
     const scanner = chain.scanner();
-    setup = await deliveryOptionsFor(topology, scanner.id, { certificateSource: 'files', certificatePollIntervalMs: 100, timeoutMs: 15_000 });
-    outbox = Outbox.open(join(chain.workDir, 'outbox.db'));
-    const box = outbox;
-    const spool = join(chain.workDir, 'spool');
-    const events: DeliveryEvent[] = [];
-    daemon = runScanner({ ...setup, outbox: box, spoolDir: spool, signal: abort.signal, pollIntervalMs: 50, settleMs: 0, idlePollMs: 100, onEvent: (e) => events.push(e) });
+    daemon = await startScannerDaemon(chain, { certificateSource: 'files', certificatePollIntervalMs: 100, timeoutMs: 15_000 }, { pollIntervalMs: 50, settleMs: 0, idlePollMs: 100 });
+    const { outbox: box, spool, events } = daemon;
 
     // The stream: one artifact every ARTIFACT_INTERVAL_MS for as long as the rotations last.
     let streaming = true;
@@ -58,20 +46,19 @@ describe('client certificate rotation under load', () => {
         writeFileSync(join(dir, `.${name}`), JSON.stringify({ bomFormat: 'CycloneDX', specVersion: '1.5', serialNumber: `urn:uuid:rotation-${dropped}` }));
         renameSync(join(dir, `.${name}`), join(dir, name));
         dropped += 1;
-        await new Promise((resolve) => setTimeout(resolve, ARTIFACT_INTERVAL_MS));
+        await letTimePass(ARTIFACT_INTERVAL_MS, 'the pace of the stream');
       }
     })();
     for (let rotation = 0; rotation < ROTATIONS; rotation++) {
-      await new Promise((resolve) => setTimeout(resolve, ROTATION_INTERVAL_MS));
+      await letTimePass(ROTATION_INTERVAL_MS, 'the pace of the rotations: deliveries in between');
       await issueCertificate({ dir: topology.pki.dir, role: 'scanner', name: scanner.id, out: dirname(scanner.tls.cert) });
     }
-    await new Promise((resolve) => setTimeout(resolve, ROTATION_INTERVAL_MS));
+    await letTimePass(ROTATION_INTERVAL_MS, 'deliveries with the last certificate');
     streaming = false;
     await producer;
-    const deadline = Date.now() + SETTLE_TIMEOUT_MS;
-    while (box.summary().counts.delivered + box.summary().counts.rejected < dropped && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
-    abort.abort();
-    await daemon;
+    // A stream that does not settle is recorded as a miss and fails the assertions below.
+    await waitFor(() => box.summary().counts.delivered + box.summary().counts.rejected >= dropped, { what: 'the stream to settle', timeout: SETTLE_TIMEOUT_MS, interval: 100 }).catch(() => undefined);
+    await daemon.stop();
 
     const items = box.itemsOfScan('rotation');
     const used = new Set(items.map((i) => i.clientFingerprint).filter((f): f is string => f !== null));

@@ -9,71 +9,34 @@
 import { describe, it, after } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:https';
-import type { IncomingHttpHeaders } from 'node:http';
-import { Agent, request, type Dispatcher } from 'undici';
+import { request, type Agent } from 'undici';
 import { parseProvenanceHeader, serializeProvenanceHeader } from '../../src/provenance/codec.js';
 import { contentDigestOf } from '../../src/provenance/digest.js';
 import type { HopRecord } from '../../src/provenance/record.js';
 import { startService, parseListen, type RunningService } from '../../src/services/common/server.js';
 import { nextScanId, signedEnvelope, stampChain, trafficContext, type TrafficContext } from '../../bench/traffic.js';
-import { REFERENCE_TOPOLOGY, startChain, type Chain } from '../e2e/support/harness.js';
+import { REFERENCE_TOPOLOGY, startChain, type Chain } from '../support/chain.js';
+import { forwardTo, startRelay, type Relay, type RelayedRequest } from '../support/relay.js';
 import { recordFault } from './support/figures.js';
 
-type Forwarded = { headers: Record<string, string>; body: Buffer };
-type Tamper = (request: Forwarded) => Forwarded;
+type Tamper = (request: RelayedRequest) => RelayedRequest;
 
 const LIMITS = { maxHeaderBytes: 64 * 1024, maxHops: 16 };
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'host', 'upgrade', 'te', 'trailer', 'proxy-connection']);
 
-function plain(headers: IncomingHttpHeaders): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined || HOP_BY_HOP.has(name)) continue;
-    out[name] = Array.isArray(value) ? value.join(', ') : value;
-  }
-  return out;
-}
-
-function withRecords(request: Forwarded, change: (records: HopRecord[]) => HopRecord[]): Forwarded {
+function withRecords(request: RelayedRequest, change: (records: HopRecord[]) => HopRecord[]): RelayedRequest {
   const records = parseProvenanceHeader(request.headers['x-stella-provenance']!, LIMITS);
   return { ...request, headers: { ...request.headers, 'x-stella-provenance': serializeProvenanceHeader(change(records)) } };
 }
 
 /** The relay: HAProxy → relay (as the locker) → the locker (as gw-internal), tampering on the way. */
-async function startRelay(chain: Chain, locker: RunningService, tamper: () => Tamper): Promise<{ server: Server; agent: Agent; captured: Forwarded[] }> {
+async function spliceTamperer(chain: Chain, locker: RunningService): Promise<{ relay: Relay; agent: Agent }> {
   const topology = chain.topology;
   const service = topology.services[0]!;
   const last = service.chain.at(-1)!;
-  const [ca, cert, key, hopCert, hopKey] = await Promise.all([
-    readFile(topology.pki.caBundle),
-    readFile(service.tls.chain),
-    readFile(service.tls.key),
-    readFile(last.upstreamTls.chain),
-    readFile(last.upstreamTls.key),
-  ]);
-  const agent = new Agent({ connect: { ca, cert: hopCert, key: hopKey, servername: service.serverName } });
-  const captured: Forwarded[] = [];
-  const server = createServer({ ca, cert, key, requestCert: true, rejectUnauthorized: true }, (req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const original = { headers: plain(req.headers), body: Buffer.concat(chunks) };
-      captured.push(original);
-      const sent = tamper()(original);
-      request(`${locker.url}${req.url ?? '/'}`, { method: req.method as Dispatcher.HttpMethod, headers: sent.headers, body: sent.body.length > 0 ? sent.body : null, dispatcher: agent })
-        .then(async (answer) => {
-          const headers = plain(answer.headers as IncomingHttpHeaders);
-          const body = Buffer.from(await answer.body.arrayBuffer());
-          res.writeHead(answer.statusCode, { ...headers, 'content-length': String(body.length) }).end(body);
-        })
-        .catch((error: unknown) => res.writeHead(502).end(String(error)));
-    });
-  });
-  const { host, port } = parseListen(service.listen);
-  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, host, resolve));
-  return { server, agent, captured };
+  const forward = forwardTo({ ca: topology.pki.caBundle, listen: new URL(locker.url).host, servername: service.serverName, client: { cert: last.upstreamTls.chain, key: last.upstreamTls.key } });
+  // Where the locker was: HAProxy's rendered config is left as it is.
+  const relay = await startRelay({ ca: topology.pki.caBundle, serverIdentity: { cert: service.tls.chain, key: service.tls.key }, forward, listen: parseListen(service.listen) });
+  return { relay, agent: forward.agent };
 }
 
 interface Answer {
@@ -109,10 +72,9 @@ async function post(ctx: TrafficContext, chain: Chain, agent: Agent, extraHeader
 describe('Tamper matrix through the real chain', () => {
   let chain: Chain | undefined;
   let locker: RunningService | undefined;
-  let relay: { server: Server; agent: Agent; captured: Forwarded[] } | undefined;
+  let relay: Relay | undefined;
   after(async () => {
-    if (relay) await new Promise((resolve) => relay!.server.close(resolve));
-    await relay?.agent.close();
+    await relay?.close();
     await locker?.close();
     await chain?.close();
   });
@@ -125,8 +87,8 @@ describe('Tamper matrix through the real chain', () => {
     // The locker moves behind the relay: same topology and keys, in this process, on a free port.
     await chain.deployment.stopService(service.id);
     locker = await startService({ topology, serviceId: service.id, listen: '127.0.0.1:0', logger: false });
-    let current: Tamper = (r) => r;
-    relay = await startRelay(chain, locker, () => current);
+    const spliced = await spliceTamperer(chain, locker);
+    relay = spliced.relay;
     const scanner = await chain.scannerAgent();
     const forgedRecords = (scanId: string) =>
       serializeProvenanceHeader(stampChain({ ...ctx, keys: new Map([...ctx.keys].map(([hop, ring]) => [hop, new Map([...ring].map(([kid]) => [kid, randomBytes(32)]))])) }, { method: 'POST', url: '/api/v1/evidence', scanId, contentDigest: null }));
@@ -144,7 +106,7 @@ describe('Tamper matrix through the real chain', () => {
         name: 'body swapped between hops (Content-Digest recomputed)',
         tamper: (r) => {
           const body = Buffer.from(r.body.toString('utf8').replace('"payloadType":"', '"payloadType" : "'));
-          return { headers: { ...r.headers, 'content-digest': contentDigestOf(body) }, body };
+          return { ...r, headers: { ...r.headers, 'content-digest': contentDigestOf(body) }, body };
         },
         expect: { status: 401, code: 'provenance-tampered' },
       },
@@ -159,7 +121,7 @@ describe('Tamper matrix through the real chain', () => {
     let refused = 0;
     let expectedRefusals = 0;
     for (const c of cases) {
-      current = c.tamper;
+      relay.rewrite = c.tamper;
       const answer = await post(ctx, chain, scanner, c.headers);
       outcomes.push(`${c.name}: ${answer.status} ${answer.code ?? ''}`.trim());
       assert.equal(answer.status, c.expect.status, `${c.name}: ${JSON.stringify(answer)}`);
@@ -172,11 +134,12 @@ describe('Tamper matrix through the real chain', () => {
     }
 
     // Replay: the relay re-sends, byte for byte, the last request that was accepted.
-    current = (r) => r;
+    relay.rewrite = null;
     const accepted = await post(ctx, chain, scanner);
     assert.equal(accepted.status, 201);
-    const captured = relay.captured.at(-1)!;
-    const replay = await request(`${locker.url}/api/v1/evidence`, { method: 'POST', headers: captured.headers, body: captured.body, dispatcher: relay.agent });
+    const captured = relay.received.at(-1)!;
+    const { 'content-length': _length, ...headers } = captured.headers;
+    const replay = await request(`${locker.url}/api/v1/evidence`, { method: 'POST', headers, body: captured.body, dispatcher: spliced.agent });
     const replayAnswer = JSON.parse(await replay.body.text()) as { code?: string };
     outcomes.push(`replayed request: ${replay.statusCode} ${replayAnswer.code ?? ''}`);
     assert.equal(replay.statusCode, 409);

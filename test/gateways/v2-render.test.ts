@@ -10,15 +10,11 @@ import { checkEnvoyConfig } from '../../src/gateways/envoy/check.js';
 import { resolveTopology, type ResolvedTopology } from '../../src/topology/resolve.js';
 import { topologySchema, type HopKind, type TopologyInput } from '../../src/topology/schema.js';
 import { parse as parseYaml } from 'yaml';
+import { topologyHead } from '../support/topology.js';
 
 function topology(kind: HopKind, profile: 'v1' | 'v2' | 'both'): ResolvedTopology {
   const input: TopologyInput = {
-    apiVersion: 'stella-gateway/v1',
-    kind: 'Topology',
-    name: 'demo',
-    trustDomain: 'stella.local',
-    pki: { dir: './pki' },
-    scanners: [{ id: 'scanner-01', signing: { keys: [{ kid: 's1', file: './keys/s1.hmac' }] } }],
+    ...topologyHead(),
     hops: [
       {
         id: 'gw-edge',

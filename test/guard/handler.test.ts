@@ -18,6 +18,7 @@ import type { ResolvedService } from '../../src/topology/resolve.js';
 import { buildRequest, fixtureKeys, fixtureTopology, NOW_MS, SERVICE, type BuiltRequest } from '../provenance/support/fixture.js';
 import { TEST_PEER_HEADER } from '../provenance/support/app.js';
 import { tempDir } from '../support/tmp.js';
+import { waitFor } from '../support/wait.js';
 
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
 const topology = fixtureTopology();
@@ -133,8 +134,7 @@ describe('the guard handler', () => {
     assert.equal(last.headers['x-stella-scan-id'], built.headers['x-stella-scan-id']);
     assert.equal(last.headers['content-length'], String(body.length));
     // The file goes when the response closes, just after the client saw its end.
-    for (let i = 0; i < 40 && readdirSync(spool.path).length > 0; i++) await new Promise((resolve) => setTimeout(resolve, 50));
-    assert.deepEqual(readdirSync(spool.path), [], 'the spool file was not removed');
+    await waitFor(() => readdirSync(spool.path).length === 0, { what: 'the spool file to be removed', timeout: 2_000, detail: () => readdirSync(spool.path).join(', ') });
   });
 
   it('refuses a body over the service’s maxBodyBytes with 413 and forwards nothing', async () => {

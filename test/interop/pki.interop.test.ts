@@ -15,6 +15,7 @@ import { issueCertificate, revokeCertificate, type IssuedCertificate } from '../
 import { pemBlocks } from '../../src/pki/x509.js';
 import { freshCa, openssl } from '../pki/helpers.js';
 import { freePort, requireProgram } from '../support/programs.js';
+import { waitFor } from '../support/wait.js';
 
 pkijs.setEngine('node-webcrypto', new pkijs.CryptoEngine({ name: 'node-webcrypto', crypto: webcrypto as unknown as ConstructorParameters<typeof pkijs.CryptoEngine>[0]['crypto'] }));
 
@@ -121,11 +122,7 @@ describe('the PKI read by independent implementations', () => {
       ], { stdio: ['ignore', 'pipe', 'pipe'] });
       child.stdout?.on('data', (d: Buffer) => (serverLog += d.toString()));
       child.stderr?.on('data', (d: Buffer) => (serverLog += d.toString()));
-      const deadline = Date.now() + 5_000;
-      while (!serverLog.includes('ACCEPT')) {
-        if (Date.now() > deadline) throw new Error(`s_server did not start: ${serverLog}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      await waitFor(() => serverLog.includes('ACCEPT'), { what: 's_server to accept connections', timeout: 5_000, detail: () => serverLog });
     });
     after(() => {
       if (child?.pid) process.kill(child.pid, 'SIGTERM');

@@ -13,7 +13,7 @@ import { chainVersions } from '../../src/provenance/options.js';
 import { stampingHops } from '../../src/topology/resolve.js';
 import { V2_PARAMS, V2_TAG } from '../../src/provenance/v2/profile.js';
 import { splitDictionary } from '../../src/provenance/v2/fields.js';
-import { buildV2Request, fixtureV2Key, fixtureV2Keyring, fixtureV2Topology, HOP_ALGS, NOW_MS, NOW_S, SCANNER_CERT, SERVICE } from '../provenance/v2/support/fixture.js';
+import { buildV2Request, fixtureV2Key, fixtureV2Keyring, fixtureV2Topology, HOP_ALGS, NOW_MS, NOW_S, SCANNER_CERT, SERVICE } from '../provenance/support/fixture.js';
 import { verifyEveryLabel, verifyLabel, type PublicKeys } from './support/rfc9421.js';
 
 const topology = fixtureV2Topology();

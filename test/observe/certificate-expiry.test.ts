@@ -7,11 +7,11 @@
 import { after, before, describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { join } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import { prepareDeployment, type PreparedDeployment } from '../../src/deploy/prepare.js';
 import { issueCertificate } from '../../src/pki/index.js';
 import { startService, type RunningService } from '../../src/services/common/server.js';
 import { tempDir } from '../support/tmp.js';
+import { waitFor } from '../support/wait.js';
 import { get } from './support/children.js';
 
 /** How long the file watcher may take to swap the certificate in. */
@@ -45,13 +45,13 @@ describe('the certificate-expiry gauge', () => {
     const service = prepared.topology.services.find((s) => s.id === 'evidence-locker')!;
     const reissued = await issueCertificate({ dir: prepared.topology.pki.dir, role: 'service', name: service.id, dns: [service.serverName], ip: ['127.0.0.1'], ttlSeconds: 86_400 });
     assert.equal(reissued.paths?.chain, service.tls.chain, 'the re-issued leaf is where the service reads it');
-    const deadline = Date.now() + RELOAD_DEADLINE_MS;
-    let now = before;
-    while (now.serial === before.serial) {
-      if (Date.now() > deadline) assert.fail(`the gauge still shows serial ${before.serial} after ${RELOAD_DEADLINE_MS} ms`);
-      await delay(100);
-      now = leafOf((await get(metricsUrl)).text) ?? before;
-    }
+    const now = await waitFor(
+      async () => {
+        const leaf = leafOf((await get(metricsUrl)).text);
+        return leaf && leaf.serial !== before.serial ? leaf : null;
+      },
+      { what: `the gauge to show another serial than ${before.serial}`, timeout: RELOAD_DEADLINE_MS, interval: 100 },
+    );
     // Both sides use the one serial form of the PKI (normalizeSerial: leading zero bytes dropped, a leading zero digit kept).
     assert.equal(now.serial, reissued.serial);
     assert.equal(now.notAfter, Math.floor(reissued.notAfter.getTime() / 1000));

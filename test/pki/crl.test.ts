@@ -1,11 +1,12 @@
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { initPki, issueCertificate, revokeCertificate } from '../../src/pki/index.js';
 import { revokedSerials, watchRevocationList } from '../../src/pki/crl.js';
 import { tempDir } from '../support/tmp.js';
+import { waitFor } from '../support/wait.js';
 import { openssl } from './helpers.js';
 import { pemBlocks } from '../../src/pki/x509.js';
 
@@ -28,8 +29,10 @@ describe('revocation lists read outside a TLS stack', () => {
       assert.equal(list.isRevoked(new X509Certificate(revoked.certPem).serialNumber), true);
       assert.equal(list.isRevoked(new X509Certificate(valid.certPem).serialNumber), false);
 
-      // The file is republished atomically; the list re-reads it once its mtime changes.
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      // The file is republished atomically; the list re-reads it once its mtime changes, so the
+      // clock must have moved past the first file's mtime before the second is written.
+      const firstMtimeMs = statSync(crlFile).mtimeMs;
+      await waitFor(() => Date.now() > firstMtimeMs + 1, { what: "the clock to pass the first CRL file's mtime", interval: 2 });
       await revokeCertificate({ dir: dir.path, serial: valid.serial });
       await list.refresh();
       assert.equal(list.isRevoked(valid.serial), true);

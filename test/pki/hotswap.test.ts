@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import {
   MtlsCertificateProvider,
@@ -15,6 +14,7 @@ import {
   type TlsMaterial,
 } from '../../src/pki/index.js';
 import { createMtlsDispatcher } from '../../src/pki/dispatcher.js';
+import { letTimePass, waitFor } from '../support/wait.js';
 import { freshCa } from './helpers.js';
 
 /** An HTTPS server requiring client certificates, recording every client certificate it saw. */
@@ -46,7 +46,7 @@ function load(url: string, dispatcher: ReturnType<typeof createMtlsDispatcher>, 
         result.errors.push(String((error as Error).message));
       }
       // A short pause leaves CPU for the rotations on these 2 cores; requests still overlap every swap.
-      await sleep(pauseMs);
+      await letTimePass(pauseMs, 'CPU for the rotations between requests');
     }
   });
   return {
@@ -80,12 +80,12 @@ describe('hot swap under load', () => {
     const traffic = load(url, dispatcher);
     try {
       for (let i = 0; i < 10; i++) {
-        await sleep(120);
+        await letTimePass(120, 'requests on the current certificates');
         await serverProvider.rotate();
-        await sleep(60);
+        await letTimePass(60, 'requests with only the server certificate new');
         await clientProvider.rotate();
       }
-      await sleep(300);
+      await letTimePass(300, 'requests after the last rotation');
       const result = await traffic.stop();
       assert.deepEqual(result.errors, []);
       assert.equal(result.failed, 0);
@@ -115,18 +115,19 @@ describe('hot swap under load', () => {
     const traffic = load(url, dispatcher);
     const reloadEverywhere = () => Promise.all([serverProvider.reloadTrust(), clientProvider.reloadTrust()]);
     try {
-      await sleep(150);
+      // Each step of the rollover runs under load: the pauses are requests made in every state.
+      await letTimePass(150, 'requests under the old CA only');
       assert.deepEqual((await caRolloverStep({ dir: ca.dir, step: 'add' })).trustedGenerations, [1, 2]);
       await reloadEverywhere();
-      await sleep(150);
+      await letTimePass(150, 'requests while both CAs are trusted');
       await caRolloverStep({ dir: ca.dir, step: 'activate' });
       await serverProvider.rotate();
-      await sleep(100);
+      await letTimePass(100, 'requests with only the server certificate from the new CA');
       await clientProvider.rotate();
-      await sleep(150);
+      await letTimePass(150, 'requests with both certificates from the new CA');
       assert.deepEqual((await caRolloverStep({ dir: ca.dir, step: 'retire' })).trustedGenerations, [2]);
       await reloadEverywhere();
-      await sleep(300);
+      await letTimePass(300, 'requests once the old CA is gone');
       const result = await traffic.stop();
       assert.deepEqual(result.errors, []);
       assert.equal(result.failed, 0);
@@ -153,26 +154,29 @@ describe('hot swap under load', () => {
     await serverProvider.start();
     const before = await clientProvider.start();
     const seenBy = new Map<string, string>();
+    // The slow answer is held until the test releases it: it is in flight across the rotation.
+    let releaseSlow = (): void => undefined;
     const server = createServer({ ...createMtlsSecureContextOptions(serverProvider.current()), requestCert: true, rejectUnauthorized: true }, (req, res) => {
       const peer = (req.socket as TLSSocket).getPeerX509Certificate();
       seenBy.set(req.url ?? '', peer ? certificateFingerprint(new Uint8Array(peer.raw)) : 'none');
-      setTimeout(() => res.end('ok'), req.url === '/slow' ? 400 : 0);
+      if (req.url === '/slow') releaseSlow = () => res.end('ok');
+      else res.end('ok');
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const base = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
     const dispatcher = createMtlsDispatcher(clientProvider);
     try {
       const slow = request(`${base}/slow`, { dispatcher }).then(async (r) => [r.statusCode, await r.body.text()]);
-      await sleep(100);
+      await waitFor(() => seenBy.has('/slow'), { what: 'the slow request at the server' });
       const after = await clientProvider.rotate();
       assert.equal(dispatcher.retiringAgents, 1, 'the old Agent is closing, not destroyed');
       const fast = await request(`${base}/fast`, { dispatcher });
       assert.equal(await fast.body.text(), 'ok');
+      releaseSlow();
       assert.deepEqual(await slow, [200, 'ok']);
       assert.equal(seenBy.get('/slow'), before.fingerprint);
       assert.equal(seenBy.get('/fast'), after.fingerprint, 'new requests use the new certificate at once');
-      await sleep(50);
-      assert.equal(dispatcher.retiringAgents, 0, 'the old Agent closed once its request finished');
+      await waitFor(() => dispatcher.retiringAgents === 0, { what: 'the old Agent to close once its request finished', timeout: 5_000 });
     } finally {
       await dispatcher.close();
       server.closeAllConnections();

@@ -10,6 +10,7 @@ import { Agent, request } from 'undici';
 import { createMtlsSecureContextOptions, issueCertificate, MtlsCertificateProvider, revokeCertificate, type IssuedCertificate } from '../../src/pki/index.js';
 import { pemBlocks } from '../../src/pki/x509.js';
 import { freePort, requireProgram } from '../support/programs.js';
+import { waitForPort } from '../support/wait.js';
 import { freshCa, openssl } from './helpers.js';
 
 /** GETs `url` presenting `leaf`, trusting `caPem`; resolves to the status or the error message. */
@@ -111,7 +112,7 @@ describe('servers using the published trust bundle and CRL', () => {
       '-CApath', capath, '-crl_check_all', '-Verify', '2', '-verify_return_error', '-www', '-quiet',
     ], { stdio: ['pipe', 'pipe', 'pipe'] });
     try {
-      await waitForPort(port, child);
+      await serverListening(port, child);
       const url = `https://127.0.0.1:${port}/`;
       assert.equal(await tryClient(url, good, bundle), 200);
       assert.equal(typeof (await tryClient(url, revoked, bundle)), 'string', 'the revoked certificate was admitted');
@@ -141,7 +142,7 @@ describe('servers using the published trust bundle and CRL', () => {
     );
     const child: ChildProcess = spawn(requireProgram('haproxy'), ['-f', cfg, '-db'], { stdio: ['ignore', 'pipe', 'pipe'] });
     try {
-      await waitForPort(port, child);
+      await serverListening(port, child);
       const url = `https://127.0.0.1:${port}/`;
       assert.equal(await tryClient(url, good, bundle), 200);
       assert.equal(typeof (await tryClient(url, revoked, bundle)), 'string', 'the revoked certificate was admitted');
@@ -152,21 +153,8 @@ describe('servers using the published trust bundle and CRL', () => {
   });
 });
 
-async function waitForPort(port: number, child: ChildProcess): Promise<void> {
-  const { connect } = await import('node:net');
-  for (let i = 0; i < 100; i++) {
-    if (child.exitCode !== null) throw new Error(`openssl s_server exited with ${child.exitCode}`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, '127.0.0.1', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error('openssl s_server did not start listening');
+function serverListening(port: number, child: ChildProcess): Promise<void> {
+  return waitForPort(port, { what: `${child.spawnfile} listening on ${port}`, timeout: 5_000, abortIf: () => child.exitCode !== null && `it exited with ${child.exitCode}` });
 }
 
 /** Stops a program the test started, by its PID, and waits until it exited. */

@@ -1,55 +1,24 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
-import { createProvenanceMiddleware, type ProvenanceIncomingMessage, type ProvenanceMiddleware } from '../../src/provenance/node.js';
+import { createProvenanceMiddleware } from '../../src/provenance/node.js';
 import { buildRequest, fixtureKeys, fixtureTopology, NOW_MS, SERVICE, type BuiltRequest } from './support/fixture.js';
-import { TEST_PEER_HEADER } from './support/app.js';
+import { startNodeGuard, TEST_PEER_HEADER, type NodeGuard } from './support/app.js';
 
 const topology = fixtureTopology();
 const keys = fixtureKeys(topology);
 
 describe('createProvenanceMiddleware on a real Node server', () => {
-  let server: Server;
-  let guard: ProvenanceMiddleware;
-  let base = '';
-  let handled = 0;
+  let guarded: NodeGuard;
   before(async () => {
-    guard = createProvenanceMiddleware({
-      topology,
-      serviceId: SERVICE,
-      hopKeys: keys,
-      now: () => NOW_MS,
-      metrics: { registry: new Registry() },
-      peerIdentity: (req) => {
-        const cn = req.headers[TEST_PEER_HEADER];
-        return typeof cn === 'string' ? { cn, fingerprint: 'sha256:', spiffeId: `spiffe://${topology.trustDomain}/gateway/${cn}` } : null;
-      },
-    });
-    server = createServer((req, res) =>
-      guard(req, res, (error) => {
-        if (error) {
-          res.statusCode = 500;
-          res.end();
-          return;
-        }
-        handled += 1;
-        const r = req as ProvenanceIncomingMessage;
-        res.setHeader('content-type', 'application/json');
-        res.end(JSON.stringify({ hops: r.provenance?.hops.map((h) => h.id), bytes: r.rawBody?.length ?? 0 }));
-      }),
-    );
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    guarded = await startNodeGuard({ topology, hopKeys: keys }, (r) => ({ hops: r.provenance?.hops.map((h) => h.id), bytes: r.rawBody?.length ?? 0 }));
   });
-  after(async () => {
-    await new Promise((resolve) => server.close(resolve));
-    await guard.close();
-  });
+  after(() => guarded.close());
 
   const send = (built: BuiltRequest, headers: Record<string, string> = {}, body?: Buffer) =>
-    fetch(`${base}${built.url}`, { method: built.method, headers: { ...built.headers, [TEST_PEER_HEADER]: 'gw-internal', ...headers }, ...(built.body ? { body: body ?? built.body } : {}) });
+    fetch(`${guarded.base}${built.url}`, { method: built.method, headers: { ...built.headers, [TEST_PEER_HEADER]: 'gw-internal', ...headers }, ...(built.body ? { body: body ?? built.body } : {}) });
 
   it('passes a valid request to next() with req.provenance and req.rawBody set', async () => {
     const built = buildRequest(topology, keys);
@@ -59,7 +28,7 @@ describe('createProvenanceMiddleware on a real Node server', () => {
   });
 
   it('answers the same problem codes and statuses as the plugin', async () => {
-    const before = handled;
+    const before = guarded.handled;
     const built = buildRequest(topology, keys);
     const cases: [Record<string, string>, Buffer | undefined, number, string][] = [
       [{ [TEST_PEER_HEADER]: 'gw-mid1' }, undefined, 403, 'untrusted-peer'],
@@ -78,7 +47,7 @@ describe('createProvenanceMiddleware on a real Node server', () => {
     const replay = await send(built);
     assert.equal(replay.status, 409);
     assert.equal(((await replay.json()) as { code: string }).code, 'provenance-replayed');
-    assert.equal(handled, before + 1);
+    assert.equal(guarded.handled, before + 1);
   });
 });
 

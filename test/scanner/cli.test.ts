@@ -5,7 +5,8 @@ import { existsSync, mkdirSync, readdirSync, renameSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { Outbox } from '../../src/scanner/outbox.js';
 import type { OutboxSummary } from '../../src/scanner/outbox.js';
-import { inProcess, runCli, startCli, waitFor } from './support/cli.js';
+import { waitFor } from '../support/wait.js';
+import { inProcess, runCli, startCli } from './support/cli.js';
 import { scannerFixture } from './support/fixture.js';
 import type { ScannerFixture } from './support/fixture.js';
 
@@ -69,7 +70,7 @@ describe('stella-gateway scanner (child processes against a real mTLS edge)', ()
     const postsBefore = fx.edge.seen.filter((s) => s.scanId === 'cli-kill').length;
     fx.edge.plan.push('pass', 'store-and-hang');
     const first = startCli(['scanner', 'submit', ...base, '--outbox', outbox, '--scan-id', 'cli-kill', '--timeout', '60s', ...files]);
-    await waitFor('the second POST to hang', () => fx.edge.seen.filter((s) => s.scanId === 'cli-kill').length === postsBefore + 2);
+    await waitFor(() => fx.edge.seen.filter((s) => s.scanId === 'cli-kill').length === postsBefore + 2, { what: 'the second POST to hang' });
     first.child.kill('SIGKILL');
     const killed = await first.done;
     assert.equal(killed.signal, 'SIGKILL');
@@ -95,7 +96,7 @@ describe('stella-gateway scanner (child processes against a real mTLS edge)', ()
     await fx.edge.stop();
     const daemon = startCli(['scanner', 'run', ...base, '--spool', spool, '--outbox', outbox, '--poll-interval', '100ms', '--backoff-max', '300ms']);
     try {
-      await waitFor('the spool folder', () => existsSync(spool));
+      await waitFor(() => existsSync(spool), { what: 'the spool folder' });
       const drop = (scanId: string, name: string, text: string): void => {
         mkdirSync(join(spool, scanId), { recursive: true });
         writeFileSync(join(spool, scanId, `.${name}.tmp`), text);
@@ -105,16 +106,16 @@ describe('stella-gateway scanner (child processes against a real mTLS edge)', ()
       drop('run-a', 'two.json', '{"run":2}');
       drop('run-b', 'three.json', '{"run":3}');
       writeFileSync(join(spool, 'stray.json'), '{}');
-      await waitFor('the spool to be emptied into the outbox', () => existsSync(outbox) && statusOf(outbox).counts.pending === 3);
+      await waitFor(() => existsSync(outbox) && statusOf(outbox).counts.pending === 3, { what: 'the spool to be emptied into the outbox' });
       // Each file leaves the spool just after its outbox commit: wait for the last unlink too.
-      await waitFor('the scan folders to be emptied', () => readdirSync(join(spool, 'run-a')).length === 0 && readdirSync(join(spool, 'run-b')).length === 0);
+      await waitFor(() => readdirSync(join(spool, 'run-a')).length === 0 && readdirSync(join(spool, 'run-b')).length === 0, { what: 'the scan folders to be emptied' });
       // The stray file was written last, so it may settle (1 s) one sweep after the others.
-      await waitFor('a file outside a scan folder to be set aside', () => existsSync(join(spool, '.rejected')) && readdirSync(join(spool, '.rejected')).some((n) => n.endsWith('stray.json')));
+      await waitFor(() => existsSync(join(spool, '.rejected')) && readdirSync(join(spool, '.rejected')).some((n) => n.endsWith('stray.json')), { what: 'a file outside a scan folder to be set aside' });
       assert.ok(!existsSync(join(spool, 'stray.json')));
-      await waitFor('a refused attempt to be recorded', () => statusOf(outbox).lastErrors[0]?.code === 'SCANNER_NETWORK');
+      await waitFor(() => statusOf(outbox).lastErrors[0]?.code === 'SCANNER_NETWORK', { what: 'a refused attempt to be recorded' });
 
       await fx.edge.start();
-      await waitFor('every item to be delivered', () => statusOf(outbox).counts.delivered === 3);
+      await waitFor(() => statusOf(outbox).counts.delivered === 3, { what: 'every item to be delivered' });
       daemon.child.kill('SIGTERM');
       const stopped = await daemon.done;
       assert.equal(stopped.code, 0, stopped.stderr);

@@ -14,7 +14,7 @@ import type { ScannerSetup } from '../../src/scanner/config.js';
 import { NOW_MS, lockerWorld } from '../services/support/locker.js';
 import type { LockerWorld } from '../services/support/locker.js';
 import { readAll } from '../storage/contract.js';
-import { waitFor } from './support/cli.js';
+import { waitFor } from '../support/wait.js';
 import { noSleep, scannerFixture } from './support/fixture.js';
 import type { ScannerFixture } from './support/fixture.js';
 import { startChainRelay } from './support/relay.js';
@@ -74,7 +74,7 @@ describe('scanner delivery to the real Evidence Locker', () => {
     const [first] = await submitArtifacts({ ...setup, outbox, scanId: 'real-3', files: [file], maxAttempts: 1, sleep: noSleep });
     assert.equal(first?.state, 'failed');
     const leaf = await issueCertificate({ dir: join(fx.dir, 'pki'), role: 'scanner', name: 'scanner-01' });
-    await waitFor('the renewed certificate', () => setup.credentials.current().fingerprint === leaf.fingerprint);
+    await waitFor(() => setup.credentials.current().fingerprint === leaf.fingerprint, { what: 'the renewed certificate' });
     const [second] = await submitArtifacts({ ...setup, outbox, scanId: 'real-3', files: [file], sleep: noSleep });
     assert.equal(second?.state, 'delivered', `${second?.code}: ${second?.message}`);
     assert.equal(second?.envelopeSha256, first?.envelopeSha256);

@@ -5,7 +5,7 @@ import { issueCertificate } from '../../src/pki/index.js';
 import { Outbox } from '../../src/scanner/outbox.js';
 import { submitArtifacts } from '../../src/scanner/submit.js';
 import type { ScannerSetup } from '../../src/scanner/config.js';
-import { waitFor } from './support/cli.js';
+import { waitFor } from '../support/wait.js';
 import { fileFingerprint } from './support/edge.js';
 import { noSleep, scannerFixture } from './support/fixture.js';
 import type { ScannerFixture } from './support/fixture.js';
@@ -28,15 +28,16 @@ describe('scanner delivery across outages and certificate rotation', () => {
   /** Re-issues the scanner's files (an external issuer renewing) and waits until the provider swapped it in. */
   const rotateScannerCertificate = async (): Promise<void> => {
     const leaf = await issueCertificate({ dir: join(fx.dir, 'pki'), role: 'scanner', name: 'scanner-01' });
-    await waitFor('the provider to pick up the renewed certificate', () => setup.credentials.current().fingerprint === leaf.fingerprint);
+    await waitFor(() => setup.credentials.current().fingerprint === leaf.fingerprint, { what: 'the provider to pick up the renewed certificate' });
   };
 
   it('retries while the edge refuses connections and delivers once when it is back', async () => {
     await fx.edge.stop();
     const storedBefore = fx.edge.stored.size;
     const file = fx.artifact('down.json', '{"outage":true}');
-    const running = submitArtifacts({ ...setup, outbox, scanId: 'scan-down', files: [file], maxAttempts: 100, backoff: { baseMs: 50, capMs: 200 } });
-    await new Promise((r) => setTimeout(r, 600));
+    let refused = 0;
+    const running = submitArtifacts({ ...setup, outbox, scanId: 'scan-down', files: [file], maxAttempts: 100, backoff: { baseMs: 50, capMs: 200 }, onEvent: (e) => { if (e.type === 'retry') refused += 1; } });
+    await waitFor(() => refused >= 2, { what: 'two refused attempts while the edge is down' });
     await fx.edge.start();
     const [result] = await running;
     assert.equal(result?.state, 'delivered');

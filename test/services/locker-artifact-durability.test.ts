@@ -8,101 +8,66 @@
  */
 import { describe, it, after } from 'node:test';
 import { strict as assert } from 'node:assert';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes, randomInt } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { openSqlite } from '../../src/io/sqlite-driver.js';
-import { generateKey, parseKeyFile } from '../../src/dsse/index.js';
 import { openSqliteStore } from '../../src/storage/sqlite.js';
 import { STALE_UPLOAD_MS } from '../../src/storage/staging.js';
 import { ARTIFACT_CHUNK_BYTES } from '../../src/storage/types.js';
 import { readAll } from '../storage/contract.js';
 import { tempDir } from '../support/tmp.js';
-import { serviceTopology, sha256Hex, signedEnvelope, stamp, testKeys } from './support/fixture.js';
-import type { ChildConfig } from './support/locker-child.js';
+import { letTimePass, randomMs, waitFor } from '../support/wait.js';
+import { sha256Hex, signedEnvelope, stamp } from './support/fixture.js';
+import { killWorld, runKillTrials } from './support/kill-trials.js';
 
 const TRIALS = 10;
 const PARALLEL_SENDERS = 3;
-const CHILD = join(import.meta.dirname, 'support', 'locker-child.ts');
-
-async function startChild(configFile: string): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), CHILD, configFile], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const lines = createInterface({ input: child.stdout! });
-  const port = await new Promise<number>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`locker child exited early with ${code}`)));
-    lines.on('line', (line) => {
-      const match = /^listening (\d+)$/.exec(line);
-      if (match) resolve(Number(match[1]));
-    });
-  });
-  return { child, port };
-}
 
 describe('Evidence Locker artifact durability under kill -9', () => {
   const dir = tempDir('stella-artifact-durability-');
   after(() => dir.remove());
 
   it(`keeps every acknowledged artifact whole across ${TRIALS} SIGKILLs, and no partial one`, { timeout: 300_000 }, async () => {
-    const keys = testKeys();
-    const topology = serviceTopology('evidence-locker');
-    const dbFile = join(dir.path, 'evidence.db');
-    const receipt = generateKey('ed25519');
-    keys.receiptPublic = parseKeyFile(Buffer.from(receipt.public!));
-    const config: ChildConfig = {
-      dbFile,
-      hopKeys: Object.fromEntries([...keys.hopKeys].map(([hop, ring]) => [hop, Object.fromEntries([...ring].map(([kid, key]) => [kid, key.toString('base64')]))])),
-      scannerSecret: keys.scanner.type === 'secret' ? keys.scanner.secret.toString('base64') : '',
-      receiptPrivatePem: receipt.private,
-      receiptPublicPem: receipt.public!,
-    };
-    const configFile = join(dir.path, 'child.json');
-    writeFileSync(configFile, JSON.stringify(config), { mode: 0o600 });
-
+    const world = killWorld(dir.path);
+    const { keys, topology, dbFile } = world;
     const acknowledged = new Map<string, string>(); // artifact sha256 → scan id
     let attempted = 0;
     let cutInFlight = 0;
-    for (let trial = 0; trial < TRIALS; trial++) {
-      const { child, port } = await startChild(configFile);
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      let alive = true;
-      const post = async (url: string, scanId: string, body: Buffer, contentType: string): Promise<Response> => {
-        const request = stamp(topology, keys, { method: 'POST', url, scanId, body, nowMs: Date.now(), contentType });
-        return fetch(`http://127.0.0.1:${port}${url}`, { method: 'POST', headers: request.headers, body });
-      };
-      const sender = async (n: number): Promise<void> => {
-        for (let i = 0; alive; i++) {
-          const scanId = `trial-${trial}-${n}`;
-          // 0.1 to 3 chunks, so a kill can land between the chunk rows of one artifact.
-          const bytes = randomBytes(randomInt(100_000, ARTIFACT_CHUNK_BYTES * 3));
-          try {
-            const statement = await post('/api/v1/evidence', scanId, await signedEnvelope(keys, { scanId, nowMs: Date.now(), artifactBytes: bytes }), 'application/json');
-            await statement.arrayBuffer();
-            if (statement.status !== 201) continue;
-            attempted += 1;
-            const upload = await post(`/api/v1/artifacts/${sha256Hex(bytes)}`, scanId, bytes, 'application/octet-stream');
-            await upload.arrayBuffer();
-            if (upload.status === 201) acknowledged.set(sha256Hex(bytes), scanId);
-            else assert.equal(upload.status, 503, `unexpected status ${upload.status}`);
-          } catch (error) {
-            if (error instanceof assert.AssertionError) throw error;
-            // connection cut by the kill: not acknowledged, may or may not be stored
-          }
+    const post = async (port: number, url: string, scanId: string, body: Buffer, contentType: string): Promise<Response> => {
+      const request = stamp(topology, keys, { method: 'POST', url, scanId, body, nowMs: Date.now(), contentType });
+      return fetch(`http://127.0.0.1:${port}${url}`, { method: 'POST', headers: request.headers, body });
+    };
+    await runKillTrials({
+      world,
+      trials: TRIALS,
+      senders: PARALLEL_SENDERS,
+      send: async ({ port, trial, sender: n }) => {
+        const scanId = `trial-${trial}-${n}`;
+        // 0.1 to 3 chunks, so a kill can land between the chunk rows of one artifact.
+        const bytes = randomBytes(randomInt(100_000, ARTIFACT_CHUNK_BYTES * 3));
+        try {
+          const statement = await post(port, '/api/v1/evidence', scanId, await signedEnvelope(keys, { scanId, nowMs: Date.now(), artifactBytes: bytes }), 'application/json');
+          await statement.arrayBuffer();
+          if (statement.status !== 201) return;
+          attempted += 1;
+          const upload = await post(port, `/api/v1/artifacts/${sha256Hex(bytes)}`, scanId, bytes, 'application/octet-stream');
+          await upload.arrayBuffer();
+          if (upload.status === 201) acknowledged.set(sha256Hex(bytes), scanId);
+          else assert.equal(upload.status, 503, `unexpected status ${upload.status}`);
+        } catch (error) {
+          if (error instanceof assert.AssertionError) throw error;
+          // connection cut by the kill: not acknowledged, may or may not be stored
         }
-      };
-      const senders = Array.from({ length: PARALLEL_SENDERS }, (_, n) => sender(n));
-      await new Promise((resolve) => setTimeout(resolve, 200 + Math.floor(Math.random() * 600)));
-      // On a loaded machine the first upload may take longer than the window: the kill waits for
-      // one acknowledgement of this trial (then lands at a random moment of the next uploads).
-      const before = acknowledged.size;
-      for (const deadline = Date.now() + 20_000; acknowledged.size === before && Date.now() < deadline; ) await new Promise((resolve) => setTimeout(resolve, 20));
-      await new Promise((resolve) => setTimeout(resolve, Math.floor(Math.random() * 300)));
-      child.kill('SIGKILL');
-      await exited;
-      alive = false;
-      await Promise.all(senders);
-    }
+      },
+      killWhen: async () => {
+        await letTimePass(randomMs(200, 800), 'uploads under way before the kill');
+        // On a loaded machine the first upload may take longer than the window: the kill waits for
+        // one acknowledgement of this trial (then lands at a random moment of the next uploads).
+        // Without one in 20 s it goes ahead; the count below then reports the shortfall.
+        const before = acknowledged.size;
+        await waitFor(() => acknowledged.size > before, { what: 'an acknowledged upload in this trial', timeout: 20_000, interval: 20 }).catch(() => undefined);
+        await letTimePass(randomMs(0, 300), 'the kill lands at a random moment of the uploads');
+      },
+    });
 
     assert.ok(acknowledged.size >= TRIALS, `expected at least ${TRIALS} acknowledged artifacts, got ${acknowledged.size}`);
     const store = openSqliteStore({ file: dbFile });

@@ -9,6 +9,7 @@ import { ARTIFACT_FIXTURES } from '../fixtures/artifacts.js';
 import { readAll } from '../storage/contract.js';
 import { LAST_HOP, OTHER_SCANNER_ID, send, sha256Hex, signedEnvelope, stamp, type TestScanner } from './support/fixture.js';
 import { lockerWorld, NOW_MS, type LockerWorld } from './support/locker.js';
+import { waitFor } from '../support/wait.js';
 
 type Response = Awaited<ReturnType<typeof send>>;
 
@@ -139,10 +140,9 @@ describe('Evidence Locker artifacts', () => {
     socket.write(head);
     socket.write(bytes.subarray(0, 2 * 1024 * 1024));
     // Wait until the locker has staged the first chunk, then cut the connection.
-    for (const deadline = Date.now() + 10_000; leftovers(world).chunks === 0 && Date.now() < deadline; ) await new Promise((resolve) => setTimeout(resolve, 10));
-    assert.ok(leftovers(world).chunks > 0, 'the upload was being staged');
+    await waitFor(() => leftovers(world).chunks > 0, { what: 'the upload being staged', timeout: 10_000, interval: 10 });
     socket.destroy();
-    for (const deadline = Date.now() + 10_000; leftovers(world).uploads > 0 && Date.now() < deadline; ) await new Promise((resolve) => setTimeout(resolve, 10));
+    await waitFor(() => leftovers(world).uploads === 0, { what: 'the cut upload to be dropped', timeout: 10_000, interval: 10 });
     assert.deepEqual(leftovers(world), { uploads: 0, chunks: 0 });
     await nothingStored(world, 'scan-art-abort', sha256Hex(bytes));
   });

@@ -5,88 +5,49 @@
  */
 import { describe, it, after } from 'node:test';
 import { strict as assert } from 'node:assert';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { openSqlite } from '../../src/io/sqlite-driver.js';
-import { generateKey, parseEnvelope, parseKeyFile } from '../../src/dsse/index.js';
+import { parseEnvelope } from '../../src/dsse/index.js';
 import { verifyReceipt } from '../../src/evidence/receipt.js';
 import { openSqliteStore } from '../../src/storage/sqlite.js';
 import { tempDir } from '../support/tmp.js';
-import { serviceTopology, sha256Hex, signedEnvelope, stamp, testKeys } from './support/fixture.js';
-import type { ChildConfig } from './support/locker-child.js';
+import { letTimePass, randomMs } from '../support/wait.js';
+import { sha256Hex, signedEnvelope, stamp } from './support/fixture.js';
+import { killWorld, runKillTrials } from './support/kill-trials.js';
 
 const TRIALS = 20;
 const PARALLEL_SENDERS = 4;
-
-/** The child locker, run from source through tsx's loader (named by URL: the cwd may be anywhere). */
-const CHILD = join(import.meta.dirname, 'support', 'locker-child.ts');
-
-async function startChild(configFile: string): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), CHILD, configFile], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const lines = createInterface({ input: child.stdout! });
-  const port = await new Promise<number>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`locker child exited early with ${code}`)));
-    lines.on('line', (line) => {
-      const match = /^listening (\d+)$/.exec(line);
-      if (match) resolve(Number(match[1]));
-    });
-  });
-  return { child, port };
-}
 
 describe('Evidence Locker durability under kill -9', () => {
   const dir = tempDir('stella-durability-');
   after(() => dir.remove());
 
   it(`keeps every acknowledged envelope whole across ${TRIALS} SIGKILLs at random moments`, { timeout: 120_000 }, async () => {
-    const keys = testKeys();
-    const topology = serviceTopology('evidence-locker');
-    const dbFile = join(dir.path, 'evidence.db');
-    const receipt = generateKey('ed25519');
-    keys.receiptPublic = parseKeyFile(Buffer.from(receipt.public!));
-    const config: ChildConfig = {
-      dbFile,
-      hopKeys: Object.fromEntries([...keys.hopKeys].map(([hop, ring]) => [hop, Object.fromEntries([...ring].map(([kid, key]) => [kid, key.toString('base64')]))])),
-      scannerSecret: keys.scanner.type === 'secret' ? keys.scanner.secret.toString('base64') : '',
-      receiptPrivatePem: receipt.private,
-      receiptPublicPem: receipt.public!,
-    };
-    const configFile = join(dir.path, 'child.json');
-    writeFileSync(configFile, JSON.stringify(config), { mode: 0o600 });
-
+    const world = killWorld(dir.path);
+    const { keys, topology, dbFile } = world;
     const acknowledged = new Map<string, unknown>();
     let attempted = 0;
     let killedInFlight = 0;
-    for (let trial = 0; trial < TRIALS; trial++) {
-      const { child, port } = await startChild(configFile);
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      let alive = true;
-      const sender = async (n: number): Promise<void> => {
-        for (let i = 0; alive; i++) {
-          const scanId = `trial-${trial}`;
-          const body = await signedEnvelope(keys, { scanId, nowMs: Date.now(), artifact: `t${trial}-s${n}-${i}` });
-          const request = stamp(topology, keys, { method: 'POST', url: '/api/v1/evidence', scanId, body, nowMs: Date.now() });
-          attempted += 1;
-          try {
-            const response = await fetch(`http://127.0.0.1:${port}/api/v1/evidence`, { method: 'POST', headers: request.headers, body });
-            const answer = (await response.json()) as { sha256: string; receipt: unknown };
-            if (response.status === 201) acknowledged.set(answer.sha256, answer.receipt);
-            else assert.equal(response.status, 503, `unexpected status ${response.status}`);
-          } catch (error) {
-            if (error instanceof assert.AssertionError) throw error;
-            killedInFlight += 1; // connection cut by the kill: not acknowledged, may or may not be stored
-          }
+    await runKillTrials({
+      world,
+      trials: TRIALS,
+      senders: PARALLEL_SENDERS,
+      send: async ({ port, trial, sender: n, i }) => {
+        const scanId = `trial-${trial}`;
+        const body = await signedEnvelope(keys, { scanId, nowMs: Date.now(), artifact: `t${trial}-s${n}-${i}` });
+        const request = stamp(topology, keys, { method: 'POST', url: '/api/v1/evidence', scanId, body, nowMs: Date.now() });
+        attempted += 1;
+        try {
+          const response = await fetch(`http://127.0.0.1:${port}/api/v1/evidence`, { method: 'POST', headers: request.headers, body });
+          const answer = (await response.json()) as { sha256: string; receipt: unknown };
+          if (response.status === 201) acknowledged.set(answer.sha256, answer.receipt);
+          else assert.equal(response.status, 503, `unexpected status ${response.status}`);
+        } catch (error) {
+          if (error instanceof assert.AssertionError) throw error;
+          killedInFlight += 1; // connection cut by the kill: not acknowledged, may or may not be stored
         }
-      };
-      const senders = Array.from({ length: PARALLEL_SENDERS }, (_, n) => sender(n));
-      await new Promise((resolve) => setTimeout(resolve, 60 + Math.floor(Math.random() * 340)));
-      child.kill('SIGKILL');
-      await exited;
-      alive = false;
-      await Promise.all(senders);
-    }
+      },
+      killWhen: () => letTimePass(randomMs(60, 400), 'the kill lands at a random moment of the stream'),
+    });
 
     assert.ok(acknowledged.size >= TRIALS, `expected at least ${TRIALS} acknowledged ingests, got ${acknowledged.size}`);
     const store = openSqliteStore({ file: dbFile });

@@ -7,18 +7,16 @@
  */
 import { describe, it, before, after } from 'node:test';
 import { strict as assert } from 'node:assert';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { Agent, request } from 'undici';
-import { generateKey, hmacKeyFromSecret, parseKeyFile } from '../../src/dsse/index.js';
 import { freePort } from '../../src/deploy/prepare.js';
 import { cliInvocation, spawnManaged, waitUntil, type ManagedProcess } from '../../src/io/process.js';
 import { initPki, issueCertificate } from '../../src/pki/index.js';
 import { loadTopology } from '../../src/topology/load.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
 import { tempDir } from '../support/tmp.js';
-import { signedEnvelope, stamp, type TestKeys } from './support/fixture.js';
+import { signedEnvelope, stamp, writeKeyFiles, type TestKeys } from './support/fixture.js';
 import { recordFault } from '../faults/support/figures.js';
 
 const PG_ENV = 'STELLA_REPLAY_RESTART_PG_URL';
@@ -34,23 +32,7 @@ describe('serve: replay memory across a SIGKILL and restart', () => {
     await initPki({ dir: pki, trustDomain: 'stella.local' });
     await issueCertificate({ dir: pki, role: 'service', name: 'evidence-locker', dns: ['evidence-locker'], ip: ['127.0.0.1'] });
     await issueCertificate({ dir: pki, role: 'gateway', name: 'gw-internal', dns: ['gw-internal'] });
-    mkdirSync(join(dir.path, 'keys'));
-    const edge = randomBytes(32);
-    const internal = randomBytes(32);
-    const scanner = randomBytes(32);
-    const receipt = generateKey('ed25519');
-    writeFileSync(join(dir.path, 'keys', 'edge.key'), edge.toString('base64'), { mode: 0o600 });
-    writeFileSync(join(dir.path, 'keys', 'internal.key'), internal.toString('base64'), { mode: 0o600 });
-    writeFileSync(join(dir.path, 'keys', 'scanner.hmac'), scanner.toString('base64'), { mode: 0o600 });
-    writeFileSync(join(dir.path, 'keys', 'receipt.pem'), receipt.private, { mode: 0o600 });
-    keys = {
-      hopKeys: new Map([['gw-edge', new Map([['edge-1', edge]])], ['gw-internal', new Map([['internal-1', internal]])]]),
-      scanner: hmacKeyFromSecret(scanner),
-      scanners: new Map([['scanner-01', hmacKeyFromSecret(scanner)]]),
-      receiptPrivate: parseKeyFile(Buffer.from(receipt.private)),
-      receiptPublic: parseKeyFile(Buffer.from(receipt.public!)),
-      receiptPublicPem: receipt.public!,
-    };
+    keys = writeKeyFiles(join(dir.path, 'keys'));
     const issued = join(pki, 'issued', 'gateway', 'gw-internal');
     agent = new Agent({ connect: { key: readFileSync(join(issued, 'key.pem')), cert: readFileSync(join(issued, 'chain.pem')), ca: readFileSync(join(pki, 'ca-bundle.pem')), servername: 'evidence-locker' } });
     db = await createTestDatabase();

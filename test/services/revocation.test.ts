@@ -16,6 +16,7 @@ import { freePort } from '../../src/deploy/prepare.js';
 import { cliInvocation, spawnManaged, waitUntil, type ManagedProcess } from '../../src/io/process.js';
 import { initPki, issueCertificate, revokeCertificate } from '../../src/pki/index.js';
 import { tempDir } from '../support/tmp.js';
+import { letTimePass, waitFor, WaitTimeout } from '../support/wait.js';
 
 const RELOAD_SECONDS = 1;
 const SLACK_MS = 3_000;
@@ -98,19 +99,23 @@ describe('serve: a republished CRL reaches the running service', () => {
     const revokedAt = Date.now();
     await revokeCertificate({ dir: pki, serial: revokedSerial });
     // The revoked peer keeps its keep-alive connection busy, as a client that never reconnects would.
-    let refusedAfterMs = Number.NaN;
-    while (Date.now() - revokedAt < RELOAD_SECONDS * 1000 + SLACK_MS + 5_000) {
-      if (!(await live(revoked))) {
-        refusedAfterMs = Date.now() - revokedAt;
-        break;
-      }
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    // Not refused in time: NaN, which the bound below reports (the stream must stop first).
+    const refusedAfterMs = await waitFor(async () => !(await live(revoked)) && { ms: Date.now() - revokedAt }, {
+      what: 'the revoked peer refused',
+      timeout: RELOAD_SECONDS * 1000 + SLACK_MS + 5_000,
+      interval: 20,
+    }).then(
+      (refused) => refused.ms,
+      (error: unknown) => {
+        if (error instanceof WaitTimeout) return Number.NaN;
+        throw error;
+      },
+    );
     // And stays refused: a fresh connection does not complete its handshake.
     const fresh = agentWith(join(dir.path, 'stolen'));
     const freshPasses = await live(fresh);
     await fresh.destroy();
-    await new Promise((r) => setTimeout(r, 500));
+    await letTimePass(500, "the genuine peer's stream goes on after the refusal");
     running = false;
     await stream;
     t.diagnostic(`revoked peer refused ${refusedAfterMs} ms after pki revoke; genuine peer: ${sent} requests, ${failed} failed`);

@@ -4,11 +4,10 @@
  */
 import { describe, it, before, after } from 'node:test';
 import { strict as assert } from 'node:assert';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { Agent, request } from 'undici';
-import { generateKey, hmacKeyFromSecret, parseEnvelope, parseKeyFile } from '../../src/dsse/index.js';
+import { parseEnvelope } from '../../src/dsse/index.js';
 import { verifyReceipt } from '../../src/evidence/receipt.js';
 import { initPki, issueCertificate } from '../../src/pki/index.js';
 import { startService, type RunningService } from '../../src/services/common/server.js';
@@ -18,7 +17,8 @@ import { runServe } from '../../src/cli/commands/serve.js';
 import { CliError, EXIT_USAGE } from '../../src/cli/output.js';
 import type { ResolvedTopology } from '../../src/topology/resolve.js';
 import { tempDir } from '../support/tmp.js';
-import { sha256Hex, signedEnvelope, stamp, type TestKeys } from './support/fixture.js';
+import { sha256Hex, signedEnvelope, stamp, writeKeyFiles, type TestKeys } from './support/fixture.js';
+import { topologyHead } from '../support/topology.js';
 
 describe('serve: the locker on its mTLS listener', () => {
   const dir = tempDir('stella-serve-');
@@ -42,33 +42,12 @@ describe('serve: the locker on its mTLS listener', () => {
     await issueCertificate({ dir: pki, role: 'service', name: 'evidence-locker', dns: ['evidence-locker'], ip: ['127.0.0.1'] });
     await issueCertificate({ dir: pki, role: 'gateway', name: 'gw-internal', dns: ['gw-internal'] });
     await issueCertificate({ dir: pki, role: 'gateway', name: 'gw-edge', dns: ['gw-edge'] });
-    mkdirSync(join(dir.path, 'keys'));
-    const edge = randomBytes(32);
-    const internal = randomBytes(32);
-    const scanner = randomBytes(32);
-    const receipt = generateKey('ed25519');
-    writeFileSync(join(dir.path, 'keys', 'edge.key'), edge.toString('base64'), { mode: 0o600 });
-    writeFileSync(join(dir.path, 'keys', 'internal.key'), internal.toString('base64'), { mode: 0o600 });
-    writeFileSync(join(dir.path, 'keys', 'scanner.hmac'), scanner.toString('base64'), { mode: 0o600 });
-    writeFileSync(join(dir.path, 'keys', 'receipt.pem'), receipt.private, { mode: 0o600 });
-    keys = {
-      hopKeys: new Map([['gw-edge', new Map([['edge-1', edge]])], ['gw-internal', new Map([['internal-1', internal]])]]),
-      scanner: hmacKeyFromSecret(scanner),
-      scanners: new Map([['scanner-01', hmacKeyFromSecret(scanner)]]),
-      receiptPrivate: parseKeyFile(Buffer.from(receipt.private)),
-      receiptPublic: parseKeyFile(Buffer.from(receipt.public!)),
-      receiptPublicPem: receipt.public!,
-    };
+    keys = writeKeyFiles(join(dir.path, 'keys'));
     const file = join(dir.path, 'topology.json');
     writeFileSync(
       file,
       JSON.stringify({
-        apiVersion: 'stella-gateway/v1',
-        kind: 'Topology',
-        name: 'demo',
-        trustDomain: 'stella.local',
-        pki: { dir: './pki' },
-        scanners: [{ id: 'scanner-01', signing: { keys: [{ kid: 'scanner-01-hmac', file: './keys/scanner.hmac' }] } }],
+        ...topologyHead({ kid: 'scanner-01-hmac', file: './keys/scanner.hmac' }),
         hops: [
           { id: 'gw-edge', kind: 'nginx', listen: '127.0.0.1:8443', stamp: { via: 'native', keys: [{ kid: 'edge-1', file: './keys/edge.key' }] }, next: 'waf' },
           { id: 'waf', kind: 'apache-modsecurity', listen: '127.0.0.1:8444', stamp: false, next: 'gw-internal' },

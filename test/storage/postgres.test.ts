@@ -5,6 +5,7 @@ import { openPostgresStore } from '../../src/storage/postgres.js';
 import { openStoreForService } from '../../src/storage/index.js';
 import { StorageError } from '../../src/storage/types.js';
 import { createTestDatabase, terminateConnections, withApplicationName, type TestDatabase } from '../support/postgres.js';
+import { letTimePass } from '../support/wait.js';
 import { sampleArtifact, sampleRecord, storeContract } from './contract.js';
 import { STALE_UPLOAD_MS } from '../../src/storage/staging.js';
 
@@ -44,8 +45,9 @@ describe('PostgreSQL evidence store', () => {
       const record = sampleRecord();
       await store.putEvidence(record);
       assert.ok((await terminateConnections(db.url, 'store-terminated')) > 0, 'the pool held idle connections to end');
-      // The pool hears of it asynchronously; an unheard pool 'error' would end this process here.
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      // The pool hears of it asynchronously, and nothing outside it can see when: the test is that
+      // hearing it is harmless (an unheard pool 'error' would end this process here).
+      await letTimePass(100, 'the pool to hear of its ended connections');
       assert.deepEqual(await store.getEvidence(record.sha256), record);
     } finally {
       await store.close();

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { waitFor } from './wait.js';
 
 let clusterUrl: string | undefined = process.env.STELLA_TEST_PG_URL;
 let ownCluster: string | undefined;
@@ -66,11 +67,13 @@ export async function terminateConnections(url: string, applicationName: string)
   try {
     const database = new URL(url).pathname.slice(1);
     const { rowCount } = await c.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND application_name = $2', [database, applicationName]);
-    for (let i = 0; i < 50; i++) {
-      const { rows } = await c.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND application_name = $2', [database, applicationName]);
-      if (rows[0]?.n === 0) break;
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    await waitFor(
+      async () => {
+        const { rows } = await c.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND application_name = $2', [database, applicationName]);
+        return rows[0]?.n === 0;
+      },
+      { what: `the server to let the connections of ${applicationName} go`, timeout: 5_000, interval: 20 },
+    );
     return rowCount ?? 0;
   } finally {
     await c.end();

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { topologySchema } from '../../src/topology/schema.js';
+import { topologyHead } from '../support/topology.js';
 
 // The published JSON Schema, checked by an independent validator (ajv), must accept exactly the
 // documents whose shape `topology validate` accepts (docs/topology.md#the-json-schema).
@@ -13,12 +14,7 @@ const shapeValid = (doc: unknown): boolean => topologySchema.safeParse(doc).succ
 
 function base(): Record<string, unknown> {
   return {
-    apiVersion: 'stella-gateway/v1',
-    kind: 'Topology',
-    name: 'demo',
-    trustDomain: 'stella.local',
-    pki: { dir: './pki' },
-    scanners: [{ id: 'scanner-01', signing: { keys: [{ kid: 's1', file: './keys/s1.hmac' }] } }],
+    ...topologyHead(),
     hops: [
       { id: 'gw-edge', kind: 'nginx', listen: '127.0.0.1:8443', stamp: { via: 'forward-auth', keys: [{ kid: 'e1', file: './e.key' }], stamper: { listen: '127.0.0.1:7101' } }, next: 'waf' },
       { id: 'waf', kind: 'apache-modsecurity', listen: '127.0.0.1:8444', stamp: false, waf: { paranoiaLevel: 1 }, limits: { maxBodyBytes: 1024 }, next: 'evidence-locker' },

@@ -6,18 +6,14 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { checkTopology } from '../../src/topology/parse.js';
 import type { TopologyProblem } from '../../src/topology/errors.js';
+import { topologyHead } from '../support/topology.js';
 
 type Doc = Record<string, unknown> & { hops: Record<string, unknown>[] };
 
 /** HAProxy edge (stamping both) → HAProxy → locker. Each test changes one hop's stamp. */
 function valid(): Doc {
   return {
-    apiVersion: 'stella-gateway/v1',
-    kind: 'Topology',
-    name: 'demo',
-    trustDomain: 'stella.local',
-    pki: { dir: './pki' },
-    scanners: [{ id: 'scanner-01', signing: { keys: [{ kid: 's1', file: './keys/s1.hmac' }] } }],
+    ...topologyHead(),
     hops: [
       { id: 'gw-edge', kind: 'haproxy', listen: '127.0.0.1:8443', stamp: { via: 'native', profile: 'both', keys: [{ kid: 'e1', file: './keys/e.key' }], signing: { alg: 'ecdsa-p256-sha256', keys: [{ kid: 'e-v2', file: './keys/e.v2.pem', publicFile: './keys/e.v2.pub.pem' }] } }, next: 'gw-internal' },
       { id: 'gw-internal', kind: 'haproxy', listen: '127.0.0.1:8445', stamp: { via: 'native', keys: [{ kid: 'i1', file: './keys/i.key' }] }, next: 'evidence-locker' },

@@ -8,18 +8,14 @@ import { validateTopology } from '../../src/topology/validate.js';
 import { topologySchema } from '../../src/topology/schema.js';
 import { generateKey } from '../../src/dsse/index.js';
 import type { TopologyProblem } from '../../src/topology/errors.js';
+import { topologyHead } from '../support/topology.js';
 
 type Doc = Record<string, unknown> & { hops: Record<string, unknown>[]; services: Record<string, unknown>[] };
 
 /** The reference chain with v2 everywhere: NGINX edge via the stamper (Ed25519) → WAF → HAProxy (ECDSA, native). */
 function valid(): Doc {
   return {
-    apiVersion: 'stella-gateway/v1',
-    kind: 'Topology',
-    name: 'demo',
-    trustDomain: 'stella.local',
-    pki: { dir: './pki' },
-    scanners: [{ id: 'scanner-01', signing: { keys: [{ kid: 's1', file: './keys/s1.hmac' }] } }],
+    ...topologyHead(),
     hops: [
       {
         id: 'gw-edge',

@@ -2,16 +2,12 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { checkTopology } from '../../src/topology/parse.js';
 import type { TopologyProblem } from '../../src/topology/errors.js';
+import { topologyHead } from '../support/topology.js';
 
 /** A valid topology: nginx edge → opaque WAF → haproxy → locker. Each test breaks one thing. */
 function valid(): Record<string, unknown> & { hops: Record<string, unknown>[]; services: Record<string, unknown>[]; scanners: Record<string, unknown>[] } {
   return {
-    apiVersion: 'stella-gateway/v1',
-    kind: 'Topology',
-    name: 'demo',
-    trustDomain: 'stella.local',
-    pki: { dir: './pki' },
-    scanners: [{ id: 'scanner-01', signing: { keys: [{ kid: 's1', file: './keys/s1.hmac' }] } }],
+    ...topologyHead(),
     hops: [
       { id: 'gw-edge', kind: 'nginx', listen: '127.0.0.1:8443', stamp: { via: 'native', keys: [{ kid: 'e1', file: './keys/e.key' }] }, next: 'waf' },
       { id: 'waf', kind: 'apache-modsecurity', listen: '127.0.0.1:8444', stamp: false, waf: { paranoiaLevel: 1 }, next: 'gw-internal' },

@@ -3,10 +3,11 @@
  * with any certificate), the real scanner worker (`deliveryOptionsFor` + outbox + `submitArtifacts`),
  * and reading back what the locker stored. TLS verification is on everywhere.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import { request, type Dispatcher } from 'undici';
 import {
   IN_TOTO_PAYLOAD_TYPE,
@@ -23,7 +24,8 @@ import { deliveryOptionsFor, type ScannerSetup, type ScannerSetupOptions } from 
 import { Outbox } from '../../../src/scanner/outbox.js';
 import { submitArtifacts, type SubmitResult } from '../../../src/scanner/submit.js';
 import type { DeliveryEvent } from '../../../src/scanner/worker.js';
-import type { Chain } from './harness.js';
+import { startChain, type Chain } from '../../support/chain.js';
+import type { PrepareOptions } from '../../../src/deploy/prepare.js';
 
 /** An answer, body read as text and (when it is JSON) parsed. */
 export interface Answer {
@@ -80,6 +82,62 @@ export function edgeHost(chain: Chain, scannerId?: string): string {
 /** GET through the edge as the scanner, with the scan id header the provenance check needs. */
 export async function edgeGet(chain: Chain, path: string, scanId: string): Promise<Answer> {
   return send(await chain.scannerAgent(), `${chain.edgeUrl()}${path}`, { headers: { host: edgeHost(chain), 'x-stella-scan-id': scanId } });
+}
+
+/**
+ * The headers a scanner sends with a POST through its edge: Host, Content-Type, Content-Digest of
+ * the exact bytes and X-Stella-Scan-Id (left out when `scanId` is null).
+ */
+export function edgePostHeaders(chain: Chain, scanId: string | null, body: Buffer, contentType = 'application/json', scannerId?: string): Record<string, string> {
+  return {
+    host: edgeHost(chain, scannerId),
+    'content-type': contentType,
+    'content-digest': contentDigest(body),
+    ...(scanId === null ? {} : { 'x-stella-scan-id': scanId }),
+  };
+}
+
+/**
+ * POSTs `body` to `path` through the edge with {@link edgePostHeaders}; `headers` adds to or
+ * overrides them, `agent` replaces the scanner's own certificate.
+ */
+export async function edgePost(
+  chain: Chain,
+  path: string,
+  scanId: string | null,
+  body: Buffer,
+  options: { contentType?: string; headers?: Record<string, string>; agent?: Dispatcher; scannerId?: string } = {},
+): Promise<Answer> {
+  return send(options.agent ?? (await chain.scannerAgent(options.scannerId)), `${chain.edgeUrl(options.scannerId)}${path}`, {
+    method: 'POST',
+    headers: { ...edgePostHeaders(chain, scanId, body, options.contentType, options.scannerId), ...options.headers },
+    body,
+  });
+}
+
+/**
+ * A DSSE envelope the worker signs for `scanId`, naming the certificate it presents (default: a
+ * random `sbom.json` digest); `extra` adds top-level JSON members (DSSE ignores unknown fields).
+ */
+export async function workerEnvelope(
+  chain: Chain,
+  worker: ChainWorker,
+  scanId: string,
+  options: { artifact?: { name: string; sha256: string }; extra?: Record<string, string> } = {},
+): Promise<Buffer> {
+  const bytes = await worker.setup.createEnvelope({
+    artifact: options.artifact ?? { name: 'sbom.json', sha256: sha256Hex(randomBytes(16)) },
+    intent: {
+      scanId,
+      topology: chain.topology.name,
+      edgeHop: 'gw-edge',
+      clientCertSha256: worker.setup.credentials.current().fingerprint,
+      nonce: randomBytes(16).toString('hex'),
+      issuedAt: new Date().toISOString(),
+    },
+  });
+  if (!options.extra || Object.keys(options.extra).length === 0) return Buffer.from(bytes);
+  return Buffer.from(JSON.stringify({ ...(JSON.parse(Buffer.from(bytes).toString('utf8')) as object), ...options.extra }));
 }
 
 /** A stored evidence record as `GET /api/v1/evidence/{sha256}` answers it. */
@@ -184,4 +242,23 @@ export async function startWorker(chain: Chain, options: ScannerSetupOptions = {
       await setup.close();
     },
   };
+}
+
+/**
+ * One chain and its worker for the enclosing test file or `describe` (node:test `before`/`after`):
+ * `set` receives them once started, for the caller's own variables. Every test sharing them uses
+ * its own scan ids.
+ */
+export function useChain(topologyFile: string, set: (chain: Chain, worker: ChainWorker) => void, options: Partial<PrepareOptions> = {}): void {
+  let chain: Chain | undefined;
+  let worker: ChainWorker | undefined;
+  before(async () => {
+    chain = await startChain(topologyFile, options);
+    worker = await startWorker(chain);
+    set(chain, worker);
+  });
+  after(async () => {
+    await worker?.close();
+    await chain?.close();
+  });
 }

@@ -4,10 +4,10 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import type { Invocation, RenderedFile } from '../../../src/gateways/types.js';
 import { requireProgram } from '../../support/programs.js';
+import { waitForPort } from '../../support/wait.js';
 
 /** Puts rendered files under `outDir` (what the product's writer does, kept minimal here). */
 export function writeRendered(outDir: string, files: readonly RenderedFile[]): void {
@@ -32,16 +32,6 @@ export function runCheck(invocation: Invocation, env: Readonly<Record<string, st
       const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
       resolve({ code, output: `${stdout}${stderr}` });
     });
-  });
-}
-
-async function acceptsConnections(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port }, () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
   });
 }
 
@@ -74,11 +64,11 @@ export async function startProgram(invocation: Invocation, port: number, env: Re
       await exited;
     },
   };
-  for (let waited = 0; waited < 5000; waited += 50) {
-    if (child.exitCode !== null) throw new Error(`${invocation.command} exited with ${child.exitCode}:\n${output}`);
-    if (await acceptsConnections(port)) return program;
-    await new Promise((r) => setTimeout(r, 50));
+  try {
+    await waitForPort(port, { what: `${invocation.command} listening on ${port}`, timeout: 5_000, abortIf: () => child.exitCode !== null && `it exited with ${child.exitCode}`, detail: () => output });
+  } catch (error) {
+    await program.stop();
+    throw error;
   }
-  await program.stop();
-  throw new Error(`${invocation.command} did not listen on ${port} within 5 s:\n${output}`);
+  return program;
 }

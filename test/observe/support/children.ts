@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { cliInvocation } from '../../../src/io/process.js';
+import { waitFor } from '../../support/wait.js';
 
 /** How long a part may take to print its start-up line (tsx compiles on first run). */
 const START_DEADLINE_MS = 60_000;
@@ -26,38 +27,20 @@ export function startCli(args: readonly string[]): Child {
   const cli = cliInvocation(args);
   const child = spawn(cli.command, cli.args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let text = '';
-  const waiters = new Set<() => void>();
-  const onData = (chunk: Buffer): void => {
-    text += chunk.toString();
-    for (const wake of waiters) wake();
-  };
-  child.stdout.on('data', onData);
-  child.stderr.on('data', onData);
+  child.stdout.on('data', (chunk: Buffer) => (text += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (text += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
   let ended = false;
-  void exited.then(() => {
-    ended = true;
-    for (const wake of waiters) wake();
-  });
+  void exited.then(() => (ended = true));
   return {
     process: child,
     output: () => text,
     waitFor(pattern) {
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => finish(new Error(`no ${String(pattern)} within ${START_DEADLINE_MS} ms:\n${text}`)), START_DEADLINE_MS);
-        const check = (): void => {
-          const match = pattern.exec(text);
-          if (match) return finish(null, match);
-          if (ended) finish(new Error(`the child ended before printing ${String(pattern)}:\n${text}`));
-        };
-        function finish(error: Error | null, match?: RegExpMatchArray): void {
-          clearTimeout(timer);
-          waiters.delete(check);
-          if (error) reject(error);
-          else resolve(match!);
-        }
-        waiters.add(check);
-        check();
+      return waitFor(() => pattern.exec(text), {
+        what: `${String(pattern)} from stella-gateway ${args[0] ?? ''}`,
+        timeout: START_DEADLINE_MS,
+        abortIf: () => ended && pattern.exec(text) === null && 'the child ended before printing it',
+        detail: () => text,
       });
     },
     async stop() {

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import { PostgresReplayCache } from '../../../src/provenance/replay/postgres.js';
 import { createTestDatabase, terminateConnections, withApplicationName, type TestDatabase } from '../../support/postgres.js';
+import { letTimePass } from '../../support/wait.js';
 import { buildRequest, fixtureKeys, fixtureTopology, NOW_MS } from '../support/fixture.js';
 import { buildTestApp, send } from '../support/app.js';
 import { replayCacheContract } from './support/contract.js';
@@ -83,8 +84,9 @@ describe('PostgresReplayCache', () => {
       await cache.migrate();
       await Promise.all(['t1', 't2', 't3'].map((n) => cache.checkAndRemember('gw-edge', n, Date.now() + 60_000)));
       assert.ok((await terminateConnections(db.url, 'replay-terminated')) > 0, 'the pool held idle connections to end');
-      // The pool hears of it asynchronously; an unheard pool 'error' would end this process here.
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      // The pool hears of it asynchronously, and nothing outside it can see when: the test is that
+      // hearing it is harmless (an unheard pool 'error' would end this process here).
+      await letTimePass(100, 'the pool to hear of its ended connections');
       assert.equal(await cache.checkAndRemember('gw-edge', 't1', Date.now() + 60_000), false);
       assert.equal(await cache.checkAndRemember('gw-edge', 't4', Date.now() + 60_000), true);
     } finally {

@@ -1,7 +1,10 @@
-/** A Fastify app behind the provenance plugin, for inject() tests. */
+/** A Fastify app behind the provenance plugin, for inject() tests; a plain Node server behind the Node adapter. */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Registry } from 'prom-client';
 import provenance, { type ProvenancePluginOptions } from '../../../src/provenance/fastify.js';
+import { createProvenanceMiddleware, type ProvenanceIncomingMessage, type ProvenanceMiddlewareOptions } from '../../../src/provenance/node.js';
 import type { ReplayCache } from '../../../src/provenance/replay/cache.js';
 import { fixtureKeys, fixtureTopology, NOW_MS, SERVICE, type BuiltRequest } from './fixture.js';
 
@@ -70,4 +73,58 @@ export function send(app: FastifyInstance, built: BuiltRequest, extra: { headers
   if (peer !== null) headers[TEST_PEER_HEADER] = peer;
   const body = extra.body ?? built.body;
   return app.inject({ method: built.method as 'POST', url: built.url, headers, ...(body && body.length > 0 ? { payload: body } : {}) });
+}
+
+/** A real Node HTTP server behind `createProvenanceMiddleware`. */
+export interface NodeGuard {
+  /** `http://127.0.0.1:<port>` */
+  readonly base: string;
+  /** How many requests reached the handler (passed the check). */
+  readonly handled: number;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the Node adapter on a loopback port in front of a handler answering `answer(req)` as JSON.
+ * The peer is the CN in {@link TEST_PEER_HEADER} (a gateway identity), the clock is NOW_MS.
+ */
+export async function startNodeGuard(
+  options: Pick<ProvenanceMiddlewareOptions, 'topology' | 'hopKeys'> & Partial<ProvenanceMiddlewareOptions>,
+  answer: (req: ProvenanceIncomingMessage) => unknown,
+): Promise<NodeGuard> {
+  const { topology } = options;
+  const guard = createProvenanceMiddleware({
+    serviceId: SERVICE,
+    now: () => NOW_MS,
+    metrics: { registry: new Registry() },
+    peerIdentity: (req) => {
+      const cn = req.headers[TEST_PEER_HEADER];
+      return typeof cn === 'string' ? { cn, fingerprint: 'sha256:', spiffeId: `spiffe://${topology.trustDomain}/gateway/${cn}` } : null;
+    },
+    ...options,
+  });
+  let handled = 0;
+  const server = createServer((req, res) =>
+    guard(req, res, (error) => {
+      if (error) {
+        res.statusCode = 500;
+        res.end();
+        return;
+      }
+      handled += 1;
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify(answer(req as ProvenanceIncomingMessage)));
+    }),
+  );
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    get handled() {
+      return handled;
+    },
+    async close() {
+      await new Promise((resolve) => server.close(resolve));
+      await guard.close();
+    },
+  };
 }

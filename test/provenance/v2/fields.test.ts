@@ -6,7 +6,7 @@ import { ProvenanceError } from '../../../src/provenance/problems.js';
 import { pathAndQueryComponents, signatureBase } from '../../../src/provenance/v2/base.js';
 import { appendMember, parseV2Fields, splitDictionary, stripV2Members } from '../../../src/provenance/v2/fields.js';
 import { parseV2Label, v2Label } from '../../../src/provenance/v2/profile.js';
-import { buildV2Request, fixtureV2Topology } from './support/fixture.js';
+import { buildV2Request, fixtureV2Topology } from '../support/fixture.js';
 
 const LIMITS = { maxHeaderBytes: 8192, maxHops: 8 };
 

@@ -9,6 +9,7 @@ import { loadV2Keyring, loadV2SigningKey } from '../../../src/provenance/v2/keys
 import { resolveTopology } from '../../../src/topology/resolve.js';
 import { topologySchema, type TopologyInput } from '../../../src/topology/schema.js';
 import { tempDir } from '../../support/tmp.js';
+import { topologyHead } from '../../support/topology.js';
 
 const dir = tempDir('stella-v2-keys-');
 after(() => dir.remove());
@@ -21,12 +22,7 @@ writeFileSync(join(dir.path, 'mid.hmac'), generateKey('hmac-sha256').private);
 
 function topology(signing: { alg: 'ed25519' | 'ecdsa-p256-sha256' | 'hmac-sha256'; keys: { kid: string; file: string; publicFile?: string }[] }) {
   const input: TopologyInput = {
-    apiVersion: 'stella-gateway/v1',
-    kind: 'Topology',
-    name: 'demo',
-    trustDomain: 'stella.local',
-    pki: { dir: './pki' },
-    scanners: [{ id: 'scanner-01', signing: { keys: [{ kid: 's1', file: './s1.hmac' }] } }],
+    ...topologyHead({ kid: 's1', file: './s1.hmac' }),
     hops: [{ id: 'gw-edge', kind: 'caddy', listen: '127.0.0.1:8443', stamp: { via: 'forward-auth', profile: 'v2', stamper: { socket: './s.sock' }, signing }, next: 'evidence-locker' }],
     services: [{ id: 'evidence-locker', kind: 'evidence-locker', listen: '127.0.0.1:9443' }],
   };

@@ -16,7 +16,7 @@ import { chainVersions } from '../../../src/provenance/options.js';
 import { stampingHops } from '../../../src/topology/resolve.js';
 import { parseV2Fields } from '../../../src/provenance/v2/fields.js';
 import { tempDir } from '../../support/tmp.js';
-import { fixtureV2Key, fixtureV2Keyring, fixtureV2Topology, HOP_ALGS, NOW_MS, SERVICE } from './support/fixture.js';
+import { fixtureV2Key, fixtureV2Keyring, fixtureV2Topology, HOP_ALGS, NOW_MS, SERVICE } from '../support/fixture.js';
 
 const topology = fixtureV2Topology('both');
 const service = topology.services.find((s) => s.id === SERVICE)!;

@@ -8,7 +8,7 @@ import { chainVersions } from '../../../src/provenance/options.js';
 import { stampingHops } from '../../../src/topology/resolve.js';
 import { splitDictionary } from '../../../src/provenance/v2/fields.js';
 import { stampV2 } from '../../../src/provenance/v2/sign.js';
-import { buildV2Request, fixtureV2Key, fixtureV2Keyring, fixtureV2Topology, NOW_MS, NOW_S, SCANNER_CERT, SERVICE, type BuiltV2Request } from './support/fixture.js';
+import { buildV2Request, fixtureV2Key, fixtureV2Keyring, fixtureV2Topology, NOW_MS, NOW_S, SCANNER_CERT, SERVICE, type BuiltV2Request } from '../support/fixture.js';
 
 const topology = fixtureV2Topology();
 const service = topology.services.find((s) => s.id === SERVICE)!;

@@ -41,15 +41,6 @@ export function runCli(args: readonly string[]): Promise<CliOutcome> {
   return startCli(args).done;
 }
 
-/** Polls `check` every 50 ms until it returns true or `timeoutMs` passes (then throws with `what`). */
-export async function waitFor(what: string, check: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 /**
  * Runs the CLI in this process through `main()` (exit code) and collects what it wrote to stderr.
  * Spawning costs seconds per run on a loaded machine; children are kept for signal tests.

@@ -1,16 +1,12 @@
 /**
- * A stand-in for the gateway chain in front of the REAL Evidence Locker app: an mTLS HTTPS server
- * on 127.0.0.1 that does what the chain does to a request — reads the client certificate hop 1
+ * A stand-in for the gateway chain in front of the REAL Evidence Locker app: the tests' one relay
+ * (test/support/relay.ts) on 127.0.0.1, posing as the edge, whose forward does what the chain does to a request — reads the client certificate hop 1
  * sees, stamps one record per stamping hop with the product's own `stampRecord` (real MACs with
  * the locker's hop keys), forwards method, path, scan id and the worker's Content-Digest unchanged —
  * and hands the request to the locker (`app.inject`, the peer given the way the services' tests
  * give it). The locker then runs its real verification, storage and receipt.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { createServer } from 'node:https';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { TLSSocket } from 'node:tls';
 import type { FastifyInstance } from 'fastify';
 import { stampRecord } from '../../../src/provenance/chain.js';
 import { serializeProvenanceHeader } from '../../../src/provenance/codec.js';
@@ -19,6 +15,7 @@ import { stampingHops } from '../../../src/topology/resolve.js';
 import type { ResolvedService, ResolvedTopology } from '../../../src/topology/resolve.js';
 import { TEST_PEER_HEADER } from '../../services/support/fixture.js';
 import type { TestKeys } from '../../services/support/fixture.js';
+import { startRelay, type RelayAnswer, type RelayedRequest } from '../../support/relay.js';
 import type { TestDeployment } from './deployment.js';
 
 /** The running relay. */
@@ -44,15 +41,14 @@ export async function startChainRelay(options: {
   const first = lockerTopology.services[0];
   if (!first) throw new TypeError('the locker topology has no service');
   const service: ResolvedService = first;
-  const relay: ChainRelay = { plan: [], seen: [], stop: async () => undefined };
+  const chain: ChainRelay = { plan: [], seen: [], stop: async () => undefined };
 
-  async function handle(req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<void> {
-    const raw = (req.socket as TLSSocket).getPeerCertificate().raw;
-    const scannerFingerprint = `sha256:${createHash('sha256').update(raw).digest('hex')}`;
-    const scanId = String(req.headers['x-stella-scan-id'] ?? '');
-    const contentDigest = typeof req.headers['content-digest'] === 'string' ? req.headers['content-digest'] : null;
+  async function forward(req: RelayedRequest): Promise<RelayAnswer> {
+    const scannerFingerprint = `sha256:${createHash('sha256').update(req.peerCertificate).digest('hex')}`;
+    const scanId = req.headers['x-stella-scan-id'] ?? '';
+    const contentDigest = req.headers['content-digest'] ?? null;
     const method = req.method === 'POST' ? 'POST' : 'GET';
-    const request = { method, pathAndQuery: req.url ?? '/', scanId, contentDigest };
+    const request = { method, pathAndQuery: req.url, scanId, contentDigest };
     const records: HopRecord[] = [];
     for (const hop of stampingHops(service)) {
       const index = service.chain.indexOf(hop);
@@ -74,30 +70,22 @@ export async function startChainRelay(options: {
       [TEST_PEER_HEADER]: service.chain.at(-1)?.id ?? '',
     };
     if (contentDigest) headers['content-digest'] = contentDigest;
-    if (req.headers['content-type']) headers['content-type'] = String(req.headers['content-type']);
-    const answer = await app.inject({ method, url: req.url ?? '/', headers, ...(body.length > 0 ? { payload: body } : {}) });
-    relay.seen.push({ method, status: answer.statusCode });
-    if (relay.plan[0] === 'drop-answer' && method === 'POST') {
-      relay.plan.shift();
-      req.socket.destroy();
-      return;
+    if (req.headers['content-type']) headers['content-type'] = req.headers['content-type'];
+    const answer = await app.inject({ method, url: req.url, headers, ...(req.body.length > 0 ? { payload: req.body } : {}) });
+    chain.seen.push({ method, status: answer.statusCode });
+    if (chain.plan[0] === 'drop-answer' && method === 'POST') {
+      chain.plan.shift();
+      return null;
     }
-    res.writeHead(answer.statusCode, { 'content-type': String(answer.headers['content-type'] ?? 'application/json') });
-    res.end(answer.rawPayload);
+    return { status: answer.statusCode, headers: { 'content-type': String(answer.headers['content-type'] ?? 'application/json') }, body: answer.rawPayload };
   }
 
-  const server: Server = createServer(
-    { key: readFileSync(deployment.edge.key), cert: readFileSync(deployment.edge.chain), ca: readFileSync(deployment.caBundle), requestCert: true, rejectUnauthorized: true },
-    (req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => { handle(req, res, Buffer.concat(chunks)).catch((e: unknown) => res.destroy(e as Error)); });
-    },
-  );
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, '127.0.0.1', resolve);
+  const relay = await startRelay({
+    ca: deployment.caBundle,
+    serverIdentity: { cert: deployment.edge.chain, key: deployment.edge.key },
+    forward,
+    listen: { host: '127.0.0.1', port: options.port },
   });
-  relay.stop = () => new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); });
-  return relay;
+  chain.stop = () => relay.close();
+  return chain;
 }

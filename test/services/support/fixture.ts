@@ -5,6 +5,8 @@
  * identity comes from a test header, read by the `peerIdentity` option of the plugin.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import {
   IN_TOTO_PAYLOAD_TYPE,
@@ -26,6 +28,7 @@ import type { HopKeyring } from '../../../src/provenance/keys.js';
 import type { HopRecord } from '../../../src/provenance/record.js';
 import { topologySchema, type ServiceKind, type TopologyInput } from '../../../src/topology/schema.js';
 import { resolveTopology, stampingHops, type ResolvedTopology } from '../../../src/topology/resolve.js';
+import { topologyHead } from '../../support/topology.js';
 
 export const SCANNER_ID = 'scanner-01';
 /** A second scanner of the same edge: the attacker of the scanner-identity tests. */
@@ -49,11 +52,7 @@ export const LAST_HOP: Readonly<Record<string, string>> = { [TEST_PEER_HEADER]: 
 export function serviceTopology(kind: ServiceKind = 'evidence-locker', serviceOverrides: Partial<TopologyInput['services'][number]> = {}): ResolvedTopology {
   const serviceId = kind === 'evidence-locker' ? 'evidence-locker' : 'scanner-webservice';
   const input: TopologyInput = {
-    apiVersion: 'stella-gateway/v1',
-    kind: 'Topology',
-    name: 'demo',
-    trustDomain: 'stella.local',
-    pki: { dir: './pki' },
+    ...topologyHead(),
     scanners: TEST_SCANNERS.map((id) => ({ id, signing: { keys: [{ kid: `${id}-hmac`, file: `./keys/${id}.hmac` }] } })),
     hops: [
       { id: 'gw-edge', kind: 'nginx', listen: '127.0.0.1:8443', stamp: { via: 'native', keys: [{ kid: 'edge-1', file: './keys/edge.key' }] }, next: 'waf' },
@@ -89,6 +88,30 @@ export function testKeys(): TestKeys {
     hopKeys,
     scanner: scanners.get(SCANNER_ID)!,
     scanners,
+    receiptPrivate: parseKeyFile(Buffer.from(receipt.private)),
+    receiptPublic: parseKeyFile(Buffer.from(receipt.public!)),
+    receiptPublicPem: receipt.public!,
+  };
+}
+
+/**
+ * Fresh keys written where a topology file of `keys/` names them (edge.key, internal.key,
+ * scanner.hmac for scanner-01, receipt.pem), for a service started from files; returns them.
+ */
+export function writeKeyFiles(keysDir: string): TestKeys {
+  mkdirSync(keysDir, { recursive: true });
+  const edge = randomBytes(32);
+  const internal = randomBytes(32);
+  const scanner = randomBytes(32);
+  const receipt = generateKey('ed25519');
+  writeFileSync(join(keysDir, 'edge.key'), edge.toString('base64'), { mode: 0o600 });
+  writeFileSync(join(keysDir, 'internal.key'), internal.toString('base64'), { mode: 0o600 });
+  writeFileSync(join(keysDir, 'scanner.hmac'), scanner.toString('base64'), { mode: 0o600 });
+  writeFileSync(join(keysDir, 'receipt.pem'), receipt.private, { mode: 0o600 });
+  return {
+    hopKeys: new Map([['gw-edge', new Map([['edge-1', edge]])], ['gw-internal', new Map([['internal-1', internal]])]]),
+    scanner: hmacKeyFromSecret(scanner),
+    scanners: new Map([['scanner-01', hmacKeyFromSecret(scanner)]]),
     receiptPrivate: parseKeyFile(Buffer.from(receipt.private)),
     receiptPublic: parseKeyFile(Buffer.from(receipt.public!)),
     receiptPublicPem: receipt.public!,

@@ -11,6 +11,7 @@ import type { V2StampAlg } from '../../../src/provenance/v2/profile.js';
 import type { V2Keyring } from '../../../src/provenance/v2/keys.js';
 import { appendV2Stamp, stampV2, type V2Stamp } from '../../../src/provenance/v2/sign.js';
 import { SCANNER_ID, TEST_PEER_HEADER, TEST_SCANNERS, scannerCert, type StampedRequest } from './fixture.js';
+import { topologyHead } from '../../support/topology.js';
 
 /** Each stamping hop's v2 algorithm here. */
 export const V2_HOP_ALGS: Readonly<Record<string, V2StampAlg>> = { 'gw-edge': 'ed25519', 'gw-internal': 'ecdsa-p256-sha256' };
@@ -19,11 +20,7 @@ export const V2_HOP_ALGS: Readonly<Record<string, V2StampAlg>> = { 'gw-edge': 'e
 export function v2ServiceTopology(): ResolvedTopology {
   const signing = (hop: string) => ({ alg: V2_HOP_ALGS[hop]!, keys: [{ kid: `${hop}-v2`, file: `./keys/${hop}.v2.pem`, publicFile: `./keys/${hop}.v2.pub.pem` }] });
   const input: TopologyInput = {
-    apiVersion: 'stella-gateway/v1',
-    kind: 'Topology',
-    name: 'demo',
-    trustDomain: 'stella.local',
-    pki: { dir: './pki' },
+    ...topologyHead(),
     scanners: TEST_SCANNERS.map((id) => ({ id, signing: { keys: [{ kid: `${id}-hmac`, file: `./keys/${id}.hmac` }] } })),
     hops: [
       { id: 'gw-edge', kind: 'caddy', listen: '127.0.0.1:8443', stamp: { via: 'forward-auth', profile: 'both', stamper: { socket: './run/edge.sock' }, keys: [{ kid: 'edge-1', file: './keys/edge.key' }], signing: signing('gw-edge') }, next: 'waf' },

@@ -1,5 +1,6 @@
 /**
- * The E2E harness: from a topology file, a deployment in a temp folder (PKI, keys, rendered
+ * The chain harness of the E2E and fault tests and the benches (the only one: a test that needs
+ * real gateways in front of a real service starts them here): from a topology file, a deployment in a temp folder (PKI, keys, rendered
  * configs), the real gateway programs and the services on free loopback ports, and helpers to
  * talk to the edge as a scanner. Everything is stopped by PID in `close()`, also after a failure.
  */
@@ -7,11 +8,11 @@ import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Agent } from 'undici';
-import { prepareDeployment, type PrepareOptions } from '../../../src/deploy/prepare.js';
-import { startDeployment, type Deployment } from '../../../src/deploy/start.js';
-import type { ResolvedScanner, ResolvedTopology } from '../../../src/topology/resolve.js';
-import { requireProgram } from '../../support/programs.js';
-import { tempDir } from '../../support/tmp.js';
+import { prepareDeployment, type PrepareOptions } from '../../src/deploy/prepare.js';
+import { startDeployment, type Deployment } from '../../src/deploy/start.js';
+import type { ResolvedScanner, ResolvedTopology } from '../../src/topology/resolve.js';
+import { requireProgram } from './programs.js';
+import { tempDir } from './tmp.js';
 
 export const EXAMPLES = resolve('examples');
 
