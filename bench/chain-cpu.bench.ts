@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import type { Agent } from 'undici';
-import { CADDY_TOPOLOGY, REFERENCE_TOPOLOGY, startChain, type Chain } from '../test/e2e/support/harness.js';
+import { CADDY_TOPOLOGY, REFERENCE_TOPOLOGY, startChain, type Chain } from '../test/support/chain.js';
 import { dropWaf, direct, target, TRAVERSAL, viaChain, type Target } from './chain.bench.js';
 import { fire, type Prepare } from './load.js';
 import { cpuSpent, programCpuSeconds } from './process-cpu.js';

@@ -10,7 +10,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { REFERENCE_TOPOLOGY, startChain, type Chain } from '../test/e2e/support/harness.js';
+import { REFERENCE_TOPOLOGY, startChain, type Chain } from '../test/support/chain.js';
 import { TRAVERSAL } from './chain.bench.js';
 import { fire } from './load.js';
 import { cpuSpent, programCpuSeconds } from './process-cpu.js';
