@@ -14,10 +14,10 @@
  * await app.register(provenancePlugin, { topology, serviceId: 'evidence-locker', hopKeys: await loadHopKeyring(topology) });
  * app.post('/api/v1/evidence', { config: { provenance: { envelope: true } } }, (req) => req.provenance);
  */
-import { WIRE_HEADERS } from '../conventions/index.js';
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import { WIRE_HEADERS } from '../conventions/index.js';
 import type { Decision } from './decisions.js';
 import { prepareProvenance, tlsPeerIdentity, type ProvenanceBaseOptions } from './options.js';
 import { isProvenanceError, ProvenanceError } from './problems.js';

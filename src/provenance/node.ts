@@ -8,9 +8,10 @@
  * const guard = createProvenanceMiddleware({ topology, serviceId: 'evidence-locker', hopKeys });
  * https.createServer(tlsOptions, (req, res) => guard(req, res, (err) => (err ? fail(res, err) : handle(req, res))));
  */
-import { WIRE_HEADERS } from '../conventions/index.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { PROBLEM_CONTENT_TYPE } from '../errors/problem.js';
+import { WIRE_HEADERS } from '../conventions/index.js';
+import { PROBLEM_CONTENT_TYPE, problemDocument } from '../errors/problem.js';
+import { PROVENANCE_RUNTIME_ERRORS } from './errors.js';
 import type { DecisionLog } from './decisions.js';
 import { prepareProvenance, tlsPeerIdentity, type ProvenanceBaseOptions } from './options.js';
 import { isProvenanceError, type ProvenanceError } from './problems.js';
@@ -76,7 +77,7 @@ export function createProvenanceMiddleware(options: ProvenanceMiddlewareOptions)
     const checked = checkHeaders({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, peer: peerIdentity(req) }, ctx);
     const body = req.rawBody instanceof Buffer ? req.rawBody : await takeBody(req, maxBodyBytes);
     if (body === 'too-large') {
-      sendProblem(res, 413, JSON.stringify({ type: 'about:blank', title: 'Content Too Large', status: 413, detail: `body exceeds ${maxBodyBytes} bytes` }));
+      sendProblem(res, 413, JSON.stringify(problemDocument(PROVENANCE_RUNTIME_ERRORS, 'payload-too-large', `body exceeds ${maxBodyBytes} bytes`)));
       return false;
     }
     req.rawBody = Buffer.isBuffer(body) ? body : null;

@@ -49,6 +49,20 @@ describe('createProvenanceMiddleware on a real Node server', () => {
     assert.equal(((await replay.json()) as { code: string }).code, 'provenance-replayed');
     assert.equal(guarded.handled, before + 1);
   });
+
+  it('refuses a body over the service\'s maxBodyBytes with the services\' 413 payload-too-large, before any check and handler', async () => {
+    const before = guarded.handled;
+    const limit = topology.services.find((s) => s.id === SERVICE)!.maxBodyBytes;
+    const res = await send(buildRequest(topology, keys), {}, Buffer.alloc(limit + 1, 0x20));
+    assert.equal(res.status, 413);
+    assert.match(res.headers.get('content-type') ?? '', /^application\/problem\+json/);
+    const problem = (await res.json()) as { code: string; status: number; type: string; detail: string };
+    assert.equal(problem.code, 'payload-too-large');
+    assert.equal(problem.status, 413);
+    assert.equal(problem.type, 'https://stella-ops.org/problems/payload-too-large');
+    assert.match(problem.detail, new RegExp(`exceeds ${limit} bytes`));
+    assert.equal(guarded.handled, before);
+  });
 });
 
 describe('createProvenanceMiddleware decision lines', () => {

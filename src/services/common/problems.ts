@@ -9,11 +9,13 @@
 import { StellaError } from '../../errors/base.js';
 import { problemDocument, type ProblemDocument } from '../../errors/problem.js';
 import { defineErrors, type CodeOf } from '../../errors/registry.js';
+import { PROVENANCE_RUNTIME_ERRORS } from '../../provenance/errors.js';
 import { STORAGE_ERRORS } from '../../storage/errors.js';
 
 /**
  * code → HTTP status and RFC 9457 `title`, in the order of docs/services.md#problem-codes.
- * `scan-conflict` and `storage-unavailable` are the store's own entries, answered as they are.
+ * `scan-conflict` and `storage-unavailable` are the store's own entries, answered as they are, and
+ * `payload-too-large` the provenance adapter's (it refuses a body over the limit before the service).
  */
 export const SERVICE_ERRORS = defineErrors('services', {
   'invalid-request': { status: 400, title: 'The request does not match the API description', exit: 'failed', retryable: false },
@@ -23,7 +25,7 @@ export const SERVICE_ERRORS = defineErrors('services', {
   'artifact-not-found': { status: 404, title: 'No artifact with this digest is referenced by the scan, or none the requesting scanner may read', exit: 'failed', retryable: false },
   'scan-not-found': { status: 404, title: 'No scan is registered under this id, or none the requesting scanner may read', exit: 'failed', retryable: false },
   'scan-conflict': STORAGE_ERRORS.codes['scan-conflict'],
-  'payload-too-large': { status: 413, title: 'The request body exceeds the size limit of the service', exit: 'failed', retryable: false },
+  'payload-too-large': PROVENANCE_RUNTIME_ERRORS.codes['payload-too-large'],
   'unsupported-media-type': { status: 415, title: 'The request body has a media type the route does not take', exit: 'failed', retryable: false },
   'not-ready': { status: 503, title: 'The service is not ready', exit: 'failed', retryable: true },
   'storage-unavailable': STORAGE_ERRORS.codes['storage-unavailable'],
