@@ -6,12 +6,9 @@
  * chain's throughput against direct is bounded by this ratio of CPU per request, whatever the
  * latencies.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { join } from 'node:path';
-import type { Agent } from 'undici';
-import { CADDY_TOPOLOGY, REFERENCE_TOPOLOGY, startChain, type Chain } from '../test/support/chain.js';
-import { dropWaf, direct, target, TRAVERSAL, viaChain, type Target } from './chain.bench.js';
+import { direct, TRAVERSAL, viaChain } from './chain.bench.js';
+import { withBenchChains, type Target } from './deployments.js';
 import { fire, type Prepare } from './load.js';
 import { cpuSpent, programCpuSeconds } from './process-cpu.js';
 import { machineInfo, type BenchResult, type BenchRow } from './support.js';
@@ -52,26 +49,28 @@ function totalMs(p: Phase): number {
   return ([...p.cpu.values()].reduce((a, b) => a + b, 0) * 1000) / p.requests;
 }
 
+/** The row of one chain: CPU per request through it against straight to its locker, per program. */
+function cpuRow(t: Target, chained: Phase, straight: Phase): BenchRow {
+  const extra: Record<string, number> = { chainCpuMsPerRequest: totalMs(chained), directCpuMsPerRequest: totalMs(straight) };
+  for (const program of ['nginx', 'caddy', 'stamper', 'apache', 'haproxy', 'locker', 'client']) if (chained.cpu.has(program)) extra[`${program}Ms`] = msPerRequest(chained, program);
+  extra.directLockerMs = msPerRequest(straight, 'locker');
+  extra.directClientMs = msPerRequest(straight, 'client');
+  return {
+    case: `${t.label} vs direct: CPU per request, GET traversal, ${CONCURRENCY} conns`,
+    opsPerSecond: chained.requests / chained.seconds,
+    baselineOpsPerSecond: straight.requests / straight.seconds,
+    ratio: totalMs(straight) / totalMs(chained),
+    rounds: ROUNDS,
+    extra,
+  };
+}
+
 /** Starts the three deployments, measures each, stops them. */
 export async function run(): Promise<BenchResult> {
   const loadBefore = loadavg()[0]!;
-  const ownTmp = mkdtempSync(join('/var/tmp', 'stella-bench-cpu-'));
-  const savedTmp = process.env.TMPDIR;
-  process.env.TMPDIR = ownTmp;
-  const chains: Chain[] = [];
-  const agents: Agent[] = [];
   const rows: BenchRow[] = [];
-  try {
-    chains.push(await startChain(REFERENCE_TOPOLOGY));
-    chains.push(await startChain(REFERENCE_TOPOLOGY, { edit: dropWaf }));
-    chains.push(await startChain(CADDY_TOPOLOGY));
-    const targets = await Promise.all([
-      target('NGINX → WAF → HAProxy', chains[0]!),
-      target('NGINX → HAProxy', chains[1]!),
-      target('Caddy+stamper → WAF → HAProxy', chains[2]!),
-    ]);
-    agents.push(...targets.map((t) => t.direct));
-    for (const t of targets) {
+  await withBenchChains('cpu', async ({ reference, noWaf, caddy }) => {
+    for (const t of [reference, noWaf, caddy]) {
       const chained: Phase = { requests: 0, seconds: 0, cpu: new Map() };
       const straight: Phase = { requests: 0, seconds: 0, cpu: new Map() };
       await fire(await viaChain(t, 'GET', TRAVERSAL)(100), CONCURRENCY); // warm-up: JIT, pools, TLS sessions
@@ -82,27 +81,9 @@ export async function run(): Promise<BenchResult> {
         if (round % 2 === 1) sides.reverse();
         for (const [prepare, into] of sides) await phase(t, prepare, into);
       }
-      const programs = ['nginx', 'caddy', 'stamper', 'apache', 'haproxy', 'locker', 'client'];
-      const extra: Record<string, number> = { chainCpuMsPerRequest: totalMs(chained), directCpuMsPerRequest: totalMs(straight) };
-      for (const program of programs) if (chained.cpu.has(program)) extra[`${program}Ms`] = msPerRequest(chained, program);
-      extra.directLockerMs = msPerRequest(straight, 'locker');
-      extra.directClientMs = msPerRequest(straight, 'client');
-      rows.push({
-        case: `${t.label} vs direct: CPU per request, GET traversal, ${CONCURRENCY} conns`,
-        opsPerSecond: chained.requests / chained.seconds,
-        baselineOpsPerSecond: straight.requests / straight.seconds,
-        ratio: totalMs(straight) / totalMs(chained),
-        rounds: ROUNDS,
-        extra,
-      });
+      rows.push(cpuRow(t, chained, straight));
     }
-  } finally {
-    await Promise.all(agents.map((a) => a.close()));
-    for (const chain of chains) await chain.close();
-    if (savedTmp === undefined) delete process.env.TMPDIR;
-    else process.env.TMPDIR = savedTmp;
-    rmSync(ownTmp, { recursive: true, force: true });
-  }
+  });
   return {
     name,
     description:

@@ -9,58 +9,18 @@
  * Caddy + forward-auth stamper edge; a separate row puts the WAF hop on its own (chain with it vs
  * chain without it).
  */
-import { cp, readFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { Agent } from 'undici';
-import { CADDY_TOPOLOGY, REFERENCE_TOPOLOGY, startChain, type Chain } from '../test/support/chain.js';
+import { withBenchChains, type Target } from './deployments.js';
 import { compareLoad, type LoadOptions, type Prepare } from './load.js';
 import { machineInfo, type BenchResult, type BenchRow } from './support.js';
-import { shots, trafficContext, type TrafficContext } from './traffic.js';
+import { shots } from './traffic.js';
 
 /** The bench's name (bench/results/chain.json). */
 export const name = 'chain';
 
-const SERVICE = 'evidence-locker';
 /** The route every GET row sends: the full provenance validation, no storage. */
 export const TRAVERSAL = '/healthz/traversal';
 const EVIDENCE = '/api/v1/evidence';
-
-/** examples/topology.yaml without the WAF: NGINX edge → HAProxy → locker. */
-export function dropWaf(document: Record<string, unknown>): void {
-  const hops = (document.hops as Record<string, unknown>[]).filter((h) => h.id !== 'waf');
-  hops[0]!.next = 'gw-internal';
-  document.hops = hops;
-}
-
-/** A started chain with its agents: through its edge, and straight to its service. */
-export interface Target {
-  label: string;
-  chain: Chain;
-  ctx: TrafficContext;
-  edge: Agent;
-  direct: Agent;
-  edgeOrigin: string;
-  directOrigin: string;
-}
-
-/** Readies a started chain for measurement. */
-export async function target(label: string, chain: Chain): Promise<Target> {
-  const ctx = await trafficContext(chain.topology, SERVICE);
-  const service = ctx.service;
-  const last = service.chain.at(-1)!;
-  const [ca, cert, key] = await Promise.all([readFile(chain.topology.pki.caBundle), readFile(last.upstreamTls.chain), readFile(last.upstreamTls.key)]);
-  return {
-    label,
-    chain,
-    ctx,
-    edge: await chain.scannerAgent(),
-    direct: new Agent({ connect: { ca, cert, key, servername: service.serverName } }),
-    edgeOrigin: chain.edgeUrl(),
-    directOrigin: `https://${service.listen}`,
-  };
-}
 
 /**
  * CRS false positives: rule 941120 (XSS "event handler") matches base64 signature text such as
@@ -104,24 +64,8 @@ const INGEST: LoadOptions = { concurrency: 8, rounds: 5, requestsPerRound: 160, 
 /** Starts the three deployments, measures, stops them. */
 export async function run(): Promise<BenchResult> {
   const loadBefore = loadavg()[0]!;
-  // Deployments live under /var/tmp: during a run on the shared machine, folders named
-  // /tmp/stella-* vanished under a running chain (someone's cleanup), taking its key files along.
-  const ownTmp = mkdtempSync(join('/var/tmp', 'stella-bench-chain-'));
-  const savedTmp = process.env.TMPDIR;
-  process.env.TMPDIR = ownTmp;
-  const chains: Chain[] = [];
-  const agents: Agent[] = [];
   const rows: BenchRow[] = [];
-  try {
-    chains.push(await startChain(REFERENCE_TOPOLOGY));
-    chains.push(await startChain(REFERENCE_TOPOLOGY, { edit: dropWaf }));
-    chains.push(await startChain(CADDY_TOPOLOGY));
-    const [reference, noWaf, caddy] = await Promise.all([
-      target('NGINX → WAF → HAProxy', chains[0]!),
-      target('NGINX → HAProxy', chains[1]!),
-      target('Caddy+stamper → WAF → HAProxy', chains[2]!),
-    ]);
-    agents.push(reference.direct, noWaf.direct, caddy.direct);
+  await withBenchChains('chain', async ({ reference, noWaf, caddy }) => {
     for (const t of [noWaf, reference, caddy]) {
       rows.push(await compareLoad(`${t.label} vs direct: GET traversal, 1 conn`, viaChain(t, 'GET', TRAVERSAL), direct(t, 'GET', TRAVERSAL), LATENCY));
       rows.push(await compareLoad(`${t.label} vs direct: GET traversal, 8 conns`, viaChain(t, 'GET', TRAVERSAL), direct(t, 'GET', TRAVERSAL), THROUGHPUT));
@@ -134,21 +78,7 @@ export async function run(): Promise<BenchResult> {
     rows.push(await compareLoad('WAF hop alone (with vs without): GET traversal, 1 conn', viaChain(reference, 'GET', TRAVERSAL), viaChain(noWaf, 'GET', TRAVERSAL), LATENCY));
     rows.push(await compareLoad('WAF hop alone (with vs without): GET traversal, 8 conns', viaChain(reference, 'GET', TRAVERSAL), viaChain(noWaf, 'GET', TRAVERSAL), THROUGHPUT));
     rows.push(await compareLoad('WAF hop alone (with vs without): POST evidence, 8 conns', viaChain(reference, 'POST', EVIDENCE), viaChain(noWaf, 'POST', EVIDENCE), INGEST));
-  } catch (error) {
-    // Keep every deployment's logs (gateways, locker) for the failure report before they go.
-    for (const [i, chain] of chains.entries()) {
-      const kept = join('/var/tmp', `stella-bench-chain-failure-${process.pid}-${i}`);
-      await cp(chain.workDir, kept, { recursive: true, filter: (src) => !src.includes('node_modules') }).catch(() => undefined);
-      process.stderr.write(`chain bench: logs of deployment ${i} kept in ${kept}\n`);
-    }
-    throw error;
-  } finally {
-    await Promise.all(agents.map((a) => a.close()));
-    for (const chain of chains) await chain.close();
-    if (savedTmp === undefined) delete process.env.TMPDIR;
-    else process.env.TMPDIR = savedTmp;
-    rmSync(ownTmp, { recursive: true, force: true });
-  }
+  });
   const noWafRows = rows.filter((r) => r.case.startsWith('NGINX → HAProxy vs direct') && r.case.includes('8 conns'));
   const worst = Math.min(...noWafRows.map((r) => r.ratio));
   return {

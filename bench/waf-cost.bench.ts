@@ -7,11 +7,12 @@
  * `STELLA_BENCH_WAF_GROUPS=1` adds one row per group of CRS rule files left out.
  */
 import { readFile, writeFile } from 'node:fs/promises';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { REFERENCE_TOPOLOGY, startChain, type Chain } from '../test/support/chain.js';
 import { TRAVERSAL } from './chain.bench.js';
+import { inOwnTmp } from './deployments.js';
 import { fire } from './load.js';
 import { cpuSpent, programCpuSeconds } from './process-cpu.js';
 import { machineInfo, type BenchResult, type BenchRow } from './support.js';
@@ -117,36 +118,31 @@ async function row(d: Deployment, variant: Variant, method: 'GET' | 'POST'): Pro
 /** Starts the reference chain, measures every variant against the rendered WAF, stops it. */
 export async function run(): Promise<BenchResult> {
   const loadBefore = loadavg()[0]!;
-  const ownTmp = mkdtempSync(join('/var/tmp', 'stella-bench-waf-'));
-  const savedTmp = process.env.TMPDIR;
-  process.env.TMPDIR = ownTmp;
-  let chain: Chain | undefined;
-  let agent: Agent | undefined;
   const rows: BenchRow[] = [];
-  try {
-    chain = await startChain(REFERENCE_TOPOLOGY);
-    agent = await chain.scannerAgent();
-    const wafDir = join(chain.deployment.gatewaysDir, 'waf');
-    const d: Deployment = {
-      chain,
-      agent,
-      ctx: await trafficContext(chain.topology, 'evidence-locker'),
-      wafDir,
-      conf: await readFile(join(wafDir, 'apache2.conf'), 'utf8'),
-      modsecurity: await readFile(join(wafDir, 'modsecurity.conf'), 'utf8'),
-    };
-    const variants = [...VARIANTS];
-    if (process.env.STELLA_BENCH_WAF_GROUPS === '1') for (const [group, files] of GROUPS) variants.push({ name: `CRS without ${group}`, conf: withoutRuleFiles((f) => files.test(f)) });
-    for (const method of ['GET', 'POST'] as const) for (const variant of variants) rows.push(await row(d, variant, method));
-    // Leave the hop as rendered.
-    await measure(d, null, 'GET');
-  } finally {
-    await agent?.close();
-    await chain?.close();
-    if (savedTmp === undefined) delete process.env.TMPDIR;
-    else process.env.TMPDIR = savedTmp;
-    rmSync(ownTmp, { recursive: true, force: true });
-  }
+  await inOwnTmp('stella-bench-waf-', async () => {
+    const chain = await startChain(REFERENCE_TOPOLOGY);
+    const agent = await chain.scannerAgent().catch(async (error: unknown) => {
+      await chain.close();
+      throw error;
+    });
+    try {
+      const wafDir = join(chain.deployment.gatewaysDir, 'waf');
+      const d: Deployment = {
+        chain,
+        agent,
+        ctx: await trafficContext(chain.topology, 'evidence-locker'),
+        wafDir,
+        conf: await readFile(join(wafDir, 'apache2.conf'), 'utf8'),
+        modsecurity: await readFile(join(wafDir, 'modsecurity.conf'), 'utf8'),
+      };
+      const variants = [...VARIANTS];
+      if (process.env.STELLA_BENCH_WAF_GROUPS === '1') for (const [group, files] of GROUPS) variants.push({ name: `CRS without ${group}`, conf: withoutRuleFiles((f) => files.test(f)) });
+      for (const method of ['GET', 'POST'] as const) for (const variant of variants) rows.push(await row(d, variant, method));
+    } finally {
+      await agent.close();
+      await chain.close();
+    }
+  });
   return {
     name,
     description:
