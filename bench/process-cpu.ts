@@ -54,20 +54,21 @@ function programOf(stat: ProcStat, cmdline: string): string {
   return stat.comm;
 }
 
-/** CPU seconds so far of each program of the deployment whose files live under `folder`. */
-export function programCpuSeconds(folder: string): Map<string, number> {
+/** What each process of a deployment had spent at one moment: PID → its program and CPU seconds. */
+export type CpuReading = Map<number, { program: string; seconds: number }>;
+
+/** The CPU seconds so far of every process of the deployment whose files live under `folder`. */
+export function programCpuSeconds(folder: string): CpuReading {
   const stats = readdirSync('/proc')
     .filter((name) => /^\d+$/.test(name))
     .map((name) => readStat(Number(name)))
     .filter((s): s is ProcStat => s !== null);
   const children = new Map<number, ProcStat[]>();
   for (const s of stats) children.set(s.ppid, [...(children.get(s.ppid) ?? []), s]);
-  const totals = new Map<string, number>();
-  const seen = new Set<number>();
+  const reading: CpuReading = new Map();
   const add = (s: ProcStat, program: string): void => {
-    if (seen.has(s.pid)) return;
-    seen.add(s.pid);
-    totals.set(program, (totals.get(program) ?? 0) + s.cpuSeconds);
+    if (reading.has(s.pid)) return;
+    reading.set(s.pid, { program, seconds: s.cpuSeconds });
     for (const child of children.get(s.pid) ?? []) add(child, program);
   };
   for (const s of stats) {
@@ -75,10 +76,18 @@ export function programCpuSeconds(folder: string): Map<string, number> {
     const cmdline = commandLine(s.pid);
     if (cmdline.includes(folder)) add(s, programOf(s, cmdline));
   }
-  return totals;
+  return reading;
 }
 
-/** What each program spent between two readings (programs that exited in between count as 0). */
-export function cpuSpent(before: Map<string, number>, after: Map<string, number>): Map<string, number> {
-  return new Map([...after].map(([program, seconds]) => [program, Math.max(0, seconds - (before.get(program) ?? 0))]));
+/**
+ * What each program spent between two readings, process by process (a process that started in
+ * between counts whole). A process that exited in between took its CPU time with it: the program
+ * then reads low, so that is written to stderr rather than passed over.
+ */
+export function cpuSpent(before: CpuReading, after: CpuReading): Map<string, number> {
+  const spent = new Map<string, number>();
+  for (const [pid, now] of after) spent.set(now.program, (spent.get(now.program) ?? 0) + now.seconds - (before.get(pid)?.seconds ?? 0));
+  const gone = [...before].filter(([pid]) => !after.has(pid)).map(([, was]) => was.program);
+  if (gone.length > 0) process.stderr.write(`process-cpu: ${gone.length} process(es) exited during the measurement (${[...new Set(gone)].join(', ')}); their CPU time since the first reading is not counted\n`);
+  return spent;
 }
