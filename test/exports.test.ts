@@ -10,7 +10,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -74,6 +74,17 @@ function load(specifier: string): { packages: Set<string>; resolved: string } {
 
 describe('the package entry points', () => {
   const subpaths = Object.entries(manifest.exports).filter((entry): entry is [string, { types: string; default: string }] => typeof entry[1] !== 'string');
+
+  it('are built from the sources as they are now (a stale dist/ would test old code)', () => {
+    const newestSource = readdirSync('src', { recursive: true, encoding: 'utf8' })
+      .filter((f) => f.endsWith('.ts'))
+      .map((f) => ({ f, ms: statSync(join('src', f)).mtimeMs }))
+      .reduce((a, b) => (b.ms > a.ms ? b : a));
+    for (const [subpath, target] of subpaths) {
+      if (!existsSync(target.default)) continue; // reported by its own test below
+      assert.ok(statSync(target.default).mtimeMs >= newestSource.ms, `${target.default} (${subpath}) is older than src/${newestSource.f}: run npm run build`);
+    }
+  });
 
   it('are each listed here with what they may load', () => {
     assert.deepEqual(subpaths.map(([subpath]) => subpath).sort(), Object.keys(EXPECTED).sort());
