@@ -7,9 +7,12 @@
 const MAX_LINES_PER_ENTRY = 40;
 
 export default async function* failureSummary(source) {
-  const path = [];
+  // Suite names per file: two files run at once and their events interleave.
+  const paths = new Map();
   const entries = [];
   for await (const event of source) {
+    const path = paths.get(event.data?.file) ?? [];
+    paths.set(event.data?.file, path);
     if (event.type === 'test:start') path[event.data.nesting] = event.data.name;
     if (event.type !== 'test:fail') continue;
     const { data } = event;
