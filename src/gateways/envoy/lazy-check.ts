@@ -12,7 +12,7 @@ import type { EnvoyConfigProblem } from './check.js';
 
 /**
  * The packages the check needs and the versions it is written for. package.json's
- * `peerDependencies` say the same (test/gateways/envoy/lazy-check.test.ts keeps them equal).
+ * `peerDependencies` say the same (test/package-deps.test.ts keeps them equal).
  */
 export const ENVOY_CHECK_PACKAGES: Readonly<Record<string, string>> = {
   '@grpc/grpc-js-xds': '^1.14.1',
