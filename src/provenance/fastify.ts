@@ -19,7 +19,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { WIRE_HEADERS } from '../conventions/index.js';
 import type { Decision } from './decisions.js';
-import { prepareProvenance, tlsPeerIdentity, type ProvenanceBaseOptions } from './options.js';
+import { headerText, prepareProvenance, tlsPeerIdentity, type ProvenanceBaseOptions } from './options.js';
 import { isProvenanceError, ProvenanceError } from './problems.js';
 import { checkHeaders, checkRequest, type CheckedHeaders, type PeerIdentity, type StreamedBody, type VerifiedProvenance } from './verify.js';
 
@@ -196,8 +196,3 @@ export type { VerifiedProvenance, PeerIdentity };
 export { tlsPeerIdentity } from './options.js';
 export type { ProvenanceBaseOptions } from './options.js';
 export { DECISIONS_METRIC } from './decisions.js';
-
-/** A header's value when it came once, else null (a repeated header arrives as an array). */
-function headerText(value: string | string[] | undefined): string | null {
-  return typeof value === 'string' ? value : null;
-}

@@ -13,7 +13,7 @@ import { WIRE_HEADERS } from '../conventions/index.js';
 import { PROBLEM_CONTENT_TYPE, problemDocument } from '../errors/problem.js';
 import { PROVENANCE_RUNTIME_ERRORS } from './errors.js';
 import type { DecisionLog } from './decisions.js';
-import { prepareProvenance, tlsPeerIdentity, type ProvenanceBaseOptions } from './options.js';
+import { headerText, prepareProvenance, tlsPeerIdentity, type ProvenanceBaseOptions } from './options.js';
 import { isProvenanceError, type ProvenanceError } from './problems.js';
 import { checkHeaders, checkRequest, type PeerIdentity, type StreamedBody, type VerifiedProvenance } from './verify.js';
 
@@ -126,8 +126,3 @@ function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer | 'too
 export { tlsPeerIdentity } from './options.js';
 export type { ProvenanceBaseOptions } from './options.js';
 export { DECISIONS_METRIC } from './decisions.js';
-
-/** A header's value when it came once, else null (a repeated header arrives as an array). */
-function headerText(value: string | string[] | undefined): string | null {
-  return typeof value === 'string' ? value : null;
-}

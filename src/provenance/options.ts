@@ -113,3 +113,8 @@ export function tlsPeerIdentity(socket: Socket): PeerIdentity | null {
   if (tls.getProtocol?.() === 'TLSv1.3') peerIdentities.set(socket, identity);
   return identity;
 }
+
+/** A header's value when it came once, else null (a repeated header arrives as an array). */
+export function headerText(value: string | string[] | undefined): string | null {
+  return typeof value === 'string' ? value : null;
+}
