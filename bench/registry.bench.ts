@@ -6,7 +6,7 @@
  * blob and hash it as the scanner would. Also the guard's peak RSS above idle while it streams.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,7 @@ import { Agent, request, type Dispatcher } from 'undici';
 import { RegistryClient } from '../src/registry/client.js';
 import { EXAMPLES, startChain, type Chain } from '../test/support/chain.js';
 import { contentDigest } from '../src/scanner/http.js';
+import { inOwnTmp } from './deployments.js';
 import { compare, machineInfo, type BenchResult, type BenchRow } from './support.js';
 
 /** The bench's name (bench/results/registry.json). */
@@ -113,62 +114,58 @@ function figures(row: BenchRow, idle: number, peakAboveIdle: number): void {
 
 export async function run(): Promise<BenchResult> {
   const loadBefore = loadavg()[0]!;
-  // Deployments under /var/tmp, as the chain bench does (shared-machine /tmp cleanups).
-  const ownTmp = mkdtempSync(join('/var/tmp', 'stella-bench-registry-'));
-  const savedTmp = process.env.TMPDIR;
-  process.env.TMPDIR = ownTmp;
-  const chains: Chain[] = [];
-  try {
-    const topology = join(EXAMPLES, 'topology-registry.yaml');
-    const guarded = await startChain(topology, { edit: roomForBlob });
-    chains.push(guarded);
-    const bare = await startChain(topology, { edit: roomForBlob });
-    chains.push(bare);
-    const blob = randomBytes(BLOB_BYTES);
-    const digest = await publish(guarded, blob);
-    await publish(bare, blob);
-    await bypassGuard(bare);
+  // Deployments under /var/tmp, as the chain benches do (shared-machine /tmp cleanups).
+  return inOwnTmp('stella-bench-registry-', async () => {
+    const chains: Chain[] = [];
+    try {
+      const topology = join(EXAMPLES, 'topology-registry.yaml');
+      const guarded = await startChain(topology, { edit: roomForBlob });
+      chains.push(guarded);
+      const bare = await startChain(topology, { edit: roomForBlob });
+      chains.push(bare);
+      const blob = randomBytes(BLOB_BYTES);
+      const digest = await publish(guarded, blob);
+      await publish(bare, blob);
+      await bypassGuard(bare);
 
-    const guardPid = guarded.deployment.services.get(guarded.topology.services[0]!.id)!.pid;
-    const withGuard = pull(guarded.edgeUrl(), guarded.edgeServerName(), await guarded.scannerAgent(), digest);
-    const withoutGuard = pull(bare.edgeUrl(), bare.edgeServerName(), await bare.scannerAgent(), digest);
-    await withGuard();
-    await withoutGuard();
-    // Reset the guard's high-water mark (proc(5) clear_refs "5") so the peak is the pulls' own.
-    writeFileSync(`/proc/${guardPid}/clear_refs`, '5');
-    const idle = memoryOf(guardPid).rss;
-    const row = await compare('pull 32 MiB blob: chain with guard vs chain without, 1 conn', withGuard, withoutGuard, { rounds: 5, roundMs: 1_000, warmupMs: 500 });
-    const peakAboveIdle = memoryOf(guardPid).peak - idle;
-    figures(row, idle, peakAboveIdle);
+      const guardPid = guarded.deployment.services.get(guarded.topology.services[0]!.id)!.pid;
+      const withGuard = pull(guarded.edgeUrl(), guarded.edgeServerName(), await guarded.scannerAgent(), digest);
+      const withoutGuard = pull(bare.edgeUrl(), bare.edgeServerName(), await bare.scannerAgent(), digest);
+      await withGuard();
+      await withoutGuard();
+      // Reset the guard's high-water mark (proc(5) clear_refs "5") so the peak is the pulls' own.
+      writeFileSync(`/proc/${guardPid}/clear_refs`, '5');
+      const idle = memoryOf(guardPid).rss;
+      const row = await compare('pull 32 MiB blob: chain with guard vs chain without, 1 conn', withGuard, withoutGuard, { rounds: 5, roundMs: 1_000, warmupMs: 500 });
+      const peakAboveIdle = memoryOf(guardPid).peak - idle;
+      figures(row, idle, peakAboveIdle);
 
-    const pushWithGuard = push(guarded.edgeUrl(), guarded.edgeServerName(), await guarded.scannerAgent(), blob, digest);
-    const pushWithoutGuard = push(bare.edgeUrl(), bare.edgeServerName(), await bare.scannerAgent(), blob, digest);
-    await pushWithGuard();
-    await pushWithoutGuard();
-    writeFileSync(`/proc/${guardPid}/clear_refs`, '5');
-    const pushIdle = memoryOf(guardPid).rss;
-    const pushRow = await compare('push 32 MiB blob: chain with guard vs chain without, 1 conn', pushWithGuard, pushWithoutGuard, { rounds: 5, roundMs: 1_000, warmupMs: 500 });
-    const pushPeakAboveIdle = memoryOf(guardPid).peak - pushIdle;
-    figures(pushRow, pushIdle, pushPeakAboveIdle);
-    return {
-      name,
-      description:
-        'Subject: a scanner pulls (and, second row, pushes) a 32 MiB blob (streamed, hashed) through NGINX → Apache+ModSecurity+CRS → HAProxy → the guard → docker-registry. Baseline: the same pull through the same kind of chain whose HAProxy forwards straight to docker-registry. The ratio is what the guard costs a pull. guardPeakAboveIdleMiB: the guard process\'s VmHWM during the measured pulls minus its VmRSS just before.',
-      date: new Date().toISOString(),
-      machine: machineInfo(),
-      rows: [row, pushRow],
-      notes: [
-        `Target ratio ≥ ${RATIO_TARGET}: ${row.ratio >= RATIO_TARGET ? 'met' : 'missed'} (${row.ratio.toFixed(3)}).`,
-        `Target guard peak < ${RSS_TARGET_BYTES / 2 ** 20} MiB above idle while streaming: ${peakAboveIdle < RSS_TARGET_BYTES ? 'met' : 'missed'} (${(peakAboveIdle / 2 ** 20).toFixed(1)} MiB).`,
-        `Push (no target; the guard spools the body to a file while hashing it and forwards it only once Content-Digest matched, docs/services.md#the-guard): ratio ${pushRow.ratio.toFixed(3)}, guard peak ${(Math.max(0, pushPeakAboveIdle) / 2 ** 20).toFixed(1)} MiB above idle. Both sides cross the WAF, which buffers the whole body before forwarding.`,
-        'Both deployments (two chains, two registries, the guard, the load generator) share the same 2 cores.',
-        `1-minute load average ${loadBefore.toFixed(1)} before and ${loadavg()[0]!.toFixed(1)} after the run.`,
-      ],
-    };
-  } finally {
-    for (const chain of chains) await chain.close();
-    if (savedTmp === undefined) delete process.env.TMPDIR;
-    else process.env.TMPDIR = savedTmp;
-    rmSync(ownTmp, { recursive: true, force: true });
-  }
+      const pushWithGuard = push(guarded.edgeUrl(), guarded.edgeServerName(), await guarded.scannerAgent(), blob, digest);
+      const pushWithoutGuard = push(bare.edgeUrl(), bare.edgeServerName(), await bare.scannerAgent(), blob, digest);
+      await pushWithGuard();
+      await pushWithoutGuard();
+      writeFileSync(`/proc/${guardPid}/clear_refs`, '5');
+      const pushIdle = memoryOf(guardPid).rss;
+      const pushRow = await compare('push 32 MiB blob: chain with guard vs chain without, 1 conn', pushWithGuard, pushWithoutGuard, { rounds: 5, roundMs: 1_000, warmupMs: 500 });
+      const pushPeakAboveIdle = memoryOf(guardPid).peak - pushIdle;
+      figures(pushRow, pushIdle, pushPeakAboveIdle);
+      return {
+        name,
+        description:
+          'Subject: a scanner pulls (and, second row, pushes) a 32 MiB blob (streamed, hashed) through NGINX → Apache+ModSecurity+CRS → HAProxy → the guard → docker-registry. Baseline: the same pull through the same kind of chain whose HAProxy forwards straight to docker-registry. The ratio is what the guard costs a pull. guardPeakAboveIdleMiB: the guard process\'s VmHWM during the measured pulls minus its VmRSS just before.',
+        date: new Date().toISOString(),
+        machine: machineInfo(),
+        rows: [row, pushRow],
+        notes: [
+          `Target ratio ≥ ${RATIO_TARGET}: ${row.ratio >= RATIO_TARGET ? 'met' : 'missed'} (${row.ratio.toFixed(3)}).`,
+          `Target guard peak < ${RSS_TARGET_BYTES / 2 ** 20} MiB above idle while streaming: ${peakAboveIdle < RSS_TARGET_BYTES ? 'met' : 'missed'} (${(peakAboveIdle / 2 ** 20).toFixed(1)} MiB).`,
+          `Push (no target; the guard spools the body to a file while hashing it and forwards it only once Content-Digest matched, docs/services.md#the-guard): ratio ${pushRow.ratio.toFixed(3)}, guard peak ${(Math.max(0, pushPeakAboveIdle) / 2 ** 20).toFixed(1)} MiB above idle. Both sides cross the WAF, which buffers the whole body before forwarding.`,
+          'Both deployments (two chains, two registries, the guard, the load generator) share the same 2 cores.',
+          `1-minute load average ${loadBefore.toFixed(1)} before and ${loadavg()[0]!.toFixed(1)} after the run.`,
+        ],
+      };
+    } finally {
+      for (const chain of chains) await chain.close();
+    }
+  });
 }
