@@ -98,7 +98,9 @@ function checkMacs(records: readonly HopRecord[], { keys, request }: ChainContex
     // prober learns nothing about which kids exist.
     if (!key) throw new ProvenanceError('provenance-tampered', `${record.hop}: no current key "${record.kid}"`);
     // Computed as base64: once it equals the record's MAC (compared as bytes, in constant time) it
-    // is also that MAC's text, which the next record's input and the verified hop need.
+    // is also that MAC's text, which the next record's input and the verified hop need. Decoding it
+    // again is safe: it is our own HMAC's output, never client text (the record's MAC went through
+    // the codec, which takes only canonical padded base64).
     const expected = computeMacBase64(key, recordMacInput(record, requestPart, previous));
     if (!macEquals(Buffer.from(expected, 'base64'), record.mac)) throw new ProvenanceError('provenance-tampered', `${record.hop}: MAC does not verify`);
     previous = expected;
