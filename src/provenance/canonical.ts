@@ -16,16 +16,27 @@ import { NONCE_PATTERN, PEER_FINGERPRINT_PATTERN, type HopRecord } from './recor
 import { HOP_ID_PATTERN, KID_PATTERN, PEER_ID_PATTERN } from './record.js';
 
 /**
+ * The source (no anchors) of the canonical standard base64 of `bytes` bytes, padded as RFC 9651
+ * §4.1.8 serializes a Byte Sequence: a character per 6 bits, the last one holding only the bits
+ * left (the rest zero: 4 bits left leave 16 characters, 2 bits leave 4), then `=` to a multiple of 4.
+ */
+export function canonicalBase64(bytes: number): string {
+  const full = Math.floor(bytes / 3) * 4;
+  const tail = bytes % 3 === 1 ? '[AQgw]==' : bytes % 3 === 2 ? '[AEIMQUYcgkosw048]=' : '';
+  return `[A-Za-z0-9+/]{${full + (bytes % 3)}}${tail}`;
+}
+
+/**
  * The canonical standard base64 of 32 bytes (a MAC, a SHA-256): 42 characters of 6 bits, one
  * holding the last 4 bits and two zero bits (so its value is a multiple of 4), and one `=`.
  */
-export const BASE64_OF_32_BYTES = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
+export const BASE64_OF_32_BYTES = new RegExp(`^${canonicalBase64(32)}$`);
 
 /** A canonical RFC 9651 Integer (§4.1.4): no sign, no leading zero, at most 15 digits. */
-const CANONICAL_INTEGER = /^(?:0|[1-9][0-9]{0,14})$/;
+export const CANONICAL_INTEGER = /^(?:0|[1-9][0-9]{0,14})$/;
 
-/** A pattern's body without its anchors, to compose the member pattern from the field formats. */
-const body = (pattern: RegExp): string => pattern.source.replace(/^\^/, '').replace(/\$$/, '');
+/** A pattern's body without its anchors, to compose a member pattern from the field formats. */
+export const patternBody = (pattern: RegExp): string => pattern.source.replace(/^\^/, '').replace(/\$$/, '');
 
 /**
  * One member in canonical form, composed from the field formats (record.ts) so they stay the one
@@ -33,9 +44,9 @@ const body = (pattern: RegExp): string => pattern.source.replace(/^\^/, '').repl
  * nonce, peer, peer-id, kid, mac (base64).
  */
 const MEMBER = new RegExp(
-  `(${body(HOP_ID_PATTERN)});seq=(${body(CANONICAL_INTEGER)});ts=(${body(CANONICAL_INTEGER)});` +
-    `nonce="(${body(NONCE_PATTERN)})";peer="(${body(PEER_FINGERPRINT_PATTERN)})";peer-id="(${body(PEER_ID_PATTERN)})";` +
-    `kid="(${body(KID_PATTERN)})";mac=:(${body(BASE64_OF_32_BYTES)}):`,
+  `(${patternBody(HOP_ID_PATTERN)});seq=(${patternBody(CANONICAL_INTEGER)});ts=(${patternBody(CANONICAL_INTEGER)});` +
+    `nonce="(${patternBody(NONCE_PATTERN)})";peer="(${patternBody(PEER_FINGERPRINT_PATTERN)})";peer-id="(${patternBody(PEER_ID_PATTERN)})";` +
+    `kid="(${patternBody(KID_PATTERN)})";mac=:(${patternBody(BASE64_OF_32_BYTES)}):`,
   'y',
 );
 

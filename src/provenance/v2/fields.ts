@@ -1,6 +1,7 @@
 /**
  * Parse, strip and append the `Signature-Input` and `Signature` fields of the v2 profile
- * (docs/provenance.md#v2-grammar). RFC 9651 syntax is left to `structured-headers`; this module
+ * (docs/provenance.md#v2-grammar). The form the hops write is read by a fast reader
+ * (canonical.ts); otherwise RFC 9651 syntax is left to `structured-headers`, and this module
  * adds what a Dictionary parser hides: a repeated key (RFC 9651 §4.2.2 keeps only the last value,
  * so a forged member placed after a genuine one would silently win) and non-canonical members.
  * Pure.
@@ -10,6 +11,7 @@ import type { BareItem, Dictionary, InnerList, Item, Parameters } from 'structur
 import { KID_PATTERN, PEER_FINGERPRINT_PATTERN, PEER_ID_PATTERN } from '../record.js';
 import { ProvenanceError } from '../problems.js';
 import { V2_ALGORITHMS, isV2Alg } from './algorithms.js';
+import { readCanonicalV2 } from './canonical.js';
 import { V2_LABEL_PREFIX, V2_NONCE_PATTERN, V2_PARAMS, V2_TAG, parseV2Label, v2CoveredComponents, type V2Member } from './profile.js';
 
 /** Largest Integer RFC 9651 §3.3.1 allows. */
@@ -122,6 +124,18 @@ export function parseV2Fields(signatureInput: string, signature: string, limits:
   for (const [name, value] of [['Signature-Input', signatureInput], ['Signature', signature]] as const) {
     if (Buffer.byteLength(value, 'utf8') > limits.maxHeaderBytes) throw malformed(`${name} is longer than ${limits.maxHeaderBytes} bytes`);
   }
+  // The form the hops write is read by the fast reader; anything else, and every refusal, by the
+  // general path below, so the two accept exactly the same fields (canonical.ts).
+  return readCanonicalV2(signatureInput, signature, limits.maxHops) ?? parseV2General(signatureInput, signature, limits);
+}
+
+/**
+ * The general path of {@link parseV2Fields} (after its size check): the RFC 9651 parser, then the
+ * profile's rules and the canonical-form check. Exported for the differential test of
+ * {@link readCanonicalV2}.
+ * @throws ProvenanceError `provenance-malformed`.
+ */
+export function parseV2General(signatureInput: string, signature: string, limits: Pick<V2Limits, 'maxHops'>): V2Member[] {
   const inputs = splitOrThrow(signatureInput, 'Signature-Input');
   const sigs = splitOrThrow(signature, 'Signature');
   const own = inputs.filter(isOwn);
