@@ -48,20 +48,31 @@ export interface V2Stamp {
  */
 export function stampV2(input: V2StampInput): V2Stamp {
   const coversContentDigest = input.request.contentDigest !== null;
-  const items = v2ComponentItems(coversContentDigest, input.previous?.label ?? null);
-  const params = new Map<string, string | number>([
-    ['created', input.created],
-    ['nonce', input.nonce],
-    ['keyid', input.keyid],
-    ['alg', input.alg],
-    ['tag', V2_TAG],
-    ['peer', input.peer],
-    ['peer-id', input.peerId],
-  ]);
-  const signatureParams = serializeInnerList([items, params]);
+  const signatureParams = v2SignatureParams(input, coversContentDigest, input.previous?.label ?? null);
   const base = signatureBase(input.request, { coversContentDigest, previous: input.previous, signatureParams });
   const signature = V2_ALGORITHMS[input.alg].sign(input.key, base);
   return { label: v2Label(input.seq, input.hop), signatureParams, signatureValue: serializeItem(signature.buffer.slice(signature.byteOffset, signature.byteOffset + signature.byteLength) as ArrayBuffer) };
+}
+
+/**
+ * A member's `Signature-Input` value (its `@signature-params`): the profile's covered components
+ * and its parameters in the profile's order, serialized by RFC 9651.
+ */
+export function v2SignatureParams(
+  params: Pick<V2StampInput, 'created' | 'nonce' | 'keyid' | 'alg' | 'peer' | 'peerId'>,
+  coversContentDigest: boolean,
+  previousLabel: string | null,
+): string {
+  const values = new Map<string, string | number>([
+    ['created', params.created],
+    ['nonce', params.nonce],
+    ['keyid', params.keyid],
+    ['alg', params.alg],
+    ['tag', V2_TAG],
+    ['peer', params.peer],
+    ['peer-id', params.peerId],
+  ]);
+  return serializeInnerList([v2ComponentItems(coversContentDigest, previousLabel), values]);
 }
 
 /** Appends a stamped member to both fields. */

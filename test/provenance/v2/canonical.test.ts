@@ -8,12 +8,13 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { serializeInnerList, serializeItem } from 'structured-headers';
+import { serializeItem } from 'structured-headers';
 import { ProvenanceError } from '../../../src/provenance/problems.js';
 import { V2_ALGORITHMS } from '../../../src/provenance/v2/algorithms.js';
 import { readCanonicalV2 } from '../../../src/provenance/v2/canonical.js';
 import { parseV2Fields, parseV2General, type V2Limits } from '../../../src/provenance/v2/fields.js';
-import { V2_TAG, v2ComponentItems, v2Label, type V2Member, type V2StampAlg } from '../../../src/provenance/v2/profile.js';
+import { v2Label, type V2Member, type V2StampAlg } from '../../../src/provenance/v2/profile.js';
+import { v2SignatureParams } from '../../../src/provenance/v2/sign.js';
 
 const hex = (length: number) => fc.string({ unit: fc.constantFrom(...'0123456789abcdef'), minLength: length, maxLength: length });
 const hop = fc.stringMatching(/^[a-z][a-z0-9.-]{0,10}$/);
@@ -41,16 +42,7 @@ function serializeChain(chain: MemberFacts[]): { input: string[]; sig: string[] 
   let previous: string | null = null;
   chain.forEach((m, i) => {
     const label = v2Label(i + 1, m.hop);
-    const params = new Map<string, string | number>([
-      ['created', m.created],
-      ['nonce', m.nonce],
-      ['keyid', m.keyid],
-      ['alg', m.alg],
-      ['tag', V2_TAG],
-      ['peer', m.peer],
-      ['peer-id', m.peerId],
-    ]);
-    input.push(`${label}=${serializeInnerList([v2ComponentItems(m.coversContentDigest, previous), params])}`);
+    input.push(`${label}=${v2SignatureParams(m, m.coversContentDigest, previous)}`);
     const bytes = m.seed.slice(0, m.signatureBytes ?? V2_ALGORITHMS[m.alg].signatureBytes);
     sig.push(`${label}=${serializeItem(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer)}`);
     previous = label;
