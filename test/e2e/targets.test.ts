@@ -57,6 +57,19 @@ function targetCases(get: () => Chain, getWorker: () => ChainWorker = () => work
     await assertNothingStored(scanId, on);
   });
 
+  it('forwards an encoded slash ("%2F") in the path unchanged, never decoded: the locker answers not-found, not provenance-tampered', async () => {
+    const on = get();
+    const marker = `t${randomBytes(6).toString('hex')}`;
+    const scanId = `scan-encslash-${marker}`;
+    const answer = await post(`/api/v1%2Fevidence?trace=${marker}`, scanId, await envelope(scanId, {}, on, getWorker()), 'application/json', on);
+    assert.equal(answer.status, 404, answer.text);
+    assert.equal(problemCode(answer), 'not-found');
+    const seen = await internalLines(marker, 3_000, on);
+    assert.equal(seen.length, 1);
+    assert.match(seen[0]!, new RegExp(`"POST /api/v1%2Fevidence\\?trace=${marker} HTTP/1\\.1"`), 'the target arrived byte for byte behind the WAF');
+    await assertNothingStored(scanId, on);
+  });
+
   it('stores an envelope sent to a percent-encoded target and to one with "//" in its query: the MACs still verify', async () => {
     const on = get();
     for (const [target, scanId] of [
