@@ -1,4 +1,5 @@
 /** Exit codes and output helpers shared by every command (README.md#command-line). */
+import { parseHostPort, type HostPort } from '../conventions/index.js';
 
 export const EXIT_OK = 0;
 /** The check failed or the input was rejected. */
@@ -18,6 +19,21 @@ export class CliError extends Error {
     super(message);
     this.name = 'CliError';
   }
+}
+
+/**
+ * A `host:port` option taken apart by the one parser of the conventions (an IPv6 host in brackets,
+ * returned without them); a malformed address or port 0 is a usage error.
+ */
+export function hostPortOption(flag: string, text: string): HostPort {
+  let address: HostPort | null = null;
+  try {
+    address = parseHostPort(text);
+  } catch {
+    // Reported below, with the flag's name.
+  }
+  if (address === null || address.port === 0) throw new CliError(`${flag} must be host:port (an IPv6 host in brackets, a port 1-65535), got "${text}"`, EXIT_USAGE);
+  return address;
 }
 
 /** Writes a value as one JSON document on stdout. */

@@ -53,6 +53,11 @@ export function bracketHost(host: string): string {
   return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
 }
 
+/** The host as a socket call takes it: an IPv6 address without its brackets; anything else unchanged. The inverse of {@link bracketHost}. */
+export function unbracketHost(host: string): string {
+  return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+}
+
 /**
  * Joins a host and a port; the inverse of {@link parseHostPort}.
  *

@@ -11,6 +11,7 @@ import { StellaError } from '../errors/base.js';
 import { GATEWAY_ERRORS } from './errors.js';
 import { DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_STOP_GRACE_MS, fileTail, pollReady, reloadManaged, runCommand, spawnManaged, type Invocation } from '../io/process.js';
 import type { ResolvedHop, ResolvedTopology } from '../topology/resolve.js';
+import { unbracketHost } from '../conventions/index.js';
 import { splitListen } from './chain.js';
 import { gatewayKind } from './kinds.js';
 import type { HopCheckResult } from './types.js';
@@ -170,7 +171,7 @@ export async function stopAll(gateways: readonly RunningGateway[]): Promise<void
 function tlsHandshake(hop: ResolvedHop, ca: Buffer, cert: Buffer, key: Buffer): Promise<boolean> {
   const { host, port } = splitListen(hop.listen);
   return new Promise<boolean>((resolve) => {
-    const socket = connect({ host: host.replace(/^\[|\]$/g, ''), port, ca, cert, key, servername: hop.serverName, timeout: TLS_PROBE_TIMEOUT_MS }, () => {
+    const socket = connect({ host: unbracketHost(host), port, ca, cert, key, servername: hop.serverName, timeout: TLS_PROBE_TIMEOUT_MS }, () => {
       socket.end();
       resolve(true);
     });

@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { connect } from 'node:tls';
 import { Agent, request } from 'undici';
-import { WIRE_HEADERS } from '../conventions/index.js';
+import { unbracketHost, WIRE_HEADERS } from '../conventions/index.js';
 import { hopHealthPath } from '../gateways/types.js';
 import { splitListen } from '../gateways/chain.js';
 import { replicaAddresses } from '../topology/replicas.js';
@@ -205,7 +205,7 @@ async function get(agent: Agent, url: string, scanner: ResolvedScanner, now: () 
 async function handshake(listen: string, servername: string, tls: ClientTls, timeoutMs: number): Promise<{ ok: true; expiry: string } | { ok: false; detail: string }> {
   const { host, port } = splitListen(listen);
   return new Promise((resolve) => {
-    const socket = connect({ host: host.replace(/^\[|\]$/g, ''), port, ...tls, servername, timeout: timeoutMs }, () => {
+    const socket = connect({ host: unbracketHost(host), port, ...tls, servername, timeout: timeoutMs }, () => {
       const peer = socket.getPeerCertificate();
       socket.destroy();
       resolve({ ok: true, expiry: new Date(peer.valid_to).toISOString() });

@@ -21,7 +21,7 @@ import { dirname } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { promisify } from 'node:util';
 import { StellaError } from '../errors/base.js';
-import { HEALTH_PATHS } from '../conventions/index.js';
+import { HEALTH_PATHS, unbracketHost } from '../conventions/index.js';
 import { attachToServer, createMtlsSecureContextOptions } from '../pki/hotswap.js';
 import { inspectCertificate } from '../pki/inspect.js';
 import { MtlsCertificateProvider } from '../pki/provider.js';
@@ -117,7 +117,7 @@ export async function listenStamper(core: StamperCore, where: StamperListen): Pr
   server.on('tlsClientError', () => core.refused('tls-handshake'));
   const detach = attachToServer(server, provider);
   try {
-    await listen(server, (done) => server.listen(where.port, where.host.replace(/^\[(.*)\]$/, '$1'), done));
+    await listen(server, (done) => server.listen(where.port, unbracketHost(where.host), done));
   } catch (error) {
     detach();
     provider.stop();

@@ -95,6 +95,14 @@ describe('a failing command', () => {
     assertOneLine(result, 2, /evidence-locker: listen must be host:port, got "nonsense"/);
   });
 
+  it('pki serve and stamper --listen with an unbracketed IPv6 address or port 0: exit 2, the flag and the expected form', async () => {
+    const expected = (given: string): RegExp => new RegExp(`--listen must be host:port \\(an IPv6 host in brackets, a port 1-65535\\), got "${given.replace(/[.[\]]/g, '\\$&')}"`);
+    for (const given of ['::1:8600', '127.0.0.1:0']) {
+      assertOneLine(await runCli(['pki', 'serve', '--dir', join(tmp.path, 'no-pki'), '--listen', given]), 2, expected(given));
+      assertOneLine(await runCli(['stamper', '--topology', reference.topologyFile, '--hop', 'gw-edge', '--listen', given]), 2, expected(given));
+    }
+  });
+
   it('serve with its PostgreSQL down at start: exit 2, names the database and the fix', async () => {
     const document = parse(readFileSync(reference.topologyFile, 'utf8')) as { services: { storage: unknown }[] };
     document.services[0]!.storage = { kind: 'postgres', url: `postgres://stella@127.0.0.1:${await freePort()}/evidence` };

@@ -2,7 +2,7 @@
 import { describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
-import { bracketHost, formatHostPort, parseHostPort } from '../../src/conventions/index.js';
+import { bracketHost, formatHostPort, parseHostPort, unbracketHost } from '../../src/conventions/index.js';
 
 describe('parseHostPort', () => {
   it('splits an IPv4 address, a name and a bracketed IPv6 address', () => {
@@ -47,5 +47,10 @@ describe('formatHostPort', () => {
   it('does not bracket a host twice', () => {
     assert.equal(bracketHost('[::1]'), '[::1]');
     assert.equal(formatHostPort({ host: '[::1]', port: 443 }), '[::1]:443');
+  });
+
+  it('takes the brackets off again for a socket call, and leaves other hosts alone', () => {
+    for (const host of ['::1', '127.0.0.1', 'gw-edge', '2001:db8::1']) assert.equal(unbracketHost(bracketHost(host)), host);
+    assert.equal(unbracketHost('[::1'), '[::1', 'a half-bracketed host is not an IPv6 literal: left for the socket call to refuse');
   });
 });

@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
-import { CliError, EXIT_USAGE, formatTable, printJson } from '../output.js';
+import { formatTable, hostPortOption, printJson } from '../output.js';
 import {
   CA_ROLLOVER_STEPS,
   PKI_ROLES,
@@ -138,11 +138,9 @@ export function register(program: Command): void {
     .requiredOption('--dir <dir>', 'PKI directory')
     .requiredOption('--listen <host:port>', 'address to listen on, e.g. 127.0.0.1:8600');
   addObserveOptions(serve).action(async (o: ObserveCliOptions & { dir: string; listen: string }) => {
-    const match = /^(.*):(\d{1,5})$/.exec(o.listen);
-    if (!match) throw new CliError(`--listen ${o.listen}: expected HOST:PORT`, EXIT_USAGE);
-    const host = match[1]!.replace(/^\[(.*)\]$/, '$1');
+    const { host, port } = hostPortOption('--listen', o.listen);
     const ops = opsOf(o);
-    const server = await startEnrollmentServer({ dir: o.dir, host, port: Number(match[2]), logger: { level: o.logLevel ?? 'info' } });
+    const server = await startEnrollmentServer({ dir: o.dir, host, port, logger: { level: o.logLevel ?? 'info' } });
     let listener = null;
     if (ops) {
       // Process metrics and the endpoint's own certificate; ready while that certificate is.

@@ -10,7 +10,8 @@ import pino from 'pino';
 import { collectDefaultMetrics } from 'prom-client';
 import { isStellaError, type StellaError } from '../../errors/base.js';
 import { configurationStep, type ExplainFailure } from '../failure.js';
-import { CliError, EXIT_USAGE } from '../output.js';
+import { CliError, EXIT_USAGE, hostPortOption } from '../output.js';
+import { formatHostPort } from '../../conventions/index.js';
 import { loadTopology } from '../../topology/load.js';
 import type { ResolvedHop, ResolvedTopology } from '../../topology/resolve.js';
 import { TopologyError, formatProblems } from '../../topology/errors.js';
@@ -18,7 +19,7 @@ import { HopKeyError, loadHopKeyring } from '../../provenance/keys.js';
 import { loadV2SigningKey } from '../../provenance/v2/keys.js';
 import { stamperCore } from '../../provenance/stamper.js';
 import { listenStamper, StamperListenError, type StamperListen } from '../../provenance/stamper-listen.js';
-import { splitListen, stamperEndpoint } from '../../gateways/chain.js';
+import { stamperEndpoint } from '../../gateways/chain.js';
 import { watchRevocationList } from '../../pki/crl.js';
 import { registerCertificateExpiry } from '../../observe/certificates.js';
 import { startOpsListener } from '../../observe/ops-listener.js';
@@ -115,7 +116,7 @@ export async function runStamper(options: StamperCliOptions): Promise<void> {
     await stamper.close();
     throw error;
   }
-  const at = where.kind === 'unix' ? `unix:${where.socket}` : `${where.host}:${where.port} (mTLS)`;
+  const at = where.kind === 'unix' ? `unix:${where.socket}` : `${formatHostPort(where)} (mTLS)`;
   process.stderr.write(`stamper for ${hop.id} (seq ${hop.stampSeq}) listening on ${at}${ops ? ` (ops: ${ops.url})` : ''}\n`);
   await new Promise<void>((resolve) => {
     const stop = (): void => {
@@ -140,8 +141,7 @@ function listenOf(topology: ResolvedTopology, hop: ResolvedHop, options: Stamper
   }
   const listen = options.listen ?? (endpoint?.kind === 'mtls' ? endpoint.listen : undefined);
   if (!listen) throw new CliError(`hop "${hop.id}" has no stamp.stamper; pass --socket or --listen`, EXIT_USAGE);
-  const { host, port } = splitListen(listen);
-  if (!host || !Number.isInteger(port) || port < 1 || port > 65535) throw new CliError(`--listen must be host:port, got "${listen}"`, EXIT_USAGE);
+  const { host, port } = hostPortOption('--listen', listen);
   return {
     kind: 'mtls',
     host,

@@ -4,7 +4,7 @@
  * Caddy's default directive order would run `forward_auth` before `request_header`, which would
  * let a stripped header come back or a stamped one be removed.
  */
-import { HEADERS } from '../../conventions/index.js';
+import { HEADERS, unbracketHost } from '../../conventions/index.js';
 import type { ResolvedHop, ResolvedTopology } from '../../topology/resolve.js';
 import { hopTimeouts, UPSTREAM_CONNECT_TIMEOUT_SECONDS } from '../../topology/timeouts.js';
 import { admittedPeerIds, admittedPeerRole, admittedPeerSpiffeIds, isEdge, nextAddresses, nextTarget, RULE_ONE_HEADERS, splitListen, stamperEndpoint, type StamperEndpoint } from '../chain.js';
@@ -259,7 +259,7 @@ ${globalOptions(hopDir)}
 
 # Any Host: the listener is this hop's alone and peers are identified by certificate.
 https://:${port} {
-	bind ${host.replace(/^\[|\]$/g, '')}
+	bind ${unbracketHost(host)}
 ${tlsBlock(topology, hop)}
 
 	log {

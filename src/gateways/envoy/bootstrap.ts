@@ -4,7 +4,7 @@
  * Pure: builds data from the resolved topology; touches no file.
  */
 import { isIP } from 'node:net';
-import { parseHostPort, WIRE_HEADERS as W } from '../../conventions/index.js';
+import { parseHostPort, unbracketHost, WIRE_HEADERS as W } from '../../conventions/index.js';
 import type { ResolvedHop, ResolvedTopology } from '../../topology/resolve.js';
 import { ARTIFACT_UPLOAD_PATH_PATTERN, hopBodyLimits } from '../hop-facts.js';
 import { spiffeId } from '../../topology/identity.js';
@@ -203,7 +203,7 @@ export function envoyBootstrap(topology: ResolvedTopology, hop: ResolvedHop): Js
   const replicated = addresses.length > 1;
   const nextCluster: Json = {
     name: NEXT_CLUSTER,
-    type: isIP(next.host.replace(/^\[(.*)\]$/, '$1')) ? 'STATIC' : 'STRICT_DNS',
+    type: isIP(unbracketHost(next.host)) ? 'STATIC' : 'STRICT_DNS',
     connect_timeout: `${timeouts.connectSeconds}s`,
     load_assignment: {
       cluster_name: NEXT_CLUSTER,
