@@ -62,6 +62,8 @@ export interface Delivered {
   receipt: string;
   /** True when the envelope was found already stored (after a certificate change or an unknown outcome) rather than posted. */
   found: boolean;
+  /** The `X-Request-Id` of the answer that carried the receipt, when it had one (docs/operations/running.md#the-request-id). */
+  requestId?: string;
   /** The locker's answer to the artifact's bytes, sent after the statement (docs/services.md#artifacts). */
   artifact: ArtifactAnswer;
 }
@@ -176,8 +178,8 @@ async function accept(answer: ReceiptAnswer, envelopeSha256: string, found: bool
       await options.verifyReceipt(answer.receipt, envelopeSha256);
     } catch (error) {
       const detail = error instanceof Error ? `${(error as { code?: string }).code ?? error.name}: ${error.message}` : String(error);
-      throw new ScannerError('SCANNER_RECEIPT_INVALID', `receipt rejected: ${detail}`, { status: answer.status, cause: error });
+      throw new ScannerError('SCANNER_RECEIPT_INVALID', `receipt rejected: ${detail}`, { status: answer.status, ...(answer.requestId ? { requestId: answer.requestId } : {}), cause: error });
     }
   }
-  return { status: answer.status, envelopeSha256, receipt: JSON.stringify(answer.receipt), found };
+  return { status: answer.status, envelopeSha256, receipt: JSON.stringify(answer.receipt), found, ...(answer.requestId ? { requestId: answer.requestId } : {}) };
 }

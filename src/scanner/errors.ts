@@ -51,6 +51,8 @@ export interface ScannerErrorDetails {
   problemCode?: string;
   /** Milliseconds the server asked us to wait (Retry-After), when it did. */
   retryAfterMs?: number;
+  /** The answer's `X-Request-Id` (docs/operations/running.md#the-request-id), when it carried an acceptable one. */
+  requestId?: string;
   cause?: unknown;
 }
 
@@ -60,6 +62,7 @@ export class ScannerError extends StellaError {
   readonly status: number | undefined;
   readonly problemCode: string | undefined;
   readonly retryAfterMs: number | undefined;
+  readonly requestId: string | undefined;
 
   constructor(code: ScannerErrorCode, message: string, details: ScannerErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
@@ -67,6 +70,7 @@ export class ScannerError extends StellaError {
     this.status = details.status;
     this.problemCode = details.problemCode;
     this.retryAfterMs = details.retryAfterMs;
+    this.requestId = details.requestId;
   }
 
   /** {@link SCANNER_ERRORS}. */

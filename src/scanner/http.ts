@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { request } from 'undici';
 import type { Dispatcher } from 'undici';
 import { WIRE_HEADERS } from '../conventions/index.js';
+import { isAcceptableRequestId } from '../observe/request-id.js';
 import { ARTIFACTS_PATH, ARTIFACT_MEDIA_TYPE } from '../evidence/artifacts.js';
 import { parseRetryAfter } from './backoff.js';
 import { ScannerError } from './errors.js';
@@ -28,6 +29,8 @@ export interface EdgeEndpoint {
 /** A 2xx answer carrying a receipt. */
 export interface ReceiptAnswer {
   status: number;
+  /** The answer's `X-Request-Id`, when it carried an acceptable one: the id the chain's logs know this request by. */
+  requestId?: string;
   /** The receipt DSSE envelope as the locker sent it (parsed JSON, not yet verified). */
   receipt: unknown;
 }
@@ -66,12 +69,14 @@ export async function postEnvelope(
     },
     body: Buffer.from(envelope),
   });
-  return { status: answer.status, receipt: receiptOf(answer.body) };
+  return { status: answer.status, receipt: receiptOf(answer.body), ...requestIdOf(answer) };
 }
 
 /** The locker's answer to an artifact upload (docs/services.md#artifacts). */
 export interface ArtifactAnswer {
   status: number;
+  /** As {@link ReceiptAnswer.requestId}. */
+  requestId?: string;
   /** False when the scan referenced the digest before (a retry): nothing was written. */
   created: boolean;
 }
@@ -102,7 +107,7 @@ export async function postArtifact(
   });
   const created = typeof answer.body === 'object' && answer.body !== null ? (answer.body as { created?: unknown }).created : undefined;
   if (typeof created !== 'boolean') throw new ScannerError('SCANNER_RESPONSE_MALFORMED', 'the artifact answer does not say whether it was created');
-  return { status: answer.status, created };
+  return { status: answer.status, created, ...requestIdOf(answer) };
 }
 
 /**
@@ -136,7 +141,7 @@ export async function fetchArtifactDigest(
     } catch {
       body = undefined;
     }
-    throw classifyStatus(response.statusCode, body);
+    throw classifyStatus(response.statusCode, body, undefined, answeredRequestId(response.headers));
   }
   const hash = createHash('sha256');
   let size = 0;
@@ -172,7 +177,7 @@ export async function lookupEnvelope(
       method: 'GET',
       headers: { host: hostHeader(endpoint), [WIRE_HEADERS.scanId]: scanId },
     });
-    return { status: answer.status, receipt: receiptOf(answer.body) };
+    return { status: answer.status, receipt: receiptOf(answer.body), ...requestIdOf(answer) };
   } catch (error) {
     if (error instanceof ScannerError && error.status === 404) return null;
     throw error;
@@ -185,7 +190,7 @@ async function send(
   timeoutMs: number,
   nowMs: number,
   init: { method: 'GET' | 'POST'; headers: Record<string, string>; body?: Buffer },
-): Promise<{ status: number; body: unknown }> {
+): Promise<{ status: number; body: unknown; requestId: string | undefined }> {
   let status: number;
   let headers: Record<string, string | string[] | undefined>;
   let text: string;
@@ -203,9 +208,25 @@ async function send(
   } catch {
     // Gateways answer errors in HTML; the status alone then decides.
   }
-  if (status === 200 || status === 201) return { status, body };
+  const requestId = answeredRequestId(headers);
+  if (status === 200 || status === 201) return { status, body, requestId };
   const retryAfter = headers['retry-after'];
-  throw classifyStatus(status, body, parseRetryAfter(Array.isArray(retryAfter) ? retryAfter[0] : retryAfter, nowMs));
+  throw classifyStatus(status, body, parseRetryAfter(Array.isArray(retryAfter) ? retryAfter[0] : retryAfter, nowMs), requestId);
+}
+
+/**
+ * The `X-Request-Id` an answer carries: the services echo the id the edge gave the request, so the
+ * worker's log line and the chain's lines share it. Kept only in the form the services honour
+ * (visible ASCII, 1–128 characters): it is the server's text, logged as is.
+ */
+function answeredRequestId(headers: Record<string, string | string[] | undefined>): string | undefined {
+  const value = headers[WIRE_HEADERS.requestId];
+  return isAcceptableRequestId(value) ? value : undefined;
+}
+
+/** `{ requestId }` when the answer carried one, else nothing (no `undefined` member). */
+function requestIdOf(answer: { requestId: string | undefined }): { requestId?: string } {
+  return answer.requestId === undefined ? {} : { requestId: answer.requestId };
 }
 
 async function readLimited(body: AsyncIterable<Buffer | string> & { destroy?: () => void }): Promise<string> {
@@ -235,12 +256,12 @@ function receiptOf(body: unknown): unknown {
  * Maps a non-2xx status onto a code (docs/scanner.md): 429, 5xx and 408 are transient; any other status
  * is a final rejection carrying the RFC 9457 problem `code` when the body has one.
  */
-export function classifyStatus(status: number, body: unknown, retryAfterMs?: number): ScannerError {
+export function classifyStatus(status: number, body: unknown, retryAfterMs?: number, requestId?: string): ScannerError {
   const problem = typeof body === 'object' && body !== null ? (body as { code?: unknown; detail?: unknown; title?: unknown }) : {};
   const problemCode = typeof problem.code === 'string' && /^[A-Za-z0-9._:-]{1,64}$/.test(problem.code) ? problem.code : undefined;
   const said = typeof problem.detail === 'string' ? problem.detail : typeof problem.title === 'string' ? problem.title : '';
   const message = `HTTP ${status}${problemCode ? ` ${problemCode}` : ''}${said ? `: ${said.slice(0, 200)}` : ''}`;
-  const details = { status, ...(problemCode ? { problemCode } : {}), ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
+  const details = { status, ...(problemCode ? { problemCode } : {}), ...(retryAfterMs !== undefined ? { retryAfterMs } : {}), ...(requestId !== undefined ? { requestId } : {}) };
   if (status === 429 || status === 408 || status >= 500) return new ScannerError('SCANNER_UNAVAILABLE', message, details);
   return new ScannerError('SCANNER_REJECTED', message, details);
 }

@@ -10,6 +10,7 @@ import { generateKey } from '../../src/dsse/index.js';
 import { issueCertificate } from '../../src/pki/index.js';
 import { Outbox } from '../../src/scanner/outbox.js';
 import { submitArtifacts } from '../../src/scanner/submit.js';
+import type { DeliveryEvent } from '../../src/scanner/worker.js';
 import type { ScannerSetup } from '../../src/scanner/config.js';
 import { NOW_MS, lockerWorld } from '../services/support/locker.js';
 import type { LockerWorld } from '../services/support/locker.js';
@@ -46,8 +47,16 @@ describe('scanner delivery to the real Evidence Locker', () => {
   });
 
   it('is stored by the locker, which accepts the headers, the binding and the signature, and its receipt verifies', async () => {
-    const [result] = await submitArtifacts({ ...setup, outbox, scanId: 'real-1', files: [fx.artifact('sbom.json', '{"real":1}')], sleep: noSleep });
+    const events: DeliveryEvent[] = [];
+    const [result] = await submitArtifacts({ ...setup, outbox, scanId: 'real-1', files: [fx.artifact('sbom.json', '{"real":1}')], sleep: noSleep, onEvent: (e) => events.push(e) });
     assert.equal(result?.state, 'delivered', `${result?.code}: ${result?.message}`);
+    // The worker knows each request by the id the edge gave it and the locker echoed (what its log line carries).
+    const [statement, upload] = relay.seen.slice(-2);
+    const delivered = events.find((e) => e.type === 'delivered');
+    assert.ok(delivered?.type === 'delivered');
+    assert.equal(delivered.delivered.requestId, statement?.requestId);
+    assert.equal(delivered.delivered.artifact.requestId, upload?.requestId);
+    assert.notEqual(statement?.requestId, upload?.requestId);
     assert.equal(result?.status, 201);
     const record = await world.store.getEvidence(result?.envelopeSha256 ?? '');
     assert.equal(record?.scanId, 'real-1');
@@ -88,11 +97,16 @@ describe('scanner delivery to the real Evidence Locker', () => {
     const before = relay.seen.length;
     writeFileSync(fx.deployment.hmacKeyFile, generateKey('hmac-sha256').private);
     try {
-      const [result] = await submitArtifacts({ ...setup, outbox, scanId: 'real-4', files: [fx.artifact('untrusted.json', '{"real":4}')], sleep: noSleep });
+      const events: DeliveryEvent[] = [];
+      const [result] = await submitArtifacts({ ...setup, outbox, scanId: 'real-4', files: [fx.artifact('untrusted.json', '{"real":4}')], sleep: noSleep, onEvent: (e) => events.push(e) });
       assert.equal(result?.state, 'rejected');
       assert.equal(result?.code, 'envelope-invalid');
       assert.equal(result?.status, 401);
       assert.equal(relay.seen.length, before + 1);
+      // The refusal carries the id too, so the locker's decision line can be found from the worker's.
+      const rejected = events.find((e) => e.type === 'rejected');
+      assert.ok(rejected?.type === 'rejected');
+      assert.equal(rejected.error.requestId, relay.seen.at(-1)?.requestId);
       assert.equal((await world.store.listByScan('real-4')).length, 0);
     } finally {
       if (world.keys.scanner.type === 'secret') writeFileSync(fx.deployment.hmacKeyFile, world.keys.scanner.secret.toString('base64'));

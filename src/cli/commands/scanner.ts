@@ -245,13 +245,14 @@ function logEvent(log: pino.Logger, event: DeliveryEvent): void {
   const base = { item: event.item.id, scanId: event.item.scanId, artifact: event.item.name, attempts: event.item.attempts };
   switch (event.type) {
     case 'delivered':
-      log.info({ ...base, status: event.delivered.status, envelopeSha256: event.delivered.envelopeSha256 }, 'delivered');
+      // reqId: the chain's id of each request (docs/operations/running.md#the-request-id), to find its lines in every part's log.
+      log.info({ ...base, status: event.delivered.status, envelopeSha256: event.delivered.envelopeSha256, reqId: event.delivered.requestId, artifactReqId: event.delivered.artifact.requestId }, 'delivered');
       return;
     case 'rejected':
-      log.warn({ ...base, code: event.error.outcomeCode, status: event.error.status }, 'rejected');
+      log.warn({ ...base, code: event.error.outcomeCode, status: event.error.status, reqId: event.error.requestId }, 'rejected');
       return;
     case 'retry':
-      log.info({ ...base, code: event.error.outcomeCode, status: event.error.status, retryInMs: event.nextAttemptMs - Date.now() }, 'will retry');
+      log.info({ ...base, code: event.error.outcomeCode, status: event.error.status, reqId: event.error.requestId, retryInMs: event.nextAttemptMs - Date.now() }, 'will retry');
       return;
     default:
       throw new TypeError(`unknown event ${String((event satisfies never) as unknown)}`);

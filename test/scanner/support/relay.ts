@@ -2,7 +2,8 @@
  * A stand-in for the gateway chain in front of the REAL Evidence Locker app: the tests' one relay
  * (test/support/relay.ts) on 127.0.0.1, posing as the edge, whose forward does what the chain does to a request — reads the client certificate hop 1
  * sees, stamps one record per stamping hop with the product's own `stampRecord` (real MACs with
- * the locker's hop keys), forwards method, path, scan id and the worker's Content-Digest unchanged —
+ * the locker's hop keys), forwards method, path, scan id and the worker's Content-Digest unchanged,
+ * replaces the request id with its own as an edge does (docs/operations/running.md#the-request-id) —
  * and hands the request to the locker (`app.inject`, the peer given the way the services' tests
  * give it). The locker then runs its real verification, storage and receipt.
  */
@@ -22,8 +23,8 @@ import type { TestDeployment } from './deployment.js';
 export interface ChainRelay {
   /** 'drop-answer': forward to the locker, then lose its answer (the worker cannot know). */
   plan: 'drop-answer'[];
-  /** Status the locker gave, per request, and the method. */
-  seen: { method: string; status: number }[];
+  /** Status the locker gave, per request, the method and the request id the relay gave it. */
+  seen: { method: string; status: number; requestId: string }[];
   stop(): Promise<void>;
 }
 
@@ -64,7 +65,10 @@ export async function startChainRelay(options: {
         }),
       );
     }
+    // An edge replaces whatever id the client sent with its own (NGINX's $request_id form).
+    const requestId = randomBytes(16).toString('hex');
     const headers: Record<string, string> = {
+      'x-request-id': requestId,
       'x-stella-scan-id': scanId,
       'x-stella-provenance': serializeProvenanceHeader(records),
       [TEST_PEER_HEADER]: service.chain.at(-1)?.id ?? '',
@@ -72,12 +76,17 @@ export async function startChainRelay(options: {
     if (contentDigest) headers['content-digest'] = contentDigest;
     if (req.headers['content-type']) headers['content-type'] = req.headers['content-type'];
     const answer = await app.inject({ method, url: req.url, headers, ...(req.body.length > 0 ? { payload: req.body } : {}) });
-    chain.seen.push({ method, status: answer.statusCode });
+    chain.seen.push({ method, status: answer.statusCode, requestId });
     if (chain.plan[0] === 'drop-answer' && method === 'POST') {
       chain.plan.shift();
       return null;
     }
-    return { status: answer.statusCode, headers: { 'content-type': String(answer.headers['content-type'] ?? 'application/json') }, body: answer.rawPayload };
+    const echoed = answer.headers['x-request-id'];
+    return {
+      status: answer.statusCode,
+      headers: { 'content-type': String(answer.headers['content-type'] ?? 'application/json'), ...(typeof echoed === 'string' ? { 'x-request-id': echoed } : {}) },
+      body: answer.rawPayload,
+    };
   }
 
   const relay = await startRelay({
