@@ -17,9 +17,10 @@
 import { HOP_ID_PATTERN, KID_PATTERN, PEER_FINGERPRINT_PATTERN, PEER_ID_PATTERN } from '../record.js';
 import { CANONICAL_INTEGER, canonicalBase64, patternBody } from '../canonical.js';
 import { V2_ALGORITHMS, isV2Alg } from './algorithms.js';
-import { V2_NONCE_PATTERN, V2_TAG, type V2Member } from './profile.js';
+import { V2_LABEL_PREFIX, V2_LABEL_SEQ_SOURCE, V2_NONCE_PATTERN, V2_TAG, type V2Member } from './profile.js';
 
-const LABEL = `stella-([1-9][0-9]{0,2})-(${patternBody(HOP_ID_PATTERN)})`;
+/** A label (`parseV2Label`'s rule, from the same parts); groups: seq, hop. */
+const LABEL = `${V2_LABEL_PREFIX}(${V2_LABEL_SEQ_SOURCE})-(${patternBody(HOP_ID_PATTERN)})`;
 
 /**
  * One `Signature-Input` member in canonical form, composed from the field formats so they stay
@@ -35,7 +36,7 @@ const INPUT_MEMBER = new RegExp(
 );
 
 /** One `Signature` member: a label and a Byte Sequence in standard base64 (its length and padding checked per algorithm). */
-const SIGNATURE_MEMBER = new RegExp(`stella-[1-9][0-9]{0,2}-${patternBody(HOP_ID_PATTERN)}=(:[A-Za-z0-9+/=]{1,172}:)`, 'y');
+const SIGNATURE_MEMBER = new RegExp(`${V2_LABEL_PREFIX}${V2_LABEL_SEQ_SOURCE}-${patternBody(HOP_ID_PATTERN)}=(:[A-Za-z0-9+/=]{1,172}:)`, 'y');
 
 /** The canonical standard base64 of a signature, per byte length (RFC 9651 §4.1.8: padded). */
 const SIGNATURE_TEXT = new Map(Object.values(V2_ALGORITHMS).map((a) => [a.signatureBytes, new RegExp(`^:${canonicalBase64(a.signatureBytes)}:$`)]));

@@ -34,9 +34,14 @@ export function v2Label(seq: number, hop: string): string {
   return `${V2_LABEL_PREFIX}${seq}-${hop}`;
 }
 
+/** The seq of a label (1–999, no leading zero), as pattern source: shared with the fast reader (canonical.ts). */
+export const V2_LABEL_SEQ_SOURCE = '[1-9][0-9]{0,2}';
+
+const V2_LABEL = new RegExp(`^${V2_LABEL_PREFIX}(${V2_LABEL_SEQ_SOURCE})-(.+)$`);
+
 /** Splits a label of the profile into seq and hop id, or null when it is not one. */
 export function parseV2Label(label: string): { seq: number; hop: string } | null {
-  const match = /^stella-([1-9][0-9]{0,2})-(.+)$/.exec(label);
+  const match = V2_LABEL.exec(label);
   if (!match || !HOP_ID_PATTERN.test(match[2]!)) return null;
   return { seq: Number(match[1]), hop: match[2]! };
 }
