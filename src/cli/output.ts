@@ -23,16 +23,18 @@ export class CliError extends Error {
 
 /**
  * A `host:port` option taken apart by the one parser of the conventions (an IPv6 host in brackets,
- * returned without them); a malformed address or port 0 is a usage error.
+ * returned without them); a malformed address, or port 0 unless `anyPort` (a free port, for a
+ * listener that reports where it is), is a usage error.
  */
-export function hostPortOption(flag: string, text: string): HostPort {
+export function hostPortOption(flag: string, text: string, options: { anyPort?: boolean } = {}): HostPort {
   let address: HostPort | null = null;
   try {
     address = parseHostPort(text);
   } catch {
     // Reported below, with the flag's name.
   }
-  if (address === null || address.port === 0) throw new CliError(`${flag} must be host:port (an IPv6 host in brackets, a port 1-65535), got "${text}"`, EXIT_USAGE);
+  const lowest = options.anyPort ? 0 : 1;
+  if (address === null || address.port < lowest) throw new CliError(`${flag} must be host:port (an IPv6 host in brackets, a port ${lowest}-65535), got "${text}"`, EXIT_USAGE);
   return address;
 }
 

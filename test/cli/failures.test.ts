@@ -95,11 +95,11 @@ describe('a failing command', () => {
     assertOneLine(result, 2, /evidence-locker: listen must be host:port, got "nonsense"/);
   });
 
-  it('pki serve and stamper --listen with an unbracketed IPv6 address or port 0: exit 2, the flag and the expected form', async () => {
-    const expected = (given: string): RegExp => new RegExp(`--listen must be host:port \\(an IPv6 host in brackets, a port 1-65535\\), got "${given.replace(/[.[\]]/g, '\\$&')}"`);
+  it('pki serve and stamper --listen with an unbracketed IPv6 address, and the stamper on port 0: exit 2, the flag and the expected form', async () => {
+    const expected = (given: string, lowest: number): RegExp => new RegExp(`--listen must be host:port \\(an IPv6 host in brackets, a port ${lowest}-65535\\), got "${given.replace(/[.[\]]/g, '\\$&')}"`);
+    assertOneLine(await runCli(['pki', 'serve', '--dir', join(tmp.path, 'no-pki'), '--listen', '::1:8600']), 2, expected('::1:8600', 0));
     for (const given of ['::1:8600', '127.0.0.1:0']) {
-      assertOneLine(await runCli(['pki', 'serve', '--dir', join(tmp.path, 'no-pki'), '--listen', given]), 2, expected(given));
-      assertOneLine(await runCli(['stamper', '--topology', reference.topologyFile, '--hop', 'gw-edge', '--listen', given]), 2, expected(given));
+      assertOneLine(await runCli(['stamper', '--topology', reference.topologyFile, '--hop', 'gw-edge', '--listen', given]), 2, expected(given, 1));
     }
   });
 

@@ -138,7 +138,8 @@ export function register(program: Command): void {
     .requiredOption('--dir <dir>', 'PKI directory')
     .requiredOption('--listen <host:port>', 'address to listen on, e.g. 127.0.0.1:8600');
   addObserveOptions(serve).action(async (o: ObserveCliOptions & { dir: string; listen: string }) => {
-    const { host, port } = hostPortOption('--listen', o.listen);
+    // Port 0 takes a free port; the server prints the address it got.
+    const { host, port } = hostPortOption('--listen', o.listen, { anyPort: true });
     const ops = opsOf(o);
     const server = await startEnrollmentServer({ dir: o.dir, host, port, logger: { level: o.logLevel ?? 'info' } });
     let listener = null;
