@@ -71,3 +71,16 @@ export const SHA256_HEX_PATTERN = new RegExp(SHA256_HEX_SOURCE);
 export const CERT_FINGERPRINT_SOURCE = '^sha256:[0-9a-f]{64}$';
 /** {@link CERT_FINGERPRINT_SOURCE} as a RegExp. */
 export const CERT_FINGERPRINT_PATTERN = new RegExp(CERT_FINGERPRINT_SOURCE);
+
+/**
+ * A pattern's body without its `^…$` anchors, to compose a larger pattern (a header member, a
+ * route) from the formats above.
+ */
+export function patternBody(pattern: RegExp): string {
+  return pattern.source.replace(/^\^/, '').replace(/\$$/, '');
+}
+
+/** `text` matched literally inside a pattern. */
+export function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}

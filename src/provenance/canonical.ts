@@ -12,6 +12,7 @@
  * whatever it accepts the general path accepts with the same records. The general path costs about
  * ten times as much per record (bench/README.md, "Where the time goes").
  */
+import { patternBody } from '../conventions/index.js';
 import { NONCE_PATTERN, PEER_FINGERPRINT_PATTERN, type HopRecord } from './record.js';
 import { HOP_ID_PATTERN, KID_PATTERN, PEER_ID_PATTERN } from './record.js';
 
@@ -35,8 +36,6 @@ export const BASE64_OF_32_BYTES = new RegExp(`^${canonicalBase64(32)}$`);
 /** A canonical RFC 9651 Integer (§4.1.4): no sign, no leading zero, at most 15 digits. */
 export const CANONICAL_INTEGER = /^(?:0|[1-9][0-9]{0,14})$/;
 
-/** A pattern's body without its anchors, to compose a member pattern from the field formats. */
-export const patternBody = (pattern: RegExp): string => pattern.source.replace(/^\^/, '').replace(/\$$/, '');
 
 /**
  * One member in canonical form, composed from the field formats (record.ts) so they stay the one
@@ -52,6 +51,17 @@ const MEMBER = new RegExp(
 
 const CHAR_SP = 0x20;
 const CHAR_COMMA = 0x2c;
+
+/**
+ * Where the next member starts after the one ending at `at`: past the `,` and any spaces the hops
+ * write between members, or -1 when `,` is not there (not the canonical form).
+ */
+export function nextMemberAt(value: string, at: number): number {
+  if (value.charCodeAt(at) !== CHAR_COMMA) return -1;
+  let next = at + 1;
+  while (value.charCodeAt(next) === CHAR_SP) next++;
+  return next;
+}
 
 /**
  * Reads a header in the canonical form, or returns null when it is not exactly that form (or holds
@@ -72,10 +82,8 @@ export function readCanonicalRecords(value: string, maxHops: number): HopRecord[
     const mac = new Uint8Array(macBytes.buffer, macBytes.byteOffset, macBytes.byteLength);
     records.push({ hop: m[1]!, seq, ts: Number(m[3]), nonce: m[4]!, peer: m[5]!, peerId: m[6]!, kid: m[7]!, mac });
 
-    at = MEMBER.lastIndex;
-    if (at === end) return records;
-    if (value.charCodeAt(at) !== CHAR_COMMA) return null;
-    at++;
-    while (value.charCodeAt(at) === CHAR_SP) at++;
+    if (MEMBER.lastIndex === end) return records;
+    at = nextMemberAt(value, MEMBER.lastIndex);
+    if (at < 0) return null;
   }
 }

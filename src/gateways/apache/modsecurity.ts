@@ -13,6 +13,7 @@ import { hopBodyLimits } from '../hop-facts.js';
 import { MANIFEST_MEDIA_TYPES, REPOSITORY_PATTERN, TAG_PATTERN } from '../../registry/oci.js';
 import { DEFAULT_INBOUND_ANOMALY_THRESHOLD, DEFAULT_PARANOIA_LEVEL, GUARDED_SERVICE_KINDS, KID_PATTERN } from '../../topology/schema.js';
 import { APACHE_SYSTEM_PATHS, type ApacheHopLayout } from './layout.js';
+import { escapeRegExp, patternBody } from '../../conventions/index.js';
 
 /** CRS defaults when a WAF hop has no `waf:` block (the schema's defaults, which `resolveTopology` applies). */
 export { DEFAULT_INBOUND_ANOMALY_THRESHOLD, DEFAULT_PARANOIA_LEVEL };
@@ -152,9 +153,9 @@ function leadsToGuardedService(hop: ResolvedHop): boolean {
 }
 
 /** Blob upload sessions of the OCI distribution API (POST to start, PUT/PATCH to send). */
-export const REGISTRY_UPLOAD_ROUTE_PATTERN = `^/v2/${REPOSITORY_PATTERN.source.slice(1, -1)}/blobs/uploads/[A-Za-z0-9-]*$`;
+export const REGISTRY_UPLOAD_ROUTE_PATTERN = `^/v2/${patternBody(REPOSITORY_PATTERN)}/blobs/uploads/[A-Za-z0-9-]*$`;
 /** Manifests by tag or digest (PUT to push). */
-export const REGISTRY_MANIFEST_ROUTE_PATTERN = `^/v2/${REPOSITORY_PATTERN.source.slice(1, -1)}/manifests/(?:${TAG_PATTERN.source.slice(1, -1)}|sha256:[a-f0-9]{64})$`;
+export const REGISTRY_MANIFEST_ROUTE_PATTERN = `^/v2/${patternBody(REPOSITORY_PATTERN)}/manifests/(?:${patternBody(TAG_PATTERN)}|sha256:[a-f0-9]{64})$`;
 
 /**
  * The OCI distribution API pushes with PUT and PATCH and sends blobs as
@@ -205,7 +206,7 @@ export const ENVELOPE_BASE64_ARGS = ['ARGS:payload', 'ARGS:signatures.signatures
 export const JSON_INSPECTION_MAX_BYTES = 1024 * 1024;
 
 const BASE64_FIELD = '[A-Za-z0-9+/]*+={0,2}';
-const SIGNATURE = `\\{\\x22keyid\\x22:\\x22(?:${KID_PATTERN.source.slice(1, -1)})?\\x22,\\x22sig\\x22:\\x22[A-Za-z0-9+/]{1,4096}={0,2}\\x22\\}`;
+const SIGNATURE = `\\{\\x22keyid\\x22:\\x22(?:${patternBody(KID_PATTERN)})?\\x22,\\x22sig\\x22:\\x22[A-Za-z0-9+/]{1,4096}={0,2}\\x22\\}`;
 /**
  * A large envelope must be exactly what the worker serializes (`serializeEnvelopeBytes`,
  * docs/dsse.md): no member other than the three, every byte from a closed alphabet, so nothing in
@@ -267,9 +268,8 @@ export function renderCrsTargetUpdates(): string {
   return `SecRuleUpdateTargetByTag OWASP_CRS "${ENVELOPE_BASE64_ARGS.map((arg) => `!${arg}`).join('|')}"`;
 }
 
-const escapeRegex = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 /** The Content-Types ModSecurity parses as JSON (lower-cased first): application/json and the in-toto media type. */
-const JSON_CONTENT_TYPE_PATTERN = `^(?:application/json|${escapeRegex(IN_TOTO_PAYLOAD_TYPE)})`;
+const JSON_CONTENT_TYPE_PATTERN = `^(?:application/json|${escapeRegExp(IN_TOTO_PAYLOAD_TYPE)})`;
 
 /**
  * CRS 3.3 refuses every Content-Type outside `tx.allowed_request_content_type` (rule 920420, phase 2),
