@@ -11,8 +11,7 @@ import { StellaError } from '../errors/base.js';
 import { GATEWAY_ERRORS } from './errors.js';
 import { DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_STOP_GRACE_MS, fileTail, pollReady, reloadManaged, runCommand, spawnManaged, type Invocation } from '../io/process.js';
 import type { ResolvedHop, ResolvedTopology } from '../topology/resolve.js';
-import { unbracketHost } from '../conventions/index.js';
-import { splitListen } from './chain.js';
+import { parseHostPort } from '../conventions/index.js';
 import { gatewayKind } from './kinds.js';
 import type { HopCheckResult } from './types.js';
 
@@ -169,9 +168,10 @@ export async function stopAll(gateways: readonly RunningGateway[]): Promise<void
  * client certificates (all of them) then finishes the handshake.
  */
 function tlsHandshake(hop: ResolvedHop, ca: Buffer, cert: Buffer, key: Buffer): Promise<boolean> {
-  const { host, port } = splitListen(hop.listen);
+  // The socket call takes an IPv6 host without brackets, as parseHostPort returns it.
+  const { host, port } = parseHostPort(hop.listen);
   return new Promise<boolean>((resolve) => {
-    const socket = connect({ host: unbracketHost(host), port, ca, cert, key, servername: hop.serverName, timeout: TLS_PROBE_TIMEOUT_MS }, () => {
+    const socket = connect({ host, port, ca, cert, key, servername: hop.serverName, timeout: TLS_PROBE_TIMEOUT_MS }, () => {
       socket.end();
       resolve(true);
     });

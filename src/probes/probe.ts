@@ -6,9 +6,8 @@
 import { readFile } from 'node:fs/promises';
 import { connect } from 'node:tls';
 import { Agent, request } from 'undici';
-import { unbracketHost, WIRE_HEADERS } from '../conventions/index.js';
+import { parseHostPort, WIRE_HEADERS } from '../conventions/index.js';
 import { hopHealthPath } from '../gateways/types.js';
-import { splitListen } from '../gateways/chain.js';
 import { replicaAddresses } from '../topology/replicas.js';
 import type { ResolvedScanner, ResolvedService, ResolvedTopology } from '../topology/resolve.js';
 
@@ -203,9 +202,10 @@ async function get(agent: Agent, url: string, scanner: ResolvedScanner, now: () 
 
 /** A verified TLS handshake with the scanner's certificate; returns the peer certificate's expiry. */
 async function handshake(listen: string, servername: string, tls: ClientTls, timeoutMs: number): Promise<{ ok: true; expiry: string } | { ok: false; detail: string }> {
-  const { host, port } = splitListen(listen);
+  // The socket call takes an IPv6 host without brackets, as parseHostPort returns it.
+  const { host, port } = parseHostPort(listen);
   return new Promise((resolve) => {
-    const socket = connect({ host: unbracketHost(host), port, ...tls, servername, timeout: timeoutMs }, () => {
+    const socket = connect({ host, port, ...tls, servername, timeout: timeoutMs }, () => {
       const peer = socket.getPeerCertificate();
       socket.destroy();
       resolve({ ok: true, expiry: new Date(peer.valid_to).toISOString() });

@@ -141,7 +141,7 @@ function listenOf(topology: ResolvedTopology, hop: ResolvedHop, options: Stamper
   }
   const listen = options.listen ?? (endpoint?.kind === 'mtls' ? endpoint.listen : undefined);
   if (!listen) throw new CliError(`hop "${hop.id}" has no stamp.stamper; pass --socket or --listen`, EXIT_USAGE);
-  const { host, port } = hostPortOption('--listen', listen);
+  const { host, port } = hostPortOption(options.listen ? '--listen' : `hop ${hop.id} stamp.stamper.listen`, listen);
   return {
     kind: 'mtls',
     host,

@@ -4,10 +4,10 @@
  * Caddy's default directive order would run `forward_auth` before `request_header`, which would
  * let a stripped header come back or a stamped one be removed.
  */
-import { HEADERS, unbracketHost } from '../../conventions/index.js';
+import { HEADERS, parseHostPort } from '../../conventions/index.js';
 import type { ResolvedHop, ResolvedTopology } from '../../topology/resolve.js';
 import { hopTimeouts, UPSTREAM_CONNECT_TIMEOUT_SECONDS } from '../../topology/timeouts.js';
-import { admittedPeerIds, admittedPeerRole, admittedPeerSpiffeIds, isEdge, nextAddresses, nextTarget, RULE_ONE_HEADERS, splitListen, stamperEndpoint, type StamperEndpoint } from '../chain.js';
+import { admittedPeerIds, admittedPeerRole, admittedPeerSpiffeIds, isEdge, nextAddresses, nextTarget, RULE_ONE_HEADERS, stamperEndpoint, type StamperEndpoint } from '../chain.js';
 import { STAMPER_PATH } from '../../provenance/record.js';
 import { hopHealthPath } from '../types.js';
 import { ARTIFACT_UPLOAD_PATH_PATTERN, hopBodyLimits } from '../hop-facts.js';
@@ -248,7 +248,8 @@ export const CADDY_ARTIFACT_PATH_REGEXP = ARTIFACT_UPLOAD_PATH_PATTERN.replace('
 
 /** The whole Caddyfile of a hop. */
 export function renderCaddyfile(topology: ResolvedTopology, hop: ResolvedHop, hopDir: string): string {
-  const { host, port } = splitListen(hop.listen);
+  // `bind` takes an IPv6 address without brackets, as parseHostPort returns it.
+  const { host, port } = parseHostPort(hop.listen);
   const limits = hopBodyLimits(hop);
   const route = [peerCheck(topology, hop), healthResponse(hop), stripHeaders(topology, hop), requestIdBlock(topology, hop), stampBlock(topology, hop), upstreamBlock(topology, hop)]
     .filter((block) => block !== '')
@@ -259,7 +260,7 @@ ${globalOptions(hopDir)}
 
 # Any Host: the listener is this hop's alone and peers are identified by certificate.
 https://:${port} {
-	bind ${unbracketHost(host)}
+	bind ${host}
 ${tlsBlock(topology, hop)}
 
 	log {
