@@ -13,7 +13,7 @@ import { randomBytes as nodeRandomBytes } from 'node:crypto';
 import type { TraversalIntent } from '../dsse/index.js';
 import type { AgentPool, ClientCredentials } from './credentials.js';
 import { ScannerError } from './errors.js';
-import { DEFAULT_REQUEST_TIMEOUT_MS, lookupEnvelope, postArtifact, postEnvelope } from './http.js';
+import { DEFAULT_REQUEST_TIMEOUT_MS, lookupEnvelope, postArtifact, postEnvelope, requestIdMember } from './http.js';
 import type { ArtifactAnswer, EdgeEndpoint, ReceiptAnswer } from './http.js';
 import type { Outbox, OutboxItem } from './outbox.js';
 
@@ -178,8 +178,8 @@ async function accept(answer: ReceiptAnswer, envelopeSha256: string, found: bool
       await options.verifyReceipt(answer.receipt, envelopeSha256);
     } catch (error) {
       const detail = error instanceof Error ? `${(error as { code?: string }).code ?? error.name}: ${error.message}` : String(error);
-      throw new ScannerError('SCANNER_RECEIPT_INVALID', `receipt rejected: ${detail}`, { status: answer.status, ...(answer.requestId ? { requestId: answer.requestId } : {}), cause: error });
+      throw new ScannerError('SCANNER_RECEIPT_INVALID', `receipt rejected: ${detail}`, { status: answer.status, ...requestIdMember(answer.requestId), cause: error });
     }
   }
-  return { status: answer.status, envelopeSha256, receipt: JSON.stringify(answer.receipt), found, ...(answer.requestId ? { requestId: answer.requestId } : {}) };
+  return { status: answer.status, envelopeSha256, receipt: JSON.stringify(answer.receipt), found, ...requestIdMember(answer.requestId) };
 }

@@ -69,7 +69,7 @@ export async function postEnvelope(
     },
     body: Buffer.from(envelope),
   });
-  return { status: answer.status, receipt: receiptOf(answer.body), ...requestIdOf(answer) };
+  return { status: answer.status, receipt: receiptOf(answer.body), ...requestIdMember(answer.requestId) };
 }
 
 /** The locker's answer to an artifact upload (docs/services.md#artifacts). */
@@ -107,7 +107,7 @@ export async function postArtifact(
   });
   const created = typeof answer.body === 'object' && answer.body !== null ? (answer.body as { created?: unknown }).created : undefined;
   if (typeof created !== 'boolean') throw new ScannerError('SCANNER_RESPONSE_MALFORMED', 'the artifact answer does not say whether it was created');
-  return { status: answer.status, created, ...requestIdOf(answer) };
+  return { status: answer.status, created, ...requestIdMember(answer.requestId) };
 }
 
 /**
@@ -177,7 +177,7 @@ export async function lookupEnvelope(
       method: 'GET',
       headers: { host: hostHeader(endpoint), [WIRE_HEADERS.scanId]: scanId },
     });
-    return { status: answer.status, receipt: receiptOf(answer.body), ...requestIdOf(answer) };
+    return { status: answer.status, receipt: receiptOf(answer.body), ...requestIdMember(answer.requestId) };
   } catch (error) {
     if (error instanceof ScannerError && error.status === 404) return null;
     throw error;
@@ -224,9 +224,9 @@ function answeredRequestId(headers: Record<string, string | string[] | undefined
   return isAcceptableRequestId(value) ? value : undefined;
 }
 
-/** `{ requestId }` when the answer carried one, else nothing (no `undefined` member). */
-function requestIdOf(answer: { requestId: string | undefined }): { requestId?: string } {
-  return answer.requestId === undefined ? {} : { requestId: answer.requestId };
+/** `{ requestId }` when an answer carried one, else nothing (no `undefined` member). */
+export function requestIdMember(requestId: string | undefined): { requestId?: string } {
+  return requestId === undefined ? {} : { requestId };
 }
 
 async function readLimited(body: AsyncIterable<Buffer | string> & { destroy?: () => void }): Promise<string> {
@@ -261,7 +261,7 @@ export function classifyStatus(status: number, body: unknown, retryAfterMs?: num
   const problemCode = typeof problem.code === 'string' && /^[A-Za-z0-9._:-]{1,64}$/.test(problem.code) ? problem.code : undefined;
   const said = typeof problem.detail === 'string' ? problem.detail : typeof problem.title === 'string' ? problem.title : '';
   const message = `HTTP ${status}${problemCode ? ` ${problemCode}` : ''}${said ? `: ${said.slice(0, 200)}` : ''}`;
-  const details = { status, ...(problemCode ? { problemCode } : {}), ...(retryAfterMs !== undefined ? { retryAfterMs } : {}), ...(requestId !== undefined ? { requestId } : {}) };
+  const details = { status, ...(problemCode ? { problemCode } : {}), ...(retryAfterMs !== undefined ? { retryAfterMs } : {}), ...requestIdMember(requestId) };
   if (status === 429 || status === 408 || status >= 500) return new ScannerError('SCANNER_UNAVAILABLE', message, details);
   return new ScannerError('SCANNER_REJECTED', message, details);
 }
