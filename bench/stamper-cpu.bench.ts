@@ -17,7 +17,7 @@ import { Pool } from 'undici';
 import { initPki, issueCertificate } from '../src/pki/index.js';
 import { contentDigestOf } from '../src/provenance/digest.js';
 import { NOW_MS } from '../test/provenance/support/fixture.js';
-import { machineInfo, type BenchResult, type BenchRow } from './support.js';
+import { machineInfo, median, type BenchResult, type BenchRow } from './support.js';
 
 /** The bench's name (bench/results/stamper-cpu.json). */
 export const name = 'stamper-cpu';
@@ -40,14 +40,11 @@ async function startServer(mode: 'stamper' | 'bare', dir: string): Promise<Serve
   return { child, pool: new Pool('http://localhost', { socketPath: socket, connections: CONNECTIONS }) };
 }
 
+/** Asks the child to start counting (answered once it has), or for the CPU µs spent since. */
 function ask(child: ChildProcess, message: 'mark' | 'cpu'): Promise<number> {
-  if (message === 'mark') {
-    child.send('mark');
-    return Promise.resolve(0);
-  }
   return new Promise((resolve) => {
     child.once('message', (m) => resolve((m as { cpuMicros: number }).cpuMicros));
-    child.send('cpu');
+    child.send(message);
   });
 }
 
@@ -69,8 +66,6 @@ async function round(server: Server, headers: Record<string, string>, count: num
   const seconds = (performance.now() - started) / 1000;
   return { cpuMicros: (await ask(server.child, 'cpu')) / count, perSecond: count / seconds };
 }
-
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 export async function run(): Promise<BenchResult> {
   const loadBefore = loadavg()[0]!;

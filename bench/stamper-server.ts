@@ -25,8 +25,10 @@ const server = createServer({ keepAliveTimeout: STAMPER_KEEP_ALIVE_TIMEOUT_MS },
 });
 let mark = process.cpuUsage();
 process.on('message', (message) => {
-  if (message === 'mark') mark = process.cpuUsage();
-  else if (message === 'cpu') {
+  if (message === 'mark') {
+    mark = process.cpuUsage();
+    process.send!({ cpuMicros: 0 });
+  } else if (message === 'cpu') {
     const used = process.cpuUsage(mark);
     process.send!({ cpuMicros: used.user + used.system });
   }
