@@ -14,7 +14,7 @@ import { hopSignatureProblems } from '../../src/evidence/hop-signatures.js';
 import { splitDictionary } from '../../src/provenance/v2/fields.js';
 import { publishedKeys, receiptMessage, verifyEveryLabel } from '../interop/support/rfc9421.js';
 import { CADDY_TOPOLOGY, startChain, type Chain } from '../support/chain.js';
-import { checkReceipt, contentDigest, edgeHost, problemCode, send, sha256Hex, startWorker, storedEvidence, type ChainWorker } from './support/client.js';
+import { checkReceipt, contentDigest, edgeHost, problemCode, send, sha256Hex, startWorker, storedCount, storedEvidence, type ChainWorker } from './support/client.js';
 
 const SCAN_ID = 'scan-e2e-v2';
 
@@ -69,6 +69,38 @@ describe('provenance v2 through Caddy (Ed25519 stamper) → Apache WAF → Caddy
     assert.deepEqual(await verifyEveryLabel(receiptMessage(v2, SCAN_ID), await publishedKeys(chain.topology)), [['stella-1-gw-edge', true], ['stella-2-gw-internal', true]]);
     const report = hopSignatureProblems({ scanId: SCAN_ID, hops: stored.hops, request: v2.request, provenanceV2: v2 }, await loadV2Keyring(chain.topology));
     assert.deepEqual(report, { problems: [], hmacHops: [] });
+  });
+
+  it('the locker, reached with the last hop\'s certificate, refuses the stored chain with a rewritten or re-keyed member (401) and the genuine one again (409)', async () => {
+    const stored = await storedEvidence(chain, result!.envelopeSha256!, SCAN_ID);
+    const { provenanceV2: v2 } = (await checkReceipt(chain, stored.receipt, stored.sha256)).predicate;
+    assert.ok(v2);
+    const service = chain.topology.services[0]!;
+    const lastHop = service.chain.at(-1)!;
+    const agent = await chain.agentFor({ cert: lastHop.upstreamTls.chain, key: lastHop.upstreamTls.key }, service.serverName);
+    const body = Buffer.from(JSON.stringify(stored.envelope));
+    const direct = (fields: { signatureInput: string; signature: string }) =>
+      send(agent, `https://${service.listen}${v2.request.pathAndQuery}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-digest': v2.request.contentDigest!, 'x-stella-scan-id': SCAN_ID, 'signature-input': fields.signatureInput, signature: fields.signature },
+        body,
+      });
+    // One bit of the internal hop's signature.
+    const value = /stella-2-gw-internal=:([A-Za-z0-9+/]+=*):/.exec(v2.signature)![1]!;
+    const bytes = Buffer.from(value, 'base64');
+    bytes[5] = bytes[5]! ^ 0x01;
+    const rewritten = await direct({ signatureInput: v2.signatureInput, signature: v2.signature.replace(value, bytes.toString('base64')) });
+    assert.equal(rewritten.status, 401, rewritten.text);
+    assert.equal(problemCode(rewritten), 'provenance-tampered');
+    // The internal hop's member claiming the edge's key: a key that belongs to another hop counts for nothing.
+    const rekeyed = await direct({ signatureInput: v2.signatureInput.replace(/(stella-2-gw-internal=.*?;keyid=")[^"]+"/, '$1edge-v2-2026-12"'), signature: v2.signature });
+    assert.equal(rekeyed.status, 401, rekeyed.text);
+    assert.equal(problemCode(rekeyed), 'provenance-tampered');
+    // The genuine chain, read by the fast reader and verified, is a replay of the delivery.
+    const replayed = await direct(v2);
+    assert.equal(replayed.status, 409, replayed.text);
+    assert.equal(problemCode(replayed), 'provenance-replayed');
+    assert.equal(await storedCount(chain, SCAN_ID), 1);
   });
 
   it('a client-sent member of our profile is stripped at the edge: the locker stores only the hops\' members', async () => {

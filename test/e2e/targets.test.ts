@@ -44,31 +44,24 @@ async function internalLines(marker: string, timeoutMs = 3_000, on: Chain = chai
 
 /** The target cases, run against the chain `get()` returns (started by the caller). */
 function targetCases(get: () => Chain, getWorker: () => ChainWorker = () => worker): void {
-  it('forwards a target that starts with "//" unchanged: the locker answers not-found, not provenance-tampered', async () => {
-    const on = get();
-    const marker = `t${randomBytes(6).toString('hex')}`;
-    const scanId = `scan-slashes-${marker}`;
-    const answer = await post(`//api/v1/evidence?trace=${marker}`, scanId, await envelope(scanId, {}, on, getWorker()), 'application/json', on);
-    assert.equal(answer.status, 404, answer.text);
-    assert.equal(problemCode(answer), 'not-found');
-    const seen = await internalLines(marker, 3_000, on);
-    assert.equal(seen.length, 1);
-    assert.match(seen[0]!, new RegExp(`"POST //api/v1/evidence\\?trace=${marker} HTTP/1\\.1"`), 'the target arrived byte for byte behind the WAF');
-    await assertNothingStored(scanId, on);
-  });
-
-  it('forwards an encoded slash ("%2F") in the path unchanged, never decoded: the locker answers not-found, not provenance-tampered', async () => {
-    const on = get();
-    const marker = `t${randomBytes(6).toString('hex')}`;
-    const scanId = `scan-encslash-${marker}`;
-    const answer = await post(`/api/v1%2Fevidence?trace=${marker}`, scanId, await envelope(scanId, {}, on, getWorker()), 'application/json', on);
-    assert.equal(answer.status, 404, answer.text);
-    assert.equal(problemCode(answer), 'not-found');
-    const seen = await internalLines(marker, 3_000, on);
-    assert.equal(seen.length, 1);
-    assert.match(seen[0]!, new RegExp(`"POST /api/v1%2Fevidence\\?trace=${marker} HTTP/1\\.1"`), 'the target arrived byte for byte behind the WAF');
-    await assertNothingStored(scanId, on);
-  });
+  // Paths no hop may normalise: a leading "//", and an encoded slash that must never be decoded.
+  for (const [what, path] of [
+    ['a target that starts with "//"', '//api/v1/evidence'],
+    ['an encoded slash ("%2F") in the path', '/api/v1%2Fevidence'],
+  ] as const) {
+    it(`forwards ${what} unchanged: the locker answers not-found, not provenance-tampered`, async () => {
+      const on = get();
+      const marker = `t${randomBytes(6).toString('hex')}`;
+      const scanId = `scan-target-${marker}`;
+      const answer = await post(`${path}?trace=${marker}`, scanId, await envelope(scanId, {}, on, getWorker()), 'application/json', on);
+      assert.equal(answer.status, 404, answer.text);
+      assert.equal(problemCode(answer), 'not-found');
+      const seen = await internalLines(marker, 3_000, on);
+      assert.equal(seen.length, 1);
+      assert.ok(seen[0]!.includes(`"POST ${path}?trace=${marker} HTTP/1.1"`), `the target arrived byte for byte behind the WAF: ${seen[0]}`);
+      await assertNothingStored(scanId, on);
+    });
+  }
 
   it('stores an envelope sent to a percent-encoded target and to one with "//" in its query: the MACs still verify', async () => {
     const on = get();
